@@ -1,0 +1,265 @@
+// Minimal netlink socket for ctsync.
+//
+// Why our own addon instead of the `netlink` npm package: we need SO_RCVBUFFORCE/SO_SNDBUFFORCE
+// (event buffers far above rmem_max), SOL_NETLINK options (NO_ENOBUFS, CAP_ACK, EXT_ACK,
+// BROADCAST_ERROR), ENOBUFS reported as a return value instead of an 'error' event that can take the
+// process down, and zero-allocation receive into a caller-owned buffer for fast dumps and commits.
+// Everything protocol-related lives in TypeScript; this file only moves bytes.
+//
+// Error convention on the hot path (send/recv/wait): a negative return value is -errno.
+// Setup calls (constructor, bind, setsockopt) throw an Error with .errno and .syscall.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.Set("code", Napi::String::New(env, strerrorname_np(err) ? strerrorname_np(err) : "EUNKNOWN"));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+class NlSocket : public Napi::ObjectWrap<NlSocket> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(env, "NlSocket",
+        {
+            InstanceMethod("bind", &NlSocket::Bind),
+            InstanceMethod("setInt", &NlSocket::SetInt),
+            InstanceMethod("getInt", &NlSocket::GetInt),
+            InstanceMethod("send", &NlSocket::Send),
+            InstanceMethod("recv", &NlSocket::Recv),
+            InstanceMethod("wait", &NlSocket::Wait),
+            InstanceMethod("watch", &NlSocket::Watch),
+            InstanceMethod("unwatch", &NlSocket::Unwatch),
+            InstanceMethod("ref", &NlSocket::RefHandle),
+            InstanceMethod("unref", &NlSocket::UnrefHandle),
+            InstanceMethod("close", &NlSocket::Close),
+            InstanceAccessor("fd", &NlSocket::Fd, nullptr),
+        });
+    exports.Set("NlSocket", cls);
+    return exports;
+  }
+
+  explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "NlSocket(protocol: number)").ThrowAsJavaScriptException();
+      return;
+    }
+    int protocol = info[0].As<Napi::Number>().Int32Value();
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    if (fd_ < 0) ThrowErrno(env, errno, "socket");
+  }
+
+  ~NlSocket() override { CloseFd(); }
+
+ private:
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool referenced_ = true;
+  Napi::FunctionReference on_readable_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+
+  bool CheckOpen(Napi::Env env) {
+    if (fd_ >= 0) return true;
+    Napi::Error::New(env, "netlink socket is closed").ThrowAsJavaScriptException();
+    return false;
+  }
+
+  static bool GetBytes(const Napi::Value& v, uint8_t** data, size_t* len) {
+    if (!v.IsTypedArray()) return false;
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_uint8_array) return false;
+    Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
+    *data = u8.Data();
+    *len = u8.ByteLength();
+    return true;
+  }
+
+  // bind(groups) -> port id assigned by the kernel
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    uint32_t groups = info.Length() > 0 ? info[0].As<Napi::Number>().Uint32Value() : 0;
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = groups;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) return ThrowErrno(env, errno, "bind");
+    socklen_t alen = sizeof(addr);
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &alen) < 0) return ThrowErrno(env, errno, "getsockname");
+    return Napi::Number::New(env, addr.nl_pid);
+  }
+
+  Napi::Value SetInt(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    int level = info[0].As<Napi::Number>().Int32Value();
+    int name = info[1].As<Napi::Number>().Int32Value();
+    int value = info[2].As<Napi::Number>().Int32Value();
+    if (setsockopt(fd_, level, name, &value, sizeof(value)) < 0) return ThrowErrno(env, errno, "setsockopt");
+    return env.Undefined();
+  }
+
+  Napi::Value GetInt(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    int level = info[0].As<Napi::Number>().Int32Value();
+    int name = info[1].As<Napi::Number>().Int32Value();
+    int value = 0;
+    socklen_t len = sizeof(value);
+    if (getsockopt(fd_, level, name, &value, &len) < 0) return ThrowErrno(env, errno, "getsockopt");
+    return Napi::Number::New(env, value);
+  }
+
+  // send(bytes[, length]) -> bytes sent, or -errno. Destination is always the kernel (port 0).
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Napi::Number::New(env, -EBADF);
+    uint8_t* data;
+    size_t len;
+    if (!GetBytes(info[0], &data, &len)) {
+      Napi::TypeError::New(env, "send(Uint8Array)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (info.Length() > 1 && info[1].IsNumber()) {
+      size_t want = info[1].As<Napi::Number>().Uint32Value();
+      if (want < len) len = want;
+    }
+    sockaddr_nl dst{};
+    dst.nl_family = AF_NETLINK;
+    ssize_t n;
+    do {
+      n = sendto(fd_, data, len, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+    } while (n < 0 && errno == EINTR);
+    return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+  }
+
+  // recv(buffer) -> datagram length (may exceed buffer length: truncated), or -errno
+  // (-EAGAIN: nothing queued; -ENOBUFS: the kernel dropped messages for this socket).
+  Napi::Value Recv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Napi::Number::New(env, -EBADF);
+    uint8_t* data;
+    size_t len;
+    if (!GetBytes(info[0], &data, &len)) {
+      Napi::TypeError::New(env, "recv(Uint8Array)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ssize_t n;
+    do {
+      n = recv(fd_, data, len, MSG_TRUNC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+  }
+
+  // wait(timeoutMs) -> 1 readable, 0 timed out, -errno. Blocks the thread: for CLI tools only.
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Napi::Number::New(env, -EBADF);
+    int timeout = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : -1;
+    pollfd p{fd_, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, timeout);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return Napi::Number::New(env, -errno);
+    return Napi::Number::New(env, r > 0 ? 1 : 0);
+  }
+
+  // watch(cb): call cb() from the event loop whenever the socket is readable. The callback drains
+  // the socket with recv() until -EAGAIN.
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    if (!info[0].IsFunction()) {
+      Napi::TypeError::New(env, "watch(callback)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    on_readable_ = Napi::Persistent(info[0].As<Napi::Function>());
+    if (!async_) async_ = std::make_unique<Napi::AsyncContext>(env, "ctsync:netlink");
+    if (!poll_) {
+      uv_loop_t* loop = nullptr;
+      napi_get_uv_event_loop(env, &loop);
+      poll_ = new uv_poll_t;
+      int err = uv_poll_init(loop, poll_, fd_);
+      if (err < 0) {
+        delete poll_;
+        poll_ = nullptr;
+        return ThrowErrno(env, -err, "uv_poll_init");
+      }
+      poll_->data = this;
+      Ref();  // keep the JS object alive while libuv holds a pointer to us
+    }
+    int err = uv_poll_start(poll_, UV_READABLE, OnPoll);
+    if (err < 0) return ThrowErrno(env, -err, "uv_poll_start");
+    if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return env.Undefined();
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    NlSocket* self = static_cast<NlSocket*>(handle->data);
+    if (self->on_readable_.IsEmpty()) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    // On a poll error we still call back: the JS side's recv() will report the errno.
+    self->on_readable_.MakeCallback(self->Value(), {}, *self->async_);
+  }
+
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    StopPoll();
+    return info.Env().Undefined();
+  }
+
+  void StopPoll() {
+    if (!poll_) return;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+    on_readable_.Reset();
+    Unref();
+  }
+
+  Napi::Value RefHandle(const Napi::CallbackInfo& info) {
+    referenced_ = true;
+    if (poll_) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
+    referenced_ = false;
+    if (poll_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    return info.Env().Undefined();
+  }
+
+  void CloseFd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    StopPoll();
+    CloseFd();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+};
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return NlSocket::Init(env, exports); }
+
+}  // namespace
+
+NODE_API_MODULE(nlsock, InitAll)
