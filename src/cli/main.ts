@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// ctsync command line. Subcommands are thin: parse, call, print.
+import { Command } from 'commander';
+import { ctCommand } from './ct.js';
+import { NetlinkError } from '../netlink/socket.js';
+import { printError } from './output.js';
+
+const program = new Command('ctsync')
+  .description('keeps the conntrack tables of an active/backup gateway pair in sync (conntrackd compatible)')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+program.addCommand(ctCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof NetlinkError && err.errno === 1 /* EPERM */) {
+    printError(`${err.message}: ctsync needs root (CAP_NET_ADMIN) to talk to the conntrack table`);
+  } else printError(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+}

@@ -1,0 +1,183 @@
+// The netlink socket (I/O only). Wraps our N-API addon (native/nlsock.cc); see there for why it is
+// not the `netlink` npm package. Nothing here knows about conntrack.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import {
+  NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_NETFILTER, NETLINK_NO_ENOBUFS,
+  SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE,
+} from './constants.js';
+
+interface NativeSocket {
+  bind(groups: number): number;
+  setInt(level: number, name: number, value: number): void;
+  getInt(level: number, name: number): number;
+  send(buf: Uint8Array, length?: number): number;
+  recv(buf: Uint8Array): number;
+  wait(timeoutMs: number): number;
+  watch(cb: () => void): void;
+  unwatch(): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+  readonly fd: number;
+}
+
+function loadAddon(): { NlSocket: new (protocol: number) => NativeSocket } {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/netlink -> repo root; also works from src/netlink under a TS loader
+  for (const up of ['../../..', '../..']) {
+    const candidate = path.resolve(here, up, 'build/Release/nlsock.node');
+    if (fs.existsSync(candidate)) return createRequire(import.meta.url)(candidate);
+  }
+  throw new Error('native netlink addon build/Release/nlsock.node not found: run `npm run build`');
+}
+
+let addon: ReturnType<typeof loadAddon> | undefined;
+
+export const errno = os.constants.errno;
+
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(os.constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+// aliases sharing a number: print the name the netfilter sources use
+ERRNO_NAMES.set(errno.EOPNOTSUPP, 'EOPNOTSUPP');
+ERRNO_NAMES.set(errno.EAGAIN, 'EAGAIN');
+
+export function errnoName(code: number): string {
+  return ERRNO_NAMES.get(code) ?? `errno ${code}`;
+}
+
+/** An error from a netlink system call or an NLMSG_ERROR reply, with errno and a readable reason. */
+export class NetlinkError extends Error {
+  constructor(readonly errno: number, readonly operation: string, detail?: string) {
+    super(`${operation}: ${errnoName(errno)} (${describeErrno(errno)})${detail ? `: ${detail}` : ''}`);
+    this.name = 'NetlinkError';
+  }
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+export function describeErrno(code: number): string {
+  switch (code) {
+    case errno.EEXIST: return 'entry already exists';
+    case errno.ENOENT: return 'no such entry';
+    case errno.EBUSY: return 'entry busy or status change not allowed';
+    case errno.EINVAL: return 'invalid request';
+    case errno.EPERM: return 'operation not permitted';
+    case errno.EOPNOTSUPP: return 'not supported (unknown helper, or NAT/master on update)';
+    case errno.ENOBUFS: return 'socket receive buffer overrun: events were lost';
+    case errno.ENOMEM: return 'out of memory (or table full)';
+    case errno.EAGAIN: return 'try again';
+    case errno.EMSGSIZE: return 'message too long';
+    case errno.EAFNOSUPPORT: return 'address family not supported';
+    case errno.EPROTONOSUPPORT: return 'protocol not supported (module not loaded?)';
+    default: return os.constants.errno ? `errno ${code}` : String(code);
+  }
+}
+
+export interface SocketOptions {
+  /** Multicast groups to join (group numbers, e.g. NFNLGRP_CONNTRACK_NEW). */
+  groups?: number[];
+  /** Receive buffer in bytes; set with SO_RCVBUFFORCE (root) so it may exceed rmem_max. */
+  rcvbuf?: number;
+  sndbuf?: number;
+  /** Suppress ENOBUFS reports (only for sockets where losing messages is acceptable). */
+  noEnobufs?: boolean;
+}
+
+/**
+ * A NETLINK_NETFILTER socket. Non-blocking; `recv()` returns -errno instead of throwing so hot
+ * loops stay cheap. Error replies are capped (NETLINK_CAP_ACK) so a batch of thousands of
+ * failing requests costs 36 bytes per error, not a copy of each request.
+ */
+export class NetlinkSocket {
+  private readonly native: NativeSocket;
+  readonly portId: number;
+  private closed = false;
+
+  constructor(opts: SocketOptions = {}) {
+    addon ??= loadAddon();
+    this.native = new addon.NlSocket(NETLINK_NETFILTER);
+    try {
+      if (opts.rcvbuf) this.setBuffer(SO_RCVBUFFORCE, SO_RCVBUF, opts.rcvbuf);
+      if (opts.sndbuf) this.setBuffer(SO_SNDBUFFORCE, SO_SNDBUF, opts.sndbuf);
+      this.trySetNetlink(NETLINK_CAP_ACK, 1);
+      this.trySetNetlink(NETLINK_EXT_ACK, 1);
+      if (opts.noEnobufs) this.native.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1);
+      this.portId = this.native.bind(0);
+      for (const g of opts.groups ?? []) this.native.setInt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g);
+    } catch (err) {
+      this.native.close();
+      throw err;
+    }
+  }
+
+  private setBuffer(force: number, plain: number, size: number): void {
+    try {
+      this.native.setInt(SOL_SOCKET, force, size);
+    } catch {
+      // Without CAP_NET_ADMIN the FORCE variant fails; fall back to the rmem_max-capped one.
+      this.native.setInt(SOL_SOCKET, plain, size);
+    }
+  }
+
+  private trySetNetlink(opt: number, v: number): void {
+    try {
+      this.native.setInt(SOL_NETLINK, opt, v);
+    } catch {
+      /* older kernels: replies are just larger */
+    }
+  }
+
+  get receiveBufferSize(): number {
+    return this.native.getInt(SOL_SOCKET, SO_RCVBUF);
+  }
+
+  setReceiveBufferSize(size: number): void {
+    this.setBuffer(SO_RCVBUFFORCE, SO_RCVBUF, size);
+  }
+
+  /** Sends bytes to the kernel; throws NetlinkError. */
+  send(data: Uint8Array, what = 'send'): void {
+    const n = this.native.send(data);
+    if (n < 0) throw new NetlinkError(-n, what);
+  }
+
+  /** Receives one datagram: length, possibly > buf.length when truncated, or -errno. */
+  recv(buf: Uint8Array): number {
+    return this.native.recv(buf);
+  }
+
+  /** Blocks until readable or timeout (ms): for CLI tools, never in the daemon. */
+  waitReadable(timeoutMs: number): boolean {
+    const r = this.native.wait(timeoutMs);
+    if (r < 0) throw new NetlinkError(-r, 'poll');
+    return r > 0;
+  }
+
+  /** Calls cb from the event loop whenever the socket becomes readable (drain with recv). */
+  onReadable(cb: () => void): void {
+    this.native.watch(cb);
+  }
+
+  stopReading(): void {
+    this.native.unwatch();
+  }
+
+  ref(): void {
+    this.native.ref();
+  }
+
+  unref(): void {
+    this.native.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+}
