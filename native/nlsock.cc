@@ -210,9 +210,12 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     NlSocket* self = static_cast<NlSocket*>(handle->data);
     if (self->on_readable_.IsEmpty()) return;
+    // libuv stops a poll handle that reports POLLERR, and a netlink socket reports POLLERR after
+    // an overrun (sk_err = ENOBUFS). Re-arm it: recv() in the callback returns -ENOBUFS once,
+    // which clears the error, and the socket keeps delivering.
+    if (status < 0) uv_poll_start(handle, UV_READABLE, OnPoll);
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
-    // On a poll error we still call back: the JS side's recv() will report the errno.
     self->on_readable_.MakeCallback(self->Value(), {}, *self->async_);
   }
 

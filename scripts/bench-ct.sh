@@ -238,6 +238,7 @@ trap 'exit 143' TERM
 
 echo "== ctsync engine benchmark: $COUNT entries, namespace $NS"
 echo "   $(conntrack --version 2>&1 | head -1); kernel $(uname -r); node $(node --version)"
+echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (timings are wall clock: a busy machine skews them)"
 
 # The limit is global (read-only in a child namespace): make room on the host if needed.
 host_max=$(sysctl -n net.netfilter.nf_conntrack_max 2>/dev/null || echo 0)

@@ -9,6 +9,7 @@
 // Hot path (100k+ entries per listing): plain string concatenation, no regexes, no arrays.
 
 import { endianness } from 'node:os';
+import { IPS } from '../netlink/constants.js';
 import type { Entry, EventType, Expect, Tuple } from './entry.js';
 import {
   EXPECT_FLAG_NAMES, dccpStateName, l3protoName, protoName, sctpStateName, tcpStateName,
@@ -45,10 +46,10 @@ export interface EventFormatOptions extends FormatOptions {
   time?: { sec: number; usec: number };
 }
 
-const IPS_SEEN_REPLY = 0x2;
-const IPS_ASSURED = 0x4;
-const IPS_OFFLOAD = 0x4000;
-const IPS_HW_OFFLOAD = 0x8000;
+const IPS_SEEN_REPLY = IPS.SEEN_REPLY;
+const IPS_ASSURED = IPS.ASSURED;
+const IPS_OFFLOAD = IPS.OFFLOAD;
+const IPS_HW_OFFLOAD = IPS.HW_OFFLOAD;
 
 // "%-8s %u " for every protocol number, precomputed: the prefix of every line.
 const PROTO_PREFIX: string[] = [];
@@ -237,35 +238,4 @@ export function formatExpect(x: Expect): string {
 /** One `conntrack -E expect` line (no newline). */
 export function formatExpectEvent(type: EventType, x: Expect): string {
   return eventTag(type) + expectBody(x);
-}
-
-/**
- * IPv6 address text exactly as glibc inet_ntop() (which the library uses): longest run of two
- * or more zero groups (first on ties) becomes "::", and ::a.b.c.d / ::ffff:a.b.c.d keep the
- * dotted IPv4 tail. For decoders, so that addresses in Entry match conntrack's output.
- */
-export function inet6Ntop(b: Uint8Array, off = 0): string {
-  let bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
-  for (let i = 0; i < 8; i++) {
-    if (b[off + 2 * i] === 0 && b[off + 2 * i + 1] === 0) {
-      if (curBase < 0) { curBase = i; curLen = 1; } else curLen++;
-      if (curLen > bestLen) { bestBase = curBase; bestLen = curLen; }
-    } else curBase = -1;
-  }
-  if (bestLen < 2) bestBase = -1;
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) s += ':';
-      continue;
-    }
-    if (i !== 0) s += ':';
-    if (i === 6 && bestBase === 0 &&
-        (bestLen === 6 || (bestLen === 5 && b[off + 10] === 0xff && b[off + 11] === 0xff))) {
-      return s + b[off + 12] + '.' + b[off + 13] + '.' + b[off + 14] + '.' + b[off + 15];
-    }
-    s += ((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!).toString(16);
-  }
-  if (bestBase >= 0 && bestBase + bestLen === 8) s += ':';
-  return s;
 }

@@ -77,7 +77,7 @@ export function parseConnlabelConf(text: string): (string | undefined)[] {
   const seenNames = new Set<string>();
   for (const line of text.split('\n')) {
     if (line[0] === '#') continue;
-    const m = /^[ \t\f\r\v]*[+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(.*)$/.exec(line);
+    const m = /^[ \t\f\r\v]*[+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(.*)$/s.exec(line);
     if (!m) continue;
     const bit = parseInt(m[1]!, m[1]!.length > 1 && m[1]![0] === '0' ? (m[1]![1] === 'x' || m[1]![1] === 'X' ? 16 : 8) : 10);
     if (!(bit < 1024) || out[bit] !== undefined) continue;

@@ -143,6 +143,10 @@ function requestNatTuple(family: number, t: Tuple): Tuple {
  * NLM_F_CREATE and usually NLM_F_EXCL, written by the caller; family in nfgenmsg = x.family).
  * The master conntrack must exist (same zone) and carry a helper, or the kernel answers ENOENT /
  * EOPNOTSUPP. Throws EntryEncodeError naming the bad field; the caller should then `w.abort()`.
+ * NB: CTA_EXPECT_HELP_NAME (x.helper) is sent as given. The kernel stores it as exp->helper, which
+ * it attaches to the expected connection when that arrives; a dump reports the master's helper
+ * name instead (also for expectations created without one), so replaying a dumped `helper`
+ * gives the child connection a helper the original expectation did not have.
  */
 export function writeExpectCreateAttrs(w: NlWriter, x: Expect): void {
   checkFamily(x);

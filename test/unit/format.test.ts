@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
 import {
-  ctime, dccpStateName, eventTag, formatEntry, formatEvent, formatExpect, formatExpectEvent, inet6Ntop,
+  ctime, dccpStateName, eventTag, formatEntry, formatEvent, formatExpect, formatExpectEvent,
   l3protoName, parseConnlabelConf, protoName, protoNumber, sctpStateName, tcpStateName, tcpStateNumber,
 } from '../../src/conntrack/format.js';
 
@@ -360,8 +360,8 @@ describe('conntrack text format', () => {
       });
       assert.equal(formatEvent('DESTROY', e),
         '[DESTROY] tcp      6 TIME_WAIT src=192.0.2.100 dst=192.0.2.100 sport=45000 dport=8080 packets=6 bytes=325 src=192.0.2.100 dst=192.0.2.100 sport=8080 dport=45000 packets=4 bytes=222 [ASSURED] delta-time=124');
-      assert.equal(formatEvent('DESTROY', e, { id: true, ktimestamp: true }).slice(-103),
-        'delta-time=124 [start=Thu Nov 26 06:55:41 2026] [stop=Thu Nov 26 06:57:45 2026]'.slice(-103));
+      assert.equal(formatEvent('DESTROY', { ...e, id: 3579955692 }, { id: true, ktimestamp: true }),
+        '[DESTROY] tcp      6 TIME_WAIT src=192.0.2.100 dst=192.0.2.100 sport=45000 dport=8080 packets=6 bytes=325 src=192.0.2.100 dst=192.0.2.100 sport=8080 dport=45000 packets=4 bytes=222 [ASSURED] delta-time=124 [start=Thu Nov 26 06:55:41 2026] [stop=Thu Nov 26 06:57:45 2026] id=3579955692');
     });
 
     it('DESTROY of ipv6 udp with -o ktimestamp,id', () => {
@@ -533,29 +533,6 @@ describe('conntrack text format', () => {
       assert.equal(m[6], undefined);
       assert.equal(m[7], 'ok-7');
       assert.equal(m.length, 9);
-    });
-
-    it('inet6Ntop matches glibc inet_ntop', () => {
-      const cases: [string, string][] = [
-        ['00000000000000000000000000000000', '::'],
-        ['00000000000000000000000000000001', '::1'],
-        ['00000000000000000000000000000002', '::2'],
-        ['00000000000000000000ffffc0000201', '::ffff:192.0.2.1'],
-        ['000000000000000000000000c0000201', '::192.0.2.1'],
-        ['0000000000000000ffff0000c0000201', '::ffff:0:c000:201'],
-        ['00010000000000000000000000000000', '1::'],
-        ['00010000000000010000000000000001', '1:0:0:1::1'],
-        ['00010000000000010000000000010001', '1::1:0:0:1:1'],
-        ['00010000000100010001000100010001', '1:0:1:1:1:1:1:1'],
-        ['20010db8000000000001000000000002', '2001:db8::1:0:0:2'],
-        ['abcd0000000000000000000000000001', 'abcd::1'],
-        ['00000000000000000000000000000102', '::102'],
-        ['0000000000000000000000010102 0304'.replace(' ', ''), '::1:102:304'],
-      ];
-      for (const [hex, text] of cases) assert.equal(inet6Ntop(Buffer.from(hex, 'hex')), text, hex);
-      const b = Buffer.alloc(20);
-      Buffer.from('20010db8000000000000000000000001', 'hex').copy(b, 4);
-      assert.equal(inet6Ntop(b, 4), '2001:db8::1');
     });
   });
 });
