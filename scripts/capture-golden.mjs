@@ -113,10 +113,18 @@ function conntrack(args) {
   return spawnSync('conntrack', args, { encoding: 'utf8' });
 }
 
+// Files are written only once everything was captured, so the set stays consistent (the tests
+// compare ids and counters across files).
+const pending = [];
 function writeGolden(name, msg, meta) {
-  fs.writeFileSync(path.join(OUT, `${name}.hex`), Buffer.from(msg).toString('hex') + '\n');
-  fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify({ name, kernel: KERNEL, tool: CONNTRACK_VERSION, ...meta }, null, 2) + '\n');
-  console.log(`  wrote test/golden/${name}.hex (${msg.length} bytes)`);
+  pending.push({ name, msg: Buffer.from(msg), meta });
+}
+function flushGolden() {
+  for (const { name, msg, meta } of pending) {
+    fs.writeFileSync(path.join(OUT, `${name}.hex`), msg.toString('hex') + '\n');
+    fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify({ name, kernel: KERNEL, tool: CONNTRACK_VERSION, ...meta }, null, 2) + '\n');
+    console.log(`  wrote test/golden/${name}.hex (${msg.length} bytes)`);
+  }
 }
 
 /** All messages of every datagram until `stop(type)` says so or nothing arrives for timeoutMs. */
@@ -448,4 +456,5 @@ for (const s of trafficSockets) (s.destroy ?? s.close).call(s);
 
 cmd.close();
 events.close();
+flushGolden();
 console.log('capture-golden: done');

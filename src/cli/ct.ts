@@ -5,9 +5,11 @@ import { ConntrackClient, DumpFilter } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { AF_INET, AF_INET6 } from '../netlink/constants.js';
 import { formatEntry, formatEvent } from '../conntrack/format.js';
-import { checkEntry } from '../conntrack/schema.js';
+import { entryToJson } from '../conntrack/json.js';
+import { parseEntries } from '../conntrack/jsonl.js';
 import type { Entry, EventType } from '../conntrack/entry.js';
 import { LineWriter, printError } from './output.js';
+import { programOfPortId } from '../netlink/portid.js';
 
 function integer(max: number, what: string) {
   return (v: string): number => {
@@ -38,41 +40,10 @@ async function list(opts: ListOptions): Promise<void> {
   const filter: DumpFilter = { family: opts.family, zone: opts.zone, mark: opts.mark, markMask: opts.markMask };
   const json = opts.json;
   const extended = opts.extended;
-  const n = await client.dump(filter, json ? (e) => out.line(JSON.stringify(e)) : (e) => out.line(formatEntry(e, { extended })));
+  const n = await client.dump(filter, json ? (e) => out.line(entryToJson(e)) : (e) => out.line(formatEntry(e, { extended })));
   out.flush();
   client.close();
   if (!json) process.stderr.write(`ctsync: ${n} flow entries have been shown.\n`);
-}
-
-/** Parses a JSON-lines file; every bad line is reported with its number and reason. */
-export function parseEntries(text: string, source: string): { entries: Entry[]; lines: number[]; errors: string[] } {
-  const entries: Entry[] = [];
-  const lines: number[] = [];
-  const errors: string[] = [];
-  let lineNo = 0;
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    lineNo++;
-    const line = text.slice(start, end).trim();
-    start = end + 1;
-    if (line === '' || line.startsWith('#')) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      errors.push(`${source}:${lineNo}: not valid JSON: ${(err as Error).message}`);
-      continue;
-    }
-    try {
-      entries.push(checkEntry(value));
-      lines.push(lineNo);
-    } catch (err) {
-      errors.push(`${source}:${lineNo}: ${(err as Error).message}`);
-    }
-  }
-  return { entries, lines, errors };
 }
 
 interface LoadOptions {
@@ -92,7 +63,7 @@ async function load(file: string, opts: LoadOptions): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const { entries, lines, errors } = parseEntries(text, source);
+  const { entries, lines, errors } = await parseEntries(text, source);
   for (const e of errors) printError(e);
   if (errors.length && !opts.skipInvalid) {
     printError(`${errors.length} invalid line(s): nothing loaded (use --skip-invalid to load the valid ones)`);
@@ -144,8 +115,9 @@ async function events(opts: EventsOptions): Promise<void> {
       ev.close();
       resolve();
     };
-    ev.on('event', (type, e) => {
-      out.line(opts.json ? JSON.stringify({ type, ...e }) : formatEvent(type, e));
+    ev.on('event', (type, e, portid) => {
+      // like conntrack -E: name the program behind events a netlink request caused
+      out.line(opts.json ? JSON.stringify({ type, ...e, ...(portid ? { portid } : {}) }) : formatEvent(type, e, portid ? { portid, progname: programOfPortId(portid) } : undefined));
       out.flush();
       if (opts.count !== undefined && ++seen >= opts.count) stop();
     });

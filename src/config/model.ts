@@ -1,0 +1,356 @@
+// ctsync's configuration model.
+//
+// Two shapes of the same thing:
+//  - CtsyncConfigInput: what a person writes (the native JSON file, or what the conntrackd.conf
+//    reader produces): everything that has a default may be left out.
+//  - CtsyncConfig: the resolved configuration the daemon runs with, made by withDefaults(). Every
+//    defaulted field is present; fields whose absence means something ("not set") stay optional and
+//    are then absent, never `undefined`-valued.
+//
+// It covers what conntrackd.conf can express for `Mode FTFW` with UDP or Multicast channels.
+// Refused (a ConfigError, never silently ignored): Mode ALARM / NOTRACK, TCP channels, the Stats and
+// Helper sections. Keys are camelCase; conntrackd.conf option names are given in the comments.
+//
+// Defaults are conntrackd 1.4.7's, except four where conntrackd's behaviour is dangerous or
+// surprising (each marked "ctsync default" below):
+//   general.unix.path                   conntrackd has no default (binds an unreachable socket)
+//   general.scheduler                   conntrackd switches to SCHED_RR priority 99 by default
+//   general.netlinkBufferSizeMaxGrowth  conntrackd ignores NetlinkBufferSize unless it is <= this
+//   sync.startupResync                  conntrackd starts with an empty external cache
+
+import { protocolByNameLoose } from './protocols.js';
+
+export type SyslogFacility = 'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
+export const SYSLOG_FACILITIES: readonly SyslogFacility[] = ['daemon', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'];
+
+export type FilterMode = 'accept' | 'ignore';
+
+/** TCP states a `State` filter can name (conntrackd keywords; `CLOSED` is read as `CLOSE`, `LISTEN` is the kernel's SYN_SENT2). */
+export type TcpFilterState = 'SYN_SENT' | 'SYN_RECV' | 'ESTABLISHED' | 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT' | 'CLOSE' | 'LISTEN';
+export const TCP_FILTER_STATES: readonly TcpFilterState[] = ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
+
+// ------------------------------------------------------------------------------------ resolved
+
+/** `UDP [Default] { … }`: unicast to one peer. */
+export interface UdpChannel {
+  kind: 'udp';
+  /** `Default`: the link used first (else the first channel). */
+  default: boolean;
+  /** `IPv4_address` / `IPv6_address`: local address to bind (exactly one of the two). */
+  ipv4Address?: string;
+  ipv6Address?: string;
+  /** `IPv4_Destination_Address` / `IPv6_Destination_Address`: the peer; same family as the local address. */
+  destination: string;
+  /** `Port`: UDP port, local and remote (3780 by convention). */
+  port: number;
+  /** `Interface`: required (MTU, ifindex, IPv6 scope, link monitoring). */
+  interface: string;
+  /** `SndSocketBuffer` / `RcvSocketBuffer`: SO_SNDBUFFORCE / SO_RCVBUFFORCE; system default if absent. */
+  sndSocketBuffer?: number;
+  rcvSocketBuffer?: number;
+  /** `Checksum`: false sets SO_NO_CHECK (UDP checksum 0). */
+  checksum: boolean;
+}
+
+/** `Multicast [Default] { … }`. */
+export interface MulticastChannel {
+  kind: 'multicast';
+  default: boolean;
+  /** `IPv4_address` / `IPv6_address` in a Multicast block: the multicast group address (e.g. 225.0.0.50). */
+  group: string;
+  /** conntrackd's `Group` — despite its name, the UDP port (3780 by convention). */
+  port: number;
+  /** `IPv4_interface`: local IPv4 address for IP_MULTICAST_IF and the membership; IPv4 groups only. */
+  ipv4Interface?: string;
+  interface: string;
+  sndSocketBuffer?: number;
+  rcvSocketBuffer?: number;
+  checksum: boolean;
+}
+
+export type Channel = UdpChannel | MulticastChannel;
+
+export interface SyncOptions {
+  /** `TCPWindowTracking`: keep window tracking on committed entries (else BE_LIBERAL is forced). */
+  tcpWindowTracking: boolean;
+  /** `ExpectationSync`: false, true (all helpers) or helper names (case-insensitive prefixes). */
+  expectationSync: boolean | string[];
+}
+
+export interface SyncConfig {
+  /** `Mode FTFW` (the only mode ctsync implements). */
+  mode: 'ftfw';
+  /** `ResendQueueSize`: objects kept until acknowledged. */
+  resendQueueSize: number;
+  /** `ACKWindowSize`: messages between window ACKs. */
+  ackWindowSize: number;
+  /** `CommitTimeout`: fixed timeout (s) for committed entries; absent = estimate from cached timeout. */
+  commitTimeout?: number;
+  /** `PurgeTimeout`: delay (s) of the kernel-table flush scheduled by `-t`. */
+  purgeTimeout: number;
+  /** `DisableExternalCache`: inject received entries straight into the kernel. */
+  disableExternalCache: boolean;
+  /** `StartupResync`: ask the peer for a full resync at start. */
+  startupResync: boolean;
+  /** 1 to 4 links, all of the same kind; one is active at a time. */
+  channels: Channel[];
+  options: SyncOptions;
+}
+
+export interface FilterConfig {
+  /** `Filter From Userspace|Kernelspace`. */
+  from: 'userspace' | 'kernelspace';
+  /** `Protocol Accept|Ignore { tcp udp … }`: IP protocol numbers. */
+  protocol?: { mode: FilterMode; protocols: number[] };
+  /** `Address Accept|Ignore { IPv4_address a[/n] … IPv6_address a[/n] … }`. */
+  address?: { mode: FilterMode; ipv4: string[]; ipv6: string[] };
+  /** `State Accept|Ignore { … for TCP }`. */
+  state?: { mode: FilterMode; tcpStates: TcpFilterState[] };
+}
+
+export interface SchedulerConfig {
+  /** `Type RR|FIFO`. */
+  type: 'rr' | 'fifo';
+  /** `Priority`: 1..99 (0 is refused by the kernel for RT policies). */
+  priority: number;
+}
+
+export interface GeneralConfig {
+  /** `Systemd`: sd_notify readiness + watchdog when NOTIFY_SOCKET is set (Debian builds default on). */
+  systemd: boolean;
+  /** `HashSize`: buckets per cache. */
+  hashSize: number;
+  /** `HashLimit`: max objects per cache. */
+  hashLimit: number;
+  /** `LogFile`: false or a path (`on` = /var/log/conntrackd.log). */
+  logFile: false | string;
+  /** `Syslog`: false or a facility (`on` = daemon). */
+  syslog: false | SyslogFacility;
+  /** `LockFile`. */
+  lockFile: string;
+  /** `UNIX { Path; Backlog }`: the control socket. */
+  unix: { path: string; backlog?: number };
+  /** `NetlinkBufferSize`: initial event-socket receive buffer; system default if absent. */
+  netlinkBufferSize?: number;
+  /** `NetlinkBufferSizeMaxGrowth`: the buffer doubles on overrun while it stays <= this. */
+  netlinkBufferSizeMaxGrowth: number;
+  /** `NetlinkOverrunResync`: false or seconds before the dump+purge after an overrun. */
+  netlinkOverrunResync: false | number;
+  /** `NetlinkEventsReliable`. */
+  netlinkEventsReliable: boolean;
+  /** `PollSecs`: polling mode (no event socket), dump+purge every N s. */
+  pollSecs?: number;
+  /** `EventIterationLimit`: events handled per readiness before other work. */
+  eventIterationLimit: number;
+  /** `Scheduler { Type; Priority }`; absent = leave the scheduling policy alone. */
+  scheduler?: SchedulerConfig;
+  filter: FilterConfig;
+}
+
+export interface CtsyncConfig {
+  sync: SyncConfig;
+  general: GeneralConfig;
+  // ctsync-only sections, typed by their owners later; accepted and passed through as-is.
+  ha?: unknown;
+  hooks?: unknown;
+  log?: unknown;
+  metrics?: unknown;
+}
+
+// --------------------------------------------------------------------------------------- input
+
+type Opt<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+export type UdpChannelInput = Opt<UdpChannel, 'default' | 'checksum'>;
+export type MulticastChannelInput = Opt<MulticastChannel, 'default' | 'checksum'>;
+export type ChannelInput = UdpChannelInput | MulticastChannelInput;
+
+export interface FilterConfigInput {
+  from?: 'userspace' | 'kernelspace';
+  /** Numbers or /etc/protocols names (any case) in JSON; the conntrackd.conf reader gives numbers. */
+  protocol?: { mode: FilterMode; protocols: Array<number | string> };
+  address?: { mode: FilterMode; ipv4?: string[]; ipv6?: string[] };
+  state?: { mode: FilterMode; tcpStates: TcpFilterState[] };
+}
+
+export interface CtsyncConfigInput {
+  $schema?: string;
+  sync: {
+    mode?: 'ftfw';
+    resendQueueSize?: number;
+    ackWindowSize?: number;
+    commitTimeout?: number;
+    purgeTimeout?: number;
+    disableExternalCache?: boolean;
+    startupResync?: boolean;
+    channels: ChannelInput[];
+    options?: Partial<SyncOptions>;
+  };
+  general?: {
+    systemd?: boolean;
+    hashSize?: number;
+    hashLimit?: number;
+    /** true = /var/log/conntrackd.log */
+    logFile?: boolean | string;
+    /** true = daemon */
+    syslog?: boolean | SyslogFacility;
+    lockFile?: string;
+    unix?: { path?: string; backlog?: number };
+    netlinkBufferSize?: number;
+    netlinkBufferSizeMaxGrowth?: number;
+    /** true = 30 s */
+    netlinkOverrunResync?: boolean | number;
+    netlinkEventsReliable?: boolean;
+    pollSecs?: number;
+    eventIterationLimit?: number;
+    scheduler?: SchedulerConfig;
+    filter?: FilterConfigInput;
+  };
+  ha?: unknown;
+  hooks?: unknown;
+  log?: unknown;
+  metrics?: unknown;
+}
+
+// ------------------------------------------------------------------------------------ defaults
+
+export const DEFAULT_LOG_FILE = '/var/log/conntrackd.log';
+export const DEFAULT_SYSLOG_FACILITY: SyslogFacility = 'daemon';
+export const DEFAULT_OVERRUN_RESYNC_SECS = 30;
+
+export const DEFAULTS = {
+  sync: {
+    mode: 'ftfw' as const,
+    resendQueueSize: 131072,
+    ackWindowSize: 300,
+    purgeTimeout: 60,
+    disableExternalCache: false,
+    // ctsync default: conntrackd's is off, so a restarted node runs with an empty external cache
+    // until someone sends it a bulk (spec §4.6, §10.6); a RESYNC at start costs one bulk transfer.
+    startupResync: true,
+    channel: { default: false, checksum: true },
+    options: { tcpWindowTracking: false, expectationSync: false },
+  },
+  general: {
+    // conntrackd: on when built with systemd, which Debian's package is (its unit is Type=notify).
+    systemd: true,
+    hashSize: 65536,
+    hashLimit: 262144,
+    logFile: false as const,
+    syslog: false as const,
+    lockFile: '/var/lock/conntrackd.lock',
+    // ctsync default: conntrackd has none; without `UNIX { Path }` it binds an anonymous socket no
+    // client can reach. This is the path every shipped example and primary-backup.sh setup uses.
+    unixPath: '/var/run/conntrackd.ctl',
+    // conntrackd: 0. ctsync default: at least netlinkBufferSize (see withDefaults), because
+    // conntrackd silently ignores a NetlinkBufferSize larger than NetlinkBufferSizeMaxGrowth.
+    netlinkBufferSizeMaxGrowth: 0,
+    netlinkOverrunResync: DEFAULT_OVERRUN_RESYNC_SECS,
+    netlinkEventsReliable: false,
+    eventIterationLimit: 100,
+    // ctsync default: no scheduler change. conntrackd switches itself to SCHED_RR at priority 99
+    // unless told otherwise; a busy real-time event loop can starve the rest of the gateway
+    // (including keepalived). Set `scheduler` to opt in.
+    filterFrom: 'userspace' as const,
+  },
+};
+
+/**
+ * The resolved configuration: defaults filled in, `true` shorthands expanded, protocol names
+ * resolved to numbers. Expects an input that passed validateConfig (unknown protocol names throw).
+ */
+export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
+  const s = input.sync;
+  const g = input.general ?? {};
+  const D = DEFAULTS;
+
+  const channels: Channel[] = s.channels.map((c) => {
+    const out: Record<string, unknown> = { kind: c.kind, default: c.default ?? D.sync.channel.default };
+    if (c.kind === 'udp') {
+      if (c.ipv4Address !== undefined) out.ipv4Address = c.ipv4Address;
+      if (c.ipv6Address !== undefined) out.ipv6Address = c.ipv6Address;
+      out.destination = c.destination;
+      out.port = c.port;
+    } else {
+      out.group = c.group;
+      out.port = c.port;
+      if (c.ipv4Interface !== undefined) out.ipv4Interface = c.ipv4Interface;
+    }
+    out.interface = c.interface;
+    if (c.sndSocketBuffer !== undefined) out.sndSocketBuffer = c.sndSocketBuffer;
+    if (c.rcvSocketBuffer !== undefined) out.rcvSocketBuffer = c.rcvSocketBuffer;
+    out.checksum = c.checksum ?? D.sync.channel.checksum;
+    return out as unknown as Channel;
+  });
+
+  const expectationSync = s.options?.expectationSync ?? D.sync.options.expectationSync;
+  const sync: SyncConfig = {
+    mode: 'ftfw',
+    resendQueueSize: s.resendQueueSize ?? D.sync.resendQueueSize,
+    ackWindowSize: s.ackWindowSize ?? D.sync.ackWindowSize,
+    purgeTimeout: s.purgeTimeout ?? D.sync.purgeTimeout,
+    disableExternalCache: s.disableExternalCache ?? D.sync.disableExternalCache,
+    startupResync: s.startupResync ?? D.sync.startupResync,
+    channels,
+    options: {
+      tcpWindowTracking: s.options?.tcpWindowTracking ?? D.sync.options.tcpWindowTracking,
+      expectationSync: Array.isArray(expectationSync) ? [...expectationSync] : expectationSync,
+    },
+  };
+  if (s.commitTimeout !== undefined) sync.commitTimeout = s.commitTimeout;
+
+  const logFile = g.logFile === true ? DEFAULT_LOG_FILE : g.logFile ?? D.general.logFile;
+  const syslog = g.syslog === true ? DEFAULT_SYSLOG_FACILITY : g.syslog ?? D.general.syslog;
+  const overrun = g.netlinkOverrunResync === true ? DEFAULT_OVERRUN_RESYNC_SECS : g.netlinkOverrunResync ?? D.general.netlinkOverrunResync;
+
+  const filter: FilterConfig = { from: g.filter?.from ?? D.general.filterFrom };
+  const f = g.filter;
+  if (f?.protocol) {
+    filter.protocol = {
+      mode: f.protocol.mode,
+      protocols: f.protocol.protocols.map((p) => {
+        if (typeof p === 'number') return p;
+        const n = protocolByNameLoose(p);
+        if (n === undefined) throw new Error(`unknown protocol name '${p}' (validate the configuration first)`);
+        return n;
+      }),
+    };
+  }
+  if (f?.address) filter.address = { mode: f.address.mode, ipv4: [...(f.address.ipv4 ?? [])], ipv6: [...(f.address.ipv6 ?? [])] };
+  if (f?.state) filter.state = { mode: f.state.mode, tcpStates: [...f.state.tcpStates] };
+
+  const unix: GeneralConfig['unix'] = { path: g.unix?.path ?? D.general.unixPath };
+  if (g.unix?.backlog !== undefined) unix.backlog = g.unix.backlog;
+
+  const general: GeneralConfig = {
+    systemd: g.systemd ?? D.general.systemd,
+    hashSize: g.hashSize ?? D.general.hashSize,
+    hashLimit: g.hashLimit ?? D.general.hashLimit,
+    logFile,
+    syslog,
+    lockFile: g.lockFile ?? D.general.lockFile,
+    unix,
+    // ctsync default (see DEFAULTS): the configured initial size is always honoured.
+    netlinkBufferSizeMaxGrowth: Math.max(g.netlinkBufferSizeMaxGrowth ?? D.general.netlinkBufferSizeMaxGrowth, g.netlinkBufferSize ?? 0),
+    netlinkOverrunResync: overrun,
+    netlinkEventsReliable: g.netlinkEventsReliable ?? D.general.netlinkEventsReliable,
+    eventIterationLimit: g.eventIterationLimit ?? D.general.eventIterationLimit,
+    filter,
+  };
+  if (g.netlinkBufferSize !== undefined) general.netlinkBufferSize = g.netlinkBufferSize;
+  if (g.pollSecs !== undefined) general.pollSecs = g.pollSecs;
+  if (g.scheduler !== undefined) general.scheduler = { type: g.scheduler.type, priority: g.scheduler.priority };
+
+  const out: CtsyncConfig = { sync, general };
+  if (input.ha !== undefined) out.ha = input.ha;
+  if (input.hooks !== undefined) out.hooks = input.hooks;
+  if (input.log !== undefined) out.log = input.log;
+  if (input.metrics !== undefined) out.metrics = input.metrics;
+  return out;
+}
+
+/** The channel used first: the one marked default (the last one, if several), else the first. */
+export function defaultChannelIndex(channels: readonly Channel[]): number {
+  for (let i = channels.length - 1; i >= 0; i--) if (channels[i]!.default) return i;
+  return 0;
+}
