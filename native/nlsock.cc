@@ -261,7 +261,58 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 };
 
-Napi::Object InitAll(Napi::Env env, Napi::Object exports) { return NlSocket::Init(env, exports); }
+// setsockoptInt(fd, level, name, value): socket options Node's dgram does not offer (SO_NO_CHECK
+// for `Checksum off`, SO_BINDTODEVICE, SO_RCVBUFFORCE) on the fd of a dgram socket.
+Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int level = info[1].As<Napi::Number>().Int32Value();
+  int name = info[2].As<Napi::Number>().Int32Value();
+  int value = info[3].As<Napi::Number>().Int32Value();
+  if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) return ThrowErrno(env, errno, "setsockopt");
+  return env.Undefined();
+}
+
+// setsockoptString(fd, level, name, value): e.g. SO_BINDTODEVICE with an interface name.
+Napi::Value SetSockoptString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int level = info[1].As<Napi::Number>().Int32Value();
+  int name = info[2].As<Napi::Number>().Int32Value();
+  std::string value = info[3].As<Napi::String>().Utf8Value();
+  if (setsockopt(fd, level, name, value.c_str(), value.size() + 1) < 0) return ThrowErrno(env, errno, "setsockopt");
+  return env.Undefined();
+}
+
+Napi::Value GetSockoptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int level = info[1].As<Napi::Number>().Int32Value();
+  int name = info[2].As<Napi::Number>().Int32Value();
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) < 0) return ThrowErrno(env, errno, "getsockopt");
+  return Napi::Number::New(env, value);
+}
+
+// peerUid(fd): uid of the process at the other end of a UNIX socket (SO_PEERCRED), so the
+// control socket can refuse non-root clients with a clear message.
+Napi::Value PeerUid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct ucred cred {};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return ThrowErrno(env, errno, "getsockopt");
+  return Napi::Number::New(env, cred.uid);
+}
+
+Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("peerUid", Napi::Function::New(env, PeerUid));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
+  exports.Set("setsockoptString", Napi::Function::New(env, SetSockoptString));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetSockoptInt));
+  return NlSocket::Init(env, exports);
+}
 
 }  // namespace
 

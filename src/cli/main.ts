@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-// ctsync command line. Subcommands are thin: parse, call, print.
+// ctsync command line. Without a subcommand it behaves like conntrackd (-C -d -c -f -F -R -B -n
+// -t -k -s -i -e); `ctsync ct …` works on the kernel table directly. Subcommands are thin:
+// parse, call, print.
 import { Command } from 'commander';
 import { ctCommand } from './ct.js';
+import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
 import { NetlinkError } from '../netlink/socket.js';
 import { printError } from './output.js';
 
 const program = new Command('ctsync')
   .description('keeps the conntrack tables of an active/backup gateway pair in sync (conntrackd compatible)')
-  .version('0.1.0')
+  .version('0.1.0', '-v, --version')
   .showHelpAfterError('(run with --help for usage)');
 
+addDaemonOptions(program);
+program.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));
 program.addCommand(ctCommand());
 
 try {

@@ -16,6 +16,8 @@ import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
 export interface KeyedProblem {
   path: string;
   message: string;
+  /** Another key path the problem refers to ("first at …"). */
+  related?: string;
 }
 
 // ----------------------------------------------------------------------------------- formats
@@ -444,10 +446,15 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   return problems;
 }
 
+/** `message`, plus where the related key is, for the JSON config. */
+export function keyedMessage(p: KeyedProblem): string {
+  return p.related ? `${p.message} (first at ${p.related})` : p.message;
+}
+
 /** Returns `value` typed as a config input if valid; throws a ConfigError listing every problem. */
 export function validateConfig(value: unknown, source: string): CtsyncConfigInput {
   const problems = checkConfig(value);
-  if (problems.length > 0) throw new ConfigError(problems.map((p): ConfigProblem => ({ source, path: p.path, message: p.message })));
+  if (problems.length > 0) throw new ConfigError(problems.map((p): ConfigProblem => ({ source, path: p.path, message: keyedMessage(p) })));
   return value as CtsyncConfigInput;
 }
 
@@ -462,7 +469,7 @@ export function lintConfig(config: CtsyncConfig): KeyedProblem[] {
   s.channels.forEach((c, i) => {
     const key = c.kind === 'udp' ? `${c.ipv4Address ?? c.ipv6Address}|${c.port}` : `${c.group}|${c.port}`;
     const prev = seenLinks.get(key);
-    if (prev !== undefined) out.push({ path: `sync.channels[${i}]`, message: `uses the same ${c.kind === 'udp' ? 'address and port' : 'group and port'} as sync.channels[${prev}]; use distinct ones per link` });
+    if (prev !== undefined) out.push({ path: `sync.channels[${i}]`, message: `uses the same ${c.kind === 'udp' ? 'local address and port' : 'group and port'} as an earlier link; use distinct ones per link`, related: `sync.channels[${prev}]` });
     else seenLinks.set(key, i);
   });
   const exp = s.options.expectationSync;
@@ -478,7 +485,7 @@ function dupes(list: readonly unknown[], path: string, out: KeyedProblem[]): voi
   const seen = new Map<unknown, number>();
   list.forEach((v, i) => {
     const prev = seen.get(v);
-    if (prev !== undefined) out.push({ path: `${path}[${i}]`, message: `repeats ${path}[${prev}] (${show(v)})` });
+    if (prev !== undefined) out.push({ path: `${path}[${i}]`, message: `repeats an earlier entry (${show(v)})`, related: `${path}[${prev}]` });
     else seen.set(v, i);
   });
 }

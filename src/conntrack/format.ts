@@ -239,3 +239,14 @@ export function formatExpect(x: Expect): string {
 export function formatExpectEvent(type: EventType, x: Expect): string {
   return eventTag(type) + expectBody(x);
 }
+
+/**
+ * One line of `conntrackd -i` / `-e`: the library layout without the timeout and use columns
+ * (conntrackd hides the cached timeout), the reply tuple only for the internal cache, then
+ * `[active since Ns]`.
+ */
+export function formatCacheEntry(e: Entry, activeSeconds: number, external: boolean): string {
+  const shown: Entry = { ...e, timeout: undefined, use: undefined, id: undefined, countersOrig: undefined, countersReply: undefined, timestampStart: undefined, timestampStop: undefined };
+  if (external) shown.reply = undefined;
+  return formatEntry(shown) + ' [active since ' + activeSeconds + 's]';
+}

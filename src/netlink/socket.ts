@@ -1,41 +1,11 @@
 // The netlink socket (I/O only). Wraps our N-API addon (native/nlsock.cc); see there for why it is
 // not the `netlink` npm package. Nothing here knows about conntrack.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import fs from 'node:fs';
 import os from 'node:os';
+import { NativeSocket, nativeAddon } from '../native.js';
 import {
   NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_NETFILTER, NETLINK_NO_ENOBUFS,
   SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE,
 } from './constants.js';
-
-interface NativeSocket {
-  bind(groups: number): number;
-  setInt(level: number, name: number, value: number): void;
-  getInt(level: number, name: number): number;
-  send(buf: Uint8Array, length?: number): number;
-  recv(buf: Uint8Array): number;
-  wait(timeoutMs: number): number;
-  watch(cb: () => void): void;
-  unwatch(): void;
-  ref(): void;
-  unref(): void;
-  close(): void;
-  readonly fd: number;
-}
-
-function loadAddon(): { NlSocket: new (protocol: number) => NativeSocket } {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/src/netlink -> repo root; also works from src/netlink under a TS loader
-  for (const up of ['../../..', '../..']) {
-    const candidate = path.resolve(here, up, 'build/Release/nlsock.node');
-    if (fs.existsSync(candidate)) return createRequire(import.meta.url)(candidate);
-  }
-  throw new Error('native netlink addon build/Release/nlsock.node not found: run `npm run build`');
-}
-
-let addon: ReturnType<typeof loadAddon> | undefined;
 
 export const errno = os.constants.errno;
 
@@ -99,8 +69,7 @@ export class NetlinkSocket {
   private closed = false;
 
   constructor(opts: SocketOptions = {}) {
-    addon ??= loadAddon();
-    this.native = new addon.NlSocket(NETLINK_NETFILTER);
+    this.native = new (nativeAddon().NlSocket)(NETLINK_NETFILTER);
     try {
       if (opts.rcvbuf) this.setBuffer(SO_RCVBUFFORCE, SO_RCVBUF, opts.rcvbuf);
       if (opts.sndbuf) this.setBuffer(SO_SNDBUFFORCE, SO_SNDBUF, opts.sndbuf);

@@ -1,0 +1,126 @@
+// Running the daemon: config, lock file, logger, engine, control socket, signals.
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { loadConfig } from '../config/load.js';
+import type { CtsyncConfig } from '../config/model.js';
+import winston from 'winston';
+import { createLogger, type Logger } from '../log.js';
+import { SyncEngine } from '../engine/sync-engine.js';
+import { ControlServer } from '../control/server.js';
+import { DaemonHandler } from './handler.js';
+import { controlRequest } from '../control/client.js';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock file (O_EXCL, holding our pid). A lock left by a dead process is taken over
+ * with a warning instead of blocking start-up forever, conntrackd's classic failure after a crash.
+ */
+export function takeLock(path: string, log: Logger): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      return () => {
+        try {
+          fs.unlinkSync(path);
+        } catch {
+          /* gone already */
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`lock file ${path}: ${(err as Error).message}`);
+      const pid = Number(fs.readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) throw new Error(`lock file ${path} is held by a running daemon (pid ${pid}); stop it with -k`);
+      log.warn(`lock file ${path} was left by a process that is gone${pid ? ` (pid ${pid})` : ''}: taking it over`);
+      fs.unlinkSync(path);
+    }
+  }
+  throw new Error(`lock file ${path}: could not be taken`);
+}
+
+export interface DaemonOptions {
+  configPath: string;
+  logLevel?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+  /** Log to stderr as well (foreground). */
+  console: boolean;
+  /** Started by `-d`: stderr goes to the parent only until start-up is done. */
+  background?: boolean;
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const { config, warnings } = await loadConfig(opts.configPath);
+  const log = createLogger({ level: opts.logLevel, console: opts.console, file: config.general.logFile || undefined });
+  for (const w of warnings) log.warn(w);
+  const release = takeLock(config.general.lockFile, log);
+  let engine: SyncEngine | undefined;
+  let server: ControlServer | undefined;
+  let stopping = false;
+  const shutdown = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`---- shutdown (${why}) ----`);
+    server?.close();
+    engine?.stop();
+    release();
+    log.on('finish', () => process.exit(0));
+    log.end();
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  try {
+    engine = new SyncEngine(config, log);
+    const eng = engine;
+    server = new ControlServer(config.general.unix.path, new DaemonHandler({
+      engine: eng, log, shutdown: () => shutdown('kill request'),
+      eventsReceived: () => eng.eventsReceived, eventBufferSize: () => eng.eventBufferSize,
+    }), (level, msg) => log.log(level, msg));
+    await server.listen();
+    await engine.start();
+  } catch (err) {
+    log.error(`cannot start: ${(err as Error).message}`);
+    server?.close();
+    engine?.stop();
+    release();
+    throw err;
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
+  if (opts.background) {
+    // the parent stops reading our stderr once we answer: log to the file only from now on
+    process.stderr.on('error', () => undefined);
+    for (const t of log.transports.filter((t) => t instanceof winston.transports.Console)) log.remove(t);
+  }
+}
+
+/**
+ * `-d`: starts the daemon in the background and returns once it answers on its control socket,
+ * so a start-up error (bad config, port in use) is reported to the caller, not lost in a log.
+ */
+export async function startInBackground(argv: string[], config: CtsyncConfig): Promise<void> {
+  const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const state = await Promise.race([exited.then((code) => ({ code })), new Promise<null>((r) => setTimeout(() => r(null), 100))]);
+    if (state) throw new Error(`the daemon exited during start-up (code ${state.code})${stderr ? `:\n${stderr.trim()}` : ''}`);
+    try {
+      await controlRequest(config.general.unix.path, { cmd: 'stats', args: { section: 'rsqueue' } });
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`the daemon did not answer on ${config.general.unix.path} within 15 s`);
+    }
+  }
+  child.stderr!.destroy();
+  child.unref();
+}

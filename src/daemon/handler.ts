@@ -1,0 +1,213 @@
+// The daemon's answers to control requests: conntrackd's action codes (text, for the stock client)
+// and our JSON commands (for `ctsync` clients and `--json`). Both call the same operations.
+import type { SyncEngine } from '../engine/sync-engine.js';
+import { commitCache, type CommitResult } from '../engine/commit.js';
+import { formatCacheEntry } from '../conntrack/format.js';
+import { entryToJson } from '../conntrack/json.js';
+import { ObjectState, type SyncCache } from '../cache/sync-cache.js';
+import { ACTION, actionName } from '../control/actions.js';
+import { ControlError, type ControlHandler, type ControlReply, type ControlRequest } from '../control/server.js';
+import * as text from '../control/stats-text.js';
+import type { Logger } from '../log.js';
+import type { Entry } from '../conntrack/entry.js';
+
+export interface DaemonControl {
+  engine: SyncEngine;
+  log: Logger;
+  /** Stops the daemon (after the reply went out). */
+  shutdown(): void;
+  eventsReceived(): number;
+  eventBufferSize(): number;
+}
+
+type StatsSection = 'general' | 'network' | 'cache' | 'runtime' | 'link' | 'rsqueue' | 'process' | 'queue' | 'expect';
+
+const STATS_BY_ACTION: Record<number, StatsSection> = {
+  [ACTION.STATS]: 'general', [ACTION.STATS_NETWORK]: 'network', [ACTION.STATS_CACHE]: 'cache',
+  [ACTION.STATS_RUNTIME]: 'runtime', [ACTION.STATS_LINK]: 'link', [ACTION.STATS_RSQUEUE]: 'rsqueue',
+  [ACTION.STATS_PROCESS]: 'process', [ACTION.STATS_QUEUE]: 'queue', [ACTION.EXP_STATS]: 'expect',
+};
+
+export class DaemonHandler implements ControlHandler {
+  private committing = false;
+  private purgeTimer?: NodeJS.Timeout;
+
+  constructor(private readonly d: DaemonControl) {}
+
+  private get engine(): SyncEngine {
+    return this.d.engine;
+  }
+
+  // ------------------------------------------------------------------------- operations
+
+  /** Live (not DEAD) entries of a cache with their age, oldest first as the map holds them. */
+  private *cacheEntries(cache: SyncCache): Generator<{ entry: Entry; activeSeconds: number }> {
+    const now = Math.floor(Date.now() / 1000);
+    for (const obj of cache.values()) {
+      if (obj.state === ObjectState.DEAD) continue;
+      yield { entry: cache.entry(obj), activeSeconds: now - obj.added };
+    }
+  }
+
+  stats(section: StatsSection): string {
+    const e = this.engine;
+    switch (section) {
+      case 'general': return text.generalStats(e);
+      case 'network': return text.networkStats(e);
+      case 'cache': return text.cacheStats(e);
+      case 'runtime': return text.runtimeStats(e, this.d.eventsReceived(), this.d.eventBufferSize());
+      case 'link': return text.linkStats(e);
+      case 'rsqueue': return text.rsqueueStats(e);
+      case 'queue': return text.queueStats(e);
+      case 'process': case 'expect': return '';
+    }
+  }
+
+  async commit(): Promise<CommitResult> {
+    if (this.committing) throw new ControlError('commit already in progress');
+    this.committing = true;
+    this.cancelPurge();
+    try {
+      const cfg = this.engine.config.sync;
+      const r = await commitCache(this.engine.kernel, this.engine.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
+      this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
+      for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
+      return r;
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {
+    if (this.committing && which !== 'internal') throw new ControlError('cannot flush the external cache while a commit is running');
+    if (which !== 'external') this.cancelPurge();
+    return this.engine.flushCaches(which);
+  }
+
+  /** `-F`: empty the kernel table, sparing what the Filter ignores (local management flows). */
+  async flushKernel(): Promise<number> {
+    const doomed: Entry[] = [];
+    await this.engine.kernel.dump({}, (e) => {
+      if (this.engine.replicates(e)) doomed.push(e);
+    });
+    const r = await this.engine.kernel.delete(doomed);
+    this.d.log.info(`kernel table flushed: ${r.deleted} entries deleted`);
+    return r.deleted;
+  }
+
+  /** `-t`: flush the kernel table and the internal cache after PurgeTimeout (unless cancelled). */
+  schedulePurge(): number {
+    const seconds = this.engine.config.sync.purgeTimeout;
+    if (this.purgeTimer) return seconds;
+    this.purgeTimer = setTimeout(() => {
+      this.purgeTimer = undefined;
+      this.flushKernel()
+        .then(() => this.engine.flushCaches('internal'))
+        .catch((err) => this.d.log.error(`scheduled purge failed: ${(err as Error).message}`));
+    }, seconds * 1000);
+    this.d.log.info(`kernel table purge scheduled in ${seconds} s`);
+    return seconds;
+  }
+
+  private cancelPurge(): void {
+    if (!this.purgeTimer) return;
+    clearTimeout(this.purgeTimer);
+    this.purgeTimer = undefined;
+    this.d.log.info('scheduled kernel table purge cancelled');
+  }
+
+  // ------------------------------------------------------------------------- conntrackd protocol
+
+  async conntrackd(action: number): Promise<string | AsyncIterable<string>> {
+    const name = actionName(action);
+    this.d.log.verbose(`control: conntrackd request ${name ?? action}`);
+    switch (action) {
+      case ACTION.DUMP_INTERNAL: case ACTION.DUMP_EXTERNAL: {
+        const external = action === ACTION.DUMP_EXTERNAL;
+        const cache = external ? this.engine.external : this.engine.internal;
+        const entries = this.cacheEntries(cache);
+        return (async function* () {
+          let chunk = '';
+          for (const { entry, activeSeconds } of entries) {
+            chunk += formatCacheEntry(entry, activeSeconds, external) + '\n';
+            if (chunk.length > 65536) {
+              yield chunk;
+              chunk = '';
+            }
+          }
+          if (chunk) yield chunk;
+        })();
+      }
+      case ACTION.COMMIT: case ACTION.ALL_COMMIT:
+        await this.commit();
+        return '';
+      case ACTION.EXP_COMMIT: case ACTION.EXP_FLUSH_MASTER: case ACTION.EXP_RESYNC_MASTER:
+        return ''; // expectations are not cached yet: nothing to do
+      case ACTION.FLUSH_INT_CACHE: this.flushCaches('internal'); return '';
+      case ACTION.FLUSH_EXT_CACHE: this.flushCaches('external'); return '';
+      case ACTION.ALL_FLUSH_CACHE: this.flushCaches('both'); return '';
+      case ACTION.FLUSH_MASTER: case ACTION.ALL_FLUSH_MASTER: await this.flushKernel(); return '';
+      case ACTION.RESYNC_MASTER: case ACTION.ALL_RESYNC_MASTER: await this.engine.reloadInternal(false); return '';
+      case ACTION.SEND_BULK: this.engine.bulkSend(); return '';
+      case ACTION.REQUEST_DUMP: this.engine.requestResync(); return '';
+      case ACTION.RESET_TIMERS: this.schedulePurge(); return '';
+      case ACTION.KILL: setImmediate(() => this.d.shutdown()); return '';
+      case ACTION.EXP_DUMP_INTERNAL: case ACTION.EXP_DUMP_EXTERNAL: return '';
+      case ACTION.DUMP_INT_XML: case ACTION.DUMP_EXT_XML: case ACTION.EXP_DUMP_INT_XML: case ACTION.EXP_DUMP_EXT_XML:
+        throw new ControlError('ctsync: XML dumps are not supported; use --json');
+      default: {
+        const section = STATS_BY_ACTION[action];
+        if (section) return this.stats(section);
+        throw new ControlError(`ctsync: unknown conntrackd request ${action}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------- JSON protocol
+
+  async json(req: ControlRequest): Promise<ControlReply> {
+    const args = req.args ?? {};
+    this.d.log.verbose(`control: ${req.cmd}`);
+    switch (req.cmd) {
+      case 'dump': {
+        const external = args.cache === 'external';
+        const cache = external ? this.engine.external : this.engine.internal;
+        const entries = this.cacheEntries(cache);
+        return { records: (function* () { for (const { entry, activeSeconds } of entries) yield { ...entry, activeSeconds }; })() };
+      }
+      case 'dump-text': {
+        const external = args.cache === 'external';
+        const cache = external ? this.engine.external : this.engine.internal;
+        const entries = this.cacheEntries(cache);
+        return { records: (function* () { for (const { entry, activeSeconds } of entries) yield formatCacheEntry(entry, activeSeconds, external); })() };
+      }
+      case 'stats': {
+        const section = (args.section as StatsSection | undefined) ?? 'general';
+        return { result: { text: this.stats(section), counters: this.counters() } };
+      }
+      case 'commit': return { result: await this.commit() };
+      case 'flush-cache': return { result: this.flushCaches((args.which as 'internal' | 'external' | undefined) ?? 'both') };
+      case 'flush-kernel': return { result: { deleted: await this.flushKernel() } };
+      case 'reload-internal': return { result: { entries: await this.engine.reloadInternal(false) } };
+      case 'bulk': return { result: { queued: this.engine.bulkSend() } };
+      case 'request-resync': this.engine.requestResync(); return { result: {} };
+      case 'purge': return { result: { inSeconds: this.schedulePurge() } };
+      case 'kill': setImmediate(() => this.d.shutdown()); return { result: {} };
+      default: throw new ControlError(`unknown command '${req.cmd}'`);
+    }
+  }
+
+  counters(): Record<string, unknown> {
+    const e = this.engine;
+    return {
+      internal: { active: e.internal.size, ...e.internal.counters },
+      external: { active: e.external.size, ...e.external.counters },
+      channel: e.channel.stats,
+      malformed: e.malformed,
+      ftfw: e.ftfw.stats(),
+      overruns: e.overruns,
+      resyncs: e.resyncs,
+      ownEvents: e.ownEvents,
+    };
+  }
+}

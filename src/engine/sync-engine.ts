@@ -1,0 +1,309 @@
+// The sync engine: kernel events -> internal cache -> FT-FW -> peer, and peer -> FT-FW -> external
+// cache. One module owns each piece of state: the caches (cache/), the protocol (sync/ftfw),
+// the sockets (netlink/, sync/channel). This file only wires them and implements the commands.
+import type { Entry } from '../conntrack/entry.js';
+import { flowKey } from '../conntrack/key.js';
+import { makeFilter } from '../conntrack/filter.js';
+import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
+import { ConntrackClient } from '../netlink/conntrack-client.js';
+import { ConntrackEvents } from '../netlink/conntrack-events.js';
+import { FtFw, type TxMessage } from '../sync/ftfw.js';
+import { DatagramBuilder, FLAG, HDR_LEN, MSG, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
+import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
+import type { CtsyncConfig } from '../config/model.js';
+import type { Logger } from '../log.js';
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export interface MalformedCounters {
+  total: number;
+  truncated: number;
+  badSize: number;
+  badVersion: number;
+  badHeader: number;
+  badType: number;
+  badPayload: number;
+}
+
+/** Channel options from the configured (first / default) link. */
+export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
+  const ch = cfg.sync.channels.find((c) => c.default) ?? cfg.sync.channels[0];
+  if (ch.kind === 'udp') {
+    return {
+      kind: 'udp', localAddress: (ch.ipv4Address ?? ch.ipv6Address)!, destination: ch.destination, port: ch.port,
+      interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+    };
+  }
+  return {
+    kind: 'multicast', localAddress: ch.ipv4Interface ?? '0.0.0.0', group: ch.group, port: ch.port,
+    interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+  };
+}
+
+export class SyncEngine {
+  readonly internal: SyncCache;
+  readonly external: SyncCache;
+  readonly ftfw: FtFw<CacheObject>;
+  readonly channel: SyncChannel;
+  readonly kernel: ConntrackClient;
+  private events?: ConntrackEvents;
+  private readonly replicate: (e: Entry) => boolean;
+  private readonly builder: DatagramBuilder;
+  private txScheduled = false;
+  private overrunTimer?: NodeJS.Timeout;
+  private readonly scratch = Buffer.allocUnsafe(4096);
+  readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
+  /** Events the kernel reported that we caused ourselves (commit, flush): applied, not sent. */
+  ownEvents = 0;
+  overruns = 0;
+  resyncs = 0;
+  readonly startedAt = Date.now();
+
+  constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
+    const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
+    this.internal = new SyncCache('internal', config.general.hashLimit, storeAs);
+    this.external = new SyncCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
+    this.replicate = makeFilter(config.general.filter);
+    this.kernel = new ConntrackClient();
+    this.channel = new SyncChannel(channelOptions(config));
+    this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d) });
+    this.ftfw = new FtFw<CacheObject>(
+      { now: () => Date.now(), setTimer: (ms, cb) => setTimeout(cb, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout) },
+      {
+        released: (obj) => this.released(obj),
+        bulk: (reason) => {
+          this.log.info(`sending the internal cache to the peer (${reason === 'resync-requested' ? 'resync requested by other node' : reason})`);
+          this.bulkSend();
+        },
+        txPending: () => this.scheduleTx(),
+        peerStart: ({ firstContact }) => this.log.info(firstContact ? 'peer contacted us' : 'peer restarted'),
+        handshakeComplete: () => this.log.verbose('handshake with the peer complete'),
+      },
+      {
+        keyOf: (o) => o.key,
+        ackWindowSize: config.sync.ackWindowSize,
+        resendQueueSize: config.sync.resendQueueSize,
+        startupResync: config.sync.startupResync,
+      },
+    );
+  }
+
+  /** Whether the Filter lets this flow be replicated (and flushed by `-F`). */
+  replicates(e: Entry): boolean {
+    return this.replicate(e);
+  }
+
+  get eventsReceived(): number {
+    return this.events?.received ?? 0;
+  }
+
+  get eventBufferSize(): number {
+    return this.events?.receiveBufferSize ?? 0;
+  }
+
+  async start(): Promise<void> {
+    await this.channel.open();
+    this.channel.on('datagram', (d) => this.onDatagram(d));
+    this.channel.on('error', (err) => this.log.warn(`sync channel: ${err.message}`));
+    const g = this.config.general;
+    this.events = new ConntrackEvents({ rcvbuf: g.netlinkBufferSize ?? 8 * 1024 * 1024, rcvbufMax: Math.max(g.netlinkBufferSizeMaxGrowth, g.netlinkBufferSize ?? 0) });
+    this.events.on('event', (type, e, pid) => this.onKernelEvent(type, e, pid));
+    this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
+    this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
+    this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
+    // subscribe before the dump, so nothing that changes during the dump is missed
+    this.events.start();
+    const n = await this.reloadInternal(false);
+    this.log.info(`internal cache loaded from the kernel: ${n} entries; syncing over ${this.channel.description}`);
+    this.ftfw.start();
+    this.scheduleTx();
+  }
+
+  stop(): void {
+    clearTimeout(this.overrunTimer);
+    this.ftfw.stop();
+    this.events?.stop();
+    this.events?.close();
+    this.channel.close();
+    this.kernel.close();
+  }
+
+  // ------------------------------------------------------------------------- kernel -> internal
+
+  private onKernelEvent(type: 'NEW' | 'UPDATE' | 'DESTROY', e: Entry, pid: number): void {
+    if (!this.replicate(e)) return;
+    const own = pid !== 0 && pid === this.kernel.portId;
+    if (own) this.ownEvents++;
+    const now = nowSeconds();
+    const key = flowKey(e);
+    let obj: CacheObject | undefined;
+    if (type === 'NEW') obj = this.internal.add(e, now, key);
+    else if (type === 'UPDATE') obj = this.internal.update(e, now, key);
+    else obj = this.internal.kill(key, now, e);
+    // our own commits/flushes are the peer's entries coming back: never echo them
+    if (obj && !own) {
+      this.ftfw.queueObject(obj);
+      this.scheduleTx();
+    }
+  }
+
+  private onOverrun(bufferSize: number): void {
+    this.overruns++;
+    const delay = this.config.general.netlinkOverrunResync;
+    this.log.warn(`kernel event overrun (buffer ${bufferSize} bytes): events were lost; resync from the kernel ${delay === false ? 'disabled (NetlinkOverrunResync off)' : `in ${delay} s`}`);
+    if (delay === false || this.overrunTimer) return;
+    this.overrunTimer = setTimeout(() => {
+      this.overrunTimer = undefined;
+      this.resyncFromKernel().catch((err) => this.log.error(`resync after overrun failed: ${(err as Error).message}`));
+    }, delay * 1000);
+  }
+
+  /**
+   * Re-reads the kernel table into the internal cache. With `send`, changed and vanished entries
+   * are replicated (an overrun resync); without, the reload is silent (`-R`).
+   * Returns the number of entries dumped.
+   */
+  async reloadInternal(send: boolean): Promise<number> {
+    const now = nowSeconds();
+    const seen = new Set<string>();
+    const n = await this.kernel.dump({}, (e) => {
+      if (!this.replicate(e)) return;
+      const key = flowKey(e);
+      seen.add(key);
+      const before = this.internal.get(key);
+      const prevAttrs = before && before.state !== ObjectState.DEAD ? before.attrs : undefined;
+      const obj = prevAttrs === undefined ? this.internal.add(e, now, key) : this.internal.update(e, now, key);
+      if (send && obj && obj.attrs !== prevAttrs) this.ftfw.queueObject(obj);
+    });
+    // purge: what the cache has and the kernel no longer does
+    for (const obj of [...this.internal.values()]) {
+      if (obj.state === ObjectState.DEAD || seen.has(obj.key)) continue;
+      this.internal.kill(obj.key, now);
+      if (send) this.ftfw.queueObject(obj);
+      else this.internal.remove(obj.key);
+    }
+    if (send) this.scheduleTx();
+    return n;
+  }
+
+  async resyncFromKernel(): Promise<void> {
+    this.resyncs++;
+    const t0 = Date.now();
+    const n = await this.reloadInternal(true);
+    this.log.info(`resync with the kernel table done: ${n} entries in ${Date.now() - t0} ms`);
+  }
+
+  // ------------------------------------------------------------------------- internal -> peer
+
+  private released(obj: CacheObject): void {
+    // a destroyed entry lives on only until the peer has heard of its death
+    if (obj.state === ObjectState.DEAD && this.internal.get(obj.key) === obj && !this.ftfw.holds(obj)) this.internal.remove(obj.key);
+  }
+
+  /** Queues every internal object (`-B`, or the peer asked for a resync). */
+  bulkSend(): number {
+    let n = 0;
+    for (const obj of this.internal.values()) {
+      this.ftfw.queueObject(obj);
+      n++;
+    }
+    this.scheduleTx();
+    return n;
+  }
+
+  /** `-n`: ask the peer for its whole internal cache. */
+  requestResync(): void {
+    this.ftfw.requestResync();
+    this.scheduleTx();
+  }
+
+  private scheduleTx(): void {
+    if (this.txScheduled) return;
+    this.txScheduled = true;
+    // one transmit pass per loop turn: everything queued by a batch of events goes out packed
+    setImmediate(() => {
+      this.txScheduled = false;
+      this.transmit();
+    });
+  }
+
+  private transmit(): void {
+    this.ftfw.transmitPass((m) => this.emit(m));
+    this.builder.flush();
+  }
+
+  private emit(m: TxMessage<CacheObject>): void {
+    const item = m.item;
+    if (item.kind === 'object') {
+      const obj = item.obj;
+      const type = obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL;
+      const b = this.scratch;
+      const n = b.write(obj.attrs, HDR_LEN, 'latin1');
+      const len = HDR_LEN + n;
+      b[0] = 0x10 | type;
+      b[1] = m.flags;
+      b.writeUInt16BE(len, 2);
+      b.writeUInt32BE(m.seq >>> 0, 4);
+      this.builder.addRaw(b.subarray(0, len));
+      return;
+    }
+    const flag = item.kind === 'ack' ? FLAG.ACK : item.kind === 'nack' ? FLAG.NACK : item.kind === 'resync' ? FLAG.RESYNC : FLAG.ALIVE;
+    const end = encodeControl(this.scratch, 0, m.flags | flag, m.seq, item.from, item.to);
+    this.builder.addRaw(this.scratch.subarray(0, end));
+  }
+
+  // ------------------------------------------------------------------------- peer -> external
+
+  private onDatagram(d: Buffer): void {
+    const now = nowSeconds();
+    decodeDatagram(d, d.length, {
+      ct: (type, flags, seq, e) => {
+        if (this.ftfw.receive({ type, flags, seq }) !== 'apply') return;
+        const key = flowKey(e);
+        if (type === MSG.CT_NEW) this.external.add(e, now, key);
+        else if (type === MSG.CT_UPD) this.external.update(e, now, key);
+        else this.external.remove(key);
+      },
+      exp: (type, flags, seq) => {
+        // expectations: sequence-tracked (so nothing looks lost) but not cached yet
+        this.ftfw.receive({ type, flags, seq });
+      },
+      control: (flags, seq, from, to) => {
+        if (this.ftfw.receive({ type: MSG.CTL, flags, seq, from, to }) === 'bad') this.countMalformed('bad-header');
+      },
+      malformed: (reason, _offset, header) => this.onMalformed(reason, header),
+    });
+    this.scheduleTx();
+  }
+
+  private onMalformed(reason: MalformedReason, header?: MsgHeader): void {
+    // conntrackd runs its sequence tracking on these too (see wire.ts SyncVisitor.malformed)
+    if (header && reason !== 'bad-version') this.ftfw.receive({ type: header.type, flags: header.flags & (FLAG.HELLO | FLAG.HELLO_BACK), seq: header.seq });
+    this.countMalformed(reason);
+  }
+
+  private countMalformed(reason: MalformedReason): void {
+    this.malformed.total++;
+    switch (reason) {
+      case 'truncated': this.malformed.truncated++; break;
+      case 'bad-size': this.malformed.badSize++; break;
+      case 'bad-version': this.malformed.badVersion++; break;
+      case 'bad-header': this.malformed.badHeader++; break;
+      case 'bad-type': this.malformed.badType++; break;
+      case 'bad-payload': this.malformed.badPayload++; break;
+    }
+  }
+
+  // ------------------------------------------------------------------------- cache commands
+
+  /** `-f`: flush one or both caches. */
+  flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {
+    const out: { internal?: number; external?: number } = {};
+    if (which !== 'external') {
+      for (const obj of this.internal.values()) this.ftfw.forget(obj);
+      out.internal = this.internal.flush();
+    }
+    if (which !== 'internal') out.external = this.external.flush();
+    return out;
+  }
+}

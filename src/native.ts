@@ -1,0 +1,45 @@
+// Loader and types of our N-API addon (native/nlsock.cc): the netlink socket, and the few socket
+// options Node's dgram does not expose.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface NativeSocket {
+  bind(groups: number): number;
+  setInt(level: number, name: number, value: number): void;
+  getInt(level: number, name: number): number;
+  send(buf: Uint8Array, length?: number): number;
+  recv(buf: Uint8Array): number;
+  wait(timeoutMs: number): number;
+  watch(cb: () => void): void;
+  unwatch(): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+  readonly fd: number;
+}
+
+export interface NativeAddon {
+  NlSocket: new (protocol: number) => NativeSocket;
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  setsockoptString(fd: number, level: number, name: number, value: string): void;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  peerUid(fd: number): number;
+}
+
+let addon: NativeAddon | undefined;
+
+export function nativeAddon(): NativeAddon {
+  if (addon) return addon;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src -> repo root; also src/ under a TS loader
+  for (const up of ['../..', '..']) {
+    const candidate = path.resolve(here, up, 'build/Release/nlsock.node');
+    if (fs.existsSync(candidate)) {
+      addon = createRequire(import.meta.url)(candidate) as NativeAddon;
+      return addon;
+    }
+  }
+  throw new Error('native addon build/Release/nlsock.node not found: run `npm run build`');
+}

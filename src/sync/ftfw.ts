@@ -1,0 +1,1105 @@
+/**
+ * FT-FW reliability protocol (conntrackd `Mode FTFW`), as a pure state machine.
+ *
+ * No sockets, no real timers, no Date.now(): time and the one timer come from an injected
+ * `FtFwEnv`, and the protocol is generic over what a data message carries. The owner (the sync
+ * engine) drives it; see `FtFw` for the call order. Behaviour follows spec/ftfw-wire.md §1.4-1.5
+ * and §4 (conntrack-tools 1.4.7), plus wire-compatible improvements described below.
+ *
+ * ------------------------------------------------------------------------------------------------
+ * Why stock conntrackd loses entries, and what this implementation does about it
+ * ------------------------------------------------------------------------------------------------
+ * Stock FT-FW recovers a lost message only when the receiver sees a *gap* in the sender's
+ * sequence and NACKs it while the message is still in the sender's resend queue. Every hole
+ * below is a way a message can be lost without ever being NACKed, or NACKed after it is gone:
+ *
+ *  L1  The first message ever received is accepted without a sequence check. Anything the peer
+ *      sent before it is unknown to the receiver and never NACKed (cold start with loss).
+ *  L2  Every message carrying HELLO bypasses the sequence check. A sender says HELLO on
+ *      *everything* until a HELLO_BACK arrives (≥ one round trip, typically up to a second of
+ *      ALIVE timer, longer with loss), so every message lost in that phase is never NACKed.
+ *  L3  Worse, after such a bypass the receiver's ACK range [ack_from, last_seq] spans the
+ *      silently skipped sequence numbers: the sender *releases* messages that never arrived.
+ *  L4  Every received HELLO makes the receiver discard its whole resend queue. While the peer is
+ *      in its HELLO phase (each of its messages carries HELLO) our unacknowledged data is thrown
+ *      away again and again; the peer's NACKs for it can no longer be served.
+ *  L5  A late (reordered or duplicated) HELLO message is accepted as well and can move
+ *      last_seq backwards: stale data (e.g. a NEW after its DEL) is applied.
+ *  L6  An entry evicted from a full resend queue, or already released by an ACK, can never be
+ *      re-sent; a NACK for it is silently ignored.
+ *  L7  A restarted peer has an empty external cache; nothing is sent to it automatically.
+ *
+ * Improvements (all on by default, each individually switchable, all off in `conntrackdCompat`):
+ *
+ *  S1  "HELLO phase is unreliable, so replay it" (fixes L1-L3 for data WE send, whatever the
+ *      receiver): an entry transmitted while we still say HELLO is never released by an ACK
+ *      (a stock receiver's ACK may cover messages it skipped, L3). When our handshake completes
+ *      (HELLO_BACK received: the peer has accepted at least one of our messages, so its
+ *      sequence tracking is set), every such entry is moved back to the tx queue and sent again,
+ *      now without HELLO, i.e. sequence-checked and NACK-able by any receiver. They stay held
+ *      for `helloLingerPeriods` more and are replayed once again: a stock receiver accepts a
+ *      late or duplicated HELLO-flagged copy blindly (L5) and may have applied stale data.
+ *      A RESYNC requested during our HELLO phase is held back until the handshake completes for
+ *      the same reason (a lost HELLO-flagged RESYNC is never NACKed).
+ *  S2  ACK-hole rule (fixes L1 for a peer that restarted under us, and lost NACKs): a receiver
+ *      that acknowledges [from, to] has received seq `from` and therefore either acknowledged or
+ *      NACKed everything before it (later arrivals of older seqs are dropped as "before"). A
+ *      resend-queue entry older than `from` that is still there was lost in a way the peer will
+ *      never report (accepted-first-message skip, lost NACK, ...) and is re-queued at once.
+ *      Queue insertion is idempotent, so a NACK that arrives as well costs nothing extra.
+ *  S3  Retransmission safety net (defence in depth): an object left unacknowledged for
+ *      `retransmitTimeoutPeriods` ALIVE periods while the peer is alive is re-queued, with
+ *      exponential back-off per entry. A receiver treats the copy like any later update.
+ *  S4  Bulk fallback (L6): a NACK whose range contains sequence numbers of evicted objects
+ *      cannot be served entry by entry; the owner is asked for a bulk send instead (counted).
+ *      A NACK for an evicted NACK/RESYNC of ours makes us request a RESYNC from the peer.
+ *  R1  Receiver: a HELLO is a *peer (re)start* only when it begins a new HELLO run (first
+ *      contact, HELLO after the peer had finished its handshake, HELLO after a silence, or a
+ *      sequence far outside the current run). Messages of an ongoing run are sequence-checked
+ *      like any other: gaps are NACKed (fixes L2 against a stock sender, whose resend queue
+ *      still holds the data unless we are saying HELLO ourselves), late ones are dropped
+ *      (fixes L5). HELLO_BACK is scheduled for every HELLO, as conntrackd does.
+ *  R2  On a peer (re)start our resend queue is not discarded (L4): its objects are re-queued for
+ *      the new incarnation (control messages about the old one are dropped), and optionally
+ *      (`bulkOnPeerRestart`) our whole cache is offered, (`resyncOnPeerRestart`) the peer's is
+ *      requested (L7). The RESYNC, like every RESYNC we send, waits for our own handshake.
+ *
+ * Why this stays wire-compatible: nothing new appears on the wire. A retransmission is an
+ * ordinary data message with a fresh sequence number, built from the current cache state, so
+ * for any receiver it is just a later update (CT_NEW on an existing entry replaces it, CT_UPD
+ * updates, CT_DEL of an unknown entry is a no-op). Extra RESYNCs and bulks are what `conntrackd
+ * -n` / `-B` produce. Our receiver only differs in *when* it NACKs/drops, and a NACK for data the
+ * sender no longer has is ignored by conntrackd.
+ *
+ * With our sender, zero loss holds against any receiver that NACKs gaps in sequence-checked
+ * traffic (S1+S2). With our receiver and a stock sender, loss in the sender's HELLO phase or in
+ * its discarded queue cannot be recovered message by message; the RESYNC of
+ * `resyncOnPeerRestart` / `startupResync` (sent reliably, after our handshake) recovers it.
+ *
+ * Known residual limits (protocol-level, not fixable without a wire extension):
+ *  - A DEAD entry whose CT_DEL was evicted (or whose sender restarted) is not in a later bulk;
+ *    the peer keeps a ghost. `released(obj, 'evicted')` lets the owner keep a tombstone.
+ *  - A peer that crashes and restarts within its own HELLO run, faster than
+ *    `peerSilenceRestartMs`, with its new (time-based) sequence number inside the old run's
+ *    range, is taken for the same incarnation (sequence numbers carry no incarnation id).
+ *  - Only one peer: like conntrackd, the receive state is a single sequence space.
+ */
+
+// ----------------------------------------------------------------------------- wire constants
+// Same values as MSG / FLAG in ./wire.ts (spec §1.4); repeated here so the state machine does
+// not depend on the codec.
+
+/** Message types (nethdr type). */
+export const FTFW_TYPE = { CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD: 4, EXP_DEL: 5, CTL: 10 } as const;
+/** Message flag bits. */
+export const FTFW_FLAG = { RESYNC: 0x02, NACK: 0x04, ACK: 0x08, ALIVE: 0x10, HELLO: 0x20, HELLO_BACK: 0x40 } as const;
+
+const T_DATA_MAX = 5;
+const T_CTL = 10;
+const F_RESYNC = FTFW_FLAG.RESYNC;
+const F_NACK = FTFW_FLAG.NACK;
+const F_ACK = FTFW_FLAG.ACK;
+const F_ALIVE = FTFW_FLAG.ALIVE;
+const F_HELLO = FTFW_FLAG.HELLO;
+const F_HELLO_BACK = FTFW_FLAG.HELLO_BACK;
+const F_HELLO_BITS = F_HELLO | F_HELLO_BACK;
+
+/** Serial-number arithmetic on 32-bit sequence numbers (RFC 1982 style, as conntrackd). */
+export function seqBefore(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}
+export function seqAfter(a: number, b: number): boolean {
+  return ((b - a) | 0) < 0;
+}
+/** a + n modulo 2^32. */
+export function seqAdd(a: number, n: number): number {
+  return (a + n) >>> 0;
+}
+/** Signed distance a - b in serial arithmetic. */
+export function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+// ------------------------------------------------------------------------------------- types
+
+/** Injected time and timer (production: Date.now / setTimeout; tests: a fake clock). */
+export interface FtFwEnv {
+  /** Wall-clock milliseconds since the Unix epoch. Seeds the sequence counter (Unix seconds). */
+  now(): number;
+  /** Arms a one-shot timer; the handle is only ever passed back to clearTimer. */
+  setTimer(ms: number, cb: () => void): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export type ControlKind = 'ack' | 'nack' | 'resync' | 'alive';
+
+/** What a transmit pass asks the owner to put on the wire, in order. */
+export type TxItem<O> =
+  | { readonly kind: 'object'; readonly obj: O }
+  | { readonly kind: ControlKind; readonly from: number; readonly to: number };
+
+export interface TxMessage<O> {
+  /** Sequence number of this message (BE u32 at offset 4). */
+  readonly seq: number;
+  /**
+   * Header flags to write verbatim. Objects: only HELLO / HELLO_BACK; the owner picks the type
+   * (CT_NEW/UPD/DEL, EXP_*) from the object's state at this moment (spec Q5). Controls: the
+   * control bit (ACK/NACK/RESYNC = 16-byte message with from/to; ALIVE = 8 bytes) plus HELLO
+   * bits; type is always 10 (CTL).
+   */
+  readonly flags: number;
+  readonly item: TxItem<O>;
+}
+
+/** Decoded header of an incoming message (version already checked by the codec). */
+export interface RxHeader {
+  readonly type: number;
+  readonly flags: number;
+  readonly seq: number;
+  /** ACK / NACK / RESYNC only. */
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/**
+ * receive() verdict:
+ *  - 'apply'   data message in sequence (or accepted): the owner applies it to the external cache
+ *  - 'control' ACK / NACK / RESYNC / ALIVE, fully handled here
+ *  - 'drop'    duplicate or late ("Packets before"): do not apply
+ *  - 'bad'     neither data nor a known control, or ACK/NACK with `to` before `from`:
+ *              the owner counts it as malformed / malformed header
+ */
+export type RxVerdict = 'apply' | 'control' | 'drop' | 'bad';
+
+/** Why an object left our queues (the owner drops its reference; a DEAD entry may be freed). */
+export type ReleaseReason =
+  | 'acked' // the peer acknowledged it
+  | 'evicted' // resend queue full: oldest entry dropped (spec §4.1)
+  | 'discarded' // conntrackdCompat only: HELLO received, resend queue discarded (spec §4.6)
+  | 'replaced' // queueObject() with another object of the same key
+  | 'forgotten'; // forget() by the owner
+
+/** Why the owner is asked to enqueue its whole internal cache (conntracks, then expectations). */
+export type BulkReason =
+  | 'resync-requested' // the peer sent RESYNC (conntrackd: "resync requested by other node")
+  | 'peer-restart' // bulkOnPeerRestart: the peer (re)started and has an empty external cache
+  | 'nack-evicted'; // S4: a NACK asked for entries that were evicted from the resend queue
+
+export interface FtFwHooks<O> {
+  /** The protocol no longer holds `obj` (called once per object reference it stops holding). */
+  released?(obj: O, reason: ReleaseReason): void;
+  /**
+   * Enqueue every object of the internal cache with queueObject(). Called at the end of the
+   * receive()/timer call that caused it, never re-entrantly in the middle of one.
+   */
+  bulk?(reason: BulkReason): void;
+  /** The timer queued a message (ACK/ALIVE/retransmission): run transmitPass() soon. */
+  txPending?(): void;
+  /** A peer (re)start was detected (first contact carrying HELLO, or a new HELLO run). */
+  peerStart?(info: { readonly seq: number; readonly firstContact: boolean }): void;
+  /** Our HELLO handshake completed (HELLO_BACK received). */
+  handshakeComplete?(): void;
+}
+
+export interface FtFwOptions<O> {
+  /**
+   * Identity used for idempotent queueing: one queue node per key. Default: the object itself.
+   * Use the flow key when the cache may replace an entry object for the same flow.
+   */
+  keyOf?: (obj: O) => unknown;
+  /** ACKWindowSize (default 300). */
+  ackWindowSize?: number;
+  /** ResendQueueSize (default 131072). */
+  resendQueueSize?: number;
+  /** ALIVE / ACK timer period in ms (conntrackd: 1000, fixed). */
+  alivePeriodMs?: number;
+  /** Exact conntrackd 1.4.7 behaviour: every improvement below is off. Default false. */
+  conntrackdCompat?: boolean;
+  /** StartupResync: request a RESYNC at start (sent once our handshake completes). Default false. */
+  startupResync?: boolean;
+  /** R2: request a RESYNC from a peer that (re)started. Default true. */
+  resyncOnPeerRestart?: boolean;
+  /** R2: send our whole cache (owner bulk) to a peer that (re)started. Default true. */
+  bulkOnPeerRestart?: boolean;
+  /** S1: replay what was sent during our HELLO phase once the handshake completes. Default true. */
+  replayHelloPhase?: boolean;
+  /**
+   * S1: ALIVE periods after the handshake during which HELLO-phase entries stay held, then are
+   * replayed a second time (a stock receiver accepts a late HELLO-flagged duplicate blindly and
+   * may apply stale data; the second replay repairs that). 0 = no second replay. Default 3.
+   */
+  helloLingerPeriods?: number;
+  /** S2: re-queue entries skipped by an ACK. Default true. */
+  ackHoleRetransmit?: boolean;
+  /** S3: unacked-object timeout in ALIVE periods; 0 disables. Default 5. */
+  retransmitTimeoutPeriods?: number;
+  /** S3: cap of the per-entry back-off, in ALIVE periods. Default 60. */
+  retransmitMaxPeriods?: number;
+  /** S4: bulk send when a NACK asks for evicted entries. Default true. */
+  bulkOnUnservableNack?: boolean;
+  /** R1: a HELLO up to this many seqs behind its run's start is still a late message. Default 64. */
+  reorderTolerance?: number;
+  /** R1: a HELLO after this much silence from the peer starts a new run (= restart). Default 3000. */
+  peerSilenceRestartMs?: number;
+  /** R1: a HELLO this far ahead of the expected seq starts a new run. Default 65536. */
+  restartSeqJump?: number;
+}
+
+export type HelloState = 'init' | 'say' | 'done';
+
+export interface FtFwStats {
+  // ---- what conntrackd reports (-s, -s network, -s rsqueue)
+  /** Messages emitted (all kinds). */
+  msgsSent: number;
+  /** Messages passed to receive(). */
+  msgsReceived: number;
+  /** "Packets lost" exactly as conntrackd counts it: seq − last_seq + 1 per gap (over by 2). */
+  lost: number;
+  /** "Packets before": duplicates / late messages dropped. */
+  before: number;
+  /** Messages receive() judged 'bad' (conntrackd: malformed + malformed header). */
+  badHeader: number;
+  /** Resend queue length (`resent queue (len=N)`). */
+  rsQueueLen: number;
+  /** Messages waiting for the next transmit pass. */
+  txQueueLen: number;
+  // ---- breakdown
+  dataSent: number;
+  ackSent: number;
+  nackSent: number;
+  resyncSent: number;
+  aliveSent: number;
+  dataReceived: number;
+  ackReceived: number;
+  nackReceived: number;
+  resyncReceived: number;
+  aliveReceived: number;
+  /** Accurate count of sequence numbers missing at gaps (seq − expected). */
+  lostExact: number;
+  /** Resend-queue entries evicted because the queue was full. */
+  rsEvicted: number;
+  /** Entries moved back to tx by a NACK (conntrackd's only retransmission). */
+  nackRetransmits: number;
+  /** ACKs whose range was inverted etc. are in badHeader; NACKs for evicted seqs: */
+  unservableNacks: number;
+  // ---- ours
+  /** S1: entries replayed after our handshake completed. */
+  helloReplays: number;
+  /** S2: entries re-queued because an ACK skipped them. */
+  holeRetransmits: number;
+  /** S3: entries re-queued by the safety-net timeout. */
+  timeoutRetransmits: number;
+  /** S4: bulk sends triggered by unservable NACKs. */
+  bulkFallbacks: number;
+  /** R1: peer (re)starts detected (including first contact with HELLO). */
+  peerRestarts: number;
+  /** R2: our entries re-queued for a restarted peer. */
+  restartRequeues: number;
+  /** Bulk sends requested from the owner, all reasons. */
+  bulksRequested: number;
+  /** HELLO messages of an ongoing peer run that were sequence-checked instead of bypassed. */
+  helloTracked: number;
+  /** Our handshake state. */
+  hello: HelloState;
+  /** Next sequence number we will use (undefined before the first message). */
+  nextSeq: number | undefined;
+  /** Last sequence number accepted from the peer (undefined before the first). */
+  lastSeqReceived: number | undefined;
+}
+
+// ---------------------------------------------------------------------------- internal queue
+
+const K_OBJ = 0;
+const K_ACK = 1;
+const K_NACK = 2;
+const K_RESYNC = 3;
+const K_ALIVE = 4;
+
+const W_NONE = 0;
+const W_TX = 1;
+const W_RS = 2;
+
+const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
+const KIND_FLAG: readonly number[] = [0, F_ACK, F_NACK, F_RESYNC, F_ALIVE];
+
+/** One queued thing: an object (one node per key) or a control message. Intrusive list node. */
+class QNode<O> {
+  prev: QNode<O> | null = null;
+  next: QNode<O> | null = null;
+  where = W_NONE;
+  /** Seq and flags of the last transmission (valid while in the resend queue). */
+  seq = 0;
+  flags = 0;
+  /** Last transmission was in our HELLO phase (S1). */
+  hello = false;
+  /** env.now() of the last transmission (S3). */
+  sentAt = 0;
+  /** S3 back-off exponent. */
+  retries = 0;
+  constructor(
+    readonly kind: number,
+    public obj: O | undefined,
+    readonly key: unknown,
+    readonly from: number,
+    readonly to: number,
+  ) {}
+}
+
+class QList<O> {
+  head: QNode<O> | null = null;
+  tail: QNode<O> | null = null;
+  length = 0;
+  constructor(private readonly tag: number) {}
+
+  push(n: QNode<O>): void {
+    n.prev = this.tail;
+    n.next = null;
+    if (this.tail) this.tail.next = n;
+    else this.head = n;
+    this.tail = n;
+    n.where = this.tag;
+    this.length++;
+  }
+
+  remove(n: QNode<O>): void {
+    if (n.prev) n.prev.next = n.next;
+    else this.head = n.next;
+    if (n.next) n.next.prev = n.prev;
+    else this.tail = n.prev;
+    n.prev = n.next = null;
+    n.where = W_NONE;
+    this.length--;
+  }
+}
+
+// ------------------------------------------------------------------------------- the machine
+
+/**
+ * The FT-FW protocol for one peer.
+ *
+ * How the owner drives it:
+ *  1. `new FtFw(env, hooks, options)`, then `start()` (arms the 1 s ALIVE timer, as conntrackd
+ *     does at start-up; the first ALIVE|HELLO goes out after a second of silence).
+ *  2. Local work: for each changed cache object `queueObject(obj)` (idempotent per key; an object
+ *     waiting for its ACK is moved back to tx). `requestResync()` for `-n`. For `-B` the owner
+ *     itself calls queueObject() for every internal object.
+ *  3. Received datagram: for each decoded message, `receive(header)` BEFORE applying it; apply
+ *     data only on 'apply'. Malformed-payload data still goes through receive() (conntrackd
+ *     tracks its sequence) and is then discarded by the owner. Hooks may ask for a bulk.
+ *  4. After each batch of 2./3. (one main-loop iteration) call `transmitPass()` and serialise the
+ *     returned messages in order, objects from their CURRENT state (type from state: NEW →
+ *     CT_NEW, ALIVE → CT_UPD, DEAD → CT_DEL), packing them into datagrams.
+ *  5. When `hooks.txPending` fires (timer), run a transmit pass as in 4.
+ *  6. `released(obj, reason)`: the protocol dropped its reference; free DEAD entries then.
+ *  7. `stop()` cancels the timer.
+ */
+export class FtFw<O> {
+  private readonly env: FtFwEnv;
+  private readonly hooks: FtFwHooks<O>;
+  private readonly keyOf: (obj: O) => unknown;
+
+  // options
+  private readonly windowSize: number;
+  private readonly rsMax: number;
+  private readonly period: number;
+  private readonly compat: boolean;
+  private readonly startupResync: boolean;
+  private readonly resyncOnPeerRestart: boolean;
+  private readonly bulkOnPeerRestart: boolean;
+  private readonly replayHello: boolean;
+  private readonly lingerMs: number;
+  private readonly holeRule: boolean;
+  private readonly rtxPeriods: number;
+  private readonly rtxMaxPeriods: number;
+  private readonly bulkOnUnservable: boolean;
+  private readonly reorderTol: number;
+  private readonly silenceMs: number;
+  private readonly seqJump: number;
+
+  // tx side
+  private readonly tx = new QList<O>(W_TX);
+  private readonly rs = new QList<O>(W_RS);
+  private readonly nodes = new Map<unknown, QNode<O>>();
+  private seqSet = false;
+  private curSeq = 0;
+  private helloState: HelloState = 'init';
+  private sayHelloBack = false;
+  /** A RESYNC waiting for our handshake (S1). */
+  private resyncPending = false;
+  /** S1: HELLO-phase entries are still held until lingerUntil after the handshake. */
+  private lingerActive = false;
+  private lingerUntil = 0;
+  /** S4: seq range of evicted objects / evicted NACK+RESYNC controls since the last fallback. */
+  private evObj: { lo: number; hi: number } | null = null;
+  private evCtl: { lo: number; hi: number } | null = null;
+
+  // rx side
+  private rxSeqSet = false;
+  private lastSeq = 0;
+  private ackFrom = 0;
+  private ackFromSet = false;
+  private window: number;
+  private lastRxAt = -Infinity;
+  /** R1: the peer's current HELLO run: [runFirst, runClose) once closed by a non-HELLO message. */
+  private runOpen = false;
+  /** A HELLO run of the current incarnation was seen (false if first contact had no HELLO). */
+  private runSeen = false;
+  private runFirst = 0;
+  private runClose = 0;
+
+  // timer
+  private timer: unknown = undefined;
+  private timerArmed = false;
+  private started = false;
+
+  // deferred owner callbacks (never re-entrant inside receive/timer)
+  private pendingBulk: BulkReason[] = [];
+  private pendingPeerStart: { seq: number; firstContact: boolean } | null = null;
+  private pendingHandshake = false;
+  private inCall = 0;
+
+  private readonly st = {
+    msgsSent: 0, msgsReceived: 0, lost: 0, before: 0, badHeader: 0,
+    dataSent: 0, ackSent: 0, nackSent: 0, resyncSent: 0, aliveSent: 0,
+    dataReceived: 0, ackReceived: 0, nackReceived: 0, resyncReceived: 0, aliveReceived: 0,
+    lostExact: 0, rsEvicted: 0, nackRetransmits: 0, unservableNacks: 0,
+    helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0,
+    peerRestarts: 0, restartRequeues: 0, bulksRequested: 0, helloTracked: 0,
+  };
+
+  constructor(env: FtFwEnv, hooks: FtFwHooks<O> = {}, options: FtFwOptions<O> = {}) {
+    this.env = env;
+    this.hooks = hooks;
+    this.keyOf = options.keyOf ?? ((o: O) => o);
+    this.windowSize = positiveInt(options.ackWindowSize ?? 300, 'ackWindowSize');
+    this.rsMax = positiveInt(options.resendQueueSize ?? 131072, 'resendQueueSize');
+    this.period = positiveInt(options.alivePeriodMs ?? 1000, 'alivePeriodMs');
+    const compat = options.conntrackdCompat ?? false;
+    this.compat = compat;
+    const ours = (v: boolean | undefined, dflt: boolean): boolean => !compat && (v ?? dflt);
+    this.startupResync = options.startupResync ?? false; // a conntrackd option: honoured in compat
+    this.resyncOnPeerRestart = ours(options.resyncOnPeerRestart, true);
+    this.bulkOnPeerRestart = ours(options.bulkOnPeerRestart, true);
+    this.replayHello = ours(options.replayHelloPhase, true);
+    this.lingerMs = nonNegInt(options.helloLingerPeriods ?? 3, 'helloLingerPeriods') * this.period;
+    this.holeRule = ours(options.ackHoleRetransmit, true);
+    this.rtxPeriods = compat ? 0 : nonNegInt(options.retransmitTimeoutPeriods ?? 5, 'retransmitTimeoutPeriods');
+    this.rtxMaxPeriods = Math.max(this.rtxPeriods, nonNegInt(options.retransmitMaxPeriods ?? 60, 'retransmitMaxPeriods'));
+    this.bulkOnUnservable = ours(options.bulkOnUnservableNack, true);
+    this.reorderTol = nonNegInt(options.reorderTolerance ?? 64, 'reorderTolerance');
+    this.silenceMs = positiveInt(options.peerSilenceRestartMs ?? 3000, 'peerSilenceRestartMs');
+    this.seqJump = positiveInt(options.restartSeqJump ?? 65536, 'restartSeqJump');
+    this.window = this.windowSize;
+  }
+
+  // ----------------------------------------------------------------------------- lifecycle
+
+  /** Arms the ALIVE timer; with `startupResync` a RESYNC is requested (sent after the handshake). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.arm();
+    if (this.startupResync) this.requestResync();
+  }
+
+  /** Cancels the timer. Queues are kept (call start() again to resume). */
+  stop(): void {
+    this.started = false;
+    this.disarm();
+  }
+
+  // ------------------------------------------------------------------------------ tx side
+
+  /**
+   * Schedules `obj` for the next transmit pass (spec §4.2): idempotent per key; an object
+   * waiting in the resend queue moves back to the tx queue (coalescing: one message per object
+   * per pass, carrying its state at transmit time).
+   */
+  queueObject(obj: O): void {
+    const key = this.keyOf(obj);
+    let n = this.nodes.get(key);
+    if (n === undefined) {
+      n = new QNode<O>(K_OBJ, obj, key, 0, 0);
+      this.nodes.set(key, n);
+      this.tx.push(n);
+      return;
+    }
+    if (n.obj !== obj) {
+      const old = n.obj as O;
+      n.obj = obj;
+      this.hooks.released?.(old, 'replaced');
+    }
+    n.retries = 0;
+    if (n.where === W_RS) {
+      this.rs.remove(n);
+      this.tx.push(n);
+    }
+  }
+
+  /** Drops `obj` (by key) from both queues without sending it (e.g. cache flush). */
+  forget(obj: O): boolean {
+    const n = this.nodes.get(this.keyOf(obj));
+    if (n === undefined) return false;
+    this.dropNode(n, 'forgotten');
+    return true;
+  }
+
+  /** Is this object (by key) queued for transmission or waiting for its ACK? */
+  holds(obj: O): boolean {
+    return this.nodes.has(this.keyOf(obj));
+  }
+
+  /**
+   * `conntrackd -n`: ask the peer for its whole internal cache. Outside conntrackdCompat the
+   * RESYNC is held back until our HELLO handshake is complete (a HELLO-flagged message is never
+   * NACKed by a stock receiver); several requests before that collapse into one.
+   */
+  requestResync(): void {
+    if (!this.compat && this.helloState !== 'done') {
+      this.resyncPending = true;
+      return;
+    }
+    this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+  }
+
+  /** Is anything waiting for transmitPass()? */
+  get txPending(): boolean {
+    return this.tx.length > 0;
+  }
+
+  /**
+   * One transmit pass (conntrackd ftfw_xmit): every queued item gets the next sequence number,
+   * HELLO while our handshake is incomplete and HELLO_BACK once after a received HELLO. Objects
+   * and ACK/NACK/RESYNC move to the resend queue (evicting the oldest entry when full), ALIVE is
+   * forgotten. If anything was sent the ALIVE timer is re-armed (1 s from now).
+   *
+   * With `sink`, messages are handed over one by one and the returned array is empty.
+   */
+  transmitPass(sink?: (m: TxMessage<O>) => void): TxMessage<O>[] {
+    const out: TxMessage<O>[] = [];
+    const now = this.env.now();
+    if (this.lingerActive && now >= this.lingerUntil) this.endLinger();
+    if (this.tx.length === 0) return out;
+    let n: QNode<O> | null;
+    while ((n = this.tx.head) !== null) {
+      this.tx.remove(n);
+      if (!this.seqSet) {
+        this.seqSet = true;
+        this.curSeq = Math.floor(now / 1000) >>> 0;
+      }
+      const seq = this.curSeq;
+      this.curSeq = (this.curSeq + 1) >>> 0;
+      let flags = 0;
+      if (this.helloState === 'init') this.helloState = 'say';
+      if (this.helloState === 'say') flags |= F_HELLO;
+      if (this.sayHelloBack) {
+        flags |= F_HELLO_BACK;
+        this.sayHelloBack = false;
+      }
+      let msg: TxMessage<O>;
+      if (n.kind === K_OBJ) {
+        msg = { seq, flags, item: { kind: 'object', obj: n.obj as O } };
+        this.st.dataSent++;
+      } else {
+        flags |= KIND_FLAG[n.kind];
+        msg = { seq, flags, item: { kind: KIND_NAME[n.kind], from: n.kind === K_ALIVE ? 0 : n.from, to: n.kind === K_ALIVE ? 0 : n.to } };
+        if (n.kind === K_ACK) this.st.ackSent++;
+        else if (n.kind === K_NACK) this.st.nackSent++;
+        else if (n.kind === K_RESYNC) this.st.resyncSent++;
+        else this.st.aliveSent++;
+      }
+      this.st.msgsSent++;
+      if (n.kind !== K_ALIVE) {
+        n.seq = seq;
+        n.flags = flags;
+        // S1 mark: sent in our HELLO phase (kept through the replay while lingering)
+        n.hello = (flags & F_HELLO) !== 0 || (n.hello && this.lingerActive);
+        n.sentAt = now;
+        this.rsAdd(n);
+      }
+      if (sink) sink(msg);
+      else out.push(msg);
+    }
+    this.arm();
+    return out;
+  }
+
+  private rsAdd(n: QNode<O>): void {
+    if (this.rs.length >= this.rsMax) {
+      const victim = this.rs.head as QNode<O>;
+      this.st.rsEvicted++;
+      if (victim.kind === K_OBJ) this.evObj = widen(this.evObj, victim.seq);
+      else if (victim.kind === K_NACK || victim.kind === K_RESYNC) this.evCtl = widen(this.evCtl, victim.seq);
+      this.dropNode(victim, 'evicted');
+    }
+    this.rs.push(n);
+  }
+
+  private dropNode(n: QNode<O>, reason: ReleaseReason): void {
+    if (n.where === W_TX) this.tx.remove(n);
+    else if (n.where === W_RS) this.rs.remove(n);
+    if (n.kind === K_OBJ) {
+      this.nodes.delete(n.key);
+      const obj = n.obj as O;
+      n.obj = undefined;
+      this.hooks.released?.(obj, reason);
+    }
+  }
+
+  private requeue(n: QNode<O>): void {
+    this.rs.remove(n);
+    this.tx.push(n);
+  }
+
+  // ------------------------------------------------------------------------------ rx side
+
+  /**
+   * Sequence tracking and control handling for one incoming message (spec §4.3, §4.6), called
+   * BEFORE the owner applies it. Returns 'apply' for data to apply, 'control' for a handled
+   * control message, 'drop' for a duplicate/late message, 'bad' for a malformed header.
+   * ACK/NACK/RESYNC ranges come from the header or the explicit arguments.
+   */
+  receive(h: RxHeader, from: number | undefined = h.from, to: number | undefined = h.to): RxVerdict {
+    this.inCall++;
+    let v: RxVerdict;
+    try {
+      v = this.rx(h.type, h.flags, h.seq >>> 0, (from ?? 0) >>> 0, (to ?? 0) >>> 0);
+    } finally {
+      this.inCall--;
+    }
+    this.flushDeferred();
+    return v;
+  }
+
+  private rx(type: number, flags: number, seq: number, from: number, to: number): RxVerdict {
+    this.st.msgsReceived++;
+    const now = this.env.now();
+
+    // HELLO / HELLO_BACK are examined on every message before sequence tracking (digest_hello).
+    const hello = (flags & F_HELLO) !== 0;
+    if (hello) this.sayHelloBack = true;
+    if ((flags & F_HELLO_BACK) !== 0 && this.helloState === 'say') this.handshakeDone(now);
+
+    // Classification (order as conntrackd's IS_DATA / IS_ACK / IS_NACK / IS_RESYNC / IS_ALIVE).
+    let kind: number;
+    if (type <= T_DATA_MAX && (flags & ~F_HELLO_BITS) === 0) kind = K_OBJ;
+    else if (type === T_CTL && (flags & F_ACK)) kind = K_ACK;
+    else if (type === T_CTL && (flags & F_NACK)) kind = K_NACK;
+    else if (type === T_CTL && (flags & F_RESYNC)) kind = K_RESYNC;
+    else if (type === T_CTL && (flags & F_ALIVE)) kind = K_ALIVE;
+    else kind = -1;
+    const bad = kind < 0 || ((kind === K_ACK || kind === K_NACK) && seqBefore(to, from));
+
+    let restart = false;
+    let gap = false;
+    const expected = (this.lastSeq + 1) >>> 0;
+
+    if (hello) {
+      if (this.compat) {
+        // conntrackd: every HELLO resets and bypasses; the resend queue is discarded.
+        if (this.ackFromSet && seqBefore(seq, this.ackFrom)) {
+          this.window = this.windowSize - 1;
+          this.ackFrom = seq;
+        }
+        this.discardRsCompat();
+        return this.accept(kind, bad, seq, from, to, now, hello, false);
+      }
+      switch (this.classifyHello(seq, expected, now)) {
+        case 'restart':
+          if (bad) break; // a malformed message does not (re)define the peer's incarnation
+          restart = true;
+          // A silence-triggered "restart" may be an ongoing run after heavy loss: NACKing the
+          // gap costs nothing if it really is a new incarnation (its seqs start above it).
+          if (this.rxSeqSet && seqAfter(seq, expected) && seqDiff(seq, expected) <= this.seqJump) gap = true;
+          break;
+        case 'same-run':
+          this.st.helloTracked++;
+          break;
+      }
+    }
+
+    if (!restart) {
+      if (!this.rxSeqSet || seq === expected) {
+        // SEQ_UNSET or SEQ_IN_SYNC
+      } else if (seqAfter(seq, expected)) {
+        gap = true;
+      } else {
+        this.st.before++;
+        return 'drop';
+      }
+    }
+    if (gap) {
+      this.st.lost += ((seq - this.lastSeq + 1) >>> 0);
+      this.st.lostExact += ((seq - expected) >>> 0);
+    }
+    if (bad) {
+      this.st.badHeader++;
+      return 'bad';
+    }
+    if (gap) {
+      // SEQ_AFTER: ACK what was in sequence, NACK the hole, the new message opens a window.
+      if (this.ackFromSet) this.queueCtl(K_ACK, this.ackFrom, (expected - 1) >>> 0);
+      this.queueCtl(K_NACK, expected, (seq - 1) >>> 0);
+    }
+    if (restart) this.peerRestarted(seq, now);
+    return this.accept(kind, bad, seq, from, to, now, hello, gap);
+  }
+
+  /** R1: is this HELLO the start of a new incarnation, or part of the peer's current run? */
+  private classifyHello(seq: number, expected: number, now: number): 'restart' | 'same-run' {
+    if (!this.rxSeqSet) return 'restart'; // first contact
+    if (now - this.lastRxAt > this.silenceMs) return 'restart';
+    const lo = (this.runFirst - this.reorderTol) >>> 0;
+    if (this.runOpen) {
+      if (seqBefore(seq, lo)) return 'restart';
+      if (seqAfter(seq, expected) && seqDiff(seq, expected) > this.seqJump) return 'restart';
+      return 'same-run';
+    }
+    // Run closed by a non-HELLO message at runClose: a HELLO older than that is a late message
+    // of the run; anything else means the peer started saying HELLO again, i.e. it restarted.
+    if (this.runSeen && !seqBefore(seq, lo) && seqBefore(seq, this.runClose)) return 'same-run';
+    return 'restart';
+  }
+
+  /** Digest an accepted message and update the receive window (SEQ_UNSET / IN_SYNC / AFTER / HELLO). */
+  private accept(kind: number, bad: boolean, seq: number, from: number, to: number, now: number, hello: boolean, gap: boolean): RxVerdict {
+    if (bad) {
+      this.st.badHeader++;
+      return 'bad';
+    }
+    let verdict: RxVerdict = 'control';
+    switch (kind) {
+      case K_OBJ:
+        this.st.dataReceived++;
+        verdict = 'apply';
+        break;
+      case K_ACK:
+        this.st.ackReceived++;
+        this.onAck(from, to);
+        break;
+      case K_NACK:
+        this.st.nackReceived++;
+        this.onNack(from, to);
+        break;
+      case K_RESYNC:
+        this.st.resyncReceived++;
+        this.pendingBulk.push('resync-requested');
+        break;
+      default:
+        this.st.aliveReceived++;
+    }
+    if (gap) {
+      this.window = this.windowSize - 1;
+      this.ackFrom = seq;
+      this.ackFromSet = true;
+    } else {
+      if (!this.ackFromSet) {
+        this.ackFromSet = true;
+        this.ackFrom = seq;
+      }
+      if (--this.window <= 0) {
+        this.queueCtl(K_ACK, this.ackFrom, seq);
+        this.window = this.windowSize;
+        this.ackFromSet = false;
+      }
+    }
+    // Track the peer's HELLO run (R1). Runs are opened by peerRestarted(); an accepted HELLO
+    // otherwise belongs to the open run (a late HELLO of a closed run is dropped before here).
+    if (!hello && (this.runOpen || !this.rxSeqSet)) {
+      this.runOpen = false;
+      if (!this.rxSeqSet) this.runFirst = seq;
+      this.runClose = seq;
+    }
+    this.rxSeqSet = true;
+    this.lastSeq = seq;
+    this.lastRxAt = now;
+    return verdict;
+  }
+
+  private peerRestarted(seq: number, now: number): void {
+    const firstContact = !this.rxSeqSet;
+    this.st.peerRestarts++;
+    // New incarnation: fresh receive window (the first message counts, like conntrackd's reset).
+    if (!firstContact) {
+      this.ackFromSet = true;
+      this.ackFrom = seq;
+      this.window = this.windowSize;
+    }
+    this.runOpen = true;
+    this.runSeen = true;
+    this.runFirst = seq;
+    this.lastRxAt = now;
+    // R2: control messages about the old incarnation are meaningless; our objects are not:
+    // the new incarnation needs them (conntrackd throws them away, §4.6 (c)).
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      if (n.kind === K_OBJ) {
+        this.requeue(n);
+        this.st.restartRequeues++;
+      } else {
+        this.rs.remove(n);
+      }
+      n = next;
+    }
+    if (this.bulkOnPeerRestart) this.pendingBulk.push('peer-restart');
+    if (this.resyncOnPeerRestart) this.requestResync();
+    this.pendingPeerStart = { seq, firstContact };
+  }
+
+  private discardRsCompat(): void {
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      this.dropNode(n, 'discarded');
+      n = next;
+    }
+  }
+
+  private queueCtl(kind: number, from: number, to: number): void {
+    this.tx.push(new QNode<O>(kind, undefined, undefined, from, to));
+  }
+
+  /** ACK(from, to): release resend-queue entries in range (§4.2), S1 hold, S2 hole rule. */
+  private onAck(from: number, to: number): void {
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      if (seqBefore(n.seq, from)) {
+        // S2: older than something the peer has acknowledged and still unacknowledged.
+        if (this.holeRule && !(n.hello && this.holdHello)) {
+          this.requeue(n);
+          this.st.holeRetransmits++;
+        }
+      } else if (seqAfter(n.seq, to)) {
+        break;
+      } else if (n.hello && this.holdHello) {
+        // S1: a receiver's ACK may cover HELLO-flagged messages it never saw: keep them for the
+        // replay at handshake completion.
+      } else {
+        this.dropNode(n, 'acked');
+      }
+      n = next;
+    }
+  }
+
+  /** NACK(from, to): move entries in range back to tx (§4.2), S4 bulk fallback. */
+  private onNack(from: number, to: number): void {
+    if (this.bulkOnUnservable) {
+      if (this.evObj !== null && overlaps(this.evObj, from, to)) {
+        this.evObj = null;
+        this.st.unservableNacks++;
+        this.st.bulkFallbacks++;
+        this.pendingBulk.push('nack-evicted');
+      }
+      if (this.evCtl !== null && overlaps(this.evCtl, from, to)) {
+        this.evCtl = null;
+        this.st.unservableNacks++;
+        this.requestResync();
+      }
+    }
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      if (seqBefore(n.seq, from)) {
+        n = next;
+        continue;
+      }
+      if (seqAfter(n.seq, to)) break;
+      this.requeue(n);
+      this.st.nackRetransmits++;
+      n = next;
+    }
+  }
+
+  /** S1: HELLO-phase entries are not released by ACKs (nor hole/timeout re-sent) while true. */
+  private get holdHello(): boolean {
+    return this.replayHello && (this.helloState !== 'done' || this.lingerActive);
+  }
+
+  private handshakeDone(now: number): void {
+    this.helloState = 'done';
+    if (this.replayHello) {
+      this.lingerActive = this.lingerMs > 0;
+      this.lingerUntil = now + this.lingerMs;
+      // S1: everything still in the resend queue was sent with HELLO.
+      let n = this.rs.head;
+      while (n !== null) {
+        const next = n.next;
+        if (n.hello) {
+          this.requeue(n);
+          this.st.helloReplays++;
+        }
+        n = next;
+      }
+    }
+    if (this.resyncPending) {
+      this.resyncPending = false;
+      this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+    }
+    this.pendingHandshake = true;
+  }
+
+  /** S1: end of the linger time: second replay of the HELLO-phase entries, then normal rules. */
+  private endLinger(): void {
+    this.lingerActive = false;
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      if (n.hello) {
+        n.hello = false;
+        this.requeue(n);
+        this.st.helloReplays++;
+      }
+      n = next;
+    }
+    for (n = this.tx.head; n !== null; n = n.next) n.hello = false;
+  }
+
+  // ----------------------------------------------------------------------------------- timer
+
+  private arm(): void {
+    if (!this.started) return;
+    this.disarm();
+    this.timerArmed = true;
+    this.timer = this.env.setTimer(this.period, () => this.onTimer());
+  }
+
+  private disarm(): void {
+    if (this.timerArmed) {
+      this.env.clearTimer(this.timer);
+      this.timerArmed = false;
+      this.timer = undefined;
+    }
+  }
+
+  /**
+   * ALIVE timer (§4.2): 1 s without a transmission. ACK(ack_from, last_seq) if there is
+   * something to acknowledge, else ALIVE. Also runs the S3 safety net. Exposed for owners that
+   * drive the timer themselves; normally called by the injected timer.
+   */
+  onTimer(): void {
+    this.disarm();
+    this.inCall++;
+    try {
+      if (this.ackFromSet && this.rxSeqSet) {
+        this.queueCtl(K_ACK, this.ackFrom, this.lastSeq);
+        this.ackFromSet = false;
+      } else {
+        this.queueCtl(K_ALIVE, 0, 0);
+      }
+      const now = this.env.now();
+      if (this.lingerActive && now >= this.lingerUntil) this.endLinger();
+      this.safetyNet(now);
+      this.arm();
+    } finally {
+      this.inCall--;
+    }
+    this.flushDeferred();
+    this.hooks.txPending?.();
+  }
+
+  /** S3: objects unacknowledged for a while, while the peer is alive, are sent again. */
+  private safetyNet(now: number): void {
+    if (this.rtxPeriods === 0) return;
+    const base = this.rtxPeriods * this.period;
+    if (now - this.lastRxAt > base) return; // peer silent: resending would only add load
+    const maxWait = this.rtxMaxPeriods * this.period;
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      const age = now - n.sentAt;
+      if (age < base) break; // the resend queue is in transmission order
+      if (n.kind === K_OBJ && !(n.hello && this.holdHello)) {
+        const wait = Math.min(maxWait, base * 2 ** Math.min(n.retries, 30));
+        if (age >= wait) {
+          n.retries++;
+          this.requeue(n);
+          this.st.timeoutRetransmits++;
+        }
+      }
+      n = next;
+    }
+  }
+
+  private flushDeferred(): void {
+    if (this.inCall > 0) return;
+    if (this.pendingHandshake) {
+      this.pendingHandshake = false;
+      this.hooks.handshakeComplete?.();
+    }
+    if (this.pendingPeerStart !== null) {
+      const info = this.pendingPeerStart;
+      this.pendingPeerStart = null;
+      this.hooks.peerStart?.(info);
+    }
+    if (this.pendingBulk.length > 0) {
+      // Several reasons in one call collapse into one bulk (queueing is idempotent anyway).
+      const reasons = this.pendingBulk;
+      this.pendingBulk = [];
+      this.st.bulksRequested++;
+      this.hooks.bulk?.(reasons[0]);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- stats
+
+  get hello(): HelloState {
+    return this.helloState;
+  }
+
+  stats(): FtFwStats {
+    return {
+      ...this.st,
+      rsQueueLen: this.rs.length,
+      txQueueLen: this.tx.length,
+      hello: this.helloState,
+      nextSeq: this.seqSet ? this.curSeq : undefined,
+      lastSeqReceived: this.rxSeqSet ? this.lastSeq : undefined,
+    };
+  }
+
+  /** `conntrackd -s rsqueue` text: `resent queue (len=N)` then one line per entry. */
+  rsQueueDump(): string {
+    let s = `resent queue (len=${this.rs.length})\n`;
+    for (let n = this.rs.head; n !== null; n = n.next) {
+      s += n.kind === K_OBJ ? `object -> seq:${n.seq}\n` : `control -> seq:${n.seq} flags:${n.flags}\n`;
+    }
+    return s;
+  }
+
+  /** Snapshot of the resend queue (tests, diagnostics). */
+  rsQueueEntries(): Array<{ seq: number; flags: number; item: TxItem<O> }> {
+    const r: Array<{ seq: number; flags: number; item: TxItem<O> }> = [];
+    for (let n = this.rs.head; n !== null; n = n.next) {
+      r.push({ seq: n.seq, flags: n.flags, item: n.kind === K_OBJ ? { kind: 'object', obj: n.obj as O } : { kind: KIND_NAME[n.kind], from: n.from, to: n.to } });
+    }
+    return r;
+  }
+
+  /** Receive-side state (tests, diagnostics). */
+  rxState(): { lastSeq: number | undefined; ackFrom: number | undefined; window: number } {
+    return { lastSeq: this.rxSeqSet ? this.lastSeq : undefined, ackFrom: this.ackFromSet ? this.ackFrom : undefined, window: this.window };
+  }
+}
+
+function widen(r: { lo: number; hi: number } | null, seq: number): { lo: number; hi: number } {
+  if (r === null) return { lo: seq, hi: seq };
+  if (seqBefore(seq, r.lo)) r.lo = seq;
+  if (seqAfter(seq, r.hi)) r.hi = seq;
+  return r;
+}
+
+function overlaps(r: { lo: number; hi: number }, from: number, to: number): boolean {
+  return !seqAfter(from, r.hi) && !seqBefore(to, r.lo);
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`ftfw: ${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`ftfw: ${name} must be a non-negative integer, got ${v}`);
+  return v;
+}
