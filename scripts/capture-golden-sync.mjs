@@ -636,7 +636,10 @@ function writeGoldens(datagrams, steps, wire, outDir, log) {
   }
   // a bulk message (answer to RESYNC): CT_NEW or CT_UPD per cache state
   const bulk = msgs.filter((m) => m.step === 'resync' && m.kind === 'ct');
-  if (bulk.length) write('ct-bulk-tcp6', bulk.find((m) => m.args[3].orig.src === '2001:db8::10') ?? bulk[0], { created: 'bulk send by A after B\'s RESYNC (conntrackd -n in B)' });
+  if (bulk.length) write('ct-bulk-tcp6', bulk.find((m) => m.args[3].orig.src === '2001:db8::10') ?? bulk[0], {
+    created: 'bulk send by A after B\'s RESYNC (conntrackd -n in B)',
+    expect: { family: 10, orig: { src: '2001:db8::10', dst: '2001:db8:1::10', proto: 6, sport: 40016, dport: 443 }, tcp: { state: 3 } },
+  });
 
   // expectations
   const expBy = (dport, type) => msgs.find((m) => m.kind === 'exp' && m.args[3].tuple.dport === dport && m.args[0] === type);

@@ -48,6 +48,7 @@ async function list(opts: ListOptions): Promise<void> {
 
 interface LoadOptions {
   replace?: boolean;
+  update?: boolean;
   skipInvalid?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -72,6 +73,16 @@ async function load(file: string, opts: LoadOptions): Promise<void> {
   }
   const client = new ConntrackClient({ blocking: true });
   const t0 = process.hrtime.bigint();
+  if (opts.update) {
+    const u = await client.update(entries);
+    client.close();
+    for (const f of u.failed) printError(`${source}:${lines[f.index]}: ${f.reason}`);
+    const summary = { entries: entries.length, updated: u.updated, missing: u.missing, failed: u.failed.length };
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else if (!opts.quiet) process.stderr.write(`ctsync: ${u.updated} updated, ${u.missing} not found, ${u.failed.length} failed\n`);
+    if (u.failed.length || u.missing) process.exitCode = 1;
+    return;
+  }
   const r = await client.create(entries, { replace: opts.replace });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   client.close();
@@ -194,6 +205,7 @@ export function ctCommand(): Command {
     .description('create every entry of a `ct list --json` file (or - for stdin), in batches')
     .argument('<file>', 'JSON-lines file, one entry per line; - reads stdin')
     .option('--replace', 'delete and re-create entries that already exist')
+    .option('--update', 'update existing entries instead (timeout, mark, protocol state, labels)')
     .option('--skip-invalid', 'load the valid lines even if some lines are invalid')
     .option('--json', 'print the summary as JSON on stdout')
     .option('-q, --quiet', 'no summary line (errors are still printed)')

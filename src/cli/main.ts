@@ -11,7 +11,9 @@ import { printError } from './output.js';
 const program = new Command('ctsync')
   .description('keeps the conntrack tables of an active/backup gateway pair in sync (conntrackd compatible)')
   .version('0.1.0', '-v, --version')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // conntrackd-style flags go before a subcommand; a subcommand's own --json stays its own
+  .enablePositionalOptions();
 
 addDaemonOptions(program);
 program.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));

@@ -214,7 +214,10 @@ class Reader {
   private skipBadValue(opt: Token): void {
     const t = this.peek();
     if (t.kind === '{') { this.next(); this.skipBalanced(); return; }
-    if (t.kind === 'word' && t.line === opt.line && t.cls !== 'keyword') this.next();
+    if (t.kind !== 'word' || t.line !== opt.line) return;
+    // A keyword is taken as the next option, unless nothing that could be its value follows it.
+    const after = this.toks[this.i + 1]!;
+    if (t.cls !== 'keyword' || after.kind === '}' || after.kind === 'eof' || after.line !== t.line) this.next();
   }
 
   /** Skips to the '}' matching an already consumed '{'. */

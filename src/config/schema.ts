@@ -266,7 +266,7 @@ function join(path: string, key: string): string {
 /** A value as it appears in messages: JSON for scalars, a kind for containers. */
 export function show(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
   if (typeof v === 'object') return 'an object';
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);

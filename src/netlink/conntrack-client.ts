@@ -11,7 +11,7 @@ import { NlWriter, forEachAttr } from './attr.js';
 import { NlHeader, decodeError, forEachMessage } from './nlmsg.js';
 import { NetlinkError, NetlinkSocket, describeErrno, errno, errnoName } from './socket.js';
 import {
-  EntryEncodeError, RequestOptions, decodeConntrack, writeCreateAttrs, writeIdentity,
+  EntryEncodeError, RequestOptions, decodeConntrack, writeCreateAttrs, writeIdentity, writeUpdateAttrs,
 } from './ctnetlink.js';
 import type { Entry } from '../conntrack/entry.js';
 
@@ -320,8 +320,9 @@ export class ConntrackClient {
         const seq = (base + i) >>> 0;
         try {
           w.beginNf(CT_MSG(msg), NLM_F_REQUEST | flags, seq, e.family);
-          if (msg === IPCTNL_MSG_CT_NEW) writeCreateAttrs(w, e, opts);
-          else writeIdentity(w, e);
+          if (msg !== IPCTNL_MSG_CT_NEW) writeIdentity(w, e);
+          else if (flags & NLM_F_CREATE) writeCreateAttrs(w, e, opts);
+          else writeUpdateAttrs(w, e, opts);
           w.end();
         } catch (err) {
           w.abort();
@@ -350,15 +351,20 @@ export class ConntrackClient {
     return outcomes;
   }
 
-  /** Updates existing entries (CT_NEW without CREATE): e.g. mark, timeout, status bits, labels. */
-  async update(entries: Entry[], opts: RequestOptions = {}): Promise<CreateResult> {
-    const outcomes = await this.sendBatch(entries, opts, 0);
-    const result: CreateResult = { created: 0, existing: 0, replaced: 0, failed: [] };
-    for (let i = 0; i < entries.length; i++) {
-      if (outcomes.errnos[i] === 0) result.created++;
-      else result.failed.push(this.failure(i, entries[i], outcomes.errnos[i], outcomes.messages.get(i)));
+  /** Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels. */
+  async update(entries: Entry[], opts: RequestOptions = {}): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
+    const out = { updated: 0, missing: 0, failed: [] as CreateFailure[] };
+    for (let start = 0; start < entries.length; start += BATCH_MAX_MESSAGES) {
+      const batch = entries.slice(start, start + BATCH_MAX_MESSAGES);
+      const outcomes = await this.sendBatch(batch, opts, 0);
+      for (let i = 0; i < batch.length; i++) {
+        const err = outcomes.errnos[i];
+        if (err === 0) out.updated++;
+        else if (err === errno.ENOENT) out.missing++;
+        else out.failed.push(this.failure(start + i, batch[i], err, outcomes.messages.get(i)));
+      }
     }
-    return result;
+    return out;
   }
 
   /** Sets only the timeout of an existing entry. */
@@ -373,12 +379,16 @@ export class ConntrackClient {
 
   /** Deletes entries by original tuple; returns how many were deleted and which were missing. */
   async delete(entries: Entry[]): Promise<{ deleted: number; missing: number; failed: CreateFailure[] }> {
-    const outcomes = await this.sendBatch(entries, {}, 0, IPCTNL_MSG_CT_DELETE);
     const out = { deleted: 0, missing: 0, failed: [] as CreateFailure[] };
-    for (let i = 0; i < entries.length; i++) {
-      if (outcomes.errnos[i] === 0) out.deleted++;
-      else if (outcomes.errnos[i] === errno.ENOENT) out.missing++;
-      else out.failed.push(this.failure(i, entries[i], outcomes.errnos[i], outcomes.messages.get(i)));
+    for (let start = 0; start < entries.length; start += BATCH_MAX_MESSAGES) {
+      const batch = entries.slice(start, start + BATCH_MAX_MESSAGES);
+      const outcomes = await this.sendBatch(batch, {}, 0, IPCTNL_MSG_CT_DELETE);
+      for (let i = 0; i < batch.length; i++) {
+        const err = outcomes.errnos[i];
+        if (err === 0) out.deleted++;
+        else if (err === errno.ENOENT) out.missing++;
+        else out.failed.push(this.failure(start + i, batch[i], err, outcomes.messages.get(i)));
+      }
     }
     return out;
   }

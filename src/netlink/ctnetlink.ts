@@ -516,6 +516,24 @@ export function writeCreateAttrs(w: NlWriter, e: Entry, opts: RequestOptions = {
   }
 }
 
+/**
+ * Attributes of an update request (CT_NEW without CREATE): identity plus what the kernel lets an
+ * existing entry change (timeout, mark, protocol state, labels). NAT, helper, master and the
+ * reply tuple are left out: the kernel answers EOPNOTSUPP/EBUSY to them on an update.
+ */
+export function writeUpdateAttrs(w: NlWriter, e: Entry, opts: RequestOptions = {}): void {
+  writeIdentity(w, e);
+  const timeout = opts.timeout ?? e.timeout;
+  if (timeout !== undefined) w.u32be(CTA.TIMEOUT, timeout);
+  if (e.mark !== undefined) w.u32be(CTA.MARK, e.mark);
+  writeProtoinfo(w, e, true, opts.liberal ?? false);
+  if (e.labels !== undefined) {
+    const l = Buffer.from(e.labels, 'hex');
+    w.bytesAttr(CTA.LABELS, l);
+    w.bytesAttr(CTA.LABELS_MASK, e.labelsMask !== undefined ? Buffer.from(e.labelsMask, 'hex') : Buffer.alloc(l.length, 0xff));
+  }
+}
+
 /** Attributes that identify an entry (get/delete/update): original tuple and zone. */
 export function writeIdentity(w: NlWriter, e: Entry): void {
   writeTuple(w, CTA.TUPLE_ORIG, e.family, e.orig, 'orig');

@@ -183,7 +183,8 @@ export type ReleaseReason =
 export type BulkReason =
   | 'resync-requested' // the peer sent RESYNC (conntrackd: "resync requested by other node")
   | 'peer-restart' // bulkOnPeerRestart: the peer (re)started and has an empty external cache
-  | 'nack-evicted'; // S4: a NACK asked for entries that were evicted from the resend queue
+  | 'nack-evicted' // S4: a NACK asked for entries that were evicted from the resend queue
+  | 'startup'; // S6 bulkOnStartup: our handshake completed (a restart may have lost in-flight data)
 
 export interface FtFwHooks<O> {
   /** The protocol no longer holds `obj` (called once per object reference it stops holding). */
@@ -224,11 +225,15 @@ export interface FtFwOptions<O> {
   /** S1: replay what was sent during our HELLO phase once the handshake completes. Default true. */
   replayHelloPhase?: boolean;
   /**
-   * S1: ALIVE periods after the handshake during which HELLO-phase entries stay held, then are
-   * replayed a second time (a stock receiver accepts a late HELLO-flagged duplicate blindly and
-   * may apply stale data; the second replay repairs that). 0 = no second replay. Default 3.
+   * S1/S5: ALIVE periods after the handshake (an upper bound of the network's delay) during
+   * which every transmitted entry stays held after its ACK, so that it can be replayed if the
+   * peer regresses (a stock receiver accepts a late HELLO-flagged duplicate blindly, moves its
+   * last_seq back and then also accepts stale duplicates). At its end HELLO-phase entries are
+   * replayed once more, acknowledged ones released. 0 = no linger. Default 3.
    */
   helloLingerPeriods?: number;
+  /** S6: offer our whole cache (owner bulk) once our handshake completes. Default true. */
+  bulkOnStartup?: boolean;
   /** S2: re-queue entries skipped by an ACK. Default true. */
   ackHoleRetransmit?: boolean;
   /** S3: unacked-object timeout in ALIVE periods; 0 disables. Default 5. */
@@ -297,6 +302,10 @@ export interface FtFwStats {
   restartRequeues: number;
   /** Bulk sends requested from the owner, all reasons. */
   bulksRequested: number;
+  /** S5: the peer was seen moving its last_seq back into our HELLO phase. */
+  peerRegressions: number;
+  /** S5: entries re-sent because of that. */
+  regressionRetransmits: number;
   /** HELLO messages of an ongoing peer run that were sequence-checked instead of bypassed. */
   helloTracked: number;
   /** Our handshake state. */
@@ -330,8 +339,12 @@ class QNode<O> {
   /** Seq and flags of the last transmission (valid while in the resend queue). */
   seq = 0;
   flags = 0;
-  /** Last transmission was in our HELLO phase (S1). */
-  hello = false;
+  /** S1: transmitted while we hold entries (HELLO phase or linger): ACKs do not release it. */
+  held = false;
+  /** S1: transmitted with HELLO at least once (replayed after the handshake). */
+  helloSent = false;
+  /** S1: an ACK covered it while it was held. */
+  acked = false;
   /** env.now() of the last transmission (S3). */
   sentAt = 0;
   /** S3 back-off exponent. */
@@ -408,6 +421,7 @@ export class FtFw<O> {
   private readonly bulkOnPeerRestart: boolean;
   private readonly replayHello: boolean;
   private readonly lingerMs: number;
+  private readonly bulkOnStartup: boolean;
   private readonly holeRule: boolean;
   private readonly rtxPeriods: number;
   private readonly rtxMaxPeriods: number;
@@ -426,9 +440,18 @@ export class FtFw<O> {
   private sayHelloBack = false;
   /** A RESYNC waiting for our handshake (S1). */
   private resyncPending = false;
-  /** S1: HELLO-phase entries are still held until lingerUntil after the handshake. */
+  /** S1: entries are still held until lingerUntil after the handshake. */
   private lingerActive = false;
   private lingerUntil = 0;
+  /** S5: range of our seqs sent with HELLO, and the highest seq the peer has acknowledged. */
+  private helloLo = 0;
+  private helloHi = 0;
+  private helloRange = false;
+  private ackHigh = 0;
+  private ackHighSet = false;
+  private lastRegression = -1;
+  /** S6: a bulk was requested while we were saying HELLO (its entries get replayed anyway). */
+  private bulkInHello = false;
   /** S4: seq range of evicted objects / evicted NACK+RESYNC controls since the last fallback. */
   private evObj: { lo: number; hi: number } | null = null;
   private evCtl: { lo: number; hi: number } | null = null;
@@ -465,6 +488,7 @@ export class FtFw<O> {
     lostExact: 0, rsEvicted: 0, nackRetransmits: 0, unservableNacks: 0,
     helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0,
     peerRestarts: 0, restartRequeues: 0, bulksRequested: 0, helloTracked: 0,
+    peerRegressions: 0, regressionRetransmits: 0,
   };
 
   constructor(env: FtFwEnv, hooks: FtFwHooks<O> = {}, options: FtFwOptions<O> = {}) {
@@ -482,6 +506,7 @@ export class FtFw<O> {
     this.bulkOnPeerRestart = ours(options.bulkOnPeerRestart, true);
     this.replayHello = ours(options.replayHelloPhase, true);
     this.lingerMs = nonNegInt(options.helloLingerPeriods ?? 3, 'helloLingerPeriods') * this.period;
+    this.bulkOnStartup = ours(options.bulkOnStartup, true);
     this.holeRule = ours(options.ackHoleRetransmit, true);
     this.rtxPeriods = compat ? 0 : nonNegInt(options.retransmitTimeoutPeriods ?? 5, 'retransmitTimeoutPeriods');
     this.rtxMaxPeriods = Math.max(this.rtxPeriods, nonNegInt(options.retransmitMaxPeriods ?? 60, 'retransmitMaxPeriods'));
@@ -591,7 +616,14 @@ export class FtFw<O> {
       this.curSeq = (this.curSeq + 1) >>> 0;
       let flags = 0;
       if (this.helloState === 'init') this.helloState = 'say';
-      if (this.helloState === 'say') flags |= F_HELLO;
+      if (this.helloState === 'say') {
+        flags |= F_HELLO;
+        if (!this.helloRange) {
+          this.helloRange = true;
+          this.helloLo = seq;
+        }
+        this.helloHi = seq;
+      }
       if (this.sayHelloBack) {
         flags |= F_HELLO_BACK;
         this.sayHelloBack = false;
@@ -612,8 +644,9 @@ export class FtFw<O> {
       if (n.kind !== K_ALIVE) {
         n.seq = seq;
         n.flags = flags;
-        // S1 mark: sent in our HELLO phase (kept through the replay while lingering)
-        n.hello = (flags & F_HELLO) !== 0 || (n.hello && this.lingerActive);
+        n.held = this.holdHello;
+        n.acked = false;
+        if (flags & F_HELLO) n.helloSent = true;
         n.sentAt = now;
         this.rsAdd(n);
       }
@@ -819,6 +852,7 @@ export class FtFw<O> {
   private peerRestarted(seq: number, now: number): void {
     const firstContact = !this.rxSeqSet;
     this.st.peerRestarts++;
+    this.ackHighSet = false; // acknowledgements of the old incarnation say nothing any more
     // New incarnation: fresh receive window (the first message counts, like conntrackd's reset).
     if (!firstContact) {
       this.ackFromSet = true;
@@ -860,22 +894,60 @@ export class FtFw<O> {
     this.tx.push(new QNode<O>(kind, undefined, undefined, from, to));
   }
 
+  /**
+   * S5: does an ACK/NACK whose range starts right after `start` show that the peer moved its
+   * last_seq back into our HELLO phase after having acknowledged beyond it? Only a receiver that
+   * blindly accepts a late HELLO-flagged duplicate does that (conntrackd's bypass, L5).
+   */
+  private regressed(start: number): boolean {
+    if (!(this.helloState === 'done' && this.helloRange && this.ackHighSet &&
+      seqAfter(this.ackHigh, this.helloHi) &&
+      !seqBefore(start, this.helloLo) && !seqAfter(start, this.helloHi))) return false;
+    // the ACK(h,h) + NACK(h+1,..) a stock receiver sends after accepting h are one regression
+    if (this.lastRegression === start) return false;
+    this.lastRegression = start;
+    return true;
+  }
+
+  /**
+   * S5: the peer regressed, so duplicates still in flight may have been applied over newer data:
+   * send again everything we still hold (the held entries cover the possible victims).
+   */
+  private onRegression(): void {
+    this.st.peerRegressions++;
+    let n = this.rs.head;
+    while (n !== null) {
+      const next = n.next;
+      if (n.kind === K_OBJ) {
+        this.requeue(n);
+        this.st.regressionRetransmits++;
+      }
+      n = next;
+    }
+  }
+
   /** ACK(from, to): release resend-queue entries in range (§4.2), S1 hold, S2 hole rule. */
   private onAck(from: number, to: number): void {
+    if (this.replayHello && this.regressed(from)) this.onRegression();
+    if (!this.ackHighSet || seqAfter(to, this.ackHigh)) {
+      this.ackHighSet = true;
+      this.ackHigh = to;
+    }
     let n = this.rs.head;
     while (n !== null) {
       const next = n.next;
       if (seqBefore(n.seq, from)) {
         // S2: older than something the peer has acknowledged and still unacknowledged.
-        if (this.holeRule && !(n.hello && this.holdHello)) {
+        if (this.holeRule && !n.held) {
           this.requeue(n);
           this.st.holeRetransmits++;
         }
       } else if (seqAfter(n.seq, to)) {
         break;
-      } else if (n.hello && this.holdHello) {
-        // S1: a receiver's ACK may cover HELLO-flagged messages it never saw: keep them for the
-        // replay at handshake completion.
+      } else if (n.held) {
+        // S1: a receiver's ACK may cover HELLO-flagged messages it never saw, and a stock
+        // receiver may regress (S5): keep them for the replays.
+        n.acked = true;
       } else {
         this.dropNode(n, 'acked');
       }
@@ -885,6 +957,7 @@ export class FtFw<O> {
 
   /** NACK(from, to): move entries in range back to tx (§4.2), S4 bulk fallback. */
   private onNack(from: number, to: number): void {
+    if (this.replayHello && this.regressed((from - 1) >>> 0)) this.onRegression();
     if (this.bulkOnUnservable) {
       if (this.evObj !== null && overlaps(this.evObj, from, to)) {
         this.evObj = null;
@@ -912,7 +985,7 @@ export class FtFw<O> {
     }
   }
 
-  /** S1: HELLO-phase entries are not released by ACKs (nor hole/timeout re-sent) while true. */
+  /** S1: entries transmitted while this is true are held (not released by ACKs, no S2/S3). */
   private get holdHello(): boolean {
     return this.replayHello && (this.helloState !== 'done' || this.lingerActive);
   }
@@ -922,11 +995,12 @@ export class FtFw<O> {
     if (this.replayHello) {
       this.lingerActive = this.lingerMs > 0;
       this.lingerUntil = now + this.lingerMs;
-      // S1: everything still in the resend queue was sent with HELLO.
+      // S1: everything still in the resend queue was sent with HELLO: send it again, now
+      // sequence-checked by the peer.
       let n = this.rs.head;
       while (n !== null) {
         const next = n.next;
-        if (n.hello) {
+        if (n.helloSent) {
           this.requeue(n);
           this.st.helloReplays++;
         }
@@ -937,23 +1011,37 @@ export class FtFw<O> {
       this.resyncPending = false;
       this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
     }
+    // S6: a bulk asked for during the HELLO phase is being replayed already.
+    if (this.bulkOnStartup && !this.bulkInHello) this.pendingBulk.push('startup');
     this.pendingHandshake = true;
   }
 
-  /** S1: end of the linger time: second replay of the HELLO-phase entries, then normal rules. */
+  /**
+   * S1: end of the linger time: HELLO-phase entries are replayed a second time (insurance for a
+   * regression we did not see), acknowledged ones are released, the rest follow the normal rules.
+   */
   private endLinger(): void {
     this.lingerActive = false;
     let n = this.rs.head;
     while (n !== null) {
       const next = n.next;
-      if (n.hello) {
-        n.hello = false;
-        this.requeue(n);
-        this.st.helloReplays++;
+      if (n.held) {
+        n.held = false;
+        if (n.helloSent) {
+          n.helloSent = false;
+          this.requeue(n);
+          this.st.helloReplays++;
+        } else if (n.acked) {
+          this.dropNode(n, 'acked');
+        }
       }
       n = next;
     }
-    for (n = this.tx.head; n !== null; n = n.next) n.hello = false;
+    for (n = this.tx.head; n !== null; n = n.next) {
+      n.held = false;
+      n.helloSent = false;
+      n.acked = false;
+    }
   }
 
   // ----------------------------------------------------------------------------------- timer
@@ -1010,7 +1098,7 @@ export class FtFw<O> {
       const next = n.next;
       const age = now - n.sentAt;
       if (age < base) break; // the resend queue is in transmission order
-      if (n.kind === K_OBJ && !(n.hello && this.holdHello)) {
+      if (n.kind === K_OBJ && !n.held) {
         const wait = Math.min(maxWait, base * 2 ** Math.min(n.retries, 30));
         if (age >= wait) {
           n.retries++;
@@ -1038,6 +1126,7 @@ export class FtFw<O> {
       const reasons = this.pendingBulk;
       this.pendingBulk = [];
       this.st.bulksRequested++;
+      if (this.helloState !== 'done') this.bulkInHello = true;
       this.hooks.bulk?.(reasons[0]);
     }
   }

@@ -39,11 +39,14 @@ function errorOf(text: string, source = 'conntrackd.conf'): string {
   assert.fail('expected a ConfigError');
 }
 
-/** A minimal valid Sync section, to test General clauses on their own. */
-const SYNC = 'Sync { UDP { IPv4_address 192.168.2.100 IPv4_Destination_Address 192.168.2.101 Port 3780 Interface eth2 } }\n';
+/** A minimal valid Sync section on one line, to test General clauses on their own. */
+const UDP_BLOCK = 'UDP { IPv4_address 192.168.2.100 IPv4_Destination_Address 192.168.2.101 Port 3780 Interface eth2 }';
+const SYNC = `Sync { Mode FTFW { } ${UDP_BLOCK} }\n`;
 const UDP_CHANNEL = { kind: 'udp', ipv4Address: '192.168.2.100', destination: '192.168.2.101', port: 3780, interface: 'eth2' };
+/** `body` starts on line 3 (General is line 2). */
 const general = (body: string) => parse(`${SYNC}General {\n${body}\n}\n`);
-const sync = (body: string) => parse(`Sync {\n${body}\n}\n`);
+/** `body` starts on line 2 (Mode FTFW is given on line 1). */
+const sync = (body: string) => parse(`Sync { Mode FTFW { }\n${body}\n}\n`);
 
 const DEBIAN_FTFW: CtsyncConfigInput = {
   sync: {
@@ -105,7 +108,11 @@ describe('config: conntrackd.conf reader', () => {
           netlinkOverrunResync: 30,
           netlinkEventsReliable: false,
           eventIterationLimit: 100,
-          filter: DEBIAN_FTFW.general!.filter as CtsyncConfig['general']['filter'],
+          filter: {
+            from: 'userspace',
+            protocol: { mode: 'accept', protocols: [6, 132, 33] },
+            address: { mode: 'ignore', ipv4: ['127.0.0.1', '192.168.0.100', '192.168.1.100', '192.168.0.1', '192.168.1.1', '192.168.100.100'], ipv6: [] },
+          },
         },
       };
       assert.deepStrictEqual(withDefaults(DEBIAN_FTFW), expected);
@@ -201,7 +208,7 @@ describe('config: conntrackd.conf reader', () => {
     });
 
     it('accepts CommitTimeout and PurgeTimeout directly under Sync (same settings as in Mode FTFW)', () => {
-      const r = parse(`Sync {\nCommitTimeout 30\nPurgeTimeout 5\n${SYNC.slice(7)}`);
+      const r = sync(`CommitTimeout 30\nPurgeTimeout 5\n${UDP_BLOCK}`);
       assert.equal(r.config.sync.commitTimeout, 30);
       assert.equal(r.config.sync.purgeTimeout, 5);
     });
@@ -232,16 +239,16 @@ describe('config: conntrackd.conf reader', () => {
     });
 
     it('ExpectationSync: on, off, or a list of helper names', () => {
-      const opt = (v: string) => sync(`${SYNC.slice(7, -3)}\nOptions { ExpectationSync ${v} }`).config.sync.options!.expectationSync;
+      const opt = (v: string) => sync(`${UDP_BLOCK}\nOptions { ExpectationSync ${v} }`).config.sync.options!.expectationSync;
       assert.equal(opt('on'), true);
       assert.equal(opt('off'), false);
       assert.deepStrictEqual(opt('{ ftp\n sip-5060 }'), ['ftp', 'sip-5060']);
     });
 
     it('an empty ExpectationSync list means all helpers (as in conntrackd), with a warning', () => {
-      const r = parse(`${SYNC.slice(0, -3)}\nOptions {\nExpectationSync { }\n} }\n`);
+      const r = sync(`${UDP_BLOCK}\nOptions {\nExpectationSync { }\n}`);
       assert.equal(r.config.sync.options!.expectationSync, true);
-      assert.deepStrictEqual(r.warnings, ["conntrackd.conf:3:1: an empty 'ExpectationSync { }' list makes conntrackd synchronize the expectations of all helpers; ctsync reads it as 'ExpectationSync on'"]);
+      assert.deepStrictEqual(r.warnings, ["conntrackd.conf:4:1: an empty 'ExpectationSync { }' list makes conntrackd synchronize the expectations of all helpers; ctsync reads it as 'ExpectationSync on'"]);
     });
 
     it('Multicast with an IPv6 group and UDP/Multicast Default', () => {
@@ -252,7 +259,7 @@ describe('config: conntrackd.conf reader', () => {
     it('Filter without From filters in user space; State accepts CLOSE and CLOSED; several "for TCP" groups', () => {
       const r = general('Filter { State Ignore { CLOSE for TCP CLOSED TIME_WAIT for TCP for TCP } }');
       assert.deepStrictEqual(r.config.general!.filter, { from: 'userspace', state: { mode: 'ignore', tcpStates: ['CLOSE', 'CLOSE', 'TIME_WAIT'] } });
-      assert.deepStrictEqual(r.warnings, ["conntrackd.conf:3:31: 'CLOSED' repeats an earlier entry (\"CLOSE\") (first at line 3)"]);
+      assert.deepStrictEqual(r.warnings, ["conntrackd.conf:3:39: 'CLOSED' repeats an earlier entry (\"CLOSE\") (first at line 3)"]);
     });
 
     it('Protocol names are resolved like getprotobyname(): official names, aliases and the TCP/UDP keywords', () => {
@@ -272,7 +279,7 @@ describe('config: conntrackd.conf reader', () => {
 
     it('an empty Scheduler block is a warning (conntrackd would switch to SCHED_RR 99)', () => {
       const r = general('Scheduler { }');
-      assert.equal(r.config.general!.scheduler, undefined);
+      assert.equal(r.config.general, undefined);
       assert.deepStrictEqual(r.warnings, ["conntrackd.conf:3:1: empty 'Scheduler' block: conntrackd would switch to SCHED_RR priority 99; ctsync leaves the scheduling policy alone"]);
     });
   });
@@ -292,7 +299,7 @@ describe('config: conntrackd.conf reader', () => {
 
     it('a zero that conntrackd reads as "default" is read the same way, with a warning', () => {
       const r = general('HashSize 0\nEventIterationLimit 0\nNetlinkOverrunResync 0\nNetlinkBufferSize 0');
-      assert.deepStrictEqual(r.config.general, {});
+      assert.equal(r.config.general, undefined);
       assert.deepStrictEqual(r.warnings, [
         "conntrackd.conf:3:1: 'HashSize 0' means the default (65536) to conntrackd; ctsync reads it the same way",
         "conntrackd.conf:4:1: 'EventIterationLimit 0' means the default (100) to conntrackd; ctsync reads it the same way",
@@ -316,11 +323,11 @@ describe('config: conntrackd.conf reader', () => {
     });
 
     it('no Mode block: FTFW is assumed, as by conntrackd', () => {
-      assert.deepStrictEqual(parse(SYNC).warnings, ["conntrackd.conf:1:1: no 'Mode' block in 'Sync': Mode FTFW is assumed, as conntrackd does"]);
+      assert.deepStrictEqual(parse(`Sync { ${UDP_BLOCK} }`).warnings, ["conntrackd.conf:1:1: no 'Mode' block in 'Sync': Mode FTFW is assumed, as conntrackd does"]);
     });
 
     it('CommitTimeout with DisableExternalCache (CommitTimeout is then ignored)', () => {
-      const r = sync(`Mode FTFW {\nDisableExternalCache on\nCommitTimeout 180\n}\n${SYNC.slice(7, -3)}`);
+      const r = parse(`Sync {\nMode FTFW {\nDisableExternalCache on\nCommitTimeout 180\n}\n${UDP_BLOCK}\n}`);
       assert.deepStrictEqual(r.warnings, ["conntrackd.conf:4:1: 'CommitTimeout' is ignored when disableExternalCache is on (received entries go straight into the kernel)"]);
     });
   });
@@ -346,7 +353,8 @@ describe('config: conntrackd.conf reader', () => {
         assert.fail('expected an error');
       } catch (e) {
         assert.ok(e instanceof ConfigError);
-        assert.deepStrictEqual(e.problems.map((p) => [p.source, p.line, p.column]), [['x.conf', 2, 3], ['x.conf', 1, 1]]);
+        assert.deepStrictEqual(e.problems.map((p) => [p.source, p.line, p.column]), [['x.conf', 1, 1], ['x.conf', 2, 3]]);
+        assert.equal(e.message, "x.conf:1:1: no 'Sync' section: conntrackd would run in statistics mode, which ctsync does not support\nx.conf:2:3: unknown option 'Bogus' in General");
       }
     });
 
@@ -360,7 +368,7 @@ describe('config: conntrackd.conf reader', () => {
     it('a TCP-only option in a UDP block, and the UDP port keyword in a Multicast block', () => {
       assert.equal(
         errorOf('Sync {\nUDP { IPv4_address 10.0.0.1 IPv4_Destination_Address 10.0.0.2 Port 3780 Interface eth2 ErrorQueueLength 10 }\n}'),
-        "conntrackd.conf:2:80: 'ErrorQueueLength' only applies to TCP channels, which ctsync does not support",
+        "conntrackd.conf:2:88: 'ErrorQueueLength' only applies to TCP channels, which ctsync does not support",
       );
       assert.equal(
         errorOf('Sync {\nMulticast { IPv4_address 225.0.0.50 Port 3780 Interface eth2 }\n}'),
@@ -393,10 +401,8 @@ describe('config: conntrackd.conf reader', () => {
 
     it('a schema problem in a list item is placed at the item', () => {
       assert.equal(
-        errorOf(`${SYNC}Sync { Options { ExpectationSync {\n ftp\n averyveryverylonghelper\n} } }`),
-        [
-          "conntrackd.conf:2:1: 'Sync' section given again (first at line 1); its options are merged, as in conntrackd".replace(/.*/, '').trim(),
-        ].filter(Boolean).concat(["conntrackd.conf:4:2: 'ExpectationSync' must be at most 15 characters long, got 23 (expected a conntrack helper name such as \"ftp\" (1-15 characters, no spaces))"]).join('\n'),
+        errorOf(`Sync { ${UDP_BLOCK}\nOptions { ExpectationSync {\n ftp\n averyveryverylonghelper\n} } }`),
+        'conntrackd.conf:4:2: \'ExpectationSync\' must be at most 15 characters long, got 23 (expected a conntrack helper name such as "ftp" (1-15 characters, no spaces))',
       );
     });
   });

@@ -551,12 +551,13 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.fw.queueObject(obj('c'));
     const c = p.fw.transmitPass();
     p.fw.receive(ack(13, c[0].seq, c[0].seq));
-    assert.deepEqual(p.released, [['c', 'acked']], 'post-handshake traffic follows the normal rules');
+    assert.deepEqual(p.released, [], 'while lingering, acknowledged post-handshake entries are held too');
     p.sim.run(2999);
     assert.deepEqual(show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')), []);
     p.sim.run(1);
     const third = p.fw.transmitPass();
-    assert.deepEqual(show(third), ['obj:a', 'obj:b'], 'second replay after 3 periods');
+    assert.deepEqual(show(third), ['obj:a', 'obj:b'], 'second replay of the HELLO phase after 3 periods');
+    assert.deepEqual(p.released, [['c', 'acked']], 'acknowledged ones released at the end of the linger');
     assert.equal(p.fw.stats().helloReplays, 4);
     p.fw.receive(ack(14, third[0].seq, third[1].seq));
     assert.deepEqual(p.released.slice(1), [['a', 'acked'], ['b', 'acked']]);
@@ -639,6 +640,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
   it('S4: a NACK for evicted objects triggers a bulk send (once)', () => {
     const p = probe({ resendQueueSize: 2 });
     handshake(p);
+    p.bulks.length = 0;
     for (const k of ['a', 'b', 'c', 'd']) p.fw.queueObject(obj(k));
     const out = p.fw.transmitPass();
     const s = out[0].seq;
@@ -650,6 +652,36 @@ describe('ftfw: improvements beyond conntrackd', () => {
     const st = p.fw.stats();
     assert.equal(st.bulkFallbacks, 1);
     assert.equal(st.unservableNacks, 1);
+  });
+
+  it('S5: a peer that moves its last_seq back into our HELLO phase gets everything we hold again', () => {
+    const p = probe({ bulkOnStartup: false });
+    p.fw.queueObject(obj('h'));
+    const [h] = p.fw.transmitPass(); // sent with HELLO
+    p.fw.receive(alive(100, F.HELLO_BACK));
+    p.fw.queueObject(obj('x'));
+    const out = p.fw.transmitPass(); // replayed h, then x
+    const last = out[1].seq;
+    p.fw.receive(ack(101, h.seq, last)); // the peer is beyond our HELLO phase
+    assert.deepEqual(p.fw.transmitPass(), []);
+    // a stock receiver accepts a late duplicate of our HELLO message h: it NACKs from h+1
+    p.fw.receive(ack(102, h.seq, h.seq));
+    p.fw.receive(nack(103, h.seq + 1, last + 5));
+    assert.deepEqual(show(p.fw.transmitPass()), ['obj:h', 'obj:x']);
+    const st = p.fw.stats();
+    assert.equal(st.peerRegressions, 1, 'the NACK after the ACK is the same regression');
+    assert.equal(st.regressionRetransmits, 2);
+  });
+
+  it('S6: our whole cache is offered once our handshake completes (unless a bulk went out in HELLO)', () => {
+    const p = probe();
+    handshake(p, 5000, false);
+    assert.deepEqual(p.bulks, ['startup']);
+    const q = probe();
+    q.fw.receive(resync(7, F.HELLO)); // the peer asked during our HELLO phase
+    assert.deepEqual(q.bulks, ['peer-restart']);
+    handshake(q, 8, false);
+    assert.deepEqual(q.bulks, ['peer-restart'], 'those entries are replayed anyway');
   });
 
   it('R1: HELLO messages of an ongoing peer run are sequence-checked: gaps NACKed, late ones dropped', () => {
@@ -673,6 +705,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.fw.receive(data(102));
     p.fw.receive(data(105)); // gap -> ACK + NACK, sent and kept in rs
     p.fw.transmitPass();
+    p.bulks.length = 0;
     assert.equal(p.fw.receive(data(50, F.HELLO)), 'apply', 'restarted peer with a lower seq');
     assert.deepEqual(p.peerStarts.at(-1), { seq: 50, firstContact: false });
     assert.deepEqual(p.bulks, ['peer-restart']);
@@ -834,6 +867,8 @@ class Node {
         w = { type: T.CTL, flags: m.flags, seq: m.seq, from: it.from, to: it.to };
       }
       dgram.push(w);
+      if (process.env.DBGKEY && w.key === process.env.DBGKEY) console.log(this.sim.now % 100000, this.name, 'send', JSON.stringify(w));
+      if (process.env.DBGKEY && w.type === T.CTL && this.name === 'B') console.log(this.sim.now % 100000, this.name, 'sendctl', JSON.stringify(w));
       if (dgram.length === 12) {
         this.out.send(dgram);
         dgram = [];
@@ -845,7 +880,10 @@ class Node {
   receive(d: WireMsg[]): void {
     if (!this.up) return;
     for (const m of d) {
-      if (this.fw.receive(m) !== 'apply') continue;
+      const vv = this.fw.receive(m);
+      if (process.env.DBGKEY && m.key === process.env.DBGKEY) console.log(this.sim.now % 100000, this.name, 'recv', vv, JSON.stringify(m), JSON.stringify(this.fw.rxState()));
+      if (process.env.DBGKEY && m.type === T.CTL && this.name === 'A') console.log(this.sim.now % 100000, this.name, 'recvctl', vv, JSON.stringify(m));
+      if (vv !== 'apply') continue;
       if (m.type === T.CT_DEL) this.external.delete(m.key!);
       else this.external.set(m.key!, m.ver!);
     }

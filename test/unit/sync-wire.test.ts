@@ -195,7 +195,7 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
       if (m.kind === 'ct') {
         assert.ok(meta.header);
         assert.deepStrictEqual([m.type, m.flags, m.seq], [meta.header.type, meta.header.flags, meta.header.seq]);
-        partialMatch(m.entry, meta.expect, name);
+        partialMatch(m.entry, meta.expect ?? {}, name);
         for (const p of meta.absent ?? []) assert.equal(getPath(m.entry, p), undefined, `${name}: ${p} should be absent`);
         const end = encodeCt(out, 0, m.type, m.flags, m.seq, m.entry, senderOpts(meta));
         assert.equal(out.subarray(0, end).toString('hex'), bytes.toString('hex'));
@@ -609,7 +609,7 @@ describe('sync wire: decoding and the receiver\'s failure classes (spec ยง2.2, ย
   it('malformed payload: any attribute failing the TLV checks rejects the whole message', () => {
     const P = (attrs: Array<[number, string] | [number, string, number]>, type: number = MSG.CT_NEW) => msg(type, 0, 1, attrs);
     const cases: Array<[string, Buffer]> = [
-      ['nta_len < 4', P([[NTA.STATUS, '00000008'], [NTA.MARK, '', 3]])],
+      ['nta_len < 4', P([[NTA.MARK, '', 3], [NTA.STATUS, '00000008']])],
       ['nta_len > remaining', P([[NTA.STATUS, '00000008', 20]])],
       ['id >= NTA_MAX', P([[33, '00000000']])],
       ['fixed size wrong', P([[NTA.STATUS, '000008']])],
@@ -647,7 +647,9 @@ describe('sync wire: decoding and the receiver\'s failure classes (spec ยง2.2, ย
     assert.equal(rep.entry.mark, 2);
     // a helper without NUL, an empty helper attribute
     assert.equal((collect(msg(0, 0, 1, [[NTA.HELPER_NAME, '667470']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, 'ftp');
-    assert.equal((collect(msg(0, 0, 1, [[NTA.HELPER_NAME, '']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, '');
+    assert.equal((collect(msg(0, 0, 1, [[NTA.HELPER_NAME, ''], [NTA.MARK, '00000001']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, '');
+    // ... but the same 4 bytes as the last thing in the message are not looked at
+    assert.equal((collect(msg(0, 0, 1, [[NTA.MARK, '00000001'], [NTA.HELPER_NAME, '']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, undefined);
   });
 
   it('rebuilds the reply tuple from NAT attributes; ICMP SPAT/DPAT carry nothing', () => {
@@ -707,12 +709,12 @@ const entryCase: fc.Arbitrary<Case> = fc.constantFrom(2, 10).chain((family) => {
   return fc.constantFrom(6, 17, 132, 33, icmpProto, 47, 136, 2, 0, 255).chain((proto) => {
     const ported = PORTED.includes(proto);
     const icmp = proto === icmpProto;
+    // ICMP fields come all together or not at all (the kernel reports the three together)
+    const icmpArb = icmp ? opt(fc.record({ icmpType: fc.constantFrom(...ICMP_TYPES), icmpCode: u8, icmpId: u16 })) : fc.constant(undefined);
     const origArb: fc.Arbitrary<Tuple> = fc.record({
       src: addrOf(family), dst: addrOf(family),
-      sport: ported ? u16 : fc.constant(undefined), dport: ported ? u16 : fc.constant(undefined),
-      icmpType: icmp ? opt(fc.constantFrom(...ICMP_TYPES)) : fc.constant(undefined),
-      icmpCode: icmp ? opt(u8) : fc.constant(undefined), icmpId: icmp ? opt(u16) : fc.constant(undefined),
-    }).map((t) => clean({ ...t, proto }));
+      sport: ported ? u16 : fc.constant(undefined), dport: ported ? u16 : fc.constant(undefined), icmp: icmpArb,
+    }).map(({ icmp: i, ...t }) => clean({ ...t, ...i, proto }));
     const natArb = fc.record({ snat: opt(addrOf(family)), dnat: opt(addrOf(family)), spat: ported ? opt(u16) : fc.constant(undefined), dpat: ported ? opt(u16) : fc.constant(undefined) });
     const tupleArb = fc.record({ src: addrOf(family), dst: addrOf(family), proto: fc.constantFrom(6, 17, 1), sport: opt(u16), dport: opt(u16) }).map(clean);
     const adj = fc.record({ correctionPos: u32, offsetBefore: u32, offsetAfter: u32 });
@@ -734,7 +736,7 @@ const entryCase: fc.Arbitrary<Case> = fc.constantFrom(2, 10).chain((family) => {
       if (r.nat.dnat !== undefined) reply.src = r.nat.dnat;
       if (r.nat.spat !== undefined) reply.dport = r.nat.spat;
       if (r.nat.dpat !== undefined) reply.sport = r.nat.dpat;
-      if (anyNat) status |= 0x180; // the kernel sets both NAT_DONE bits once NAT is set up
+      if (anyNat) status = (status | 0x180) >>> 0; // the kernel sets both NAT_DONE bits once NAT is set up
       const e: Entry = clean({
         family, orig: r.orig, reply, status, timeout: r.timeout, mark: r.mark, zone: r.zone, helper: r.helper, labels: r.labels,
         tcp: r.tcp, sctp: r.sctp, dccp: r.dccp, master: r.master, seqAdjOrig: r.seqAdjOrig, seqAdjReply: r.seqAdjReply, synproxy: r.synproxy,
@@ -938,20 +940,27 @@ describe('sync wire: properties', function () {
       assert.equal(r.length, 1);
       const x = r[0];
       if (x.kind === 'ct' && x.entry.family !== 0 && x.entry.orig.src !== '') {
-        // whatever was accepted can be re-encoded, and decodes to a fixed point
-        const b = Buffer.alloc(4096);
-        let end: number;
-        try {
-          end = encodeCt(b, 0, type, 0, 1, x.entry, { tcpWindowTracking: true });
-        } catch (err) {
-          assert.ok(err instanceof WireEncodeError, String(err));
-          return;
-        }
-        const again = decodeOne(b.subarray(0, end));
-        assert.equal(again.kind, 'ct');
-        const b2 = Buffer.alloc(4096);
-        const end2 = encodeCt(b2, 0, type, 0, 1, (again as Extract<Msg, { kind: 'ct' }>).entry, { tcpWindowTracking: true });
-        assert.equal(b2.subarray(0, end2).toString('hex'), b.subarray(0, end).toString('hex'));
+        // whatever was accepted can be re-encoded, and after one round (a message without STATUS
+        // becomes STATUS 0: conntrackd does the same) decode/encode is a fixed point
+        const round = (e: Entry): Buffer | null => {
+          const b = Buffer.alloc(4096);
+          try {
+            return Buffer.from(b.subarray(0, encodeCt(b, 0, type, 0, 1, e, { tcpWindowTracking: true })));
+          } catch (err) {
+            assert.ok(err instanceof WireEncodeError, String(err));
+            return null;
+          }
+        };
+        const ctOf = (b: Buffer): Entry => {
+          const d = decodeOne(b);
+          assert.equal(d.kind, 'ct');
+          return (d as Extract<Msg, { kind: 'ct' }>).entry;
+        };
+        const b1 = round(x.entry);
+        if (!b1) return;
+        const b2 = round(ctOf(b1));
+        assert.ok(b2);
+        assert.equal(round(ctOf(b2))?.toString('hex'), b2.toString('hex'));
       } else assert.ok(x.kind !== 'control');
     }), { numRuns: 5000 });
   });

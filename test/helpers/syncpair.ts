@@ -1,0 +1,224 @@
+// Two sync nodes in two namespaces joined by a veth pair (192.0.2.1 <-> 192.0.2.2), each running
+// either the real conntrackd or ctsync with an equivalent conntrackd.conf. Used by the interop,
+// loss, restart and fuzz tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
+import { formatCacheEntry } from '../../src/conntrack/format.js';
+import type { Entry } from '../../src/conntrack/entry.js';
+
+export type Impl = 'ctsync' | 'conntrackd';
+
+export interface NodeOptions {
+  impl: Impl;
+  /** Extra lines for the Sync { Mode FTFW { … } } block. */
+  ftfw?: string[];
+  /** Extra lines for the General block. */
+  general?: string[];
+}
+
+export class SyncNode {
+  readonly conf: string;
+  readonly sock: string;
+  readonly log: string;
+
+  constructor(readonly ns: Netns, readonly impl: Impl, readonly name: string, dir: string, readonly addr: string, readonly peer: string, readonly ifname: string, opts: NodeOptions) {
+    this.conf = path.join(dir, `${name}.conf`);
+    this.sock = path.join(dir, `${name}.sock`);
+    this.log = path.join(dir, `${name}.log`);
+    fs.writeFileSync(this.conf, [
+      'Sync {',
+      '  Mode FTFW {',
+      ...(opts.ftfw ?? []).map((l) => `    ${l}`),
+      '  }',
+      '  UDP Default {',
+      `    IPv4_address ${addr}`,
+      `    IPv4_Destination_Address ${peer}`,
+      '    Port 3780',
+      `    Interface ${ifname}`,
+      '    Checksum on',
+      '  }',
+      '}',
+      'General {',
+      '  HashSize 32768',
+      '  HashLimit 262144',
+      `  LogFile ${this.log}`,
+      '  Syslog off',
+      `  LockFile ${path.join(dir, `${name}.lock`)}`,
+      `  UNIX { Path ${this.sock} }`,
+      '  NetlinkBufferSize 16777216',
+      '  NetlinkBufferSizeMaxGrowth 67108864',
+      '  Scheduler { Type FIFO Priority 1 }',
+      ...(opts.general ?? []).map((l) => `  ${l}`),
+      '}',
+      '',
+    ].join('\n'));
+  }
+
+  /** Runs a client request (-e, -i, -n, -B, -f …) with this node's own tool. */
+  async client(args: string[]): Promise<ExecResult> {
+    if (this.impl === 'conntrackd') return this.ns.exec('conntrackd', ['-C', this.conf, ...args]);
+    return this.ns.exec(process.execPath, [ctsyncBin(), '-C', this.conf, ...args]);
+  }
+
+  async start(): Promise<void> {
+    const r = await this.client(['-d']);
+    if (r.exitCode !== 0) throw new Error(`${this.impl} on ${this.name} did not start: ${r.stderr}${this.logTail()}`);
+    // conntrackd -d returns before its socket is up
+    for (let i = 0; i < 100; i++) {
+      if (fs.existsSync(this.sock) && (await this.client(['-s', 'rsqueue'])).exitCode === 0) return;
+      await sleep(50);
+    }
+    throw new Error(`${this.impl} on ${this.name} does not answer on ${this.sock}${this.logTail()}`);
+  }
+
+  async stop(): Promise<void> {
+    await this.client(['-k']);
+    for (let i = 0; i < 100 && fs.existsSync(this.sock); i++) await sleep(50);
+    // a daemon that did not go away is killed with the namespace's other processes
+    const pids = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
+    for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+      const cmd = fs.existsSync(`/proc/${pid}/cmdline`) ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+      if (cmd.includes(this.conf)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    for (const f of [this.sock, this.conf.replace(/\.conf$/, '.lock')]) fs.rmSync(f, { force: true });
+  }
+
+  logTail(): string {
+    try {
+      return '\n--- log ' + this.log + ':\n' + fs.readFileSync(this.log, 'utf8').split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** The external cache as lines without the "[active since]" suffix, sorted. */
+  async external(): Promise<string[]> {
+    const r = await this.client(['-e']);
+    if (r.exitCode !== 0) throw new Error(`-e on ${this.name}: ${r.stderr}`);
+    return stripActive(r.stdout);
+  }
+
+  async internal(): Promise<string[]> {
+    const r = await this.client(['-i']);
+    if (r.exitCode !== 0) throw new Error(`-i on ${this.name}: ${r.stderr}`);
+    return stripActive(r.stdout);
+  }
+}
+
+export function stripActive(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '').map((l) => l.replace(/ \[active since \d+s\]$/, '')).sort();
+}
+
+/** What a peer's `-e` must show for the given kernel entries (conntrackd's external layout). */
+export function expectedExternal(entries: Entry[]): string[] {
+  return entries.map((e) => formatCacheEntry(e, 0, true).replace(/ \[active since 0s\]$/, '')).sort();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class SyncPair {
+  readonly dir: string;
+  a!: SyncNode;
+  b!: SyncNode;
+
+  private constructor(readonly nsA: Netns, readonly nsB: Netns) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-pair-'));
+  }
+
+  /** Two namespaces, linked; nodes configured but not started. */
+  static async create(prefix: string, implA: NodeOptions, implB: NodeOptions): Promise<SyncPair> {
+    const nsA = await Netns.create(`${prefix}a`);
+    const nsB = await Netns.create(`${prefix}b`);
+    const pair = new SyncPair(nsA, nsB);
+    const link = await vethPair(nsA, nsB, '192.0.2.1/24', '192.0.2.2/24');
+    pair.a = new SyncNode(nsA, implA.impl, 'a', pair.dir, '192.0.2.1', '192.0.2.2', link.ifA, implA);
+    pair.b = new SyncNode(nsB, implB.impl, 'b', pair.dir, '192.0.2.2', '192.0.2.1', link.ifB, implB);
+    return pair;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.allSettled([this.a?.stop(), this.b?.stop()]);
+    await Promise.allSettled([this.nsA.destroy(), this.nsB.destroy()]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Writes entries as JSON lines and loads them into a node's kernel with `ctsync ct load`. */
+  async load(node: SyncNode, entries: Entry[], extra: string[] = []): Promise<void> {
+    const file = path.join(this.dir, `load-${Date.now()}-${Math.random().toString(16).slice(2)}.jsonl`);
+    fs.writeFileSync(file, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const r = await node.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'load', '-q', ...extra, file]);
+    fs.rmSync(file, { force: true });
+    if (r.exitCode !== 0) throw new Error(`ct load ${extra.join(' ')} on ${node.name}: ${r.stderr}`);
+  }
+
+  /** Updates existing kernel entries (`ctsync ct load --update`). */
+  async update(node: SyncNode, entries: Entry[]): Promise<void> {
+    await this.load(node, entries, ['--update']);
+  }
+
+  /** The node's kernel table (ctsync ct list --json). */
+  async kernel(node: SyncNode): Promise<Entry[]> {
+    const r = await node.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'list', '--json']);
+    if (r.exitCode !== 0) throw new Error(`ct list on ${node.name}: ${r.stderr}`);
+    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
+  }
+
+  /**
+   * Waits until `to`'s external cache equals what `from`'s kernel holds; returns the time it
+   * took. On timeout, fails with the difference.
+   */
+  async converge(from: SyncNode, to: SyncNode, timeoutMs = 60_000): Promise<number> {
+    const t0 = Date.now();
+    let want: string[] = [];
+    let got: string[] = [];
+    while (Date.now() - t0 < timeoutMs) {
+      want = expectedExternal(await this.kernel(from));
+      got = await to.external();
+      if (got.length === want.length && got.every((l, i) => l === want[i])) return Date.now() - t0;
+      await sleep(250);
+    }
+    const wantSet = new Set(want);
+    const gotSet = new Set(got);
+    const missing = want.filter((l) => !gotSet.has(l));
+    const extra = got.filter((l) => !wantSet.has(l));
+    throw new Error(`${to.impl} on ${to.name} did not converge with ${from.name}'s kernel in ${timeoutMs} ms: ` +
+      `${want.length} expected, ${got.length} present, ${missing.length} missing, ${extra.length} unexpected\n` +
+      `missing: ${missing.slice(0, 5).join('\n         ')}\nunexpected: ${extra.slice(0, 5).join('\n            ')}${to.logTail()}`);
+  }
+}
+
+/** n flows of mixed protocols (tcp in several states, udp, icmp, IPv6, sctp; marks and zones). */
+export function mixedFlows(n: number, base = 0): Entry[] {
+  const out: Entry[] = [];
+  for (let k = 0; k < n; k++) {
+    const i = k + base;
+    const a = `198.51.100.${i % 250}`;
+    const b = `203.0.113.${Math.floor(i / 250) % 250}`;
+    const sport = 1024 + (Math.floor(i / 62500) % 60000);
+    const kind = i % 10;
+    const timeout = 3600;
+    if (kind <= 4) {
+      const states = [3, 3, 3, 1, 7];
+      out.push({ family: 2, orig: { src: a, dst: b, proto: 6, sport, dport: 80 + (i % 3) }, status: states[kind] === 3 ? 14 : 8, timeout, mark: i % 7, tcp: { state: states[kind] }, ...(i % 50 === 0 ? { zone: 5 } : {}) });
+    } else if (kind <= 6) {
+      out.push({ family: 2, orig: { src: a, dst: b, proto: 17, sport, dport: 53 }, status: kind === 5 ? 14 : 8, timeout, mark: 0 });
+    } else if (kind === 7) {
+      out.push({ family: 2, orig: { src: a, dst: b, proto: 1, icmpType: 8, icmpCode: 0, icmpId: sport }, status: 8, timeout: 30, mark: 0 });
+    } else if (kind === 8) {
+      out.push({ family: 10, orig: { src: `2001:db8::${(i % 65000).toString(16)}`, dst: `2001:db8:1::${Math.floor(i / 65000).toString(16)}`, proto: 6, sport, dport: 443 }, status: 14, timeout, mark: 1, tcp: { state: 3 } });
+    } else {
+      out.push({ family: 2, orig: { src: a, dst: b, proto: 132, sport, dport: 5000 }, status: 8, timeout, mark: 0, sctp: { state: 4, vtagOrig: 1000 + i, vtagReply: 2000 + i } });
+    }
+  }
+  return out;
+}
