@@ -93,6 +93,20 @@ async function parent() {
       process.exit(1);
     }
   }
+  // namespaces left by an earlier run that was SIGKILLed (its pid is gone)
+  const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of listed.matchAll(/^(ctsync-syncgold-(\d+)-[0-9a-f]+-[ab])\b/gm)) {
+    let alive = true;
+    try {
+      process.kill(Number(m[2]), 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) continue;
+    killAllIn(m[1]);
+    spawnSync('ip', ['netns', 'del', m[1]], { stdio: 'ignore' });
+    console.error(`capture-golden-sync: removed stale namespace ${m[1]}`);
+  }
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const nsA = `ctsync-syncgold-${tag}-a`;
   const nsB = `ctsync-syncgold-${tag}-b`;

@@ -22,18 +22,87 @@ function position(text: string, offset: number): { line: number; column: number 
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
+/**
+ * Where and why `text` is not JSON (V8's messages do not always give a position). Returns
+ * undefined if this scanner finds no error.
+ */
+export function jsonError(text: string): { offset: number; message: string } | undefined {
+  let i = 0;
+  const n = text.length;
+  class Stop { constructor(readonly offset: number, readonly message: string) {} }
+  const at = (k: number) => (k >= n ? 'end of file' : `'${text[k]}'`);
+  const ws = () => { while (i < n && ' \t\n\r'.includes(text[i]!)) i++; };
+  const str = () => {
+    i++;
+    for (;;) {
+      if (i >= n) throw new Stop(i, 'unterminated string');
+      const c = text[i]!;
+      if (c === '"') { i++; return; }
+      if (c < ' ') throw new Stop(i, 'control character in a string (write it escaped)');
+      if (c === '\\') {
+        const e = text[i + 1];
+        if (e === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new Stop(i, 'bad \\u escape'); i += 6; continue; }
+        if (e === undefined || !'"\\/bfnrt'.includes(e)) throw new Stop(i, 'bad escape in a string');
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++; ws();
+      if (text[i] === '}') { i++; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') throw new Stop(i, `expected a key in double quotes, got ${at(i)}`);
+        str(); ws();
+        if (text[i] !== ':') throw new Stop(i, `expected ':' after the key, got ${at(i)}`);
+        i++;
+        value(); ws();
+        if (text[i] === ',') { i++; ws(); if (text[i] === '}') throw new Stop(i, "trailing comma before '}'"); continue; }
+        if (text[i] === '}') { i++; return; }
+        throw new Stop(i, `expected ',' or '}', got ${at(i)}`);
+      }
+    }
+    if (c === '[') {
+      i++; ws();
+      if (text[i] === ']') { i++; return; }
+      for (;;) {
+        if (text[i] === ',') throw new Stop(i, "unexpected ','");
+        value(); ws();
+        if (text[i] === ',') { i++; ws(); if (text[i] === ']') throw new Stop(i, "trailing comma before ']'"); continue; }
+        if (text[i] === ']') { i++; return; }
+        throw new Stop(i, `expected ',' or ']', got ${at(i)}`);
+      }
+    }
+    if (c === '"') { str(); return; }
+    const num = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    num.lastIndex = i;
+    if (num.test(text)) { i = num.lastIndex; return; }
+    for (const lit of ['true', 'false', 'null']) if (text.startsWith(lit, i)) { i += lit.length; return; }
+    throw new Stop(i, `unexpected ${at(i)}`);
+  };
+  try {
+    value(); ws();
+    if (i < n) throw new Stop(i, `unexpected ${at(i)} after the end of the JSON value`);
+    return undefined;
+  } catch (e) {
+    if (e instanceof Stop) return { offset: e.offset, message: e.message };
+    throw e;
+  }
+}
+
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const at = /at position ([0-9]+)/.exec(msg);
-    const where = at ? position(text, Number(at[1])) : undefined;
-    const clean = msg.replace(/ in JSON at position [0-9]+.*$/s, '').replace(/^JSON\.parse: /, '');
-    const problem: ConfigProblem = where
-      ? { source, line: where.line, column: where.column, message: `invalid JSON: ${clean}` }
-      : { source, message: `invalid JSON: ${clean}` };
-    throw new ConfigError([problem]);
+    const found = jsonError(text);
+    if (!found) throw new ConfigError([{ source, message: `invalid JSON: ${(e as Error).message}` }]);
+    const where = position(text, found.offset);
+    throw new ConfigError([{ source, line: where.line, column: where.column, message: `invalid JSON: ${found.message}` }]);
   }
 }
 

@@ -12,6 +12,7 @@ const SO_NO_CHECK = 11;
 const SO_BINDTODEVICE = 25;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
+const DEFAULT_RCVBUF = 8 * 1024 * 1024;
 
 export interface ChannelOptions {
   kind: 'udp' | 'multicast';
@@ -25,6 +26,7 @@ export interface ChannelOptions {
   /** Network interface: bound with SO_BINDTODEVICE, its MTU sizes datagrams. */
   interface: string;
   sndSocketBuffer?: number;
+  /** Receive buffer (SO_RCVBUFFORCE); default 8 MiB. */
   rcvSocketBuffer?: number;
   /** false = UDP checksum 0 (SO_NO_CHECK), like conntrackd's `Checksum off`. */
   checksum?: boolean;
@@ -113,7 +115,9 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     const txFd = fdOf(tx);
     native.setsockoptString(rxFd, SOL_SOCKET, SO_BINDTODEVICE, o.interface);
     native.setsockoptString(txFd, SOL_SOCKET, SO_BINDTODEVICE, o.interface);
-    if (o.rcvSocketBuffer) native.setsockoptInt(rxFd, SOL_SOCKET, SO_RCVBUFFORCE, o.rcvSocketBuffer);
+    // A burst from the peer (a bulk of 100k entries is ~7000 datagrams) must not overflow the
+    // receive queue: unlike conntrackd we do not leave it at the small system default.
+    native.setsockoptInt(rxFd, SOL_SOCKET, SO_RCVBUFFORCE, o.rcvSocketBuffer ?? DEFAULT_RCVBUF);
     if (o.sndSocketBuffer) native.setsockoptInt(txFd, SOL_SOCKET, SO_SNDBUFFORCE, o.sndSocketBuffer);
     if (o.checksum === false) native.setsockoptInt(txFd, SOL_SOCKET, SO_NO_CHECK, 1);
     if (o.kind === 'multicast') {

@@ -216,7 +216,12 @@ export interface FtFwOptions<O> {
   alivePeriodMs?: number;
   /** Exact conntrackd 1.4.7 behaviour: every improvement below is off. Default false. */
   conntrackdCompat?: boolean;
-  /** StartupResync: request a RESYNC at start (sent once our handshake completes). Default false. */
+  /**
+   * StartupResync: request a RESYNC at start (sent once our handshake completes). Default true
+   * (false with conntrackdCompat, as in conntrackd.conf). Together with bulkOnStartup this is the
+   * deterministic half of restart recovery: the restarted node pulls and pushes by itself; the
+   * peer-side options are the fallback for a stock peer that does neither.
+   */
   startupResync?: boolean;
   /** R2: request a RESYNC from a peer that (re)started. Default true. */
   resyncOnPeerRestart?: boolean;
@@ -246,6 +251,11 @@ export interface FtFwOptions<O> {
   reorderTolerance?: number;
   /** R1: a HELLO after this much silence from the peer starts a new run (= restart). Default 3000. */
   peerSilenceRestartMs?: number;
+  /**
+   * R1: how long after the peer's HELLO run ended a HELLO with an older seq may still be a late
+   * duplicate (network delay bound); later it means a restart. Default 1000.
+   */
+  lateHelloMs?: number;
   /** R1: a HELLO this far ahead of the expected seq starts a new run. Default 65536. */
   restartSeqJump?: number;
 }
@@ -428,6 +438,7 @@ export class FtFw<O> {
   private readonly bulkOnUnservable: boolean;
   private readonly reorderTol: number;
   private readonly silenceMs: number;
+  private readonly lateHelloMs: number;
   private readonly seqJump: number;
 
   // tx side
@@ -469,6 +480,7 @@ export class FtFw<O> {
   private runSeen = false;
   private runFirst = 0;
   private runClose = 0;
+  private runClosedAt = 0;
 
   // timer
   private timer: unknown = undefined;
@@ -501,7 +513,8 @@ export class FtFw<O> {
     const compat = options.conntrackdCompat ?? false;
     this.compat = compat;
     const ours = (v: boolean | undefined, dflt: boolean): boolean => !compat && (v ?? dflt);
-    this.startupResync = options.startupResync ?? false; // a conntrackd option: honoured in compat
+    // a conntrackd option (default off there): honoured in compat, on by default otherwise
+    this.startupResync = options.startupResync ?? !compat;
     this.resyncOnPeerRestart = ours(options.resyncOnPeerRestart, true);
     this.bulkOnPeerRestart = ours(options.bulkOnPeerRestart, true);
     this.replayHello = ours(options.replayHelloPhase, true);
@@ -513,6 +526,7 @@ export class FtFw<O> {
     this.bulkOnUnservable = ours(options.bulkOnUnservableNack, true);
     this.reorderTol = nonNegInt(options.reorderTolerance ?? 64, 'reorderTolerance');
     this.silenceMs = positiveInt(options.peerSilenceRestartMs ?? 3000, 'peerSilenceRestartMs');
+    this.lateHelloMs = nonNegInt(options.lateHelloMs ?? 1000, 'lateHelloMs');
     this.seqJump = positiveInt(options.restartSeqJump ?? 65536, 'restartSeqJump');
     this.window = this.windowSize;
   }
@@ -790,7 +804,9 @@ export class FtFw<O> {
     }
     // Run closed by a non-HELLO message at runClose: a HELLO older than that is a late message
     // of the run; anything else means the peer started saying HELLO again, i.e. it restarted.
-    if (this.runSeen && !seqBefore(seq, lo) && seqBefore(seq, this.runClose)) return 'same-run';
+    // Late duplicates only exist for about a network delay (lateHelloMs) after the run closed.
+    if (this.runSeen && now - this.runClosedAt <= this.lateHelloMs &&
+      !seqBefore(seq, lo) && seqBefore(seq, this.runClose)) return 'same-run';
     return 'restart';
   }
 
@@ -842,6 +858,7 @@ export class FtFw<O> {
       this.runOpen = false;
       if (!this.rxSeqSet) this.runFirst = seq;
       this.runClose = seq;
+      this.runClosedAt = now;
     }
     this.rxSeqSet = true;
     this.lastSeq = seq;

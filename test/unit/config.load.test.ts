@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/config/errors.js';
-import { convertConntrackdConf, loadConfig } from '../../src/config/load.js';
+import { convertConntrackdConf, jsonError, loadConfig } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/schema.js';
 
 function repoRoot(): string {
@@ -58,11 +58,31 @@ describe('config: loading', () => {
 
   it('JSON syntax errors give line and column', async () => {
     const file = write('bad.json', '{\n  "sync": {\n    "channels": [,]\n  }\n}\n');
-    assert.match(await loadError(file), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:18: invalid JSON: `));
+    assert.equal(await loadError(file), `${file}:3:18: invalid JSON: unexpected ','`);
   });
 
   it('a file starting with "{" is JSON even without the extension', async () => {
-    assert.match(await loadError(write('ctsync.cfg', '{ "sync": ')), /ctsync\.cfg(:1:\d+)?: invalid JSON: /);
+    const file = write('ctsync.cfg', '{ "sync": ');
+    assert.equal(await loadError(file), `${file}:1:11: invalid JSON: unexpected end of file`);
+  });
+
+  it('jsonError finds what JSON.parse rejects', () => {
+    const cases: Array<[string, number, string]> = [
+      ['{"a":1,}', 7, "trailing comma before '}'"],
+      ["{'a':1}", 1, "expected a key in double quotes, got '''"],
+      ['{"a" 1}', 5, "expected ':' after the key, got '1'"],
+      ['[1 2]', 3, "expected ',' or ']', got '2'"],
+      ['{"a":"x\\q"}', 7, 'bad escape in a string'],
+      ['{"a":"x\ny"}', 7, 'control character in a string (write it escaped)'],
+      ['{"a":tru}', 5, "unexpected 't'"],
+      ['{} x', 3, "unexpected 'x' after the end of the JSON value"],
+      ['"abc', 4, 'unterminated string'],
+    ];
+    for (const [text, offset, message] of cases) {
+      assert.throws(() => JSON.parse(text));
+      assert.deepStrictEqual(jsonError(text), { offset, message }, text);
+    }
+    assert.equal(jsonError('{"a": [1, 2.5e3, -0, true, null, "\\u00e9"]}'), undefined);
   });
 
   it('schema problems of a JSON file name the file and key path', async () => {
