@@ -172,7 +172,6 @@ class Reader {
 
   constructor(private readonly toks: Token[], private readonly source: string) {}
 
-
   // ------------------------------------------------------------------------------ plumbing
 
   private peek(): Token { return this.toks[this.i]!; }

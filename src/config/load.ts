@@ -3,7 +3,7 @@
 //   - anything else: conntrackd.conf syntax.
 // Both end in the same model, validated by the same schema, with defaults applied.
 import { readFile } from 'node:fs/promises';
-import { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
+import { ConfigError, formatProblem } from './errors.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from './model.js';
 import { keyedMessage, lintConfig, validateConfig } from './schema.js';
 import { parseConntrackdConf } from './conntrackd-conf.js';

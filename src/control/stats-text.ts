@@ -124,6 +124,7 @@ export function ctsyncStats(e: SyncEngine): string {
     ['peer restarts seen', f.peerRestarts],
     ['own events not echoed', e.ownEvents],
     ['datagrams from strangers', e.channel.stats.foreign],
+    ['unusable peer entries', e.unusable],
     ['kernel event overruns', e.overruns],
     ['resyncs with the kernel', e.resyncs],
   ];

@@ -208,6 +208,7 @@ export class DaemonHandler implements ControlHandler {
       overruns: e.overruns,
       resyncs: e.resyncs,
       ownEvents: e.ownEvents,
+      unusable: e.unusable,
     };
   }
 }

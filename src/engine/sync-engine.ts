@@ -55,6 +55,8 @@ export class SyncEngine {
   readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
   /** Events the kernel reported that we caused ourselves (commit, flush): applied, not sent. */
   ownEvents = 0;
+  /** Well-formed messages whose entry cannot be used (no addresses or protocol). */
+  unusable = 0;
   overruns = 0;
   resyncs = 0;
   readonly startedAt = Date.now();
@@ -259,10 +261,7 @@ export class SyncEngine {
     decodeDatagram(d, d.length, {
       ct: (type, flags, seq, e) => {
         if (this.ftfw.receive({ type, flags, seq }) !== 'apply') return;
-        const key = flowKey(e);
-        if (type === MSG.CT_NEW) this.external.add(e, now, key);
-        else if (type === MSG.CT_UPD) this.external.update(e, now, key);
-        else this.external.remove(key);
+        this.applyExternal(type, e, now);
       },
       exp: (type, flags, seq) => {
         // expectations: sequence-tracked (so nothing looks lost) but not cached yet
@@ -274,6 +273,27 @@ export class SyncEngine {
       malformed: (reason, _offset, header) => this.onMalformed(reason, header),
     });
     this.scheduleTx();
+  }
+
+  /**
+   * Applies a peer's message to the external cache. conntrackd accepts any attribute subset; an
+   * entry without addresses or protocol cannot be keyed nor committed, so it is counted as
+   * unusable instead (never stored, never a crash).
+   */
+  private applyExternal(type: number, e: Entry, now: number): void {
+    if ((e.family !== 2 && e.family !== 10) || !e.orig.src || !e.orig.dst || !e.orig.proto) {
+      this.unusable++;
+      return;
+    }
+    const key = flowKey(e);
+    try {
+      if (type === MSG.CT_NEW) this.external.add(e, now, key);
+      else if (type === MSG.CT_UPD) this.external.update(e, now, key);
+      else this.external.remove(key);
+    } catch (err) {
+      this.unusable++;
+      this.log.debug(`peer entry not stored: ${(err as Error).message}`);
+    }
   }
 
   private onMalformed(reason: MalformedReason, header?: MsgHeader): void {

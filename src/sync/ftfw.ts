@@ -591,10 +591,12 @@ export class FtFw<O> {
   /**
    * `conntrackd -n`: ask the peer for its whole internal cache. Outside conntrackdCompat the
    * RESYNC is held back until our HELLO handshake is complete (a HELLO-flagged message is never
-   * NACKed by a stock receiver); several requests before that collapse into one.
+   * NACKed by a stock receiver) and the linger time is over (a stock peer discards its resend
+   * queue at every HELLO it receives, late duplicates of ours included: its bulk must start
+   * after the last of them); several requests before that collapse into one.
    */
   requestResync(): void {
-    if (!this.compat && this.helloState !== 'done') {
+    if (!this.compat && (this.helloState !== 'done' || this.lingerActive)) {
       this.resyncPending = true;
       return;
     }
@@ -1024,7 +1026,7 @@ export class FtFw<O> {
         n = next;
       }
     }
-    if (this.resyncPending) {
+    if (this.resyncPending && !this.lingerActive) {
       this.resyncPending = false;
       this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
     }
@@ -1058,6 +1060,10 @@ export class FtFw<O> {
       n.held = false;
       n.helloSent = false;
       n.acked = false;
+    }
+    if (this.resyncPending) {
+      this.resyncPending = false;
+      this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
     }
   }
 

@@ -186,15 +186,16 @@ describe('ftfw: sequence arithmetic (§1.5)', () => {
     const p = probe();
     p.sim.now += 12_345; // the seed is taken when the first message is built, not at start()
     p.fw.queueObject(obj('a'));
-    p.fw.requestResync(); // held until the handshake (ours)
     let out = p.fw.transmitPass();
     assert.equal(out[0].seq, T0 + 12);
     p.fw.receive(alive(100, F.HELLO_BACK));
     p.fw.queueObject(obj('b'));
+    p.fw.receive(data(101)); // -> ACK after the window or timer; here: gap-free, nothing queued
+    p.fw.receive(data(103)); // gap -> ACK(100,101) + NACK(102,102)
     out = p.fw.transmitPass();
-    // replayed a, the deferred RESYNC, then b, consecutive
-    assert.deepEqual(show(out), ['obj:a', 'resync(0,0)', 'obj:b']);
-    assert.deepEqual(out.map((m) => m.seq), [T0 + 13, T0 + 14, T0 + 15]);
+    // replayed a, then b, then the control messages, consecutive
+    assert.deepEqual(show(out), ['obj:a', 'obj:b', 'ack(100,101)', 'nack(102,102)']);
+    assert.deepEqual(out.map((m) => m.seq), [T0 + 13, T0 + 14, T0 + 15, T0 + 16]);
   });
 
   it('wraps from 2^32-1 to 0', () => {
@@ -580,7 +581,9 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.sim.run(1000);
     assert.deepEqual(show(p.fw.transmitPass()), ['alive/H']);
     handshake(p, 5000, false);
-    assert.deepEqual(show(p.fw.transmitPass()), ['resync(0,0)']);
+    assert.deepEqual(show(p.fw.transmitPass()), [], 'and the linger time (stock peers discard their queue at each HELLO)');
+    p.sim.run(3000);
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(5000,5000)', 'alive', 'alive', 'resync(0,0)']);
     p.fw.requestResync();
     assert.deepEqual(show(p.fw.transmitPass()), ['resync(0,0)'], 'after the handshake: immediate');
   });
@@ -676,9 +679,9 @@ describe('ftfw: improvements beyond conntrackd', () => {
 
   it('S6: our whole cache is offered once our handshake completes (unless a bulk went out in HELLO)', () => {
     const p = probe({ bulkOnStartup: true, startupResync: undefined });
-    handshake(p, 5000, false);
+    handshake(p, 5000, true);
     assert.deepEqual(p.bulks, ['startup']);
-    assert.deepEqual(show(p.fw.transmitPass()), ['resync(0,0)'], 'startupResync is on by default outside compat');
+    assert.equal(p.fw.stats().resyncSent, 1, 'startupResync is on by default outside compat');
     const q = probe({ bulkOnStartup: true });
     q.fw.receive(resync(7, F.HELLO)); // the peer asked during our HELLO phase
     assert.deepEqual(q.bulks, ['peer-restart']);
