@@ -17,6 +17,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <vector>
 
 namespace {
 
@@ -45,6 +47,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
             InstanceMethod("ref", &NlSocket::RefHandle),
             InstanceMethod("unref", &NlSocket::UnrefHandle),
             InstanceMethod("close", &NlSocket::Close),
+            InstanceMethod("ignorePorts", &NlSocket::IgnorePorts),
             InstanceAccessor("fd", &NlSocket::Fd, nullptr),
         });
     exports.Set("NlSocket", cls);
@@ -259,6 +262,40 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+  // ignorePorts([portId...]): a classic BPF filter that drops, in the kernel, every message whose
+  // nlmsg_pid is one of these port ids: the events our own commit sockets cause. A commit of a
+  // million entries then costs the event socket nothing (conntrackd overruns it instead).
+  // An empty list removes the filter.
+  Napi::Value IgnorePorts(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Napi::Array ports = info[0].As<Napi::Array>();
+    uint32_t n = ports.Length();
+    if (n == 0) {
+      int dummy = 0;
+      setsockopt(fd_, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy));
+      return env.Undefined();
+    }
+    if (n > 200) {
+      Napi::RangeError::New(env, "ignorePorts: at most 200 ports").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::vector<sock_filter> prog;
+    // A = 32-bit load at offset 12 (nlmsg_pid), read big-endian by BPF: compare byte-swapped
+    prog.push_back(sock_filter{BPF_LD | BPF_W | BPF_ABS, 0, 0, 12});
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t pid = ports.Get(i).As<Napi::Number>().Uint32Value();
+      uint32_t k = __builtin_bswap32(pid);
+      // jump to the final "drop" if equal: it sits (n - i) instructions further on
+      prog.push_back(sock_filter{BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint8_t>(n - i), 0, k});
+    }
+    prog.push_back(sock_filter{BPF_RET | BPF_K, 0, 0, 0xffffffff});
+    prog.push_back(sock_filter{BPF_RET | BPF_K, 0, 0, 0});
+    sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0) return ThrowErrno(env, errno, "setsockopt(SO_ATTACH_FILTER)");
+    return env.Undefined();
+  }
 };
 
 // setsockoptInt(fd, level, name, value): socket options Node's dgram does not offer (SO_NO_CHECK

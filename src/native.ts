@@ -17,6 +17,7 @@ export interface NativeSocket {
   ref(): void;
   unref(): void;
   close(): void;
+  ignorePorts(ports: number[]): void;
   readonly fd: number;
 }
 

@@ -4,6 +4,7 @@
 // parse, call, print.
 import { Command } from 'commander';
 import { ctCommand } from './ct.js';
+import { configCommand } from './config-cli.js';
 import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
 import { NetlinkError } from '../netlink/socket.js';
 import { printError } from './output.js';
@@ -18,6 +19,7 @@ const program = new Command('ctsync')
 addDaemonOptions(program);
 program.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));
 program.addCommand(ctCommand());
+program.addCommand(configCommand());
 
 try {
   await program.parseAsync(process.argv);

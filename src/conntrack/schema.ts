@@ -1,7 +1,8 @@
-// JSON Schema of an Entry (what `ct list --json` prints and `ct load` reads), validated with ajv so
-// a bad line is reported with the path of the bad field, before anything reaches the kernel.
-import { Ajv, type ErrorObject } from 'ajv';
-import type { Entry } from './entry.js';
+// JSON Schemas of an Entry (what `ct list --json` prints and `ct load` reads) and of an Expect
+// (`ct expect list --json` / `ct expect load`), validated with ajv so a bad line is reported with
+// the path of the bad field, before anything reaches the kernel.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Entry, Expect, Tuple } from './entry.js';
 
 const u8 = { type: 'integer', minimum: 0, maximum: 255 };
 const u16 = { type: 'integer', minimum: 0, maximum: 65535 };
@@ -63,11 +64,44 @@ export const entrySchema = {
   },
 } as const;
 
+/**
+ * The mask of an expectation: the kernel only uses its source address and source port (ICMP: id),
+ * so only the source address is required; checkExpect fills in the rest as the kernel dumps it.
+ */
+const maskSchema = { ...tupleSchema, required: ['src'] } as const;
+/** The NAT tuple of an expectation: saved source address and port; the rest is dumped as zero. */
+const natTupleSchema = { ...tupleSchema, required: ['src', 'proto'] } as const;
+
+export const expectSchema = {
+  $id: 'https://ctsync.dev/schema/expect.json',
+  type: 'object',
+  required: ['family', 'master', 'tuple', 'mask'],
+  additionalProperties: false,
+  properties: {
+    family: { enum: [2, 10] },
+    master: tupleSchema,
+    tuple: tupleSchema,
+    mask: maskSchema,
+    timeout: u32,
+    id: u32,
+    helper: { type: 'string', minLength: 1, maxLength: 15 },
+    zone: u16,
+    flags: u32,
+    class: u32,
+    natDir: { enum: [0, 1] },
+    natTuple: natTupleSchema,
+    fn: { type: 'string', minLength: 1, maxLength: 63 },
+    unknown: { type: 'array', items: rawAttr },
+  },
+} as const;
+
 const ajv = new Ajv({ allErrors: false });
 const validate = ajv.compile<Entry>(entrySchema);
+// compiled on first use: `ct load` of entries should not pay for it
+let validateExpect: ValidateFunction<Expect> | undefined;
 
-function describe(err: ErrorObject): string {
-  const where = err.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : 'entry';
+function describe(err: ErrorObject, what = 'entry'): string {
+  const where = err.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : what;
   if (err.keyword === 'additionalProperties') return `${where}: unknown field '${(err.params as { additionalProperty: string }).additionalProperty}'`;
   if (err.keyword === 'required') return `${where}: missing field '${(err.params as { missingProperty: string }).missingProperty}'`;
   if (err.keyword === 'enum') return `${where}: must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
@@ -87,4 +121,36 @@ export function checkEntry(value: unknown): Entry {
   const bad = familyMismatch(e.orig, v6) ? 'orig' : familyMismatch(e.reply, v6) ? 'reply' : familyMismatch(e.master, v6) ? 'master' : '';
   if (bad) throw new Error(`${bad}: address family does not match family ${e.family} (${v6 ? 'ipv6' : 'ipv4'})`);
   return e;
+}
+
+const allOnes = (v6: boolean): string => (v6 ? 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' : '255.255.255.255');
+const anyAddr = (v6: boolean): string => (v6 ? '::' : '0.0.0.0');
+
+/**
+ * Returns the expectation if `value` is a valid Expect, else throws an Error naming the bad field.
+ * A mask given with only its source part (all the kernel uses) is completed the way the kernel
+ * dumps it: destination all-ones, the tuple's protocol; a NAT tuple without a destination gets
+ * the zero address. The input is not modified.
+ */
+export function checkExpect(value: unknown): Expect {
+  validateExpect ??= ajv.compile<Expect>(expectSchema);
+  if (!validateExpect(value)) throw new Error(describe(validateExpect.errors![0], 'expectation'));
+  const x = value;
+  const v6 = x.family === 10;
+  const m = x.mask as Partial<Tuple> & { src: string };
+  const n = x.natTuple as (Partial<Tuple> & { src: string; proto: number }) | undefined;
+  const bad = familyMismatch(x.master, v6) ? 'master' : familyMismatch(x.tuple, v6) ? 'tuple'
+    : familyMismatch({ src: m.src, dst: m.dst ?? allOnes(v6) }, v6) ? 'mask'
+      : n && familyMismatch({ src: n.src, dst: n.dst ?? anyAddr(v6) }, v6) ? 'natTuple' : '';
+  if (bad) throw new Error(`${bad}: address family does not match family ${x.family} (${v6 ? 'ipv6' : 'ipv4'})`);
+  if ((x.natDir === undefined) !== (x.natTuple === undefined)) throw new Error(`${x.natDir === undefined ? 'natDir' : 'natTuple'}: missing (NAT needs both natDir and natTuple)`);
+  if (m.dst !== undefined && m.proto !== undefined && (n === undefined || n.dst !== undefined)) return x;
+  // field order as a dump has it (src, dst, proto, ...)
+  const { src: maskSrc, dst: maskDst, proto: maskProto, ...maskRest } = m;
+  const out: Expect = { ...x, mask: { src: maskSrc, dst: maskDst ?? allOnes(v6), proto: maskProto ?? x.tuple.proto, ...maskRest } };
+  if (n) {
+    const { src: natSrc, dst: natDst, ...natRest } = n;
+    out.natTuple = { src: natSrc, dst: natDst ?? anyAddr(v6), ...natRest };
+  }
+  return out;
 }

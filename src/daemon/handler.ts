@@ -1,7 +1,7 @@
 // The daemon's answers to control requests: conntrackd's action codes (text, for the stock client)
 // and our JSON commands (for `ctsync` clients and `--json`). Both call the same operations.
 import type { SyncEngine } from '../engine/sync-engine.js';
-import { commitCache, type CommitResult } from '../engine/commit.js';
+import type { CommitResult } from '../engine/commit-pool.js';
 import { formatCacheEntry } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
 import { ObjectState, type SyncCache } from '../cache/sync-cache.js';
@@ -68,8 +68,7 @@ export class DaemonHandler implements ControlHandler {
     this.committing = true;
     this.cancelPurge();
     try {
-      const cfg = this.engine.config.sync;
-      const r = await commitCache(this.engine.kernel, this.engine.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
+      const r = await this.engine.commit();
       this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
       for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
       return r;
@@ -91,6 +90,8 @@ export class DaemonHandler implements ControlHandler {
       if (this.engine.replicates(e)) doomed.push(e);
     });
     const r = await this.engine.kernel.delete(doomed);
+    // our own deletions' events are filtered in the kernel: drop them from the cache ourselves
+    this.engine.forgetInternal(doomed);
     this.d.log.info(`kernel table flushed: ${r.deleted} entries deleted`);
     return r.deleted;
   }

@@ -10,6 +10,7 @@ import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { FtFw, type TxMessage } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, HDR_LEN, MSG, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
+import { CommitPool, type CommitResult } from './commit-pool.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
 
@@ -46,6 +47,7 @@ export class SyncEngine {
   readonly ftfw: FtFw<CacheObject>;
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
+  private readonly commitPool = new CommitPool();
   private events?: ConntrackEvents;
   private readonly replicate: (e: Entry) => boolean;
   private readonly builder: DatagramBuilder;
@@ -113,6 +115,10 @@ export class SyncEngine {
     this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
     this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
     this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
+    // events caused by our own requests (commit workers, flushes) are dropped in the kernel: a
+    // big commit cannot overrun the event socket, and nothing is echoed to the peer
+    await this.commitPool.start();
+    this.events.ignorePorts([this.kernel.portId, ...this.commitPool.portIds]);
     // subscribe before the dump, so nothing that changes during the dump is missed
     this.events.start();
     const n = await this.reloadInternal(false);
@@ -124,6 +130,7 @@ export class SyncEngine {
   stop(): void {
     clearTimeout(this.overrunTimer);
     this.ftfw.stop();
+    this.commitPool.stop();
     this.events?.stop();
     this.events?.close();
     this.channel.close();
@@ -315,6 +322,34 @@ export class SyncEngine {
   }
 
   // ------------------------------------------------------------------------- cache commands
+
+  /**
+   * Commits the external cache into the kernel (worker threads, batched). The kernel's events for
+   * these creations are filtered out, so the internal cache takes the committed entries directly
+   * (silently: they are the peer's flows) and matches the kernel at once.
+   */
+  async commit(): Promise<CommitResult> {
+    const cfg = this.config.sync;
+    const r = await this.commitPool.commit(this.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
+    const now = nowSeconds();
+    const failed = new Set(r.failed.map((f) => flowKey(f.entry)));
+    // the same wire form serves both caches: no re-encoding (the peer applied its Filter already)
+    for (const obj of this.external.values()) {
+      if (obj.state === ObjectState.DEAD || failed.has(obj.key)) continue;
+      this.internal.addEncoded(obj.key, obj.attrs, now);
+    }
+    return r;
+  }
+
+  /** Drops entries from the internal cache without telling the peer (our own kernel flush). */
+  forgetInternal(entries: Entry[]): void {
+    for (const e of entries) {
+      const obj = this.internal.get(flowKey(e));
+      if (!obj) continue;
+      this.ftfw.forget(obj);
+      this.internal.remove(obj.key);
+    }
+  }
 
   /** `-f`: flush one or both caches. */
   flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {

@@ -1,11 +1,26 @@
-// Conntrack operations on the kernel table over one netlink socket: dump, get, batched create,
-// update, delete, flush, statistics. Encoding/decoding lives in ctnetlink.ts; this file owns the
-// request/reply bookkeeping.
+// Conntrack and expectation operations on the kernel tables over one netlink socket: dump, get,
+// batched create, update, delete, flush, statistics. Encoding/decoding lives in ctnetlink.ts and
+// expect.ts; this file owns the request/reply bookkeeping, shared by both tables.
+//
+// Kernel facts about expectations (Linux 6.18, checked on a live kernel):
+//  - EXP_DELETE without CTA_EXPECT_TUPLE flushes every expectation of the namespace whatever the
+//    family in nfgenmsg says; flushExpect(family) therefore dumps that family and deletes each.
+//  - An expectation needs a master conntrack with a helper (else EOPNOTSUPP; no master: ENOENT).
+//    The helper's policy limits expectations per master (ftp: 1): creating one more silently
+//    evicts the oldest, so a batch of two for one ftp master leaves only the second.
+//  - CTA_EXPECT_TIMEOUT is ignored on create (the helper policy decides, ftp: 300 s); an EXP_NEW
+//    without NLM_F_CREATE on an existing expectation sets it (updateExpect).
+//  - The kernel needs CTA_EXPECT_TUPLE, MASK and MASTER on every EXP_NEW, updates included.
+//  - Dumps carry no zone (CTA_EXPECT_ZONE is request-only) and report the master's helper as
+//    CTA_EXPECT_HELP_NAME, while on create that attribute names the helper to attach to the
+//    expected connection (see writeExpectCreateAttrs).
+//  - There are expectation events for NEW and DESTROY only (never UPDATE).
 import {
-  AF_UNSPEC, CTA, CTA_STATS, CTA_STATS_GLOBAL, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
-  IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, NFGENMSG_LEN,
-  NFNL_SUBSYS_CTNETLINK, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLM_F_ACK, NLM_F_CREATE,
-  NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
+  AF_UNSPEC, CTA, CTA_STATS, CTA_STATS_EXP, CTA_STATS_GLOBAL, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
+  IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_DELETE,
+  IPCTNL_MSG_EXP_GET, IPCTNL_MSG_EXP_GET_STATS_CPU, IPCTNL_MSG_EXP_NEW, NFGENMSG_LEN,
+  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
+  NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 } from './constants.js';
 import { NlWriter, forEachAttr } from './attr.js';
 import { NlHeader, decodeError, forEachMessage } from './nlmsg.js';
@@ -13,9 +28,11 @@ import { NetlinkError, NetlinkSocket, describeErrno, errno, errnoName } from './
 import {
   EntryEncodeError, RequestOptions, decodeConntrack, writeCreateAttrs, writeIdentity, writeUpdateAttrs,
 } from './ctnetlink.js';
-import type { Entry } from '../conntrack/entry.js';
+import { decodeExpect, writeExpectCreateAttrs, writeExpectIdentity } from './expect.js';
+import type { Entry, Expect } from '../conntrack/entry.js';
 
 export const CT_MSG = (msg: number): number => (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+export const EXP_MSG = (msg: number): number => (NFNL_SUBSYS_CTNETLINK_EXP << 8) | msg;
 
 export interface DumpFilter {
   /** 2 (ipv4) or 10 (ipv6); the kernel filters by family, we check again. */
@@ -25,21 +42,28 @@ export interface DumpFilter {
   zone?: number;
 }
 
-export interface CreateFailure {
+export interface ExpectDumpFilter {
+  /** 2 (ipv4) or 10 (ipv6); the kernel filters by family, we check again. */
+  family?: number;
+}
+
+/** One entry (or expectation) the kernel refused or that could not be encoded. */
+export interface CreateFailure<T = Entry> {
   /** Position of the entry in the input (0-based). */
   index: number;
-  entry: Entry;
+  entry: T;
+  /** 0 when the entry could not be encoded (nothing was sent). */
   errno: number;
   reason: string;
 }
 
-export interface CreateResult {
+export interface CreateResult<T = Entry> {
   created: number;
   /** Entries that were already in the table (EEXIST) and left alone. */
   existing: number;
   /** Entries that existed and were deleted and created again (`replace: true`). */
   replaced: number;
-  failed: CreateFailure[];
+  failed: CreateFailure<T>[];
 }
 
 export interface CreateOptions extends RequestOptions {
@@ -49,11 +73,65 @@ export interface CreateOptions extends RequestOptions {
   onProgress?: (done: number) => void;
 }
 
+/** Options of createExpect: RequestOptions do not apply to expectations. */
+export type ExpectCreateOptions = Pick<CreateOptions, 'replace' | 'onProgress'>;
+
 /** Per-entry results of one batch: errno (0 ok, -1 not encodable) and any kernel/encoder message. */
 interface BatchOutcome {
   errnos: number[];
   messages: Map<number, string>;
 }
+
+type BatchOp = 'create' | 'update' | 'delete';
+
+/** What differs between conntrack entries and expectations in batched requests. */
+interface TableKind<T extends { family: number }> {
+  /** For messages: 'conntrack' or 'expectation'. */
+  what: string;
+  newType: number;
+  deleteType: number;
+  /** Attributes of a create request (NLM_F_CREATE|NLM_F_EXCL). */
+  writeCreate(w: NlWriter, x: T, opts: RequestOptions): void;
+  /** Attributes of an update request (NEW without NLM_F_CREATE). */
+  writeUpdate(w: NlWriter, x: T, opts: RequestOptions): void;
+  /** Attributes naming one object (get / delete). */
+  writeIdentity(w: NlWriter, x: T): void;
+  /** What an errno means for this table, added to failure reasons. */
+  hints?: Record<number, string>;
+}
+
+const CONNTRACK: TableKind<Entry> = {
+  what: 'conntrack',
+  newType: CT_MSG(IPCTNL_MSG_CT_NEW),
+  deleteType: CT_MSG(IPCTNL_MSG_CT_DELETE),
+  writeCreate: writeCreateAttrs,
+  writeUpdate: writeUpdateAttrs,
+  writeIdentity,
+};
+
+/**
+ * An expectation update changes nothing but the timeout, yet the kernel wants tuple, mask and
+ * master in it like a create; the helper is left out (a create-only attribute).
+ */
+function writeExpectUpdateAttrs(w: NlWriter, x: Expect, opts: RequestOptions): void {
+  const timeout = opts.timeout ?? x.timeout;
+  if (timeout === undefined) throw new EntryEncodeError('timeout: missing (the timeout is all an update of an expectation can change)');
+  writeExpectCreateAttrs(w, { ...x, timeout, helper: undefined });
+}
+
+const EXPECTATION: TableKind<Expect> = {
+  what: 'expectation',
+  newType: EXP_MSG(IPCTNL_MSG_EXP_NEW),
+  deleteType: EXP_MSG(IPCTNL_MSG_EXP_DELETE),
+  writeCreate: (w, x) => writeExpectCreateAttrs(w, x),
+  writeUpdate: writeExpectUpdateAttrs,
+  writeIdentity: writeExpectIdentity,
+  hints: {
+    [errno.ENOENT]: 'no master conntrack with this tuple (in this zone)',
+    [errno.EOPNOTSUPP]: 'the master conntrack has no helper, or the named helper is unknown',
+    [errno.ETIME]: 'the expectation expired meanwhile',
+  },
+};
 
 export interface CpuStats {
   cpu: number;
@@ -79,6 +157,11 @@ const CPU_STAT_NAMES: Record<number, string> = {
   [CTA_STATS.EARLY_DROP]: 'early_drop', [CTA_STATS.ERROR]: 'error',
   [CTA_STATS.SEARCH_RESTART]: 'search_restart', [CTA_STATS.CLASH_RESOLVE]: 'clash_resolve',
   [CTA_STATS.CHAIN_TOOLONG]: 'chaintoolong',
+};
+
+/** CTA_STATS_EXP_* attribute -> the name `conntrack -S expect` prints. */
+const EXP_STAT_NAMES: Record<number, string> = {
+  [CTA_STATS_EXP.NEW]: 'expect_new', [CTA_STATS_EXP.CREATE]: 'expect_create', [CTA_STATS_EXP.DELETE]: 'expect_delete',
 };
 
 /** Bytes of requests per sendmsg in a batch; the kernel processes them all inside that call. */
@@ -161,7 +244,7 @@ export class ConntrackClient {
     }
   }
 
-  /** Sends one request with ACK and waits for its answer; returns the reply messages' decoded entries. */
+  /** Sends one request with ACK and waits for its answer; `onReply` sees each reply message. */
   private async simpleRequest(what: string, build: (w: NlWriter, seq: number) => void, onReply?: (h: NlHeader) => void): Promise<void> {
     const w = this.w;
     w.reset();
@@ -184,44 +267,57 @@ export class ConntrackClient {
   }
 
   /**
-   * Streams the table (or the filtered part) to `onEntry`; returns the count. The kernel filters
-   * by family, mark and zone; entries are checked again here in case an older kernel did not.
+   * Sends one NLM_F_DUMP request of `type` and passes every reply message to `onMessage` until
+   * NLMSG_DONE. Throws NetlinkError on an error reply, and EINTR when the kernel flagged the dump
+   * as inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
    */
-  async dump(filter: DumpFilter, onEntry: (e: Entry) => void): Promise<number> {
+  private async dumpRequest(what: string, type: number, family: number, attrs: ((w: NlWriter) => void) | undefined, onMessage: (h: NlHeader) => void): Promise<void> {
     const w = this.w;
     w.reset();
     const seq = this.nextSeq();
-    w.beginNf(CT_MSG(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, filter.family ?? AF_UNSPEC);
-    if (filter.mark !== undefined) {
-      w.u32be(CTA.MARK, filter.mark);
-      w.u32be(CTA.MARK_MASK, filter.markMask ?? 0xffffffff);
-    }
-    if (filter.zone !== undefined) w.u16be(CTA.ZONE, filter.zone);
+    w.beginNf(type, NLM_F_REQUEST | NLM_F_DUMP, seq, family);
+    attrs?.(w);
     w.end();
-    this.socket.send(w.bytes(), 'conntrack dump');
-    let count = 0;
+    this.socket.send(w.bytes(), what);
     let failure: NetlinkError | undefined;
     let interrupted = false;
-    const markMask = filter.markMask ?? 0xffffffff;
-    await this.receive('conntrack dump', (h) => {
+    await this.receive(what, (h) => {
       if (h.seq !== seq) return false;
       if (h.type === NLMSG_DONE) return true;
       if (h.type === NLMSG_ERROR) {
         const e = decodeError(this.rx, h);
-        if (e.errno !== 0) failure = new NetlinkError(e.errno, 'conntrack dump', e.message);
+        if (e.errno !== 0) failure = new NetlinkError(e.errno, what, e.message);
         return true;
       }
       if (h.flags & NLM_F_DUMP_INTR) interrupted = true;
-      const e = decodeConntrack(this.rx, h.off, h.len);
-      if (filter.family !== undefined && e.family !== filter.family) return false;
-      if (filter.zone !== undefined && (e.zone ?? 0) !== filter.zone) return false;
-      if (filter.mark !== undefined && ((e.mark ?? 0) & markMask) !== (filter.mark & markMask)) return false;
-      count++;
-      onEntry(e);
+      onMessage(h);
       return false;
     });
     if (failure) throw failure;
-    if (interrupted) throw new NetlinkError(errno.EINTR, 'conntrack dump', 'the table changed during the dump (NLM_F_DUMP_INTR): dump again');
+    if (interrupted) throw new NetlinkError(errno.EINTR, what, 'the table changed during the dump (NLM_F_DUMP_INTR): dump again');
+  }
+
+  /**
+   * Streams the table (or the filtered part) to `onEntry`; returns the count. The kernel filters
+   * by family, mark and zone; entries are checked again here in case an older kernel did not.
+   */
+  async dump(filter: DumpFilter, onEntry: (e: Entry) => void): Promise<number> {
+    let count = 0;
+    const markMask = filter.markMask ?? 0xffffffff;
+    await this.dumpRequest('conntrack dump', CT_MSG(IPCTNL_MSG_CT_GET), filter.family ?? AF_UNSPEC, (w) => {
+      if (filter.mark !== undefined) {
+        w.u32be(CTA.MARK, filter.mark);
+        w.u32be(CTA.MARK_MASK, markMask);
+      }
+      if (filter.zone !== undefined) w.u16be(CTA.ZONE, filter.zone);
+    }, (h) => {
+      const e = decodeConntrack(this.rx, h.off, h.len);
+      if (filter.family !== undefined && e.family !== filter.family) return;
+      if (filter.zone !== undefined && (e.zone ?? 0) !== filter.zone) return;
+      if (filter.mark !== undefined && ((e.mark ?? 0) & markMask) !== (filter.mark & markMask)) return;
+      count++;
+      onEntry(e);
+    });
     return count;
   }
 
@@ -233,14 +329,18 @@ export class ConntrackClient {
 
   /** Looks up one entry by original tuple (and zone); undefined if it does not exist. */
   async get(e: Entry): Promise<Entry | undefined> {
-    let found: Entry | undefined;
+    return this.getOne(CONNTRACK, CT_MSG(IPCTNL_MSG_CT_GET), e, decodeConntrack);
+  }
+
+  private async getOne<T extends { family: number }>(kind: TableKind<T>, type: number, x: T, decode: (buf: Buffer, off: number, len: number) => T): Promise<T | undefined> {
+    let found: T | undefined;
     try {
-      await this.simpleRequest('conntrack get', (w, seq) => {
-        w.beginNf(CT_MSG(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_ACK, seq, e.family);
-        writeIdentity(w, e);
+      await this.simpleRequest(`${kind.what} get`, (w, seq) => {
+        w.beginNf(type, NLM_F_REQUEST | NLM_F_ACK, seq, x.family);
+        kind.writeIdentity(w, x);
         w.end();
       }, (h) => {
-        found = decodeConntrack(this.rx, h.off, h.len);
+        found = decode(this.rx, h.off, h.len);
       });
     } catch (err) {
       if (err instanceof NetlinkError && err.errno === errno.ENOENT) return undefined;
@@ -256,49 +356,54 @@ export class ConntrackClient {
    * is counted as created, existing, replaced or failed with its reason.
    */
   async create(entries: Iterable<Entry>, opts: CreateOptions = {}): Promise<CreateResult> {
-    const result: CreateResult = { created: 0, existing: 0, replaced: 0, failed: [] };
-    const pending: Entry[] = [];
+    return this.createBatched(CONNTRACK, entries, opts);
+  }
+
+  private async createBatched<T extends { family: number }>(kind: TableKind<T>, items: Iterable<T>, opts: CreateOptions): Promise<CreateResult<T>> {
+    const result: CreateResult<T> = { created: 0, existing: 0, replaced: 0, failed: [] };
+    const pending: T[] = [];
     const pendingIndex: number[] = [];
-    const retry: Array<{ index: number; entry: Entry }> = [];
+    const retry: Array<{ index: number; entry: T }> = [];
     let index = 0;
     const flush = async (): Promise<void> => {
-      const outcomes = await this.sendBatch(pending, opts, NLM_F_CREATE | NLM_F_EXCL);
+      const outcomes = await this.sendBatch(kind, 'create', pending, opts);
       for (let i = 0; i < pending.length; i++) {
         const err = outcomes.errnos[i];
         if (err === 0) result.created++;
         else if (err === errno.EEXIST && opts.replace) retry.push({ index: pendingIndex[i], entry: pending[i] });
         else if (err === errno.EEXIST) result.existing++;
-        else result.failed.push(this.failure(pendingIndex[i], pending[i], err, outcomes.messages.get(i)));
+        else result.failed.push(this.failure(kind, pendingIndex[i], pending[i], err, outcomes.messages.get(i)));
       }
       pending.length = 0;
       pendingIndex.length = 0;
       opts.onProgress?.(result.created + result.existing + result.replaced + result.failed.length + retry.length);
     };
-    for (const e of entries) {
+    for (const e of items) {
       pending.push(e);
       pendingIndex.push(index++);
       if (pending.length >= BATCH_MAX_MESSAGES) await flush();
     }
     if (pending.length) await flush();
-    if (retry.length) await this.replaceExisting(retry, opts, result);
+    if (retry.length) await this.replaceExisting(kind, retry, opts, result);
     return result;
   }
 
-  private failure(index: number, entry: Entry, err: number, message?: string): CreateFailure {
+  private failure<T extends { family: number }>(kind: TableKind<T>, index: number, entry: T, err: number, message?: string): CreateFailure<T> {
     if (err < 0) return { index, entry, errno: 0, reason: message ?? 'could not be encoded' };
-    return { index, entry, errno: err, reason: `${errnoName(err)}: ${describeErrno(err)}${message ? ` (${message})` : ''}` };
+    const hint = kind.hints?.[err];
+    return { index, entry, errno: err, reason: `${errnoName(err)}: ${describeErrno(err)}${hint ? `: ${hint}` : ''}${message ? ` (${message})` : ''}` };
   }
 
   /** Entries that already existed: delete them, then create them again, in batches. */
-  private async replaceExisting(retry: Array<{ index: number; entry: Entry }>, opts: CreateOptions, result: CreateResult): Promise<void> {
+  private async replaceExisting<T extends { family: number }>(kind: TableKind<T>, retry: Array<{ index: number; entry: T }>, opts: CreateOptions, result: CreateResult<T>): Promise<void> {
     for (let start = 0; start < retry.length; start += BATCH_MAX_MESSAGES) {
       const slice = retry.slice(start, start + BATCH_MAX_MESSAGES);
       const batch = slice.map((r) => r.entry);
-      await this.sendBatch(batch, opts, 0, IPCTNL_MSG_CT_DELETE); // ENOENT is fine: it just went away
-      const outcomes = await this.sendBatch(batch, opts, NLM_F_CREATE | NLM_F_EXCL);
+      await this.sendBatch(kind, 'delete', batch, opts); // ENOENT is fine: it just went away
+      const outcomes = await this.sendBatch(kind, 'create', batch, opts);
       for (let i = 0; i < slice.length; i++) {
         if (outcomes.errnos[i] === 0) result.replaced++;
-        else result.failed.push(this.failure(slice[i].index, slice[i].entry, outcomes.errnos[i], outcomes.messages.get(i)));
+        else result.failed.push(this.failure(kind, slice[i].index, slice[i].entry, outcomes.errnos[i], outcomes.messages.get(i)));
       }
     }
   }
@@ -307,8 +412,11 @@ export class ConntrackClient {
    * Sends one batch (create, update or delete) and returns per-entry outcomes: 0 ok, errno > 0,
    * or -1 when the entry could not be encoded (message in `.messages`).
    */
-  private async sendBatch(batch: Entry[], opts: RequestOptions, flags: number, msg = IPCTNL_MSG_CT_NEW): Promise<BatchOutcome> {
+  private async sendBatch<T extends { family: number }>(kind: TableKind<T>, op: BatchOp, batch: T[], opts: RequestOptions): Promise<BatchOutcome> {
     const outcomes: BatchOutcome = { errnos: new Array<number>(batch.length).fill(0), messages: new Map() };
+    const type = op === 'delete' ? kind.deleteType : kind.newType;
+    const flags = NLM_F_REQUEST | (op === 'create' ? NLM_F_CREATE | NLM_F_EXCL : 0);
+    const what = `${kind.what} batch`;
     const w = this.w;
     const base = (this.seq + 1) >>> 0;
     let i = 0;
@@ -319,10 +427,10 @@ export class ConntrackClient {
         const e = batch[i];
         const seq = (base + i) >>> 0;
         try {
-          w.beginNf(CT_MSG(msg), NLM_F_REQUEST | flags, seq, e.family);
-          if (msg !== IPCTNL_MSG_CT_NEW) writeIdentity(w, e);
-          else if (flags & NLM_F_CREATE) writeCreateAttrs(w, e, opts);
-          else writeUpdateAttrs(w, e, opts);
+          w.beginNf(type, flags, seq, e.family);
+          if (op === 'create') kind.writeCreate(w, e, opts);
+          else if (op === 'update') kind.writeUpdate(w, e, opts);
+          else kind.writeIdentity(w, e);
           w.end();
         } catch (err) {
           w.abort();
@@ -335,8 +443,8 @@ export class ConntrackClient {
       w.beginNf(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, fence, AF_UNSPEC);
       w.end();
       this.seq = fence;
-      this.socket.send(w.bytes(), 'conntrack batch');
-      await this.receive('conntrack batch', (h) => {
+      this.socket.send(w.bytes(), what);
+      await this.receive(what, (h) => {
         if (h.type !== NLMSG_ERROR) return false;
         const e = decodeError(this.rx, h);
         if (e.seq === fence) return true;
@@ -351,20 +459,26 @@ export class ConntrackClient {
     return outcomes;
   }
 
-  /** Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels. */
-  async update(entries: Entry[], opts: RequestOptions = {}): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
-    const out = { updated: 0, missing: 0, failed: [] as CreateFailure[] };
-    for (let start = 0; start < entries.length; start += BATCH_MAX_MESSAGES) {
-      const batch = entries.slice(start, start + BATCH_MAX_MESSAGES);
-      const outcomes = await this.sendBatch(batch, opts, 0);
+  /** Update or delete in batches: each entry done, missing (ENOENT) or failed with its reason. */
+  private async applyBatched<T extends { family: number }>(kind: TableKind<T>, op: 'update' | 'delete', list: T[], opts: RequestOptions): Promise<{ done: number; missing: number; failed: CreateFailure<T>[] }> {
+    const out = { done: 0, missing: 0, failed: [] as CreateFailure<T>[] };
+    for (let start = 0; start < list.length; start += BATCH_MAX_MESSAGES) {
+      const batch = list.slice(start, start + BATCH_MAX_MESSAGES);
+      const outcomes = await this.sendBatch(kind, op, batch, opts);
       for (let i = 0; i < batch.length; i++) {
         const err = outcomes.errnos[i];
-        if (err === 0) out.updated++;
+        if (err === 0) out.done++;
         else if (err === errno.ENOENT) out.missing++;
-        else out.failed.push(this.failure(start + i, batch[i], err, outcomes.messages.get(i)));
+        else out.failed.push(this.failure(kind, start + i, batch[i], err, outcomes.messages.get(i)));
       }
     }
     return out;
+  }
+
+  /** Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels. */
+  async update(entries: Entry[], opts: RequestOptions = {}): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
+    const { done, missing, failed } = await this.applyBatched(CONNTRACK, 'update', entries, opts);
+    return { updated: done, missing, failed };
   }
 
   /** Sets only the timeout of an existing entry. */
@@ -379,18 +493,8 @@ export class ConntrackClient {
 
   /** Deletes entries by original tuple; returns how many were deleted and which were missing. */
   async delete(entries: Entry[]): Promise<{ deleted: number; missing: number; failed: CreateFailure[] }> {
-    const out = { deleted: 0, missing: 0, failed: [] as CreateFailure[] };
-    for (let start = 0; start < entries.length; start += BATCH_MAX_MESSAGES) {
-      const batch = entries.slice(start, start + BATCH_MAX_MESSAGES);
-      const outcomes = await this.sendBatch(batch, {}, 0, IPCTNL_MSG_CT_DELETE);
-      for (let i = 0; i < batch.length; i++) {
-        const err = outcomes.errnos[i];
-        if (err === 0) out.deleted++;
-        else if (err === errno.ENOENT) out.missing++;
-        else out.failed.push(this.failure(start + i, batch[i], err, outcomes.messages.get(i)));
-      }
-    }
-    return out;
+    const { done, missing, failed } = await this.applyBatched(CONNTRACK, 'delete', entries, {});
+    return { deleted: done, missing, failed };
   }
 
   /** Flushes the whole table (or one family). */
@@ -418,31 +522,100 @@ export class ConntrackClient {
 
   /** Per-CPU counters, as `conntrack -S` prints them. */
   async cpuStats(): Promise<CpuStats[]> {
+    return this.statsDump('conntrack stats', CT_MSG(IPCTNL_MSG_CT_GET_STATS_CPU), CPU_STAT_NAMES);
+  }
+
+  /** One message per CPU (CPU number in nfgenmsg res_id), u32 counters named by `names`. */
+  private async statsDump(what: string, type: number, names: Record<number, string>): Promise<CpuStats[]> {
     const out: CpuStats[] = [];
-    const seq = this.nextSeq();
-    const w = this.w;
-    w.reset();
-    w.beginNf(CT_MSG(IPCTNL_MSG_CT_GET_STATS_CPU), NLM_F_REQUEST | NLM_F_DUMP, seq, AF_UNSPEC);
-    w.end();
-    this.socket.send(w.bytes(), 'conntrack stats');
-    let failure: NetlinkError | undefined;
-    await this.receive('conntrack stats', (h) => {
-      if (h.seq !== seq) return false;
-      if (h.type === NLMSG_DONE) return true;
-      if (h.type === NLMSG_ERROR) {
-        const e = decodeError(this.rx, h);
-        if (e.errno) failure = new NetlinkError(e.errno, 'conntrack stats', e.message);
-        return true;
-      }
+    await this.dumpRequest(what, type, AF_UNSPEC, undefined, (h) => {
       const s: CpuStats = { cpu: this.rx.readUInt16BE(h.off + NLMSG_HDRLEN + 2) };
       forEachAttr(this.rx, h.off + NLMSG_HDRLEN + NFGENMSG_LEN, h.off + h.len, (t, p, len) => {
-        const name = CPU_STAT_NAMES[t] ?? `attr${t}`;
+        const name = names[t] ?? `attr${t}`;
         if (len >= 4) s[name] = this.rx.readUInt32BE(p);
       });
       out.push(s);
-      return false;
     });
-    if (failure) throw failure;
     return out;
+  }
+
+  // ------------------------------------------------------------ expectations
+
+  /** Streams the expectation table (or one family of it) to `onExpect`; returns the count. */
+  async dumpExpect(filter: ExpectDumpFilter, onExpect: (x: Expect) => void): Promise<number> {
+    let count = 0;
+    await this.dumpRequest('expectation dump', EXP_MSG(IPCTNL_MSG_EXP_GET), filter.family ?? AF_UNSPEC, undefined, (h) => {
+      const x = decodeExpect(this.rx, h.off, h.len);
+      if (filter.family !== undefined && x.family !== filter.family) return;
+      count++;
+      onExpect(x);
+    });
+    return count;
+  }
+
+  async listExpect(filter: ExpectDumpFilter = {}): Promise<Expect[]> {
+    const out: Expect[] = [];
+    await this.dumpExpect(filter, (x) => out.push(x));
+    return out;
+  }
+
+  /** Looks up one expectation by its tuple (and zone); undefined if there is none. */
+  async getExpect(x: Expect): Promise<Expect | undefined> {
+    return this.getOne(EXPECTATION, EXP_MSG(IPCTNL_MSG_EXP_GET), x, decodeExpect);
+  }
+
+  /**
+   * Creates expectations in batches, like create(): each one is counted as created, existing
+   * (EEXIST), replaced (`replace: true`) or failed with its reason. Each needs its master conntrack
+   * (with a helper) in the table. `helper` is sent as given: on create it names the helper for the
+   * expected connection, while dumps report the master's helper there (see writeExpectCreateAttrs);
+   * leave it out when replaying a dump unless the child connection should get that helper. The
+   * timeout is ignored by the kernel on create (updateExpect sets it).
+   */
+  async createExpect(list: Iterable<Expect>, opts: ExpectCreateOptions = {}): Promise<CreateResult<Expect>> {
+    return this.createBatched(EXPECTATION, list, { replace: opts.replace, onProgress: opts.onProgress });
+  }
+
+  /**
+   * Sets the timeout of existing expectations (the only thing the kernel lets an update change);
+   * expectations without a timeout fail with the reason. Missing ones are counted (ENOENT).
+   */
+  async updateExpect(list: Expect[]): Promise<{ updated: number; missing: number; failed: CreateFailure<Expect>[] }> {
+    const { done, missing, failed } = await this.applyBatched(EXPECTATION, 'update', list, {});
+    return { updated: done, missing, failed };
+  }
+
+  /** Deletes expectations by tuple (and zone); returns how many were deleted and which were missing. */
+  async deleteExpect(list: Expect[]): Promise<{ deleted: number; missing: number; failed: CreateFailure<Expect>[] }> {
+    const { done, missing, failed } = await this.applyBatched(EXPECTATION, 'delete', list, {});
+    return { deleted: done, missing, failed };
+  }
+
+  /**
+   * Deletes every expectation, or those of one family. The kernel's flush ignores the family
+   * (an EXP_DELETE without a tuple empties the whole table), so one family is dumped and its
+   * expectations deleted one by one; one that expires meanwhile is not an error. Returns the
+   * number deleted (unknown, -1, for a whole-table flush: the kernel does not say).
+   */
+  async flushExpect(family = AF_UNSPEC): Promise<number> {
+    if (family === AF_UNSPEC) {
+      await this.simpleRequest('expectation flush', (w, seq) => {
+        w.beginNf(EXP_MSG(IPCTNL_MSG_EXP_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, AF_UNSPEC);
+        w.end();
+      });
+      return -1;
+    }
+    const list = await this.listExpect({ family });
+    const r = await this.deleteExpect(list);
+    if (r.failed.length) {
+      const f = r.failed[0];
+      throw new NetlinkError(f.errno || errno.EINVAL, 'expectation flush', `${r.failed.length} expectation(s) could not be deleted, first: ${f.reason}`);
+    }
+    return r.deleted;
+  }
+
+  /** Per-CPU expectation counters, as `conntrack -S expect` prints them. */
+  async expectStats(): Promise<CpuStats[]> {
+    return this.statsDump('expectation stats', EXP_MSG(IPCTNL_MSG_EXP_GET_STATS_CPU), EXP_STAT_NAMES);
   }
 }

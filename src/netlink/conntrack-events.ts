@@ -68,6 +68,14 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     return this.socket.receiveBufferSize;
   }
 
+  /**
+   * Events caused by requests from these netlink port ids (our commit and flush sockets) are
+   * dropped in the kernel, before they can fill the receive buffer.
+   */
+  ignorePorts(ports: number[]): void {
+    this.socket.ignorePorts(ports);
+  }
+
   /** Starts delivering events from the event loop. */
   start(): void {
     this.socket.onReadable(() => this.drain());

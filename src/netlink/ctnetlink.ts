@@ -367,12 +367,12 @@ function writeTcp(w: NlWriter, tcp: TcpInfo, request: boolean, liberal: boolean)
   if (tcp.flagsOrig !== undefined || lib) {
     const p = w.raw(CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, 2);
     w.buf[p] = (tcp.flagsOrig ?? 0) | lib;
-    w.buf[p + 1] = (tcp.maskOrig ?? (request ? 0xff : 0)) | lib;
+    w.buf[p + 1] = (tcp.maskOrig ?? (request && tcp.flagsOrig !== undefined ? 0xff : 0)) | lib;
   }
   if (tcp.flagsReply !== undefined || lib) {
     const p = w.raw(CTA_PROTOINFO_TCP.FLAGS_REPLY, 2);
     w.buf[p] = (tcp.flagsReply ?? 0) | lib;
-    w.buf[p + 1] = (tcp.maskReply ?? (request ? 0xff : 0)) | lib;
+    w.buf[p + 1] = (tcp.maskReply ?? (request && tcp.flagsReply !== undefined ? 0xff : 0)) | lib;
   }
   w.nestEnd(nt);
   w.nestEnd(pi);

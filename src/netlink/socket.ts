@@ -144,6 +144,11 @@ export class NetlinkSocket {
     this.native.unref();
   }
 
+  /** Drops, in the kernel, messages caused by these netlink port ids (our own requests). */
+  ignorePorts(ports: number[]): void {
+    this.native.ignorePorts(ports);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

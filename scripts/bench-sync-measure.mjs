@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+// Measuring side of scripts/bench-sync.sh: talks to the daemons' UNIX control sockets directly
+// (no client process per poll, so polling every 20 ms costs the daemon one small request and
+// costs the benchmark nothing), times replication and resync, and reads the kernel's entry count
+// of a namespace from /proc/PID/net/stat/nf_conntrack.
+//
+// Both daemons are driven with their own native protocol:
+//   conntrackd  4-byte native-endian action code, plain-text answer until EOF (what the stock
+//               `conntrackd -C conf -s cache` client does); counts are parsed from
+//               "cache:internal active objects:" / "cache:external active objects:".
+//   ctsync      JSON request line {"cmd":"stats"} (what `ctsync -s --json` sends); counts are
+//               counters.internal.active / counters.external.active.
+// UNIX socket paths are file system paths, so this helper can run in any network namespace.
+//
+// Subcommands (all print one line of key=value pairs on stdout; exit 0 on success, 2 on failure
+// with error="..." in the line):
+//   stats     --sock S --proto P
+//   wait      --sock S --proto P --cache internal|external --eq N [--timeout S]
+//   replicate --primary-sock S --primary-proto P --primary-pid PID
+//             --backup-sock S --backup-proto P --count N [--interval MS] [--timeout S] [--stall S]
+//             -- LOADER-COMMAND...
+//             Starts the loader, then polls: the primary's kernel count (1 ms until the first
+//             entry appears, then every interval), the primary's internal cache and the
+//             backup's external cache (every interval). Times are seconds since the loader was
+//             spawned: kernel_first, kernel_full, loader_exit, primary_full, backup_full;
+//             latency = backup_full - kernel_first (from the first inserted flow to the backup
+//             holding all of them).
+//   resync    --sock S --proto P --count N [--interval MS] [--timeout S]
+//             Flushes the external cache (-f external), waits until it is empty, then requests a
+//             resync (-n) and polls until the external cache holds N entries again.
+//             resync = seconds from sending -n to the full count.
+//   action    --sock S --proto P --do flush-external|request-resync|kill
+
+import net from 'node:net';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+
+const CD = { STATS_CACHE: 29, KILL: 20, REQUEST_DUMP: 23, FLUSH_EXT_CACHE: 34 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function out(fields) {
+  const parts = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v);
+    parts.push(/^[\w.+-]+$/.test(s) ? `${k}=${s}` : `${k}="${s.replace(/["\\$`]/g, ' ')}"`);
+  }
+  process.stdout.write(parts.join(' ') + '\n');
+}
+
+function fail(msg, fields = {}) {
+  out({ ...fields, error: msg });
+  process.exit(2);
+}
+
+/** conntrackd protocol: one action code, text until EOF. */
+function cdRequest(sock, code, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    const chunks = [];
+    const timer = setTimeout(() => {
+      c.destroy();
+      reject(new Error(`no answer from ${sock} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    c.on('connect', () => {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(code, 0);
+      c.write(b);
+    });
+    c.on('data', (d) => chunks.push(d));
+    c.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    c.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+/** ctsync protocol: one JSON request line, JSON lines back, the last one has "ok". */
+function jsonRequest(sock, req, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let buf = '';
+    let done = false;
+    const finish = (err, v) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      c.destroy();
+      if (err) reject(err);
+      else resolve(v);
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer from ${sock} within ${timeoutMs} ms`)), timeoutMs);
+    c.on('connect', () => c.write(JSON.stringify(req) + '\n'));
+    c.on('data', (d) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const m = JSON.parse(line);
+        if ('data' in m) continue;
+        if (m.ok) finish(undefined, m.result);
+        else finish(new Error(m.error ?? 'request failed'));
+      }
+    });
+    c.on('error', (e) => finish(e));
+    c.on('close', () => finish(new Error('connection closed without an answer')));
+  });
+}
+
+const CD_RE = { internal: /cache:internal\s+active objects:\s+(\d+)/, external: /cache:external\s+active objects:\s+(\d+)/ };
+
+/** { internal, external } active counts of a daemon's caches. */
+async function counts(sock, proto) {
+  if (proto === 'conntrackd') {
+    const text = await cdRequest(sock, CD.STATS_CACHE);
+    const i = CD_RE.internal.exec(text);
+    const e = CD_RE.external.exec(text);
+    if (!i || !e) throw new Error(`unexpected conntrackd -s cache answer: ${text.slice(0, 200)}`);
+    return { internal: Number(i[1]), external: Number(e[1]) };
+  }
+  const r = await jsonRequest(sock, { cmd: 'stats', args: { section: 'cache' } });
+  return { internal: r.counters.internal.active, external: r.counters.external.active };
+}
+
+async function action(sock, proto, what) {
+  if (proto === 'conntrackd') {
+    const code = { 'flush-external': CD.FLUSH_EXT_CACHE, 'request-resync': CD.REQUEST_DUMP, kill: CD.KILL }[what];
+    if (code === undefined) throw new Error(`unknown action ${what}`);
+    return cdRequest(sock, code);
+  }
+  const req = { 'flush-external': { cmd: 'flush-cache', args: { which: 'external' } }, 'request-resync': { cmd: 'request-resync' }, kill: { cmd: 'kill' } }[what];
+  if (!req) throw new Error(`unknown action ${what}`);
+  return jsonRequest(sock, req);
+}
+
+/** The conntrack entry count of PID's network namespace. */
+function kernelCount(pid) {
+  const text = fs.readFileSync(`/proc/${pid}/net/stat/nf_conntrack`, 'utf8');
+  const nl = text.indexOf('\n');
+  return parseInt(text.slice(nl + 1, nl + 9), 16);
+}
+
+const argv = process.argv.slice(2);
+const dd = argv.indexOf('--');
+const loaderCmd = dd >= 0 ? argv.slice(dd + 1) : [];
+const sub = argv[0];
+const { values: o } = parseArgs({
+  args: dd >= 0 ? argv.slice(1, dd) : argv.slice(1),
+  options: {
+    sock: { type: 'string' }, proto: { type: 'string' }, cache: { type: 'string', default: 'external' },
+    eq: { type: 'string' }, timeout: { type: 'string', default: '120' }, interval: { type: 'string', default: '20' },
+    stall: { type: 'string', default: '20' }, count: { type: 'string' }, do: { type: 'string' },
+    'primary-sock': { type: 'string' }, 'primary-proto': { type: 'string' }, 'primary-pid': { type: 'string' },
+    'backup-sock': { type: 'string' }, 'backup-proto': { type: 'string' },
+  },
+  strict: true,
+});
+const timeoutMs = Number(o.timeout) * 1000;
+const interval = Number(o.interval);
+
+try {
+  switch (sub) {
+    case 'stats': {
+      out(await counts(o.sock, o.proto));
+      break;
+    }
+    case 'action': {
+      await action(o.sock, o.proto, o.do);
+      out({ ok: 1 });
+      break;
+    }
+    case 'wait': {
+      const want = Number(o.eq);
+      const t0 = performance.now();
+      let last = {};
+      for (;;) {
+        try {
+          last = await counts(o.sock, o.proto);
+          if (last[o.cache] === want) break;
+        } catch (e) {
+          last = { lastError: e.message };
+        }
+        if (performance.now() - t0 > timeoutMs) fail(`${o.cache} cache did not reach ${want} within ${o.timeout} s`, last);
+        await sleep(interval);
+      }
+      out({ ...last, waited: (performance.now() - t0) / 1000 });
+      break;
+    }
+    case 'replicate': {
+      const n = Number(o.count);
+      const pid = Number(o['primary-pid']);
+      const stallMs = Number(o.stall) * 1000;
+      if (loaderCmd.length === 0) throw new Error('replicate: no loader command after --');
+      const r = { kernel: 0, primary: 0, backup: 0 };
+      const t = {};
+      let loaderErr = '';
+      let loaderCode;
+      let failed;
+      const t0 = performance.now();
+      const since = () => (performance.now() - t0) / 1000;
+      const loader = spawn(loaderCmd[0], loaderCmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      loader.stderr.on('data', (d) => (loaderErr += d.toString()));
+      loader.on('exit', (code, sig) => {
+        t.loader_exit = since();
+        loaderCode = code ?? sig;
+        if (code !== 0) failed = `loader exited with ${code ?? sig}: ${loaderErr.trim().slice(0, 300)}`;
+      });
+      const deadline = () => performance.now() - t0 > timeoutMs;
+      // kernel count: 1 ms until the first entry is in, then every interval
+      const kernelLoop = (async () => {
+        while (t.kernel_full === undefined && !failed && !deadline()) {
+          r.kernel = kernelCount(pid);
+          if (r.kernel > 0 && t.kernel_first === undefined) t.kernel_first = since();
+          if (r.kernel >= n) t.kernel_full = since();
+          else await sleep(t.kernel_first === undefined ? 1 : interval);
+        }
+      })();
+      let lastChange = performance.now();
+      let lastBackup = -1;
+      while (t.backup_full === undefined && !failed) {
+        const tick = performance.now();
+        const [p, b] = await Promise.all([
+          t.primary_full === undefined ? counts(o['primary-sock'], o['primary-proto']) : undefined,
+          counts(o['backup-sock'], o['backup-proto']),
+        ]);
+        if (p) {
+          r.primary = p.internal;
+          if (p.internal >= n) t.primary_full = since();
+        }
+        r.backup = b.external;
+        if (b.external >= n) {
+          t.backup_full = since();
+          break;
+        }
+        if (b.external !== lastBackup) {
+          lastBackup = b.external;
+          lastChange = performance.now();
+        }
+        if (deadline()) failed = `backup's external cache did not reach ${n} within ${o.timeout} s`;
+        else if (t.kernel_full !== undefined && t.primary_full !== undefined && performance.now() - lastChange > stallMs) failed = `backup's external cache stalled at ${b.external} for ${o.stall} s`;
+        else await sleep(Math.max(0, interval - (performance.now() - tick)));
+      }
+      await kernelLoop;
+      // the loader finishes soon after the kernel is full
+      for (let i = 0; i < 300 && t.loader_exit === undefined; i++) await sleep(10);
+      const fields = {
+        ...t,
+        latency: t.backup_full !== undefined && t.kernel_first !== undefined ? t.backup_full - t.kernel_first : undefined,
+        kernel: r.kernel, primary: r.primary, backup: r.backup, loader_code: loaderCode,
+      };
+      if (failed) {
+        if (t.loader_exit === undefined) loader.kill('SIGKILL');
+        fail(failed, fields);
+      }
+      out(fields);
+      break;
+    }
+    case 'resync': {
+      const n = Number(o.count);
+      await action(o.sock, o.proto, 'flush-external');
+      const tf = performance.now();
+      let c = await counts(o.sock, o.proto);
+      while (c.external !== 0) {
+        if (performance.now() - tf > 10000) fail(`external cache not empty 10 s after -f external (${c.external})`);
+        await sleep(5);
+        c = await counts(o.sock, o.proto);
+      }
+      const flush = (performance.now() - tf) / 1000;
+      await sleep(200);
+      const t0 = performance.now();
+      await action(o.sock, o.proto, 'request-resync');
+      const ack = (performance.now() - t0) / 1000;
+      for (;;) {
+        const tick = performance.now();
+        c = await counts(o.sock, o.proto);
+        if (c.external >= n) break;
+        if (performance.now() - t0 > timeoutMs) fail(`external cache did not reach ${n} within ${o.timeout} s after -n`, { external: c.external, flush });
+        await sleep(Math.max(0, interval - (performance.now() - tick)));
+      }
+      out({ resync: (performance.now() - t0) / 1000, flush, request_ack: ack, external: c.external });
+      break;
+    }
+    default:
+      throw new Error(`unknown subcommand ${sub ?? '(none)'}: stats, wait, replicate, resync, action`);
+  }
+} catch (e) {
+  fail(e.message);
+}

@@ -1,0 +1,42 @@
+// `ctsync config check FILE` and `ctsync config convert conntrackd.conf`.
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { convertConntrackdConf, loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+
+export function configCommand(): Command {
+  const config = new Command('config').description('check or convert configuration files');
+
+  config.command('check')
+    .description('validate a configuration (ctsync JSON or conntrackd.conf); every problem is listed with its place')
+    .argument('<file>')
+    .option('--json', 'print the resolved configuration (defaults filled in) as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      try {
+        const { config: cfg, warnings, format } = await loadConfig(file);
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        if (opts.json) process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+        else process.stdout.write(`${file}: ok (${format === 'json' ? 'ctsync JSON' : 'conntrackd.conf'}${warnings.length ? `, ${warnings.length} warning(s)` : ''})\n`);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(err.message + '\n');
+        process.exitCode = 2;
+      }
+    });
+
+  config.command('convert')
+    .description('convert a conntrackd.conf into ctsync JSON (printed on stdout)')
+    .argument('<file>')
+    .action((file: string) => {
+      try {
+        const { json, warnings } = convertConntrackdConf(fs.readFileSync(file, 'utf8'), file);
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(json);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(err.message + '\n');
+        process.exitCode = 2;
+      }
+    });
+  return config;
+}

@@ -1,0 +1,81 @@
+// A commit worker thread: its own netlink socket, commits the packed entries it is given. Several
+// of them let the kernel insert on every core at once (its conntrack locks are per bucket).
+import { parentPort } from 'node:worker_threads';
+import { NetlinkSocket } from '../netlink/socket.js';
+import { NlWriter } from '../netlink/attr.js';
+import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { errno } from '../netlink/socket.js';
+import { runBatch, type BatchChannel } from '../netlink/batch.js';
+import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
+import type { CommitJob, CommitPartResult } from './commit-pool.js';
+
+const socket = new NetlinkSocket({ rcvbuf: 16 * 1024 * 1024, sndbuf: 4 * 1024 * 1024 });
+const channel: BatchChannel = {
+  socket, rx: Buffer.allocUnsafe(1024 * 1024), w: new NlWriter(512 * 1024),
+  // a worker may block: nothing else runs on this thread
+  wait: async () => {
+    socket.waitReadable(-1);
+  },
+};
+let seq = (Date.now() / 1000) >>> 0;
+
+/** Offsets of the records in a packed buffer: [u16 len][u32 updated][attrs]. */
+function index(buf: Buffer): { starts: Uint32Array; count: number } {
+  const starts = new Uint32Array(Math.ceil(buf.length / 8) + 1);
+  let count = 0;
+  for (let o = 0; o + 6 <= buf.length; o += 6 + buf.readUInt16LE(o)) starts[count++] = o;
+  return { starts, count };
+}
+
+async function commit(job: CommitJob): Promise<CommitPartResult> {
+  const buf = Buffer.from(job.buf);
+  const { starts, count } = index(buf);
+  const result: CommitPartResult = { created: 0, replaced: 0, failures: [] };
+  const encodeCreate = (w: NlWriter, i: number, s: number): void => {
+    const o = starts[i];
+    const len = buf.readUInt16LE(o);
+    const updated = buf.readUInt32LE(o + 2);
+    const cached = scanTimeout(buf, o + 6, o + 6 + len);
+    let timeout = job.fixedTimeout ?? cached - (job.now - updated);
+    if (job.fixedTimeout === undefined && (cached < 0 || timeout <= 0)) timeout = 60;
+    w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
+    if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal })) throw new Error('entry has no usable tuple');
+    w.end();
+  };
+  const first = await runBatch(channel, count, seq + 1, encodeCreate);
+  seq = first.lastSeq;
+  const exists: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const err = first.outcome.errnos[i];
+    if (err === 0) result.created++;
+    else if (err === errno.EEXIST) exists.push(i);
+    else result.failures.push({ index: job.indexes[i], errno: err, message: first.outcome.messages.get(i) });
+  }
+  if (exists.length) {
+    // replace: delete what is there, create ours
+    const del = await runBatch(channel, exists.length, seq + 1, (w, k, s) => {
+      const o = starts[exists[k]];
+      scanTimeout(buf, o + 6, o + 6 + buf.readUInt16LE(o));
+      w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, s, scannedFamily());
+      if (!writeScannedIdentity(w, buf)) throw new Error('entry has no usable tuple');
+      w.end();
+    });
+    seq = del.lastSeq;
+    const again = await runBatch(channel, exists.length, seq + 1, (w, k, s) => encodeCreate(w, exists[k], s));
+    seq = again.lastSeq;
+    for (let k = 0; k < exists.length; k++) {
+      const err = again.outcome.errnos[k];
+      if (err === 0) result.replaced++;
+      else result.failures.push({ index: job.indexes[exists[k]], errno: err, message: again.outcome.messages.get(k) });
+    }
+  }
+  return result;
+}
+
+parentPort!.on('message', (job: CommitJob) => {
+  commit(job).then(
+    (r) => parentPort!.postMessage({ ok: true, result: r }),
+    (err: Error) => parentPort!.postMessage({ ok: false, error: err.message }),
+  );
+});
+parentPort!.postMessage({ ready: true, portId: socket.portId });

@@ -1,0 +1,86 @@
+// Many ctnetlink requests per sendmsg, with a result per request. The kernel processes every
+// message of a sendmsg before the call returns, so requests go without ACK (only failures
+// answer) and a NOOP with ACK closes the batch as a fence: once its ACK is read, every reply of
+// the batch has been read. Outstanding replies are bounded by the batch size, so the receive
+// buffer cannot overrun (each error reply costs about 1 KiB of it).
+import { AF_UNSPEC, NLMSG_ERROR, NLMSG_NOOP, NLM_F_ACK, NLM_F_REQUEST } from './constants.js';
+import type { NlWriter } from './attr.js';
+import { decodeError, forEachMessage } from './nlmsg.js';
+import { NetlinkError, errno, type NetlinkSocket } from './socket.js';
+
+/** Bytes of requests per sendmsg. */
+export const BATCH_BYTES = 256 * 1024;
+/** Requests per batch (bounds the error replies queued at once). */
+export const BATCH_MAX_MESSAGES = 2048;
+
+/** Per-request results of a batch: 0 ok, errno > 0, -1 could not be encoded. */
+export interface BatchOutcome {
+  errnos: Int32Array;
+  /** Kernel extended-ack text or the encoder's message, by request index. */
+  messages: Map<number, string>;
+}
+
+export interface BatchChannel {
+  socket: NetlinkSocket;
+  rx: Buffer;
+  w: NlWriter;
+  /** Waits until the socket is readable. */
+  wait(): Promise<void>;
+}
+
+/**
+ * Sends requests 0..count-1; `encode(w, i, seq)` writes request i (header included, with the seq
+ * given) and throws to mark it unencodable. Returns per-request outcomes and the last seq used.
+ */
+export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<{ outcome: BatchOutcome; lastSeq: number }> {
+  const outcome: BatchOutcome = { errnos: new Int32Array(count), messages: new Map() };
+  const { w, rx, socket } = ch;
+  const base = firstSeq >>> 0;
+  let lastSeq = base;
+  let i = 0;
+  while (i < count) {
+    w.reset();
+    const first = i;
+    const limit = Math.min(count, first + BATCH_MAX_MESSAGES);
+    for (; i < limit && w.off < BATCH_BYTES; i++) {
+      const mark = w.off;
+      try {
+        encode(w, i, (base + i) >>> 0);
+      } catch (err) {
+        w.off = mark;
+        outcome.errnos[i] = -1;
+        outcome.messages.set(i, (err as Error).message);
+      }
+    }
+    if (w.off === 0) continue;
+    const fence = (base + i) >>> 0;
+    lastSeq = fence;
+    w.beginNf(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, fence, AF_UNSPEC);
+    w.end();
+    socket.send(w.bytes(), 'conntrack batch');
+    let done = false;
+    while (!done) {
+      const n = socket.recv(rx);
+      if (n === -errno.EAGAIN) {
+        await ch.wait();
+        continue;
+      }
+      if (n < 0) throw new NetlinkError(-n, 'conntrack batch', n === -errno.ENOBUFS ? 'replies were lost: the receive buffer overran' : undefined);
+      forEachMessage(rx, Math.min(n, rx.length), (h) => {
+        if (h.type !== NLMSG_ERROR) return true;
+        const e = decodeError(rx, h);
+        if (e.seq === fence) {
+          done = true;
+          return false;
+        }
+        const at = (e.seq - base) >>> 0;
+        if (at >= first && at < i && e.errno !== 0) {
+          outcome.errnos[at] = e.errno;
+          if (e.message) outcome.messages.set(at, e.message);
+        }
+        return true;
+      });
+    }
+  }
+  return { outcome, lastSeq };
+}
