@@ -614,9 +614,9 @@ export class FailoverMachine {
     try {
       outcome = await Promise.race([
         call.then(
-            (value) => ({ ok: true as const, value }),
-            (err: unknown) => ({ ok: false as const, err }),
-          ),
+          (value) => ({ ok: true as const, value }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
         timeout,
       ]);
     } finally {
@@ -626,7 +626,6 @@ export class FailoverMachine {
     if ('timedOut' in outcome) {
       rec.result = 'failed';
       rec.detail = `timed out after ${this.stepTimeoutMs} ms (still running in the background)`;
-      call.catch(() => undefined);
     } else if (!outcome.ok) {
       rec.result = 'failed';
       rec.detail = errorText(outcome.err);
