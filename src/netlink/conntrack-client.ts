@@ -11,9 +11,13 @@
 //  - CTA_EXPECT_TIMEOUT is ignored on create (the helper policy decides, ftp: 300 s); an EXP_NEW
 //    without NLM_F_CREATE on an existing expectation sets it (updateExpect).
 //  - The kernel needs CTA_EXPECT_TUPLE, MASK and MASTER on every EXP_NEW, updates included.
-//  - Dumps carry no zone (CTA_EXPECT_ZONE is request-only) and report the master's helper as
-//    CTA_EXPECT_HELP_NAME, while on create that attribute names the helper to attach to the
-//    expected connection (see writeExpectCreateAttrs).
+//  - Dumps carry no zone (CTA_EXPECT_ZONE is request-only), so a dumped expectation of a master
+//    in a zone other than 0 cannot be created again from the dump alone.
+//  - A dump's CTA_EXPECT_HELP_NAME is the master's helper. On create the kernel gives the
+//    expectation (and so the expected connection) the master's helper; since upstream commit
+//    917b61fa2042 ("netfilter: ctnetlink: ignore explicit helper on new expectations", 6.18.y and
+//    stable) it ignores CTA_EXPECT_HELP_NAME, before that it looked the name up (unknown:
+//    EOPNOTSUPP). Replaying a dumped helper name is thus the same as leaving it out, on both.
 //  - There are expectation events for NEW and DESTROY only (never UPDATE).
 import {
   AF_UNSPEC, CTA, CTA_STATS, CTA_STATS_EXP, CTA_STATS_GLOBAL, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
@@ -128,7 +132,7 @@ const EXPECTATION: TableKind<Expect> = {
   writeIdentity: writeExpectIdentity,
   hints: {
     [errno.ENOENT]: 'no master conntrack with this tuple (in this zone)',
-    [errno.EOPNOTSUPP]: 'the master conntrack has no helper, or the named helper is unknown',
+    [errno.EOPNOTSUPP]: 'the master conntrack has no helper (or, on older kernels, the named helper is unknown)',
     [errno.ETIME]: 'the expectation expired meanwhile',
   },
 };
@@ -567,10 +571,9 @@ export class ConntrackClient {
   /**
    * Creates expectations in batches, like create(): each one is counted as created, existing
    * (EEXIST), replaced (`replace: true`) or failed with its reason. Each needs its master conntrack
-   * (with a helper) in the table. `helper` is sent as given: on create it names the helper for the
-   * expected connection, while dumps report the master's helper there (see writeExpectCreateAttrs);
-   * leave it out when replaying a dump unless the child connection should get that helper. The
-   * timeout is ignored by the kernel on create (updateExpect sets it).
+   * (with a helper) in the table. `helper` is sent as given (recent kernels ignore it and use the
+   * master's helper, which is also what a dump reports). The kernel ignores the timeout on create
+   * (the helper's policy decides); updateExpect sets it.
    */
   async createExpect(list: Iterable<Expect>, opts: ExpectCreateOptions = {}): Promise<CreateResult<Expect>> {
     return this.createBatched(EXPECTATION, list, { replace: opts.replace, onProgress: opts.onProgress });
