@@ -69,6 +69,16 @@ function configPath(opts: DaemonCliOptions): string {
   return found;
 }
 
+/** The control socket of the daemon a client command talks to (from -C or the default config). */
+export async function daemonSocket(opts: DaemonCliOptions): Promise<string> {
+  try {
+    return (await loadConfig(configPath(opts))).config.general.unix.path;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Error(err.message);
+    throw err;
+  }
+}
+
 const CLIENT_FLAGS = ['commit', 'flush', 'flushKernel', 'resyncKernel', 'bulk', 'requestResync', 'purge', 'kill', 'stats', 'internal', 'external'] as const;
 
 export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise<void> {

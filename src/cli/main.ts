@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ctCommand } from './ct.js';
 import { configCommand } from './config-cli.js';
+import { haCommands } from './ha-cli.js';
 import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
 import { NetlinkError } from '../netlink/socket.js';
 import { printError } from './output.js';
@@ -20,6 +21,7 @@ addDaemonOptions(program);
 program.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));
 program.addCommand(ctCommand());
 program.addCommand(configCommand());
+for (const c of haCommands(program)) program.addCommand(c);
 
 try {
   await program.parseAsync(process.argv);

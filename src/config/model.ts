@@ -19,6 +19,7 @@
 //   sync.startupResync                  conntrackd starts with an empty external cache
 
 import { protocolByNameLoose } from './protocols.js';
+import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
 
 export type SyslogFacility = 'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
 export const SYSLOG_FACILITIES: readonly SyslogFacility[] = ['daemon', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'];
@@ -151,8 +152,8 @@ export interface CtsyncConfig {
   sync: SyncConfig;
   general: GeneralConfig;
   // ctsync-only sections, typed by their owners later; accepted and passed through as-is.
-  ha?: unknown;
-  hooks?: unknown;
+  ha?: HaConfigInput;
+  hooks?: HooksConfigInput;
   log?: unknown;
   metrics?: unknown;
 }
@@ -206,8 +207,8 @@ export interface CtsyncConfigInput {
     scheduler?: SchedulerConfig;
     filter?: FilterConfigInput;
   };
-  ha?: unknown;
-  hooks?: unknown;
+  ha?: HaConfigInput;
+  hooks?: HooksConfigInput;
   log?: unknown;
   metrics?: unknown;
 }

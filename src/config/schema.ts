@@ -5,6 +5,7 @@
 //   ctsync.json: sync.channels[0].port: must be <= 65535, got 70000
 //   ctsync.json: sync.channels[0].prot: unknown key (did you mean "port"?)
 //   ctsync.json: general.filter.protocol.protocols[1]: unknown protocol name "icmpv6" (did you mean "ipv6-icmp"?)
+import { checkHaConfig, haSchema, hooksSchema } from '../ha/config.js';
 import net from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigError, closest, type ConfigProblem } from './errors.js';
@@ -225,9 +226,9 @@ export const configSchema = {
         },
       },
     },
-    // ctsync-only sections: owned (and validated) by their modules.
-    ha: {},
-    hooks: {},
+    // ctsync-only sections: their schemas live with their modules.
+    ha: haSchema,
+    hooks: hooksSchema,
     log: {},
     metrics: {},
   },
@@ -442,7 +443,7 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of semanticProblems(value)) if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
+  for (const p of [...semanticProblems(value), ...checkHaConfig(value)]) if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }
 

@@ -9,6 +9,8 @@ import { SyncEngine } from '../engine/sync-engine.js';
 import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { controlRequest } from '../control/client.js';
+import { HaRuntime } from '../ha/runtime.js';
+import { resolveHaConfig } from '../ha/config.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -63,27 +65,43 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const release = takeLock(config.general.lockFile, log);
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
+  let ha: HaRuntime | undefined;
   let stopping = false;
   const shutdown = (why: string): void => {
     if (stopping) return;
     stopping = true;
     log.info(`---- shutdown (${why}) ----`);
     server?.close();
-    engine?.stop();
-    release();
-    log.on('finish', () => process.exit(0));
-    log.end();
-    setTimeout(() => process.exit(0), 1000).unref();
+    // let a running failover step finish (bounded), then stop the engine
+    const haDone = ha ? Promise.race([ha.stop(), new Promise((r) => setTimeout(r, 5000))]) : Promise.resolve();
+    void haDone.finally(() => {
+      engine?.stop();
+      release();
+      log.on('finish', () => process.exit(0));
+      log.end();
+      setTimeout(() => process.exit(0), 1000).unref();
+    });
   };
   try {
     engine = new SyncEngine(config, log);
     const eng = engine;
-    server = new ControlServer(config.general.unix.path, new DaemonHandler({
-      engine: eng, log, shutdown: () => shutdown('kill request'),
+    const handler = new DaemonHandler({
+      engine: eng, log, shutdown: () => shutdown('kill request'), ha: () => ha,
       eventsReceived: () => eng.eventsReceived, eventBufferSize: () => eng.eventBufferSize,
-    }), (level, msg) => log.log(level, msg));
+    });
+    server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
     await server.listen();
     await engine.start();
+    // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
+    ha = new HaRuntime(resolveHaConfig(config.ha ?? { track: {} }, config.hooks), {
+      commit: () => handler.commitForPromotion(),
+      flushCaches: (which) => handler.flushCaches(which),
+      schedulePurge: () => handler.schedulePurge(),
+      reloadInternal: (send) => eng.reloadInternal(send),
+      bulkSend: () => eng.bulkSend(),
+      requestResync: () => eng.requestResync(),
+    }, log);
+    await ha.start();
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);
     server?.close();

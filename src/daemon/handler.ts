@@ -10,9 +10,13 @@ import { ControlError, type ControlHandler, type ControlReply, type ControlReque
 import * as text from '../control/stats-text.js';
 import type { Logger } from '../log.js';
 import type { Entry } from '../conntrack/entry.js';
+import type { HaRuntime } from '../ha/runtime.js';
+import { KeepalivedInputError } from '../ha/keepalived.js';
 
 export interface DaemonControl {
   engine: SyncEngine;
+  /** The failover layer (created after the handler, hence a getter). */
+  ha(): HaRuntime | undefined;
   log: Logger;
   /** Stops the daemon (after the reply went out). */
   shutdown(): void;
@@ -29,7 +33,7 @@ const STATS_BY_ACTION: Record<number, StatsSection> = {
 };
 
 export class DaemonHandler implements ControlHandler {
-  private committing = false;
+  private committing?: Promise<CommitResult>;
   private purgeTimer?: NodeJS.Timeout;
 
   constructor(private readonly d: DaemonControl) {}
@@ -63,18 +67,30 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
+  /** `-c`; refused while another commit runs (conntrackd: "commit already in progress"). */
   async commit(): Promise<CommitResult> {
     if (this.committing) throw new ControlError('commit already in progress');
-    this.committing = true;
     this.cancelPurge();
+    this.committing = this.runCommit();
     try {
-      const r = await this.engine.commit();
-      this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
-      for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
-      return r;
+      return await this.committing;
     } finally {
-      this.committing = false;
+      this.committing = undefined;
     }
+  }
+
+  /** For a promotion: waits for a commit that is already running (a manual -c), then commits. */
+  async commitForPromotion(): Promise<CommitResult> {
+    await this.committing?.catch(() => undefined);
+    return this.commit();
+  }
+
+  private async runCommit(): Promise<CommitResult> {
+    const r = await this.engine.commit();
+    this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
+    for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
+    if (r.failed.length > 20) this.d.log.warn(`commit: ${r.failed.length - 20} more failures not shown`);
+    return r;
   }
 
   flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {
@@ -194,8 +210,45 @@ export class DaemonHandler implements ControlHandler {
       case 'request-resync': this.engine.requestResync(); return { result: {} };
       case 'purge': return { result: { inSeconds: this.schedulePurge() } };
       case 'kill': setImmediate(() => this.d.shutdown()); return { result: {} };
+      case 'status': return { result: this.status() };
+      case 'notify': {
+        const ha = this.requireHa();
+        const argv = Array.isArray(args.argv) ? args.argv.map(String) : [];
+        try {
+          return { result: ha.notify(argv) };
+        } catch (err) {
+          if (err instanceof KeepalivedInputError) throw new ControlError(err.message);
+          throw err;
+        }
+      }
+      case 'promote': case 'demote': {
+        const ha = this.requireHa();
+        const target = req.cmd === 'promote' ? 'active' : 'backup';
+        const outcome = await ha.request(target, `ctsync ${req.cmd}${args.force ? ' --force' : ''}`, { force: args.force === true });
+        if (outcome.outcome === 'refused') throw new ControlError(`${req.cmd} refused: ${outcome.why}`);
+        return { result: { outcome, status: ha.status() } };
+      }
       default: throw new ControlError(`unknown command '${req.cmd}'`);
     }
+  }
+
+  private requireHa(): HaRuntime {
+    const ha = this.d.ha();
+    if (!ha) throw new ControlError('the failover layer is not running');
+    return ha;
+  }
+
+  status(): Record<string, unknown> {
+    const e = this.engine;
+    return {
+      pid: process.pid,
+      uptimeSeconds: Math.floor((Date.now() - e.startedAt) / 1000),
+      ha: this.d.ha()?.status(),
+      internal: e.internal.size,
+      external: e.external.size,
+      channel: e.channel.description,
+      peer: { hello: e.ftfw.stats().hello, lastSeqReceived: e.ftfw.stats().lastSeqReceived },
+    };
   }
 
   counters(): Record<string, unknown> {

@@ -112,7 +112,8 @@ const absPath = { type: 'string', format: 'abs-path', maxLength: 4096, expected:
 const hookCommand = {
   anyOf: [
     { type: 'string', pattern: '^/', minLength: 2 },
-    { type: 'array', minItems: 1, items: [{ type: 'string', pattern: '^/', minLength: 2 }], additionalItems: { type: 'string' } },
+    // the first item's absolute path is checked by checkHaConfig (strict ajv refuses open tuples)
+    { type: 'array', minItems: 1, items: { type: 'string' } },
   ],
   expected: 'an absolute path with optional arguments ("/etc/ctsync/hook arg"), or a list ["/path", "arg"...]',
 };
@@ -147,6 +148,7 @@ export const haSchema = {
     guard: {
       type: 'object',
       additionalProperties: false,
+      expected: 'the traffic guard: {"enabled": true, "virtualAddresses": [...], "maxHoldMs": 2000}',
       properties: {
         enabled: { type: 'boolean', expected: 'true or false' },
         virtualAddresses: { type: 'array', uniqueItems: true, items: { type: 'string', format: 'ip', expected: 'an IPv4 or IPv6 address (a VIP)' }, expected: 'a list of virtual IP addresses' },
@@ -195,6 +197,15 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 export function checkHaConfig(root: unknown): HaProblem[] {
   const out: HaProblem[] = [];
   if (!isObj(root)) return out;
+  const hooks = root.hooks;
+  if (isObj(hooks)) {
+    for (const k of ['prePromote', 'postPromote', 'preDemote', 'postDemote']) {
+      const v = hooks[k];
+      if (Array.isArray(v) && typeof v[0] === 'string' && !v[0].startsWith('/')) {
+        out.push({ path: `hooks.${k}[0]`, message: `must be an absolute path (the program to run), got ${JSON.stringify(v[0])}` });
+      }
+    }
+  }
   const ha = root.ha;
   if (!isObj(ha)) return out;
   const track = ha.track;

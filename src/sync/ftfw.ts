@@ -31,16 +31,17 @@
  *
  * Improvements (all on by default, each individually switchable, all off in `conntrackdCompat`):
  *
- *  S1  "HELLO phase is unreliable, so replay it" (fixes L1-L3 for data WE send, whatever the
+ *  S1  "The HELLO phase is unreliable, so replay it" (fixes L1-L3 for data WE send, whatever the
  *      receiver): an entry transmitted while we still say HELLO is never released by an ACK
  *      (a stock receiver's ACK may cover messages it skipped, L3). When our handshake completes
  *      (HELLO_BACK received: the peer has accepted at least one of our messages, so its
- *      sequence tracking is set), every such entry is moved back to the tx queue and sent again,
- *      now without HELLO, i.e. sequence-checked and NACK-able by any receiver. They stay held
- *      for `helloLingerPeriods` more and are replayed once again: a stock receiver accepts a
- *      late or duplicated HELLO-flagged copy blindly (L5) and may have applied stale data.
- *      A RESYNC requested during our HELLO phase is held back until the handshake completes for
- *      the same reason (a lost HELLO-flagged RESYNC is never NACKed).
+ *      sequence tracking is set), every such entry is sent again, now without HELLO, i.e.
+ *      sequence-checked and NACK-able by any receiver. For `helloLingerPeriods` after that
+ *      (a bound on the network delay) every entry we send stays held too (see S5); at its end
+ *      the HELLO-phase entries are replayed once more and acknowledged ones are released.
+ *      RESYNC requests wait for the end of the linger time: a lost HELLO-flagged RESYNC is never
+ *      NACKed, and a stock peer discards its resend queue at every HELLO it receives (L4), late
+ *      duplicates of ours included, so its bulk must start after the last of them.
  *  S2  ACK-hole rule (fixes L1 for a peer that restarted under us, and lost NACKs): a receiver
  *      that acknowledges [from, to] has received seq `from` and therefore either acknowledged or
  *      NACKed everything before it (later arrivals of older seqs are dropped as "before"). A
@@ -53,35 +54,55 @@
  *  S4  Bulk fallback (L6): a NACK whose range contains sequence numbers of evicted objects
  *      cannot be served entry by entry; the owner is asked for a bulk send instead (counted).
  *      A NACK for an evicted NACK/RESYNC of ours makes us request a RESYNC from the peer.
+ *  S5  Regression repair (L5 at a stock receiver): after accepting a late HELLO-flagged duplicate
+ *      of ours, conntrackd moves its last_seq back and then also accepts stale duplicates still
+ *      in flight. It shows: its next ACK/NACK starts inside our HELLO-phase sequence range
+ *      although it had acknowledged beyond it. We then send again everything we still hold;
+ *      thanks to the linger hold (S1) that covers every entry a stale duplicate could hit.
+ *  S6  Start-up recovery, deterministic on the restarted side: once our handshake is complete
+ *      we offer our whole cache (`bulkOnStartup`: in-flight data of the previous incarnation
+ *      was lost) and request the peer's (`startupResync`, the conntrackd option, default on).
+ *  S7  Flow control (L6): objects wait in the tx queue while the resend queue is nearly full
+ *      instead of evicting unacknowledged entries (conntrackd sends a whole bulk in one pass
+ *      and evicts most of it when the cache exceeds ResendQueueSize); control messages keep a
+ *      reserve and, when they overflow, push out the oldest control rather than an object.
  *  R1  Receiver: a HELLO is a *peer (re)start* only when it begins a new HELLO run (first
- *      contact, HELLO after the peer had finished its handshake, HELLO after a silence, or a
- *      sequence far outside the current run). Messages of an ongoing run are sequence-checked
- *      like any other: gaps are NACKed (fixes L2 against a stock sender, whose resend queue
- *      still holds the data unless we are saying HELLO ourselves), late ones are dropped
- *      (fixes L5). HELLO_BACK is scheduled for every HELLO, as conntrackd does.
+ *      contact, HELLO after the peer had finished its handshake and late duplicates had time to
+ *      drain, HELLO after a silence, or a sequence far outside the current run). Messages of an
+ *      ongoing run are sequence-checked like any other: gaps are NACKed (fixes L2 against a
+ *      stock sender, whose resend queue still holds the data unless we are saying HELLO
+ *      ourselves), late ones are dropped (fixes L5). HELLO_BACK is scheduled for every HELLO,
+ *      as conntrackd does.
  *  R2  On a peer (re)start our resend queue is not discarded (L4): its objects are re-queued for
- *      the new incarnation (control messages about the old one are dropped), and optionally
+ *      the new incarnation (control messages about the old one are dropped), and
  *      (`bulkOnPeerRestart`) our whole cache is offered, (`resyncOnPeerRestart`) the peer's is
- *      requested (L7). The RESYNC, like every RESYNC we send, waits for our own handshake.
+ *      requested (L7). This is the heuristic half of restart recovery, needed for a stock peer,
+ *      which neither pushes nor (without StartupResync) pulls when it restarts.
  *
  * Why this stays wire-compatible: nothing new appears on the wire. A retransmission is an
  * ordinary data message with a fresh sequence number, built from the current cache state, so
  * for any receiver it is just a later update (CT_NEW on an existing entry replaces it, CT_UPD
  * updates, CT_DEL of an unknown entry is a no-op). Extra RESYNCs and bulks are what `conntrackd
  * -n` / `-B` produce. Our receiver only differs in *when* it NACKs/drops, and a NACK for data the
- * sender no longer has is ignored by conntrackd.
+ * sender no longer has is ignored by conntrackd. Only timing changes (S7, held RESYNC).
  *
- * With our sender, zero loss holds against any receiver that NACKs gaps in sequence-checked
- * traffic (S1+S2). With our receiver and a stock sender, loss in the sender's HELLO phase or in
- * its discarded queue cannot be recovered message by message; the RESYNC of
- * `resyncOnPeerRestart` / `startupResync` (sent reliably, after our handshake) recovers it.
+ * Guarantees (exercised by test/unit/ftfw.test.ts on a lossy, duplicating, reordering link):
+ * our sender loses nothing, with our receiver or a conntrackd one (S1, S2, S5, S7); our
+ * receiver with a stock sender gets everything the stock sender can still deliver, and a
+ * RESYNC (S6/R2, sent reliably) covers what it cannot, except ghosts (below).
+ * Cost: at each start-up the HELLO-phase traffic is sent three times and, with both S6 and R2
+ * on between two ctsync nodes, a restart causes two bulks in each direction; turn the R2 options
+ * off when every peer is ctsync (or S6 off when the peers are stock and R2 suffices).
  *
  * Known residual limits (protocol-level, not fixable without a wire extension):
- *  - A DEAD entry whose CT_DEL was evicted (or whose sender restarted) is not in a later bulk;
- *    the peer keeps a ghost. `released(obj, 'evicted')` lets the owner keep a tombstone.
- *  - A peer that crashes and restarts within its own HELLO run, faster than
- *    `peerSilenceRestartMs`, with its new (time-based) sequence number inside the old run's
- *    range, is taken for the same incarnation (sequence numbers carry no incarnation id).
+ *  - A DEAD entry whose CT_DEL cannot be delivered (its sender restarted, it was evicted, or a
+ *    stock sender lost it) is not in a later bulk; the peer keeps a ghost until its own purge.
+ *    `released(obj, 'evicted')` lets the owner keep a tombstone.
+ *  - A peer that crashes and restarts within its own HELLO run, or within `maxReorderMs`
+ *    after it, faster than `maxReorderMs`, with its new (time-based) sequence number inside the
+ *    old run's range, is first taken for the same incarnation (sequence numbers carry no
+ *    incarnation id); S6 on the restarted side covers it, a stock peer is not covered.
+ *  - Late duplicates are assumed to drain within `maxReorderMs` (and `helloLingerPeriods`).
  *  - Only one peer: like conntrackd, the receive state is a single sequence space.
  */
 
@@ -247,15 +268,20 @@ export interface FtFwOptions<O> {
   retransmitMaxPeriods?: number;
   /** S4: bulk send when a NACK asks for evicted entries. Default true. */
   bulkOnUnservableNack?: boolean;
+  /**
+   * S7: flow control: objects wait in the tx queue while the resend queue is nearly full
+   * (ResendQueueSize minus a reserve for control messages) instead of evicting unacknowledged
+   * entries. Default true.
+   */
+  flowControl?: boolean;
   /** R1: a HELLO up to this many seqs behind its run's start is still a late message. Default 64. */
   reorderTolerance?: number;
-  /** R1: a HELLO after this much silence from the peer starts a new run (= restart). Default 3000. */
-  peerSilenceRestartMs?: number;
   /**
-   * R1: how long after the peer's HELLO run ended a HELLO with an older seq may still be a late
-   * duplicate (network delay bound); later it means a restart. Default 1000.
+   * R1: bound of the network's reordering/duplication delay. A HELLO after a longer silence of
+   * the peer, or an older HELLO more than this after the peer's HELLO run ended, cannot be a
+   * late duplicate: it means the peer restarted. Default 1000.
    */
-  lateHelloMs?: number;
+  maxReorderMs?: number;
   /** R1: a HELLO this far ahead of the expected seq starts a new run. Default 65536. */
   restartSeqJump?: number;
 }
@@ -295,7 +321,7 @@ export interface FtFwStats {
   rsEvicted: number;
   /** Entries moved back to tx by a NACK (conntrackd's only retransmission). */
   nackRetransmits: number;
-  /** ACKs whose range was inverted etc. are in badHeader; NACKs for evicted seqs: */
+  /** NACKs that asked for evicted entries (S4; conntrackd ignores them silently). */
   unservableNacks: number;
   // ---- ours
   /** S1: entries replayed after our handshake completed. */
@@ -306,6 +332,8 @@ export interface FtFwStats {
   timeoutRetransmits: number;
   /** S4: bulk sends triggered by unservable NACKs. */
   bulkFallbacks: number;
+  /** S7: transmit passes that left objects waiting because the resend queue was nearly full. */
+  flowBlocked: number;
   /** R1: peer (re)starts detected (including first contact with HELLO). */
   peerRestarts: number;
   /** R2: our entries re-queued for a restarted peer. */
@@ -337,6 +365,9 @@ const K_ALIVE = 4;
 const W_NONE = 0;
 const W_TX = 1;
 const W_RS = 2;
+
+/** S1: the linger may be extended up to this many times its nominal length (heavy loss). */
+const LINGER_MAX_EXTRA = 4;
 
 const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
 const KIND_FLAG: readonly number[] = [0, F_ACK, F_NACK, F_RESYNC, F_ALIVE];
@@ -436,13 +467,16 @@ export class FtFw<O> {
   private readonly rtxPeriods: number;
   private readonly rtxMaxPeriods: number;
   private readonly bulkOnUnservable: boolean;
+  /** S7: objects are only transmitted while the resend queue holds fewer entries than this. */
+  private readonly objLimit: number;
   private readonly reorderTol: number;
-  private readonly silenceMs: number;
-  private readonly lateHelloMs: number;
+  private readonly maxReorderMs: number;
   private readonly seqJump: number;
 
   // tx side
-  private readonly tx = new QList<O>(W_TX);
+  /** tx queue, split: control messages go out first in a pass, then objects (S7 flow control). */
+  private readonly txCtl = new QList<O>(W_TX);
+  private readonly txObj = new QList<O>(W_TX);
   private readonly rs = new QList<O>(W_RS);
   private readonly nodes = new Map<unknown, QNode<O>>();
   private seqSet = false;
@@ -454,13 +488,17 @@ export class FtFw<O> {
   /** S1: entries are still held until lingerUntil after the handshake. */
   private lingerActive = false;
   private lingerUntil = 0;
+  /** When we last saw a gap in the peer's sequence (S1: the linger waits for a quiet time). */
+  private lastGapAt = -Infinity;
   /** S5: range of our seqs sent with HELLO, and the highest seq the peer has acknowledged. */
   private helloLo = 0;
   private helloHi = 0;
   private helloRange = false;
   private ackHigh = 0;
   private ackHighSet = false;
-  private lastRegression = -1;
+  /** S5: start and peer seq of the last regression seen (its ACK + NACK pair counts once). */
+  private lastRegStart = -1;
+  private lastRegPeerSeq = -1;
   /** S6: a bulk was requested while we were saying HELLO (its entries get replayed anyway). */
   private bulkInHello = false;
   /** S4: seq range of evicted objects / evicted NACK+RESYNC controls since the last fallback. */
@@ -486,6 +524,7 @@ export class FtFw<O> {
   private timer: unknown = undefined;
   private timerArmed = false;
   private started = false;
+  private startedOnce = false;
 
   // deferred owner callbacks (never re-entrant inside receive/timer)
   private pendingBulk: BulkReason[] = [];
@@ -498,7 +537,7 @@ export class FtFw<O> {
     dataSent: 0, ackSent: 0, nackSent: 0, resyncSent: 0, aliveSent: 0,
     dataReceived: 0, ackReceived: 0, nackReceived: 0, resyncReceived: 0, aliveReceived: 0,
     lostExact: 0, rsEvicted: 0, nackRetransmits: 0, unservableNacks: 0,
-    helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0,
+    helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0, flowBlocked: 0,
     peerRestarts: 0, restartRequeues: 0, bulksRequested: 0, helloTracked: 0,
     peerRegressions: 0, regressionRetransmits: 0,
   };
@@ -524,9 +563,11 @@ export class FtFw<O> {
     this.rtxPeriods = compat ? 0 : nonNegInt(options.retransmitTimeoutPeriods ?? 5, 'retransmitTimeoutPeriods');
     this.rtxMaxPeriods = Math.max(this.rtxPeriods, nonNegInt(options.retransmitMaxPeriods ?? 60, 'retransmitMaxPeriods'));
     this.bulkOnUnservable = ours(options.bulkOnUnservableNack, true);
+    this.objLimit = ours(options.flowControl, true)
+      ? Math.max(1, this.rsMax - Math.min(1024, Math.floor(this.rsMax / 4)))
+      : Infinity;
     this.reorderTol = nonNegInt(options.reorderTolerance ?? 64, 'reorderTolerance');
-    this.silenceMs = positiveInt(options.peerSilenceRestartMs ?? 3000, 'peerSilenceRestartMs');
-    this.lateHelloMs = nonNegInt(options.lateHelloMs ?? 1000, 'lateHelloMs');
+    this.maxReorderMs = nonNegInt(options.maxReorderMs ?? 1000, 'maxReorderMs');
     this.seqJump = positiveInt(options.restartSeqJump ?? 65536, 'restartSeqJump');
     this.window = this.windowSize;
   }
@@ -538,7 +579,8 @@ export class FtFw<O> {
     if (this.started) return;
     this.started = true;
     this.arm();
-    if (this.startupResync) this.requestResync();
+    if (this.startupResync && !this.startedOnce) this.requestResync();
+    this.startedOnce = true;
   }
 
   /** Cancels the timer. Queues are kept (call start() again to resume). */
@@ -560,7 +602,7 @@ export class FtFw<O> {
     if (n === undefined) {
       n = new QNode<O>(K_OBJ, obj, key, 0, 0);
       this.nodes.set(key, n);
-      this.tx.push(n);
+      this.txObj.push(n);
       return;
     }
     if (n.obj !== obj) {
@@ -571,7 +613,7 @@ export class FtFw<O> {
     n.retries = 0;
     if (n.where === W_RS) {
       this.rs.remove(n);
-      this.tx.push(n);
+      this.txObj.push(n);
     }
   }
 
@@ -596,34 +638,52 @@ export class FtFw<O> {
    * after the last of them); several requests before that collapse into one.
    */
   requestResync(): void {
-    if (!this.compat && (this.helloState !== 'done' || this.lingerActive)) {
+    if (!this.compat && (this.helloState !== 'done' || (this.lingerActive && this.env.now() < this.lingerUntil))) {
       this.resyncPending = true;
       return;
     }
-    this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+    this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
   }
 
   /** Is anything waiting for transmitPass()? */
   get txPending(): boolean {
-    return this.tx.length > 0;
+    return this.txCtl.length + this.txObj.length > 0;
   }
 
   /**
    * One transmit pass (conntrackd ftfw_xmit): every queued item gets the next sequence number,
-   * HELLO while our handshake is incomplete and HELLO_BACK once after a received HELLO. Objects
-   * and ACK/NACK/RESYNC move to the resend queue (evicting the oldest entry when full), ALIVE is
+   * HELLO while our handshake is incomplete and HELLO_BACK once after a received HELLO. Control
+   * messages go first, then objects (conntrackd keeps one FIFO; the order inside a pass has no
+   * meaning on the wire), objects only while the resend queue has room (S7). Objects and
+   * ACK/NACK/RESYNC move to the resend queue (evicting the oldest entry when full), ALIVE is
    * forgotten. If anything was sent the ALIVE timer is re-armed (1 s from now).
    *
-   * With `sink`, messages are handed over one by one and the returned array is empty.
+   * With `sink`, messages are handed over one by one and the returned array is empty; the sink
+   * must not call back into this object.
    */
   transmitPass(sink?: (m: TxMessage<O>) => void): TxMessage<O>[] {
     const out: TxMessage<O>[] = [];
     const now = this.env.now();
-    if (this.lingerActive && now >= this.lingerUntil) this.endLinger();
-    if (this.tx.length === 0) return out;
+    this.maybeEndLinger(now);
+    if (this.txCtl.length + this.txObj.length === 0) return out;
+    let sent = 0;
     let n: QNode<O> | null;
-    while ((n = this.tx.head) !== null) {
-      this.tx.remove(n);
+    for (;;) {
+      // Always take a list head: hooks called from here (released on eviction) may touch the
+      // queues. Control messages first, then objects while the resend queue has room (S7: an
+      // object that would push an unacknowledged one out of the queue waits in tx, coalescing
+      // further events, until ACKs make room).
+      n = this.txCtl.head;
+      if (n === null) {
+        n = this.txObj.head;
+        if (n === null) break;
+        if (this.rs.length >= this.objLimit) {
+          this.st.flowBlocked++;
+          break;
+        }
+      }
+      this.txList(n).remove(n);
+      sent++;
       if (!this.seqSet) {
         this.seqSet = true;
         this.curSeq = Math.floor(now / 1000) >>> 0;
@@ -669,13 +729,24 @@ export class FtFw<O> {
       if (sink) sink(msg);
       else out.push(msg);
     }
-    this.arm();
+    if (sent > 0) this.arm();
     return out;
   }
 
   private rsAdd(n: QNode<O>): void {
     if (this.rs.length >= this.rsMax) {
-      const victim = this.rs.head as QNode<O>;
+      let victim = this.rs.head as QNode<O>;
+      if (this.objLimit !== Infinity && victim.kind === K_OBJ) {
+        // S7: with flow control only control messages overflow the queue; they push out the
+        // oldest control message near the head rather than an object (cheapest to lose: ACK).
+        let c: QNode<O> | null = victim;
+        for (let i = 0; c !== null && i < 256; i++, c = c.next) {
+          if (c.kind !== K_OBJ) {
+            victim = c;
+            break;
+          }
+        }
+      }
       this.st.rsEvicted++;
       if (victim.kind === K_OBJ) this.evObj = widen(this.evObj, victim.seq);
       else if (victim.kind === K_NACK || victim.kind === K_RESYNC) this.evCtl = widen(this.evCtl, victim.seq);
@@ -685,7 +756,7 @@ export class FtFw<O> {
   }
 
   private dropNode(n: QNode<O>, reason: ReleaseReason): void {
-    if (n.where === W_TX) this.tx.remove(n);
+    if (n.where === W_TX) this.txList(n).remove(n);
     else if (n.where === W_RS) this.rs.remove(n);
     if (n.kind === K_OBJ) {
       this.nodes.delete(n.key);
@@ -697,7 +768,11 @@ export class FtFw<O> {
 
   private requeue(n: QNode<O>): void {
     this.rs.remove(n);
-    this.tx.push(n);
+    this.txList(n).push(n);
+  }
+
+  private txList(n: QNode<O>): QList<O> {
+    return n.kind === K_OBJ ? this.txObj : this.txCtl;
   }
 
   // ------------------------------------------------------------------------------ rx side
@@ -778,6 +853,7 @@ export class FtFw<O> {
       }
     }
     if (gap) {
+      this.lastGapAt = now;
       this.st.lost += ((seq - this.lastSeq + 1) >>> 0);
       this.st.lostExact += ((seq - expected) >>> 0);
     }
@@ -797,17 +873,20 @@ export class FtFw<O> {
   /** R1: is this HELLO the start of a new incarnation, or part of the peer's current run? */
   private classifyHello(seq: number, expected: number, now: number): 'restart' | 'same-run' {
     if (!this.rxSeqSet) return 'restart'; // first contact
-    if (now - this.lastRxAt > this.silenceMs) return 'restart';
     const lo = (this.runFirst - this.reorderTol) >>> 0;
     if (this.runOpen) {
+      // The peer is still saying HELLO. A silence longer than any reordering delay means a
+      // restart (misjudging heavy loss as one is safe: the gap is NACKed anyway and the RESYNC
+      // repairs the rest); so does a sequence far outside the run.
+      if (now - this.lastRxAt > this.maxReorderMs) return 'restart';
       if (seqBefore(seq, lo)) return 'restart';
       if (seqAfter(seq, expected) && seqDiff(seq, expected) > this.seqJump) return 'restart';
       return 'same-run';
     }
     // Run closed by a non-HELLO message at runClose: a HELLO older than that is a late message
     // of the run; anything else means the peer started saying HELLO again, i.e. it restarted.
-    // Late duplicates only exist for about a network delay (lateHelloMs) after the run closed.
-    if (this.runSeen && now - this.runClosedAt <= this.lateHelloMs &&
+    // Late duplicates only exist for about maxReorderMs after the run closed.
+    if (this.runSeen && now - this.runClosedAt <= this.maxReorderMs &&
       !seqBefore(seq, lo) && seqBefore(seq, this.runClose)) return 'same-run';
     return 'restart';
   }
@@ -826,11 +905,11 @@ export class FtFw<O> {
         break;
       case K_ACK:
         this.st.ackReceived++;
-        this.onAck(from, to);
+        this.onAck(from, to, seq);
         break;
       case K_NACK:
         this.st.nackReceived++;
-        this.onNack(from, to);
+        this.onNack(from, to, seq);
         break;
       case K_RESYNC:
         this.st.resyncReceived++;
@@ -910,7 +989,7 @@ export class FtFw<O> {
   }
 
   private queueCtl(kind: number, from: number, to: number): void {
-    this.tx.push(new QNode<O>(kind, undefined, undefined, from, to));
+    this.txCtl.push(new QNode<O>(kind, undefined, undefined, from, to));
   }
 
   /**
@@ -918,14 +997,16 @@ export class FtFw<O> {
    * last_seq back into our HELLO phase after having acknowledged beyond it? Only a receiver that
    * blindly accepts a late HELLO-flagged duplicate does that (conntrackd's bypass, L5).
    */
-  private regressed(start: number): boolean {
+  private regressed(start: number, peerSeq: number): boolean {
     if (!(this.helloState === 'done' && this.helloRange && this.ackHighSet &&
       seqAfter(this.ackHigh, this.helloHi) &&
       !seqBefore(start, this.helloLo) && !seqAfter(start, this.helloHi))) return false;
-    // the ACK(h,h) + NACK(h+1,..) a stock receiver sends after accepting h are one regression
-    if (this.lastRegression === start) return false;
-    this.lastRegression = start;
-    return true;
+    // the ACK(h,h) + NACK(h+1,..) a stock receiver sends back to back after accepting h are
+    // one regression (the same late message accepted again later is another one)
+    const same = this.lastRegStart === start && this.lastRegPeerSeq === ((peerSeq - 1) >>> 0);
+    this.lastRegStart = start;
+    this.lastRegPeerSeq = peerSeq;
+    return !same;
   }
 
   /**
@@ -946,8 +1027,8 @@ export class FtFw<O> {
   }
 
   /** ACK(from, to): release resend-queue entries in range (§4.2), S1 hold, S2 hole rule. */
-  private onAck(from: number, to: number): void {
-    if (this.replayHello && this.regressed(from)) this.onRegression();
+  private onAck(from: number, to: number, peerSeq: number): void {
+    if (this.replayHello && this.regressed(from, peerSeq)) this.onRegression();
     if (!this.ackHighSet || seqAfter(to, this.ackHigh)) {
       this.ackHighSet = true;
       this.ackHigh = to;
@@ -957,7 +1038,9 @@ export class FtFw<O> {
       const next = n.next;
       if (seqBefore(n.seq, from)) {
         // S2: older than something the peer has acknowledged and still unacknowledged.
-        if (this.holeRule && !n.held) {
+        // (not before our handshake: everything sent so far is replayed then anyway; not for an
+        // entry acknowledged while held: it arrived, it only waits for the linger to end)
+        if (this.holeRule && this.helloState === 'done' && !(n.held && n.acked)) {
           this.requeue(n);
           this.st.holeRetransmits++;
         }
@@ -975,8 +1058,8 @@ export class FtFw<O> {
   }
 
   /** NACK(from, to): move entries in range back to tx (§4.2), S4 bulk fallback. */
-  private onNack(from: number, to: number): void {
-    if (this.replayHello && this.regressed((from - 1) >>> 0)) this.onRegression();
+  private onNack(from: number, to: number, peerSeq: number): void {
+    if (this.replayHello && this.regressed((from - 1) >>> 0, peerSeq)) this.onRegression();
     if (this.bulkOnUnservable) {
       if (this.evObj !== null && overlaps(this.evObj, from, to)) {
         this.evObj = null;
@@ -1028,11 +1111,36 @@ export class FtFw<O> {
     }
     if (this.resyncPending && !this.lingerActive) {
       this.resyncPending = false;
-      this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
     }
     // S6: a bulk asked for during the HELLO phase is being replayed already.
     if (this.bulkOnStartup && !this.bulkInHello) this.pendingBulk.push('startup');
     this.pendingHandshake = true;
+  }
+
+  /**
+   * S1/S5: the linger ends `helloLingerPeriods` after the handshake, but not before the peer's
+   * reports are complete: a regression report (S5) may be among its lost messages. So it also
+   * waits until a message from the peer arrived after that time, no gap was seen in the peer's
+   * sequence for two periods and every NACK of ours has been acknowledged (the peer resends what
+   * we NACKed before it acknowledges the NACK); at most LINGER_MAX_EXTRA times longer.
+   */
+  private maybeEndLinger(now: number): void {
+    if (!this.lingerActive || now < this.lingerUntil) return;
+    if (this.resyncPending) {
+      // late HELLO duplicates of ours have drained: a stock peer's bulk is safe now
+      this.resyncPending = false;
+      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+    }
+    if (now < this.lingerUntil + LINGER_MAX_EXTRA * this.lingerMs) {
+      if (this.lastRxAt < this.lingerUntil) return; // silence proves nothing: hear from the peer
+      if (now - this.lastGapAt < 2 * this.period) return;
+      // (only reached for a few seconds at start-up: the scan may cost O(queue))
+      for (const l of [this.txCtl, this.rs]) {
+        for (let n = l.head; n !== null; n = n.next) if (n.kind === K_NACK && !n.acked) return;
+      }
+    }
+    this.endLinger();
   }
 
   /**
@@ -1056,14 +1164,16 @@ export class FtFw<O> {
       }
       n = next;
     }
-    for (n = this.tx.head; n !== null; n = n.next) {
-      n.held = false;
-      n.helloSent = false;
-      n.acked = false;
+    for (const l of [this.txCtl, this.txObj]) {
+      for (n = l.head; n !== null; n = n.next) {
+        n.held = false;
+        n.helloSent = false;
+        n.acked = false;
+      }
     }
     if (this.resyncPending) {
       this.resyncPending = false;
-      this.tx.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
     }
   }
 
@@ -1100,7 +1210,7 @@ export class FtFw<O> {
         this.queueCtl(K_ALIVE, 0, 0);
       }
       const now = this.env.now();
-      if (this.lingerActive && now >= this.lingerUntil) this.endLinger();
+      this.maybeEndLinger(now);
       this.safetyNet(now);
       this.arm();
     } finally {
@@ -1121,7 +1231,7 @@ export class FtFw<O> {
       const next = n.next;
       const age = now - n.sentAt;
       if (age < base) break; // the resend queue is in transmission order
-      if (n.kind === K_OBJ && !n.held) {
+      if (n.kind === K_OBJ && !(n.held && (n.acked || this.helloState !== 'done'))) {
         const wait = Math.min(maxWait, base * 2 ** Math.min(n.retries, 30));
         if (age >= wait) {
           n.retries++;
@@ -1164,7 +1274,7 @@ export class FtFw<O> {
     return {
       ...this.st,
       rsQueueLen: this.rs.length,
-      txQueueLen: this.tx.length,
+      txQueueLen: this.txCtl.length + this.txObj.length,
       hello: this.helloState,
       nextSeq: this.seqSet ? this.curSeq : undefined,
       lastSeqReceived: this.rxSeqSet ? this.lastSeq : undefined,

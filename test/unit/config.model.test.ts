@@ -78,8 +78,8 @@ describe('config: model defaults', () => {
   });
 
   it('passes the ctsync-only sections through', () => {
-    const c = withDefaults({ ...MINIMAL, ha: { fifo: '/run/keepalived.fifo' }, metrics: { port: 9100 } });
-    assert.deepStrictEqual(c.ha, { fifo: '/run/keepalived.fifo' });
+    const c = withDefaults({ ...MINIMAL, ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } }, metrics: { port: 9100 } });
+    assert.deepStrictEqual(c.ha, { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } });
     assert.deepStrictEqual(c.metrics, { port: 9100 });
   });
 

@@ -29,9 +29,10 @@ describe('config: JSON schema', () => {
     assert.equal(validateConfig(value, 'x'), value);
   });
 
-  it('accepts $schema and the ctsync-only sections with any content', () => {
-    const value = { $schema: 'https://ctsync.dev/schema/config.json', ...minimal(), ha: { anything: [1, 2] }, hooks: 'x', log: { level: 'debug' }, metrics: null };
+  it('accepts $schema, validates the ha and hooks sections with the failover layer\'s schema', () => {
+    const value = { $schema: 'https://ctsync.dev/schema/config.json', ...minimal(), ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } }, hooks: { prePromote: '/etc/ctsync/pre' }, log: { level: 'debug' }, metrics: null };
     assert.doesNotThrow(() => validateConfig(value, 'x'));
+    assert.throws(() => validateConfig({ ...minimal(), ha: { anything: [1, 2] }, hooks: 'x' }, 'x'), /ha\.track: is missing[\s\S]*ha\.anything: unknown key[\s\S]*hooks: must be the hooks section/);
   });
 
   it('accepts every documented key', () => {

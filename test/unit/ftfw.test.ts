@@ -154,16 +154,18 @@ const resync = (seq: number, flags = 0): RxHeader => ({ type: T.CTL, flags: F.RE
 
 /**
  * Completes our handshake: we say ALIVE|HELLO after 1 s (if we said nothing yet), the peer
- * (seq `ps`) answers with HELLO_BACK on an ALIVE; the lingering time is let pass.
+ * answers with HELLO_BACK on an ALIVE; with `linger` the lingering time is let pass and the
+ * peer is heard from again. The peer's last seq is then `ps` (the next one is ps + 1).
  */
 function handshake(p: Probe, ps = 5000, linger = true): void {
   if (p.fw.hello === 'init') {
     p.sim.run(1000);
     p.fw.transmitPass();
   }
-  p.fw.receive(alive(ps, F.HELLO_BACK));
+  p.fw.receive(alive(linger ? ps - 1 : ps, F.HELLO_BACK));
   if (linger) {
     p.sim.run(3000);
+    p.fw.receive(alive(ps)); // the linger ends once the peer has been heard from again
     p.fw.transmitPass();
   }
 }
@@ -190,11 +192,11 @@ describe('ftfw: sequence arithmetic (§1.5)', () => {
     assert.equal(out[0].seq, T0 + 12);
     p.fw.receive(alive(100, F.HELLO_BACK));
     p.fw.queueObject(obj('b'));
-    p.fw.receive(data(101)); // -> ACK after the window or timer; here: gap-free, nothing queued
+    p.fw.receive(data(101));
     p.fw.receive(data(103)); // gap -> ACK(100,101) + NACK(102,102)
     out = p.fw.transmitPass();
-    // replayed a, then b, then the control messages, consecutive
-    assert.deepEqual(show(out), ['obj:a', 'obj:b', 'ack(100,101)', 'nack(102,102)']);
+    // control messages first, then the replayed a and the new b, consecutive
+    assert.deepEqual(show(out), ['ack(100,101)', 'nack(102,102)', 'obj:a', 'obj:b']);
     assert.deepEqual(out.map((m) => m.seq), [T0 + 13, T0 + 14, T0 + 15, T0 + 16]);
   });
 
@@ -252,7 +254,8 @@ describe('ftfw: sender (§4.2)', () => {
     p.fw.queueObject(obj('a'));
     p.fw.requestResync();
     const out = p.fw.transmitPass();
-    assert.deepEqual(show(out), ['ack(1000,1000)/H', 'nack(1001,1002)/H', 'obj:a/H', 'resync(0,0)/H']);
+    // control messages first (conntrackd: one FIFO; the order inside a pass is immaterial)
+    assert.deepEqual(show(out), ['ack(1000,1000)/H', 'nack(1001,1002)/H', 'resync(0,0)/H', 'obj:a/H']);
     p.sim.run(1000); // timer: ack_from = 1003 set -> ACK(1003,1003)
     const t = p.fw.transmitPass();
     assert.deepEqual(show(t), ['ack(1003,1003)/H']);
@@ -263,8 +266,8 @@ describe('ftfw: sender (§4.2)', () => {
       'resent queue (len=5)\n' +
       `control -> seq:${s} flags:${F.ACK | F.HELLO}\n` +
       `control -> seq:${s + 1} flags:${F.NACK | F.HELLO}\n` +
-      `object -> seq:${s + 2}\n` +
-      `control -> seq:${s + 3} flags:${F.RESYNC | F.HELLO}\n` +
+      `control -> seq:${s + 2} flags:${F.RESYNC | F.HELLO}\n` +
+      `object -> seq:${s + 3}\n` +
       `control -> seq:${s + 4} flags:${F.ACK | F.HELLO}\n`);
   });
 
@@ -642,7 +645,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
   });
 
   it('S4: a NACK for evicted objects triggers a bulk send (once)', () => {
-    const p = probe({ resendQueueSize: 2 });
+    const p = probe({ resendQueueSize: 2, flowControl: false });
     handshake(p);
     p.bulks.length = 0;
     for (const k of ['a', 'b', 'c', 'd']) p.fw.queueObject(obj(k));
@@ -689,6 +692,26 @@ describe('ftfw: improvements beyond conntrackd', () => {
     assert.deepEqual(q.bulks, ['peer-restart'], 'those entries are replayed anyway');
   });
 
+  it('S7: flow control: objects wait in tx instead of evicting unacknowledged entries', () => {
+    const p = probe({ resendQueueSize: 8 }); // 2 kept in reserve for control messages
+    handshake(p);
+    const before = p.fw.stats().rsQueueLen; // our handshake ALIVE/ACK leftovers
+    for (let i = 0; i < 10; i++) p.fw.queueObject(obj(`k${i}`));
+    p.fw.receive(data(5001));
+    p.fw.receive(data(5003)); // gap: ACK + NACK still go out
+    const out = p.fw.transmitPass();
+    const objs = out.filter((m) => m.item.kind === 'object');
+    assert.equal(objs.length, 6 - before - 2, 'the ACK and NACK went first');
+    assert.ok(show(out).includes('nack(5002,5002)'));
+    assert.equal(p.fw.stats().rsEvicted, 0);
+    assert.ok(p.fw.txPending);
+    p.fw.receive(ack(5004, objs[0].seq, objs.at(-1)!.seq));
+    const more = p.fw.transmitPass().filter((m) => m.item.kind === 'object').length;
+    assert.ok(more > 0 && more <= 10 - objs.length, 'ACKs make room');
+    assert.equal(p.fw.stats().rsEvicted, 0);
+    assert.ok(p.fw.stats().flowBlocked > 0);
+  });
+
   it('R1: HELLO messages of an ongoing peer run are sequence-checked: gaps NACKed, late ones dropped', () => {
     const p = probe();
     assert.equal(p.fw.receive(data(100, F.HELLO)), 'apply');
@@ -715,7 +738,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
     assert.deepEqual(p.peerStarts.at(-1), { seq: 50, firstContact: false });
     assert.deepEqual(p.bulks, ['peer-restart']);
     assert.deepEqual(p.released, [], 'nothing discarded');
-    assert.deepEqual(show(p.fw.transmitPass()), ['obj:a/B', 'resync(0,0)'], 'old ACK/NACK dropped');
+    assert.deepEqual(show(p.fw.transmitPass()), ['resync(0,0)/B', 'obj:a'], 'old ACK/NACK dropped');
     assert.equal(p.fw.stats().restartRequeues, 1);
     assert.equal(p.fw.receive(data(51)), 'apply');
   });
@@ -872,8 +895,6 @@ class Node {
         w = { type: T.CTL, flags: m.flags, seq: m.seq, from: it.from, to: it.to };
       }
       dgram.push(w);
-      if (process.env.DBGKEY && w.key === process.env.DBGKEY) console.log(this.sim.now % 100000, this.name, 'send', JSON.stringify(w));
-      if (process.env.DBGKEY && w.type === T.CTL && this.name === 'B') console.log(this.sim.now % 100000, this.name, 'sendctl', JSON.stringify(w));
       if (dgram.length === 12) {
         this.out.send(dgram);
         dgram = [];
@@ -885,10 +906,7 @@ class Node {
   receive(d: WireMsg[]): void {
     if (!this.up) return;
     for (const m of d) {
-      const vv = this.fw.receive(m);
-      if (process.env.DBGKEY && m.key === process.env.DBGKEY) console.log(this.sim.now % 100000, this.name, 'recv', vv, JSON.stringify(m), JSON.stringify(this.fw.rxState()));
-      if (process.env.DBGKEY && m.type === T.CTL && this.name === 'A') console.log(this.sim.now % 100000, this.name, 'recvctl', vv, JSON.stringify(m));
-      if (vv !== 'apply') continue;
+      if (this.fw.receive(m) !== 'apply') continue;
       if (m.type === T.CT_DEL) this.external.delete(m.key!);
       else this.external.set(m.key!, m.ver!);
     }

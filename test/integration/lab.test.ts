@@ -1,0 +1,61 @@
+// The failover lab (scripts/lab) as a test: two gateways in namespaces under the real keepalived,
+// a strict stateful firewall (nf_conntrack_tcp_loose=0), long-lived TCP connections through the
+// VIPs. With ctsync, every connection survives the failover and the failback without a reset;
+// without conntrack sync, the same failover kills them.
+import { strict as assert } from 'node:assert';
+import { requireRoot } from '../helpers/netns.js';
+import { runExperiment, type ExperimentResult, type LabOptions } from '../../scripts/lab/lab.js';
+import { experimentSummary } from '../../scripts/lab/report.js';
+
+const BASE: Omit<LabOptions, 'sync' | 'prefix' | 'failure'> = {
+  connections: 3,
+  flows: 0,
+  failback: true,
+  ha: 'script',
+  advertInt: 0.2,
+  preemptDelay: 2,
+  stallMs: 6000,
+  holdMs: 1000,
+  statusEvery: 0,
+};
+
+async function experiment(opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'>): Promise<ExperimentResult> {
+  const lines: string[] = [];
+  let result: ExperimentResult | undefined;
+  try {
+    ({ result } = await runExperiment({ ...BASE, ...opts, failback: opts.sync, print: (l) => lines.push(l) }));
+    return result;
+  } finally {
+    // the lab's progress, for whoever reads a failure
+    if (!result?.expected) console.log(lines.map((l) => `        ${l}`).join('\n') + (result ? '\n' + experimentSummary(result) : ''));
+  }
+}
+
+describe('failover lab: keepalived + ctsync, long-lived TCP through a strict stateful firewall', function () {
+  this.timeout(120_000);
+  before(function () {
+    requireRoot.call(this, 'keepalived', 'nft', 'flock');
+  });
+
+  for (const failure of ['keepalived', 'link'] as const) {
+    it(`with ctsync, every connection survives failover and failback (${failure === 'keepalived' ? 'keepalived stopped' : 'links down'})`, async function () {
+      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}`, failure });
+      for (const c of r.connections) {
+        assert.equal(c.lost, undefined, `connection ${c.conn} was lost: ${JSON.stringify(c.lost)}`);
+        assert.equal(c.mismatches, 0, `connection ${c.conn}: the echoed stream differs from what was sent`);
+        assert.ok(c.failoverGapMs !== null && c.failbackGapMs !== null);
+      }
+      assert.equal(r.serverResets, 0, 'the server saw connections reset');
+      assert.ok(r.failover.commit && r.failover.commit.committed >= BASE.connections && r.failover.commit.failed === 0, `gwB's commit: ${JSON.stringify(r.failover.commit)}`);
+      assert.ok(r.failback.commit && r.failback.commit.failed === 0, `gwA's commit: ${JSON.stringify(r.failback.commit)}`);
+      assert.ok(r.expected);
+    });
+  }
+
+  it('without conntrack sync, the same failover kills them (the new gateway drops their packets)', async function () {
+    const r = await experiment({ sync: false, prefix: 'tlabc', failure: 'keepalived' });
+    for (const c of r.connections) assert.equal(c.lost?.reason, 'timeout', `connection ${c.conn}: ${JSON.stringify(c.lost)}`);
+    assert.ok((r.firewall.gwB.fwd_invalid ?? 0) > 0, 'gwB dropped packets as ct state invalid');
+    assert.ok(r.expected);
+  });
+});
