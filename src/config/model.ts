@@ -26,6 +26,19 @@ export const SYSLOG_FACILITIES: readonly SyslogFacility[] = ['daemon', 'local0',
 
 export type FilterMode = 'accept' | 'ignore';
 
+/** `log`: ctsync-only (conntrackd has no verbose mode). */
+export interface LogConfig {
+  level?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+}
+
+/** `schedules`: periodic jobs (node-cron expressions). */
+export interface SchedulesConfig {
+  /** Compare the internal cache with the kernel table, fix and report differences. */
+  consistencyCheck?: string;
+  /** Write a statistics snapshot to the log. */
+  statsLog?: string;
+}
+
 /** TCP states a `State` filter can name (conntrackd keywords; `CLOSED` is read as `CLOSE`, `LISTEN` is the kernel's SYN_SENT2). */
 export type TcpFilterState = 'SYN_SENT' | 'SYN_RECV' | 'ESTABLISHED' | 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT' | 'CLOSE' | 'LISTEN';
 export const TCP_FILTER_STATES: readonly TcpFilterState[] = ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
@@ -154,7 +167,8 @@ export interface CtsyncConfig {
   // ctsync-only sections, typed by their owners later; accepted and passed through as-is.
   ha?: HaConfigInput;
   hooks?: HooksConfigInput;
-  log?: unknown;
+  log?: LogConfig;
+  schedules?: SchedulesConfig;
   metrics?: unknown;
 }
 
@@ -209,7 +223,8 @@ export interface CtsyncConfigInput {
   };
   ha?: HaConfigInput;
   hooks?: HooksConfigInput;
-  log?: unknown;
+  log?: LogConfig;
+  schedules?: SchedulesConfig;
   metrics?: unknown;
 }
 
@@ -346,6 +361,7 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   if (input.ha !== undefined) out.ha = input.ha;
   if (input.hooks !== undefined) out.hooks = input.hooks;
   if (input.log !== undefined) out.log = input.log;
+  if (input.schedules !== undefined) out.schedules = input.schedules;
   if (input.metrics !== undefined) out.metrics = input.metrics;
   return out;
 }

@@ -5,6 +5,7 @@
 //   ctsync.json: sync.channels[0].port: must be <= 65535, got 70000
 //   ctsync.json: sync.channels[0].prot: unknown key (did you mean "port"?)
 //   ctsync.json: general.filter.protocol.protocols[1]: unknown protocol name "icmpv6" (did you mean "ipv6-icmp"?)
+import cron from 'node-cron';
 import { checkHaConfig, haSchema, hooksSchema } from '../ha/config.js';
 import net from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -229,7 +230,23 @@ export const configSchema = {
     // ctsync-only sections: their schemas live with their modules.
     ha: haSchema,
     hooks: hooksSchema,
-    log: {},
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'the log section: {"level": "info"}',
+      properties: {
+        level: { enum: ['error', 'warn', 'info', 'verbose', 'debug'], expected: 'a log level: error, warn, info, verbose or debug' },
+      },
+    },
+    schedules: {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'the schedules section: {"consistencyCheck": "*/5 * * * *", "statsLog": "0 * * * *"}',
+      properties: {
+        consistencyCheck: { type: 'string', format: 'cron', expected: 'a cron expression (node-cron syntax, e.g. "*/5 * * * *")' },
+        statsLog: { type: 'string', format: 'cron', expected: 'a cron expression (node-cron syntax, e.g. "0 * * * *")' },
+      },
+    },
     metrics: {},
   },
 } as const;
@@ -242,6 +259,7 @@ ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIPv4(s) || isIP
 ajv.addFormat('ipv4-cidr', { type: 'string', validate: (s: string) => isCidr(s, true) });
 ajv.addFormat('ipv6-cidr', { type: 'string', validate: (s: string) => isCidr(s, false) });
 ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
+ajv.addFormat('cron', { type: 'string', validate: (s: string) => cron.validate(s) });
 ajv.addFormat('abs-path', { type: 'string', validate: (s: string) => s.startsWith('/') && !s.includes('\0') });
 const validateSchema = ajv.compile(configSchema);
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/load.js';
 import type { CtsyncConfig } from '../config/model.js';
 import winston from 'winston';
+import cron from 'node-cron';
 import { createLogger, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
 import { ControlServer } from '../control/server.js';
@@ -49,6 +50,19 @@ export function takeLock(path: string, log: Logger): () => void {
   throw new Error(`lock file ${path}: could not be taken`);
 }
 
+/** node-cron jobs from the `schedules` section (stopped with the process). */
+function scheduleJobs(config: CtsyncConfig, engine: SyncEngine, handler: DaemonHandler, log: Logger): void {
+  const s = config.schedules;
+  if (s?.consistencyCheck) {
+    cron.schedule(s.consistencyCheck, () => {
+      engine.checkConsistency().catch((err) => log.error(`consistency check failed: ${(err as Error).message}`));
+    }, { name: 'consistency-check', noOverlap: true });
+  }
+  if (s?.statsLog) {
+    cron.schedule(s.statsLog, () => log.info(`stats: ${JSON.stringify(handler.counters())}`), { name: 'stats-log', noOverlap: true });
+  }
+}
+
 export interface DaemonOptions {
   configPath: string;
   logLevel?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
@@ -60,7 +74,10 @@ export interface DaemonOptions {
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { config, warnings } = await loadConfig(opts.configPath);
-  const log = createLogger({ level: opts.logLevel, console: opts.console, file: config.general.logFile || undefined });
+  const log = createLogger({
+    level: opts.logLevel ?? config.log?.level, console: opts.console,
+    file: config.general.logFile || undefined, syslog: config.general.syslog || undefined,
+  });
   for (const w of warnings) log.warn(w);
   const release = takeLock(config.general.lockFile, log);
   let engine: SyncEngine | undefined;
@@ -102,6 +119,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       requestResync: () => eng.requestResync(),
     }, log);
     await ha.start();
+    scheduleJobs(config, eng, handler, log);
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);
     server?.close();

@@ -61,6 +61,8 @@ export class SyncEngine {
   unusable = 0;
   overruns = 0;
   resyncs = 0;
+  /** What the last reload from the kernel found (entries, changed or new, purged). */
+  lastReload?: { entries: number; changed: number; purged: number };
   readonly startedAt = Date.now();
 
   constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
@@ -175,6 +177,8 @@ export class SyncEngine {
   async reloadInternal(send: boolean): Promise<number> {
     const now = nowSeconds();
     const seen = new Set<string>();
+    let changed = 0;
+    let purged = 0;
     const n = await this.kernel.dump({}, (e) => {
       if (!this.replicate(e)) return;
       const key = flowKey(e);
@@ -182,17 +186,34 @@ export class SyncEngine {
       const before = this.internal.get(key);
       const prevAttrs = before && before.state !== ObjectState.DEAD ? before.attrs : undefined;
       const obj = prevAttrs === undefined ? this.internal.add(e, now, key) : this.internal.update(e, now, key);
-      if (send && obj && obj.attrs !== prevAttrs) this.ftfw.queueObject(obj);
+      if (obj && obj.attrs !== prevAttrs) {
+        changed++;
+        if (send) this.ftfw.queueObject(obj);
+      }
     });
     // purge: what the cache has and the kernel no longer does
     for (const obj of [...this.internal.values()]) {
       if (obj.state === ObjectState.DEAD || seen.has(obj.key)) continue;
+      purged++;
       this.internal.kill(obj.key, now);
       if (send) this.ftfw.queueObject(obj);
       else this.internal.remove(obj.key);
     }
     if (send) this.scheduleTx();
+    this.lastReload = { entries: n, changed, purged };
     return n;
+  }
+
+  /**
+   * The scheduled consistency check: the internal cache against the kernel table. Differences
+   * (missed events) are fixed and replicated, and reported.
+   */
+  async checkConsistency(): Promise<{ entries: number; changed: number; purged: number }> {
+    await this.reloadInternal(true);
+    const r = this.lastReload!;
+    if (r.changed || r.purged) this.log.warn(`consistency check: ${r.changed} entries differed from the kernel and ${r.purged} were gone; fixed and sent to the peer`);
+    else this.log.verbose(`consistency check: internal cache matches the kernel (${r.entries} entries)`);
+    return r;
   }
 
   async resyncFromKernel(): Promise<void> {
