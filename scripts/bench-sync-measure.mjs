@@ -19,6 +19,8 @@
 //   replicate --primary-sock S --primary-proto P --primary-pid PID
 //             --backup-sock S --backup-proto P --count N [--interval MS] [--timeout S] [--stall S]
 //             -- LOADER-COMMAND...
+//             [--stall S]: fails when no count (kernel, primary, backup) moved for S seconds
+//             (default 45: longer than the 30 s NetlinkOverrunResync delay after an overrun).
 //             Starts the loader, then polls: the primary's kernel count (1 ms until the first
 //             entry appears, then every interval), the primary's internal cache and the
 //             backup's external cache (every interval). Times are seconds since the loader was
@@ -30,6 +32,11 @@
 //             resync (-n) and polls until the external cache holds N entries again.
 //             resync = seconds from sending -n to the full count.
 //   action    --sock S --proto P --do flush-external|request-resync|kill
+//   overruns  --sock S: kernel event overruns and kernel resyncs so far (the "netlink overrun:"
+//             line of `-s runtime`, asked with conntrackd's protocol, which ctsync speaks too)
+//   dump-stats --sock S --proto P
+//             Prints the daemon's full statistics (conntrackd: the `-s` text; ctsync: the
+//             `-s --json` counters) as they are, for failure reports.
 
 import net from 'node:net';
 import fs from 'node:fs';
@@ -157,7 +164,7 @@ const { values: o } = parseArgs({
   options: {
     sock: { type: 'string' }, proto: { type: 'string' }, cache: { type: 'string', default: 'external' },
     eq: { type: 'string' }, timeout: { type: 'string', default: '120' }, interval: { type: 'string', default: '20' },
-    stall: { type: 'string', default: '20' }, count: { type: 'string' }, do: { type: 'string' },
+    stall: { type: 'string', default: '45' }, count: { type: 'string' }, do: { type: 'string' },
     'primary-sock': { type: 'string' }, 'primary-proto': { type: 'string' }, 'primary-pid': { type: 'string' },
     'backup-sock': { type: 'string' }, 'backup-proto': { type: 'string' },
   },
@@ -170,6 +177,19 @@ try {
   switch (sub) {
     case 'stats': {
       out(await counts(o.sock, o.proto));
+      break;
+    }
+    case 'overruns': {
+      // conntrackd's `-s runtime` "netlink overrun:" line (ctsync prints the same line)
+      const text = await cdRequest(o.sock, 30);
+      const m = /netlink overrun:\s+(\d+)/.exec(text);
+      const k = /resync with kernel table:\s+(\d+)/.exec(text);
+      out({ overruns: m ? Number(m[1]) : 'unknown', kernel_resyncs: k ? Number(k[1]) : 'unknown' });
+      break;
+    }
+    case 'dump-stats': {
+      if (o.proto === 'conntrackd') process.stdout.write(await cdRequest(o.sock, 21));
+      else process.stdout.write(JSON.stringify((await jsonRequest(o.sock, { cmd: 'stats' })).counters) + '\n');
       break;
     }
     case 'action': {
@@ -224,7 +244,7 @@ try {
         }
       })();
       let lastChange = performance.now();
-      let lastBackup = -1;
+      let lastSig = '';
       while (t.backup_full === undefined && !failed) {
         const tick = performance.now();
         const [p, b] = await Promise.all([
@@ -240,12 +260,14 @@ try {
           t.backup_full = since();
           break;
         }
-        if (b.external !== lastBackup) {
-          lastBackup = b.external;
+        // progress anywhere (kernel, primary, backup) restarts the stall clock
+        const sig = `${r.kernel}/${r.primary}/${b.external}`;
+        if (sig !== lastSig) {
+          lastSig = sig;
           lastChange = performance.now();
         }
         if (deadline()) failed = `backup's external cache did not reach ${n} within ${o.timeout} s`;
-        else if (t.kernel_full !== undefined && t.primary_full !== undefined && performance.now() - lastChange > stallMs) failed = `backup's external cache stalled at ${b.external} for ${o.stall} s`;
+        else if (performance.now() - lastChange > stallMs) failed = `no progress for ${o.stall} s (kernel ${r.kernel}, primary internal ${r.primary}, backup external ${b.external})`;
         else await sleep(Math.max(0, interval - (performance.now() - tick)));
       }
       await kernelLoop;

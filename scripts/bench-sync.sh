@@ -11,12 +11,22 @@
 #                      make the main table, the mixed ones get their own lines
 #   POLL_MS=20         polling interval for the caches' counts
 #   TIMEOUT=120        seconds before a replication or resync that never completes is a failure
-#   SETTLE=2           seconds of quiet before each RSS sample
+#   STALL=45           ... or before one whose counts (kernel, primary, backup) stop moving is
+#                      (45 s: a daemon that overruns its event buffer resyncs with the kernel
+#                      30 s later, NetlinkOverrunResync's default; that is measured, not failed)
+#   START_WAIT=6       seconds between the daemons answering and the load (ctsync's start-up:
+#                      HELLO handshake, 3 ALIVE periods of linger, then its startup RESYNC/bulk,
+#                      ~4 s after it sees the peer; conntrackd has nothing to wait for)
+#   SETTLE=2           seconds of quiet before each RSS sample with a full cache
 #   CTSYNC_BIN=...     the CLI (default: dist/src/cli/main.js of this checkout)
 #   CTSYNC_NODE_ARGS=  extra node flags for the ctsync daemons (e.g. "--cpu-prof
 #                      --cpu-prof-dir=/tmp/prof": profiles are written when the daemon stops)
 #   CTSYNC_CHRT=0      1: run the ctsync daemons under `chrt -f 1` (ctsync does not apply the
-#                      config's `Scheduler { Type FIFO Priority 1 }` itself; conntrackd does)
+#                      config's `Scheduler { Type FIFO Priority 1 }` itself; conntrackd does).
+#                      Diagnostic only: every thread of node then runs SCHED_FIFO, and on a 2-CPU
+#                      machine that livelocked some runs (one thread spinning at 100%, the main
+#                      thread starved, SIGTERM ignored): such a run fails after 10 s and the
+#                      daemon is killed; the failure report lists each thread's CPU time
 #   SNAPSHOT=1         run ctsync from a private copy of dist/ and build/Release/ made at start
 #                      (under the temporary directory), so a rebuild of the checkout while the
 #                      benchmark runs cannot change or break the daemons half way; 0: run in place
@@ -39,6 +49,13 @@
 #   mem/int   the same for a and its internal cache
 #   resync    on b: `-f external`, then `-n`: seconds from the -n request until b's external cache
 #             holds COUNT entries again (requests sent over the socket, no client start-up time)
+#   cpu       CPU time (utime + stime, all threads, from /proc/PID/stat) each daemon used during
+#             the replication and during the resync: unlike wall-clock times it hardly depends on
+#             what else runs on the machine (it includes answering the count polls: ~50 tiny
+#             requests a second)
+#   overruns  kernel event buffer overruns of the primary (`-s runtime` "netlink overrun:"); an
+#             overrun means lost events, recovered only by the resync with the kernel table
+#             NetlinkOverrunResync (30 s) later, which then dominates the latency
 
 set -euo pipefail
 
@@ -52,6 +69,8 @@ REPEAT=${REPEAT:-1}
 PAIRS=${PAIRS:-"cd:cd cs:cs cs:cd cd:cs"}
 POLL_MS=${POLL_MS:-20}
 TIMEOUT=${TIMEOUT:-120}
+STALL=${STALL:-45}
+START_WAIT=${START_WAIT:-6}
 SETTLE=${SETTLE:-2}
 DEFAULT_BIN=$ROOT/dist/src/cli/main.js
 CTSYNC_BIN=${CTSYNC_BIN:-$DEFAULT_BIN}
@@ -135,6 +154,9 @@ measure() {
 field() { sed -n "s/^\(.* \)\{0,1\}$1=\(\"[^\"]*\"\|[^ ]*\).*/\2/p" <<<"$2" | tr -d '"'; }
 
 name() { [[ $1 == cd ]] && echo conntrackd || echo ctsync; }
+CLK_TCK=$(getconf CLK_TCK)
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpusecs() { awk -v a="$1" -v b="$2" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / h }'; }
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$1/status"; }
 kcount() { ip netns exec "$1" conntrack -C; }
@@ -202,6 +224,28 @@ stop_node() {
   unset "DPID[$node]"
 }
 
+# threads PID: each thread's name, state, policy/priority and CPU seconds (for a hung daemon)
+threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk -v h="$CLK_TCK" -v id="${t##*/}" '{ sub(/^[^)]*\) /, ""); printf "      tid %s state %s cpu %.2fs prio %s policy %s", id, $1, ($12 + $13) / h, $16, $39 }' "$t/stat" 2>/dev/null || continue
+    echo " $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+  done
+}
+
+# diag IMPL NODE STEM: a failed node's statistics and log tail, on stderr
+diag() {
+  local node; [[ $2 == primary ]] && node=a || node=b
+  if [[ -n "${DPID[$node]:-}" ]] && alive "${DPID[$node]}"; then
+    echo "   $(name "$1") on $2: pid ${DPID[$node]}, threads:" >&2
+    threads "${DPID[$node]}" >&2
+  fi
+  echo "   $(name "$1") on $2: statistics:" >&2
+  node "$MEASURE" dump-stats --sock "$3.sock" --proto "$(name "$1")" 2>&1 | sed 's/^/    | /' >&2 || true
+  echo "   $(name "$1") on $2: log $3.log:" >&2
+  tail -n 12 "$3.log" 2>/dev/null | sed 's/^/    | /' >&2 || true
+}
+
 flush_kernels() {
   local ns n
   for ns in "$NSA" "$NSB"; do
@@ -213,7 +257,7 @@ flush_kernels() {
 
 # ---------------------------------------------------------------------------------------------
 echo "== ctsync FT-FW sync benchmark: $COUNT flows, repeat $REPEAT, pairs: $PAIRS"
-echo "   $(conntrackd -v 2>&1 | head -1); ctsync $CTSYNC_BIN; node $(node --version); kernel $(uname -r)"
+echo "   $(conntrackd -v 2>&1 | head -1 | sed 's/\. Licensed.*//'); node $(node --version); kernel $(uname -r)"
 echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (wall-clock timings: a busy machine skews them)"
 [[ -z "$CTSYNC_NODE_ARGS" ]] || echo "   ctsync daemons run with node flags: $CTSYNC_NODE_ARGS"
 [[ "$CTSYNC_CHRT" == 0 ]] || echo "   ctsync daemons run under chrt -f 1"
@@ -235,6 +279,7 @@ if [[ "$SNAPSHOT" != 0 && "$CTSYNC_BIN" == "$DEFAULT_BIN" ]]; then
   CTSYNC_BIN=$DIR/snap/dist/src/cli/main.js
   echo "   ctsync snapshot: dist/ and nlsock.node of $ROOT copied to $DIR/snap (dist built $(date -r "$DEFAULT_BIN" '+%F %T'))"
 fi
+echo "   ctsync CLI: $CTSYNC_BIN"
 node "$CTSYNC_BIN" --version >/dev/null 2>&1 || die "$CTSYNC_BIN does not run: $(node "$CTSYNC_BIN" --version 2>&1 | tail -n 3)"
 
 JSONL=$DIR/entries.jsonl
@@ -269,21 +314,32 @@ run_pair() {
     stop_node a; stop_node b
     R[$pair|latency|$run]=FAILED; FAILURES=$((FAILURES + 1)); return 0
   fi
-  sleep "$SETTLE"
+  sleep "$START_WAIT"
   rssA0=$(rss "${DPID[a]}"); rssB0=$(rss "${DPID[b]}")
+  local ca0 cb0 ca1 cb1
+  ca0=$(cputicks "${DPID[a]}"); cb0=$(cputicks "${DPID[b]}")
 
   if measure line replicate --primary-sock "$sa.sock" --primary-proto "$(name "$pi")" --primary-pid "${DPID[a]}" \
     --backup-sock "$sb.sock" --backup-proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT" \
-    -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL"; then
+    --stall "$STALL" -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL"; then
+    ca1=$(cputicks "${DPID[a]}"); cb1=$(cputicks "${DPID[b]}")
+    R[$pair|cpu_a|$run]=$(cpusecs "$ca0" "$ca1"); R[$pair|cpu_b|$run]=$(cpusecs "$cb0" "$cb1")
     R[$pair|latency|$run]=$(field latency "$line")
     R[$pair|primary_full|$run]=$(awk -v a="$(field primary_full "$line")" -v b="$(field kernel_first "$line")" 'BEGIN { printf "%.4f", a - b }')
     R[$pair|kernel_load|$run]=$(awk -v a="$(field kernel_full "$line")" -v b="$(field kernel_first "$line")" 'BEGIN { printf "%.4f", a - b }')
     printf '   replication: %ss (kernel full after %ss, primary internal full after %ss; loader exited %ss after spawn, first flow in at %ss)\n' \
       "${R[$pair|latency|$run]}" "${R[$pair|kernel_load|$run]}" "${R[$pair|primary_full|$run]}" "$(field loader_exit "$line")" "$(field kernel_first "$line")"
+    printf '   cpu during replication: primary %ss, backup %ss\n' "${R[$pair|cpu_a|$run]}" "${R[$pair|cpu_b|$run]}"
+    if measure line overruns --sock "$sa.sock"; then
+      R[$pair|overruns|$run]=$(field overruns "$line")
+      if [[ "${R[$pair|overruns|$run]}" != 0 ]]; then
+        echo "   note: the primary overran its kernel event buffer ${R[$pair|overruns|$run]} time(s) (kernel resyncs: $(field kernel_resyncs "$line")): lost events wait for the resync with the kernel table" >&2
+      fi
+    fi
   else
     echo "   replication FAILED: $(field error "$line")" >&2
     echo "   last counts: kernel=$(field kernel "$line") primary internal=$(field primary "$line") backup external=$(field backup "$line")" >&2
-    tail -n 10 "$sa.log" "$sb.log" 2>/dev/null | sed 's/^/    | /' >&2
+    diag "$pi" primary "$sa"; diag "$bi" backup "$sb"
     R[$pair|latency|$run]=FAILED; FAILURES=$((FAILURES + 1))
     stop_node a; stop_node b
     return 0
@@ -298,12 +354,16 @@ run_pair() {
     "$(awk -v v="$rssB0" 'BEGIN { printf "%.1f", v / 1048576 }')" "$(awk -v v="$rssB1" 'BEGIN { printf "%.1f", v / 1048576 }')" "${R[$pair|mem_ext|$run]}" \
     "$(awk -v v="$rssA0" 'BEGIN { printf "%.1f", v / 1048576 }')" "$(awk -v v="$rssA1" 'BEGIN { printf "%.1f", v / 1048576 }')" "${R[$pair|mem_int|$run]}"
 
+  ca0=$(cputicks "${DPID[a]}"); cb0=$(cputicks "${DPID[b]}")
   if measure line resync --sock "$sb.sock" --proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT"; then
     R[$pair|resync|$run]=$(field resync "$line")
-    printf '   resync: %ss (flush took %ss, -n answered in %ss)\n' "${R[$pair|resync|$run]}" "$(field flush "$line")" "$(field request_ack "$line")"
+    ca1=$(cputicks "${DPID[a]}"); cb1=$(cputicks "${DPID[b]}")
+    R[$pair|cpu_rs_a|$run]=$(cpusecs "$ca0" "$ca1"); R[$pair|cpu_rs_b|$run]=$(cpusecs "$cb0" "$cb1")
+    printf '   resync: %ss (flush took %ss, -n answered in %ss); cpu: primary %ss, backup %ss\n' "${R[$pair|resync|$run]}" "$(field flush "$line")" \
+      "$(field request_ack "$line")" "${R[$pair|cpu_rs_a|$run]}" "${R[$pair|cpu_rs_b|$run]}"
   else
     echo "   resync FAILED: $(field error "$line") (external=$(field external "$line"))" >&2
-    tail -n 10 "$sa.log" "$sb.log" 2>/dev/null | sed 's/^/    | /' >&2
+    diag "$pi" primary "$sa"; diag "$bi" backup "$sb"
     R[$pair|resync|$run]=FAILED; FAILURES=$((FAILURES + 1))
   fi
   R[$pair|hwm_b|$run]=$(hwm "${DPID[b]}"); R[$pair|hwm_a|$run]=$(hwm "${DPID[a]}")
@@ -329,13 +389,19 @@ best() {
   done
   if [[ -n "$b" ]]; then echo "$b"; elif ((any)); then echo FAILED; else echo -; fi
 }
+# all PAIR METRIC: every run's value, comma-separated
+all() {
+  local v run out=""
+  for ((run = 1; run <= REPEAT; run++)); do v=${R[$1|$2|$run]:--}; out+="${out:+,}$v"; done
+  echo "$out"
+}
 mib() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v v="$1" 'BEGIN { printf "%.1f", v / 1048576 }' || echo "$1"; }
 # row METRIC UNIT CONNTRACKD CTSYNC: lower is better for every metric here
 row() {
   local ratio="-" who="-"
   if [[ "$3" =~ ^-?[0-9.]+$ && "$4" =~ ^-?[0-9.]+$ ]]; then
     ratio=$(awk -v a="$3" -v b="$4" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }')
-    who=$(awk -v a="$3" -v b="$4" 'BEGIN { if (a > 0 && b / a < 0.95) print "ctsync"; else if (a > 0 && b / a > 1.05) print "conntrackd"; else print "even" }')
+    who=$(awk -v a="$3" -v b="$4" 'BEGIN { if (a <= 0 || b <= 0) print (a == b ? "even" : (a < b ? "conntrackd" : "ctsync")); else if (b / a < 0.95) print "ctsync"; else if (b / a > 1.05) print "conntrackd"; else print "even" }')
   fi
   printf '%-44s %12s %12s %9s  %s\n' "$1 ($2)" "$3" "$4" "$ratio" "$who"
 }
@@ -346,12 +412,17 @@ printf '%-44s %12s %12s %9s  %s\n' metric conntrackd ctsync ratio better
 row "replication latency, X -> X" s "$(best cd:cd latency)" "$(best cs:cs latency)"
 row "  primary internal cache full, X -> X" s "$(best cd:cd primary_full)" "$(best cs:cs primary_full)"
 row "  kernel load by ct load (same loader)" s "$(best cd:cd kernel_load)" "$(best cs:cs kernel_load)"
+printf '%-44s %12s %12s %9s  %s\n' "  primary event-buffer overruns (each run)" "$(all cd:cd overruns)" "$(all cs:cs overruns)" "" "(0 = none)"
+row "CPU time, primary daemon, replication" s "$(best cd:cd cpu_a)" "$(best cs:cs cpu_a)"
+row "CPU time, backup daemon, replication" s "$(best cd:cd cpu_b)" "$(best cs:cs cpu_b)"
 row "backup external cache, RSS per entry" B "$(best cd:cd mem_ext)" "$(best cs:cs mem_ext)"
 row "primary internal cache, RSS per entry" B "$(best cd:cd mem_int)" "$(best cs:cs mem_int)"
 row "backup RSS, empty caches" MiB "$(mib "$(best cd:cd rss_b0)")" "$(mib "$(best cs:cs rss_b0)")"
 row "backup RSS, $COUNT external" MiB "$(mib "$(best cd:cd rss_b1)")" "$(mib "$(best cs:cs rss_b1)")"
 row "backup peak RSS (VmHWM, after resync)" MiB "$(mib "$(best cd:cd hwm_b)")" "$(mib "$(best cs:cs hwm_b)")"
 row "resync (-f external, -n) on the backup" s "$(best cd:cd resync)" "$(best cs:cs resync)"
+row "  CPU time, primary (bulk send), resync" s "$(best cd:cd cpu_rs_a)" "$(best cs:cs cpu_rs_a)"
+row "  CPU time, backup (receive), resync" s "$(best cd:cd cpu_rs_b)" "$(best cs:cs cpu_rs_b)"
 echo "ratio = ctsync / conntrackd (lower is better for every metric; below 1.00x ctsync wins; within 5%: even)"
 
 mixed=0
@@ -359,11 +430,13 @@ for p in $PAIRS; do [[ $p == cs:cd || $p == cd:cs ]] && mixed=1; done
 if ((mixed)); then
   echo
   echo "== every pair (primary -> backup), best of $REPEAT"
-  printf '%-26s %10s %12s %10s %12s %12s\n' "primary -> backup" latency "prim. full" resync "B/ext entry" "B/int entry"
+  printf '%-26s %8s %10s %8s %9s %9s %8s %8s %8s %8s %8s\n' "primary -> backup" latency "prim.full" resync "B/ext" "B/int" "cpu P" "cpu B" "rs cpuP" "rs cpuB" overruns
   for p in $PAIRS; do
-    printf '%-26s %10s %12s %10s %12s %12s\n' "$(name "${p%%:*}") -> $(name "${p##*:}")" "$(best "$p" latency)" "$(best "$p" primary_full)" \
-      "$(best "$p" resync)" "$(best "$p" mem_ext)" "$(best "$p" mem_int)"
+    printf '%-26s %8s %10s %8s %9s %9s %8s %8s %8s %8s %8s\n' "$(name "${p%%:*}") -> $(name "${p##*:}")" "$(best "$p" latency)" "$(best "$p" primary_full)" \
+      "$(best "$p" resync)" "$(best "$p" mem_ext)" "$(best "$p" mem_int)" "$(best "$p" cpu_a)" "$(best "$p" cpu_b)" \
+      "$(best "$p" cpu_rs_a)" "$(best "$p" cpu_rs_b)" "$(all "$p" overruns)"
   done
+  echo "(seconds; B/ext, B/int: RSS bytes per entry of the backup's external / primary's internal cache; cpu P/B: CPU seconds of the primary / backup daemon during replication, rs: during the resync)"
 fi
 
 if ((FAILURES > 0)); then
