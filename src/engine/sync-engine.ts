@@ -53,6 +53,7 @@ export class SyncEngine {
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
   private overrunTimer?: NodeJS.Timeout;
+  private lastOverrunAt = 0;
   private readonly scratch = Buffer.allocUnsafe(4096);
   readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
   /** Events the kernel reported that we caused ourselves (commit, flush): applied, not sent. */
@@ -112,7 +113,10 @@ export class SyncEngine {
     this.channel.on('datagram', (d) => this.onDatagram(d));
     this.channel.on('error', (err) => this.log.warn(`sync channel: ${err.message}`));
     const g = this.config.general;
-    this.events = new ConntrackEvents({ rcvbuf: g.netlinkBufferSize ?? 8 * 1024 * 1024, rcvbufMax: Math.max(g.netlinkBufferSizeMaxGrowth, g.netlinkBufferSize ?? 0) });
+    // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
+    // costs a resync. (conntrackd starts small and doubles only after losing events.)
+    const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
+    this.events = new ConntrackEvents({ rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit });
     this.events.on('event', (type, e, pid) => this.onKernelEvent(type, e, pid));
     this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
     this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
@@ -160,13 +164,27 @@ export class SyncEngine {
 
   private onOverrun(bufferSize: number): void {
     this.overruns++;
+    this.lastOverrunAt = Date.now();
     const delay = this.config.general.netlinkOverrunResync;
-    this.log.warn(`kernel event overrun (buffer ${bufferSize} bytes): events were lost; resync from the kernel ${delay === false ? 'disabled (NetlinkOverrunResync off)' : `in ${delay} s`}`);
+    this.log.warn(`kernel event overrun (buffer ${bufferSize} bytes): events were lost; resync from the kernel ${delay === false ? 'disabled (NetlinkOverrunResync off)' : `once the events calm down, within ${delay} s`}`);
     if (delay === false || this.overrunTimer) return;
-    this.overrunTimer = setTimeout(() => {
+    // conntrackd waits the whole NetlinkOverrunResync (30 s by default) with a stale cache; we
+    // resync as soon as the burst is over (no overrun and no event for half a second), and at
+    // the latest after that delay
+    const deadline = Date.now() + delay * 1000;
+    let seen = this.eventsReceived;
+    const check = (): void => {
+      const now = Date.now();
+      const quiet = this.eventsReceived === seen && now - this.lastOverrunAt >= 500;
+      seen = this.eventsReceived;
+      if (!quiet && now < deadline) {
+        this.overrunTimer = setTimeout(check, 500);
+        return;
+      }
       this.overrunTimer = undefined;
       this.resyncFromKernel().catch((err) => this.log.error(`resync after overrun failed: ${(err as Error).message}`));
-    }, delay * 1000);
+    };
+    this.overrunTimer = setTimeout(check, 500);
   }
 
   /**
@@ -287,9 +305,9 @@ export class SyncEngine {
   private onDatagram(d: Buffer): void {
     const now = nowSeconds();
     decodeDatagram(d, d.length, {
-      ct: (type, flags, seq, e) => {
+      ct: (type, flags, seq, e, buf, start, end) => {
         if (this.ftfw.receive({ type, flags, seq }) !== 'apply') return;
-        this.applyExternal(type, e, now);
+        this.applyExternal(type, e, now, buf, start, end);
       },
       exp: (type, flags, seq) => {
         // expectations: sequence-tracked (so nothing looks lost) but not cached yet
@@ -308,16 +326,24 @@ export class SyncEngine {
    * entry without addresses or protocol cannot be keyed nor committed, so it is counted as
    * unusable instead (never stored, never a crash).
    */
-  private applyExternal(type: number, e: Entry, now: number): void {
+  private applyExternal(type: number, e: Entry, now: number, buf: Uint8Array, start: number, end: number): void {
     if ((e.family !== 2 && e.family !== 10) || !e.orig.src || !e.orig.dst || !e.orig.proto) {
       this.unusable++;
       return;
     }
     const key = flowKey(e);
     try {
-      if (type === MSG.CT_NEW) this.external.add(e, now, key);
-      else if (type === MSG.CT_UPD) this.external.update(e, now, key);
-      else this.external.remove(key);
+      if (type === MSG.CT_DEL) {
+        this.external.remove(key);
+        return;
+      }
+      // a full message for a flow we do not hold is stored as received (no re-encoding); an
+      // update of a held flow merges field by field
+      const held = this.external.get(key);
+      if (type === MSG.CT_NEW || !held || held.state === ObjectState.DEAD) {
+        const obj = this.external.addEncoded(key, (buf as Buffer).toString('latin1', start, end), now);
+        if (obj && type === MSG.CT_UPD) obj.state = ObjectState.ALIVE;
+      } else this.external.update(e, now, key);
     } catch (err) {
       this.unusable++;
       this.log.debug(`peer entry not stored: ${(err as Error).message}`);

@@ -24,6 +24,11 @@ export interface EventOptions {
   rcvbuf?: number;
   /** On overrun, double the buffer up to this size (conntrackd's NetlinkBufferSizeMaxGrowth). */
   rcvbufMax?: number;
+  /**
+   * Datagrams read per readiness before returning to the event loop (conntrackd's
+   * EventIterationLimit): a burst of events cannot hold up sending and the control socket.
+   */
+  iterationLimit?: number;
 }
 
 export interface ConntrackEventsMap {
@@ -47,6 +52,7 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
   private readonly rx = Buffer.allocUnsafe(256 * 1024);
   private bufferSize: number;
   private readonly bufferMax: number;
+  private readonly iterationLimit: number;
   overruns = 0;
   malformed = 0;
   received = 0;
@@ -61,6 +67,7 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_EXP_DESTROY);
     this.bufferSize = opts.rcvbuf ?? 16 * 1024 * 1024;
     this.bufferMax = Math.max(opts.rcvbufMax ?? this.bufferSize, this.bufferSize);
+    this.iterationLimit = opts.iterationLimit ?? Infinity;
     this.socket = new NetlinkSocket({ groups, rcvbuf: this.bufferSize });
   }
 
@@ -93,7 +100,8 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
   drain(): number {
     let delivered = 0;
     const rx = this.rx;
-    for (;;) {
+    // level-triggered readiness: what is left is read on the next loop turn
+    for (let reads = 0; reads < this.iterationLimit; reads++) {
       const n = this.socket.recv(rx);
       if (n === -errno.EAGAIN) return delivered;
       if (n === -errno.ENOBUFS) {
@@ -140,5 +148,6 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
         this.emit('malformed', err as Error);
       }
     }
+    return delivered;
   }
 }

@@ -120,6 +120,14 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     native.setsockoptInt(rxFd, SOL_SOCKET, SO_RCVBUFFORCE, o.rcvSocketBuffer ?? DEFAULT_RCVBUF);
     if (o.sndSocketBuffer) native.setsockoptInt(txFd, SOL_SOCKET, SO_SNDBUFFORCE, o.sndSocketBuffer);
     if (o.checksum === false) native.setsockoptInt(txFd, SOL_SOCKET, SO_NO_CHECK, 1);
+    // one destination: connect once, so each send skips the address lookup
+    await new Promise<void>((resolve, reject) => {
+      tx.once('error', reject);
+      tx.connect(o.port, this.target, () => {
+        tx.off('error', reject);
+        resolve();
+      });
+    });
     if (o.kind === 'multicast') {
       rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
       tx.setMulticastInterface(this.v6 ? `::%${o.interface}` : o.localAddress);
@@ -145,7 +153,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     if (!this.tx) throw new Error('sync channel is not open');
     this.stats.packetsSent++;
     this.stats.bytesSent += data.length;
-    this.tx.send(data, this.opts.port, this.target, (err) => {
+    this.tx.send(data, (err) => {
       if (err) {
         this.stats.sendErrors++;
         this.stats.packetsSent--;

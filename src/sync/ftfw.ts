@@ -98,10 +98,11 @@
  *  - A DEAD entry whose CT_DEL cannot be delivered (its sender restarted, it was evicted, or a
  *    stock sender lost it) is not in a later bulk; the peer keeps a ghost until its own purge.
  *    `released(obj, 'evicted')` lets the owner keep a tombstone.
- *  - A peer that crashes and restarts within its own HELLO run, or within `maxReorderMs`
- *    after it, faster than `maxReorderMs`, with its new (time-based) sequence number inside the
- *    old run's range, is first taken for the same incarnation (sequence numbers carry no
- *    incarnation id); S6 on the restarted side covers it, a stock peer is not covered.
+ *  - A peer that crashes and restarts within its own HELLO run (down less than two ALIVE
+ *    periods plus `maxReorderMs`), or within `maxReorderMs` after it, with its new (time-based)
+ *    sequence number inside the old run's range, is taken for the same incarnation (sequence
+ *    numbers carry no incarnation id); S6 on the restarted side covers it, a stock peer is not
+ *    covered (it only happens to a peer crash-looping within its first seconds).
  *  - Late duplicates are assumed to drain within `maxReorderMs` (and `helloLingerPeriods`).
  *  - Only one peer: like conntrackd, the receive state is a single sequence space.
  */
@@ -277,9 +278,10 @@ export interface FtFwOptions<O> {
   /** R1: a HELLO up to this many seqs behind its run's start is still a late message. Default 64. */
   reorderTolerance?: number;
   /**
-   * R1: bound of the network's reordering/duplication delay. A HELLO after a longer silence of
-   * the peer, or an older HELLO more than this after the peer's HELLO run ended, cannot be a
-   * late duplicate: it means the peer restarted. Default 1000.
+   * R1: bound of the network's reordering/duplication delay. An older HELLO arriving more than
+   * this after the peer's HELLO run ended, or any HELLO after a silence of the peer longer than
+   * two ALIVE periods plus this, cannot be a late duplicate: it means the peer restarted.
+   * Default 1000.
    */
   maxReorderMs?: number;
   /** R1: a HELLO this far ahead of the expected seq starts a new run. Default 65536. */
@@ -875,10 +877,12 @@ export class FtFw<O> {
     if (!this.rxSeqSet) return 'restart'; // first contact
     const lo = (this.runFirst - this.reorderTol) >>> 0;
     if (this.runOpen) {
-      // The peer is still saying HELLO. A silence longer than any reordering delay means a
-      // restart (misjudging heavy loss as one is safe: the gap is NACKed anyway and the RESYNC
-      // repairs the rest); so does a sequence far outside the run.
-      if (now - this.lastRxAt > this.maxReorderMs) return 'restart';
+      // The peer is still saying HELLO, i.e. sends at least one message per ALIVE period. A
+      // silence of two periods plus the reordering bound means a restart (misjudging heavy loss
+      // as one is safe: the gap is NACKed anyway and the RESYNC repairs the rest, but costs a
+      // bulk: a shorter bound would make a peer that cannot hear us, and so says HELLO forever,
+      // look restarted every second); so does a sequence far outside the run.
+      if (now - this.lastRxAt > 2 * this.period + this.maxReorderMs) return 'restart';
       if (seqBefore(seq, lo)) return 'restart';
       if (seqAfter(seq, expected) && seqDiff(seq, expected) > this.seqJump) return 'restart';
       return 'same-run';

@@ -158,8 +158,11 @@ export interface MsgHeader {
 }
 
 export interface SyncVisitor {
-  /** A valid CT_NEW / CT_UPD / CT_DEL. */
-  ct(type: number, flags: number, seq: number, entry: Entry): void;
+  /**
+   * A valid CT_NEW / CT_UPD / CT_DEL; `buf[attrStart, attrEnd)` are its attributes as received
+   * (a receiver can store them without re-encoding).
+   */
+  ct(type: number, flags: number, seq: number, entry: Entry, buf: Uint8Array, attrStart: number, attrEnd: number): void;
   /** A valid EXP_NEW / EXP_UPD / EXP_DEL. */
   exp(type: number, flags: number, seq: number, expect: Expect): void;
   /**
@@ -297,7 +300,7 @@ function step(b: Uint8Array, o: number, mlen: number, type: number, flags: numbe
   }
   if (type <= MSG.CT_DEL) {
     const e = decodeCtAttrs(b, o + HDR_LEN, o + mlen);
-    if (e) v.ct(type, flags, seq, e);
+    if (e) v.ct(type, flags, seq, e, b, o + HDR_LEN, o + mlen);
     else v.malformed('bad-payload', o, readHeader(b, o, range));
   } else {
     const x = decodeExpAttrs(b, o + HDR_LEN, o + mlen);
