@@ -52,14 +52,16 @@ export function decodeStored(attrs: string): Entry {
 
 /** Overlays the fields `next` has on `prev`: an UPDATE event carries only what changed. */
 export function mergeEntry(prev: Entry, next: Entry): Entry {
-  const out = { ...prev } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(next)) {
+  const out = prev as unknown as Record<string, unknown>; // prev is a fresh decode: ours to change
+  const add = next as unknown as Record<string, unknown>;
+  for (const k in add) {
+    const v = add[k];
     if (v === undefined) continue;
     const old = out[k];
     // protocol info is itself partial in events: merge one level down
-    out[k] = (k === 'tcp' || k === 'sctp' || k === 'dccp') && old && typeof old === 'object' ? { ...old, ...(v as object) } : v;
+    out[k] = (k === 'tcp' || k === 'sctp' || k === 'dccp') && old && typeof old === 'object' ? Object.assign(old, v) : v;
   }
-  return out as unknown as Entry;
+  return prev;
 }
 
 export class SyncCache {
@@ -151,6 +153,23 @@ export class SyncCache {
     old.state = ObjectState.ALIVE;
     old.updated = now;
     this.counters.updated++;
+    return old;
+  }
+
+  /**
+   * Replaces a flow with a complete entry (from a dump: nothing to merge); a known flow becomes
+   * ALIVE and keeps its age. Returns the object, or undefined when the cache is full.
+   */
+  replace(e: Entry, now: number, key = flowKey(e)): CacheObject | undefined {
+    const old = this.objects.get(key);
+    if (!old || old.state === ObjectState.DEAD) return this.add(e, now, key);
+    const attrs = this.encode(e);
+    if (attrs !== old.attrs) {
+      old.attrs = attrs;
+      old.state = ObjectState.ALIVE;
+      old.updated = now;
+      this.counters.updated++;
+    }
     return old;
   }
 

@@ -203,7 +203,7 @@ export class SyncEngine {
       seen.add(key);
       const before = this.internal.get(key);
       const prevAttrs = before && before.state !== ObjectState.DEAD ? before.attrs : undefined;
-      const obj = prevAttrs === undefined ? this.internal.add(e, now, key) : this.internal.update(e, now, key);
+      const obj = this.internal.replace(e, now, key);
       if (obj && obj.attrs !== prevAttrs) {
         changed++;
         if (send) this.ftfw.queueObject(obj);

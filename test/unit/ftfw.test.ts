@@ -558,13 +558,17 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.fw.receive(ack(13, c[0].seq, c[0].seq));
     assert.deepEqual(p.released, [], 'while lingering, acknowledged post-handshake entries are held too');
     p.sim.run(2999);
+    p.fw.receive(alive(14));
     assert.deepEqual(show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')), []);
     p.sim.run(1);
+    assert.deepEqual(show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')), [],
+      'after 3 periods, but nothing heard from the peer since (its regression report may be lost)');
+    p.fw.receive(alive(15));
     const third = p.fw.transmitPass();
-    assert.deepEqual(show(third), ['obj:a', 'obj:b'], 'second replay of the HELLO phase after 3 periods');
+    assert.deepEqual(show(third), ['obj:a', 'obj:b'], 'second replay of the HELLO phase');
     assert.deepEqual(p.released, [['c', 'acked']], 'acknowledged ones released at the end of the linger');
     assert.equal(p.fw.stats().helloReplays, 4);
-    p.fw.receive(ack(14, third[0].seq, third[1].seq));
+    p.fw.receive(ack(16, third[0].seq, third[1].seq));
     assert.deepEqual(p.released.slice(1), [['a', 'acked'], ['b', 'acked']]);
   });
 
@@ -601,7 +605,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.fw.receive(ack(5001, s + 2, s + 3));
     assert.deepEqual(p.released.map((r) => r[0]), ['c', 'd']);
     // (our own earlier ACK, not acknowledged either, goes again too)
-    assert.deepEqual(show(p.fw.transmitPass()), ['ack(5000,5000)', 'obj:a', 'obj:b']);
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(4999,4999)', 'obj:a', 'obj:b']);
     assert.equal(p.fw.stats().holeRetransmits, 3);
   });
 
@@ -635,6 +639,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
   it('S3: nothing is re-sent to a silent peer', () => {
     const p = probe({ retransmitTimeoutPeriods: 2 });
     handshake(p);
+    p.sim.run(1000);
     p.fw.queueObject(obj('a'));
     p.fw.transmitPass();
     for (let i = 0; i < 10; i++) {
@@ -722,6 +727,32 @@ describe('ftfw: improvements beyond conntrackd', () => {
     assert.equal(p.fw.receive(data(102, F.HELLO)), 'drop', 'late HELLO after the run closed is not a restart');
     assert.equal(p.fw.stats().peerRestarts, 1);
     assert.deepEqual(show(p.fw.transmitPass()), ['ack(100,100)/HB', 'nack(101,102)/H']);
+  });
+
+  it('R1: an older HELLO right after the peer\'s run ended is a late duplicate, later a restart', () => {
+    const p = probe();
+    p.fw.receive(data(100, F.HELLO)); // first contact: a run opens
+    p.fw.receive(data(101, F.HELLO));
+    p.fw.receive(data(102)); // the peer got our HELLO_BACK: run closed
+    p.sim.run(500);
+    p.fw.receive(alive(103));
+    assert.equal(p.fw.receive(data(101, F.HELLO)), 'drop', 'within maxReorderMs');
+    p.sim.run(600);
+    p.fw.receive(alive(104));
+    assert.equal(p.fw.receive(data(101, F.HELLO)), 'apply', 'a restarted peer whose new seq fell in the old range');
+    assert.equal(p.fw.stats().peerRestarts, 2);
+  });
+
+  it('R1: a peer that cannot hear us says HELLO forever: that is one run, not a restart a second', () => {
+    const p = probe();
+    let seq = 300;
+    for (let i = 0; i < 30; i++) {
+      p.fw.receive(alive(seq++, F.HELLO));
+      p.sim.run(1000 + (i % 3) * 150); // its ALIVE timer, with some jitter
+      p.fw.transmitPass();
+    }
+    assert.equal(p.fw.stats().peerRestarts, 1);
+    assert.deepEqual(p.bulks, ['peer-restart']);
   });
 
   it('R1/R2: HELLO after the peer finished its handshake = restart: objects re-queued, bulk + RESYNC', () => {

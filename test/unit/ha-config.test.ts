@@ -4,6 +4,7 @@
 // checks; and the defaults.
 import { strict as assert } from 'node:assert';
 import { Ajv } from 'ajv';
+import cron from 'node-cron';
 import { configSchema, isIPv4, isIPv6, isInterfaceName } from '../../src/config/schema.js';
 import { HA_DEFAULTS, checkHaConfig, haSchema, hooksSchema, resolveHaConfig } from '../../src/ha/config.js';
 
@@ -23,6 +24,7 @@ ajv.addFormat('ipv4-cidr', { type: 'string', validate: (s: string) => cidr(s, tr
 ajv.addFormat('ipv6-cidr', { type: 'string', validate: (s: string) => cidr(s, false) });
 ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
 ajv.addFormat('abs-path', { type: 'string', validate: (s: string) => s.startsWith('/') && !s.includes('\0') });
+ajv.addFormat('cron', { type: 'string', validate: (s: string) => cron.validate(s) });
 
 const wired = { ...configSchema, $id: 'https://ctsync.dev/schema/config-ha-test.json', properties: { ...configSchema.properties, ha: haSchema, hooks: hooksSchema } };
 const validate = ajv.compile(wired);
