@@ -67,40 +67,72 @@ export function parseIPv4Into(s: string, out: Uint8Array, p: number): void {
 }
 
 /** Writes the 16 bytes of an IPv6 address (RFC 4291 text, incl. :: and embedded IPv4). */
+const v6words = new Uint16Array(8);
+const v4tail = new Uint8Array(4);
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Writes the 16 bytes of an IPv6 address (RFC 4291 text, incl. :: and embedded IPv4). A single
+ * pass over the characters, no allocation: this runs for every IPv6 tuple that is encoded.
+ */
 export function parseIPv6Into(s: string, out: Uint8Array, p: number): void {
-  const dbl = s.indexOf('::');
-  if (dbl !== s.lastIndexOf('::')) throw new AddressError(s, 'IPv6');
-  const head = dbl >= 0 ? s.slice(0, dbl) : s;
-  const tail = dbl >= 0 ? s.slice(dbl + 2) : '';
-  const words: number[] = [];
-  const tailWords: number[] = [];
-  const take = (part: string, into: number[], allowV4: boolean): void => {
-    if (part === '') return;
-    const groups = part.split(':');
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i];
-      if (allowV4 && i === groups.length - 1 && g.includes('.')) {
-        const v4 = new Uint8Array(4);
-        try {
-          parseIPv4Into(g, v4, 0);
-        } catch {
-          throw new AddressError(s, 'IPv6'); // name the address the user wrote, not its tail
-        }
-        into.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new AddressError(s, 'IPv6');
-      into.push(parseInt(g, 16));
+  const len = s.length;
+  let n = 0; // words written
+  let gap = -1; // word index where '::' stands
+  let i = 0;
+  if (len >= 2 && s.charCodeAt(0) === 58 && s.charCodeAt(1) === 58) {
+    gap = 0;
+    i = 2;
+  } else if (len > 0 && s.charCodeAt(0) === 58) throw new AddressError(s, 'IPv6');
+  while (i < len) {
+    if (n >= 8) throw new AddressError(s, 'IPv6');
+    // one group: up to 4 hex digits, or a dotted IPv4 tail
+    const start = i;
+    let v = 0;
+    let digits = 0;
+    while (i < len) {
+      const d = hexDigit(s.charCodeAt(i));
+      if (d < 0) break;
+      v = (v << 4) | d;
+      digits++;
+      i++;
     }
-  };
-  take(head, words, dbl < 0);
-  take(tail, tailWords, true);
-  const total = words.length + tailWords.length;
-  if (dbl < 0 ? total !== 8 : total > 7) throw new AddressError(s, 'IPv6');
-  const all = dbl < 0 ? words : [...words, ...new Array<number>(8 - total).fill(0), ...tailWords];
-  for (let i = 0; i < 8; i++) {
-    out[p + 2 * i] = all[i] >> 8;
-    out[p + 2 * i + 1] = all[i] & 0xff;
+    if (i < len && s.charCodeAt(i) === 46) {
+      // embedded IPv4: the rest of the string, as the last 32 bits
+      if (n > 6) throw new AddressError(s, 'IPv6');
+      try {
+        parseIPv4Into(s.slice(start), v4tail, 0);
+      } catch {
+        throw new AddressError(s, 'IPv6'); // name the address the user wrote, not its tail
+      }
+      v6words[n++] = (v4tail[0] << 8) | v4tail[1];
+      v6words[n++] = (v4tail[2] << 8) | v4tail[3];
+      i = len;
+      break;
+    }
+    if (digits === 0 || digits > 4) throw new AddressError(s, 'IPv6');
+    v6words[n++] = v;
+    if (i === len) break;
+    if (s.charCodeAt(i) !== 58) throw new AddressError(s, 'IPv6');
+    i++;
+    if (i < len && s.charCodeAt(i) === 58) {
+      if (gap >= 0) throw new AddressError(s, 'IPv6');
+      gap = n;
+      i++;
+    } else if (i === len) throw new AddressError(s, 'IPv6'); // trailing single ':'
+  }
+  if (gap < 0 ? n !== 8 : n > 7) throw new AddressError(s, 'IPv6');
+  const zeros = gap < 0 ? 0 : 8 - n;
+  for (let w = 0, src = 0; w < 8; w++) {
+    const word = gap >= 0 && w >= gap && w < gap + zeros ? 0 : v6words[src++];
+    out[p + 2 * w] = word >> 8;
+    out[p + 2 * w + 1] = word & 0xff;
   }
 }
 
