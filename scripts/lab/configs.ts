@@ -30,6 +30,8 @@ export interface GatewayFiles {
   /** notify script and the log it writes (script mode). */
   notifyScript: string;
   notifyLog: string;
+  /** flock(1) file serializing the notify script's runs. */
+  notifyLock: string;
   /** keepalived's notify FIFO (native mode). */
   fifo: string;
 }
@@ -59,6 +61,7 @@ export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles
     pidFiles: { main: f(`keepalived-${gw.name}.pid`), vrrp: f(`keepalived-${gw.name}.vrrp.pid`), checkers: f(`keepalived-${gw.name}.checkers.pid`) },
     notifyScript: f(`notify-${gw.name}.sh`),
     notifyLog: f(`notify-${gw.name}.log`),
+    notifyLock: f(`notify-${gw.name}.serial`),
     fifo: f(`keepalived-${gw.name}.fifo`),
   };
 }
@@ -94,8 +97,11 @@ General {
 \tUNIX {
 \t\tPath ${files.ctsyncSock}
 \t}
-\tNetlinkBufferSize 4194304
-\tNetlinkBufferSizeMaxGrowth 67108864
+\t# room for bursts of events (ct load of --flows creates ~50k entries/s); after an overrun,
+\t# resync with the kernel table 1 s later instead of 30
+\tNetlinkBufferSize 16777216
+\tNetlinkBufferSizeMaxGrowth 134217728
+\tNetlinkOverrunResync 1
 \tFilter From Userspace {
 \t\tProtocol Accept {
 \t\t\tTCP
@@ -115,7 +121,8 @@ ${ownAddresses(gw).map((a) => `\t\t\tIPv4_address ${a}`).join('\n')}
  * defines it: ctsync reads keepalived's FIFO and runs the primary/backup sequence itself.
  */
 export function nativeHaSection(files: GatewayFiles): Record<string, unknown> {
-  return { keepalived: { fifo: files.fifo, group: 'G_LAB' } };
+  // the shape documented in src/ha/config.ts (not wired into the config schema yet)
+  return { track: { groups: ['G_LAB'] }, fifo: { path: files.fifo, create: true }, initialRole: 'backup' };
 }
 
 /** ctsync's native JSON configuration (same settings as the conntrackd.conf above, plus `ha`). */
@@ -133,8 +140,9 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
       syslog: false,
       lockFile: files.ctsyncLock,
       unix: { path: files.ctsyncSock },
-      netlinkBufferSize: 4194304,
-      netlinkBufferSizeMaxGrowth: 67108864,
+      netlinkBufferSize: 16777216,
+      netlinkBufferSizeMaxGrowth: 134217728,
+      netlinkOverrunResync: 1,
       filter: { from: 'userspace', protocol: { mode: 'accept', protocols: ['tcp', 'udp', 'icmp'] }, address: { mode: 'ignore', ipv4: ownAddresses(gw) } },
     },
     ha: nativeHaSection(files),
@@ -172,6 +180,9 @@ global_defs {
 \tscript_user root
 \t# VRRPv3: advert_int may be below one second
 \tvrrp_version 3
+\t# real-time scheduling for the VRRP process: on a busy machine a starved keepalived misses its
+\t# adverts and the backup takes over (a flap, or a split brain) without any failure
+\tvrrp_rt_priority 50
 ${o.ha === 'native' ? `\t# ctsync reads its roles from here (--ha native)\n\tvrrp_notify_fifo ${files.fifo}\n` : ''}}
 
 # the two VIPs move together; the conntrack hooks hang on the group only (as in
@@ -212,9 +223,17 @@ step() {
 	t0=$(now)
 	out=$("$NODE" "$CTSYNC" -C "$CONF" "$@" --json 2>&1)
 	rc=$?
-	log "$t0" "$name" "$rc" "$(( $(now) - t0 ))" "$(printf '%s' "$out" | tr '\\t\\n' '  ' | cut -c1-600)"
+	log "$t0" "$name" "$rc" "$(( $(now) - t0 ))" "$(printf '%s' "$out" | tr '\\t\\n' '  ' | cut -c1-2000)"
 	return $rc
 }
+
+# Not in primary-backup.sh: keepalived starts notify scripts without waiting for the previous one
+# (spec §10.2). A backup run still busy when the primary run starts (gwA at start-up: BACKUP, then
+# MASTER 0.7 s later) could schedule its purge (-t) after the primary's commit (-c cancels a pending
+# purge), and the new primary's kernel table would be flushed PurgeTimeout later. Runs are serialized
+# here; only the FIFO (--ha native) also guarantees their order.
+exec 9>>${q(files.notifyLock)}
+flock 9
 
 log "$(now)" begin 0 0 ""
 if [ "$SYNC" != 1 ]; then

@@ -283,6 +283,9 @@ async function client(o: ClientOptions): Promise<void> {
     stopping = true;
     clearInterval(ticker);
     clearInterval(status);
+    // a connection still silent when we stop counts as lost: it never came back
+    const now = Date.now();
+    for (const c of conns) if (c.alive && now - c.report.lastRx > Math.max(1000, o.gap * 5)) c.lose('timeout');
     await Promise.all(conns.map((c) => c.close()));
     await new Promise((r) => setTimeout(r, Math.max(200, o.interval * 2))); // last UDP echoes
     udp.close();

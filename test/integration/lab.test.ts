@@ -1,7 +1,8 @@
 // The failover lab (scripts/lab) as a test: two gateways in namespaces under the real keepalived,
 // a strict stateful firewall (nf_conntrack_tcp_loose=0), long-lived TCP connections through the
-// VIPs. With ctsync, every connection survives the failover and the failback without a reset;
-// without conntrack sync, the same failover kills them.
+// VIPs. With ctsync, every connection survives the failover and the failback without a reset
+// (keepalived driving ctsync through a primary-backup.sh-style notify script, and through its
+// notify FIFO read by ctsync itself); without conntrack sync, the same failover kills them.
 import { strict as assert } from 'node:assert';
 import { requireRoot } from '../helpers/netns.js';
 import { runExperiment, type ExperimentResult, type LabOptions } from '../../scripts/lab/lab.js';
@@ -19,7 +20,7 @@ const BASE: Omit<LabOptions, 'sync' | 'prefix' | 'failure'> = {
   statusEvery: 0,
 };
 
-async function experiment(opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'>): Promise<ExperimentResult> {
+async function experiment(opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'> & Partial<LabOptions>): Promise<ExperimentResult> {
   const lines: string[] = [];
   let result: ExperimentResult | undefined;
   try {
@@ -37,9 +38,14 @@ describe('failover lab: keepalived + ctsync, long-lived TCP through a strict sta
     requireRoot.call(this, 'keepalived', 'nft', 'flock');
   });
 
-  for (const failure of ['keepalived', 'link'] as const) {
-    it(`with ctsync, every connection survives failover and failback (${failure === 'keepalived' ? 'keepalived stopped' : 'links down'})`, async function () {
-      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}`, failure });
+  const cases = [
+    { failure: 'keepalived', ha: 'script', title: 'keepalived stopped; notify script' },
+    { failure: 'link', ha: 'script', title: 'links down; notify script' },
+    { failure: 'keepalived', ha: 'native', title: "keepalived stopped; keepalived's FIFO read by ctsync" },
+  ] as const;
+  for (const { failure, ha, title } of cases) {
+    it(`with ctsync, every connection survives failover and failback (${title})`, async function () {
+      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}${ha[0]}`, failure, ha });
       for (const c of r.connections) {
         assert.equal(c.lost, undefined, `connection ${c.conn} was lost: ${JSON.stringify(c.lost)}`);
         assert.equal(c.mismatches, 0, `connection ${c.conn}: the echoed stream differs from what was sent`);
