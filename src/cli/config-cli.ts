@@ -1,7 +1,6 @@
 // `ctsync config check FILE` and `ctsync config convert conntrackd.conf`.
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { convertConntrackdConf, loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 
 export function configCommand(): Command {
@@ -12,6 +11,7 @@ export function configCommand(): Command {
     .argument('<file>')
     .option('--json', 'print the resolved configuration (defaults filled in) as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
+      const { loadConfig } = await import('../config/load.js');
       try {
         const { config: cfg, warnings, format } = await loadConfig(file);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
@@ -27,7 +27,8 @@ export function configCommand(): Command {
   config.command('convert')
     .description('convert a conntrackd.conf into ctsync JSON (printed on stdout)')
     .argument('<file>')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { convertConntrackdConf } = await import('../config/load.js');
       try {
         const { json, warnings } = convertConntrackdConf(fs.readFileSync(file, 'utf8'), file);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

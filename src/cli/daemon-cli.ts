@@ -3,11 +3,51 @@
 // and sub-arguments as conntrackd (sub-arguments match by prefix: `-s n` = `-s network`).
 import fs from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { controlRequest } from '../control/client.js';
-import { runDaemon, startInBackground } from '../daemon/daemon.js';
 import { LineWriter } from './output.js';
+import type { LoadedConfig } from '../config/load.js';
+
+// The daemon, the config schema (ajv) and the logger are loaded on demand: a client request
+// (`-c`, `-s`, `notify`, called by keepalived scripts) starts in a fraction of the time.
+
+async function loadFull(path: string): Promise<LoadedConfig> {
+  const { loadConfig } = await import('../config/load.js');
+  try {
+    return await loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Error(err.message);
+    throw err;
+  }
+}
+
+/** Default control socket (as the config model's default). */
+const DEFAULT_SOCKET = '/var/run/conntrackd.ctl';
+
+/**
+ * The control socket path from a config file, without validating the whole file: JSON's
+ * general.unix.path, or conntrackd.conf's `UNIX { Path … }`. Undefined if the file does not
+ * read that simply (the caller then loads it fully, for a proper error message).
+ */
+function quickSocketPath(file: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (text.trimStart().startsWith('{')) {
+    try {
+      const j = JSON.parse(text) as { general?: { unix?: { path?: unknown } } };
+      const p = j.general?.unix?.path;
+      return typeof p === 'string' ? p : p === undefined ? DEFAULT_SOCKET : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /\bUNIX\s*\{[^}]*?\bPath\s+(\/\S+)/.exec(text.replace(/#[^\n]*/g, ''));
+  return m ? m[1] : undefined;
+}
 
 export const DEFAULT_CONFIGS = ['/etc/ctsync/ctsync.json', '/etc/conntrackd/conntrackd.conf'];
 
@@ -71,12 +111,8 @@ function configPath(opts: DaemonCliOptions): string {
 
 /** The control socket of the daemon a client command talks to (from -C or the default config). */
 export async function daemonSocket(opts: DaemonCliOptions): Promise<string> {
-  try {
-    return (await loadConfig(configPath(opts))).config.general.unix.path;
-  } catch (err) {
-    if (err instanceof ConfigError) throw new Error(err.message);
-    throw err;
-  }
+  const file = configPath(opts);
+  return quickSocketPath(file) ?? (await loadFull(file)).config.general.unix.path;
 }
 
 const CLIENT_FLAGS = ['commit', 'flush', 'flushKernel', 'resyncKernel', 'bulk', 'requestResync', 'purge', 'kill', 'stats', 'internal', 'external'] as const;
@@ -85,16 +121,10 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
   const actions = CLIENT_FLAGS.filter((f) => opts[f] !== undefined);
   if (actions.length > 1) throw new InvalidArgumentError(`one request at a time: got ${actions.map((a) => `--${a.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')}`);
   const path = configPath(opts);
-  let loaded;
-  try {
-    loaded = await loadConfig(path);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new Error(err.message);
-    throw err;
-  }
-  const socket = loaded.config.general.unix.path;
   if (actions.length === 0) {
+    const { runDaemon, startInBackground } = await import('../daemon/daemon.js');
     if (opts.daemon) {
+      const loaded = await loadFull(path); // config errors are reported here, not lost in a log
       const args = [argv[1], '-C', path, '--background-child', ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
       await startInBackground(args, loaded.config);
       return;
@@ -103,7 +133,7 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
     return;
   }
   if (opts.xml) throw new InvalidArgumentError('-x (XML) is not supported by ctsync: use --json');
-  await clientRequest(actions[0], opts, socket);
+  await clientRequest(actions[0], opts, await daemonSocket(opts));
 }
 
 async function clientRequest(action: (typeof CLIENT_FLAGS)[number], opts: DaemonCliOptions, socket: string): Promise<void> {
