@@ -112,7 +112,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
     ha = new HaRuntime(resolveHaConfig(config.ha ?? { track: {} }, config.hooks), {
       commit: () => handler.commitForPromotion(),
-      flushCaches: (which) => handler.flushCaches(which),
+      // After a commit the internal cache already holds the committed flows, and the reload
+      // that follows replaces it from the kernel (and purges what is gone): flushing it first
+      // would leave nothing to bulk-send if that reload failed. Only the external cache goes.
+      flushCaches: () => handler.flushCaches('external'),
       schedulePurge: () => handler.schedulePurge(),
       reloadInternal: (send) => eng.reloadInternal(send),
       bulkSend: () => eng.bulkSend(),

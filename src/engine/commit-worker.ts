@@ -51,22 +51,27 @@ async function commit(job: CommitJob): Promise<CommitPartResult> {
     else if (err === errno.EEXIST) exists.push(i);
     else result.failures.push({ index: job.indexes[i], errno: err, message: first.outcome.messages.get(i) });
   }
-  if (exists.length) {
-    // replace: delete what is there, create ours
-    const del = await runBatch(channel, exists.length, seq + 1, (w, k, s) => {
-      const o = starts[exists[k]];
+  // replace what is there with ours: delete, create. A packet can re-create the flow in between
+  // (the VIP is already here): then the same again, a few times.
+  let pending = exists;
+  for (let round = 0; pending.length > 0; round++) {
+    const batch = pending;
+    const del = await runBatch(channel, batch.length, seq + 1, (w, k, s) => {
+      const o = starts[batch[k]];
       scanTimeout(buf, o + 6, o + 6 + buf.readUInt16LE(o));
       w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, s, scannedFamily());
       if (!writeScannedIdentity(w, buf)) throw new Error('entry has no usable tuple');
       w.end();
     });
     seq = del.lastSeq;
-    const again = await runBatch(channel, exists.length, seq + 1, (w, k, s) => encodeCreate(w, exists[k], s));
+    const again = await runBatch(channel, batch.length, seq + 1, (w, k, s) => encodeCreate(w, batch[k], s));
     seq = again.lastSeq;
-    for (let k = 0; k < exists.length; k++) {
+    pending = [];
+    for (let k = 0; k < batch.length; k++) {
       const err = again.outcome.errnos[k];
       if (err === 0) result.replaced++;
-      else result.failures.push({ index: job.indexes[exists[k]], errno: err, message: again.outcome.messages.get(k) });
+      else if (err === errno.EEXIST && round < 3) pending.push(batch[k]);
+      else result.failures.push({ index: job.indexes[batch[k]], errno: err, message: again.outcome.messages.get(k) });
     }
   }
   return result;
