@@ -28,9 +28,9 @@ Then the control experiment: the same failover without conntrack sync.
   --no-failback        do not bring gwA back
   --no-control         skip the control experiment (no sync)
   --control-only       run only the control experiment
-  --ha MODE            script: keepalived's notify script runs ctsync -c/-f/-R/-B, -s/-t/-n
-                       (primary-backup.sh; default). native: keepalived's notify FIFO read by
-                       ctsync itself (needs src/ha)
+  --ha MODE            native: keepalived's notify FIFO read by ctsync itself, transitions run
+                       in the daemon (default). script: keepalived's notify script runs ctsync
+                       -c/-f/-R/-B, -s/-t/-n (Debian's primary-backup.sh sequence)
   --advert-int S       VRRP advert interval in seconds, VRRPv3 (default 0.2)
   --preempt-delay S    keepalived preempt_delay on failback (default 3)
   --stall S            a connection silent this long counts as lost (default 8; 16 with
@@ -60,7 +60,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
         'no-failback': { type: 'boolean', default: false },
         'no-control': { type: 'boolean', default: false },
         'control-only': { type: 'boolean', default: false },
-        ha: { type: 'string', default: 'script' },
+        ha: { type: 'string', default: 'native' },
         'advert-int': { type: 'string', default: '0.2' },
         'preempt-delay': { type: 'string', default: '3' },
         stall: { type: 'string' },
