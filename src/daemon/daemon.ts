@@ -130,6 +130,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     release();
     throw err;
   }
+  // a bug must leave a trace in the log (a background daemon has no stderr) before the exit
+  process.on('uncaughtException', (err) => {
+    log.error(`fatal: ${err.stack ?? err}`);
+    release();
+    log.on('finish', () => process.exit(70));
+    log.end();
+    setTimeout(() => process.exit(70), 500).unref();
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
