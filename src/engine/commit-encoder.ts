@@ -155,6 +155,14 @@ function natRange(w: NlWriter, type: number, b: Uint8Array, ip: number, v6: bool
   w.nestEnd(nest);
 }
 
+function seqAdj(w: NlWriter, type: number, b: Uint8Array, p: number): void {
+  const n = w.nestStart(type);
+  w.u32be(CTA_SEQADJ.CORRECTION_POS, be32(b, p));
+  w.u32be(CTA_SEQADJ.OFFSET_BEFORE, be32(b, p + 4));
+  w.u32be(CTA_SEQADJ.OFFSET_AFTER, be32(b, p + 8));
+  w.nestEnd(n);
+}
+
 export interface CommitEncodeOptions {
   /** Seconds for CTA_TIMEOUT (already computed: CommitTimeout or remaining time). */
   timeout: number;
@@ -204,11 +212,12 @@ export function writeScannedCreate(w: NlWriter, b: Uint8Array, opts: CommitEncod
       w.u8(CTA_PROTOINFO_TCP.WSCALE_REPLY, f.wsR);
     }
     if (opts.liberal) {
-      for (const type of [CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, CTA_PROTOINFO_TCP.FLAGS_REPLY]) {
-        const q = w.raw(type, 2);
-        w.buf[q] = IP_CT_TCP_FLAG_BE_LIBERAL;
-        w.buf[q + 1] = IP_CT_TCP_FLAG_BE_LIBERAL;
-      }
+      let q = w.raw(CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, 2);
+      w.buf[q] = IP_CT_TCP_FLAG_BE_LIBERAL;
+      w.buf[q + 1] = IP_CT_TCP_FLAG_BE_LIBERAL;
+      q = w.raw(CTA_PROTOINFO_TCP.FLAGS_REPLY, 2);
+      w.buf[q] = IP_CT_TCP_FLAG_BE_LIBERAL;
+      w.buf[q + 1] = IP_CT_TCP_FLAG_BE_LIBERAL;
     }
     w.nestEnd(t);
     w.nestEnd(pi);
@@ -252,13 +261,8 @@ export function writeScannedCreate(w: NlWriter, b: Uint8Array, opts: CommitEncod
     w.buf.fill(0xff, m, m + f.labelsLen);
   }
   if (f.seqAdj >= 0) {
-    for (const [type, p] of [[CTA.SEQ_ADJ_ORIG, f.seqAdj], [CTA.SEQ_ADJ_REPLY, f.seqAdj + 12]]) {
-      const n = w.nestStart(type);
-      w.u32be(CTA_SEQADJ.CORRECTION_POS, be32(b, p));
-      w.u32be(CTA_SEQADJ.OFFSET_BEFORE, be32(b, p + 4));
-      w.u32be(CTA_SEQADJ.OFFSET_AFTER, be32(b, p + 8));
-      w.nestEnd(n);
-    }
+    seqAdj(w, CTA.SEQ_ADJ_ORIG, b, f.seqAdj);
+    seqAdj(w, CTA.SEQ_ADJ_REPLY, b, f.seqAdj + 12);
   }
   if (f.masterIp >= 0) tuple(w, CTA.TUPLE_MASTER, b, f.masterIp, f.masterV6, f.masterProto < 0 ? 0 : f.masterProto, f.masterPort, false);
   if (f.synproxy >= 0) {
