@@ -8,7 +8,7 @@ import { AF_INET, AF_INET6 } from '../netlink/constants.js';
 import { formatEntry, formatEvent, formatExpect, formatExpectEvent } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
 import { parseEntries, parseExpects } from '../conntrack/jsonl.js';
-import type { Entry, EventType } from '../conntrack/entry.js';
+import type { EventType } from '../conntrack/entry.js';
 import { LineWriter, printError } from './output.js';
 import { programOfPortId } from '../netlink/portid.js';
 

@@ -11,17 +11,9 @@ import { execa } from 'execa';
 import { NotifyFifoReader, type FifoReaderOptions } from '../../src/ha/fifo.js';
 import { KeepalivedTracker, fifoLineHandler } from '../../src/ha/keepalived.js';
 import { FailoverMachine, type HaActions } from '../../src/ha/machine.js';
+import { RecLog, sleep } from '../helpers/fakes.js';
 
-class RecLog {
-  lines: string[] = [];
-  error(m: string) { this.lines.push(`error ${m}`); }
-  warn(m: string) { this.lines.push(`warn ${m}`); }
-  info(m: string) { this.lines.push(`info ${m}`); }
-  verbose(m: string) { this.lines.push(`verbose ${m}`); }
-  debug(m: string) { this.lines.push(`debug ${m}`); }
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

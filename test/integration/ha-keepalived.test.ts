@@ -13,17 +13,9 @@ import { useNetns, vethPair } from '../helpers/netns.js';
 import { NotifyFifoReader } from '../../src/ha/fifo.js';
 import { KeepalivedTracker, fifoLineHandler, parseFifoLine } from '../../src/ha/keepalived.js';
 import { FailoverMachine, type HaActions, type Role } from '../../src/ha/machine.js';
+import { RecLog, sleep } from '../helpers/fakes.js';
 
-class RecLog {
-  lines: string[] = [];
-  error(m: string) { this.lines.push(`error ${m}`); }
-  warn(m: string) { this.lines.push(`warn ${m}`); }
-  info(m: string) { this.lines.push(`info ${m}`); }
-  verbose(m: string) { this.lines.push(`verbose ${m}`); }
-  debug(m: string) { this.lines.push(`debug ${m}`); }
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -6,20 +6,11 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { classifyWord, parseConntrackdConf } from '../../src/config/conntrackd-conf.js';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from '../../src/config/model.js';
+import { repoRoot } from '../helpers/fakes.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found');
-    dir = up;
-  }
-  return dir;
-}
 
 const FIXTURES = path.join(repoRoot(), 'test/fixtures');
 const read = (rel: string) => fs.readFileSync(path.join(FIXTURES, rel), 'utf8');

@@ -3,20 +3,11 @@ import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/config/errors.js';
 import { convertConntrackdConf, jsonError, loadConfig } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/schema.js';
+import { repoRoot } from '../helpers/fakes.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found');
-    dir = up;
-  }
-  return dir;
-}
 
 const DEBIAN = path.join(repoRoot(), 'test/fixtures/conntrackd/debian-ftfw.conf');
 const JSON_CONFIG = { sync: { channels: [{ kind: 'udp', ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1' }] } };

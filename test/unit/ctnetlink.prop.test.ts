@@ -12,13 +12,13 @@ import fc from 'fast-check';
 import { NlWriter, NetlinkDecodeError } from '../../src/netlink/attr.js';
 import { decodeConntrack, invertTuple, requestStatus, writeCreateAttrs, writeDumpAttrs } from '../../src/netlink/ctnetlink.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../../src/netlink/ip.js';
-import { CTA, IPPROTO, NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../../src/netlink/constants.js';
-import type { Entry, RawAttr, Tuple } from '../../src/conntrack/entry.js';
+import { CTA } from '../../src/netlink/constants.js';
+import type { Entry } from '../../src/conntrack/entry.js';
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 500);
 const CT_NEW = (1 << 8) | 0;
 
-import { entry, u8, u16, u32, v4Bytes, v6Bytes } from '../helpers/arbitraries.js';
+import { entry, u8, v4Bytes, v6Bytes } from '../helpers/arbitraries.js';
 
 function encodeDump(e: Entry): Buffer {
   const w = new NlWriter(256);

@@ -27,7 +27,6 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NlWriter, NetlinkDecodeError } from '../../src/netlink/attr.js';
 import {
   decodeConntrack, invertTuple, natFromReply, writeCreateAttrs, writeDumpAttrs,
@@ -37,6 +36,7 @@ import {
   CTA, IPPROTO, IPS, NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR,
 } from '../../src/netlink/constants.js';
 import type { Entry } from '../../src/conntrack/entry.js';
+import { repoRoot } from '../helpers/fakes.js';
 
 const CT_NEW = (1 << 8) | 0;
 const CT_DELETE = (1 << 8) | 2;
@@ -45,16 +45,6 @@ const TCP_CONNTRACK_ESTABLISHED = 3;
 const SCTP_CONNTRACK_ESTABLISHED = 4;
 const TCP_FLAG = { WINDOW_SCALE: 0x01, SACK_PERM: 0x02, BE_LIBERAL: 0x08, MAXACK_SET: 0x20 };
 
-function repoRoot(): string {
-  // compiled tests run from dist/test/unit, sources from test/unit: walk up to package.json
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json) not found');
-    dir = up;
-  }
-  return dir;
-}
 
 const GOLDEN = path.join(repoRoot(), 'test/golden');
 

@@ -1,15 +1,9 @@
 // The shipped example configurations stay valid.
 import { strict as assert } from 'node:assert';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
+import { repoRoot } from '../helpers/fakes.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
 
 describe('example configurations in etc/', function () {
   for (const file of ['etc/ctsync.json', 'etc/ctsync.conf']) {

@@ -1,9 +1,8 @@
 // Expectation codec (src/netlink/expect.ts) against real kernel bytes captured by
 // scripts/capture-golden-expect.mjs (Linux 6.18), plus a write -> decode property test.
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { NetlinkDecodeError, NlWriter, forEachAttr } from '../../src/netlink/attr.js';
 import { CTA_EXPECT, NLMSG_HDRLEN, NFGENMSG_LEN, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI } from '../../src/netlink/constants.js';
@@ -11,16 +10,8 @@ import { EntryEncodeError } from '../../src/netlink/ctnetlink.js';
 import { decodeExpect, writeExpectCreateAttrs, writeExpectDumpAttrs, writeExpectIdentity } from '../../src/netlink/expect.js';
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
 import type { Expect, RawAttr, Tuple } from '../../src/conntrack/entry.js';
+import { repoRoot } from '../helpers/fakes.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 const GOLDEN = join(repoRoot(), 'test/golden');
 const golden = (name: string): Buffer => Buffer.from(readFileSync(join(GOLDEN, `${name}.hex`), 'utf8').trim(), 'hex');

@@ -6,6 +6,7 @@ import {
   GUARD_TABLE, TrafficGuard, guardInstallScript, guardReleaseScript, guardRemoveScript, parseHeldCounter, type NftResult, type NftRunner,
 } from '../../src/ha/guard.js';
 import type { Clock } from '../../src/ha/machine.js';
+import { RecLog } from '../helpers/fakes.js';
 
 class FakeClock implements Clock {
   t = 1_000_000;
@@ -23,14 +24,6 @@ class FakeClock implements Clock {
   }
 }
 
-class RecLog {
-  lines: string[] = [];
-  error(m: string) { this.lines.push(`error ${m}`); }
-  warn(m: string) { this.lines.push(`warn ${m}`); }
-  info(m: string) { this.lines.push(`info ${m}`); }
-  verbose(m: string) { this.lines.push(`verbose ${m}`); }
-  debug(m: string) { this.lines.push(`debug ${m}`); }
-}
 
 const COUNTER_JSON = JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, { counter: { family: 'inet', name: 'held', table: 'ctsync_guard', handle: 2, packets: 7, bytes: 420 } }] });
 

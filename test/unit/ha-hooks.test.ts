@@ -10,15 +10,8 @@ import { HookRunner, hookEnv, splitHookCommand, type HookContext } from '../../s
 import { createHaActions, type HaOperations } from '../../src/ha/actions.js';
 import { FailoverMachine } from '../../src/ha/machine.js';
 import type { HooksConfig } from '../../src/ha/config.js';
+import { RecLog } from '../helpers/fakes.js';
 
-class RecLog {
-  lines: string[] = [];
-  error(m: string) { this.lines.push(`error ${m}`); }
-  warn(m: string) { this.lines.push(`warn ${m}`); }
-  info(m: string) { this.lines.push(`info ${m}`); }
-  verbose(m: string) { this.lines.push(`verbose ${m}`); }
-  debug(m: string) { this.lines.push(`debug ${m}`); }
-}
 
 const ctx = (over: Partial<HookContext> = {}): HookContext => ({
   transition: 'promote', phase: 'pre', from: 'backup', to: 'active', reason: { source: 'fifo', detail: 'GROUP "G1" MASTER 0' }, ...over,

@@ -6,15 +6,8 @@ import { resolveHaConfig } from '../../src/ha/config.js';
 import { KeepalivedInputError } from '../../src/ha/keepalived.js';
 import { HaRuntime } from '../../src/ha/runtime.js';
 import type { HaOperations } from '../../src/ha/actions.js';
+import { RecLog } from '../helpers/fakes.js';
 
-class RecLog {
-  lines: string[] = [];
-  error(m: string) { this.lines.push(`error ${m}`); }
-  warn(m: string) { this.lines.push(`warn ${m}`); }
-  info(m: string) { this.lines.push(`info ${m}`); }
-  verbose(m: string) { this.lines.push(`verbose ${m}`); }
-  debug(m: string) { this.lines.push(`debug ${m}`); }
-}
 
 function ops(calls: string[]): HaOperations {
   return {

@@ -10,7 +10,6 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
   CTL_RANGE_LEN, DatagramBuilder, FLAG, HDR_LEN, MSG, NTA, NTA_EXP, NTA_EXP_MAX, NTA_MAX, TCP_RESERVE, UDP_RESERVE,
@@ -20,16 +19,8 @@ import {
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
 import { invertTuple } from '../../src/netlink/ctnetlink.js';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
+import { repoRoot } from '../helpers/fakes.js';
 
-function repoRoot(): string {
-  let d = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(d, 'package.json'))) {
-    const up = path.dirname(d);
-    if (up === d) throw new Error('package.json not found above the test');
-    d = up;
-  }
-  return d;
-}
 const GOLDEN = path.join(repoRoot(), 'test/golden');
 
 // ------------------------------------------------------------------------------- helpers
