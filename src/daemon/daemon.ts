@@ -9,7 +9,6 @@ import { createLogger, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
 import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
-import { controlRequest } from '../control/client.js';
 import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
 
@@ -73,6 +72,8 @@ export interface DaemonOptions {
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  // started by -d: once the parent has gone, a write to our stderr must not kill us (EPIPE)
+  if (opts.background) process.stderr.on('error', () => undefined);
   const { config, warnings } = await loadConfig(opts.configPath);
   const log = createLogger({
     level: opts.logLevel ?? config.log?.level, console: opts.console,
@@ -142,32 +143,37 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
   if (opts.background) {
-    // the parent stops reading our stderr once we answer: log to the file only from now on
-    process.stderr.on('error', () => undefined);
+    // the parent stops reading our stderr once we say we are ready: log to the file only from
+    // now on, then say it
     for (const t of log.transports.filter((t) => t instanceof winston.transports.Console)) log.remove(t);
+    process.stderr.write(`${READY_MARK}\n`);
   }
 }
 
+/** What a background daemon writes on stderr once it is fully started (see runDaemon). */
+const READY_MARK = 'ctsync-daemon-ready';
+
 /**
- * `-d`: starts the daemon in the background and returns once it answers on its control socket,
- * so a start-up error (bad config, port in use) is reported to the caller, not lost in a log.
+ * `-d`: starts the daemon in the background and returns once it has fully started, so a
+ * start-up error (bad config, port in use) is reported to the caller, not lost in a log. The
+ * child says so on stderr (after it stopped logging there), then the pipe is closed.
  */
 export async function startInBackground(argv: string[], config: CtsyncConfig): Promise<void> {
   const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ready = new Promise<void>((resolve) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes(READY_MARK)) resolve();
+    });
+  });
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    const state = await Promise.race([exited.then((code) => ({ code })), new Promise<null>((r) => setTimeout(() => r(null), 100))]);
-    if (state) throw new Error(`the daemon exited during start-up (code ${state.code})${stderr ? `:\n${stderr.trim()}` : ''}`);
-    try {
-      await controlRequest(config.general.unix.path, { cmd: 'stats', args: { section: 'rsqueue' } });
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`the daemon did not answer on ${config.general.unix.path} within 15 s`);
-    }
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 30_000)));
+  const state = await Promise.race([ready.then(() => 'ready' as const), exited, timeout]);
+  clearTimeout(timer);
+  if (state === 'timeout') throw new Error(`the daemon did not finish starting within 30 s (control socket ${config.general.unix.path})`);
+  if (state !== 'ready') throw new Error(`the daemon exited during start-up (code ${state})${stderr ? `:\n${stderr.trim()}` : ''}`);
   child.stderr!.destroy();
   child.unref();
 }

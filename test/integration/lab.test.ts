@@ -39,20 +39,22 @@ describe('failover lab: keepalived + ctsync, long-lived TCP through a strict sta
   });
 
   const cases = [
-    { failure: 'keepalived', ha: 'script', title: 'keepalived stopped; notify script' },
-    { failure: 'link', ha: 'script', title: 'links down; notify script' },
-    { failure: 'keepalived', ha: 'native', title: "keepalived stopped; keepalived's FIFO read by ctsync" },
+    { failure: 'keepalived', ha: 'script', flows: 0, title: 'keepalived stopped; notify script' },
+    { failure: 'link', ha: 'script', flows: 0, title: 'links down; notify script' },
+    { failure: 'keepalived', ha: 'native', flows: 0, title: "keepalived stopped; keepalived's FIFO read by ctsync" },
+    { failure: 'keepalived', ha: 'native', flows: 100_000, title: 'with 100,000 extra flows in the table; FIFO' },
   ] as const;
-  for (const { failure, ha, title } of cases) {
+  for (const { failure, ha, flows, title } of cases) {
     it(`with ctsync, every connection survives failover and failback (${title})`, async function () {
-      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}${ha[0]}`, failure, ha });
+      if (flows) this.timeout(300_000);
+      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}${ha[0]}${flows ? 'f' : ''}`, failure, ha, flows, ...(flows ? { stallMs: 16_000 } : {}) });
       for (const c of r.connections) {
         assert.equal(c.lost, undefined, `connection ${c.conn} was lost: ${JSON.stringify(c.lost)}`);
         assert.equal(c.mismatches, 0, `connection ${c.conn}: the echoed stream differs from what was sent`);
         assert.ok(c.failoverGapMs !== null && c.failbackGapMs !== null);
       }
       assert.equal(r.serverResets, 0, 'the server saw connections reset');
-      assert.ok(r.failover.commit && r.failover.commit.committed >= BASE.connections && r.failover.commit.failed === 0, `gwB's commit: ${JSON.stringify(r.failover.commit)}`);
+      assert.ok(r.failover.commit && r.failover.commit.committed >= BASE.connections + flows && r.failover.commit.failed === 0, `gwB's commit: ${JSON.stringify(r.failover.commit)}`);
       assert.ok(r.failback.commit && r.failback.commit.failed === 0, `gwA's commit: ${JSON.stringify(r.failback.commit)}`);
       assert.ok(r.expected);
     });
