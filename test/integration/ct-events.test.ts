@@ -6,36 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { ctsyncBin, runCtsync, useNetns } from '../helpers/netns.js';
 import type { Entry } from '../../src/conntrack/entry.js';
+import { SENTINEL, lines, until } from '../helpers/listen.js';
 
 type EventLine = Entry & { type: string };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const SENTINEL = '203.0.113.250';
 
-/**
- * Collects stdout lines of a running process. Once `ready` is set, events of the sentinel flows
- * (used to find out when a listener is subscribed) are left out: stragglers may still arrive.
- */
-function lines(proc: { stdout: NodeJS.ReadableStream | null }): string[] & { ready?: boolean } {
-  const out: string[] & { ready?: boolean } = [];
-  let rest = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    rest += d.toString();
-    const parts = rest.split('\n');
-    rest = parts.pop()!;
-    for (const l of parts) if (l && !(out.ready && l.includes(SENTINEL))) out.push(l);
-  });
-  return out;
-}
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('ct events on the real kernel', function () {
   let sentinel = 1000;
