@@ -11,13 +11,9 @@ import {
 const IPS_SRC_NAT_DONE = IPS.SRC_NAT_DONE;
 const IPS_DST_NAT_DONE = IPS.DST_NAT_DONE;
 import type { NlWriter } from '../netlink/attr.js';
-import { requestStatus } from '../netlink/ctnetlink.js';
+import { inverseIcmpType, requestStatus } from '../netlink/ctnetlink.js';
 import { NTA } from '../sync/wire-attrs.js';
 
-const ICMP_INVERSE = new Int16Array(256).fill(-1);
-for (const [a, b] of [[8, 0], [0, 8], [13, 14], [14, 13], [15, 16], [16, 15], [17, 18], [18, 17]]) ICMP_INVERSE[a] = b;
-const ICMPV6_INVERSE = new Int16Array(256).fill(-1);
-for (const [a, b] of [[128, 129], [129, 128], [139, 140], [140, 139]]) ICMPV6_INVERSE[a] = b;
 
 /** Offsets (-1 = absent) and values of one entry's wire attributes; reused for every entry. */
 class WireFields {
@@ -122,10 +118,7 @@ function tuple(w: NlWriter, nestType: number, b: Uint8Array, ip: number, v6: boo
       // the entry's own ICMP fields (id, type, code: kernel order)
       const v6p = proto === IPPROTO.ICMPV6;
       if (f.icmpId >= 0) w.u16be(v6p ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, f.icmpId);
-      if (f.icmpType >= 0) {
-        const inv = (v6p ? ICMPV6_INVERSE : ICMP_INVERSE)[f.icmpType];
-        w.u8(v6p ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, reply && inv >= 0 ? inv : f.icmpType);
-      }
+      if (f.icmpType >= 0) w.u8(v6p ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, reply ? inverseIcmpType(proto, f.icmpType) : f.icmpType);
       if (f.icmpCode >= 0) w.u8(v6p ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, f.icmpCode);
     }
   } else if (port >= 0) {

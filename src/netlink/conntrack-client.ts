@@ -23,10 +23,11 @@ import {
   AF_UNSPEC, CTA, CTA_STATS, CTA_STATS_EXP, CTA_STATS_GLOBAL, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_DELETE,
   IPCTNL_MSG_EXP_GET, IPCTNL_MSG_EXP_GET_STATS_CPU, IPCTNL_MSG_EXP_NEW, NFGENMSG_LEN,
-  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP,
+  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN,
   NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 } from './constants.js';
 import { NlWriter, forEachAttr } from './attr.js';
+import { BATCH_BYTES, BATCH_MAX_MESSAGES, runBatch, type BatchChannel, type BatchOutcome } from './batch.js';
 import { NlHeader, decodeError, forEachMessage } from './nlmsg.js';
 import { NetlinkError, NetlinkSocket, describeErrno, errno, errnoName } from './socket.js';
 import {
@@ -81,10 +82,6 @@ export interface CreateOptions extends RequestOptions {
 export type ExpectCreateOptions = Pick<CreateOptions, 'replace' | 'onProgress'>;
 
 /** Per-entry results of one batch: errno (0 ok, -1 not encodable) and any kernel/encoder message. */
-interface BatchOutcome {
-  errnos: number[];
-  messages: Map<number, string>;
-}
 
 type BatchOp = 'create' | 'update' | 'delete';
 
@@ -168,13 +165,6 @@ const EXP_STAT_NAMES: Record<number, string> = {
   [CTA_STATS_EXP.NEW]: 'expect_new', [CTA_STATS_EXP.CREATE]: 'expect_create', [CTA_STATS_EXP.DELETE]: 'expect_delete',
 };
 
-/** Bytes of requests per sendmsg in a batch; the kernel processes them all inside that call. */
-const BATCH_BYTES = 256 * 1024;
-/**
- * Requests per batch. Bounds the replies queued at once: every error reply costs the receive
- * buffer about one kilobyte of skb truesize, and an overrun there would lose results.
- */
-const BATCH_MAX_MESSAGES = 2048;
 const RCVBUF = 8 * 1024 * 1024;
 const SNDBUF = 4 * 1024 * 1024;
 
@@ -417,50 +407,19 @@ export class ConntrackClient {
    * or -1 when the entry could not be encoded (message in `.messages`).
    */
   private async sendBatch<T extends { family: number }>(kind: TableKind<T>, op: BatchOp, batch: T[], opts: RequestOptions): Promise<BatchOutcome> {
-    const outcomes: BatchOutcome = { errnos: new Array<number>(batch.length).fill(0), messages: new Map() };
     const type = op === 'delete' ? kind.deleteType : kind.newType;
     const flags = NLM_F_REQUEST | (op === 'create' ? NLM_F_CREATE | NLM_F_EXCL : 0);
-    const what = `${kind.what} batch`;
-    const w = this.w;
-    const base = (this.seq + 1) >>> 0;
-    let i = 0;
-    while (i < batch.length) {
-      w.reset();
-      const first = i;
-      for (; i < batch.length && w.off < BATCH_BYTES; i++) {
-        const e = batch[i];
-        const seq = (base + i) >>> 0;
-        try {
-          w.beginNf(type, flags, seq, e.family);
-          if (op === 'create') kind.writeCreate(w, e, opts);
-          else if (op === 'update') kind.writeUpdate(w, e, opts);
-          else kind.writeIdentity(w, e);
-          w.end();
-        } catch (err) {
-          w.abort();
-          outcomes.errnos[i] = -1;
-          outcomes.messages.set(i, err instanceof EntryEncodeError ? err.message : String(err));
-        }
-      }
-      if (w.off === 0) continue;
-      const fence = (base + i) >>> 0;
-      w.beginNf(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, fence, AF_UNSPEC);
+    const channel: BatchChannel = { socket: this.socket, rx: this.rx, w: this.w, wait: () => this.readable() };
+    const { outcome, lastSeq } = await runBatch(channel, batch.length, this.seq + 1, (w, i, seq) => {
+      const e = batch[i];
+      w.beginNf(type, flags, seq, e.family);
+      if (op === 'create') kind.writeCreate(w, e, opts);
+      else if (op === 'update') kind.writeUpdate(w, e, opts);
+      else kind.writeIdentity(w, e);
       w.end();
-      this.seq = fence;
-      this.socket.send(w.bytes(), what);
-      await this.receive(what, (h) => {
-        if (h.type !== NLMSG_ERROR) return false;
-        const e = decodeError(this.rx, h);
-        if (e.seq === fence) return true;
-        const at = (e.seq - base) >>> 0;
-        if (at >= first && at < i && e.errno !== 0) {
-          outcomes.errnos[at] = e.errno;
-          if (e.message) outcomes.messages.set(at, e.message);
-        }
-        return false;
-      });
-    }
-    return outcomes;
+    });
+    this.seq = lastSeq;
+    return outcome;
   }
 
   /** Update or delete in batches: each entry done, missing (ENOENT) or failed with its reason. */

@@ -339,12 +339,16 @@ export function writeTuple(w: NlWriter, type: number, family: number, t: Tuple, 
 const ICMP_INVERSE: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17 };
 const ICMPV6_INVERSE: Record<number, number> = { 128: 129, 129: 128, 139: 140, 140: 139 };
 
+/** The ICMP/ICMPv6 type of the reply direction (the type itself when it has no inverse). */
+export function inverseIcmpType(proto: number, type: number): number {
+  return (proto === IPPROTO.ICMP ? ICMP_INVERSE : ICMPV6_INVERSE)[type] ?? type;
+}
+
 /** The reply tuple the kernel would compute for an un-NATed flow. */
 export function invertTuple(t: Tuple): Tuple {
   const r: Tuple = { src: t.dst, dst: t.src, proto: t.proto };
   if (isIcmp(t.proto)) {
-    const inv = t.proto === IPPROTO.ICMP ? ICMP_INVERSE : ICMPV6_INVERSE;
-    if (t.icmpType !== undefined) r.icmpType = inv[t.icmpType] ?? t.icmpType;
+    if (t.icmpType !== undefined) r.icmpType = inverseIcmpType(t.proto, t.icmpType);
     if (t.icmpCode !== undefined) r.icmpCode = t.icmpCode;
     if (t.icmpId !== undefined) r.icmpId = t.icmpId;
   } else {

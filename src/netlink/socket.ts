@@ -44,7 +44,7 @@ export function describeErrno(code: number): string {
     case errno.EMSGSIZE: return 'message too long';
     case errno.EAFNOSUPPORT: return 'address family not supported';
     case errno.EPROTONOSUPPORT: return 'protocol not supported (module not loaded?)';
-    default: return os.constants.errno ? `errno ${code}` : String(code);
+    default: return `errno ${code}`;
   }
 }
 
