@@ -157,6 +157,17 @@ export class SyncCache {
   }
 
   /**
+   * Overwrites a live object's attributes with already-encoded ones that say at least as much
+   * (a received full update: no decode, no merge). The object becomes ALIVE.
+   */
+  overwriteEncoded(obj: CacheObject, attrs: string, now: number): void {
+    obj.attrs = attrs;
+    obj.state = ObjectState.ALIVE;
+    obj.updated = now;
+    this.counters.updated++;
+  }
+
+  /**
    * Replaces a flow with a complete entry (from a dump: nothing to merge); a known flow becomes
    * ALIVE and keeps its age. Returns the object, or undefined when the cache is full.
    */

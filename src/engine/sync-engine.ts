@@ -8,7 +8,8 @@ import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { FtFw, type TxMessage } from '../sync/ftfw.js';
-import { DatagramBuilder, FLAG, HDR_LEN, MSG, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
+import { DatagramBuilder, FLAG, HDR_LEN, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
+import { attrsCoveredBy, type CtScan } from '../sync/wire-attrs.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
 import type { CtsyncConfig } from '../config/model.js';
@@ -305,9 +306,10 @@ export class SyncEngine {
   private onDatagram(d: Buffer): void {
     const now = nowSeconds();
     decodeDatagram(d, d.length, {
-      ct: (type, flags, seq, e, buf, start, end) => {
+      // keyed, not decoded: the backup stores what it receives as it arrived
+      ctKeyed: (type, flags, seq, scan, buf, start, end) => {
         if (this.ftfw.receive({ type, flags, seq }) !== 'apply') return;
-        this.applyExternal(type, e, now, buf, start, end);
+        this.applyExternal(type, scan, now, buf as Buffer, start, end);
       },
       exp: (type, flags, seq) => {
         // expectations: sequence-tracked (so nothing looks lost) but not cached yet
@@ -326,27 +328,33 @@ export class SyncEngine {
    * entry without addresses or protocol cannot be keyed nor committed, so it is counted as
    * unusable instead (never stored, never a crash).
    */
-  private applyExternal(type: number, e: Entry, now: number, buf: Uint8Array, start: number, end: number): void {
-    if ((e.family !== 2 && e.family !== 10) || !e.orig.src || !e.orig.dst || !e.orig.proto) {
+  private applyExternal(type: number, scan: CtScan, now: number, buf: Buffer, start: number, end: number): void {
+    const key = scan.key;
+    if (key === '') {
       this.unusable++;
       return;
     }
-    const key = flowKey(e);
-    try {
-      if (type === MSG.CT_DEL) {
-        this.external.remove(key);
-        return;
+    if (type === MSG.CT_DEL) {
+      this.external.remove(key);
+      return;
+    }
+    // a message for a flow we do not hold, or one that carries every attribute the held flow
+    // has (what conntrackd and ctsync send: the whole cached entry), is stored as received; only
+    // a partial update of a held flow is merged field by field
+    const held = this.external.get(key);
+    if (type === MSG.CT_NEW || !held || held.state === ObjectState.DEAD) {
+      const obj = this.external.addEncoded(key, buf.toString('latin1', start, end), now);
+      if (obj && type === MSG.CT_UPD) obj.state = ObjectState.ALIVE;
+    } else if (attrsCoveredBy(held.attrs, scan.maskLo, scan.maskHi)) {
+      this.external.overwriteEncoded(held, buf.toString('latin1', start, end), now);
+    } else {
+      try {
+        const e = decodeCtAttrs(buf, start, end);
+        if (e) this.external.update(e, now, key);
+      } catch (err) {
+        this.unusable++;
+        this.log.debug(`peer entry not stored: ${(err as Error).message}`);
       }
-      // a full message for a flow we do not hold is stored as received (no re-encoding); an
-      // update of a held flow merges field by field
-      const held = this.external.get(key);
-      if (type === MSG.CT_NEW || !held || held.state === ObjectState.DEAD) {
-        const obj = this.external.addEncoded(key, (buf as Buffer).toString('latin1', start, end), now);
-        if (obj && type === MSG.CT_UPD) obj.state = ObjectState.ALIVE;
-      } else this.external.update(e, now, key);
-    } catch (err) {
-      this.unusable++;
-      this.log.debug(`peer entry not stored: ${(err as Error).message}`);
     }
   }
 

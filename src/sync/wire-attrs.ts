@@ -700,3 +700,114 @@ export function decodeExpAttrs(b: Uint8Array, start: number, end: number): Expec
   if (fn !== undefined) x.fn = fn;
   return x;
 }
+
+// ------------------------------------------------------------------------------- keyed scan
+
+/**
+ * What scanCtKey() found in one CT message: the flow key and which attributes are present.
+ * Reused for every message (no allocation but the key string).
+ */
+export class CtScan {
+  /** Binary flow key (conntrack/key.ts layout), or '' when the message cannot be keyed. */
+  key = '';
+  /** Presence bits of attribute ids 0..31. */
+  maskLo = 0;
+  /** Presence of id 32 (ZONE). */
+  maskHi = 0;
+}
+
+const scanKeyBuf = Buffer.allocUnsafe(40);
+const P_PORTS = (p: number): boolean => p === P_TCP || p === P_UDP || p === P_SCTP || p === P_DCCP;
+
+/**
+ * The receive path's replacement for decodeCtAttrs(): the same validation (returns false exactly
+ * where decodeCtAttrs returns null), but instead of an Entry it yields the flow key, built from
+ * the bytes as flowKey(decodeCtAttrs(...)) would build it. A message without family, addresses or
+ * protocol gets key '' (conntrackd accepts any attribute subset; such an entry cannot be keyed).
+ */
+export function scanCtKey(b: Uint8Array, start: number, end: number, out: CtScan): boolean {
+  let family = 0;
+  let ip = -1;
+  let proto = -1;
+  let port = -1;
+  let icmpType = 0;
+  let icmpCode = 0;
+  let icmpId = -1;
+  let zone = 0;
+  let lo = 0;
+  let hi = 0;
+  let o = start;
+  let remain = end - start;
+  while (remain > 4) {
+    const len = (b[o] << 8) | b[o + 1];
+    const id = (b[o + 2] << 8) | b[o + 3];
+    if (len > remain || len < 4 || id >= NTA_MAX) return false;
+    const want = CT_FIXED_LEN[id];
+    if (want !== 0) {
+      if (len !== want) return false;
+    } else if (len > CT_MAX_LEN[id]) return false;
+    const p = o + 4;
+    if (id < 32) lo |= 1 << id;
+    else hi = 1;
+    switch (id) {
+      case NTA.IPV4: family = AF_INET; ip = p; break;
+      case NTA.IPV6: family = AF_INET6; ip = p; break;
+      case NTA.L4PROTO: proto = b[p]; break;
+      case NTA.PORT: port = p; break;
+      case NTA.ICMP_TYPE: icmpType = b[p]; break;
+      case NTA.ICMP_CODE: icmpCode = b[p]; break;
+      case NTA.ICMP_ID: icmpId = p; break;
+      case NTA.ZONE: zone = (b[p] << 8) | b[p + 1]; break;
+      default: break;
+    }
+    const step = (len + 3) & ~3;
+    o += step;
+    remain -= step;
+  }
+  out.maskLo = lo;
+  out.maskHi = hi;
+  if (family === 0 || proto <= 0) {
+    out.key = '';
+    return true;
+  }
+  const k = scanKeyBuf;
+  const alen = family === AF_INET6 ? 16 : 4;
+  k[0] = family;
+  k[1] = proto;
+  k[2] = zone >> 8;
+  k[3] = zone & 0xff;
+  for (let i = 0; i < 2 * alen; i++) k[4 + i] = b[ip + i];
+  const l4 = 4 + 2 * alen;
+  if (isIcmp(proto)) {
+    k[l4] = icmpType;
+    k[l4 + 1] = icmpCode;
+    // ICMP_ID travels little-endian (quirk Q1); the key holds it big-endian
+    k[l4 + 2] = icmpId < 0 ? 0 : b[icmpId + 1];
+    k[l4 + 3] = icmpId < 0 ? 0 : b[icmpId];
+  } else if (P_PORTS(proto) && port >= 0) {
+    k[l4] = b[port];
+    k[l4 + 1] = b[port + 1];
+    k[l4 + 2] = b[port + 2];
+    k[l4 + 3] = b[port + 3];
+  } else {
+    k[l4] = k[l4 + 1] = k[l4 + 2] = k[l4 + 3] = 0;
+  }
+  out.key = k.toString('latin1', 0, l4 + 4);
+  return true;
+}
+
+/**
+ * Whether every attribute of stored attributes (a latin1 string) is also in a message with the
+ * presence bits `lo`/`hi` (from scanCtKey): then the message alone says everything the stored
+ * form does, and can replace it as is, without a field-by-field merge.
+ */
+export function attrsCoveredBy(s: string, lo: number, hi: number): boolean {
+  for (let o = 0; o + 4 <= s.length;) {
+    const len = (s.charCodeAt(o) << 8) | s.charCodeAt(o + 1);
+    const id = (s.charCodeAt(o + 2) << 8) | s.charCodeAt(o + 3);
+    if (len < 4) return false;
+    if (id < 32 ? (lo & (1 << id)) === 0 : hi === 0) return false;
+    o += (len + 3) & ~3;
+  }
+  return true;
+}

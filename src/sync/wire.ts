@@ -10,13 +10,13 @@
 // message, header included), BE32 seq. ACK / NACK / RESYNC add BE32 from, BE32 to (16 bytes).
 import type { Entry, Expect } from '../conntrack/entry.js';
 import {
-  WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs,
+  CtScan, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs, scanCtKey,
   type CtEncodeOptions, type ExpEncodeOptions,
 } from './wire-attrs.js';
 
 export {
   NTA, NTA_MAX, NTA_EXP, NTA_EXP_MAX, CT_FIXED_LEN, CT_MAX_LEN, EXP_FIXED_LEN, EXP_MAX_LEN,
-  MAX_HELPER_NAME, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs,
+  MAX_HELPER_NAME, CtScan, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs,
 } from './wire-attrs.js';
 export type { CtEncodeOptions, ExpEncodeOptions } from './wire-attrs.js';
 
@@ -162,7 +162,12 @@ export interface SyncVisitor {
    * A valid CT_NEW / CT_UPD / CT_DEL; `buf[attrStart, attrEnd)` are its attributes as received
    * (a receiver can store them without re-encoding).
    */
-  ct(type: number, flags: number, seq: number, entry: Entry, buf: Uint8Array, attrStart: number, attrEnd: number): void;
+  ct?(type: number, flags: number, seq: number, entry: Entry, buf: Uint8Array, attrStart: number, attrEnd: number): void;
+  /**
+   * Instead of ct(): the message is validated and keyed (scanCtKey) but not decoded, for a
+   * receiver that stores the bytes. `scan` is reused for the next message.
+   */
+  ctKeyed?(type: number, flags: number, seq: number, scan: CtScan, buf: Uint8Array, attrStart: number, attrEnd: number): void;
   /** A valid EXP_NEW / EXP_UPD / EXP_DEL. */
   exp(type: number, flags: number, seq: number, expect: Expect): void;
   /**
@@ -261,6 +266,8 @@ export function decodeDatagram(buf: Uint8Array, len: number, visitor: SyncVisito
   return end;
 }
 
+const ctScan = new CtScan();
+
 function step(b: Uint8Array, o: number, mlen: number, type: number, flags: number, range: boolean, mode: string, v: SyncVisitor): void {
   const version = b[o] >> 4;
   const seq = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
@@ -299,8 +306,13 @@ function step(b: Uint8Array, o: number, mlen: number, type: number, flags: numbe
     return;
   }
   if (type <= MSG.CT_DEL) {
+    if (v.ctKeyed) {
+      if (scanCtKey(b, o + HDR_LEN, o + mlen, ctScan)) v.ctKeyed(type, flags, seq, ctScan, b, o + HDR_LEN, o + mlen);
+      else v.malformed('bad-payload', o, readHeader(b, o, range));
+      return;
+    }
     const e = decodeCtAttrs(b, o + HDR_LEN, o + mlen);
-    if (e) v.ct(type, flags, seq, e, b, o + HDR_LEN, o + mlen);
+    if (e) v.ct?.(type, flags, seq, e, b, o + HDR_LEN, o + mlen);
     else v.malformed('bad-payload', o, readHeader(b, o, range));
   } else {
     const x = decodeExpAttrs(b, o + HDR_LEN, o + mlen);

@@ -17,6 +17,8 @@ import {
   type CtEncodeOptions, type DecodeOptions, type MalformedReason, type MsgHeader, type SyncVisitor,
 } from '../../src/sync/wire.js';
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
+import { CtScan, attrsCoveredBy, scanCtKey } from '../../src/sync/wire-attrs.js';
+import { describeKey, flowKey } from '../../src/conntrack/key.js';
 import { invertTuple } from '../../src/netlink/ctnetlink.js';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
 import { repoRoot } from '../helpers/fakes.js';
@@ -954,6 +956,64 @@ describe('sync wire: properties', function () {
         assert.equal(round(ctOf(b2))?.toString('hex'), b2.toString('hex'));
       } else assert.ok(x.kind !== 'control');
     }), { numRuns: 5000 });
+  });
+
+  // the receive path keys messages without decoding them (scanCtKey): it must accept exactly
+  // what decodeCtAttrs accepts and key it exactly as flowKey(decoded entry)
+  function keyedAgreesWithDecode(b: Buffer): void {
+    const keyed: Array<{ key: string; lo: number; hi: number } | 'bad'> = [];
+    const decoded: Array<Entry | 'bad'> = [];
+    decodeDatagram(b, b.length, {
+      ctKeyed: (_t, _f, _s, scan) => keyed.push({ key: scan.key, lo: scan.maskLo, hi: scan.maskHi }),
+      exp: () => {}, control: () => {},
+      malformed: (r) => { if (r === 'bad-payload') keyed.push('bad'); },
+    });
+    decodeDatagram(b, b.length, {
+      ct: (_t, _f, _s, e) => decoded.push(e),
+      exp: () => {}, control: () => {},
+      malformed: (r) => { if (r === 'bad-payload') decoded.push('bad'); },
+    });
+    assert.equal(keyed.length, decoded.length);
+    keyed.forEach((k, i) => {
+      const e = decoded[i];
+      if (k === 'bad' || e === 'bad') return assert.equal(k, e);
+      const usable = (e.family === 2 || e.family === 10) && !!e.orig.src && !!e.orig.dst && !!e.orig.proto;
+      assert.equal(k.key, usable ? flowKey(e) : '', describeKey(k.key || '\x02\0\0\0' + '\0'.repeat(12)));
+    });
+  }
+
+  it('keyed scan: same acceptance and same key as decode + flowKey (random entries)', () => {
+    fc.assert(fc.property(entryCase, ({ e, opts }) => {
+      const b = Buffer.alloc(4096);
+      keyedAgreesWithDecode(b.subarray(0, encodeCt(b, 0, MSG.CT_NEW, 0, 1, e, opts)));
+    }), { numRuns: 3000 });
+  });
+
+  it('keyed scan: same acceptance and same key as decode + flowKey (mutated real datagrams)', () => {
+    fc.assert(fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 6 }), (seed, ms) => {
+      keyedAgreesWithDecode(mutate(seed, ms));
+    }), { numRuns: 10_000 });
+    for (const s of seeds) keyedAgreesWithDecode(s);
+  });
+
+  it('attrsCoveredBy: a message covers stored attributes exactly when it has each of their ids', () => {
+    fc.assert(fc.property(entryCase, entryCase, ({ e: a }, { e: b }) => {
+      const enc = (e: Entry): Buffer => {
+        const buf = Buffer.alloc(4096);
+        return buf.subarray(HDR_LEN, encodeCt(buf, 0, MSG.CT_NEW, 0, 1, e, { tcpWindowTracking: true }));
+      };
+      const ids = (x: Buffer): Set<number> => {
+        const out = new Set<number>();
+        for (let o = 0; o + 4 <= x.length; o += (x.readUInt16BE(o) + 3) & ~3) out.add(x.readUInt16BE(o + 2));
+        return out;
+      };
+      const ba = enc(a);
+      const bb = enc(b);
+      const scan = new CtScan();
+      assert.ok(scanCtKey(bb, 0, bb.length, scan));
+      const want = [...ids(ba)].every((id) => ids(bb).has(id));
+      assert.equal(attrsCoveredBy(ba.toString('latin1'), scan.maskLo, scan.maskHi), want);
+    }), { numRuns: 3000 });
   });
 
   it('is fast enough for 100k messages per second', () => {
