@@ -8,7 +8,7 @@ import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { FtFw, type TxMessage } from '../sync/ftfw.js';
-import { DatagramBuilder, FLAG, HDR_LEN, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
+import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
 import { attrsCoveredBy, type CtScan } from '../sync/wire-attrs.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
@@ -286,14 +286,7 @@ export class SyncEngine {
     if (item.kind === 'object') {
       const obj = item.obj;
       const type = obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL;
-      const b = this.scratch;
-      const n = b.write(obj.attrs, HDR_LEN, 'latin1');
-      const len = HDR_LEN + n;
-      b[0] = 0x10 | type;
-      b[1] = m.flags;
-      b.writeUInt16BE(len, 2);
-      b.writeUInt32BE(m.seq >>> 0, 4);
-      this.builder.addRaw(b.subarray(0, len));
+      this.builder.addCtStored(type, m.flags, m.seq, obj.attrs);
       return;
     }
     const flag = item.kind === 'ack' ? FLAG.ACK : item.kind === 'nack' ? FLAG.NACK : item.kind === 'resync' ? FLAG.RESYNC : FLAG.ALIVE;
@@ -341,10 +334,14 @@ export class SyncEngine {
     // a message for a flow we do not hold, or one that carries every attribute the held flow
     // has (what conntrackd and ctsync send: the whole cached entry), is stored as received; only
     // a partial update of a held flow is merged field by field
+    if (type === MSG.CT_NEW) {
+      this.external.addEncoded(key, buf.toString('latin1', start, end), now);
+      return;
+    }
     const held = this.external.get(key);
-    if (type === MSG.CT_NEW || !held || held.state === ObjectState.DEAD) {
+    if (!held || held.state === ObjectState.DEAD) {
       const obj = this.external.addEncoded(key, buf.toString('latin1', start, end), now);
-      if (obj && type === MSG.CT_UPD) obj.state = ObjectState.ALIVE;
+      if (obj) obj.state = ObjectState.ALIVE;
     } else if (attrsCoveredBy(held.attrs, scan.maskLo, scan.maskHi)) {
       this.external.overwriteEncoded(held, buf.toString('latin1', start, end), now);
     } else {

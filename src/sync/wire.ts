@@ -384,6 +384,27 @@ export class DatagramBuilder {
     this.place(this.len + msg.length);
   }
 
+  /**
+   * Appends a CT message whose attributes are held as a latin1 string (how the caches store
+   * them): header and attributes are written in place, no intermediate copy.
+   */
+  addCtStored(type: number, flags: number, seq: number, attrs: string): void {
+    const b = this.buf;
+    const o = this.len;
+    const n = b.write(attrs, o + HDR_LEN, 'latin1');
+    const mlen = HDR_LEN + n;
+    if (mlen > 0xffff) throw new WireEncodeError(`message of ${mlen} bytes does not fit the 16-bit length field`);
+    b[o] = (PROTOCOL_VERSION << 4) | type;
+    b[o + 1] = flags;
+    b[o + 2] = mlen >> 8;
+    b[o + 3] = mlen & 0xff;
+    b[o + 4] = seq >>> 24;
+    b[o + 5] = (seq >>> 16) & 0xff;
+    b[o + 6] = (seq >>> 8) & 0xff;
+    b[o + 7] = seq & 0xff;
+    this.place(o + mlen);
+  }
+
   /** Finishes the pending datagram, if any; returns it (also handed to onDatagram / queued). */
   flush(): Buffer | null {
     if (this.len === 0) return null;
