@@ -7,7 +7,7 @@ import { makeFilter } from '../conntrack/filter.js';
 import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
-import { FtFw, type TxMessage } from '../sync/ftfw.js';
+import { FtFw, type TxSink } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
 import { attrsCoveredBy, type CtScan } from '../sync/wire-attrs.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
@@ -89,6 +89,9 @@ export class SyncEngine {
       },
       {
         keyOf: (o) => o.key,
+        // the protocol's per-object record lives on the cache object (no Map by key)
+        nodeOf: (o) => o.ftfw,
+        setNodeOf: (o, n) => { o.ftfw = n; },
         ackWindowSize: config.sync.ackWindowSize,
         resendQueueSize: config.sync.resendQueueSize,
         startupResync: config.sync.startupResync,
@@ -216,7 +219,8 @@ export class SyncEngine {
       purged++;
       this.internal.kill(obj.key, now);
       if (send) this.ftfw.queueObject(obj);
-      else this.internal.remove(obj.key);
+      // (one object per flow while the protocol holds it: a held one goes once released)
+      else if (!this.ftfw.holds(obj)) this.internal.remove(obj.key);
     }
     if (send) this.scheduleTx();
     this.lastReload = { entries: n, changed, purged };
@@ -277,22 +281,22 @@ export class SyncEngine {
   }
 
   private transmit(): void {
-    this.ftfw.transmitPass((m) => this.emit(m));
+    this.ftfw.transmitTo(this.txSink);
     this.builder.flush();
   }
 
-  private emit(m: TxMessage<CacheObject>): void {
-    const item = m.item;
-    if (item.kind === 'object') {
-      const obj = item.obj;
+  /** Serialises what a transmit pass sends (no message object per item). */
+  private readonly txSink: TxSink<CacheObject> = {
+    object: (obj, seq, flags) => {
       const type = obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL;
-      this.builder.addCtStored(type, m.flags, m.seq, obj.attrs);
-      return;
-    }
-    const flag = item.kind === 'ack' ? FLAG.ACK : item.kind === 'nack' ? FLAG.NACK : item.kind === 'resync' ? FLAG.RESYNC : FLAG.ALIVE;
-    const end = encodeControl(this.scratch, 0, m.flags | flag, m.seq, item.from, item.to);
-    this.builder.addRaw(this.scratch.subarray(0, end));
-  }
+      this.builder.addCtStored(type, flags, seq, obj.attrs);
+    },
+    // flags is the whole flags byte (ACK/NACK/RESYNC/ALIVE bit included)
+    control: (_kind, seq, flags, from, to) => {
+      const end = encodeControl(this.scratch, 0, flags, seq, from, to);
+      this.builder.addRaw(this.scratch.subarray(0, end));
+    },
+  };
 
   // ------------------------------------------------------------------------- peer -> external
 
@@ -301,15 +305,15 @@ export class SyncEngine {
     decodeDatagram(d, d.length, {
       // keyed, not decoded: the backup stores what it receives as it arrived
       ctKeyed: (type, flags, seq, scan, buf, start, end) => {
-        if (this.ftfw.receive({ type, flags, seq }) !== 'apply') return;
+        if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
         this.applyExternal(type, scan, now, buf as Buffer, start, end);
       },
       exp: (type, flags, seq) => {
         // expectations: sequence-tracked (so nothing looks lost) but not cached yet
-        this.ftfw.receive({ type, flags, seq });
+        this.ftfw.receiveHeader(type, flags, seq);
       },
       control: (flags, seq, from, to) => {
-        if (this.ftfw.receive({ type: MSG.CTL, flags, seq, from, to }) === 'bad') this.countMalformed('bad-header');
+        if (this.ftfw.receiveHeader(MSG.CTL, flags, seq, from, to) === 'bad') this.countMalformed('bad-header');
       },
       malformed: (reason, _offset, header) => this.onMalformed(reason, header),
     });

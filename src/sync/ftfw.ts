@@ -173,6 +173,20 @@ export interface TxMessage<O> {
   readonly item: TxItem<O>;
 }
 
+/**
+ * Allocation-free form of a transmit pass (`transmitTo`): one call per message, in order.
+ * Serialise each message before returning; do not call back into the FtFw from here.
+ */
+export interface TxSink<O> {
+  /** Data message: serialise `obj` from its CURRENT state; `flags` holds only HELLO bits. */
+  object(obj: O, seq: number, flags: number): void;
+  /**
+   * Control message (type CTL): `flags` already includes the control bit (ACK / NACK / RESYNC /
+   * ALIVE) plus HELLO bits, i.e. it is the header's flags byte; `from`/`to` are 0 for ALIVE.
+   */
+  control(kind: ControlKind, seq: number, flags: number, from: number, to: number): void;
+}
+
 /** Decoded header of an incoming message (version already checked by the codec). */
 export interface RxHeader {
   readonly type: number;
@@ -209,7 +223,10 @@ export type BulkReason =
   | 'startup'; // S6 bulkOnStartup: our handshake completed (a restart may have lost in-flight data)
 
 export interface FtFwHooks<O> {
-  /** The protocol no longer holds `obj` (called once per object reference it stops holding). */
+  /**
+   * The protocol no longer holds `obj` (called once per object reference it stops holding).
+   * It may run in the middle of a queue walk: holds() is fine here, queueObject()/forget() are not.
+   */
   released?(obj: O, reason: ReleaseReason): void;
   /**
    * Enqueue every object of the internal cache with queueObject(). Called at the end of the
@@ -230,6 +247,19 @@ export interface FtFwOptions<O> {
    * Use the flow key when the cache may replace an entry object for the same flow.
    */
   keyOf?: (obj: O) => unknown;
+  /**
+   * Intrusive records (give both or neither): the protocol keeps its per-object record in a field
+   * of the object instead of in a Map by key, which saves a Map entry, a lookup per call and most
+   * allocations. `nodeOf` returns what `setNodeOf` last stored (`undefined` initially; declare the
+   * field in the class, initialised to undefined, so that the object's shape never changes).
+   * The record is opaque; the owner must not copy it to another object.
+   *
+   * In this mode the object itself is the identity (`keyOf` is not used) and 'replaced' is never
+   * reported, so the owner must not let two objects of the same flow be held at once: an object
+   * still held (`holds(obj)`) is `forget()`-ten before the owner drops it for a new one.
+   */
+  nodeOf?: (obj: O) => object | undefined;
+  setNodeOf?: (obj: O, node: object | undefined) => void;
   /** ACKWindowSize (default 300). */
   ackWindowSize?: number;
   /** ResendQueueSize (default 131072). */
@@ -374,7 +404,13 @@ const LINGER_MAX_EXTRA = 4;
 const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
 const KIND_FLAG: readonly number[] = [0, F_ACK, F_NACK, F_RESYNC, F_ALIVE];
 
-/** One queued thing: an object (one node per key) or a control message. Intrusive list node. */
+/** Nodes kept for reuse (per instance); beyond this, released nodes are left to the GC. */
+const FREE_MAX = 4096;
+
+/**
+ * One queued thing: an object (one node per key, or per object in intrusive mode) or a control
+ * message. Intrusive list node; recycled through the owning FtFw's free list.
+ */
 class QNode<O> {
   prev: QNode<O> | null = null;
   next: QNode<O> | null = null;
@@ -393,11 +429,13 @@ class QNode<O> {
   /** S3 back-off exponent. */
   retries = 0;
   constructor(
-    readonly kind: number,
+    /** The FtFw this node belongs to (intrusive mode: a record left by another instance is ignored). */
+    readonly owner: object,
+    public kind: number,
     public obj: O | undefined,
-    readonly key: unknown,
-    readonly from: number,
-    readonly to: number,
+    public key: unknown,
+    public from: number,
+    public to: number,
   ) {}
 }
 
@@ -444,15 +482,28 @@ class QList<O> {
  *     tracks its sequence) and is then discarded by the owner. Hooks may ask for a bulk.
  *  4. After each batch of 2./3. (one main-loop iteration) call `transmitPass()` and serialise the
  *     returned messages in order, objects from their CURRENT state (type from state: NEW →
- *     CT_NEW, ALIVE → CT_UPD, DEAD → CT_DEL), packing them into datagrams.
+ *     CT_NEW, ALIVE → CT_UPD, DEAD → CT_DEL), packing them into datagrams. `transmitTo(sink)`
+ *     does the same without allocating a message per item.
  *  5. When `hooks.txPending` fires (timer), run a transmit pass as in 4.
  *  6. `released(obj, reason)`: the protocol dropped its reference; free DEAD entries then.
  *  7. `stop()` cancels the timer.
+ *
+ * Per-object cost: with `nodeOf`/`setNodeOf` (intrusive records) queueing, releasing and
+ * `holds()` touch only the object and the queues, no Map; queue records are reused (free list).
+ * `receiveHeader()` is receive() without a header object.
  */
 export class FtFw<O> {
   private readonly env: FtFwEnv;
   private readonly hooks: FtFwHooks<O>;
   private readonly keyOf: (obj: O) => unknown;
+  /** Intrusive mode (both set) or the `nodes` Map (both null). */
+  private readonly nodeOf: ((obj: O) => object | undefined) | null;
+  private readonly setNodeOf: ((obj: O, node: object | undefined) => void) | null;
+  /** Released nodes kept for reuse (linked through `next`). */
+  private free: QNode<O> | null = null;
+  private freeLen = 0;
+  /** The timer callback (one closure for the instance's lifetime). */
+  private readonly onTimerCb = (): void => this.onTimer();
 
   // options
   private readonly windowSize: number;
@@ -548,6 +599,11 @@ export class FtFw<O> {
     this.env = env;
     this.hooks = hooks;
     this.keyOf = options.keyOf ?? ((o: O) => o);
+    if ((options.nodeOf === undefined) !== (options.setNodeOf === undefined)) {
+      throw new TypeError('ftfw: nodeOf and setNodeOf go together');
+    }
+    this.nodeOf = options.nodeOf ?? null;
+    this.setNodeOf = options.setNodeOf ?? null;
     this.windowSize = positiveInt(options.ackWindowSize ?? 300, 'ackWindowSize');
     this.rsMax = positiveInt(options.resendQueueSize ?? 131072, 'resendQueueSize');
     this.period = positiveInt(options.alivePeriodMs ?? 1000, 'alivePeriodMs');
@@ -599,18 +655,29 @@ export class FtFw<O> {
    * per pass, carrying its state at transmit time).
    */
   queueObject(obj: O): void {
-    const key = this.keyOf(obj);
-    let n = this.nodes.get(key);
-    if (n === undefined) {
-      n = new QNode<O>(K_OBJ, obj, key, 0, 0);
-      this.nodes.set(key, n);
-      this.txObj.push(n);
-      return;
-    }
-    if (n.obj !== obj) {
-      const old = n.obj as O;
-      n.obj = obj;
-      this.hooks.released?.(old, 'replaced');
+    let n: QNode<O> | undefined;
+    if (this.nodeOf !== null) {
+      n = this.ownNode(obj);
+      if (n === undefined) {
+        n = this.alloc(K_OBJ, obj, undefined, 0, 0);
+        (this.setNodeOf as (obj: O, node: object | undefined) => void)(obj, n);
+        this.txObj.push(n);
+        return;
+      }
+    } else {
+      const key = this.keyOf(obj);
+      n = this.nodes.get(key);
+      if (n === undefined) {
+        n = this.alloc(K_OBJ, obj, key, 0, 0);
+        this.nodes.set(key, n);
+        this.txObj.push(n);
+        return;
+      }
+      if (n.obj !== obj) {
+        const old = n.obj as O;
+        n.obj = obj;
+        this.hooks.released?.(old, 'replaced');
+      }
     }
     n.retries = 0;
     if (n.where === W_RS) {
@@ -621,7 +688,7 @@ export class FtFw<O> {
 
   /** Drops `obj` (by key) from both queues without sending it (e.g. cache flush). */
   forget(obj: O): boolean {
-    const n = this.nodes.get(this.keyOf(obj));
+    const n = this.nodeOf !== null ? this.ownNode(obj) : this.nodes.get(this.keyOf(obj));
     if (n === undefined) return false;
     this.dropNode(n, 'forgotten');
     return true;
@@ -629,7 +696,45 @@ export class FtFw<O> {
 
   /** Is this object (by key) queued for transmission or waiting for its ACK? */
   holds(obj: O): boolean {
-    return this.nodes.has(this.keyOf(obj));
+    return this.nodeOf !== null ? this.ownNode(obj) !== undefined : this.nodes.has(this.keyOf(obj));
+  }
+
+  /** Intrusive mode: the object's record, if it is one of ours. */
+  private ownNode(obj: O): QNode<O> | undefined {
+    const n = (this.nodeOf as (obj: O) => object | undefined)(obj) as QNode<O> | undefined;
+    return n !== undefined && n.owner === this ? n : undefined;
+  }
+
+  private alloc(kind: number, obj: O | undefined, key: unknown, from: number, to: number): QNode<O> {
+    const n = this.free;
+    if (n === null) return new QNode<O>(this, kind, obj, key, from, to);
+    this.free = n.next;
+    this.freeLen--;
+    n.next = null;
+    n.kind = kind;
+    n.obj = obj;
+    n.key = key;
+    n.from = from;
+    n.to = to;
+    n.seq = 0;
+    n.flags = 0;
+    n.held = false;
+    n.helloSent = false;
+    n.acked = false;
+    n.sentAt = 0;
+    n.retries = 0;
+    return n;
+  }
+
+  /** `n` is in no list and nothing refers to it any more. */
+  private recycle(n: QNode<O>): void {
+    n.obj = undefined;
+    n.key = undefined;
+    if (this.freeLen >= FREE_MAX) return;
+    n.prev = null;
+    n.next = this.free;
+    this.free = n;
+    this.freeLen++;
   }
 
   /**
@@ -644,7 +749,7 @@ export class FtFw<O> {
       this.resyncPending = true;
       return;
     }
-    this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+    this.queueCtl(K_RESYNC, 0, 0);
   }
 
   /** Is anything waiting for transmitPass()? */
@@ -661,13 +766,27 @@ export class FtFw<O> {
    * forgotten. If anything was sent the ALIVE timer is re-armed (1 s from now).
    *
    * With `sink`, messages are handed over one by one and the returned array is empty; the sink
-   * must not call back into this object.
+   * must not call back into this object. `transmitTo` is the same pass without a TxMessage
+   * allocation per message.
    */
   transmitPass(sink?: (m: TxMessage<O>) => void): TxMessage<O>[] {
     const out: TxMessage<O>[] = [];
+    const put = sink ?? ((m: TxMessage<O>): void => void out.push(m));
+    this.transmitTo({
+      object: (obj, seq, flags) => put({ seq, flags, item: { kind: 'object', obj } }),
+      control: (kind, seq, flags, from, to) => put({ seq, flags, item: { kind, from, to } }),
+    });
+    return out;
+  }
+
+  /** transmitPass() handing each message to `sink` as plain arguments. Returns the count. */
+  transmitTo(sink: TxSink<O>): number {
     const now = this.env.now();
     this.maybeEndLinger(now);
-    if (this.txCtl.length + this.txObj.length === 0) return out;
+    if (this.txCtl.length + this.txObj.length === 0) return 0;
+    const txCtl = this.txCtl;
+    const txObj = this.txObj;
+    const st = this.st;
     let sent = 0;
     let n: QNode<O> | null;
     for (;;) {
@@ -675,27 +794,29 @@ export class FtFw<O> {
       // queues. Control messages first, then objects while the resend queue has room (S7: an
       // object that would push an unacknowledged one out of the queue waits in tx, coalescing
       // further events, until ACKs make room).
-      n = this.txCtl.head;
-      if (n === null) {
-        n = this.txObj.head;
+      n = txCtl.head;
+      if (n !== null) {
+        txCtl.remove(n);
+      } else {
+        n = txObj.head;
         if (n === null) break;
         if (this.rs.length >= this.objLimit) {
-          this.st.flowBlocked++;
+          st.flowBlocked++;
           break;
         }
+        txObj.remove(n);
       }
-      this.txList(n).remove(n);
       sent++;
       if (!this.seqSet) {
         this.seqSet = true;
         this.curSeq = Math.floor(now / 1000) >>> 0;
       }
       const seq = this.curSeq;
-      this.curSeq = (this.curSeq + 1) >>> 0;
+      this.curSeq = (seq + 1) >>> 0;
       let flags = 0;
-      if (this.helloState === 'init') this.helloState = 'say';
-      if (this.helloState === 'say') {
-        flags |= F_HELLO;
+      if (this.helloState !== 'done') {
+        this.helloState = 'say';
+        flags = F_HELLO;
         if (!this.helloRange) {
           this.helloRange = true;
           this.helloLo = seq;
@@ -706,33 +827,36 @@ export class FtFw<O> {
         flags |= F_HELLO_BACK;
         this.sayHelloBack = false;
       }
-      let msg: TxMessage<O>;
-      if (n.kind === K_OBJ) {
-        msg = { seq, flags, item: { kind: 'object', obj: n.obj as O } };
-        this.st.dataSent++;
-      } else {
-        flags |= KIND_FLAG[n.kind];
-        msg = { seq, flags, item: { kind: KIND_NAME[n.kind], from: n.kind === K_ALIVE ? 0 : n.from, to: n.kind === K_ALIVE ? 0 : n.to } };
-        if (n.kind === K_ACK) this.st.ackSent++;
-        else if (n.kind === K_NACK) this.st.nackSent++;
-        else if (n.kind === K_RESYNC) this.st.resyncSent++;
-        else this.st.aliveSent++;
+      const kind = n.kind;
+      st.msgsSent++;
+      if (kind === K_ALIVE) {
+        st.aliveSent++;
+        this.recycle(n);
+        sink.control('alive', seq, flags | F_ALIVE, 0, 0);
+        continue;
       }
-      this.st.msgsSent++;
-      if (n.kind !== K_ALIVE) {
-        n.seq = seq;
-        n.flags = flags;
-        n.held = this.holdHello;
-        n.acked = false;
-        if (flags & F_HELLO) n.helloSent = true;
-        n.sentAt = now;
-        this.rsAdd(n);
+      const obj = n.obj as O;
+      const from = n.from;
+      const to = n.to;
+      if (kind === K_OBJ) st.dataSent++;
+      else {
+        flags |= KIND_FLAG[kind];
+        if (kind === K_ACK) st.ackSent++;
+        else if (kind === K_NACK) st.nackSent++;
+        else st.resyncSent++;
       }
-      if (sink) sink(msg);
-      else out.push(msg);
+      n.seq = seq;
+      n.flags = flags;
+      n.held = this.holdHello;
+      n.acked = false;
+      if (flags & F_HELLO) n.helloSent = true;
+      n.sentAt = now;
+      this.rsAdd(n);
+      if (kind === K_OBJ) sink.object(obj, seq, flags);
+      else sink.control(KIND_NAME[kind], seq, flags, from, to);
     }
     if (sent > 0) this.arm();
-    return out;
+    return sent;
   }
 
   private rsAdd(n: QNode<O>): void {
@@ -761,10 +885,13 @@ export class FtFw<O> {
     if (n.where === W_TX) this.txList(n).remove(n);
     else if (n.where === W_RS) this.rs.remove(n);
     if (n.kind === K_OBJ) {
-      this.nodes.delete(n.key);
       const obj = n.obj as O;
-      n.obj = undefined;
+      if (this.setNodeOf !== null) this.setNodeOf(obj, undefined);
+      else this.nodes.delete(n.key);
+      this.recycle(n);
       this.hooks.released?.(obj, reason);
+    } else {
+      this.recycle(n);
     }
   }
 
@@ -786,10 +913,15 @@ export class FtFw<O> {
    * ACK/NACK/RESYNC ranges come from the header or the explicit arguments.
    */
   receive(h: RxHeader, from: number | undefined = h.from, to: number | undefined = h.to): RxVerdict {
+    return this.receiveHeader(h.type, h.flags, h.seq, from ?? 0, to ?? 0);
+  }
+
+  /** receive() from the header's fields (no header object); from/to only for ACK/NACK/RESYNC. */
+  receiveHeader(type: number, flags: number, seq: number, from = 0, to = 0): RxVerdict {
     this.inCall++;
     let v: RxVerdict;
     try {
-      v = this.rx(h.type, h.flags, h.seq >>> 0, (from ?? 0) >>> 0, (to ?? 0) >>> 0);
+      v = this.rx(type, flags, seq >>> 0, from >>> 0, to >>> 0);
     } finally {
       this.inCall--;
     }
@@ -975,6 +1107,7 @@ export class FtFw<O> {
         this.st.restartRequeues++;
       } else {
         this.rs.remove(n);
+        this.recycle(n);
       }
       n = next;
     }
@@ -993,7 +1126,7 @@ export class FtFw<O> {
   }
 
   private queueCtl(kind: number, from: number, to: number): void {
-    this.txCtl.push(new QNode<O>(kind, undefined, undefined, from, to));
+    this.txCtl.push(this.alloc(kind, undefined, undefined, from, to));
   }
 
   /**
@@ -1115,7 +1248,7 @@ export class FtFw<O> {
     }
     if (this.resyncPending && !this.lingerActive) {
       this.resyncPending = false;
-      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+      this.queueCtl(K_RESYNC, 0, 0);
     }
     // S6: a bulk asked for during the HELLO phase is being replayed already.
     if (this.bulkOnStartup && !this.bulkInHello) this.pendingBulk.push('startup');
@@ -1134,7 +1267,7 @@ export class FtFw<O> {
     if (this.resyncPending) {
       // late HELLO duplicates of ours have drained: a stock peer's bulk is safe now
       this.resyncPending = false;
-      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+      this.queueCtl(K_RESYNC, 0, 0);
     }
     if (now < this.lingerUntil + LINGER_MAX_EXTRA * this.lingerMs) {
       if (this.lastRxAt < this.lingerUntil) return; // silence proves nothing: hear from the peer
@@ -1177,7 +1310,7 @@ export class FtFw<O> {
     }
     if (this.resyncPending) {
       this.resyncPending = false;
-      this.txCtl.push(new QNode<O>(K_RESYNC, undefined, undefined, 0, 0));
+      this.queueCtl(K_RESYNC, 0, 0);
     }
   }
 
@@ -1187,7 +1320,7 @@ export class FtFw<O> {
     if (!this.started) return;
     this.disarm();
     this.timerArmed = true;
-    this.timer = this.env.setTimer(this.period, () => this.onTimer());
+    this.timer = this.env.setTimer(this.period, this.onTimerCb);
   }
 
   private disarm(): void {

@@ -104,7 +104,10 @@ function rng(seed: number): () => number {
 
 // ------------------------------------------------------------------- single-instance helpers
 
-interface TObj { key: string; state: 'NEW' | 'ALIVE' | 'DEAD'; ver: number }
+interface TObj { key: string; state: 'NEW' | 'ALIVE' | 'DEAD'; ver: number; node?: object }
+
+/** FtFwOptions for intrusive records kept in TObj.node (the engine's mode). */
+export const intrusiveOpts: FtFwOptions<TObj> = { nodeOf: (o) => o.node, setNodeOf: (o, n) => { o.node = n; } };
 
 interface Probe {
   sim: Sim;
@@ -810,11 +813,14 @@ class Link {
   up = true;
   sent = 0;
   dropped = 0;
+  /** Everything put on the link (before loss), one line per message, when tracing. */
+  trace: string[] | undefined;
   private n = 0;
   constructor(private sim: Sim, private rnd: () => number, public cfg: LinkCfg, private deliver: (d: WireMsg[]) => void) {}
 
   send(d: WireMsg[]): void {
     this.sent++;
+    if (this.trace) for (const m of d) this.trace.push(`${this.sim.now} ${m.type} ${m.flags} ${m.seq} ${m.from ?? m.key} ${m.to ?? m.ver}`);
     const i = this.n++;
     if (!this.up || i < (this.cfg.dropFirst ?? 0) || this.rnd() < this.cfg.loss) {
       this.dropped++;
@@ -838,7 +844,7 @@ class Node {
   private ver = 0;
   incarnation = 0;
 
-  constructor(private sim: Sim, readonly name: string, private opts: FtFwOptions<TObj>, clockOffsetMs = 0) {
+  constructor(private sim: Sim, readonly name: string, private opts: FtFwOptions<TObj>, clockOffsetMs = 0, readonly intrusive = false) {
     this.boot(clockOffsetMs);
   }
 
@@ -854,7 +860,9 @@ class Node {
       },
       txPending: () => this.kick(),
     };
-    this.fw = new FtFw<TObj>(this.sim.env(clockOffsetMs), hooks, { keyOf: (o) => o.key, ...this.opts });
+    // intrusive records: a restarted process keeps its (kernel's) objects here, so their records
+    // belong to the crashed instance: the new one must ignore them
+    this.fw = new FtFw<TObj>(this.sim.env(clockOffsetMs), hooks, { keyOf: (o) => o.key, ...(this.intrusive ? intrusiveOpts : {}), ...this.opts });
     this.fw.start();
   }
 
@@ -881,7 +889,13 @@ class Node {
   set(key: string): void {
     const cur = this.internal.get(key);
     let o: TObj;
-    if (cur === undefined || cur.state === 'DEAD') {
+    if (cur !== undefined && cur.state === 'DEAD' && this.intrusive) {
+      // intrusive records: the owner keeps one object per flow while the protocol holds it (as
+      // the engine's cache does); the map mode below replaces it (released as 'replaced')
+      o = cur;
+      o.state = 'NEW';
+      o.ver = ++this.ver;
+    } else if (cur === undefined || cur.state === 'DEAD') {
       o = { key, state: 'NEW', ver: ++this.ver };
       this.internal.set(key, o);
     } else {
@@ -978,6 +992,10 @@ interface Scenario {
   restart?: { who: 'A' | 'B'; atMs: number; downMs: number };
   /** how long to let it converge (simulated ms) under continued loss. */
   settleMs?: number;
+  /** Both nodes keep FT-FW records on the objects (nodeOf/setNodeOf) instead of a Map. */
+  intrusive?: boolean;
+  /** Record everything sent on both links (Result.wire). */
+  recordWire?: boolean;
   /** debugging aid: called every 500 simulated ms. */
   trace?: (t: number, ab: ReturnType<typeof diff>, ba: ReturnType<typeof diff>, a: Node, b: Node) => void;
 }
@@ -988,6 +1006,8 @@ interface Result {
   ab: { missing: number; stale: number; ghosts: number };
   ba: { missing: number; stale: number; ghosts: number };
   convergedAtMs: number | undefined;
+  /** With Scenario.recordWire: the messages sent A->B, then a separator, then B->A. */
+  wire?: string[];
 }
 
 /**
@@ -997,10 +1017,14 @@ interface Result {
 export function simulate(sc: Scenario): Result {
   const sim = new Sim(T0 * 1000 + 123);
   const r = rng(sc.seed);
-  const a = new Node(sim, 'A', sc.optsA ?? {});
-  const b = new Node(sim, 'B', sc.optsB ?? {});
+  const a = new Node(sim, 'A', sc.optsA ?? {}, 0, sc.intrusive);
+  const b = new Node(sim, 'B', sc.optsB ?? {}, 0, sc.intrusive);
   a.out = new Link(sim, rng(sc.seed ^ 0x5bd1e995), sc.ab, (d) => b.receive(d));
   b.out = new Link(sim, rng(sc.seed ^ 0x1b873593), sc.ba, (d) => a.receive(d));
+  if (sc.recordWire) {
+    a.out.trace = [];
+    b.out.trace = [];
+  }
   const start = sim.now;
   const tombs = { A: new Set<string>(), B: new Set<string>() };
 
@@ -1055,7 +1079,8 @@ export function simulate(sc: Scenario): Result {
       }
     }
   }
-  return { a, b, ab: diff(a, b, tombs.A), ba: diff(b, a, tombs.B), convergedAtMs };
+  const wire = sc.recordWire ? [...a.out.trace!, '--', ...b.out.trace!] : undefined;
+  return { a, b, ab: diff(a, b, tombs.A), ba: diff(b, a, tombs.B), convergedAtMs, wire };
 }
 
 const lossy = (loss: number, dup = 0, reorder = 0, dropFirst = 0): LinkCfg => ({ loss, dup, reorder, dropFirst });
@@ -1067,12 +1092,12 @@ function assertConverged(res: Result, what: string): void {
   assert.notEqual(res.convergedAtMs, undefined, detail);
 }
 
-describe('ftfw: two instances over a lossy link', function () {
+for (const intrusive of [false, true]) describe(`ftfw: two instances over a lossy link${intrusive ? ' (intrusive records)' : ''}`, function () {
   this.timeout(120_000);
 
   it('10,000 objects, 20% loss, duplicates and reordering, loss from the very first message: zero loss', () => {
     const res = simulate({
-      seed: 1, objectsA: 10_000, objectsB: 500,
+      intrusive, seed: 1, objectsA: 10_000, objectsB: 500,
       ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3),
     });
     assertConverged(res, 'cold start');
@@ -1085,7 +1110,7 @@ describe('ftfw: two instances over a lossy link', function () {
 
   it('receiver restarts mid-stream (HELLO, lower seq): zero loss', () => {
     const res = simulate({
-      seed: 2, objectsA: 10_000, objectsB: 300,
+      intrusive, seed: 2, objectsA: 10_000, objectsB: 300,
       ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1),
       restart: { who: 'B', atMs: 700, downMs: 400 },
     });
@@ -1096,7 +1121,7 @@ describe('ftfw: two instances over a lossy link', function () {
 
   it('sender restarts mid-stream (HELLO, lower seq): zero loss (only DELs unacked at the crash may linger)', () => {
     const res = simulate({
-      seed: 3, objectsA: 10_000, objectsB: 300,
+      intrusive, seed: 3, objectsA: 10_000, objectsB: 300,
       ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1),
       restart: { who: 'A', atMs: 900, downMs: 300 },
     });
@@ -1106,7 +1131,7 @@ describe('ftfw: two instances over a lossy link', function () {
 
   it('our sender loses nothing with a stock (conntrackd-compat) receiver', () => {
     const res = simulate({
-      seed: 4, objectsA: 10_000, objectsB: 0,
+      intrusive, seed: 4, objectsA: 10_000, objectsB: 0,
       ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3),
       optsB: { conntrackdCompat: true },
     });
@@ -1116,7 +1141,7 @@ describe('ftfw: two instances over a lossy link', function () {
 
   it('a stock sender loses nothing towards our receiver when we ask for a resync (loss only)', () => {
     const res = simulate({
-      seed: 5, objectsA: 300, objectsB: 5_000,
+      intrusive, seed: 5, objectsA: 300, objectsB: 5_000,
       ab: lossy(0.2, 0, 0, 3), ba: lossy(0.2, 0, 0, 3),
       optsB: { conntrackdCompat: true },
     });
@@ -1128,7 +1153,7 @@ describe('ftfw: two instances over a lossy link', function () {
     let lossy20 = 0;
     for (let seed = 10; seed < 14; seed++) {
       const res = simulate({
-        seed, objectsA: 2_000, objectsB: 0, settleMs: 20_000,
+        intrusive, seed, objectsA: 2_000, objectsB: 0, settleMs: 20_000,
         ab: lossy(0.2, 0, 0, 3), ba: lossy(0.2, 0, 0, 3),
         optsA: { conntrackdCompat: true }, optsB: { conntrackdCompat: true },
       });
@@ -1148,7 +1173,7 @@ describe('ftfw: two instances over a lossy link', function () {
         fc.option(fc.record({ who: fc.constantFrom<'A' | 'B'>('A', 'B'), atMs: fc.integer({ min: 50, max: 600 }), downMs: fc.integer({ min: 0, max: 4000 }) }), { nil: undefined }),
         (seed, loss, dup, reorder, dropFirst, restart) => {
           const res = simulate({
-            seed, objectsA: 400, objectsB: 60, restart,
+            intrusive, seed, objectsA: 400, objectsB: 60, restart,
             ab: lossy(loss, dup, reorder, dropFirst), ba: lossy(loss, dup, reorder, dropFirst),
             settleMs: 300_000,
           });
@@ -1157,5 +1182,157 @@ describe('ftfw: two instances over a lossy link', function () {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+// --------------------------------------------------------------- per-object fast paths
+
+describe('ftfw: per-object fast paths (intrusive records, record reuse, transmitTo, receiveHeader)', function () {
+  this.timeout(120_000);
+
+  it('intrusive records give the same wire output as the keyed map, message for message', () => {
+    const scenarios: Scenario[] = [
+      { seed: 21, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3) },
+      { seed: 22, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1), restart: { who: 'B', atMs: 300, downMs: 400 } },
+      { seed: 23, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1), restart: { who: 'A', atMs: 400, downMs: 300 } },
+      { seed: 24, objectsA: 3_000, objectsB: 0, ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3), optsB: { conntrackdCompat: true } },
+      { seed: 25, objectsA: 2_000, objectsB: 100, ab: lossy(0.1), ba: lossy(0.1), optsA: { resendQueueSize: 300 }, optsB: { resendQueueSize: 300 } },
+    ];
+    for (const sc of scenarios) {
+      const map = simulate({ ...sc, recordWire: true });
+      const intr = simulate({ ...sc, recordWire: true, intrusive: true });
+      assertConverged(intr, `seed ${sc.seed}`);
+      assert.ok(map.wire!.length > 1000);
+      assert.ok(intr.wire!.join('\n') === map.wire!.join('\n'), `seed ${sc.seed}: wire output differs`);
+      assert.deepEqual({ ...intr.a.fw.stats() }, { ...map.a.fw.stats() });
+      assert.deepEqual({ ...intr.b.fw.stats() }, { ...map.b.fw.stats() });
+    }
+  });
+
+  it('nodeOf and setNodeOf go together', () => {
+    assert.throws(() => probe({ nodeOf: (o) => o.node }), TypeError);
+    assert.throws(() => probe({ setNodeOf: () => {} }), TypeError);
+  });
+
+  it('the record lives on the object while held and is cleared before released() is called', () => {
+    const seen: Array<[string, boolean, boolean]> = [];
+    const p = probe(compat(intrusiveOpts));
+    const fw = p.fw;
+    // look at the object's state from inside the hook (as the engine does with holds())
+    (fw as unknown as { hooks: FtFwHooks<TObj> }).hooks.released = (o, why) => {
+      seen.push([`${o.key}:${why}`, fw.holds(o), o.node !== undefined]);
+    };
+    const a = obj('a'), b = obj('b'), c = obj('c');
+    assert.ok(!fw.holds(a));
+    fw.queueObject(a);
+    fw.queueObject(b);
+    fw.queueObject(c);
+    fw.queueObject(a); // coalesced
+    assert.ok(a.node !== undefined && fw.holds(a) && fw.holds(b));
+    const out = fw.transmitPass();
+    assert.deepEqual(show(out), ['obj:a/H', 'obj:b/H', 'obj:c/H']);
+    const s = out[0].seq;
+    b.state = 'ALIVE';
+    fw.queueObject(b); // back from the resend queue to tx
+    assert.equal(fw.stats().rsQueueLen, 2);
+    fw.receive(data(700));
+    fw.receive(ack(701, s, s + 2));
+    assert.deepEqual(seen, [['a:acked', false, false], ['c:acked', false, false]]);
+    assert.ok(a.node === undefined && !fw.holds(a) && fw.holds(b));
+    assert.ok(fw.forget(b));
+    assert.ok(!fw.forget(b) && b.node === undefined);
+    assert.deepEqual(fw.transmitPass(), []);
+    // a different object with the same key is another object here: nothing is 'replaced'
+    const a2 = obj('a');
+    fw.queueObject(a2);
+    fw.queueObject(obj('a'));
+    assert.equal(fw.transmitPass().length, 2);
+    assert.ok(!seen.some(([w]) => w.endsWith('replaced')));
+  });
+
+  it('a record left on an object by another instance (restarted owner) is ignored and replaced', () => {
+    const p1 = probe(compat(intrusiveOpts));
+    const p2 = probe(compat(intrusiveOpts));
+    const a = obj('a');
+    p1.fw.queueObject(a);
+    p1.fw.transmitPass();
+    const old = a.node;
+    assert.ok(old !== undefined);
+    assert.ok(!p2.fw.holds(a) && !p2.fw.forget(a));
+    p2.fw.queueObject(a);
+    assert.ok(a.node !== old && p2.fw.holds(a));
+    assert.deepEqual(show(p2.fw.transmitPass()), ['obj:a/H']);
+    assert.equal(p1.fw.stats().rsQueueLen, 1, 'the first instance is not touched');
+  });
+
+  for (const intrusive of [false, true]) {
+    it(`reused records start clean: a HELLO-phase record does not make a later object held${intrusive ? ' (intrusive)' : ''}`, () => {
+      const p = probe({ helloLingerPeriods: 1, ...(intrusive ? intrusiveOpts : {}) });
+      const early = ['e1', 'e2', 'e3'].map((k) => obj(k));
+      for (const o of early) p.fw.queueObject(o);
+      p.fw.transmitPass(); // sent with HELLO: held, helloSent
+      for (const o of early) p.fw.forget(o); // their records go to the free list
+      handshake(p, 5000);
+      assert.equal(p.fw.hello, 'done');
+      p.released.length = 0;
+      const later = ['x', 'y'].map((k) => obj(k));
+      for (const o of later) p.fw.queueObject(o);
+      const out = p.fw.transmitPass();
+      assert.deepEqual(show(out), ['obj:x', 'obj:y']);
+      p.fw.receive(ack(5001, out[0].seq, out[1].seq));
+      assert.deepEqual(p.released, [['x', 'acked'], ['y', 'acked']], 'released at once: not held, not replayed');
+      assert.equal(p.fw.stats().rsQueueLen, 0);
+      p.sim.run(10_000);
+      assert.equal(p.fw.stats().helloReplays, 0);
+    });
+  }
+
+  it('transmitTo hands over exactly what transmitPass returns (objects, controls, flags, seqs)', () => {
+    const run = (raw: boolean): { msgs: string[]; dump: string } => {
+      const p = probe(compat({ resendQueueSize: 4 }));
+      const msgs: string[] = [];
+      const pass = (): void => {
+        if (!raw) {
+          for (const m of p.fw.transmitPass()) {
+            const it = m.item;
+            msgs.push(it.kind === 'object' ? `obj ${it.obj.key} ${m.seq} ${m.flags}` : `${it.kind} ${m.seq} ${m.flags} ${it.from} ${it.to}`);
+          }
+          return;
+        }
+        const n = p.fw.transmitTo({
+          object: (o, seq, flags) => void msgs.push(`obj ${o.key} ${seq} ${flags}`),
+          control: (kind, seq, flags, from, to) => void msgs.push(`${kind} ${seq} ${flags} ${from} ${to}`),
+        });
+        assert.equal(typeof n, 'number');
+      };
+      p.fw.receive(data(1000, F.HELLO));
+      p.fw.receive(data(1003)); // gap -> ACK + NACK
+      for (const k of ['a', 'b', 'c', 'd', 'e']) p.fw.queueObject(obj(k)); // overflows the rs queue
+      p.fw.requestResync();
+      pass();
+      p.sim.run(1000); // timer ACK
+      pass();
+      p.sim.run(1000); // ALIVE
+      pass();
+      p.fw.receive(alive(1004, F.HELLO_BACK));
+      const s = T0;
+      p.fw.receive(nack(1005, s + 1, s + 6));
+      pass();
+      return { msgs, dump: p.fw.rsQueueDump() };
+    };
+    const a = run(false), b = run(true);
+    assert.ok(a.msgs.length >= 12);
+    assert.ok(a.msgs.some((m) => m.startsWith('alive ')) && a.msgs.some((m) => m.startsWith('nack ')));
+    assert.deepEqual(b, a);
+  });
+
+  it('receiveHeader(fields) is receive(header)', () => {
+    const hs: RxHeader[] = [data(10, F.HELLO), data(11), data(14), alive(15, F.HELLO_BACK), ack(16, 1, 0), nack(17, 5, 6), resync(18), data(12), { type: 7, flags: 0, seq: 19 }];
+    const a = probe(compat()), b = probe(compat());
+    const va = hs.map((h) => a.fw.receive(h));
+    const vb = hs.map((h) => b.fw.receiveHeader(h.type, h.flags, h.seq, h.from, h.to));
+    assert.deepEqual(vb, va);
+    assert.deepEqual(b.fw.stats(), a.fw.stats());
+    assert.deepEqual(show(b.fw.transmitPass()), show(a.fw.transmitPass()));
   });
 });
