@@ -12,6 +12,8 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <memory>
 #include <cstring>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -41,6 +43,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
             InstanceMethod("getInt", &NlSocket::GetInt),
             InstanceMethod("send", &NlSocket::Send),
             InstanceMethod("recv", &NlSocket::Recv),
+            InstanceMethod("recvMany", &NlSocket::RecvMany),
             InstanceMethod("wait", &NlSocket::Wait),
             InstanceMethod("watch", &NlSocket::Watch),
             InstanceMethod("unwatch", &NlSocket::Unwatch),
@@ -73,6 +76,9 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   bool referenced_ = true;
   Napi::FunctionReference on_readable_;
   std::unique_ptr<Napi::AsyncContext> async_;
+  // recvMany's message headers, kept between calls (no allocation on the hot path)
+  std::vector<mmsghdr> mmsg_;
+  std::vector<iovec> iov_;
 
   bool CheckOpen(Napi::Env env) {
     if (fd_ >= 0) return true;
@@ -166,6 +172,73 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
   }
 
+  // recvMany(buffer, slotSize, lengths: Int32Array[, max]) -> number of datagrams read (>= 1), or
+  // -errno (-EAGAIN: nothing queued; -ENOBUFS: the kernel dropped messages for this socket).
+  // One recvmmsg(2) call reads up to min(max, lengths.length, buffer.length / slotSize, 1024)
+  // datagrams, datagram i into buffer[i * slotSize, (i + 1) * slotSize); lengths[i] is its full
+  // length, greater than slotSize when it was truncated (MSG_TRUNC, as recv() reports it).
+  // An error met after some datagrams were read is kept by the kernel (sk_err) and returned by
+  // the next call, so an overrun is never lost.
+  Napi::Value RecvMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Napi::Number::New(env, -EBADF);
+    uint8_t* data;
+    size_t len;
+    if (!GetBytes(info[0], &data, &len) || !info[1].IsNumber() || !info[2].IsTypedArray() ||
+        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      Napi::TypeError::New(env, "recvMany(Uint8Array, slotSize, Int32Array[, max])").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Int32Array lengths = info[2].As<Napi::Int32Array>();
+    int64_t slot = info[1].As<Napi::Number>().Int64Value();
+    if (slot <= 0 || slot > INT32_MAX) {
+      Napi::RangeError::New(env, "recvMany: bad slot size").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    size_t n = len / static_cast<size_t>(slot);
+    if (lengths.ElementLength() < n) n = lengths.ElementLength();
+    if (info.Length() > 3 && info[3].IsNumber()) {
+      int64_t max = info[3].As<Napi::Number>().Int64Value();
+      if (max < static_cast<int64_t>(n)) n = max < 1 ? 1 : static_cast<size_t>(max);
+    }
+    if (n > 1024) n = 1024;  // UIO_MAXIOV: the kernel's limit per call
+    if (n == 0) {
+      Napi::RangeError::New(env, "recvMany: buffer smaller than one slot").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (mmsg_.size() < n) {
+      mmsg_.resize(n);
+      iov_.resize(n);
+    }
+    for (size_t i = 0; i < n; i++) {
+      iov_[i].iov_base = data + i * static_cast<size_t>(slot);
+      iov_[i].iov_len = static_cast<size_t>(slot);
+      msghdr& h = mmsg_[i].msg_hdr;
+      h.msg_name = nullptr;
+      h.msg_namelen = 0;
+      h.msg_iov = &iov_[i];
+      h.msg_iovlen = 1;
+      h.msg_control = nullptr;
+      h.msg_controllen = 0;
+      h.msg_flags = 0;
+      mmsg_[i].msg_len = 0;
+    }
+    int r;
+    do {
+      // MSG_TRUNC: msg_len is the datagram's real length even when it did not fit (netlink)
+      r = recvmmsg(fd_, mmsg_.data(), static_cast<unsigned int>(n), MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return Napi::Number::New(env, -errno);
+    int32_t* out = lengths.Data();
+    for (int i = 0; i < r; i++) {
+      uint32_t got = mmsg_[i].msg_len;
+      // a protocol that ignores MSG_TRUNC in the flags still sets it in msg_flags
+      if ((mmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) && got <= static_cast<uint32_t>(slot)) got = static_cast<uint32_t>(slot) + 1;
+      out[i] = got > INT32_MAX ? INT32_MAX : static_cast<int32_t>(got);
+    }
+    return Napi::Number::New(env, r);
+  }
+
   // wait(timeoutMs) -> 1 readable, 0 timed out, -errno. Blocks the thread: for CLI tools only.
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -181,7 +254,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   // watch(cb): call cb() from the event loop whenever the socket is readable. The callback drains
-  // the socket with recv() until -EAGAIN.
+  // the socket with recv() / recvMany() (level-triggered: what it leaves is reported again).
   Napi::Value Watch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!CheckOpen(env)) return env.Undefined();
@@ -310,6 +383,64 @@ Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sendMany(fd, buffer, lengths: Int32Array, start, count) -> datagrams sent (>= 1), or -errno.
+// For a connected datagram socket (the sync channel's tx socket): datagram i is the next
+// lengths[i] bytes of buffer, packed back to back from offset 0; sends datagrams
+// start .. start + count - 1 with one sendmmsg(2) (MSG_DONTWAIT). Fewer than count sent means
+// the next one failed: call again from there to learn why (-EAGAIN / -ENOBUFS: the send buffer
+// or device queue is full; anything else: that datagram is refused).
+Napi::Value SendMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[3].IsNumber() || !info[4].IsNumber()) {
+    Napi::TypeError::New(env, "sendMany(fd, Uint8Array, Int32Array, start, count)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  uint8_t* data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  size_t len = ta.ByteLength();
+  Napi::Int32Array lengths = info[2].As<Napi::Int32Array>();
+  int64_t start = info[3].As<Napi::Number>().Int64Value();
+  int64_t count = info[4].As<Napi::Number>().Int64Value();
+  size_t total = lengths.ElementLength();
+  if (start < 0 || count < 0 || static_cast<size_t>(start) + static_cast<size_t>(count) > total) {
+    Napi::RangeError::New(env, "sendMany: start/count out of range").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (count > 1024) count = 1024;  // UIO_MAXIOV
+  if (count == 0) return Napi::Number::New(env, 0);
+  const int32_t* l = lengths.Data();
+  size_t off = 0;
+  for (int64_t i = 0; i < start; i++) off += static_cast<size_t>(l[i]);
+  static thread_local std::vector<mmsghdr> msgs;
+  static thread_local std::vector<iovec> iov;
+  if (msgs.size() < static_cast<size_t>(count)) {
+    msgs.resize(count);
+    iov.resize(count);
+  }
+  for (int64_t i = 0; i < count; i++) {
+    int32_t dl = l[start + i];
+    if (dl < 0 || off + static_cast<size_t>(dl) > len) {
+      Napi::RangeError::New(env, "sendMany: lengths exceed the buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    iov[i].iov_base = data + off;
+    iov[i].iov_len = static_cast<size_t>(dl);
+    off += static_cast<size_t>(dl);
+    msghdr& h = msgs[i].msg_hdr;
+    memset(&h, 0, sizeof(h));
+    h.msg_iov = &iov[i];
+    h.msg_iovlen = 1;
+    msgs[i].msg_len = 0;
+  }
+  int r;
+  do {
+    r = sendmmsg(fd, msgs.data(), static_cast<unsigned int>(count), MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  return Napi::Number::New(env, r < 0 ? -errno : r);
+}
+
 // setsockoptString(fd, level, name, value): e.g. SO_BINDTODEVICE with an interface name.
 Napi::Value SetSockoptString(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -348,6 +479,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
   exports.Set("setsockoptString", Napi::Function::New(env, SetSockoptString));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetSockoptInt));
+  exports.Set("sendMany", Napi::Function::New(env, SendMany));
   return NlSocket::Init(env, exports);
 }
 

@@ -11,6 +11,7 @@ export interface NativeSocket {
   getInt(level: number, name: number): number;
   send(buf: Uint8Array, length?: number): number;
   recv(buf: Uint8Array): number;
+  recvMany(buf: Uint8Array, slotSize: number, lengths: Int32Array, max?: number): number;
   wait(timeoutMs: number): number;
   watch(cb: () => void): void;
   unwatch(): void;
@@ -27,6 +28,8 @@ export interface NativeAddon {
   setsockoptString(fd: number, level: number, name: number, value: string): void;
   getsockoptInt(fd: number, level: number, name: number): number;
   peerUid(fd: number): number;
+  /** sendmmsg(2) on a connected datagram socket: see native/nlsock.cc. Datagrams sent, or -errno. */
+  sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
 }
 
 let addon: NativeAddon | undefined;

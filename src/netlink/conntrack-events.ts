@@ -6,14 +6,21 @@ import {
   IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_NEW,
   NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_EXP_DESTROY, NFNLGRP_CONNTRACK_EXP_NEW,
   NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE,
-  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLM_F_CREATE, NLM_F_EXCL,
+  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_EXCL,
 } from './constants.js';
-import { forEachMessage, NlHeader } from './nlmsg.js';
 import { NetlinkDecodeError } from './attr.js';
 import { NetlinkError, NetlinkSocket, errno } from './socket.js';
 import { decodeConntrack } from './ctnetlink.js';
 import { decodeExpect } from './expect.js';
 import type { Entry, EventType, Expect } from '../conntrack/entry.js';
+
+/**
+ * Raw-mode consumer of conntrack events: buf[off, off + len) is the whole ctnetlink message
+ * (nlmsghdr included), what decodeConntrack(buf, off, len) takes. The bytes are only valid during
+ * the call (the buffer is reused): decode or copy what you keep. A NetlinkDecodeError thrown here
+ * is counted and reported as 'malformed' like a decode error in the decoded path.
+ */
+export type RawConntrackHandler = (type: EventType, buf: Buffer, off: number, len: number, pid: number) => void;
 
 export interface EventOptions {
   /** Which conntrack events (default all three). */
@@ -27,10 +34,24 @@ export interface EventOptions {
   /**
    * Datagrams read per readiness before returning to the event loop (conntrackd's
    * EventIterationLimit): a burst of events cannot hold up sending and the control socket.
+   * Counted in datagrams (one event each), also when they are read in batches; an overrun report
+   * counts as one.
    */
   iterationLimit?: number;
+  /**
+   * Conntrack events are handed undecoded to `onRawConntrack` (one plain call per message)
+   * instead of being emitted as 'event' with a decoded Entry. Expectation events are still
+   * decoded and emitted as 'expect'. Without a handler set, the decoded path is used.
+   */
+  raw?: boolean;
+  /** Datagrams read per system call (recvmmsg). Default 64, at most 1024. */
+  batch?: number;
+  /**
+   * Bytes reserved per datagram. Default 16 KiB (an event is well under 1 KiB); a larger
+   * datagram is truncated, counted and reported as 'malformed'.
+   */
+  slotSize?: number;
 }
-
 export interface ConntrackEventsMap {
   /** `pid` is the port id of the socket whose request caused the event (0 = packet path). */
   event: [type: EventType, entry: Entry, pid: number];
@@ -42,17 +63,22 @@ export interface ConntrackEventsMap {
   error: [err: Error];
 }
 
-function eventType(h: NlHeader, newMsg: number): EventType {
-  if ((h.type & 0xff) !== newMsg) return 'DESTROY';
-  return h.flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'NEW' : 'UPDATE';
-}
-
 export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
   private readonly socket: NetlinkSocket;
-  private readonly rx = Buffer.allocUnsafe(256 * 1024);
+  /** Receive buffer: `batch` slots of `slotSize` bytes, one datagram each. */
+  private readonly rx: Buffer;
+  private readonly lengths: Int32Array;
+  private readonly slotSize: number;
   private bufferSize: number;
   private readonly bufferMax: number;
   private readonly iterationLimit: number;
+  private readonly raw: boolean;
+  /** Raw mode's consumer (see EventOptions.raw). */
+  onRawConntrack?: RawConntrackHandler;
+  /** Datagrams of the last batch: [next, pending) are read but not handled yet (a listener threw). */
+  private pending = 0;
+  private next = 0;
+  private watching = false;
   overruns = 0;
   malformed = 0;
   received = 0;
@@ -67,7 +93,12 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_EXP_DESTROY);
     this.bufferSize = opts.rcvbuf ?? 16 * 1024 * 1024;
     this.bufferMax = Math.max(opts.rcvbufMax ?? this.bufferSize, this.bufferSize);
-    this.iterationLimit = opts.iterationLimit ?? Infinity;
+    this.iterationLimit = Math.max(opts.iterationLimit ?? Infinity, 1);
+    this.raw = opts.raw ?? false;
+    const batch = Math.min(Math.max(Math.floor(opts.batch ?? 64), 1), 1024);
+    this.slotSize = (Math.max(Math.floor(opts.slotSize ?? 16 * 1024), NLMSG_HDRLEN) + 3) & ~3;
+    this.rx = Buffer.allocUnsafe(batch * this.slotSize);
+    this.lengths = new Int32Array(batch);
     this.socket = new NetlinkSocket({ groups, rcvbuf: this.bufferSize });
   }
 
@@ -85,26 +116,39 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
 
   /** Starts delivering events from the event loop. */
   start(): void {
+    this.watching = true;
     this.socket.onReadable(() => this.drain());
   }
 
   stop(): void {
+    this.watching = false;
     this.socket.stopReading();
   }
 
   close(): void {
+    this.watching = false;
     this.socket.close();
   }
 
-  /** Reads everything queued now. Returns the number of events delivered. */
+  /**
+   * Reads everything queued now (at most iterationLimit datagrams), in batches of up to `batch`
+   * datagrams per recvmmsg. Returns the number of events delivered.
+   */
   drain(): number {
     let delivered = 0;
-    const rx = this.rx;
     // level-triggered readiness: what is left is read on the next loop turn
-    for (let reads = 0; reads < this.iterationLimit; reads++) {
-      const n = this.socket.recv(rx);
+    let reads = 0;
+    if (this.next < this.pending) {
+      reads = this.pending - this.next;
+      delivered += this.handleBatch();
+    }
+    const slots = this.lengths.length;
+    while (reads < this.iterationLimit) {
+      const want = Math.min(slots, this.iterationLimit - reads);
+      const n = this.socket.recvMany(this.rx, this.slotSize, this.lengths, want);
       if (n === -errno.EAGAIN) return delivered;
       if (n === -errno.ENOBUFS) {
+        reads++;
         this.overruns++;
         if (this.bufferSize * 2 <= this.bufferMax) {
           this.bufferSize *= 2;
@@ -117,36 +161,98 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
         this.emit('error', new NetlinkError(-n, 'conntrack events'));
         return delivered;
       }
-      if (n > rx.length) {
-        this.malformed++;
-        this.emit('malformed', new Error(`event datagram of ${n} bytes truncated to ${rx.length}`));
-        continue;
+      reads += n;
+      this.pending = n;
+      this.next = 0;
+      delivered += this.handleBatch();
+      // A short batch emptied the queue (recvmmsg stops at EAGAIN; an error it met is kept for
+      // the next read and makes the socket readable): skip the read that would say EAGAIN.
+      if (n < want) return delivered;
+    }
+    return delivered;
+  }
+
+  /** Handles datagrams [next, pending) of the batch in rx. */
+  private handleBatch(): number {
+    let delivered = 0;
+    const slot = this.slotSize;
+    const lengths = this.lengths;
+    try {
+      while (this.next < this.pending) {
+        const i = this.next++;
+        const n = lengths[i];
+        if (n > slot) {
+          this.malformed++;
+          this.emit('malformed', new Error(`event datagram of ${n} bytes truncated to ${slot}`));
+          continue;
+        }
+        delivered += this.handleDatagram(i * slot, i * slot + n);
       }
-      try {
-        forEachMessage(rx, n, (h) => {
-          this.received++;
-          const subsys = h.type >> 8;
-          // decode errors are the peer's fault (counted); listener exceptions are not ours to hide
+    } catch (err) {
+      // a listener threw: the rest of the batch is already read; handle it on the next turn
+      if (this.next < this.pending && this.watching) setImmediate(() => this.watching && this.drain());
+      throw err;
+    }
+    return delivered;
+  }
+
+  /** Delivers the messages of one datagram, rx[off, end). */
+  private handleDatagram(off: number, end: number): number {
+    const rx = this.rx;
+    const raw = this.raw ? this.onRawConntrack : undefined;
+    let delivered = 0;
+    while (off + NLMSG_HDRLEN <= end) {
+      const len = rx.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || off + len > end) {
+        this.malformed++;
+        this.emit('malformed', new NetlinkDecodeError(`bad netlink message length ${len}`, off % this.slotSize));
+        return delivered;
+      }
+      this.received++;
+      const type = rx.readUInt16LE(off + 4);
+      const subsys = type >> 8;
+      if (subsys === NFNL_SUBSYS_CTNETLINK || subsys === NFNL_SUBSYS_CTNETLINK_EXP) {
+        const flags = rx.readUInt16LE(off + 6);
+        const pid = rx.readUInt32LE(off + 12);
+        const newMsg = subsys === NFNL_SUBSYS_CTNETLINK ? IPCTNL_MSG_CT_NEW : IPCTNL_MSG_EXP_NEW;
+        const et: EventType = (type & 0xff) !== newMsg ? 'DESTROY' : flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'NEW' : 'UPDATE';
+        // decode errors are the peer's fault (counted), also when a raw consumer decodes;
+        // other exceptions from a listener are not ours to hide
+        let bad: Error | undefined;
+        if (raw && subsys === NFNL_SUBSYS_CTNETLINK) {
+          try {
+            raw(et, rx, off, len, pid);
+            delivered++;
+          } catch (err) {
+            if (!(err instanceof NetlinkDecodeError)) throw err;
+            bad = err;
+          }
+        } else {
           let entry: Entry | undefined;
           let expect: Expect | undefined;
           try {
-            if (subsys === NFNL_SUBSYS_CTNETLINK) entry = decodeConntrack(rx, h.off, h.len);
-            else if (subsys === NFNL_SUBSYS_CTNETLINK_EXP) expect = decodeExpect(rx, h.off, h.len);
+            if (subsys === NFNL_SUBSYS_CTNETLINK) entry = decodeConntrack(rx, off, len);
+            else expect = decodeExpect(rx, off, len);
           } catch (err) {
-            this.malformed++;
-            this.emit('malformed', err as Error);
-            return;
+            bad = err as Error;
           }
-          if (entry) this.emit('event', eventType(h, IPCTNL_MSG_CT_NEW), entry, h.pid);
-          else if (expect) this.emit('expect', eventType(h, IPCTNL_MSG_EXP_NEW), expect, h.pid);
-          else return;
-          delivered++;
-        });
-      } catch (err) {
-        if (!(err instanceof NetlinkDecodeError)) throw err;
-        this.malformed++;
-        this.emit('malformed', err as Error);
+          if (!bad) {
+            try {
+              if (entry) this.emit('event', et, entry, pid);
+              else this.emit('expect', et, expect!, pid);
+              delivered++;
+            } catch (err) {
+              if (!(err instanceof NetlinkDecodeError)) throw err;
+              bad = err;
+            }
+          }
+        }
+        if (bad) {
+          this.malformed++;
+          this.emit('malformed', bad);
+        }
       }
+      off += (len + 3) & ~3;
     }
     return delivered;
   }

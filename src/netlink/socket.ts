@@ -120,6 +120,17 @@ export class NetlinkSocket {
     return this.native.recv(buf);
   }
 
+  /**
+   * Receives up to `max` (default: as many as fit) datagrams with one recvmmsg(2): datagram i
+   * lands in buf[i * slotSize, (i + 1) * slotSize) and its length in lengths[i], greater than
+   * slotSize when it was truncated. Returns the count (>= 1) or -errno, like recv():
+   * -EAGAIN when nothing is queued, -ENOBUFS for an overrun (an overrun met after some datagrams
+   * were read is returned by the next call). At most 1024 datagrams per call.
+   */
+  recvMany(buf: Uint8Array, slotSize: number, lengths: Int32Array, max?: number): number {
+    return this.native.recvMany(buf, slotSize, lengths, max);
+  }
+
   /** Blocks until readable or timeout (ms): for CLI tools, never in the daemon. */
   waitReadable(timeoutMs: number): boolean {
     const r = this.native.wait(timeoutMs);

@@ -5,7 +5,8 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { nativeAddon } from '../native.js';
+import os from 'node:os';
+import { nativeAddon, type NativeAddon } from '../native.js';
 
 const SOL_SOCKET = 1;
 const SO_NO_CHECK = 11;
@@ -13,6 +14,11 @@ const SO_BINDTODEVICE = 25;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
 const DEFAULT_RCVBUF = 8 * 1024 * 1024;
+const { EAGAIN, ENOBUFS } = os.constants.errno;
+/** Datagrams per sendmmsg(2). */
+const TX_BATCH = 64;
+/** Staging buffer bound: TX_BATCH datagrams of the MTU, but not more than this (loopback's MTU is 64 KiB). */
+const TX_STAGE_MAX = 1024 * 1024;
 
 export interface ChannelOptions {
   kind: 'udp' | 'multicast';
@@ -65,6 +71,24 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   private rx?: dgram.Socket;
   private tx?: dgram.Socket;
   private readonly target: string;
+  // Transmit batching: datagrams queued by send() are copied back to back into `stage` and go out
+  // with one sendmmsg(2) per TX_BATCH, at flush() or at the latest on the next loop turn.
+  private sendMany?: NativeAddon['sendMany'];
+  private txFd = -1;
+  private stage = Buffer.alloc(0);
+  private stageLen = 0;
+  private readonly stageLengths = new Int32Array(TX_BATCH);
+  private staged = 0;
+  private flushScheduled = false;
+  /** Datagrams handed to node:dgram and not yet sent: while any, later ones follow them (order). */
+  private deferred = 0;
+  /** Datagrams sent through node:dgram because the socket buffer was full (EAGAIN/ENOBUFS). */
+  deferredSends = 0;
+
+  /** Datagrams handed to node:dgram whose send has not completed yet. */
+  get deferredPending(): number {
+    return this.deferred;
+  }
 
   constructor(readonly opts: ChannelOptions) {
     super();
@@ -134,6 +158,12 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       tx.setMulticastLoopback(false);
       tx.setMulticastTTL(1);
     }
+    // an addon built before sendMany existed: every datagram goes through node:dgram
+    if (typeof native.sendMany === 'function') {
+      this.sendMany = native.sendMany;
+      this.txFd = txFd;
+      this.stage = Buffer.allocUnsafe(Math.max(Math.min(TX_BATCH * this.maxDatagram, TX_STAGE_MAX), this.maxDatagram));
+    }
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -148,24 +178,95 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     this.emit('datagram', msg, rinfo.address);
   }
 
-  /** Sends one datagram (already packed to at most maxDatagram bytes). */
+  /**
+   * Sends one datagram (already packed to at most maxDatagram bytes). It is queued and goes out
+   * with the others queued in this loop turn: at flush(), when TX_BATCH are queued, or at the
+   * latest on the next turn (setImmediate). The caller's buffer may be reused right away.
+   */
   send(data: Uint8Array): void {
     if (!this.tx) throw new Error('sync channel is not open');
     this.stats.packetsSent++;
     this.stats.bytesSent += data.length;
-    this.tx.send(data, (err) => {
-      if (err) {
-        this.stats.sendErrors++;
-        this.stats.packetsSent--;
-        this.stats.bytesSent -= data.length;
+    // a full stage goes out first; what it could not send is left to node:dgram
+    if (this.staged === TX_BATCH || this.stageLen + data.length > this.stage.length) this.flush();
+    if (this.txFd < 0 || this.deferred > 0 || data.length > this.stage.length) {
+      // no native path, or node:dgram still holds earlier datagrams: keep the order (a copy:
+      // node:dgram may send it later)
+      this.flush();
+      this.sendDgram(Buffer.from(data));
+      return;
+    }
+    this.stage.set(data, this.stageLen);
+    this.stageLen += data.length;
+    this.stageLengths[this.staged++] = data.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /**
+   * Sends what send() queued, now: one sendmmsg(2) per TX_BATCH datagrams. When the socket
+   * buffer is full (EAGAIN, or ENOBUFS from the device queue) the rest goes through node:dgram,
+   * which waits for room: nothing is dropped that a plain dgram.send would have sent. A
+   * datagram the kernel refuses (e.g. ECONNREFUSED after an ICMP error) counts in sendErrors.
+   */
+  flush(): void {
+    const n = this.staged;
+    if (n === 0) return;
+    const sendMany = this.sendMany!;
+    const lengths = this.stageLengths;
+    let i = 0;
+    let off = 0;
+    try {
+      while (i < n) {
+        const r = sendMany(this.txFd, this.stage, lengths, i, n - i);
+        if (r > 0) {
+          for (const end = i + r; i < end; i++) off += lengths[i];
+          continue;
+        }
+        if (r === 0 || r === -EAGAIN || r === -ENOBUFS) {
+          // copies: the stage is reused, node:dgram sends later
+          for (; i < n; i++) {
+            this.sendDgram(Buffer.from(this.stage.subarray(off, off + lengths[i])));
+            off += lengths[i];
+          }
+          break;
+        }
+        this.failed(lengths[i]);
+        off += lengths[i];
+        i++;
       }
+    } finally {
+      this.staged = 0;
+      this.stageLen = 0;
+    }
+  }
+
+  private sendDgram(data: Uint8Array): void {
+    this.deferred++;
+    if (this.txFd >= 0) this.deferredSends++;
+    this.tx!.send(data, (err) => {
+      this.deferred--;
+      if (err) this.failed(data.length);
     });
   }
 
+  private failed(bytes: number): void {
+    this.stats.sendErrors++;
+    this.stats.packetsSent--;
+    this.stats.bytesSent -= bytes;
+  }
+
   close(): void {
+    if (this.tx) this.flush();
     this.rx?.close();
     this.tx?.close();
     this.rx = this.tx = undefined;
+    this.txFd = -1;
   }
 }
 
