@@ -201,6 +201,24 @@ export class SyncCache {
     return obj;
   }
 
+  /**
+   * kill() with the final attributes already encoded (the last event merged in by the caller);
+   * without them the stored attributes stay.
+   */
+  killEncoded(key: string, now: number, attrs?: string): CacheObject | undefined {
+    const obj = this.objects.get(key);
+    if (!obj || obj.state === ObjectState.DEAD) {
+      this.counters.destroyFailed++;
+      return undefined;
+    }
+    if (attrs !== undefined) obj.attrs = attrs;
+    obj.state = ObjectState.DEAD;
+    obj.updated = now;
+    this.live--;
+    this.counters.destroyed++;
+    return obj;
+  }
+
   /** Removes a flow outright (external cache on CT_DEL; a DEAD object once acknowledged). */
   remove(key: string): boolean {
     const obj = this.objects.get(key);

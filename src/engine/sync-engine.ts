@@ -7,6 +7,9 @@ import { makeFilter } from '../conntrack/filter.js';
 import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
+import { decodeConntrack } from '../netlink/ctnetlink.js';
+import { EventTranscoder } from './event-transcoder.js';
+import { makeEventFilter } from './flow-filter.js';
 import { FtFw, type TxSink } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
 import { attrsCoveredBy, type CtScan } from '../sync/wire-attrs.js';
@@ -51,6 +54,8 @@ export class SyncEngine {
   private readonly commitPool = new CommitPool();
   private events?: ConntrackEvents;
   private readonly replicate: (e: Entry) => boolean;
+  private readonly replicateScanned: (t: EventTranscoder) => boolean;
+  private readonly transcoder: EventTranscoder;
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
   private overrunTimer?: NodeJS.Timeout;
@@ -72,6 +77,8 @@ export class SyncEngine {
     this.internal = new SyncCache('internal', config.general.hashLimit, storeAs);
     this.external = new SyncCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
     this.replicate = makeFilter(config.general.filter);
+    this.replicateScanned = makeEventFilter(config.general.filter);
+    this.transcoder = new EventTranscoder(storeAs);
     this.kernel = new ConntrackClient();
     this.channel = new SyncChannel(channelOptions(config));
     this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d) });
@@ -120,7 +127,9 @@ export class SyncEngine {
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
-    this.events = new ConntrackEvents({ rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit });
+    this.events = new ConntrackEvents({ rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true });
+    // byte to byte (event-transcoder.ts); the decoded path stays for what it cannot do
+    this.events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
     this.events.on('event', (type, e, pid) => this.onKernelEvent(type, e, pid));
     this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
     this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
@@ -148,6 +157,41 @@ export class SyncEngine {
   }
 
   // ------------------------------------------------------------------------- kernel -> internal
+
+  /**
+   * A kernel event as bytes: filtered, keyed and turned into wire attributes without an Entry.
+   * Whatever the transcoder declines (malformed, or a rare case it leaves to the general path)
+   * goes through decodeConntrack and onKernelEvent, which give the exact error or result.
+   */
+  private onRawKernelEvent(type: 'NEW' | 'UPDATE' | 'DESTROY', buf: Buffer, off: number, len: number, pid: number): void {
+    const t = this.transcoder;
+    if (!t.scan(buf, off, len)) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
+    if (!this.replicateScanned(t)) return;
+    const key = t.key();
+    if (key === undefined) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
+    const now = nowSeconds();
+    const held = type === 'NEW' ? undefined : this.internal.get(key);
+    const live = held !== undefined && held.state !== ObjectState.DEAD;
+    const n = live ? t.encodeMerged(held.attrs) : type === 'DESTROY' ? 0 : t.encode();
+    if (n < 0) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
+    const own = pid !== 0 && pid === this.kernel.portId;
+    if (own) this.ownEvents++;
+    let obj: CacheObject | undefined;
+    if (type === 'NEW') obj = this.internal.addEncoded(key, t.attrs(n), now);
+    else if (type === 'UPDATE') {
+      if (live) {
+        obj = held;
+        this.internal.overwriteEncoded(held, t.attrs(n), now);
+      } else {
+        obj = this.internal.addEncoded(key, t.attrs(n), now);
+        if (obj) obj.state = ObjectState.ALIVE;
+      }
+    } else obj = this.internal.killEncoded(key, now, live ? t.attrs(n) : undefined);
+    if (obj && !own) {
+      this.ftfw.queueObject(obj);
+      this.scheduleTx();
+    }
+  }
 
   private onKernelEvent(type: 'NEW' | 'UPDATE' | 'DESTROY', e: Entry, pid: number): void {
     if (!this.replicate(e)) return;
@@ -283,6 +327,7 @@ export class SyncEngine {
   private transmit(): void {
     this.ftfw.transmitTo(this.txSink);
     this.builder.flush();
+    this.channel.flush();
   }
 
   /** Serialises what a transmit pass sends (no message object per item). */
