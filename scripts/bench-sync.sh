@@ -367,6 +367,9 @@ run_pair() {
     R[$pair|resync|$run]=FAILED; FAILURES=$((FAILURES + 1))
   fi
   R[$pair|hwm_b|$run]=$(hwm "${DPID[b]}"); R[$pair|hwm_a|$run]=$(hwm "${DPID[a]}")
+  # both daemons' own counters (sync losses, retransmissions) for whoever reads KEEP_DIR
+  node "$MEASURE" dump-stats --sock "$sa.sock" --proto "$(name "$pi")" >"$sa.stats" 2>&1 || true
+  node "$MEASURE" dump-stats --sock "$sb.sock" --proto "$(name "$bi")" >"$sb.stats" 2>&1 || true
   n=$(kcount "$NSB")
   [[ "$n" == 0 ]] || echo "   note: the backup's kernel table holds $n entries (nothing should commit)" >&2
   stop_node a
