@@ -1,30 +1,50 @@
 // Commit with a pool of worker threads, started with the daemon so a failover does not wait for
-// them. The external cache is split between the workers (the kernel inserts on all cores at
-// once); RELATED entries go in a second round, after their masters exist.
+// them. The main thread streams the external cache to the workers in chunks (the raw wire
+// attributes, packed into transferred buffers: no structured clone of strings) and the workers
+// transcode and send while the rest is still being packed. The kernel runs ctnetlink's CT_NEW
+// under one mutex, so what the workers buy is overlap: one encodes while the other's batch is in
+// the kernel. RELATED entries (with a master tuple) are found by the workers and go in a second
+// round, after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ObjectState, type CacheObject, type SyncCache } from '../cache/sync-cache.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
 import type { Entry } from '../conntrack/entry.js';
 
-export interface CommitJob {
-  /** Packed records [u16 len][u32 updated][wire attrs], transferred. */
-  buf: ArrayBuffer;
-  /** Position of each record in the caller's list (for failure reports). */
-  indexes: number[];
-  now: number;
-  fixedTimeout?: number;
-  liberal: boolean;
-}
+/** Main thread -> worker. */
+export type CommitRequest =
+  | { type: 'begin'; now: number; fixedTimeout?: number; liberal: boolean }
+  /**
+   * Entries base, base+1, ...: their wire attributes back to back in `data`, and in `meta` (a
+   * Uint32Array) the length and the `updated` time of each. Both transferred.
+   */
+  | { type: 'chunk'; data: ArrayBuffer; meta: ArrayBuffer; base: number }
+  /** No more chunks: answer with the plain entries' result. */
+  | { type: 'end' }
+  /** Commit the RELATED entries held back (answers with their result), then drop the chunks. */
+  | { type: 'related' }
+  /** Drop the chunks (no answer). */
+  | { type: 'forget' };
+
+/** Worker -> main thread. */
+export type CommitReply =
+  | { type: 'ready'; portId: number }
+  | { type: 'part'; result: CommitPartResult; related: number }
+  | { type: 'error'; error: string };
 
 export interface CommitPartResult {
   created: number;
   replaced: number;
   failures: Array<{ index: number; errno: number; message?: string }>;
+  /** Milliseconds the worker spent encoding, and waiting for the kernel (send + replies). */
+  encodeMs: number;
+  kernelMs: number;
 }
 
 export interface CommitFailure {
   entry: Entry;
+  /** The cache key of the entry (saves the caller a flowKey()). */
+  key: string;
   errno: number;
   reason: string;
 }
@@ -34,6 +54,8 @@ export interface CommitResult {
   replaced: number;
   failed: CommitFailure[];
   seconds: number;
+  /** Where the time went, in milliseconds (for logs and benchmarks). */
+  phases?: Record<string, number>;
 }
 
 export interface CommitOptions {
@@ -42,11 +64,27 @@ export interface CommitOptions {
   /** TCPWindowTracking: keep window tracking (no BE_LIBERAL). */
   tcpWindowTracking: boolean;
   now?: number;
+  /**
+   * Called once everything has been handed to the workers, while the kernel works: the main
+   * thread is otherwise idle until the end of the commit.
+   */
+  whileCommitting?: () => void;
 }
+
+/** Records per chunk: the first ones small so the workers start at once. */
+const FIRST_CHUNK = 1024;
+const CHUNK = 8192;
 
 interface PoolWorker {
   worker: Worker;
   portId: number;
+}
+
+/** Workers by default: 2 (one encodes while the other's batch is in the kernel; more only wait on its mutex). */
+function defaultSize(): number {
+  const env = Number(process.env.CTSYNC_COMMIT_WORKERS);
+  if (Number.isInteger(env) && env >= 1 && env <= 16) return env;
+  return Math.max(1, Math.min(2, os.availableParallelism()));
 }
 
 export class CommitPool {
@@ -57,15 +95,20 @@ export class CommitPool {
     return this.workers.map((w) => w.portId);
   }
 
-  async start(size = Math.max(1, Math.min(4, os.availableParallelism()))): Promise<void> {
+  get size(): number {
+    return this.workers.length;
+  }
+
+  async start(size = defaultSize()): Promise<void> {
     const url = new URL('./commit-worker.js', import.meta.url);
     this.workers = await Promise.all(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
       const worker = new Worker(url);
       worker.once('error', reject);
-      worker.once('message', (m: { ready: boolean; portId: number }) => {
+      worker.once('message', (m: CommitReply) => {
         worker.off('error', reject);
         worker.unref();
-        resolve({ worker, portId: m.portId });
+        if (m.type === 'ready') resolve({ worker, portId: m.portId });
+        else reject(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
       });
     })));
   }
@@ -75,78 +118,113 @@ export class CommitPool {
     this.workers = [];
   }
 
-  private run(w: PoolWorker, job: CommitJob): Promise<CommitPartResult> {
+  /** Sends `last` and resolves with the worker's next 'part' reply. */
+  private reply(w: PoolWorker, last: CommitRequest): Promise<{ result: CommitPartResult; related: number }> {
     return new Promise((resolve, reject) => {
-      w.worker.ref();
       const onError = (err: Error): void => {
-        w.worker.unref();
+        w.worker.off('message', onMessage);
         reject(err);
       };
-      w.worker.once('error', onError);
-      w.worker.once('message', (m: { ok: boolean; result?: CommitPartResult; error?: string }) => {
+      const onMessage = (m: CommitReply): void => {
         w.worker.off('error', onError);
-        w.worker.unref();
-        if (m.ok) resolve(m.result!);
-        else reject(new Error(`commit worker: ${m.error}`));
-      });
-      w.worker.postMessage(job, [job.buf]);
+        w.worker.off('message', onMessage);
+        if (m.type === 'part') resolve({ result: m.result, related: m.related });
+        else reject(new Error(`commit worker: ${m.type === 'error' ? m.error : m.type}`));
+      };
+      w.worker.once('error', onError);
+      w.worker.on('message', onMessage);
+      w.worker.postMessage(last);
     });
   }
 
   /** Commits every live entry of the cache; returns counts and the failures with reasons. */
   async commit(cache: SyncCache, opts: CommitOptions): Promise<CommitResult> {
     if (this.workers.length === 0) throw new Error('commit pool is not started');
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);
-    const objects: CacheObject[] = [];
-    const plain: number[] = [];
-    const related: number[] = [];
-    for (const obj of cache.values()) {
-      if (obj.state === ObjectState.DEAD) continue;
-      (hasMaster(obj.attrs) ? related : plain).push(objects.length);
-      objects.push(obj);
+    const workers = this.workers;
+    for (const w of workers) {
+      w.worker.ref();
+      w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
     }
-    const job = (idx: number[]): CommitJob => {
-      let size = 0;
-      for (const i of idx) size += 6 + objects[i].attrs.length;
-      const buf = Buffer.allocUnsafe(size);
-      let o = 0;
-      for (const i of idx) {
-        const obj = objects[i];
-        buf.writeUInt16LE(obj.attrs.length, o);
-        buf.writeUInt32LE(obj.updated >>> 0, o + 2);
-        buf.write(obj.attrs, o + 6, 'latin1');
-        o += 6 + obj.attrs.length;
+    try {
+      // stream: pack a chunk, hand it over (transfer), next chunk to the next worker
+      const objects: CacheObject[] = [];
+      let chunk: CacheObject[] = [];
+      let chunkBytes = 0;
+      let next = 0;
+      let limit = FIRST_CHUNK;
+      let tFirst = 0;
+      const flush = (): void => {
+        // one string of all the chunk's attributes (a join of flat one-byte strings is a memcpy)
+        // and one write: cheaper than a write per entry; lengths and times go alongside
+        const n = chunk.length;
+        const meta = new Uint32Array(2 * n);
+        const strs = new Array<string>(n);
+        for (let k = 0; k < n; k++) {
+          const obj = chunk[k];
+          strs[k] = obj.attrs;
+          meta[2 * k] = obj.attrs.length;
+          meta[2 * k + 1] = obj.updated;
+        }
+        const data = new ArrayBuffer(chunkBytes);
+        Buffer.from(data).write(strs.join(''), 0, 'latin1');
+        const base = objects.length - chunk.length;
+        workers[next].worker.postMessage({ type: 'chunk', data, meta: meta.buffer, base } satisfies CommitRequest, [data, meta.buffer]);
+        if (tFirst === 0) tFirst = performance.now();
+        next = (next + 1) % workers.length;
+        chunk = [];
+        chunkBytes = 0;
+        limit = CHUNK;
+      };
+      for (const obj of cache.values()) {
+        if (obj.state === ObjectState.DEAD) continue;
+        objects.push(obj);
+        chunk.push(obj);
+        chunkBytes += obj.attrs.length;
+        if (chunk.length >= limit) flush();
       }
-      const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
-      return { buf: ab, indexes: idx, now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking };
-    };
-    const parts: number[][] = this.workers.map(() => []);
-    plain.forEach((i, k) => parts[k % parts.length].push(i));
-    const results = await Promise.all(parts.filter((p) => p.length).map((p, k) => this.run(this.workers[k], job(p))));
-    if (related.length) results.push(await this.run(this.workers[0], job(related)));
-    const out: CommitResult = { committed: 0, replaced: 0, failed: [], seconds: 0 };
-    for (const r of results) {
-      out.committed += r.created + r.replaced;
-      out.replaced += r.replaced;
-      for (const f of r.failures) {
-        const reason = f.errno > 0 ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}` : f.message ?? 'could not be encoded';
-        out.failed.push({ entry: cache.entry(objects[f.index]), errno: f.errno, reason });
-      }
-    }
-    out.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return out;
-  }
-}
+      if (chunk.length) flush();
+      const tPacked = performance.now();
+      const plain = Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
+      opts.whileCommitting?.();
+      const tOwn = performance.now();
+      const parts = await plain;
+      const tPlain = performance.now();
+      // RELATED entries: once every master is in (each worker holds back its own)
+      const results = parts.map((p) => p.result);
+      const relatedCount = parts.reduce((s, p) => s + p.related, 0);
+      const second = await Promise.all(workers.map((w, k) => {
+        if (parts[k].related > 0) return this.reply(w, { type: 'related' });
+        w.worker.postMessage({ type: 'forget' } satisfies CommitRequest);
+        return undefined;
+      }));
+      for (const s of second) if (s) results.push(s.result);
+      const tEnd = performance.now();
 
-/** Whether stored wire attributes carry a master tuple (NTA_MASTER_IPV4 = 8 / _IPV6 = 9). */
-function hasMaster(attrs: string): boolean {
-  for (let o = 0; o + 4 <= attrs.length;) {
-    const len = (attrs.charCodeAt(o) << 8) | attrs.charCodeAt(o + 1);
-    const id = (attrs.charCodeAt(o + 2) << 8) | attrs.charCodeAt(o + 3);
-    if (id === 8 || id === 9) return true;
-    if (len < 4) return false;
-    o += (len + 3) & ~3;
+      const out: CommitResult = { committed: 0, replaced: 0, failed: [], seconds: 0 };
+      let encodeMs = 0;
+      let kernelMs = 0;
+      for (const r of results) {
+        out.committed += r.created + r.replaced;
+        out.replaced += r.replaced;
+        encodeMs += r.encodeMs;
+        kernelMs += r.kernelMs;
+        for (const f of r.failures) {
+          const reason = f.errno > 0 ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}` : f.message ?? 'could not be encoded';
+          const obj = objects[f.index];
+          out.failed.push({ entry: cache.entry(obj), key: obj.key, errno: f.errno, reason });
+        }
+      }
+      out.seconds = (performance.now() - t0) / 1000;
+      out.phases = {
+        firstChunk: tFirst - t0, packed: tPacked - t0, whileCommitting: tOwn - tPacked,
+        plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
+        workersEncode: encodeMs, workersKernel: kernelMs,
+      };
+      return out;
+    } finally {
+      for (const w of workers) w.worker.unref();
+    }
   }
-  return false;
 }

@@ -1,5 +1,6 @@
-// A commit worker thread: its own netlink socket, commits the packed entries it is given. Several
-// of them let the kernel insert on every core at once (its conntrack locks are per bucket).
+// A commit worker thread: its own netlink socket, commits the chunks of packed entries the pool
+// streams to it (see commit-pool.ts for the protocol). RELATED entries (with a master tuple) are
+// held back until the pool says every master is in.
 import { parentPort } from 'node:worker_threads';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { NlWriter } from '../netlink/attr.js';
@@ -7,7 +8,7 @@ import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLM_F_C
 import { errno } from '../netlink/socket.js';
 import { runBatch, type BatchChannel } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
-import type { CommitJob, CommitPartResult } from './commit-pool.js';
+import type { CommitPartResult, CommitReply, CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
 
 const socket = new NetlinkSocket({ rcvbuf: 16 * 1024 * 1024, sndbuf: 4 * 1024 * 1024 });
@@ -20,24 +21,49 @@ const channel: BatchChannel = {
 };
 let seq = (Date.now() / 1000) >>> 0;
 
-/** Offsets of the records in a packed buffer: [u16 len][u32 updated][attrs]. */
-function index(buf: Buffer): { starts: Uint32Array; count: number } {
-  const starts = new Uint32Array(Math.ceil(buf.length / 8) + 1);
-  let count = 0;
-  for (let o = 0; o + 6 <= buf.length; o += 6 + buf.readUInt16LE(o)) starts[count++] = o;
-  return { starts, count };
+interface Chunk {
+  /** The entries' wire attributes back to back. */
+  buf: Buffer;
+  /** Entry r: attributes at [at[r], at[r + 1]), updated[r]. */
+  at: Uint32Array;
+  updated: Uint32Array;
+  base: number;
+  /** Record numbers of the RELATED entries, held back. */
+  related: number[];
 }
 
-async function commit(job: CommitJob): Promise<CommitPartResult> {
-  const buf = Buffer.from(job.buf);
-  const { starts, count } = index(buf);
-  const result: CommitPartResult = { created: 0, replaced: 0, failures: [] };
-  const encodeCreate = (w: NlWriter, i: number, s: number): void => {
-    const o = starts[i];
-    const len = buf.readUInt16LE(o);
-    const updated = buf.readUInt32LE(o + 2);
-    const cached = scanTimeout(buf, o + 6, o + 6 + len);
-    let timeout = job.fixedTimeout ?? cached - (job.now - updated);
+/** The commit in progress. */
+let job: { now: number; fixedTimeout?: number; liberal: boolean } = { now: 0, liberal: true };
+let held: Chunk[] = [];
+let part: CommitPartResult = newPart();
+let failed: Error | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+function newPart(): CommitPartResult {
+  return { created: 0, replaced: 0, failures: [], encodeMs: 0, kernelMs: 0 };
+}
+
+/** Whether wire attributes carry a master tuple (NTA_MASTER_IPV4 = 8 / _IPV6 = 9). */
+function hasMaster(b: Uint8Array, start: number, end: number): boolean {
+  for (let o = start; o + 4 <= end;) {
+    const len = (b[o] << 8) | b[o + 1];
+    const id = (b[o + 2] << 8) | b[o + 3];
+    if (id === 8 || id === 9) return true;
+    if (len < 4) return false;
+    o += (len + 3) & ~3;
+  }
+  return false;
+}
+
+/** Commits the chunk's records rec[0..count): create, and replace what exists. */
+async function commitRecords(c: Chunk, rec: ArrayLike<number>, count: number, result: CommitPartResult): Promise<void> {
+  const t0 = performance.now();
+  const { buf, at, updated } = c;
+  let encodeMs = 0;
+  const encodeCreate = (w: NlWriter, k: number, s: number): void => {
+    const r = rec[k];
+    const cached = scanTimeout(buf, at[r], at[r + 1]);
+    let timeout = job.fixedTimeout ?? cached - (job.now - updated[r]);
     if (job.fixedTimeout === undefined && (cached < 0 || timeout <= 0)) timeout = 60;
     w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
     if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal })) throw new Error('entry has no usable tuple');
@@ -45,36 +71,68 @@ async function commit(job: CommitJob): Promise<CommitPartResult> {
   };
   const first = await runBatch(channel, count, seq + 1, encodeCreate);
   seq = first.lastSeq;
+  encodeMs += first.encodeMs;
   const exists: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const err = first.outcome.errnos[i];
+  for (let k = 0; k < count; k++) {
+    const err = first.outcome.errnos[k];
     if (err === 0) result.created++;
-    else if (err === errno.EEXIST) exists.push(i);
-    else result.failures.push({ index: job.indexes[i], errno: err, message: first.outcome.messages.get(i) });
+    else if (err === errno.EEXIST) exists.push(k);
+    else result.failures.push({ index: c.base + rec[k], errno: err, message: first.outcome.messages.get(k) });
   }
   // replace what is there with ours: delete, create. A packet can re-create the flow in between
   // (the VIP is already here): then the same again, a few times.
   let pending = exists;
   for (let round = 0; pending.length > 0; round++) {
     const batch = pending;
-    const del = await runBatch(channel, batch.length, seq + 1, (w, k, s) => {
-      const o = starts[batch[k]];
-      scanTimeout(buf, o + 6, o + 6 + buf.readUInt16LE(o));
+    const del = await runBatch(channel, batch.length, seq + 1, (w, j, s) => {
+      const r = rec[batch[j]];
+      scanTimeout(buf, at[r], at[r + 1]);
       w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, s, scannedFamily());
       if (!writeScannedIdentity(w, buf)) throw new Error('entry has no usable tuple');
       w.end();
     });
     seq = del.lastSeq;
-    const again = await runBatch(channel, batch.length, seq + 1, (w, k, s) => encodeCreate(w, batch[k], s));
+    const again = await runBatch(channel, batch.length, seq + 1, (w, j, s) => encodeCreate(w, batch[j], s));
     seq = again.lastSeq;
+    encodeMs += del.encodeMs + again.encodeMs;
     pending = [];
-    for (let k = 0; k < batch.length; k++) {
-      const err = again.outcome.errnos[k];
+    for (let j = 0; j < batch.length; j++) {
+      const err = again.outcome.errnos[j];
       if (err === 0) result.replaced++;
-      else if (err === errno.EEXIST && round < 3) pending.push(batch[k]);
-      else result.failures.push({ index: job.indexes[batch[k]], errno: err, message: again.outcome.messages.get(k) });
+      else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
+      else result.failures.push({ index: c.base + rec[batch[j]], errno: err, message: again.outcome.messages.get(j) });
     }
   }
+  result.encodeMs += encodeMs;
+  result.kernelMs += performance.now() - t0 - encodeMs;
+}
+
+/** Commits the plain entries of a chunk; holds the RELATED ones back. */
+async function commitChunk(data: ArrayBuffer, metaBuf: ArrayBuffer, base: number): Promise<void> {
+  const buf = Buffer.from(data);
+  const meta = new Uint32Array(metaBuf);
+  const n = meta.length >> 1;
+  const at = new Uint32Array(n + 1);
+  const updated = new Uint32Array(n);
+  const plain = new Uint32Array(n);
+  const c: Chunk = { buf, at, updated, base, related: [] };
+  let count = 0;
+  for (let r = 0, o = 0; r < n; r++) {
+    at[r] = o;
+    o += meta[2 * r];
+    updated[r] = meta[2 * r + 1];
+    if (hasMaster(buf, at[r], o)) c.related.push(r);
+    else plain[count++] = r;
+  }
+  at[n] = buf.length;
+  if (c.related.length) held.push(c);
+  await commitRecords(c, plain, count, part);
+}
+
+/** Commits the held-back RELATED entries. */
+async function commitRelated(): Promise<CommitPartResult> {
+  const result = newPart();
+  for (const c of held) await commitRecords(c, c.related, c.related.length, result);
   return result;
 }
 
@@ -94,6 +152,7 @@ function warmUp(): void {
   const b = Buffer.allocUnsafe(512);
   for (let i = 0; i < 30000; i++) {
     const n = b.write(encoded[i % encoded.length], 0, 'latin1');
+    hasMaster(b, 0, n);
     scanTimeout(b, 0, n);
     w.beginNf(0x100, 0, i, scannedFamily());
     writeScannedCreate(w, b, { timeout: 60, liberal: true });
@@ -103,10 +162,47 @@ function warmUp(): void {
 }
 warmUp();
 
-parentPort!.on('message', (job: CommitJob) => {
-  commit(job).then(
-    (r) => parentPort!.postMessage({ ok: true, result: r }),
-    (err: Error) => parentPort!.postMessage({ ok: false, error: err.message }),
-  );
+const post = (m: CommitReply): void => parentPort!.postMessage(m);
+
+/** Messages are handled in order, each after the previous one's work. */
+parentPort!.on('message', (m: CommitRequest) => {
+  queue = queue.then(async () => {
+    switch (m.type) {
+      case 'begin':
+        job = { now: m.now, fixedTimeout: m.fixedTimeout, liberal: m.liberal };
+        held = [];
+        part = newPart();
+        failed = undefined;
+        return;
+      case 'chunk':
+        if (failed) return;
+        try {
+          await commitChunk(m.data, m.meta, m.base);
+        } catch (err) {
+          failed = err as Error;
+        }
+        return;
+      case 'end':
+        if (failed) post({ type: 'error', error: failed.message });
+        else post({ type: 'part', result: part, related: held.reduce((s, c) => s + c.related.length, 0) });
+        part = newPart();
+        return;
+      case 'related':
+        try {
+          post({ type: 'part', result: await commitRelated(), related: 0 });
+        } catch (err) {
+          post({ type: 'error', error: (err as Error).message });
+        }
+        held = [];
+        return;
+      case 'forget':
+        held = [];
+        return;
+    }
+  }).catch((err: Error) => {
+    // a bug, not a kernel answer: say so rather than leave the pool waiting
+    failed = err;
+    post({ type: 'error', error: err.message });
+  });
 });
-parentPort!.postMessage({ ready: true, portId: socket.portId });
+post({ type: 'ready', portId: socket.portId });

@@ -1,6 +1,7 @@
 // The sync engine: kernel events -> internal cache -> FT-FW -> peer, and peer -> FT-FW -> external
 // cache. One module owns each piece of state: the caches (cache/), the protocol (sync/ftfw),
 // the sockets (netlink/, sync/channel). This file only wires them and implements the commands.
+import { readFileSync } from 'node:fs';
 import type { Entry } from '../conntrack/entry.js';
 import { flowKey } from '../conntrack/key.js';
 import { makeFilter } from '../conntrack/filter.js';
@@ -431,15 +432,50 @@ export class SyncEngine {
    */
   async commit(): Promise<CommitResult> {
     const cfg = this.config.sync;
-    const r = await this.commitPool.commit(this.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
     const now = nowSeconds();
-    const failed = new Set(r.failed.map((f) => flowKey(f.entry)));
-    // the same wire form serves both caches: no re-encoding (the peer applied its Filter already)
-    for (const obj of this.external.values()) {
-      if (obj.state === ObjectState.DEAD || failed.has(obj.key)) continue;
-      this.internal.addEncoded(obj.key, obj.attrs, now);
+    // the internal cache takes the committed entries while the kernel works (the main thread is
+    // idle then); the same wire form serves both caches: no re-encoding (the peer applied its
+    // Filter already). What an entry replaced is remembered, to be put back if its commit fails.
+    const before = new Map<string, { attrs: string; state: ObjectState; added: number; updated: number }>();
+    const adopt = (): void => {
+      for (const obj of this.external.values()) {
+        if (obj.state === ObjectState.DEAD) continue;
+        const old = this.internal.get(obj.key);
+        if (old && old.state !== ObjectState.DEAD) before.set(obj.key, { attrs: old.attrs, state: old.state, added: old.added, updated: old.updated });
+        this.internal.addEncoded(obj.key, obj.attrs, now);
+      }
+    };
+    const r = await this.commitPool.commit(this.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking, whileCommitting: adopt });
+    for (const f of r.failed) {
+      const obj = this.internal.get(f.key);
+      if (!obj) continue;
+      const old = before.get(f.key);
+      if (old) Object.assign(obj, old);
+      else if (!this.ftfw.holds(obj)) this.internal.remove(f.key);
     }
+    this.warnSmallKernelHash();
     return r;
+  }
+
+  private hashWarned = false;
+
+  /**
+   * A table much bigger than the kernel's hash makes every insert walk long chains: a commit of
+   * a million entries then takes several times longer (the hash is per host, set by the
+   * nf_conntrack `hashsize` module parameter). Said once, with the figures.
+   */
+  private warnSmallKernelHash(): void {
+    if (this.hashWarned) return;
+    let buckets = 0;
+    try {
+      buckets = Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8'));
+    } catch {
+      return;
+    }
+    const n = this.internal.size;
+    if (!(buckets > 0) || n <= 2 * buckets) return;
+    this.hashWarned = true;
+    this.log.warn(`the kernel conntrack hash has ${buckets} buckets for ${n} entries here: inserts and commits slow down; raise it (echo N > /sys/module/nf_conntrack/parameters/hashsize, N >= ${n}) as for conntrackd`);
   }
 
   /** Drops entries from the internal cache without telling the peer (our own kernel flush). */

@@ -32,13 +32,15 @@ export interface BatchChannel {
  * Sends requests 0..count-1; `encode(w, i, seq)` writes request i (header included, with the seq
  * given) and throws to mark it unencodable. Returns per-request outcomes and the last seq used.
  */
-export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<{ outcome: BatchOutcome; lastSeq: number }> {
+export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<{ outcome: BatchOutcome; lastSeq: number; encodeMs: number }> {
   const outcome: BatchOutcome = { errnos: new Int32Array(count), messages: new Map() };
   const { w, rx, socket } = ch;
   const base = firstSeq >>> 0;
   let lastSeq = base;
   let i = 0;
+  let encodeMs = 0;
   while (i < count) {
+    const t0 = performance.now();
     w.reset();
     const first = i;
     const limit = Math.min(count, first + BATCH_MAX_MESSAGES);
@@ -52,6 +54,7 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
         outcome.messages.set(i, (err as Error).message);
       }
     }
+    encodeMs += performance.now() - t0;
     if (w.off === 0) continue;
     const fence = (base + i) >>> 0;
     lastSeq = fence;
@@ -82,5 +85,5 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
       });
     }
   }
-  return { outcome, lastSeq };
+  return { outcome, lastSeq, encodeMs };
 }

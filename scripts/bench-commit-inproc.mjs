@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// In-process commit benchmark: where the time of a `-c` goes, without daemons or a sync link.
+// Run inside a network namespace (its conntrack table is emptied before each round):
+//   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener]
+// FLOWS.jsonl comes from scripts/gen-entries.mjs. The external cache is filled the way received
+// sync messages fill it; an event listener ignoring the commit sockets stands in for the daemon's
+// (the kernel builds an event per created entry whenever anyone listens). Each round prints
+// the pool's phases and the copy into the internal cache that SyncEngine.commit() does after it.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SyncCache } from '../dist/src/cache/sync-cache.js';
+import { CommitPool } from '../dist/src/engine/commit-pool.js';
+import { ConntrackEvents } from '../dist/src/netlink/conntrack-events.js';
+import { ConntrackClient } from '../dist/src/netlink/conntrack-client.js';
+import { flowKey } from '../dist/src/conntrack/key.js';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false } } });
+const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const now = Math.floor(Date.now() / 1000);
+const external = new SyncCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' });
+for (const e of entries) external.add(e, now);
+const kernel = new ConntrackClient();
+const pool = new CommitPool();
+await pool.start();
+let events = 0;
+let ev;
+if (!values['no-listener']) {
+  ev = new ConntrackEvents({ rcvbuf: 64 << 20 });
+  ev.ignorePorts([kernel.portId, ...pool.portIds]);
+  ev.on('event', () => events++);
+  ev.start();
+}
+await new Promise((r) => setTimeout(r, 300));
+const ms = (s) => (s * 1000).toFixed(0).padStart(5);
+for (let round = 0; round < Number(values.rounds); round++) {
+  await kernel.flush();
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  const r = await pool.commit(external, { tcpWindowTracking: false });
+  const t1 = performance.now();
+  const internal = new SyncCache('internal', 1e8, { tcpWindowTracking: false, longHelper: 'omit' });
+  const failed = new Set(r.failed.map((f) => flowKey(f.entry)));
+  for (const obj of external.values()) {
+    if (obj.state === 2 /* DEAD */ || failed.has(obj.key)) continue;
+    internal.addEncoded(obj.key, obj.attrs, now);
+  }
+  const t2 = performance.now();
+  const ph = r.phases ? ' ' + Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ') : '';
+  console.log(`round ${round}: ${r.committed} committed (${r.replaced} replaced, ${r.failed.length} failed): pool ${ms((t1 - t0) / 1000)} ms, +internal copy ${ms((t2 - t1) / 1000)} ms = ${ms((t2 - t0) / 1000)} ms;${ph} [own events seen: ${events}]`);
+}
+pool.stop();
+ev?.stop();
+process.exit(0);

@@ -1,0 +1,52 @@
+// Commit on the real kernel: RELATED entries (with a master tuple) reach the backup's external
+// cache and are committed after their masters exist; afterwards the internal cache holds exactly
+// what the kernel holds.
+import { strict as assert } from 'node:assert';
+import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
+import { requireRoot } from '../helpers/netns.js';
+import { flowKey } from '../../src/conntrack/key.js';
+import type { Entry } from '../../src/conntrack/entry.js';
+
+describe('commit: related flows after their masters, internal cache = kernel', function () {
+  this.timeout(300_000);
+  let pair: SyncPair;
+
+  before(async function () {
+    requireRoot.call(this, 'conntrack');
+    pair = await SyncPair.create('commit', { impl: 'ctsync' }, { impl: 'ctsync' });
+    await pair.b.start();
+    await pair.a.start();
+  });
+
+  after(async function () {
+    await pair?.destroy();
+  });
+
+  it('commits 3,000 flows of which 40 are RELATED to 40 masters, masters kept', async function () {
+    const masters: Entry[] = [];
+    const related: Entry[] = [];
+    for (let k = 0; k < 40; k++) {
+      const m: Entry = { family: 2, orig: { src: `198.51.100.${k + 1}`, dst: '203.0.113.200', proto: 6, sport: 40000 + k, dport: 21 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 } };
+      masters.push(m);
+      // the data connection of an active-mode FTP session: server port 20 back to the client
+      related.push({ family: 2, orig: { src: '203.0.113.200', dst: `198.51.100.${k + 1}`, proto: 6, sport: 20, dport: 50000 + k }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 }, master: { ...m.orig } });
+    }
+    await pair.load(pair.a, [...masters, ...related, ...mixedFlows(2920)]);
+    await pair.converge(pair.a, pair.b);
+    const r = await pair.b.client(['-c']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const kernel = await pair.kernel(pair.b);
+    assert.equal(kernel.length, 3000, 'every flow committed');
+    const byKey = new Map(kernel.map((e) => [flowKey(e), e]));
+    for (const x of related) {
+      const got = byKey.get(flowKey(x));
+      assert.ok(got, `related flow ${x.orig.src}:${x.orig.sport} -> ${x.orig.dst}:${x.orig.dport} committed`);
+      assert.deepEqual([got.master?.src, got.master?.dst, got.master?.sport, got.master?.dport], [x.master!.src, x.master!.dst, x.master!.sport, x.master!.dport]);
+    }
+    // the internal cache took the committed entries at once (no event echo, no resync needed)
+    const internal = await pair.b.client(['-i', '--json']);
+    assert.equal(internal.exitCode, 0, internal.stderr);
+    const lines = internal.stdout.trim().split('\n').filter(Boolean);
+    assert.equal(lines.length, 3000, 'internal cache holds what the kernel holds');
+  });
+});
