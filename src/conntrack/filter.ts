@@ -10,12 +10,13 @@ export interface FilterRules {
   state?: { mode: 'accept' | 'ignore'; tcpStates: string[] };
 }
 
-interface Prefix {
+export interface Prefix {
   bytes: Uint8Array;
   bits: number;
 }
 
-function parsePrefix(text: string, v6: boolean): Prefix {
+/** `addr[/len]` as bytes and a bit count; throws on a bad address or length. */
+export function parsePrefix(text: string, v6: boolean): Prefix {
   const [addr, len] = text.split('/');
   const bytes = new Uint8Array(v6 ? 16 : 4);
   if (v6) parseIPv6Into(addr, bytes, 0);

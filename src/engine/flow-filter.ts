@@ -1,23 +1,8 @@
 // makeFilter (conntrack/filter.ts) on a scanned kernel event (event-transcoder.ts) instead of an
 // Entry: same rules, same answers, no address text. Tables are built once per rule set.
-import { makeFilter, type FilterRules } from '../conntrack/filter.js';
+import { makeFilter, parsePrefix, type FilterRules, type Prefix } from '../conntrack/filter.js';
 import { tcpStateName } from '../conntrack/names.js';
-import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
 import type { EventTranscoder, TupleFields } from './event-transcoder.js';
-
-interface Prefix {
-  bytes: Uint8Array;
-  bits: number;
-}
-
-/** filter.ts parsePrefix, on rules makeFilter has already validated. */
-function parsePrefix(text: string, v6: boolean): Prefix {
-  const [addr, len] = text.split('/');
-  const bytes = new Uint8Array(v6 ? 16 : 4);
-  if (v6) parseIPv6Into(addr, bytes, 0);
-  else parseIPv4Into(addr, bytes, 0);
-  return { bytes, bits: len === undefined ? bytes.length * 8 : Number(len) };
-}
 
 function inPrefix(b: Uint8Array, p: number, x: Prefix): boolean {
   const pb = x.bytes;
