@@ -450,8 +450,9 @@ export class SyncEngine {
       const obj = this.internal.get(f.key);
       if (!obj) continue;
       const old = before.get(f.key);
-      if (old) Object.assign(obj, old);
-      else if (!this.ftfw.holds(obj)) this.internal.remove(f.key);
+      if (old) Object.assign(obj, old); // live before and after: the live count stands
+      else if (this.ftfw.holds(obj)) this.internal.kill(f.key, now); // a DEAD one still owed to the peer
+      else this.internal.remove(f.key);
     }
     this.warnSmallKernelHash();
     return r;
