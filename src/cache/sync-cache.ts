@@ -66,7 +66,17 @@ export function mergeEntry(prev: Entry, next: Entry): Entry {
   return prev;
 }
 
-export class SyncCache {
+/** What dumps, stats and commits read from either cache. */
+export interface CacheView {
+  readonly name: string;
+  readonly size: number;
+  readonly totalObjects: number;
+  readonly counters: CacheCounters;
+  values(): IterableIterator<CacheObject>;
+  entry(obj: CacheObject): Entry;
+}
+
+export class SyncCache implements CacheView {
   private readonly objects = new Map<string, CacheObject>();
   private live = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };

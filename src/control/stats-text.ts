@@ -1,11 +1,12 @@
 // `conntrackd -s` text, in conntrackd 1.4.7's exact layout (tabs and field widths included, see
 // test/fixtures/conntrackd-output/stats-sections.txt), followed by ctsync's own counters.
 import type { SyncEngine } from '../engine/sync-engine.js';
+import type { CacheView } from '../cache/sync-cache.js';
 
 const n12 = (v: number): string => String(v).padStart(12);
 const n20 = (v: number): string => String(v).padStart(20);
 
-function cacheBlock(name: string, c: SyncEngine['internal']): string {
+function cacheBlock(name: string, c: CacheView): string {
   const k = c.counters;
   return `cache ${name}:\n` +
     `current active connections:\t${n12(c.size)}\n` +
@@ -54,7 +55,7 @@ export function networkStats(e: SyncEngine): string {
     traffic(e, udpHeader(e));
 }
 
-function cacheDetail(name: string, c: SyncEngine['internal']): string {
+function cacheDetail(name: string, c: CacheView): string {
   const k = c.counters;
   return `cache:${name}\tactive objects:\t\t${n12(c.size)}\n` +
     `\tactive/total entries:\t\t${n12(c.size)}/${n12(c.totalObjects)}\n` +

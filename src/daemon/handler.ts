@@ -4,7 +4,7 @@ import type { SyncEngine } from '../engine/sync-engine.js';
 import type { CommitResult } from '../engine/commit-pool.js';
 import { formatCacheEntry } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
-import { ObjectState, type SyncCache } from '../cache/sync-cache.js';
+import { ObjectState, type CacheView } from '../cache/sync-cache.js';
 import { ACTION, actionName } from '../control/actions.js';
 import { ControlError, type ControlHandler, type ControlReply, type ControlRequest } from '../control/server.js';
 import * as text from '../control/stats-text.js';
@@ -45,7 +45,7 @@ export class DaemonHandler implements ControlHandler {
   // ------------------------------------------------------------------------- operations
 
   /** Live (not DEAD) entries of a cache with their age, oldest first as the map holds them. */
-  private *cacheEntries(cache: SyncCache): Generator<{ entry: Entry; activeSeconds: number }> {
+  private *cacheEntries(cache: CacheView): Generator<{ entry: Entry; activeSeconds: number }> {
     const now = Math.floor(Date.now() / 1000);
     for (const obj of cache.values()) {
       if (obj.state === ObjectState.DEAD) continue;
@@ -88,6 +88,7 @@ export class DaemonHandler implements ControlHandler {
   private async runCommit(): Promise<CommitResult> {
     const r = await this.engine.commit();
     this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
+    if (r.phases) this.d.log.verbose(`commit phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
     for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
     if (r.failed.length > 20) this.d.log.warn(`commit: ${r.failed.length - 20} more failures not shown`);
     return r;

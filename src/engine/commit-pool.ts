@@ -7,7 +7,7 @@
 // round, after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ObjectState, type CacheObject, type SyncCache } from '../cache/sync-cache.js';
+import { ObjectState, type CacheObject, type CacheView } from '../cache/sync-cache.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
 import type { Entry } from '../conntrack/entry.js';
 
@@ -138,7 +138,7 @@ export class CommitPool {
   }
 
   /** Commits every live entry of the cache; returns counts and the failures with reasons. */
-  async commit(cache: SyncCache, opts: CommitOptions): Promise<CommitResult> {
+  async commit(cache: CacheView, opts: CommitOptions): Promise<CommitResult> {
     if (this.workers.length === 0) throw new Error('commit pool is not started');
     const t0 = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);

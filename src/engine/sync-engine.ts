@@ -13,7 +13,8 @@ import { EventTranscoder } from './event-transcoder.js';
 import { makeEventFilter } from './flow-filter.js';
 import { FtFw, type TxSink } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
-import { attrsCoveredBy, type CtScan } from '../sync/wire-attrs.js';
+import type { CtScan } from '../sync/wire-attrs.js';
+import { ExternalCache } from '../cache/external-cache.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
 import type { CtsyncConfig } from '../config/model.js';
@@ -48,7 +49,7 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
 
 export class SyncEngine {
   readonly internal: SyncCache;
-  readonly external: SyncCache;
+  readonly external: ExternalCache;
   readonly ftfw: FtFw<CacheObject>;
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
@@ -59,6 +60,8 @@ export class SyncEngine {
   private readonly transcoder: EventTranscoder;
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
+  /** Date.now() of the datagram being handled (0 outside one). */
+  private rxNow = 0;
   private overrunTimer?: NodeJS.Timeout;
   private lastOverrunAt = 0;
   private readonly scratch = Buffer.allocUnsafe(4096);
@@ -76,7 +79,7 @@ export class SyncEngine {
   constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
     const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
     this.internal = new SyncCache('internal', config.general.hashLimit, storeAs);
-    this.external = new SyncCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
+    this.external = new ExternalCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
     this.replicate = makeFilter(config.general.filter);
     this.replicateScanned = makeEventFilter(config.general.filter);
     this.transcoder = new EventTranscoder(storeAs);
@@ -84,7 +87,7 @@ export class SyncEngine {
     this.channel = new SyncChannel(channelOptions(config));
     this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d) });
     this.ftfw = new FtFw<CacheObject>(
-      { now: () => Date.now(), setTimer: (ms, cb) => setTimeout(cb, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout) },
+      { now: () => this.rxNow || Date.now(), setTimer: (ms, cb) => setTimeout(cb, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout) },
       {
         released: (obj) => this.released(obj),
         bulk: (reason) => {
@@ -347,7 +350,9 @@ export class SyncEngine {
   // ------------------------------------------------------------------------- peer -> external
 
   private onDatagram(d: Buffer): void {
-    const now = nowSeconds();
+    // one clock reading per datagram, for the protocol and the cache (not one per message)
+    this.rxNow = Date.now();
+    const now = Math.floor(this.rxNow / 1000);
     decodeDatagram(d, d.length, {
       // keyed, not decoded: the backup stores what it receives as it arrived
       ctKeyed: (type, flags, seq, scan, buf, start, end) => {
@@ -363,6 +368,7 @@ export class SyncEngine {
       },
       malformed: (reason, _offset, header) => this.onMalformed(reason, header),
     });
+    this.rxNow = 0;
     this.scheduleTx();
   }
 
@@ -372,32 +378,31 @@ export class SyncEngine {
    * unusable instead (never stored, never a crash).
    */
   private applyExternal(type: number, scan: CtScan, now: number, buf: Buffer, start: number, end: number): void {
-    const key = scan.key;
-    if (key === '') {
+    const kl = scan.keyLen;
+    if (kl === 0) {
       this.unusable++;
       return;
     }
+    const ext = this.external;
+    const kb = scan.keyBytes;
     if (type === MSG.CT_DEL) {
-      this.external.remove(key);
+      ext.removeRaw(kb, 0, kl);
       return;
     }
     // a message for a flow we do not hold, or one that carries every attribute the held flow
     // has (what conntrackd and ctsync send: the whole cached entry), is stored as received; only
     // a partial update of a held flow is merged field by field
     if (type === MSG.CT_NEW) {
-      this.external.addEncoded(key, buf.toString('latin1', start, end), now);
+      ext.store(kb, 0, kl, buf, start, end, now, ObjectState.NEW);
       return;
     }
-    const held = this.external.get(key);
-    if (!held || held.state === ObjectState.DEAD) {
-      const obj = this.external.addEncoded(key, buf.toString('latin1', start, end), now);
-      if (obj) obj.state = ObjectState.ALIVE;
-    } else if (attrsCoveredBy(held.attrs, scan.maskLo, scan.maskHi)) {
-      this.external.overwriteEncoded(held, buf.toString('latin1', start, end), now);
-    } else {
+    const rec = ext.find(kb, 0, kl);
+    if (rec < 0) ext.store(kb, 0, kl, buf, start, end, now, ObjectState.ALIVE);
+    else if (ext.coveredBy(rec, scan.maskLo, scan.maskHi)) ext.overwrite(rec, buf, start, end, now);
+    else {
       try {
         const e = decodeCtAttrs(buf, start, end);
-        if (e) this.external.update(e, now, key);
+        if (e) ext.mergeUpdate(rec, e, now);
       } catch (err) {
         this.unusable++;
         this.log.debug(`peer entry not stored: ${(err as Error).message}`);

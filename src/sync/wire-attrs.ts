@@ -703,20 +703,28 @@ export function decodeExpAttrs(b: Uint8Array, start: number, end: number): Expec
 
 // ------------------------------------------------------------------------------- keyed scan
 
+const scanKeyBuf = Buffer.allocUnsafe(40);
+
 /**
  * What scanCtKey() found in one CT message: the flow key and which attributes are present.
  * Reused for every message (no allocation but the key string).
  */
 export class CtScan {
-  /** Binary flow key (conntrack/key.ts layout), or '' when the message cannot be keyed. */
-  key = '';
+  /** Length of the binary flow key in keyBytes (conntrack/key.ts layout); 0: cannot be keyed. */
+  keyLen = 0;
+  /** The key's bytes (shared scratch: valid until the next scan). */
+  readonly keyBytes: Buffer = scanKeyBuf;
   /** Presence bits of attribute ids 0..31. */
   maskLo = 0;
   /** Presence of id 32 (ZONE). */
   maskHi = 0;
+
+  /** The key as a string ('' when the message cannot be keyed). */
+  get key(): string {
+    return this.keyLen === 0 ? '' : this.keyBytes.toString('latin1', 0, this.keyLen);
+  }
 }
 
-const scanKeyBuf = Buffer.allocUnsafe(40);
 const P_PORTS = (p: number): boolean => p === P_TCP || p === P_UDP || p === P_SCTP || p === P_DCCP;
 
 /**
@@ -767,7 +775,7 @@ export function scanCtKey(b: Uint8Array, start: number, end: number, out: CtScan
   out.maskLo = lo;
   out.maskHi = hi;
   if (family === 0 || proto <= 0) {
-    out.key = '';
+    out.keyLen = 0;
     return true;
   }
   const k = scanKeyBuf;
@@ -792,7 +800,7 @@ export function scanCtKey(b: Uint8Array, start: number, end: number, out: CtScan
   } else {
     k[l4] = k[l4 + 1] = k[l4 + 2] = k[l4 + 3] = 0;
   }
-  out.key = k.toString('latin1', 0, l4 + 4);
+  out.keyLen = l4 + 4;
   return true;
 }
 

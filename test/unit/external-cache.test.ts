@@ -1,0 +1,116 @@
+// ExternalCache (arena + open-addressing table) against a plain Map model: random sequences of
+// stores, in-place and moving overwrites, removals and flushes, with growth, compaction and
+// backward-shift deletion all exercised (small key space, attributes of 4..600 bytes).
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { ExternalCache } from '../../src/cache/external-cache.js';
+import { ObjectState } from '../../src/cache/sync-cache.js';
+
+type Op =
+  | { k: 'store'; key: number; len: number; fill: number; alive: boolean }
+  | { k: 'overwrite'; key: number; len: number; fill: number }
+  | { k: 'remove'; key: number }
+  | { k: 'flush' };
+
+const keyBytes = (i: number, v6: boolean): Buffer => {
+  const b = Buffer.alloc(v6 ? 40 : 16);
+  b[0] = v6 ? 10 : 2;
+  b[1] = 6;
+  b.writeUInt32BE(i * 7919, 4);
+  b.writeUInt16BE(i & 0xffff, b.length - 4);
+  return b;
+};
+const attrs = (len: number, fill: number): Buffer => Buffer.alloc(len, fill);
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('store' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), alive: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('overwrite' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('remove' as const), key: fc.nat(300) }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'flush' as const }) },
+);
+
+describe('ExternalCache', () => {
+  it('behaves as a map of key -> (attributes, state) under random operations', () => {
+    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), (ops, limit) => {
+      const c = new ExternalCache('external', limit, { tcpWindowTracking: true });
+      const model = new Map<string, { attrs: string; state: ObjectState }>();
+      for (const o of ops) {
+        if (o.k === 'flush') {
+          assert.equal(c.flush(), model.size);
+          model.clear();
+          continue;
+        }
+        const kb = keyBytes(o.key, o.key % 5 === 0);
+        const key = kb.toString('latin1');
+        if (o.k === 'store') {
+          const a = attrs(o.len, o.fill);
+          const ok = c.store(kb, 0, kb.length, a, 0, a.length, 1000, o.alive ? ObjectState.ALIVE : ObjectState.NEW);
+          assert.equal(ok, model.has(key) || model.size < limit);
+          if (ok) model.set(key, { attrs: a.toString('latin1'), state: o.alive ? ObjectState.ALIVE : ObjectState.NEW });
+        } else if (o.k === 'overwrite') {
+          const rec = c.find(kb, 0, kb.length);
+          assert.equal(rec >= 0, model.has(key));
+          if (rec >= 0) {
+            const a = attrs(o.len, o.fill);
+            c.overwrite(rec, a, 0, a.length, 2000);
+            model.set(key, { attrs: a.toString('latin1'), state: ObjectState.ALIVE });
+          }
+        } else {
+          assert.equal(c.removeRaw(kb, 0, kb.length), model.delete(key));
+        }
+        assert.equal(c.size, model.size);
+      }
+      const got = [...c.values()].map((x) => [x.key, x.attrs, x.state]).sort();
+      const want = [...model].map(([k, v]) => [k, v.attrs, v.state]).sort();
+      assert.deepEqual(got, want);
+      for (const [k, v] of model) assert.equal(c.get(k)?.attrs, v.attrs);
+    }), { numRuns: 300 });
+  });
+
+  it('keeps added on overwrite, renews it on a full store, and counts like the internal cache', () => {
+    const c = new ExternalCache('external', 10, { tcpWindowTracking: true });
+    const kb = keyBytes(1, false);
+    assert.ok(c.store(kb, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW));
+    c.overwrite(c.find(kb, 0, 16), attrs(400, 2), 0, 400, 200); // moves: longer than its room
+    let o = c.get(kb.toString('latin1'))!;
+    assert.deepEqual([o.added, o.updated, o.state, o.attrs.length], [100, 200, ObjectState.ALIVE, 400]);
+    assert.ok(c.store(kb, 0, 16, attrs(8, 3), 0, 8, 300, ObjectState.NEW));
+    o = c.get(kb.toString('latin1'))!;
+    assert.deepEqual([o.added, o.updated, o.state], [300, 300, ObjectState.NEW]);
+    assert.deepEqual(c.counters, { created: 2, createFailed: 0, updated: 1, updateFailed: 0, destroyed: 0, destroyFailed: 0 });
+    assert.equal(c.remove(kb.toString('latin1')), true);
+    assert.equal(c.remove(kb.toString('latin1')), false);
+    assert.equal(c.counters.destroyed, 1);
+    assert.ok(c.addEncoded(kb.toString('latin1'), 'abcd', 5));
+    assert.equal(c.size, 1);
+  });
+
+  it('a dump started before heavy changes walks the arena it started with', () => {
+    const c = new ExternalCache('external', 100_000, { tcpWindowTracking: true });
+    for (let i = 0; i < 1000; i++) {
+      const kb = keyBytes(i, false);
+      c.store(kb, 0, 16, attrs(64, i & 255), 0, 64, 1, ObjectState.NEW);
+    }
+    const it = c.values();
+    const first = it.next().value!;
+    // growth and compaction while the dump is paused
+    const want = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const kb = keyBytes(i % 1000, false);
+      const len = 200 + ((i * 37) % 300);
+      if (i % 3 === 0) c.removeRaw(kb, 0, 16); // leaves garbage behind: compactions follow
+      c.store(kb, 0, 16, attrs(len, i & 255), 0, len, 2, ObjectState.NEW);
+      want.set(kb.toString('latin1'), i & 255);
+    }
+    assert.ok(c.compactions > 0, 'the arena was compacted');
+    let n = 1;
+    for (const x of it) {
+      assert.equal(x.key.length, 16);
+      n++;
+    }
+    assert.equal(first.attrs.length, 64);
+    assert.ok(n <= 1000, `${n} records from the snapshot`);
+    assert.equal(c.size, 1000);
+    for (const x of c.values()) assert.equal(x.attrs.charCodeAt(0), want.get(x.key));
+  });
+});
