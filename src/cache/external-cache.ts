@@ -205,6 +205,18 @@ export class ExternalCache implements CacheView {
     }
   }
 
+  /** Each live entry's attributes, as bytes in the arena (for the commit: no strings). */
+  forEachLive(visit: (src: Buffer, off: number, len: number, updated: number) => void): void {
+    const a = this.arena;
+    const w = this.words;
+    const end = this.used >> 2;
+    for (let rec = 0; rec < end;) {
+      const klen = (w[rec] >>> 8) & 0xff;
+      if ((w[rec] & 0xff) !== FREE) visit(a, rec * 4 + HDR + align4(klen), w[rec] >>> 16, w[rec + 3]);
+      rec += (HDR + align4(klen) + w[rec + 1]) >> 2;
+    }
+  }
+
   entry(obj: CacheObject): Entry {
     return decodeStored(obj.attrs);
   }

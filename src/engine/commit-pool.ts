@@ -7,7 +7,8 @@
 // round, after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ObjectState, type CacheObject, type CacheView } from '../cache/sync-cache.js';
+import { ObjectState, decodeStored, type CacheView } from '../cache/sync-cache.js';
+import { flowKey } from '../conntrack/key.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
 import type { Entry } from '../conntrack/entry.js';
 
@@ -35,7 +36,8 @@ export type CommitReply =
 export interface CommitPartResult {
   created: number;
   replaced: number;
-  failures: Array<{ index: number; errno: number; message?: string }>;
+  /** `attrs`: the entry's wire attributes (latin1), so the failure can be reported without the cache. */
+  failures: Array<{ index: number; errno: number; message?: string; attrs: string }>;
   /** Milliseconds the worker spent encoding, and waiting for the kernel (send + replies). */
   encodeMs: number;
   kernelMs: number;
@@ -70,6 +72,12 @@ export interface CommitOptions {
    */
   whileCommitting?: () => void;
 }
+
+/** A cache that can hand its live entries' attributes over as bytes (ExternalCache). */
+interface ArenaSource {
+  forEachLive(visit: (src: Buffer, off: number, len: number, updated: number) => void): void;
+}
+const isArenaSource = (c: object): c is ArenaSource => typeof (c as Partial<ArenaSource>).forEachLive === 'function';
 
 /** Records per chunk: the first ones small so the workers start at once. */
 const FIRST_CHUNK = 1024;
@@ -148,43 +156,60 @@ export class CommitPool {
       w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
     }
     try {
-      // stream: pack a chunk, hand it over (transfer), next chunk to the next worker
-      const objects: CacheObject[] = [];
-      let chunk: CacheObject[] = [];
-      let chunkBytes = 0;
+      // stream: pack a chunk, hand it over (transfer), next chunk to the next worker. Each
+      // chunk is the entries' attributes back to back (copied from the cache's arena, or its
+      // strings), with the length and `updated` time of each alongside
+      let scratch = Buffer.allocUnsafe(1 << 20);
+      let pos = 0;
+      let meta = new Uint32Array(2 * FIRST_CHUNK);
+      let count = 0;
+      let total = 0;
       let next = 0;
       let limit = FIRST_CHUNK;
       let tFirst = 0;
       const flush = (): void => {
-        // one string of all the chunk's attributes (a join of flat one-byte strings is a memcpy)
-        // and one write: cheaper than a write per entry; lengths and times go alongside
-        const n = chunk.length;
-        const meta = new Uint32Array(2 * n);
-        const strs = new Array<string>(n);
-        for (let k = 0; k < n; k++) {
-          const obj = chunk[k];
-          strs[k] = obj.attrs;
-          meta[2 * k] = obj.attrs.length;
-          meta[2 * k + 1] = obj.updated;
-        }
-        const data = new ArrayBuffer(chunkBytes);
-        Buffer.from(data).write(strs.join(''), 0, 'latin1');
-        const base = objects.length - chunk.length;
-        workers[next].worker.postMessage({ type: 'chunk', data, meta: meta.buffer, base } satisfies CommitRequest, [data, meta.buffer]);
+        const data = new ArrayBuffer(pos);
+        new Uint8Array(data).set(scratch.subarray(0, pos));
+        const m = meta.slice(0, 2 * count);
+        workers[next].worker.postMessage({ type: 'chunk', data, meta: m.buffer, base: total - count } satisfies CommitRequest, [data, m.buffer]);
         if (tFirst === 0) tFirst = performance.now();
         next = (next + 1) % workers.length;
-        chunk = [];
-        chunkBytes = 0;
-        limit = CHUNK;
+        pos = 0;
+        count = 0;
+        if (limit !== CHUNK) {
+          limit = CHUNK;
+          meta = new Uint32Array(2 * CHUNK);
+        }
       };
-      for (const obj of cache.values()) {
-        if (obj.state === ObjectState.DEAD) continue;
-        objects.push(obj);
-        chunk.push(obj);
-        chunkBytes += obj.attrs.length;
-        if (chunk.length >= limit) flush();
+      const room = (n: number): void => {
+        if (pos + n <= scratch.length) return;
+        const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + n));
+        scratch.copy(bigger, 0, 0, pos);
+        scratch = bigger;
+      };
+      const add = (len: number, updated: number): void => {
+        meta[2 * count] = len;
+        meta[2 * count + 1] = updated;
+        count++;
+        total++;
+        if (count >= limit) flush();
+      };
+      if (isArenaSource(cache)) {
+        cache.forEachLive((src, off, len, updated) => {
+          room(len);
+          src.copy(scratch, pos, off, off + len);
+          pos += len;
+          add(len, updated);
+        });
+      } else {
+        for (const obj of cache.values()) {
+          if (obj.state === ObjectState.DEAD) continue;
+          room(obj.attrs.length);
+          pos += scratch.write(obj.attrs, pos, 'latin1');
+          add(obj.attrs.length, obj.updated);
+        }
       }
-      if (chunk.length) flush();
+      if (count) flush();
       const tPacked = performance.now();
       const plain = Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
       opts.whileCommitting?.();
@@ -212,8 +237,8 @@ export class CommitPool {
         kernelMs += r.kernelMs;
         for (const f of r.failures) {
           const reason = f.errno > 0 ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}` : f.message ?? 'could not be encoded';
-          const obj = objects[f.index];
-          out.failed.push({ entry: cache.entry(obj), key: obj.key, errno: f.errno, reason });
+          const entry = decodeStored(f.attrs);
+          out.failed.push({ entry, key: flowKey(entry), errno: f.errno, reason });
         }
       }
       out.seconds = (performance.now() - t0) / 1000;

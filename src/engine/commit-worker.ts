@@ -77,7 +77,7 @@ async function commitRecords(c: Chunk, rec: ArrayLike<number>, count: number, re
     const err = first.outcome.errnos[k];
     if (err === 0) result.created++;
     else if (err === errno.EEXIST) exists.push(k);
-    else result.failures.push({ index: c.base + rec[k], errno: err, message: first.outcome.messages.get(k) });
+    else result.failures.push({ index: c.base + rec[k], errno: err, message: first.outcome.messages.get(k), attrs: buf.toString('latin1', at[rec[k]], at[rec[k] + 1]) });
   }
   // replace what is there with ours: delete, create. A packet can re-create the flow in between
   // (the VIP is already here): then the same again, a few times.
@@ -100,7 +100,7 @@ async function commitRecords(c: Chunk, rec: ArrayLike<number>, count: number, re
       const err = again.outcome.errnos[j];
       if (err === 0) result.replaced++;
       else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
-      else result.failures.push({ index: c.base + rec[batch[j]], errno: err, message: again.outcome.messages.get(j) });
+      else result.failures.push({ index: c.base + rec[batch[j]], errno: err, message: again.outcome.messages.get(j), attrs: buf.toString('latin1', at[rec[batch[j]]], at[rec[batch[j]] + 1]) });
     }
   }
   result.encodeMs += encodeMs;
