@@ -44,6 +44,7 @@ export function describeErrno(code: number): string {
     case errno.EMSGSIZE: return 'message too long';
     case errno.EAFNOSUPPORT: return 'address family not supported';
     case errno.EPROTONOSUPPORT: return 'protocol not supported (module not loaded?)';
+    case errno.ERANGE: return 'a value out of range (e.g. a TCP state the kernel does not know)';
     default: return `errno ${code}`;
   }
 }

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
 import { requireRoot } from '../helpers/netns.js';
 import { flowKey } from '../../src/conntrack/key.js';
+import { FLAG, MSG, encodeCt } from '../../src/sync/wire.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
 describe('commit: related flows after their masters, internal cache = kernel', function () {
@@ -48,5 +49,38 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.equal(internal.exitCode, 0, internal.stderr);
     const lines = internal.stdout.trim().split('\n').filter(Boolean);
     assert.equal(lines.length, 3000, 'internal cache holds what the kernel holds');
+  });
+
+  it('an entry the kernel refuses is reported with its reason; the rest commits; the internal cache leaves it out', async function () {
+    // a new peer incarnation (HELLO) sends two flows; one has TCP state 99, which conntrackd's
+    // wire carries but the kernel refuses (ERANGE) on create
+    await pair.a.stop();
+    assert.equal((await pair.b.client(['-f'])).exitCode, 0);
+    await pair.b.ns.exec('conntrack', ['-F']);
+    const good: Entry = { family: 2, orig: { src: '198.51.100.77', dst: '203.0.113.77', proto: 6, sport: 4000, dport: 443 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 } };
+    const bad: Entry = { family: 2, orig: { src: '198.51.100.78', dst: '203.0.113.78', proto: 6, sport: 4000, dport: 443 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 99 } };
+    const b = Buffer.alloc(512);
+    let o = encodeCt(b, 0, MSG.CT_NEW, FLAG.HELLO, 5000, good, { tcpWindowTracking: true });
+    o = encodeCt(b, o, MSG.CT_NEW, FLAG.HELLO, 5001, bad, { tcpWindowTracking: true });
+    const send = `const s=require('node:dgram').createSocket('udp4');s.bind(0,'192.0.2.1',()=>s.send(Buffer.from('${b.subarray(0, o).toString('hex')}','hex'),3780,'192.0.2.2',()=>s.close()));`;
+    const r = await pair.a.ns.exec(process.execPath, ['-e', send]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    let ext: string[] = [];
+    for (let i = 0; i < 50 && ext.length < 2; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      ext = (await pair.b.client(['-e'])).stdout.trim().split('\n').filter(Boolean);
+    }
+    assert.equal(ext.length, 2, 'both flows reached the external cache');
+    const c = await pair.b.client(['-c']);
+    assert.equal(c.exitCode, 1, 'a partial commit exits 1 (primary-backup.sh logs it)');
+    assert.match(c.stdout, /committed 1 entries \(0 replaced\), 1 failed/);
+    const kernel = await pair.kernel(pair.b);
+    assert.deepEqual(kernel.map((e) => e.orig.src), ['198.51.100.77']);
+    const internal = (await pair.b.client(['-i'])).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(internal.length, 1, 'the refused flow is not in the internal cache');
+    assert.match(internal[0], /198\.51\.100\.77/);
+    const log = pair.b.logTail();
+    assert.match(log, /1 failed/);
+    assert.match(log, /ERANGE: a value out of range.*198\.51\.100\.78/s);
   });
 });
