@@ -126,7 +126,7 @@ export class SyncEngine {
   async start(): Promise<void> {
     await this.channel.open();
     this.channel.on('datagram', (d) => this.onDatagram(d));
-    this.channel.on('error', (err) => this.log.warn(`sync channel: ${err.message}`));
+    this.channel.on('error', (err) => this.onChannelError(err));
     const g = this.config.general;
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
@@ -148,6 +148,28 @@ export class SyncEngine {
     this.log.info(`internal cache loaded from the kernel: ${n} entries; syncing over ${this.channel.description}`);
     this.ftfw.start();
     this.scheduleTx();
+  }
+
+  private lastChannelError = '';
+  private lastChannelErrorAt = 0;
+  private channelErrorRepeats = 0;
+
+  /**
+   * Socket errors of the sync link, once per kind a minute: while the peer's daemon is down its
+   * host answers every ALIVE with ICMP port unreachable, which would be a warning a second.
+   */
+  private onChannelError(err: Error): void {
+    const now = Date.now();
+    if (err.message === this.lastChannelError && now - this.lastChannelErrorAt < 60_000) {
+      this.channelErrorRepeats++;
+      return;
+    }
+    const repeats = this.channelErrorRepeats ? ` (${this.channelErrorRepeats} more like it in the last minute)` : '';
+    const hint = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ': the peer refuses the sync port (is its daemon running?)' : '';
+    this.log.warn(`sync channel: ${err.message}${hint}${repeats}`);
+    this.lastChannelError = err.message;
+    this.lastChannelErrorAt = now;
+    this.channelErrorRepeats = 0;
   }
 
   stop(): void {
