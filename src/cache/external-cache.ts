@@ -14,7 +14,8 @@
 // garbage outweighs the live records.
 //
 // The rest of the daemon sees the same view as the internal cache (CacheView): values() builds a
-// CacheObject per record on demand (dumps and commits, not the receive path).
+// CacheObject per record on demand (dumps, filling the internal cache after a commit); the
+// commit itself copies the arena's bytes (forEachLive).
 import type { Entry } from '../conntrack/entry.js';
 import { CacheObject, ObjectState, decodeStored, mergeEntry, type CacheCounters, type CacheView } from './sync-cache.js';
 import { encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
@@ -191,10 +192,14 @@ export class ExternalCache implements CacheView {
     return this.store(k, 0, k.length, a, 0, a.length, now, ObjectState.NEW) ? this.get(key) : undefined;
   }
 
-  /** Every record in arrival order, as objects (a snapshot: later changes do not show). */
+  /**
+   * Every record in arena order, as objects. A walk in progress (a dump being written) goes on
+   * over the arena it started with: records added later are not visited, and an update made in
+   * place may or may not show; nothing is visited twice or half-written.
+   */
   *values(): IterableIterator<CacheObject> {
     // the arena is never resized in place (growth and compaction allocate a new one) and a
-    // record never changes size: walking the buffer as it was at the start stays consistent
+    // record never changes size
     const a = this.arena;
     const w = this.words;
     const end = this.used >> 2;
