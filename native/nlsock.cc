@@ -17,6 +17,7 @@
 #include <cstring>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/filter.h>
@@ -474,12 +475,29 @@ Napi::Value PeerUid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, cred.uid);
 }
 
+// setThreadScheduler(policy, priority): sched_setscheduler(2) for the calling thread only (on
+// Linux a pid of 0 names the calling thread, not the process): conntrackd's `Scheduler`
+// clause for the thread that runs the event and sync loop. Node's other threads keep their
+// policy; making them all real-time livelocked a 2-CPU machine. Returns 0 or -errno.
+Napi::Value SetThreadScheduler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "setThreadScheduler(policy, priority)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct sched_param param {};
+  param.sched_priority = info[1].As<Napi::Number>().Int32Value();
+  if (sched_setscheduler(0, info[0].As<Napi::Number>().Int32Value(), &param) != 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, 0);
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("peerUid", Napi::Function::New(env, PeerUid));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
   exports.Set("setsockoptString", Napi::Function::New(env, SetSockoptString));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetSockoptInt));
   exports.Set("sendMany", Napi::Function::New(env, SendMany));
+  exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
   return NlSocket::Init(env, exports);
 }
 

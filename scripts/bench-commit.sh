@@ -13,9 +13,8 @@
 #   1M commit takes ~10 s whoever sends it. The bench raises hashsize to at least 2N (a power of
 #   two) for the run, as an operator of a table that big should (conntrackd's docs say the same),
 #   and restores it on exit. BENCH_HASHSIZE=N sets it, BENCH_HASHSIZE=keep leaves it alone.
-# - Scheduling. The configuration asks conntrackd for SCHED_FIFO priority 1, which ctsync does not
-#   apply itself: its main thread is switched with `chrt -f -p 1` once it runs (only the main
-#   thread: all node threads real-time livelocked some runs here).
+# - Scheduling. The configuration asks for SCHED_FIFO priority 1; conntrackd applies it to its one
+#   thread, ctsync to its main thread (the event and sync loop).
 # - Both commits are timed with the stock conntrackd client; the daemons' own figures (log) are
 #   printed alongside.
 set -euo pipefail
@@ -101,16 +100,9 @@ client() { # impl ns name args...
   else ip netns exec "$ns" "${CTSYNC[@]}" -C "$DIR/$name.conf" "$@"; fi
 }
 
-daemon() { # impl ns name: start in the background (ctsync under the scheduling conntrackd sets itself)
+daemon() { # impl ns name: start in the background (each applies the config's Scheduler itself)
   if [[ $1 == conntrackd ]]; then client conntrackd "$2" "$3" -d
-  else
-    ip netns exec "$2" "${CTSYNC[@]}" -C "$DIR/$3.conf" -d
-    # SCHED_FIFO for the main thread only (tid = pid): with every node thread real-time (plain
-    # `chrt -f 1 node ...`) some runs livelocked on this 2-CPU machine and never replicated
-    local pid
-    pid=$(pgrep -f -- "-C $DIR/$3.conf" | head -1)
-    [[ -n $pid ]] && chrt -f -p 1 "$pid"
-  fi
+  else ip netns exec "$2" "${CTSYNC[@]}" -C "$DIR/$3.conf" -d; fi
 }
 
 own_time() { # impl: the daemon's own figure for the last commit, from its log

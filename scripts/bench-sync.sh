@@ -21,9 +21,9 @@
 #   CTSYNC_BIN=...     the CLI (default: dist/src/cli/main.js of this checkout)
 #   CTSYNC_NODE_ARGS=  extra node flags for the ctsync daemons (e.g. "--cpu-prof
 #                      --cpu-prof-dir=/tmp/prof": profiles are written when the daemon stops)
-#   CTSYNC_CHRT=0      1: run the ctsync daemons under `chrt -f 1` (ctsync does not apply the
-#                      config's `Scheduler { Type FIFO Priority 1 }` itself; conntrackd does).
-#                      Diagnostic only: every thread of node then runs SCHED_FIFO, and on a 2-CPU
+#   CTSYNC_CHRT=0      1: run the ctsync daemons under `chrt -f 1` (both daemons apply the
+#                      config's `Scheduler { Type FIFO Priority 1 }` themselves; ctsync to its
+#                      main thread only). Diagnostic only: every thread of node then runs SCHED_FIFO, and on a 2-CPU
 #                      machine that livelocked some runs (one thread spinning at 100%, the main
 #                      thread starved, SIGTERM ignored): such a run fails after 10 s and the
 #                      daemon is killed; the failure report lists each thread's CPU time

@@ -30,6 +30,8 @@ export interface NativeAddon {
   peerUid(fd: number): number;
   /** sendmmsg(2) on a connected datagram socket: see native/nlsock.cc. Datagrams sent, or -errno. */
   sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
+  /** sched_setscheduler(2) for the calling thread only (SCHED_OTHER 0, FIFO 1, RR 2): 0 or -errno. */
+  setThreadScheduler(policy: number, priority: number): number;
 }
 
 let addon: NativeAddon | undefined;

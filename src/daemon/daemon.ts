@@ -11,6 +11,8 @@ import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
+import { nativeAddon } from '../native.js';
+import { errnoName } from '../netlink/socket.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -110,6 +112,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
     await server.listen();
     await engine.start();
+    await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
     ha = new HaRuntime(resolveHaConfig(config.ha ?? { track: {} }, config.hooks), {
       commit: () => handler.commitForPromotion(),
@@ -176,4 +179,22 @@ export async function startInBackground(argv: string[], config: CtsyncConfig): P
   if (state !== 'ready') throw new Error(`the daemon exited during start-up (code ${state})${stderr ? `:\n${stderr.trim()}` : ''}`);
   child.stderr!.destroy();
   child.unref();
+}
+
+/**
+ * conntrackd's `Scheduler { Type FIFO|RR  Priority N }`, for the main thread: it runs the event
+ * and sync loop, which is what must not wait behind other load. Only that thread: with every
+ * Node thread real-time (GC helpers, libuv's pool, the commit workers) a 2-CPU machine
+ * livelocked. Threads are created before the switch (libuv's pool on its first use, forced
+ * here; the commit workers at engine start), so none inherits the policy. A refusal (no
+ * CAP_SYS_NICE, RT throttling in a container) is a warning: the daemon works without it.
+ */
+async function applyScheduler(config: CtsyncConfig, log: Logger): Promise<void> {
+  const s = config.general.scheduler;
+  if (!s) return;
+  await fs.promises.stat('/'); // starts libuv's thread pool, if nothing has yet
+  const r = nativeAddon().setThreadScheduler(s.type === 'fifo' ? 1 : 2, s.priority);
+  const what = `Scheduler ${s.type.toUpperCase()} priority ${s.priority}`;
+  if (r < 0) log.warn(`${what} not applied: ${errnoName(-r)} (the daemon runs at the default policy)`);
+  else log.info(`${what} applied to the main thread (the event and sync loop; worker threads keep the default policy)`);
 }

@@ -2,6 +2,8 @@
 // cache and are committed after their masters exist; afterwards the internal cache holds exactly
 // what the kernel holds.
 import { strict as assert } from 'node:assert';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
 import { requireRoot } from '../helpers/netns.js';
 import { flowKey } from '../../src/conntrack/key.js';
@@ -21,6 +23,22 @@ describe('commit: related flows after their masters, internal cache = kernel', f
 
   after(async function () {
     await pair?.destroy();
+  });
+
+  it('applies the config\'s Scheduler (FIFO 1) to the main thread only', function () {
+    // the pair's configuration has `Scheduler { Type FIFO Priority 1 }`, as conntrackd's examples
+    const pid = execFileSync('pgrep', ['-f', '--', pair.b.conf], { encoding: 'utf8' }).trim().split('\n')[0];
+    assert.ok(pid, 'daemon pid');
+    const policy = (tid: string): number => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
+    };
+    const tids = fs.readdirSync(`/proc/${pid}/task`);
+    assert.equal(policy(pid), 1, 'main thread SCHED_FIFO');
+    const others = tids.filter((t) => t !== pid).map(policy);
+    assert.ok(others.length >= 4, 'node has its other threads');
+    assert.deepEqual([...new Set(others)], [0], 'every other thread SCHED_OTHER');
+    assert.match(pair.b.logTail(), /Scheduler FIFO priority 1 applied to the main thread/);
   });
 
   it('commits 3,000 flows of which 40 are RELATED to 40 masters, masters kept', async function () {
