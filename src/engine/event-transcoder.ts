@@ -19,7 +19,7 @@
 // few cases that are valid but not worth doing here (a helper name that is not valid UTF-8).
 import { isUtf8 } from 'node:buffer';
 import { inverseIcmpType } from '../netlink/ctnetlink.js';
-import { CT_FIXED_LEN, CT_MAX_LEN, NTA, NTA_MAX, type CtEncodeOptions } from '../sync/wire-attrs.js';
+import { NTA, ctAttrOk, type CtEncodeOptions } from '../sync/wire-attrs.js';
 
 // ctnetlink numbers (src/netlink/constants.ts), inlined by tsc
 const enum C {
@@ -375,11 +375,7 @@ function scanWire(b: Uint8Array, start: number, end: number, f: FlowFields): boo
   while (remain > 4) {
     const len = (b[o] << 8) | b[o + 1];
     const id = (b[o + 2] << 8) | b[o + 3];
-    if (len > remain || len < 4 || id >= NTA_MAX) return false;
-    const want = CT_FIXED_LEN[id];
-    if (want !== 0) {
-      if (len !== want) return false;
-    } else if (len > CT_MAX_LEN[id]) return false;
+    if (!ctAttrOk(len, id, remain)) return false;
     const p = o + 4;
     const n = len - 4;
     switch (id) {

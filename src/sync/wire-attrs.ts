@@ -456,6 +456,17 @@ function readAddr(b: Uint8Array, p: number, v6: boolean): string {
 }
 
 /**
+ * conntrackd's check of one CT attribute header (msg2ct): nta_len >= 4 and within what remains,
+ * a known id, fixed-size attributes exactly their size, variable ones at most their maximum.
+ * Shared by every CT attribute walker (decode, the receive path's keyed scan, the transcoder).
+ */
+export function ctAttrOk(len: number, id: number, remain: number): boolean {
+  if (len > remain || len < 4 || id >= NTA_MAX) return false;
+  const want = CT_FIXED_LEN[id];
+  return want !== 0 ? len === want : len <= CT_MAX_LEN[id];
+}
+
+/**
  * Walks the attributes of one message, [start, end), with conntrackd's checks (msg2ct/msg2exp):
  * loop while more than 4 bytes remain; nta_len >= 4 and <= remaining; id < max; fixed-size
  * attributes exactly their size; variable ones at most their maximum. Calls fn for each attribute
@@ -749,11 +760,7 @@ export function scanCtKey(b: Uint8Array, start: number, end: number, out: CtScan
   while (remain > 4) {
     const len = (b[o] << 8) | b[o + 1];
     const id = (b[o + 2] << 8) | b[o + 3];
-    if (len > remain || len < 4 || id >= NTA_MAX) return false;
-    const want = CT_FIXED_LEN[id];
-    if (want !== 0) {
-      if (len !== want) return false;
-    } else if (len > CT_MAX_LEN[id]) return false;
+    if (!ctAttrOk(len, id, remain)) return false;
     const p = o + 4;
     if (id < 32) lo |= 1 << id;
     else hi = 1;

@@ -24,7 +24,7 @@ import { EventTranscoder } from '../../src/engine/event-transcoder.js';
 import { makeEventFilter } from '../../src/engine/flow-filter.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 import { entry } from '../helpers/arbitraries.js';
-import { repoRoot } from '../helpers/fakes.js';
+import { mulberry32, repoRoot } from '../helpers/fakes.js';
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 1500);
 const CT_NEW = (1 << 8) | 0;
@@ -71,17 +71,6 @@ function serialize(list: Node[]): Buffer {
     parts.push(h, payload, Buffer.alloc(((4 + payload.length + 3) & ~3) - 4 - payload.length));
   }
   return Buffer.concat(parts);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Drops, repeats, reorders attributes at every level; grafts attributes of `donor` at the same path. */

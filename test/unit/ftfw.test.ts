@@ -2,6 +2,7 @@
 // clock, then two instances over a simulated lossy / duplicating / reordering link.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
+import { mulberry32 as rng } from '../helpers/fakes.js';
 import {
   FtFw, FTFW_FLAG as F, FTFW_TYPE as T, seqAfter, seqBefore, seqAdd, seqDiff,
   type FtFwEnv, type FtFwHooks, type FtFwOptions, type RxHeader, type TxMessage, type BulkReason, type ReleaseReason,
@@ -88,18 +89,6 @@ class Sim {
 
 function less(a: { at: number; id: number }, b: { at: number; id: number }): boolean {
   return a.at < b.at || (a.at === b.at && a.id < b.id);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ------------------------------------------------------------------- single-instance helpers
