@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
+import { controlRequest } from '../../src/control/client.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
 export type Impl = 'ctsync' | 'conntrackd';
@@ -89,6 +90,26 @@ export class SyncNode {
       }
     }
     for (const f of [this.sock, this.conf.replace(/\.conf$/, '.lock')]) fs.rmSync(f, { force: true });
+  }
+
+  /**
+   * For a ctsync node: waits until its start-up exchange is over (handshake done, its startup
+   * RESYNC requested) and nothing has arrived for 300 ms. The peer's answer to that RESYNC is a
+   * bulk of its whole cache, which would otherwise land in the middle of a test that has just
+   * flushed the external cache. A conntrackd node returns at once.
+   */
+  async settled(timeoutMs = 15_000): Promise<void> {
+    if (this.impl !== 'ctsync') return;
+    type Ftfw = { hello: string; resyncSent: number; msgsReceived: number };
+    const ftfw = async (): Promise<Ftfw> => ((await controlRequest(this.sock, { cmd: 'stats' })) as { counters: { ftfw: Ftfw } }).counters.ftfw;
+    const end = Date.now() + timeoutMs;
+    let last = await ftfw();
+    while (Date.now() < end) {
+      await sleep(300);
+      const now = await ftfw();
+      if (now.hello === 'done' && now.resyncSent >= 1 && now.msgsReceived === last.msgsReceived) return;
+      last = now;
+    }
   }
 
   logTail(): string {

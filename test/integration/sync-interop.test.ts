@@ -44,6 +44,7 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
     });
 
     it('-n on the backup pulls the primary\'s cache again after -f external', async function () {
+      await pair.b.settled(); // its own startup RESYNC's bulk must not land after the flush
       assert.equal((await pair.b.client(['-f', 'external'])).exitCode, 0);
       assert.equal((await pair.b.external()).length, 0);
       assert.equal((await pair.b.client(['-n'])).exitCode, 0);
@@ -51,6 +52,7 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
     });
 
     it('-B on the primary pushes its cache to the backup', async function () {
+      await pair.b.settled();
       assert.equal((await pair.b.client(['-f', 'external'])).exitCode, 0);
       await sleep(200);
       assert.equal((await pair.a.client(['-B'])).exitCode, 0);
