@@ -87,9 +87,16 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
     const reader = new NotifyFifoReader({ path: fifo, log, checkIntervalMs: 200, onLine: (l) => { raw.push(l); handle(l); }, onOpen: (i) => opens.push(i.ino) });
     const role = (r: Role) => () => machine.currentRole === r;
     reader.start();
-    let ka = startKeepalived(fifo, 1);
+    // our FIFO first: keepalived unlinks at exit a FIFO it created itself (the reader's mkfifo
+    // runs as a child process, so starting keepalived at once raced it)
     try {
       await until(() => opens.length === 1, 'the reader to open the FIFO', 5000);
+    } catch (err) {
+      await reader.stop();
+      throw err;
+    }
+    let ka = startKeepalived(fifo, 1);
+    try {
       await until(role('active'), 'MASTER → active', 20_000);
       assert.ok(raw.includes('INSTANCE "VI_1" MASTER 200'), raw.join('\n'));
       assert.ok(raw.includes('GROUP "G1" MASTER 0'), raw.join('\n'));
