@@ -185,13 +185,6 @@ export class ExternalCache implements CacheView {
     return this.removeRaw(this.keyScratch, 0, n);
   }
 
-  /** Adds (or replaces) a flow from encoded attributes held as a latin1 string. */
-  addEncoded(key: string, attrs: string, now: number): CacheObject | undefined {
-    const k = Buffer.from(key, 'latin1');
-    const a = Buffer.from(attrs, 'latin1');
-    return this.store(k, 0, k.length, a, 0, a.length, now, ObjectState.NEW) ? this.get(key) : undefined;
-  }
-
   /**
    * Every record in arena order, as objects. A walk in progress (a dump being written) goes on
    * over the arena it started with: records added later are not visited, and an update made in

@@ -198,17 +198,9 @@ export class SyncCache implements CacheView {
 
   /** Marks a flow destroyed (kept, DEAD, until the peer has acknowledged it). */
   kill(key: string, now: number, last?: Entry): CacheObject | undefined {
-    const obj = this.objects.get(key);
-    if (!obj || obj.state === ObjectState.DEAD) {
-      this.counters.destroyFailed++;
-      return undefined;
-    }
-    if (last) obj.attrs = this.encode(mergeEntry(decodeStored(obj.attrs), last));
-    obj.state = ObjectState.DEAD;
-    obj.updated = now;
-    this.live--;
-    this.counters.destroyed++;
-    return obj;
+    const obj = this.liveObject(key);
+    if (obj && last) obj.attrs = this.encode(mergeEntry(decodeStored(obj.attrs), last));
+    return obj && this.markDead(obj, now);
   }
 
   /**
@@ -216,12 +208,20 @@ export class SyncCache implements CacheView {
    * without them the stored attributes stay.
    */
   killEncoded(key: string, now: number, attrs?: string): CacheObject | undefined {
+    const obj = this.liveObject(key);
+    if (obj && attrs !== undefined) obj.attrs = attrs;
+    return obj && this.markDead(obj, now);
+  }
+
+  /** The live object of a key; a missing or DEAD one counts as a failed destroy. */
+  private liveObject(key: string): CacheObject | undefined {
     const obj = this.objects.get(key);
-    if (!obj || obj.state === ObjectState.DEAD) {
-      this.counters.destroyFailed++;
-      return undefined;
-    }
-    if (attrs !== undefined) obj.attrs = attrs;
+    if (obj && obj.state !== ObjectState.DEAD) return obj;
+    this.counters.destroyFailed++;
+    return undefined;
+  }
+
+  private markDead(obj: CacheObject, now: number): CacheObject {
     obj.state = ObjectState.DEAD;
     obj.updated = now;
     this.live--;

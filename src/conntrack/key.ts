@@ -8,7 +8,7 @@ import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
  *
  * The key is binary, one byte per char of a latin1 string (16 chars for IPv4, 40 for IPv6): the
  * caches hold one per flow, so a short flat string saves ~200 bytes per entry against a text
- * key, and hashes faster. Byte layout (FLOW_KEY):
+ * key, and hashes faster. Byte layout:
  *
  *   0      family (2 or 10)
  *   1      L4 protocol
@@ -19,16 +19,14 @@ import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
  *
  * Ports are zero for protocols whose ports the sync wire format does not carry, so a key made
  * from a kernel entry, from an Entry and from received wire bytes is the same for one flow.
- * Built by flowKey() (from an Entry), wireFlowKey() (sync/wire-attrs.ts, from received bytes),
- * and keyFromBytes() below for byte-level producers.
+ * Built by flowKey() (from an Entry), scanCtKey() (sync/wire-attrs.ts, from received bytes),
+ * and the kernel event transcoder (engine/event-transcoder.ts).
  */
-export const FLOW_KEY = { FAMILY: 0, PROTO: 1, ZONE: 2, ADDR: 4, V4_LEN: 16, V6_LEN: 40 } as const;
-
 /** Protocols whose ports identify the flow in the key (the ones whose ports the wire carries). */
-export const keyHasPorts = (p: number): boolean => p === 6 || p === 17 || p === 132 || p === 33;
-export const keyIsIcmp = (p: number): boolean => p === 1 || p === 58;
+const keyHasPorts = (p: number): boolean => p === 6 || p === 17 || p === 132 || p === 33;
+const keyIsIcmp = (p: number): boolean => p === 1 || p === 58;
 
-const keyBuf = Buffer.allocUnsafe(FLOW_KEY.V6_LEN);
+const keyBuf = Buffer.allocUnsafe(40);
 
 export function flowKey(e: Entry): string {
   return tupleKey(e.orig, e.zone ?? 0, e.family);
@@ -70,16 +68,4 @@ function writeL4(b: Buffer, o: number, t: Tuple): void {
     b[o + 2] = d >> 8;
     b[o + 3] = d & 0xff;
   } else b.writeUInt32BE(0, o);
-}
-
-/** Readable form of a key, for logs and messages: `zone|proto|src|dst|l4`. */
-export function describeKey(key: string): string {
-  const b = Buffer.from(key, 'latin1');
-  const v6 = b[0] === 10;
-  const alen = v6 ? 16 : 4;
-  const addr = (o: number): string => v6
-    ? Array.from({ length: 8 }, (_, i) => b.readUInt16BE(o + 2 * i).toString(16)).join(':')
-    : Array.from(b.subarray(o, o + 4)).join('.');
-  const l4 = b.length - 4;
-  return `${b.readUInt16BE(2)}|${b[1]}|${addr(4)}|${addr(4 + alen)}|${keyIsIcmp(b[1]) ? `${b[l4]}:${b[l4 + 1]}:${b.readUInt16BE(l4 + 2)}` : `${b.readUInt16BE(l4)}:${b.readUInt16BE(l4 + 2)}`}`;
 }

@@ -132,9 +132,9 @@ export class SyncEngine {
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
     this.events = new ConntrackEvents({ rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true });
-    // byte to byte (event-transcoder.ts); the decoded path stays for what it cannot do
+    // byte to byte (event-transcoder.ts); onRawKernelEvent itself falls back to the decoded
+    // path (onKernelEvent) for what the transcoder declines
     this.events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
-    this.events.on('event', (type, e, pid) => this.onKernelEvent(type, e, pid));
     this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
     this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
     this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));

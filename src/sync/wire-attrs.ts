@@ -810,19 +810,3 @@ export function scanCtKey(b: Uint8Array, start: number, end: number, out: CtScan
   out.keyLen = l4 + 4;
   return true;
 }
-
-/**
- * Whether every attribute of stored attributes (a latin1 string) is also in a message with the
- * presence bits `lo`/`hi` (from scanCtKey): then the message alone says everything the stored
- * form does, and can replace it as is, without a field-by-field merge.
- */
-export function attrsCoveredBy(s: string, lo: number, hi: number): boolean {
-  for (let o = 0; o + 4 <= s.length;) {
-    const len = (s.charCodeAt(o) << 8) | s.charCodeAt(o + 1);
-    const id = (s.charCodeAt(o + 2) << 8) | s.charCodeAt(o + 3);
-    if (len < 4) return false;
-    if (id < 32 ? (lo & (1 << id)) === 0 : hi === 0) return false;
-    o += (len + 3) & ~3;
-  }
-  return true;
-}

@@ -1,4 +1,5 @@
 // Small stand-ins shared by the tests.
+import type { HaActions } from '../../src/ha/machine.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,4 +37,16 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** HA actions that only record which were called, in order (hooks are skipped). */
+export function recordingActions(): { actions: HaActions; calls: string[] } {
+  const calls: string[] = [];
+  const act = (name: string) => async (): Promise<void> => { calls.push(name); };
+  const actions: HaActions = {
+    runHook: async () => ({ status: 'skipped' }),
+    commitExternal: act('commit'), flushCaches: act('flush'), resyncInternalFromKernel: act('reload'), bulkSend: act('bulk'),
+    requestResync: act('resync'), schedulePurge: act('purge'),
+  };
+  return { actions, calls };
 }

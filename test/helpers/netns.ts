@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { sleep } from './fakes.js';
 
 export interface ExecOptions {
   /** Written to the command's stdin (stdin is empty otherwise). */
@@ -78,12 +79,9 @@ function run(cmd: string, args: string[]): { ok: boolean; stdout: string } {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((res) => setTimeout(res, ms));
-}
 
 /** Whether a process exists and is not a zombie (an unreaped zombie cannot hold anything). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.charAt(stat.lastIndexOf(')') + 2);

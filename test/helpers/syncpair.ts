@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
 import { controlRequest } from '../../src/control/client.js';
+import { sleep } from './fakes.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
 export type Impl = 'ctsync' | 'conntrackd';
@@ -143,9 +144,7 @@ export function expectedExternal(entries: Entry[]): string[] {
   return entries.map((e) => formatCacheEntry(e, 0, true).replace(/ \[active since 0s\]$/, '')).sort();
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 export class SyncPair {
   readonly dir: string;

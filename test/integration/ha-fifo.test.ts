@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { NotifyFifoReader, type FifoReaderOptions } from '../../src/ha/fifo.js';
 import { KeepalivedTracker, fifoLineHandler } from '../../src/ha/keepalived.js';
-import { FailoverMachine, type HaActions } from '../../src/ha/machine.js';
-import { RecLog, sleep } from '../helpers/fakes.js';
+import { FailoverMachine } from '../../src/ha/machine.js';
+import { RecLog, sleep, recordingActions } from '../helpers/fakes.js';
 
 
 
@@ -201,13 +201,7 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
   });
 
   it('FIFO → tracker → machine: keepalived\'s group events switch the role, MASTER twice commits once', async () => {
-    const calls: string[] = [];
-    const act = (name: string) => async () => { calls.push(name); };
-    const actions: HaActions = {
-      runHook: async () => ({ status: 'skipped' }),
-      commitExternal: act('commit'), flushCaches: act('flush'), resyncInternalFromKernel: act('reload'), bulkSend: act('bulk'),
-      requestResync: act('resync'), schedulePurge: act('purge'),
-    };
+    const { actions, calls } = recordingActions();
     const log = new RecLog();
     const m = new FailoverMachine({ actions, log });
     const { opens } = start({ onLine: fifoLineHandler(new KeepalivedTracker({ groups: ['G1'] }), m, log) });

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { useNetns, vethPair } from '../helpers/netns.js';
 import { NotifyFifoReader } from '../../src/ha/fifo.js';
 import { KeepalivedTracker, fifoLineHandler, parseFifoLine } from '../../src/ha/keepalived.js';
-import { FailoverMachine, type HaActions, type Role } from '../../src/ha/machine.js';
-import { RecLog, sleep } from '../helpers/fakes.js';
+import { FailoverMachine, type Role } from '../../src/ha/machine.js';
+import { RecLog, sleep, recordingActions } from '../helpers/fakes.js';
 
 
 
@@ -72,13 +72,7 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
 
   it('follows keepalived through MASTER, FAULT, BACKUP, MASTER and STOP, and across a keepalived restart', async () => {
     const fifo = join(dir, 'notify.fifo');
-    const calls: string[] = [];
-    const act = (name: string) => async () => { calls.push(name); };
-    const actions: HaActions = {
-      runHook: async () => ({ status: 'skipped' }),
-      commitExternal: act('commit'), flushCaches: act('flush'), resyncInternalFromKernel: act('reload'), bulkSend: act('bulk'),
-      requestResync: act('resync'), schedulePurge: act('purge'),
-    };
+    const { actions, calls } = recordingActions();
     const log = new RecLog();
     const machine = new FailoverMachine({ actions, log });
     const raw: string[] = [];

@@ -81,7 +81,7 @@ describe('ExternalCache', () => {
     assert.equal(c.remove(kb.toString('latin1')), true);
     assert.equal(c.remove(kb.toString('latin1')), false);
     assert.equal(c.counters.destroyed, 1);
-    assert.ok(c.addEncoded(kb.toString('latin1'), 'abcd', 5));
+    assert.ok(c.store(kb, 0, 16, Buffer.from('abcd'), 0, 4, 5, ObjectState.NEW));
     assert.equal(c.size, 1);
   });
 

@@ -11,21 +11,12 @@ import { createHaActions, type HaOperations } from '../../src/ha/actions.js';
 import { FailoverMachine } from '../../src/ha/machine.js';
 import type { HooksConfig } from '../../src/ha/config.js';
 import { RecLog } from '../helpers/fakes.js';
+import { pidAlive } from '../helpers/netns.js';
 
 
 const ctx = (over: Partial<HookContext> = {}): HookContext => ({
   transition: 'promote', phase: 'pre', from: 'backup', to: 'active', reason: { source: 'fifo', detail: 'GROUP "G1" MASTER 0' }, ...over,
 });
-
-function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 describe('ha hooks: running hook scripts', function () {
   this.timeout(20_000);

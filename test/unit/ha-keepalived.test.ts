@@ -7,7 +7,8 @@ import {
   KeepalivedInputError, KeepalivedTracker, applyKeepalivedEvent, eventText, fifoLineHandler, parseFifoLine, parseNotifyArgs,
   type KeepalivedEvent, type TrackDecision,
 } from '../../src/ha/keepalived.js';
-import { FailoverMachine, type HaActions, type Target } from '../../src/ha/machine.js';
+import { recordingActions } from '../helpers/fakes.js';
+import { FailoverMachine, type Target } from '../../src/ha/machine.js';
 
 function errorOf(fn: () => unknown): KeepalivedInputError {
   try {
@@ -226,13 +227,7 @@ describe('ha keepalived: tracking instances and groups', () => {
 
 describe('ha keepalived: FIFO lines drive the machine', () => {
   function machineWithLog() {
-    const calls: string[] = [];
-    const act = (name: string) => async () => { calls.push(name); };
-    const actions: HaActions = {
-      runHook: async () => ({ status: 'skipped' }),
-      commitExternal: act('commit'), flushCaches: act('flush'), resyncInternalFromKernel: act('reload'), bulkSend: act('bulk'),
-      requestResync: act('resync'), schedulePurge: act('purge'),
-    };
+    const { actions, calls } = recordingActions();
     const lines: string[] = [];
     const log = { error: (m: string) => lines.push(`error ${m}`), warn: (m: string) => lines.push(`warn ${m}`), info: () => 0, verbose: (m: string) => lines.push(`verbose ${m}`), debug: (m: string) => lines.push(`debug ${m}`) };
     const m = new FailoverMachine({ actions, log });
