@@ -2,6 +2,7 @@
 # Commit benchmark: how long `-c` (external cache -> kernel table) takes on a backup holding N
 # replicated flows, stock conntrackd vs ctsync, measured in the same run on the same namespaces.
 #   scripts/bench-commit.sh [N ...]        default: 100000 1000000
+#   BENCH_VERBOSE=1: ctsync logs at verbose level, and its commit phases are printed.
 # The backup's kernel table is empty before each commit; the primary loads the flows with
 # `ctsync ct load` and both daemons replicate them. Namespaces and daemons are removed on exit.
 #
@@ -17,6 +18,11 @@
 #   thread, ctsync to its main thread (the event and sync loop).
 # - Both commits are timed with the stock conntrackd client; the daemons' own figures (log) are
 #   printed alongside.
+# - The primary's daemon is stopped before the commit, as in a failover. It matters here because
+#   both nodes share one kernel: the kernel builds an event for every created entry as long as
+#   anyone in the host listens to conntrack NEW events (the listeners are counted per host, not
+#   per namespace), so a live primary in another namespace would make the backup's commit pay
+#   for events that a real, separate backup does not pay for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
@@ -102,7 +108,7 @@ client() { # impl ns name args...
 
 daemon() { # impl ns name: start in the background (each applies the config's Scheduler itself)
   if [[ $1 == conntrackd ]]; then client conntrackd "$2" "$3" -d
-  else ip netns exec "$2" "${CTSYNC[@]}" -C "$DIR/$3.conf" -d; fi
+  else ip netns exec "$2" "${CTSYNC[@]}" -C "$DIR/$3.conf" -d ${BENCH_VERBOSE:+--log-level verbose}; fi
 }
 
 own_time() { # impl: the daemon's own figure for the last commit, from its log
@@ -127,6 +133,8 @@ wait_for() { # what timeout-s cmd...
   done
 }
 
+primary_gone() { [[ -z $(ip netns pids "$A") ]]; }
+
 results=()
 for n in "${SIZES[@]}"; do
   node scripts/gen-entries.mjs --count "$n" --out "$DIR/flows" >/dev/null
@@ -143,6 +151,8 @@ for n in "${SIZES[@]}"; do
     want=$(ip netns exec "$A" conntrack -C)
     external_full() { [[ $(external_count "$impl") -ge $want ]]; }
     wait_for "$impl external cache to hold $want" 300 external_full
+    client "$impl" "$A" a -k >/dev/null 2>&1 || true
+    wait_for "$impl primary to stop" 20 primary_gone
     # timed with the stock conntrackd client for both daemons (ctsync answers its binary
     # protocol): the figure is the daemon's commit, not a client's start-up
     t0=$(date +%s.%N)
@@ -152,9 +162,9 @@ for n in "${SIZES[@]}"; do
     secs=$(echo "$t1 - $t0" | bc -l)
     sleep 0.3
     own=$(own_time "$impl")
+    [[ -n ${BENCH_VERBOSE:-} && $impl == ctsync ]] && sed -n 's/.*(verbose) commit phases/  phases/p' "$DIR/b.log"
     printf '%-10s %9d entries: commit %.3f s (daemon says %s s), %9.0f entries/s, kernel holds %d\n' "$impl" "$n" "$secs" "${own:-?}" "$(echo "$got / $secs" | bc -l)" "$got"
     results+=("$n $impl $secs $got")
-    client "$impl" "$A" a -k >/dev/null 2>&1 || true
     client "$impl" "$B" b -k >/dev/null 2>&1 || true
     sleep 1
   done

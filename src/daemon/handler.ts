@@ -1,6 +1,6 @@
 // The daemon's answers to control requests: conntrackd's action codes (text, for the stock client)
 // and our JSON commands (for `ctsync` clients and `--json`). Both call the same operations.
-import type { SyncEngine } from '../engine/sync-engine.js';
+import type { CommitMode, SyncEngine } from '../engine/sync-engine.js';
 import type { CommitResult } from '../engine/commit-pool.js';
 import { formatCacheEntry } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
@@ -68,10 +68,10 @@ export class DaemonHandler implements ControlHandler {
   }
 
   /** `-c`; refused while another commit runs (conntrackd: "commit already in progress"). */
-  async commit(): Promise<CommitResult> {
+  async commit(mode: CommitMode = {}): Promise<CommitResult> {
     if (this.committing) throw new ControlError('commit already in progress');
     this.cancelPurge();
-    this.committing = this.runCommit();
+    this.committing = this.runCommit(mode);
     try {
       return await this.committing;
     } finally {
@@ -79,14 +79,17 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
-  /** For a promotion: waits for a commit that is already running (a manual -c), then commits. */
+  /**
+   * For a promotion: waits for a commit that is already running (a manual -c), then commits.
+   * The promotion reloads the internal cache from the kernel next: no copy into it here.
+   */
   async commitForPromotion(): Promise<CommitResult> {
     await this.committing?.catch(() => undefined);
-    return this.commit();
+    return this.commit({ adopt: false });
   }
 
-  private async runCommit(): Promise<CommitResult> {
-    const r = await this.engine.commit();
+  private async runCommit(mode: CommitMode): Promise<CommitResult> {
+    const r = await this.engine.commit(mode);
     this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
     if (r.phases) this.d.log.verbose(`commit phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
     for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);

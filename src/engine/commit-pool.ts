@@ -66,11 +66,6 @@ export interface CommitOptions {
   /** TCPWindowTracking: keep window tracking (no BE_LIBERAL). */
   tcpWindowTracking: boolean;
   now?: number;
-  /**
-   * Called once everything has been handed to the workers, while the kernel works: the main
-   * thread is otherwise idle until the end of the commit.
-   */
-  whileCommitting?: () => void;
 }
 
 /** A cache that can hand its live entries' attributes over as bytes (ExternalCache). */
@@ -211,10 +206,7 @@ export class CommitPool {
       }
       if (count) flush();
       const tPacked = performance.now();
-      const plain = Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
-      opts.whileCommitting?.();
-      const tOwn = performance.now();
-      const parts = await plain;
+      const parts = await Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
       const tPlain = performance.now();
       // RELATED entries: once every master is in (each worker holds back its own)
       const results = parts.map((p) => p.result);
@@ -243,7 +235,7 @@ export class CommitPool {
       }
       out.seconds = (performance.now() - t0) / 1000;
       out.phases = {
-        firstChunk: tFirst - t0, packed: tPacked - t0, whileCommitting: tOwn - tPacked,
+        firstChunk: tFirst - t0, packed: tPacked - t0,
         plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
         workersEncode: encodeMs, workersKernel: kernelMs,
       };

@@ -22,6 +22,13 @@ import type { Logger } from '../log.js';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/** Sum of per-CPU u32 counter increments (each may have wrapped). */
+export function countDelta(before: readonly number[], after: readonly number[]): number {
+  let d = 0;
+  for (let i = 0; i < after.length; i++) d += ((after[i] - (before[i] ?? 0)) >>> 0);
+  return d;
+}
+
 export interface MalformedCounters {
   total: number;
   truncated: number;
@@ -47,8 +54,17 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
   };
 }
 
+/** What SyncEngine.commit() does with the internal cache afterwards. */
+export interface CommitMode {
+  /**
+   * Copy the committed entries into the internal cache (default). A promotion passes false: it
+   * reloads the internal cache from the kernel right after, which covers them.
+   */
+  adopt?: boolean;
+}
+
 export class SyncEngine {
-  readonly internal: SyncCache;
+  private readonly internalCache: SyncCache;
   readonly external: ExternalCache;
   readonly ftfw: FtFw<CacheObject>;
   readonly channel: SyncChannel;
@@ -78,7 +94,7 @@ export class SyncEngine {
 
   constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
     const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
-    this.internal = new SyncCache('internal', config.general.hashLimit, storeAs);
+    this.internalCache = new SyncCache('internal', config.general.hashLimit, storeAs);
     this.external = new ExternalCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
     this.replicate = makeFilter(config.general.filter);
     this.replicateScanned = makeEventFilter(config.general.filter);
@@ -108,6 +124,16 @@ export class SyncEngine {
         startupResync: config.sync.startupResync,
       },
     );
+  }
+
+  /**
+   * The internal cache. The entries of the last commit are copied in on the first access after
+   * it (or on the next loop turn, whichever comes first): the commit's reply goes out before that
+   * copy, and nothing can see or change the cache in between.
+   */
+  get internal(): SyncCache {
+    if (this.pendingAdopt) this.settleCommit();
+    return this.internalCache;
   }
 
   /** Whether the Filter lets this flow be replicated (and flushed by `-F`). */
@@ -195,6 +221,7 @@ export class SyncEngine {
     if (!this.replicateScanned(t)) return;
     const key = t.key();
     if (key === undefined) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
+    this.touchedDuringCommit?.add(key);
     const now = nowSeconds();
     const held = type === 'NEW' ? undefined : this.internal.get(key);
     const live = held !== undefined && held.state !== ObjectState.DEAD;
@@ -225,6 +252,7 @@ export class SyncEngine {
     if (own) this.ownEvents++;
     const now = nowSeconds();
     const key = flowKey(e);
+    this.touchedDuringCommit?.add(key);
     let obj: CacheObject | undefined;
     if (type === 'NEW') obj = this.internal.add(e, now, key);
     else if (type === 'UPDATE') obj = this.internal.update(e, now, key);
@@ -452,37 +480,91 @@ export class SyncEngine {
 
   // ------------------------------------------------------------------------- cache commands
 
+  /** Keys the kernel reported on while a commit ran: their events are newer than the peer's entries. */
+  private touchedDuringCommit?: Set<string>;
+  /** Copies the last commit's entries into the internal cache (see `internal`). */
+  private pendingAdopt?: () => void;
+
   /**
-   * Commits the external cache into the kernel (worker threads, batched). The kernel's events for
-   * these creations are filtered out, so the internal cache takes the committed entries directly
-   * (silently: they are the peer's flows) and matches the kernel at once.
+   * Commits the external cache into the kernel (worker threads, batched), then makes the
+   * internal cache hold the committed entries, as if their events had been heard.
+   *
+   * The kernel builds an event for every entry created while anyone in the host listens to the
+   * NEW group (a filter that drops them comes after): that alone is a third of the kernel's
+   * time for a big commit. So the NEW group is left for the duration of the commit. The
+   * committed entries need no event (they are copied from the external cache, filtered already by
+   * the peer, and silently: they are the peer's flows). Flows created by packets meanwhile would
+   * be missed: the kernel's insert counter tells whether there were any, and if so a dump picks
+   * them up (and replicates them) once the commit is done.
    */
-  async commit(): Promise<CommitResult> {
+  async commit(mode: CommitMode = {}): Promise<CommitResult> {
+    this.settleCommit();
     const cfg = this.config.sync;
+    const insertsBefore = await this.kernelInserts();
+    const touched = new Set<string>();
+    this.touchedDuringCommit = touched;
+    this.events?.hearNew(false);
+    let r: CommitResult;
+    try {
+      r = await this.commitPool.commit(this.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
+    } finally {
+      this.events?.hearNew(true);
+      this.touchedDuringCommit = undefined;
+    }
+    const insertsAfter = await this.kernelInserts();
+    const foreign = insertsBefore === undefined || insertsAfter === undefined ? -1 : countDelta(insertsBefore, insertsAfter) - r.committed;
+    if (mode.adopt === false) return r;
+    const failed = new Set(r.failed.map((f) => f.key));
     const now = nowSeconds();
-    // the internal cache takes the committed entries while the kernel works (the main thread is
-    // idle then); the same wire form serves both caches: no re-encoding (the peer applied its
-    // Filter already). What an entry replaced is remembered, to be put back if its commit fails.
-    const before = new Map<string, { attrs: string; state: ObjectState; added: number; updated: number }>();
-    const adopt = (): void => {
+    this.pendingAdopt = () => {
+      // what the kernel reported on during the commit is newer than the peer's entry
       for (const obj of this.external.values()) {
-        if (obj.state === ObjectState.DEAD) continue;
-        const old = this.internal.get(obj.key);
-        if (old && old.state !== ObjectState.DEAD) before.set(obj.key, { attrs: old.attrs, state: old.state, added: old.added, updated: old.updated });
-        this.internal.addEncoded(obj.key, obj.attrs, now);
+        if (obj.state === ObjectState.DEAD || failed.has(obj.key) || touched.has(obj.key)) continue;
+        this.internalCache.addEncoded(obj.key, obj.attrs, now);
+      }
+      this.warnSmallKernelHash();
+      if (foreign !== 0) {
+        this.pickUpMissedFlows(foreign).catch((err) => this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`));
       }
     };
-    const r = await this.commitPool.commit(this.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking, whileCommitting: adopt });
-    for (const f of r.failed) {
-      const obj = this.internal.get(f.key);
-      if (!obj) continue;
-      const old = before.get(f.key);
-      if (old) Object.assign(obj, old); // live before and after: the live count stands
-      else if (this.ftfw.holds(obj)) this.internal.kill(f.key, now); // a DEAD one still owed to the peer
-      else this.internal.remove(f.key);
-    }
-    this.warnSmallKernelHash();
+    // after the reply has gone out: the socket writes it in the next poll phase
+    setImmediate(() => setImmediate(() => this.settleCommit()));
     return r;
+  }
+
+  /** Runs the copy a commit left pending, if any. */
+  settleCommit(): void {
+    const adopt = this.pendingAdopt;
+    if (!adopt) return;
+    this.pendingAdopt = undefined;
+    adopt();
+  }
+
+  /** The kernel's per-CPU insert counters (ctnetlink creates and packets alike), if readable. */
+  private async kernelInserts(): Promise<number[] | undefined> {
+    try {
+      return (await this.kernel.cpuStats()).map((s) => s.insert ?? 0);
+    } catch (err) {
+      this.log.verbose(`conntrack statistics unavailable: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Flows created while the NEW group was left: read from the kernel and handled as the NEW
+   * events that were not heard (cached and replicated). `expected` is how many the insert
+   * counter saw, -1 when unknown.
+   */
+  private async pickUpMissedFlows(expected: number): Promise<void> {
+    let found = 0;
+    await this.kernel.dump({}, (e) => {
+      if (!this.replicate(e)) return;
+      const held = this.internal.get(flowKey(e));
+      if (held && held.state !== ObjectState.DEAD) return;
+      found++;
+      this.onKernelEvent('NEW', e, 0);
+    });
+    this.log.info(`flows created while the commit ran: ${found} picked up from the kernel${expected > 0 ? ` (the kernel counted ${expected} inserts besides ours)` : ''}`);
   }
 
   private hashWarned = false;

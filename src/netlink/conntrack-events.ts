@@ -114,6 +114,11 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     this.socket.ignorePorts(ports);
   }
 
+  /** Leaves or rejoins the NEW events group (see SyncEngine.commit). */
+  hearNew(on: boolean): void {
+    this.socket.setMembership(NFNLGRP_CONNTRACK_NEW, on);
+  }
+
   /** Starts delivering events from the event loop. */
   start(): void {
     this.watching = true;

@@ -9,6 +9,7 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const NETLINK_ADD_MEMBERSHIP = 1;
+export const NETLINK_DROP_MEMBERSHIP = 2;
 export const NETLINK_BROADCAST_ERROR = 4;
 export const NETLINK_NO_ENOBUFS = 5;
 export const NETLINK_CAP_ACK = 10;

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { NativeSocket, nativeAddon } from '../native.js';
 import {
-  NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_NETFILTER, NETLINK_NO_ENOBUFS,
+  NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_NETFILTER, NETLINK_NO_ENOBUFS,
   SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE,
 } from './constants.js';
 
@@ -100,6 +100,11 @@ export class NetlinkSocket {
     } catch {
       /* older kernels: replies are just larger */
     }
+  }
+
+  /** Leaves (or joins again) a multicast group: the kernel builds no event for a group nobody is in. */
+  setMembership(group: number, member: boolean): void {
+    this.native.setInt(SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group);
   }
 
   get receiveBufferSize(): number {
