@@ -3,6 +3,7 @@
 # replicated flows, stock conntrackd vs ctsync, measured in the same run on the same namespaces.
 #   scripts/bench-commit.sh [N ...]        default: 100000 1000000
 #   BENCH_VERBOSE=1: ctsync logs at verbose level, and its commit phases are printed.
+#   BENCH_IMPLS=ctsync: run only that daemon (no ratio is printed then).
 # The backup's kernel table is empty before each commit; the primary loads the flows with
 # `ctsync ct load` and both daemons replicate them. Namespaces and daemons are removed on exit.
 #
@@ -138,7 +139,7 @@ primary_gone() { [[ -z $(ip netns pids "$A") ]]; }
 results=()
 for n in "${SIZES[@]}"; do
   node scripts/gen-entries.mjs --count "$n" --out "$DIR/flows" >/dev/null
-  for impl in conntrackd ctsync; do
+  for impl in ${BENCH_IMPLS:-conntrackd ctsync}; do
     ip netns exec "$A" conntrack -F >/dev/null 2>&1 || true
     ip netns exec "$B" conntrack -F >/dev/null 2>&1 || true
     rm -f "$DIR"/*.lock "$DIR"/*.sock "$DIR"/*.log
@@ -170,6 +171,7 @@ for n in "${SIZES[@]}"; do
   done
 done
 
+[[ -z ${BENCH_IMPLS:-} ]] || exit 0
 echo
 printf '%-10s %-12s %-12s %-8s\n' entries conntrackd ctsync speedup
 for n in "${SIZES[@]}"; do

@@ -276,7 +276,8 @@ export function writeScannedCreate(w: NlWriter, b: Uint8Array, opts: CommitEncod
   if (f.zone >= 0) u16be(CTA.ZONE, f.zone);
   u32be(CTA.STATUS, requestStatus(f.hasStatus ? f.status : undefined));
   u32be(CTA.TIMEOUT, opts.timeout);
-  if (f.mark >= 0) u32be(CTA.MARK, f.mark);
+  // as writeCreateAttrs: mark 0 and an all-zero synproxy are what a new entry has anyway
+  if (f.mark > 0) u32be(CTA.MARK, f.mark);
   if (f.tcpState >= 0 || f.wsO >= 0 || f.wsR >= 0 || (opts.liberal && f.proto === IPPROTO.TCP)) {
     const pi = nestStart(CTA.PROTOINFO);
     const t = nestStart(CTA_PROTOINFO.TCP);
@@ -339,7 +340,7 @@ export function writeScannedCreate(w: NlWriter, b: Uint8Array, opts: CommitEncod
     seqAdj(CTA.SEQ_ADJ_REPLY, b, f.seqAdj + 12);
   }
   if (f.masterIp >= 0) tuple(CTA.TUPLE_MASTER, b, f.masterIp, f.masterV6, f.masterProto < 0 ? 0 : f.masterProto, f.masterPort, false);
-  if (f.synproxy >= 0) {
+  if (f.synproxy >= 0 && (be32(b, f.synproxy) | be32(b, f.synproxy + 4) | be32(b, f.synproxy + 8)) !== 0) {
     // wire order: its, isn, tsoff
     const s = nestStart(CTA.SYNPROXY);
     u32be(CTA_SYNPROXY.ISN, be32(b, f.synproxy + 4));

@@ -494,7 +494,9 @@ export function writeCreateAttrs(w: NlWriter, e: Entry, opts: RequestOptions = {
   const timeout = opts.timeout ?? e.timeout;
   if (timeout === undefined) throw new EntryEncodeError('timeout: missing (the kernel needs one to create an entry)');
   w.u32be(CTA.TIMEOUT, timeout);
-  if (e.mark !== undefined) w.u32be(CTA.MARK, e.mark);
+  // a new entry starts with mark 0 and a zeroed synproxy extension: what equals that is left out
+  // (fewer attributes for the kernel to parse on every create of a big commit)
+  if (e.mark) w.u32be(CTA.MARK, e.mark);
   writeProtoinfo(w, e, true, opts.liberal ?? false);
   if (e.helper !== undefined) {
     const h = w.nestStart(CTA.HELP);
@@ -511,7 +513,7 @@ export function writeCreateAttrs(w: NlWriter, e: Entry, opts: RequestOptions = {
   if (e.seqAdjOrig) writeSeqAdj(w, CTA.SEQ_ADJ_ORIG, e.seqAdjOrig);
   if (e.seqAdjReply) writeSeqAdj(w, CTA.SEQ_ADJ_REPLY, e.seqAdjReply);
   if (e.master) writeTuple(w, CTA.TUPLE_MASTER, fam, e.master, 'master');
-  if (e.synproxy) {
+  if (e.synproxy && (e.synproxy.isn || e.synproxy.its || e.synproxy.tsoff)) {
     const s = w.nestStart(CTA.SYNPROXY);
     w.u32be(CTA_SYNPROXY.ISN, e.synproxy.isn);
     w.u32be(CTA_SYNPROXY.ITS, e.synproxy.its);

@@ -60,7 +60,8 @@ describe('ctnetlink properties', function () {
       assert.deepStrictEqual(d.orig, e.orig);
       assert.equal(d.status, requestStatus(e.status));
       assert.equal(d.timeout, e.timeout);
-      assert.equal(d.mark, e.mark);
+      // mark 0 and an all-zero synproxy are what a new entry has anyway: not sent
+      assert.equal(d.mark, e.mark || undefined);
       assert.equal(d.zone, e.zone);
       assert.equal(d.helper, e.helper);
       assert.equal(d.labels, e.labels);
@@ -68,7 +69,8 @@ describe('ctnetlink properties', function () {
       assert.deepStrictEqual(d.master, e.master);
       assert.deepStrictEqual(d.seqAdjOrig, e.seqAdjOrig);
       assert.deepStrictEqual(d.seqAdjReply, e.seqAdjReply);
-      assert.deepStrictEqual(d.synproxy, e.synproxy);
+      const s = e.synproxy;
+      assert.deepStrictEqual(d.synproxy, s && (s.isn || s.its || s.tsoff) ? s : undefined);
       assert.deepStrictEqual(d.sctp, e.sctp);
       assert.deepStrictEqual(d.dccp, e.dccp);
       // read-only fields never go into a request
