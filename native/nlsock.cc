@@ -491,6 +491,27 @@ Napi::Value SetThreadScheduler(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
+// execv(path, [argv0, ...]): replaces the process image, keeping the pid (Node 20 has no
+// process.execve). For the daemon to restart itself with different V8 flags before it has
+// opened anything: a service manager keeps tracking the same pid. Returns -errno on failure;
+// on success it does not return.
+Napi::Value Execv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "execv(path, argv)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < arr.Length(); i++) args.push_back(arr.Get(i).ToString().Utf8Value());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv(path.c_str(), argv.data());
+  return Napi::Number::New(env, -errno);
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("peerUid", Napi::Function::New(env, PeerUid));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
@@ -498,6 +519,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptInt", Napi::Function::New(env, GetSockoptInt));
   exports.Set("sendMany", Napi::Function::New(env, SendMany));
   exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
+  exports.Set("execv", Napi::Function::New(env, Execv));
   return NlSocket::Init(env, exports);
 }
 

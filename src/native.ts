@@ -32,6 +32,8 @@ export interface NativeAddon {
   sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
   /** sched_setscheduler(2) for the calling thread only (SCHED_OTHER 0, FIFO 1, RR 2): 0 or -errno. */
   setThreadScheduler(policy: number, priority: number): number;
+  /** execv(2): replaces the process image (same pid); returns -errno only if that failed. */
+  execv(path: string, argv: string[]): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -73,15 +73,36 @@ export interface DaemonOptions {
   background?: boolean;
 }
 
+/**
+ * V8's garbage collector hands work to helper threads, which keep the default policy. With the
+ * main thread real-time (Scheduler), a busy main thread can leave them no CPU, and then waits
+ * for them busily: cppgc's incremental sweeping re-posts itself until the concurrent sweeper is
+ * done. Two such daemons on a 2-CPU host spun for a second at a time, until the kernel's RT
+ * throttling let the helpers run. With a real-time Scheduler the daemon therefore runs its GC on
+ * the main thread only (--single-threaded-gc), a V8 flag that must be given at start: without
+ * it, the daemon restarts itself with it (execv, same pid) before it opens anything.
+ */
+export const SINGLE_THREADED_GC = '--single-threaded-gc';
+
+/** node's arguments to run this process again with the flag; undefined when it has it already. */
+export function argvWithSingleThreadedGc(execArgv: readonly string[], argv: readonly string[]): string[] | undefined {
+  if (execArgv.includes(SINGLE_THREADED_GC)) return undefined;
+  return [argv[0], SINGLE_THREADED_GC, ...execArgv, ...argv.slice(1)];
+}
+
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   // started by -d: once the parent has gone, a write to our stderr must not kill us (EPIPE)
   if (opts.background) process.stderr.on('error', () => undefined);
   const { config, warnings } = await loadConfig(opts.configPath);
+  let execvError: number | undefined;
+  const again = config.general.scheduler ? argvWithSingleThreadedGc(process.execArgv, process.argv) : undefined;
+  if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
   const log = createLogger({
     level: opts.logLevel ?? config.log?.level, console: opts.console,
     file: config.general.logFile || undefined, syslog: config.general.syslog || undefined,
   });
   for (const w of warnings) log.warn(w);
+  if (execvError !== undefined) log.warn(`could not restart with ${SINGLE_THREADED_GC} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread`);
   const release = takeLock(config.general.lockFile, log);
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
@@ -162,7 +183,9 @@ const READY_MARK = 'ctsync-daemon-ready';
  * child says so on stderr (after it stopped logging there), then the pipe is closed.
  */
 export async function startInBackground(argv: string[], config: CtsyncConfig): Promise<void> {
-  const child = spawn(process.execPath, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  // the child would restart itself with the flag (runDaemon): give it at once
+  const flags = config.general.scheduler && !process.execArgv.includes(SINGLE_THREADED_GC) ? [SINGLE_THREADED_GC] : [];
+  const child = spawn(process.execPath, [...flags, ...argv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ready = new Promise<void>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
-import { requireRoot } from '../helpers/netns.js';
+import { ctsyncBin, requireRoot } from '../helpers/netns.js';
 import { repoRoot, sleep } from '../helpers/fakes.js';
 import { flowKey } from '../../src/conntrack/key.js';
 import { FLAG, MSG, encodeCt } from '../../src/sync/wire.js';
@@ -41,6 +41,30 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.ok(others.length >= 4, 'node has its other threads');
     assert.deepEqual([...new Set(others)], [0], 'every other thread SCHED_OTHER');
     assert.match(pair.b.logTail(), /Scheduler FIFO priority 1 applied to the main thread/);
+    // ... and restarted itself (same pid) with its GC on the main thread only
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(cmdline.includes('--single-threaded-gc'), cmdline.join(' '));
+  });
+
+  it('in the foreground as well: restarts itself with that GC flag and keeps its pid (service managers track it)', async function () {
+    await pair.b.stop();
+    const sub = pair.b.ns.spawn(process.execPath, [ctsyncBin(), '-C', pair.b.conf]);
+    try {
+      let up = false;
+      for (let i = 0; i < 200 && !up; i++) {
+        up = fs.existsSync(pair.b.sock) && (await pair.b.client(['-s', 'rsqueue'])).exitCode === 0;
+        if (!up) await sleep(50);
+      }
+      assert.ok(up, `foreground daemon answers${pair.b.logTail()}`);
+      const lockPid = Number(fs.readFileSync(path.join(path.dirname(pair.b.conf), 'b.lock'), 'utf8').trim());
+      assert.equal(lockPid, sub.pid, 'the pid `ip netns exec` started is the daemon');
+      const cmdline = fs.readFileSync(`/proc/${lockPid}/cmdline`, 'utf8').split('\0');
+      assert.ok(cmdline.includes('--single-threaded-gc'), cmdline.join(' '));
+    } finally {
+      sub.kill('SIGTERM');
+      await sub;
+    }
+    await pair.b.start();
   });
 
   it('commits 3,000 flows of which 40 are RELATED to 40 masters, masters kept', async function () {
