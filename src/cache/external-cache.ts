@@ -222,13 +222,15 @@ export class ExternalCache implements CacheView {
   /** Drops everything (`-f external`). Returns how many entries were dropped. */
   flush(): number {
     const n = this.live;
-    this.arena = Buffer.allocUnsafe(MIN_ARENA);
+    // new buffers (a dump in progress keeps walking the old arena), of the sizes the cache had:
+    // a flush is usually followed by a resync that fills it again, which would otherwise grow
+    // (and copy) the arena and the table all the way up once more
+    this.arena = Buffer.allocUnsafe(this.arena.length);
     this.words = new Uint32Array(this.arena.buffer, this.arena.byteOffset, this.arena.length >> 2);
     this.used = 0;
     this.garbage = 0;
-    this.slots = new Int32Array(MIN_TABLE);
-    this.hashes = new Int32Array(MIN_TABLE);
-    this.mask = MIN_TABLE - 1;
+    this.slots = new Int32Array(this.slots.length);
+    this.hashes = new Int32Array(this.hashes.length);
     this.live = 0;
     return n;
   }
