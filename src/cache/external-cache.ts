@@ -15,7 +15,8 @@
 //
 // The rest of the daemon sees the same view as the internal cache (CacheView): values() builds a
 // CacheObject per record on demand (dumps, filling the internal cache after a commit); the
-// commit itself copies the arena's bytes (forEachLive).
+// commit hands whole runs of records to its workers as they are (forEachSegment), and the
+// workers read them with forEachRecord.
 import type { Entry } from '../conntrack/entry.js';
 import { CacheObject, ObjectState, decodeStored, mergeEntry, type CacheCounters, type CacheView } from './sync-cache.js';
 import { encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
@@ -203,16 +204,27 @@ export class ExternalCache implements CacheView {
     }
   }
 
-  /** Each live entry's attributes, as bytes in the arena (for the commit: no strings). */
-  forEachLive(visit: (src: Buffer, off: number, len: number, updated: number) => void): void {
-    const a = this.arena;
+  /**
+   * The arena in segments of whole records, each at most `maxBytes` long (`firstBytes` for the
+   * first, so a consumer can start early) unless a single record is longer: `visit(arena, start,
+   * end)`. Read the records with forEachRecord; FREE ones are in there too. The arena must not
+   * change while this runs.
+   */
+  forEachSegment(firstBytes: number, maxBytes: number, visit: (arena: Buffer, start: number, end: number) => void): void {
     const w = this.words;
     const end = this.used >> 2;
+    let start = 0;
+    let limit = firstBytes;
     for (let rec = 0; rec < end;) {
-      const klen = (w[rec] >>> 8) & 0xff;
-      if ((w[rec] & 0xff) !== FREE) visit(a, rec * 4 + HDR + align4(klen), w[rec] >>> 16, w[rec + 3]);
-      rec += (HDR + align4(klen) + w[rec + 1]) >> 2;
+      const next = rec + ((HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2);
+      if (next * 4 - start > limit && rec * 4 > start) {
+        visit(this.arena, start, rec * 4);
+        start = rec * 4;
+        limit = maxBytes;
+      }
+      rec = next;
     }
+    if (end * 4 > start) visit(this.arena, start, end * 4);
   }
 
   entry(obj: CacheObject): Entry {
@@ -415,5 +427,20 @@ export class ExternalCache implements CacheView {
         i = j;
       }
     }
+  }
+}
+
+/**
+ * The live records of a segment that forEachSegment gave (copied anywhere, e.g. to a worker):
+ * `visit(attrsStart, attrsEnd, updated)`, offsets into `seg`.
+ */
+export function forEachRecord(seg: Uint8Array, visit: (start: number, end: number, updated: number) => void): void {
+  const w = new Uint32Array(seg.buffer, seg.byteOffset, seg.byteLength >> 2);
+  for (let rec = 0; rec < w.length;) {
+    const klen = (w[rec] >>> 8) & 0xff;
+    const attrs = rec * 4 + HDR + align4(klen);
+    const state = w[rec] & 0xff;
+    if (state !== FREE && state !== ObjectState.DEAD) visit(attrs, attrs + (w[rec] >>> 16), w[rec + 3]);
+    rec += (HDR + align4(klen) + w[rec + 1]) >> 2;
   }
 }

@@ -23,6 +23,8 @@ export interface ControlHandler {
   /** A conntrackd action code; returns the text the stock client prints. */
   conntrackd(action: number): Promise<string | AsyncIterable<string>>;
   json(req: ControlRequest): Promise<ControlReply>;
+  /** A reply has gone out completely (the client has its answer): for work that may wait until then. */
+  replied?(): void;
 }
 
 export class ControlError extends Error {}
@@ -101,20 +103,25 @@ export class ControlServer {
   }
 
   private fail(sock: net.Socket, error: string): void {
-    sock.end(JSON.stringify({ ok: false, error }) + '\n');
+    this.finish(sock, JSON.stringify({ ok: false, error }) + '\n');
+  }
+
+  /** Ends the reply; tells the handler once the client has it all. */
+  private finish(sock: net.Socket, last?: string): void {
+    sock.end(last ?? '', () => this.handler.replied?.());
   }
 
   private async serveConntrackd(sock: net.Socket, action: number): Promise<void> {
     try {
       const out = await this.handler.conntrackd(action);
-      if (typeof out === 'string') sock.end(out);
+      if (typeof out === 'string') this.finish(sock, out);
       else {
         for await (const chunk of out) if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
-        sock.end();
+        this.finish(sock);
       }
     } catch (err) {
       this.log('error', `control: conntrackd request ${action}: ${(err as Error).message}`);
-      sock.end(`${(err as Error).message}\n`);
+      this.finish(sock, `${(err as Error).message}\n`);
     }
   }
 
@@ -140,7 +147,7 @@ export class ControlServer {
         }
         if (chunk) sock.write(chunk);
       }
-      sock.end(JSON.stringify({ ok: true, result: reply.result ?? null }) + '\n');
+      this.finish(sock, JSON.stringify({ ok: true, result: reply.result ?? null }) + '\n');
     } catch (err) {
       if (!(err instanceof ControlError)) this.log('error', `control: ${req.cmd}: ${(err as Error).stack ?? err}`);
       this.fail(sock, (err as Error).message);

@@ -1,13 +1,14 @@
 // Commit with a pool of worker threads, started with the daemon so a failover does not wait for
-// them. The main thread streams the external cache to the workers in chunks (the raw wire
-// attributes, packed into transferred buffers: no structured clone of strings) and the workers
-// transcode and send while the rest is still being packed. The kernel runs ctnetlink's CT_NEW
+// them. The main thread streams the external cache's arena to the workers in segments of whole
+// records (one copy each, into a transferred buffer: no per-entry work on the main thread, no
+// structured clone) and the workers transcode and send while the rest is still being copied. The kernel runs ctnetlink's CT_NEW
 // under one mutex, so what the workers buy is overlap: one encodes while the other's batch is in
 // the kernel. RELATED entries (with a master tuple) are found by the workers and go in a second
 // round, after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ObjectState, decodeStored, type CacheView } from '../cache/sync-cache.js';
+import { decodeStored } from '../cache/sync-cache.js';
+import type { ExternalCache } from '../cache/external-cache.js';
 import { flowKey } from '../conntrack/key.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
 import type { Entry } from '../conntrack/entry.js';
@@ -15,11 +16,8 @@ import type { Entry } from '../conntrack/entry.js';
 /** Main thread -> worker. */
 export type CommitRequest =
   | { type: 'begin'; now: number; fixedTimeout?: number; liberal: boolean }
-  /**
-   * Entries base, base+1, ...: their wire attributes back to back in `data`, and in `meta` (a
-   * Uint32Array) the length and the `updated` time of each. Both transferred.
-   */
-  | { type: 'chunk'; data: ArrayBuffer; meta: ArrayBuffer; base: number }
+  /** Records of the external cache's arena, as ExternalCache.forEachSegment gives them (transferred). */
+  | { type: 'chunk'; data: ArrayBuffer }
   /** No more chunks: answer with the plain entries' result. */
   | { type: 'end' }
   /** Commit the RELATED entries held back (answers with their result), then drop the chunks. */
@@ -37,7 +35,7 @@ export interface CommitPartResult {
   created: number;
   replaced: number;
   /** `attrs`: the entry's wire attributes (latin1), so the failure can be reported without the cache. */
-  failures: Array<{ index: number; errno: number; message?: string; attrs: string }>;
+  failures: Array<{ errno: number; message?: string; attrs: string }>;
   /** Milliseconds the worker spent encoding, and waiting for the kernel (send + replies). */
   encodeMs: number;
   kernelMs: number;
@@ -68,15 +66,9 @@ export interface CommitOptions {
   now?: number;
 }
 
-/** A cache that can hand its live entries' attributes over as bytes (ExternalCache). */
-interface ArenaSource {
-  forEachLive(visit: (src: Buffer, off: number, len: number, updated: number) => void): void;
-}
-const isArenaSource = (c: object): c is ArenaSource => typeof (c as Partial<ArenaSource>).forEachLive === 'function';
-
-/** Records per chunk: the first ones small so the workers start at once. */
-const FIRST_CHUNK = 1024;
-const CHUNK = 8192;
+/** Bytes of arena per chunk: the first one small so the workers start at once. */
+const FIRST_CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
 interface PoolWorker {
   worker: Worker;
@@ -141,7 +133,7 @@ export class CommitPool {
   }
 
   /** Commits every live entry of the cache; returns counts and the failures with reasons. */
-  async commit(cache: CacheView, opts: CommitOptions): Promise<CommitResult> {
+  async commit(cache: ExternalCache, opts: CommitOptions): Promise<CommitResult> {
     if (this.workers.length === 0) throw new Error('commit pool is not started');
     const t0 = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);
@@ -151,60 +143,16 @@ export class CommitPool {
       w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
     }
     try {
-      // stream: pack a chunk, hand it over (transfer), next chunk to the next worker. Each
-      // chunk is the entries' attributes back to back (copied from the cache's arena, or its
-      // strings), with the length and `updated` time of each alongside
-      let scratch = Buffer.allocUnsafe(1 << 20);
-      let pos = 0;
-      let meta = new Uint32Array(2 * FIRST_CHUNK);
-      let count = 0;
-      let total = 0;
+      // stream: copy a segment, hand it over (transfer), next segment to the next worker
       let next = 0;
-      let limit = FIRST_CHUNK;
       let tFirst = 0;
-      const flush = (): void => {
-        const data = new ArrayBuffer(pos);
-        new Uint8Array(data).set(scratch.subarray(0, pos));
-        const m = meta.slice(0, 2 * count);
-        workers[next].worker.postMessage({ type: 'chunk', data, meta: m.buffer, base: total - count } satisfies CommitRequest, [data, m.buffer]);
+      cache.forEachSegment(FIRST_CHUNK_BYTES, CHUNK_BYTES, (arena, start, end) => {
+        const data = new ArrayBuffer(end - start);
+        new Uint8Array(data).set(arena.subarray(start, end));
+        workers[next].worker.postMessage({ type: 'chunk', data } satisfies CommitRequest, [data]);
         if (tFirst === 0) tFirst = performance.now();
         next = (next + 1) % workers.length;
-        pos = 0;
-        count = 0;
-        if (limit !== CHUNK) {
-          limit = CHUNK;
-          meta = new Uint32Array(2 * CHUNK);
-        }
-      };
-      const room = (n: number): void => {
-        if (pos + n <= scratch.length) return;
-        const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + n));
-        scratch.copy(bigger, 0, 0, pos);
-        scratch = bigger;
-      };
-      const add = (len: number, updated: number): void => {
-        meta[2 * count] = len;
-        meta[2 * count + 1] = updated;
-        count++;
-        total++;
-        if (count >= limit) flush();
-      };
-      if (isArenaSource(cache)) {
-        cache.forEachLive((src, off, len, updated) => {
-          room(len);
-          src.copy(scratch, pos, off, off + len);
-          pos += len;
-          add(len, updated);
-        });
-      } else {
-        for (const obj of cache.values()) {
-          if (obj.state === ObjectState.DEAD) continue;
-          room(obj.attrs.length);
-          pos += scratch.write(obj.attrs, pos, 'latin1');
-          add(obj.attrs.length, obj.updated);
-        }
-      }
-      if (count) flush();
+      });
       const tPacked = performance.now();
       const parts = await Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
       const tPlain = performance.now();

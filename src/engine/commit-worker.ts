@@ -10,6 +10,7 @@ import { runBatch, type BatchChannel } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
 import type { CommitPartResult, CommitReply, CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
+import { ExternalCache, forEachRecord } from '../cache/external-cache.js';
 import type { Entry } from '../conntrack/entry.js';
 
 const socket = new NetlinkSocket({ rcvbuf: 16 * 1024 * 1024, sndbuf: 4 * 1024 * 1024 });
@@ -23,13 +24,13 @@ const channel: BatchChannel = {
 let seq = (Date.now() / 1000) >>> 0;
 
 interface Chunk {
-  /** The entries' wire attributes back to back. */
+  /** A segment of the external cache's arena (whole records). */
   buf: Buffer;
-  /** Entry r: attributes at [at[r], at[r + 1]), updated[r]. */
-  at: Uint32Array;
+  /** Live entry r: wire attributes at [start[r], end[r]), updated[r]. */
+  start: Uint32Array;
+  end: Uint32Array;
   updated: Uint32Array;
-  base: number;
-  /** Record numbers of the RELATED entries, held back. */
+  /** Entry numbers of the RELATED entries, held back. */
   related: number[];
 }
 
@@ -59,11 +60,11 @@ function hasMaster(b: Uint8Array, start: number, end: number): boolean {
 /** Commits the chunk's records rec[0..count): create, and replace what exists. */
 async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<number>, count: number, result: CommitPartResult): Promise<void> {
   const t0 = performance.now();
-  const { buf, at, updated } = c;
+  const { buf, start, end, updated } = c;
   let encodeMs = 0;
   const encodeCreate = (w: NlWriter, k: number, s: number): void => {
     const r = rec[k];
-    const cached = scanTimeout(buf, at[r], at[r + 1]);
+    const cached = scanTimeout(buf, start[r], end[r]);
     let timeout = job.fixedTimeout ?? cached - (job.now - updated[r]);
     if (job.fixedTimeout === undefined && (cached < 0 || timeout <= 0)) timeout = 60;
     w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
@@ -78,7 +79,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     const err = first.outcome.errnos[k];
     if (err === 0) result.created++;
     else if (err === errno.EEXIST) exists.push(k);
-    else result.failures.push({ index: c.base + rec[k], errno: err, message: first.outcome.messages.get(k), attrs: buf.toString('latin1', at[rec[k]], at[rec[k] + 1]) });
+    else result.failures.push({ errno: err, message: first.outcome.messages.get(k), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
   }
   // replace what is there with ours: delete, create. A packet can re-create the flow in between
   // (the VIP is already here): then the same again, a few times.
@@ -87,7 +88,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     const batch = pending;
     const del = await runBatch(channel, batch.length, seq + 1, (w, j, s) => {
       const r = rec[batch[j]];
-      scanTimeout(buf, at[r], at[r + 1]);
+      scanTimeout(buf, start[r], end[r]);
       w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, s, scannedFamily());
       if (!writeScannedIdentity(w, buf)) throw new Error('entry has no usable tuple');
       w.end();
@@ -101,7 +102,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
       const err = again.outcome.errnos[j];
       if (err === 0) result.replaced++;
       else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
-      else result.failures.push({ index: c.base + rec[batch[j]], errno: err, message: again.outcome.messages.get(j), attrs: buf.toString('latin1', at[rec[batch[j]]], at[rec[batch[j]] + 1]) });
+      else result.failures.push({ errno: err, message: again.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[batch[j]]], end[rec[batch[j]]]) });
     }
   }
   result.encodeMs += encodeMs;
@@ -109,23 +110,25 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
 }
 
 /** Commits the plain entries of a chunk into `result`; holds the RELATED ones back in `hold`. */
-async function commitChunk(channel: BatchChannel, data: ArrayBuffer, metaBuf: ArrayBuffer, base: number, result: CommitPartResult, hold: Chunk[]): Promise<void> {
+async function commitChunk(channel: BatchChannel, data: ArrayBuffer, result: CommitPartResult, hold: Chunk[]): Promise<void> {
   const buf = Buffer.from(data);
-  const meta = new Uint32Array(metaBuf);
-  const n = meta.length >> 1;
-  const at = new Uint32Array(n + 1);
-  const updated = new Uint32Array(n);
-  const plain = new Uint32Array(n);
-  const c: Chunk = { buf, at, updated, base, related: [] };
+  // at most one entry per 20 bytes (the smallest record: header and a key)
+  const most = (buf.length / 20) | 0;
+  const start = new Uint32Array(most);
+  const end = new Uint32Array(most);
+  const updated = new Uint32Array(most);
+  const plain = new Uint32Array(most);
+  const c: Chunk = { buf, start, end, updated, related: [] };
+  let n = 0;
   let count = 0;
-  for (let r = 0, o = 0; r < n; r++) {
-    at[r] = o;
-    o += meta[2 * r];
-    updated[r] = meta[2 * r + 1];
-    if (hasMaster(buf, at[r], o)) c.related.push(r);
-    else plain[count++] = r;
-  }
-  at[n] = buf.length;
+  forEachRecord(buf, (s, e, u) => {
+    start[n] = s;
+    end[n] = e;
+    updated[n] = u;
+    if (hasMaster(buf, s, e)) c.related.push(n);
+    else plain[count++] = n;
+    n++;
+  });
   if (c.related.length) hold.push(c);
   await commitRecords(channel, c, plain, count, result);
 }
@@ -181,24 +184,24 @@ async function warmUp(): Promise<void> {
       tcp: proto === 6 ? { state: 3, wscaleOrig: 7, wscaleReply: 7, flagsOrig: 0x23, flagsReply: 0x23 } : undefined,
     });
   }
+  // the daemon's own record format: the samples go into an ExternalCache as received messages do
+  const cache = new ExternalCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' });
   const scratch = Buffer.allocUnsafe(1024);
-  const parts = samples.map((e) => Buffer.from(scratch.subarray(0, encodeCtAttrs(scratch, 0, e, { tcpWindowTracking: true }))));
-  const per = 4096;
+  for (let i = 0; i < 4096; i++) {
+    const e = samples[i % samples.length];
+    const key = Buffer.from(`warm-up key ${String(i).padStart(4, '0')}`, 'latin1'); // 16 bytes
+    cache.store(key, 0, key.length, scratch, 0, encodeCtAttrs(scratch, 0, e, { tcpWindowTracking: true }), 300, 0);
+  }
   const ch = loopbackChannel();
   for (let round = 0; round < 8; round++) {
-    const bufs: Buffer[] = [];
-    const meta = new Uint32Array(2 * per);
-    for (let r = 0; r < per; r++) {
-      const b = parts[(r * 7 + round) % parts.length];
-      bufs.push(b);
-      meta[2 * r] = b.length;
-      meta[2 * r + 1] = 0;
-    }
-    const data = Buffer.concat(bufs);
-    const copy = new ArrayBuffer(data.length);
-    new Uint8Array(copy).set(data);
     job = { now: 300, liberal: round % 2 === 0 };
-    await commitChunk(ch, copy, meta.buffer, 0, newPart(), []);
+    const segments: ArrayBuffer[] = [];
+    cache.forEachSegment(16 * 1024, 64 * 1024, (arena, from, to) => {
+      const data = new ArrayBuffer(to - from);
+      new Uint8Array(data).set(arena.subarray(from, to));
+      segments.push(data);
+    });
+    for (const data of segments) await commitChunk(ch, data, newPart(), []);
   }
   job = { now: 0, liberal: true };
 }
@@ -219,7 +222,7 @@ parentPort!.on('message', (m: CommitRequest) => {
       case 'chunk':
         if (failed) return;
         try {
-          await commitChunk(channel, m.data, m.meta, m.base, part, held);
+          await commitChunk(channel, m.data, part, held);
         } catch (err) {
           failed = err as Error;
         }

@@ -127,9 +127,9 @@ export class SyncEngine {
   }
 
   /**
-   * The internal cache. The entries of the last commit are copied in on the first access after
-   * it (or on the next loop turn, whichever comes first): the commit's reply goes out before that
-   * copy, and nothing can see or change the cache in between.
+   * The internal cache. The entries of the last commit are copied in once the commit's reply is
+   * out (settleCommit), or earlier on the first access: nothing can see or change the cache before
+   * the copy.
    */
   get internal(): SyncCache {
     if (this.pendingAdopt) this.settleCommit();
@@ -527,8 +527,8 @@ export class SyncEngine {
         this.pickUpMissedFlows(foreign).catch((err) => this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`));
       }
     };
-    // after the reply has gone out: the socket writes it in the next poll phase
-    setImmediate(() => setImmediate(() => this.settleCommit()));
+    // normally once the reply is out (the control handler's replied()), else shortly after
+    setTimeout(() => this.settleCommit(), 20);
     return r;
   }
 

@@ -1,9 +1,10 @@
 // ExternalCache (arena + open-addressing table) against a plain Map model: random sequences of
 // stores, in-place and moving overwrites, removals and flushes, with growth, compaction and
-// backward-shift deletion all exercised (small key space, attributes of 4..600 bytes).
+// backward-shift deletion all exercised (small key space, attributes of 4..600 bytes); and the
+// commit's view of it (forEachSegment, forEachRecord) holds exactly the live entries.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { ExternalCache } from '../../src/cache/external-cache.js';
+import { ExternalCache, forEachRecord } from '../../src/cache/external-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
 
 type Op =
@@ -64,6 +65,21 @@ describe('ExternalCache', () => {
       const want = [...model].map(([k, v]) => [k, v.attrs, v.state]).sort();
       assert.deepEqual(got, want);
       for (const [k, v] of model) assert.equal(c.get(k)?.attrs, v.attrs);
+      // the commit's view: segments of whole records, copied, then read back on their own
+      const first = 64 + (ops.length % 200);
+      const most = 256 + 3 * limit;
+      const seen: string[] = [];
+      let covered = 0;
+      c.forEachSegment(first, most, (arena, start, end) => {
+        assert.equal(start, covered, 'segments follow each other');
+        covered = end;
+        const copy = new Uint8Array(arena.subarray(start, end));
+        forEachRecord(copy, (s, e, updated) => {
+          assert.ok(updated === 1000 || updated === 2000);
+          seen.push(Buffer.from(copy.buffer, s, e - s).toString('latin1'));
+        });
+      });
+      assert.deepEqual(seen.sort(), [...model.values()].map((v) => v.attrs).sort());
     }), { numRuns: 300 });
   });
 
