@@ -16,6 +16,7 @@
 #include <memory>
 #include <cstring>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -58,10 +59,17 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return exports;
   }
 
+  // NlSocket(protocol): a new netlink socket. NlSocket(0, fd): wraps a datagram socket someone
+  // else owns (node:dgram's UDP socket, for batched receives): close() then leaves the fd open.
   explicit NlSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NlSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsNumber()) {
-      Napi::TypeError::New(env, "NlSocket(protocol: number)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "NlSocket(protocol: number[, fd: number])").ThrowAsJavaScriptException();
+      return;
+    }
+    if (info.Length() > 1 && info[1].IsNumber()) {
+      fd_ = info[1].As<Napi::Number>().Int32Value();
+      owned_ = false;
       return;
     }
     int protocol = info[0].As<Napi::Number>().Int32Value();
@@ -73,6 +81,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
 
  private:
   int fd_ = -1;
+  bool owned_ = true;
   uv_poll_t* poll_ = nullptr;
   bool referenced_ = true;
   Napi::FunctionReference on_readable_;
@@ -80,6 +89,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   // recvMany's message headers, kept between calls (no allocation on the hot path)
   std::vector<mmsghdr> mmsg_;
   std::vector<iovec> iov_;
+  std::vector<sockaddr_storage> names_;
 
   bool CheckOpen(Napi::Env env) {
     if (fd_ >= 0) return true;
@@ -187,7 +197,14 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     size_t len;
     if (!GetBytes(info[0], &data, &len) || !info[1].IsNumber() || !info[2].IsTypedArray() ||
         info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      Napi::TypeError::New(env, "recvMany(Uint8Array, slotSize, Int32Array[, max])").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "recvMany(Uint8Array, slotSize, Int32Array[, max[, from: Uint8Array]])").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    // from: 20 bytes per datagram, the sender (UDP): family (4 or 6) at 0, address at 4..
+    uint8_t* from = nullptr;
+    size_t fromLen = 0;
+    if (info.Length() > 4 && !info[4].IsUndefined() && !GetBytes(info[4], &from, &fromLen)) {
+      Napi::TypeError::New(env, "recvMany: from must be a Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     Napi::Int32Array lengths = info[2].As<Napi::Int32Array>();
@@ -203,6 +220,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       if (max < static_cast<int64_t>(n)) n = max < 1 ? 1 : static_cast<size_t>(max);
     }
     if (n > 1024) n = 1024;  // UIO_MAXIOV: the kernel's limit per call
+    if (from && fromLen / 20 < n) n = fromLen / 20;
     if (n == 0) {
       Napi::RangeError::New(env, "recvMany: buffer smaller than one slot").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -211,12 +229,13 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       mmsg_.resize(n);
       iov_.resize(n);
     }
+    if (from && names_.size() < n) names_.resize(n);
     for (size_t i = 0; i < n; i++) {
       iov_[i].iov_base = data + i * static_cast<size_t>(slot);
       iov_[i].iov_len = static_cast<size_t>(slot);
       msghdr& h = mmsg_[i].msg_hdr;
-      h.msg_name = nullptr;
-      h.msg_namelen = 0;
+      h.msg_name = from ? &names_[i] : nullptr;
+      h.msg_namelen = from ? sizeof(sockaddr_storage) : 0;
       h.msg_iov = &iov_[i];
       h.msg_iovlen = 1;
       h.msg_control = nullptr;
@@ -236,6 +255,17 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       // a protocol that ignores MSG_TRUNC in the flags still sets it in msg_flags
       if ((mmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) && got <= static_cast<uint32_t>(slot)) got = static_cast<uint32_t>(slot) + 1;
       out[i] = got > INT32_MAX ? INT32_MAX : static_cast<int32_t>(got);
+      if (!from) continue;
+      uint8_t* f = from + i * 20;
+      memset(f, 0, 20);
+      const sockaddr_storage& a = names_[i];
+      if (a.ss_family == AF_INET) {
+        f[0] = 4;
+        memcpy(f + 4, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, 4);
+      } else if (a.ss_family == AF_INET6) {
+        f[0] = 6;
+        memcpy(f + 4, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, 16);
+      }
     }
     return Napi::Number::New(env, r);
   }
@@ -324,7 +354,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
 
   void CloseFd() {
     if (fd_ >= 0) {
-      ::close(fd_);
+      if (owned_) ::close(fd_);
       fd_ = -1;
     }
   }

@@ -11,7 +11,8 @@ export interface NativeSocket {
   getInt(level: number, name: number): number;
   send(buf: Uint8Array, length?: number): number;
   recv(buf: Uint8Array): number;
-  recvMany(buf: Uint8Array, slotSize: number, lengths: Int32Array, max?: number): number;
+  /** `from` (UDP): 20 bytes per datagram, family 4|6 at 0 and the sender's address from 4. */
+  recvMany(buf: Uint8Array, slotSize: number, lengths: Int32Array, max?: number, from?: Uint8Array): number;
   wait(timeoutMs: number): number;
   watch(cb: () => void): void;
   unwatch(): void;
@@ -23,7 +24,8 @@ export interface NativeSocket {
 }
 
 export interface NativeAddon {
-  NlSocket: new (protocol: number) => NativeSocket;
+  /** A new netlink socket; with `fd`, a wrapper of someone else's datagram socket (close() leaves it open). */
+  NlSocket: new (protocol: number, fd?: number) => NativeSocket;
   setsockoptInt(fd: number, level: number, name: number, value: number): void;
   setsockoptString(fd: number, level: number, name: number, value: string): void;
   getsockoptInt(fd: number, level: number, name: number): number;

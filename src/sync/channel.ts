@@ -3,10 +3,12 @@
 // the configured address and interface, and datagrams from anyone but the configured peer are
 // counted and dropped.
 import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { nativeAddon, type NativeAddon } from '../native.js';
+import { nativeAddon, type NativeAddon, type NativeSocket } from '../native.js';
+import { errnoName } from '../netlink/socket.js';
 
 const SOL_SOCKET = 1;
 const SO_NO_CHECK = 11;
@@ -15,8 +17,13 @@ const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
 const DEFAULT_RCVBUF = 8 * 1024 * 1024;
 const { EAGAIN, ENOBUFS } = os.constants.errno;
-/** Datagrams per sendmmsg(2). */
+/** Datagrams per sendmmsg(2), and per recvmmsg(2). */
 const TX_BATCH = 64;
+const RX_BATCH = 64;
+/** recvmmsg calls per readable event before the loop gets a turn (fairness). */
+const RX_ROUNDS = 16;
+/** A receive slot holds the largest UDP payload (a peer's datagram may be larger than our MTU). */
+const RX_SLOT = 65536;
 /** Staging buffer bound: TX_BATCH datagrams of the MTU, but not more than this (loopback's MTU is 64 KiB). */
 const TX_STAGE_MAX = 1024 * 1024;
 
@@ -50,6 +57,7 @@ export interface ChannelStats {
 }
 
 export interface ChannelEvents {
+  /** `data` is valid only during the event (a view of the receive buffer): copy what you keep. */
   datagram: [data: Buffer, from: string];
   error: [err: Error];
 }
@@ -84,6 +92,20 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   private deferred = 0;
   /** Datagrams sent through node:dgram because the socket buffer was full (EAGAIN/ENOBUFS). */
   deferredSends = 0;
+  // Receive batching: recvmmsg(2) on node:dgram's socket (its own reading stopped), RX_BATCH
+  // datagrams per call into one buffer: no Buffer, no event and no address string per datagram.
+  private reader?: NativeSocket;
+  private rxBuf = Buffer.alloc(0);
+  private readonly rxLengths = new Int32Array(RX_BATCH);
+  private readonly rxFrom = new Uint8Array(RX_BATCH * 20);
+  /** The last sender seen (its `from` slot) and its address as text. */
+  private readonly lastFrom = new Uint8Array(20);
+  private lastFromAddr = '';
+
+  /** Whether datagrams are received with recvmmsg(2) (else through node:dgram). */
+  get receivesBatched(): boolean {
+    return this.reader !== undefined;
+  }
 
   /** Datagrams handed to node:dgram whose send has not completed yet. */
   get deferredPending(): number {
@@ -118,7 +140,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       this.stats.sendErrors++;
       this.emit('error', err);
     });
-    rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    rx.on('message', (msg, rinfo) => this.onMessage(msg.length, msg, rinfo.address));
     const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
     await new Promise<void>((resolve, reject) => {
       rx.once('error', reject);
@@ -158,6 +180,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       tx.setMulticastLoopback(false);
       tx.setMulticastTTL(1);
     }
+    this.readBatched(rx, rxFd);
     // an addon built before sendMany existed: every datagram goes through node:dgram
     if (typeof native.sendMany === 'function') {
       this.sendMany = native.sendMany;
@@ -166,16 +189,65 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     }
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /**
+   * Takes the receive side over from node:dgram: its reading stopped, ours with recvmmsg(2) on the
+   * same socket. Without the addon's support (or the handle's recvStop), node:dgram goes on.
+   */
+  private readBatched(rx: dgram.Socket, fd: number): void {
+    const handle = handleOf(rx);
+    const native = nativeAddon();
+    if (typeof handle?.recvStop !== 'function' || typeof native.NlSocket !== 'function') return;
+    const reader = new native.NlSocket(0, fd);
+    handle.recvStop();
+    this.rxBuf = Buffer.allocUnsafe(RX_BATCH * RX_SLOT);
+    this.reader = reader;
+    reader.watch(() => this.drain());
+  }
+
+  /** Reads what is queued (up to RX_ROUNDS batches; the rest on the next loop turn). */
+  private drain(): void {
+    for (let round = 0; round < RX_ROUNDS && this.reader; round++) {
+      const n = this.reader.recvMany(this.rxBuf, RX_SLOT, this.rxLengths, RX_BATCH, this.rxFrom);
+      if (n === -EAGAIN || n === 0) return;
+      if (n < 0) {
+        this.stats.receiveErrors++;
+        this.emit('error', Object.assign(new Error(`sync channel receive: ${errnoName(-n)}`), { errno: -n }));
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const at = i * RX_SLOT;
+        const len = this.rxLengths[i];
+        this.onMessage(len, this.rxBuf.subarray(at, at + len), this.sender(i));
+      }
+      if (n < RX_BATCH) return;
+    }
+  }
+
+  /** The sender of datagram i of the last batch; formatted only when it is a new one. */
+  private sender(i: number): string {
+    const f = this.rxFrom;
+    const at = i * 20;
+    const last = this.lastFrom;
+    let same = this.lastFromAddr !== '';
+    for (let k = 0; k < 20 && same; k++) same = f[at + k] === last[k];
+    if (!same) {
+      last.set(f.subarray(at, at + 20));
+      this.lastFromAddr = formatAddress(f, at);
+    }
+    return this.lastFromAddr;
+  }
+
+  /** `msg` is only valid during the call (a view of the receive buffer when batched). */
+  private onMessage(length: number, msg: Buffer, from: string): void {
     // unicast: only the configured peer; multicast: anyone on the group but ourselves
-    const ok = this.opts.kind === 'udp' ? rinfo.address === this.target : rinfo.address !== this.opts.localAddress;
+    const ok = this.opts.kind === 'udp' ? from === this.target : from !== this.opts.localAddress;
     if (!ok) {
       this.stats.foreign++;
       return;
     }
     this.stats.packetsReceived++;
-    this.stats.bytesReceived += msg.length;
-    this.emit('datagram', msg, rinfo.address);
+    this.stats.bytesReceived += length;
+    this.emit('datagram', msg, from);
   }
 
   /**
@@ -263,6 +335,9 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
 
   close(): void {
     if (this.tx) this.flush();
+    // our watcher first: node:dgram closes the descriptor
+    this.reader?.close();
+    this.reader = undefined;
     this.rx?.close();
     this.tx?.close();
     this.rx = this.tx = undefined;
@@ -274,11 +349,23 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
  * The fd of a bound dgram socket. Node keeps the handle in a symbol-keyed state object (the old
  * `_handle` accessor still works but prints a deprecation warning).
  */
-function fdOf(sock: dgram.Socket): number {
+function handleOf(sock: dgram.Socket): { fd?: number; recvStop?: () => number } | undefined {
   const state = Object.getOwnPropertySymbols(sock)
-    .map((sym) => (sock as unknown as Record<symbol, { handle?: { fd?: number } }>)[sym])
+    .map((sym) => (sock as unknown as Record<symbol, { handle?: { fd?: number; recvStop?: () => number } }>)[sym])
     .find((v) => v && typeof v === 'object' && 'handle' in v);
-  const fd = state?.handle?.fd;
+  return state?.handle;
+}
+
+function fdOf(sock: dgram.Socket): number {
+  const fd = handleOf(sock)?.fd;
   if (fd === undefined || fd < 0) throw new Error('cannot reach the UDP socket descriptor');
   return fd;
+}
+
+/** A sender's address from recvMany's `from` slot, as node:dgram writes it (canonical). */
+function formatAddress(from: Uint8Array, at: number): string {
+  if (from[at] === 4) return `${from[at + 4]}.${from[at + 5]}.${from[at + 6]}.${from[at + 7]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((from[at + 4 + 2 * i] << 8) | from[at + 5 + 2 * i]).toString(16));
+  return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
 }

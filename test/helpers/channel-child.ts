@@ -59,5 +59,5 @@ for (let i = 0; i < spec.count; i++) if (!got.has(i)) {
   firstMissing = i;
   break;
 }
-process.stdout.write(JSON.stringify({ stats: ch.stats, deferredSends: ch.deferredSends, received: seen.length, inOrder, disorder, firstMissing }) + '\n');
+process.stdout.write(JSON.stringify({ stats: ch.stats, deferredSends: ch.deferredSends, batchedReceive: ch.receivesBatched, received: seen.length, inOrder, disorder, firstMissing }) + '\n');
 ch.close();

@@ -1,6 +1,7 @@
-// The sync channel's batched transmit (sendmmsg on the tx socket's fd): every datagram arrives,
-// in order, also when the socket buffer is full (EAGAIN: the rest goes through node:dgram, which
-// waits for room), for unicast and multicast.
+// The sync channel's batched transmit (sendmmsg on the tx socket's fd) and receive (recvmmsg on
+// the rx socket's fd): every datagram arrives, in order, also when the socket buffer is full
+// (EAGAIN: the rest goes through node:dgram, which waits for room), for unicast (IPv4 and IPv6)
+// and multicast.
 import { strict as assert } from 'node:assert';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ const child = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../hel
 interface Report {
   stats: { packetsSent: number; bytesSent: number; sendErrors: number };
   deferredSends: number;
+  batchedReceive: boolean;
   received: number;
   inOrder: boolean;
   firstMissing: number;
@@ -44,6 +46,16 @@ describe('sync channel: batched transmit', function () {
     assert.ok(r.inOrder);
     assert.deepEqual([r.stats.packetsSent, r.stats.bytesSent, r.stats.sendErrors], [count, count * 1000, 0]);
     assert.equal(r.deferredSends, 0);
+    assert.equal(r.batchedReceive, true, 'received with recvmmsg');
+  });
+
+  it('IPv6 too: the sender is recognised from the raw address (unicast, ::1)', async function () {
+    const ns = await netns('chan-lo6');
+    const count = 2000;
+    const r = await run(ns, { role: 'loop', count, size: 800, perTurn: 100, channel: { kind: 'udp', localAddress: '::1', destination: '::1', port: 7106, interface: 'lo' } });
+    assert.equal(r.received, count, JSON.stringify(r));
+    assert.ok(r.inOrder);
+    assert.equal(r.batchedReceive, true);
   });
 
   it('loses nothing when the send buffer is full (tiny SO_SNDBUF behind a slow qdisc: EAGAIN)', async function () {
