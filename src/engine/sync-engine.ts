@@ -513,6 +513,7 @@ export class SyncEngine {
     }
     const insertsAfter = await this.kernelInserts();
     const foreign = insertsBefore === undefined || insertsAfter === undefined ? -1 : countDelta(insertsBefore, insertsAfter) - r.committed;
+    this.warnSmallKernelHash();
     if (mode.adopt === false) return r;
     const failed = new Set(r.failed.map((f) => f.key));
     const now = nowSeconds();
@@ -522,7 +523,6 @@ export class SyncEngine {
         if (obj.state === ObjectState.DEAD || failed.has(obj.key) || touched.has(obj.key)) continue;
         this.internalCache.addEncoded(obj.key, obj.attrs, now);
       }
-      this.warnSmallKernelHash();
       if (foreign !== 0) {
         this.pickUpMissedFlows(foreign).catch((err) => this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`));
       }
@@ -582,7 +582,7 @@ export class SyncEngine {
     } catch {
       return;
     }
-    const n = this.internal.size;
+    const n = this.external.size;
     if (!(buckets > 0) || n <= 2 * buckets) return;
     this.hashWarned = true;
     this.log.warn(`the kernel conntrack hash has ${buckets} buckets for ${n} entries here: inserts and commits slow down; raise it (echo N > /sys/module/nf_conntrack/parameters/hashsize, N >= ${n}) as for conntrackd`);
