@@ -241,7 +241,7 @@ export class ConntrackClient {
   // Several callers may use one client at once (the daemon's control requests, an overrun
   // resync, the flows picked up after a commit). Their exchanges do not interleave: the kernel
   // queues a request's replies (and each next part of a dump) before send/recv returns, so an
-  // exchange runs to its end without waiting in readable().
+  // exchange normally runs to its end without yielding in readable().
 
   /** Sends one request with ACK and waits for its answer; `onReply` sees each reply message. */
   private async simpleRequest(what: string, build: (w: NlWriter, seq: number) => void, onReply?: (h: NlHeader) => void): Promise<void> {
