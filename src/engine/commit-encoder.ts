@@ -367,8 +367,3 @@ export function writeScannedIdentity(w: NlWriter, b: Uint8Array): boolean {
   close(w);
   return true;
 }
-
-/** Whether the scanned entry is RELATED (has a master): committed after the masters. */
-export function scannedHasMaster(): boolean {
-  return f.masterIp >= 0;
-}

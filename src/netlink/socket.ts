@@ -78,7 +78,7 @@ export class NetlinkSocket {
       this.trySetNetlink(NETLINK_EXT_ACK, 1);
       if (opts.noEnobufs) this.native.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1);
       this.portId = this.native.bind(0);
-      for (const g of opts.groups ?? []) this.native.setInt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g);
+      for (const g of opts.groups ?? []) this.setMembership(g, true);
     } catch (err) {
       this.native.close();
       throw err;

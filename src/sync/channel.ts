@@ -140,7 +140,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       this.stats.sendErrors++;
       this.emit('error', err);
     });
-    rx.on('message', (msg, rinfo) => this.onMessage(msg.length, msg, rinfo.address));
+    rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
     const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
     await new Promise<void>((resolve, reject) => {
       rx.once('error', reject);
@@ -191,13 +191,12 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
 
   /**
    * Takes the receive side over from node:dgram: its reading stopped, ours with recvmmsg(2) on the
-   * same socket. Without the addon's support (or the handle's recvStop), node:dgram goes on.
+   * same socket. Should node:dgram's handle lack recvStop (an internal), node:dgram goes on.
    */
   private readBatched(rx: dgram.Socket, fd: number): void {
     const handle = handleOf(rx);
-    const native = nativeAddon();
-    if (typeof handle?.recvStop !== 'function' || typeof native.NlSocket !== 'function') return;
-    const reader = new native.NlSocket(0, fd);
+    if (typeof handle?.recvStop !== 'function') return;
+    const reader = new (nativeAddon().NlSocket)(0, fd);
     handle.recvStop();
     this.rxBuf = Buffer.allocUnsafe(RX_BATCH * RX_SLOT);
     this.reader = reader;
@@ -216,8 +215,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       }
       for (let i = 0; i < n; i++) {
         const at = i * RX_SLOT;
-        const len = this.rxLengths[i];
-        this.onMessage(len, this.rxBuf.subarray(at, at + len), this.sender(i));
+        this.onMessage(this.rxBuf.subarray(at, at + this.rxLengths[i]), this.sender(i));
       }
       if (n < RX_BATCH) return;
     }
@@ -238,7 +236,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   }
 
   /** `msg` is only valid during the call (a view of the receive buffer when batched). */
-  private onMessage(length: number, msg: Buffer, from: string): void {
+  private onMessage(msg: Buffer, from: string): void {
     // unicast: only the configured peer; multicast: anyone on the group but ourselves
     const ok = this.opts.kind === 'udp' ? from === this.target : from !== this.opts.localAddress;
     if (!ok) {
@@ -246,7 +244,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       return;
     }
     this.stats.packetsReceived++;
-    this.stats.bytesReceived += length;
+    this.stats.bytesReceived += msg.length;
     this.emit('datagram', msg, from);
   }
 

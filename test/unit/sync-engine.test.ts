@@ -1,7 +1,6 @@
-// Pure helpers of the sync engine and the daemon.
+// Pure helpers of the sync engine.
 import { strict as assert } from 'node:assert';
 import { countDelta } from '../../src/engine/sync-engine.js';
-import { argvWithSingleThreadedGc } from '../../src/daemon/daemon.js';
 
 describe('countDelta (per-CPU u32 kernel counters)', () => {
   it('sums the increments of every CPU', () => {
@@ -15,16 +14,5 @@ describe('countDelta (per-CPU u32 kernel counters)', () => {
 
   it('counts a CPU that appeared since (no earlier figure) from zero', () => {
     assert.equal(countDelta([4], [6, 9]), 11);
-  });
-});
-
-describe('argvWithSingleThreadedGc (daemon restart for a real-time Scheduler)', () => {
-  it('puts the flag first, keeps node\'s other flags and the script\'s arguments', () => {
-    assert.deepEqual(argvWithSingleThreadedGc(['--cpu-prof'], ['/usr/bin/node', '/x/main.js', '-C', 'c.conf']),
-      ['/usr/bin/node', '--single-threaded-gc', '--cpu-prof', '/x/main.js', '-C', 'c.conf']);
-  });
-
-  it('nothing to do when the flag is there (no restart loop)', () => {
-    assert.equal(argvWithSingleThreadedGc(['--single-threaded-gc'], ['/usr/bin/node', '/x/main.js']), undefined);
   });
 });
