@@ -76,17 +76,21 @@ export interface CacheView {
   entry(obj: CacheObject): Entry;
 }
 
-export class SyncCache implements CacheView {
-  private readonly objects = new Map<string, CacheObject>();
-  private live = 0;
+/**
+ * Key -> object, with conntrackd's object states and per-cache counters. What the objects' attrs
+ * hold (conntrack or expectation wire attributes) is the subclass's business.
+ */
+export class ObjectTable<O extends CacheObject> {
+  protected readonly objects = new Map<string, O>();
+  protected live = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
 
   /**
    * @param name 'internal' or 'external', for messages and stats
    * @param limit most objects held (conntrackd's HashLimit); more are refused and counted
-   * @param encodeOptions how entries are stored = how they are sent (CommitTimeout, window tracking)
+   * @param make builds a new object (the subclass's object type)
    */
-  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions) {}
+  constructor(readonly name: string, readonly limit: number, private readonly make: (key: string, attrs: string, state: ObjectState, now: number) => O) {}
 
   /** Entries that are not DEAD. */
   get size(): number {
@@ -98,12 +102,109 @@ export class SyncCache implements CacheView {
     return this.objects.size;
   }
 
-  get(key: string): CacheObject | undefined {
+  get(key: string): O | undefined {
     return this.objects.get(key);
   }
 
-  values(): IterableIterator<CacheObject> {
+  values(): IterableIterator<O> {
     return this.objects.values();
+  }
+
+  /** Adds from already-encoded wire attributes (a received message: no re-encoding). */
+  addEncoded(key: string, attrs: string, now: number): O | undefined {
+    return this.store(key, attrs, now, ObjectState.NEW);
+  }
+
+  /** Adds or replaces the object of `key`; undefined when the cache is full (counted in createFailed). */
+  protected store(key: string, attrs: string, now: number, state: ObjectState): O | undefined {
+    const old = this.objects.get(key);
+    if (old) {
+      if (old.state === ObjectState.DEAD) this.live++;
+      old.attrs = attrs;
+      old.state = state;
+      old.added = now;
+      old.updated = now;
+      this.counters.created++;
+      return old;
+    }
+    if (this.live >= this.limit) {
+      this.counters.createFailed++;
+      return undefined;
+    }
+    const obj = this.make(key, attrs, state, now);
+    this.objects.set(key, obj);
+    this.live++;
+    this.counters.created++;
+    return obj;
+  }
+
+  /**
+   * Overwrites a live object's attributes with already-encoded ones that say at least as much
+   * (a received full update: no decode, no merge). The object becomes ALIVE.
+   */
+  overwriteEncoded(obj: O, attrs: string, now: number): void {
+    obj.attrs = attrs;
+    obj.state = ObjectState.ALIVE;
+    obj.updated = now;
+    this.counters.updated++;
+  }
+
+  /**
+   * Marks an object destroyed (kept, DEAD, until the peer has acknowledged it), with its final
+   * attributes when given (already encoded: the last event merged in by the caller).
+   */
+  killEncoded(key: string, now: number, attrs?: string): O | undefined {
+    const obj = this.liveObject(key);
+    if (obj && attrs !== undefined) obj.attrs = attrs;
+    return obj && this.markDead(obj, now);
+  }
+
+  /** The live object of a key; a missing or DEAD one counts as a failed destroy. */
+  protected liveObject(key: string): O | undefined {
+    const obj = this.objects.get(key);
+    if (obj && obj.state !== ObjectState.DEAD) return obj;
+    this.counters.destroyFailed++;
+    return undefined;
+  }
+
+  protected markDead(obj: O, now: number): O {
+    obj.state = ObjectState.DEAD;
+    obj.updated = now;
+    this.live--;
+    this.counters.destroyed++;
+    return obj;
+  }
+
+  /** Removes an object outright (external cache on a DEL message; a DEAD object once acknowledged). */
+  remove(key: string): boolean {
+    const obj = this.objects.get(key);
+    if (!obj) return false;
+    this.objects.delete(key);
+    if (obj.state !== ObjectState.DEAD) {
+      this.live--;
+      this.counters.destroyed++;
+    }
+    return true;
+  }
+
+  /** Drops everything (`-f`). Returns how many live entries were dropped. */
+  flush(): number {
+    const n = this.live;
+    this.objects.clear();
+    this.live = 0;
+    return n;
+  }
+}
+
+/** The internal cache of conntrack entries (this node's flows). */
+export class SyncCache extends ObjectTable<CacheObject> implements CacheView {
+  /**
+   * @param name 'internal' or 'external', for messages and stats
+   * @param limit most objects held (conntrackd's HashLimit); more are refused and counted
+   * @param encodeOptions how entries are stored = how they are sent (CommitTimeout, window tracking)
+   */
+  constructor(name: string, limit: number, private readonly encodeOptions: CtEncodeOptions) {
+    super(name, limit, (key, attrs, state, now) => new CacheObject(key, attrs, state, now, now));
   }
 
   entry(obj: CacheObject): Entry {
@@ -123,33 +224,6 @@ export class SyncCache implements CacheView {
     return this.store(key, this.encode(e), now, ObjectState.NEW);
   }
 
-  /** Adds from already-encoded wire attributes (a received message: no re-encoding). */
-  addEncoded(key: string, attrs: string, now: number): CacheObject | undefined {
-    return this.store(key, attrs, now, ObjectState.NEW);
-  }
-
-  private store(key: string, attrs: string, now: number, state: ObjectState): CacheObject | undefined {
-    const old = this.objects.get(key);
-    if (old) {
-      if (old.state === ObjectState.DEAD) this.live++;
-      old.attrs = attrs;
-      old.state = state;
-      old.added = now;
-      old.updated = now;
-      this.counters.created++;
-      return old;
-    }
-    if (this.live >= this.limit) {
-      this.counters.createFailed++;
-      return undefined;
-    }
-    const obj = new CacheObject(key, attrs, state, now, now);
-    this.objects.set(key, obj);
-    this.live++;
-    this.counters.created++;
-    return obj;
-  }
-
   /**
    * Applies an update: fields present in `e` overwrite, absent ones are kept; an unknown flow is
    * added. The object becomes ALIVE.
@@ -166,17 +240,6 @@ export class SyncCache implements CacheView {
     old.updated = now;
     this.counters.updated++;
     return old;
-  }
-
-  /**
-   * Overwrites a live object's attributes with already-encoded ones that say at least as much
-   * (a received full update: no decode, no merge). The object becomes ALIVE.
-   */
-  overwriteEncoded(obj: CacheObject, attrs: string, now: number): void {
-    obj.attrs = attrs;
-    obj.state = ObjectState.ALIVE;
-    obj.updated = now;
-    this.counters.updated++;
   }
 
   /**
@@ -201,51 +264,5 @@ export class SyncCache implements CacheView {
     const obj = this.liveObject(key);
     if (obj && last) obj.attrs = this.encode(mergeEntry(decodeStored(obj.attrs), last));
     return obj && this.markDead(obj, now);
-  }
-
-  /**
-   * kill() with the final attributes already encoded (the last event merged in by the caller);
-   * without them the stored attributes stay.
-   */
-  killEncoded(key: string, now: number, attrs?: string): CacheObject | undefined {
-    const obj = this.liveObject(key);
-    if (obj && attrs !== undefined) obj.attrs = attrs;
-    return obj && this.markDead(obj, now);
-  }
-
-  /** The live object of a key; a missing or DEAD one counts as a failed destroy. */
-  private liveObject(key: string): CacheObject | undefined {
-    const obj = this.objects.get(key);
-    if (obj && obj.state !== ObjectState.DEAD) return obj;
-    this.counters.destroyFailed++;
-    return undefined;
-  }
-
-  private markDead(obj: CacheObject, now: number): CacheObject {
-    obj.state = ObjectState.DEAD;
-    obj.updated = now;
-    this.live--;
-    this.counters.destroyed++;
-    return obj;
-  }
-
-  /** Removes a flow outright (external cache on CT_DEL; a DEAD object once acknowledged). */
-  remove(key: string): boolean {
-    const obj = this.objects.get(key);
-    if (!obj) return false;
-    this.objects.delete(key);
-    if (obj.state !== ObjectState.DEAD) {
-      this.live--;
-      this.counters.destroyed++;
-    }
-    return true;
-  }
-
-  /** Drops everything (`-f`). Returns how many live entries were dropped. */
-  flush(): number {
-    const n = this.live;
-    this.objects.clear();
-    this.live = 0;
-    return n;
   }
 }

@@ -146,9 +146,9 @@ async function clientRequest(action: (typeof CLIENT_FLAGS)[number], opts: Daemon
   switch (action) {
     case 'internal':
     case 'external': {
-      if (sub(opts[action]) === 'expect') return; // expectations are not cached yet: empty dump
+      const kind = sub(opts[action]) === 'expect' ? 'expect' : 'ct';
       const out = new LineWriter();
-      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args: { cache: action } }, (r) => out.line(json ? JSON.stringify(r) : String(r)));
+      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args: { cache: action, kind } }, (r) => out.line(json ? JSON.stringify(r) : String(r)));
       out.flush();
       return;
     }
@@ -160,15 +160,19 @@ async function clientRequest(action: (typeof CLIENT_FLAGS)[number], opts: Daemon
       return;
     }
     case 'commit': {
-      if (sub(opts.commit) === 'expect') return;
-      const r = (await controlRequest(socket, { cmd: 'commit' })) as { committed: number; replaced: number; failed: Array<{ reason: string }>; seconds: number };
-      print(r, `committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(3)} s\n`);
-      if (r.failed.length) process.exitCode = 1;
+      type Counts = { committed: number; replaced: number; failed: Array<{ reason: string }>; seconds: number };
+      const what = sub(opts.commit) ?? 'both';
+      const r = (await controlRequest(socket, { cmd: 'commit', args: { what } })) as Counts & { expect?: Counts };
+      let textOut = what === 'expect' ? '' : `committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(3)} s\n`;
+      const x = r.expect;
+      if (x) textOut += `committed ${x.committed} expectations (${x.replaced} replaced), ${x.failed.length} failed, in ${x.seconds.toFixed(3)} s\n`;
+      print(r, textOut);
+      if (r.failed.length || x?.failed.length) process.exitCode = 1;
       return;
     }
     case 'flush': print(await controlRequest(socket, { cmd: 'flush-cache', args: { which: sub(opts.flush) ?? 'both' } })); return;
-    case 'flushKernel': if (sub(opts.flushKernel) !== 'expect') print(await controlRequest(socket, { cmd: 'flush-kernel' })); return;
-    case 'resyncKernel': if (sub(opts.resyncKernel) !== 'expect') print(await controlRequest(socket, { cmd: 'reload-internal' })); return;
+    case 'flushKernel': print(await controlRequest(socket, { cmd: 'flush-kernel', args: { what: sub(opts.flushKernel) } })); return;
+    case 'resyncKernel': print(await controlRequest(socket, { cmd: 'reload-internal', args: { what: sub(opts.resyncKernel) } })); return;
     case 'bulk': print(await controlRequest(socket, { cmd: 'bulk' })); return;
     case 'requestResync': print(await controlRequest(socket, { cmd: 'request-resync' })); return;
     case 'purge': print(await controlRequest(socket, { cmd: 'purge' })); return;

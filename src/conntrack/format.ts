@@ -250,3 +250,11 @@ export function formatCacheEntry(e: Entry, activeSeconds: number, external: bool
   if (external) shown.reply = undefined;
   return formatEntry(shown) + ' [active since ' + activeSeconds + 's]';
 }
+
+/**
+ * One line of `conntrackd -i expect` / `-e expect`: the `conntrack -L expect` layout without the
+ * timeout, then `[active since Ns]`.
+ */
+export function formatCacheExpect(x: Expect, activeSeconds: number): string {
+  return expectBody({ ...x, timeout: undefined }) + ' [active since ' + activeSeconds + 's]';
+}

@@ -1,12 +1,14 @@
 // `conntrackd -s` text, in conntrackd 1.4.7's exact layout (tabs and field widths included, see
 // test/fixtures/conntrackd-output/stats-sections.txt), followed by ctsync's own counters.
 import type { SyncEngine } from '../engine/sync-engine.js';
-import type { CacheView } from '../cache/sync-cache.js';
+import type { CacheCounters, CacheView } from '../cache/sync-cache.js';
 
 const n12 = (v: number): string => String(v).padStart(12);
 const n20 = (v: number): string => String(v).padStart(20);
 
-function cacheBlock(name: string, c: CacheView): string {
+type CacheCounts = { size: number; counters: CacheCounters };
+
+function cacheBlock(name: string, c: CacheCounts): string {
   const k = c.counters;
   return `cache ${name}:\n` +
     `current active connections:\t${n12(c.size)}\n` +
@@ -29,8 +31,17 @@ function udpHeader(e: SyncEngine): string {
 
 /** `-s` (and `-s ct`): caches, traffic, message tracking. */
 export function generalStats(e: SyncEngine): string {
+  return summary(e, e.internal, e.external);
+}
+
+/** `-s expect`: the same, with the expectation caches in place of the conntrack caches. */
+export function expectStats(e: SyncEngine): string {
+  return summary(e, e.internalExpect, e.externalExpect);
+}
+
+function summary(e: SyncEngine, internal: CacheCounts, external: CacheCounts): string {
   const f = e.ftfw.stats();
-  return cacheBlock('internal', e.internal) + cacheBlock('external', e.external) +
+  return cacheBlock('internal', internal) + cacheBlock('external', external) +
     `traffic processed:\n${n20(0)} Bytes      ${n20(0)} Pckts\n\n` +
     traffic(e, udpHeader(e)) +
     `message tracking:\n${n20(e.malformed.total)} Malformed msgs ${n20(f.lost)} Lost msgs\n\n` +

@@ -1,15 +1,15 @@
 // The daemon's answers to control requests: conntrackd's action codes (text, for the stock client)
 // and our JSON commands (for `ctsync` clients and `--json`). Both call the same operations.
-import type { CommitMode, SyncEngine } from '../engine/sync-engine.js';
-import type { CommitResult } from '../engine/commit-pool.js';
-import { formatCacheEntry } from '../conntrack/format.js';
+import type { CommitMode, EngineCommitResult, SyncEngine } from '../engine/sync-engine.js';
+import { formatCacheEntry, formatCacheExpect } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
 import { ObjectState, type CacheView } from '../cache/sync-cache.js';
 import { ACTION, actionName } from '../control/actions.js';
 import { ControlError, type ControlHandler, type ControlReply, type ControlRequest } from '../control/server.js';
 import * as text from '../control/stats-text.js';
 import type { Logger } from '../log.js';
-import type { Entry } from '../conntrack/entry.js';
+import type { Entry, Expect } from '../conntrack/entry.js';
+import type { ExpectCache } from '../cache/expect-cache.js';
 import type { HaRuntime } from '../ha/runtime.js';
 import { KeepalivedInputError } from '../ha/keepalived.js';
 
@@ -33,7 +33,7 @@ const STATS_BY_ACTION: Record<number, StatsSection> = {
 };
 
 export class DaemonHandler implements ControlHandler {
-  private committing?: Promise<CommitResult>;
+  private committing?: Promise<EngineCommitResult>;
   private purgeTimer?: NodeJS.Timeout;
 
   constructor(private readonly d: DaemonControl) {}
@@ -53,6 +53,25 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
+  /** Live expectations of an expectation cache with their age. */
+  private *expectEntries(cache: ExpectCache): Generator<{ expect: Expect; activeSeconds: number }> {
+    const now = Math.floor(Date.now() / 1000);
+    for (const obj of cache.values()) {
+      if (obj.state === ObjectState.DEAD) continue;
+      yield { expect: cache.expect(obj), activeSeconds: now - obj.added };
+    }
+  }
+
+  /** The expectation cache a request names; a clear error when ExpectationSync is off. */
+  private expectCache(external: boolean): ExpectCache {
+    this.requireExpectations();
+    return external ? this.engine.externalExpect : this.engine.internalExpect;
+  }
+
+  private requireExpectations(): void {
+    if (!this.engine.expectations) throw new ControlError('expectations are not synchronized by this daemon: set ExpectationSync on (Sync > Options) to cache, send and commit them');
+  }
+
   stats(section: StatsSection): string {
     const e = this.engine;
     switch (section) {
@@ -63,12 +82,13 @@ export class DaemonHandler implements ControlHandler {
       case 'link': return text.linkStats(e);
       case 'rsqueue': return text.rsqueueStats(e);
       case 'queue': return text.queueStats(e);
-      case 'process': case 'expect': return '';
+      case 'expect': return this.engine.expectations ? text.expectStats(e) : '';
+      case 'process': return '';
     }
   }
 
   /** `-c`; refused while another commit runs (conntrackd: "commit already in progress"). */
-  async commit(mode: CommitMode = {}): Promise<CommitResult> {
+  async commit(mode: CommitMode = {}): Promise<EngineCommitResult> {
     if (this.committing) throw new ControlError('commit already in progress');
     this.cancelPurge();
     this.committing = this.runCommit(mode);
@@ -88,17 +108,26 @@ export class DaemonHandler implements ControlHandler {
    * For a promotion: waits for a commit that is already running (a manual -c), then commits.
    * The promotion reloads the internal cache from the kernel next: no copy into it here.
    */
-  async commitForPromotion(): Promise<CommitResult> {
+  async commitForPromotion(): Promise<EngineCommitResult> {
     await this.committing?.catch(() => undefined);
     return this.commit({ adopt: false });
   }
 
-  private async runCommit(mode: CommitMode): Promise<CommitResult> {
+  private async runCommit(mode: CommitMode): Promise<EngineCommitResult> {
     const r = await this.engine.commit(mode);
-    this.d.log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
-    if (r.phases) this.d.log.verbose(`commit phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
-    for (const f of r.failed.slice(0, 20)) this.d.log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
-    if (r.failed.length > 20) this.d.log.warn(`commit: ${r.failed.length - 20} more failures not shown`);
+    const log = this.d.log;
+    if (mode.what !== 'expect') {
+      log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
+      if (r.phases) log.verbose(`commit phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
+      for (const f of r.failed.slice(0, 20)) log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
+      if (r.failed.length > 20) log.warn(`commit: ${r.failed.length - 20} more failures not shown`);
+    }
+    const x = r.expect;
+    if (x) {
+      log.info(`committed ${x.committed} expectations (${x.replaced} replaced), ${x.failed.length} failed, in ${x.seconds.toFixed(6)} s`);
+      for (const f of x.failed.slice(0, 20)) log.warn(`commit: expectation ${JSON.stringify(f.expect)}: ${f.reason}`);
+      if (x.failed.length > 20) log.warn(`commit: ${x.failed.length - 20} more expectation failures not shown`);
+    }
     return r;
   }
 
@@ -108,8 +137,23 @@ export class DaemonHandler implements ControlHandler {
     return this.engine.flushCaches(which);
   }
 
-  /** `-F`: empty the kernel table, sparing what the Filter ignores (local management flows). */
-  async flushKernel(): Promise<number> {
+  /**
+   * `-F`: empty the kernel table, sparing what the Filter ignores (local management flows);
+   * `expect` (or both) also empties the expectation table, as conntrackd does (all of it).
+   */
+  async flushKernel(what: 'ct' | 'expect' | 'both' = 'ct'): Promise<number> {
+    let deleted = 0;
+    if (what !== 'expect') deleted += await this.flushKernelConntrack();
+    if (what !== 'ct') {
+      await this.engine.kernel.flushExpect();
+      // our own flush's events are filtered in the kernel, as for conntracks
+      if (this.engine.expectations) this.engine.forgetInternalExpectations();
+      this.d.log.info('kernel expectation table flushed');
+    }
+    return deleted;
+  }
+
+  private async flushKernelConntrack(): Promise<number> {
     const doomed: Entry[] = [];
     await this.engine.kernel.dump({}, (e) => {
       if (this.engine.replicates(e)) doomed.push(e);
@@ -164,21 +208,29 @@ export class DaemonHandler implements ControlHandler {
           if (chunk) yield chunk;
         })();
       }
-      case ACTION.COMMIT: case ACTION.ALL_COMMIT:
-        await this.commit();
-        return '';
-      case ACTION.EXP_COMMIT: case ACTION.EXP_FLUSH_MASTER: case ACTION.EXP_RESYNC_MASTER:
-        return ''; // expectations are not cached yet: nothing to do
+      // conntrackd answers these with nothing, whatever they did (its log tells)
+      case ACTION.COMMIT: await this.commit({ what: 'ct' }); return '';
+      case ACTION.ALL_COMMIT: await this.commit(); return '';
+      case ACTION.EXP_COMMIT: if (this.engine.expectations) await this.commit({ what: 'expect' }); return '';
+      case ACTION.EXP_FLUSH_MASTER: await this.flushKernel('expect'); return '';
+      case ACTION.EXP_RESYNC_MASTER: await this.engine.reloadInternal(false, 'expect'); return '';
       case ACTION.FLUSH_INT_CACHE: this.flushCaches('internal'); return '';
       case ACTION.FLUSH_EXT_CACHE: this.flushCaches('external'); return '';
       case ACTION.ALL_FLUSH_CACHE: this.flushCaches('both'); return '';
-      case ACTION.FLUSH_MASTER: case ACTION.ALL_FLUSH_MASTER: await this.flushKernel(); return '';
-      case ACTION.RESYNC_MASTER: case ACTION.ALL_RESYNC_MASTER: await this.engine.reloadInternal(false); return '';
+      case ACTION.FLUSH_MASTER: await this.flushKernel('ct'); return '';
+      case ACTION.ALL_FLUSH_MASTER: await this.flushKernel(this.engine.expectations ? 'both' : 'ct'); return '';
+      case ACTION.RESYNC_MASTER: await this.engine.reloadInternal(false, 'ct'); return '';
+      case ACTION.ALL_RESYNC_MASTER: await this.engine.reloadInternal(false); return '';
       case ACTION.SEND_BULK: this.engine.bulkSend(); return '';
       case ACTION.REQUEST_DUMP: this.engine.requestResync(); return '';
       case ACTION.RESET_TIMERS: this.schedulePurge(); return '';
       case ACTION.KILL: setImmediate(() => this.d.shutdown()); return '';
-      case ACTION.EXP_DUMP_INTERNAL: case ACTION.EXP_DUMP_EXTERNAL: return '';
+      case ACTION.EXP_DUMP_INTERNAL: case ACTION.EXP_DUMP_EXTERNAL: {
+        if (!this.engine.expectations) return '';
+        let out = '';
+        for (const { expect, activeSeconds } of this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL))) out += formatCacheExpect(expect, activeSeconds) + '\n';
+        return out;
+      }
       case ACTION.DUMP_INT_XML: case ACTION.DUMP_EXT_XML: case ACTION.EXP_DUMP_INT_XML: case ACTION.EXP_DUMP_EXT_XML:
         throw new ControlError('ctsync: XML dumps are not supported; use --json');
       default: {
@@ -195,26 +247,26 @@ export class DaemonHandler implements ControlHandler {
     const args = req.args ?? {};
     this.d.log.verbose(`control: ${req.cmd}`);
     switch (req.cmd) {
-      case 'dump': {
-        const external = args.cache === 'external';
-        const cache = external ? this.engine.external : this.engine.internal;
-        const entries = this.cacheEntries(cache);
-        return { records: (function* () { for (const { entry, activeSeconds } of entries) yield { ...entry, activeSeconds }; })() };
-      }
-      case 'dump-text': {
-        const external = args.cache === 'external';
-        const cache = external ? this.engine.external : this.engine.internal;
-        const entries = this.cacheEntries(cache);
-        return { records: (function* () { for (const { entry, activeSeconds } of entries) yield formatCacheEntry(entry, activeSeconds, external); })() };
-      }
+      case 'dump': case 'dump-text': return { records: this.dumpRecords(args, req.cmd === 'dump-text') };
       case 'stats': {
         const section = (args.section as StatsSection | undefined) ?? 'general';
         return { result: { text: this.stats(section), counters: this.counters() } };
       }
-      case 'commit': return { result: await this.commit() };
+      case 'commit': {
+        const what = (args.what as CommitMode['what']) ?? 'both';
+        if (what === 'expect') this.requireExpectations();
+        return { result: await this.commit({ what }) };
+      }
       case 'flush-cache': return { result: this.flushCaches((args.which as 'internal' | 'external' | undefined) ?? 'both') };
-      case 'flush-kernel': return { result: { deleted: await this.flushKernel() } };
-      case 'reload-internal': return { result: { entries: await this.engine.reloadInternal(false) } };
+      case 'flush-kernel': {
+        const what = (args.what as 'ct' | 'expect' | 'both' | undefined) ?? (this.engine.expectations ? 'both' : 'ct');
+        return { result: { deleted: await this.flushKernel(what) } };
+      }
+      case 'reload-internal': {
+        const what = (args.what as 'ct' | 'expect' | 'both' | undefined) ?? 'both';
+        if (what === 'expect') this.requireExpectations();
+        return { result: { entries: await this.engine.reloadInternal(false, what) } };
+      }
       case 'bulk': return { result: { queued: this.engine.bulkSend() } };
       case 'request-resync': this.engine.requestResync(); return { result: {} };
       case 'purge': return { result: { inSeconds: this.schedulePurge() } };
@@ -241,6 +293,21 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
+  /** `-i` / `-e` records: JSON objects, or conntrackd's text lines (`asText`). */
+  private dumpRecords(args: Record<string, unknown>, asText: boolean): Iterable<unknown> {
+    const external = args.cache === 'external';
+    if (args.kind === 'expect') {
+      const expects = this.expectEntries(this.expectCache(external));
+      return (function* () {
+        for (const { expect, activeSeconds } of expects) yield asText ? formatCacheExpect(expect, activeSeconds) : { ...expect, activeSeconds };
+      })();
+    }
+    const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
+    return (function* () {
+      for (const { entry, activeSeconds } of entries) yield asText ? formatCacheEntry(entry, activeSeconds, external) : { ...entry, activeSeconds };
+    })();
+  }
+
   private requireHa(): HaRuntime {
     const ha = this.d.ha();
     if (!ha) throw new ControlError('the failover layer is not running');
@@ -255,6 +322,7 @@ export class DaemonHandler implements ControlHandler {
       ha: this.d.ha()?.status(),
       internal: e.internal.size,
       external: e.external.size,
+      ...(e.expectations ? { internalExpect: e.internalExpect.size, externalExpect: e.externalExpect.size } : {}),
       channel: e.channel.description,
       peer: { hello: e.ftfw.stats().hello, lastSeqReceived: e.ftfw.stats().lastSeqReceived },
     };
@@ -265,6 +333,10 @@ export class DaemonHandler implements ControlHandler {
     return {
       internal: { active: e.internal.size, ...e.internal.counters },
       external: { active: e.external.size, ...e.external.counters },
+      ...(e.expectations ? {
+        internalExpect: { active: e.internalExpect.size, ...e.internalExpect.counters },
+        externalExpect: { active: e.externalExpect.size, ...e.externalExpect.counters },
+      } : { expectMessagesIgnored: e.expectMessagesIgnored }),
       channel: e.channel.stats,
       malformed: e.malformed,
       ftfw: e.ftfw.stats(),

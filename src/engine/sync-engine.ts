@@ -2,10 +2,11 @@
 // cache. One module owns each piece of state: the caches (cache/), the protocol (sync/ftfw),
 // the sockets (netlink/, sync/channel). This file only wires them and implements the commands.
 import { readFileSync } from 'node:fs';
-import type { Entry } from '../conntrack/entry.js';
+import type { Entry, EventType, Expect } from '../conntrack/entry.js';
 import { flowKey } from '../conntrack/key.js';
 import { makeFilter } from '../conntrack/filter.js';
 import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
+import { ExpectCache, ExpectObject, expectKey } from '../cache/expect-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { decodeConntrack } from '../netlink/ctnetlink.js';
@@ -56,6 +57,8 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
 
 /** What SyncEngine.commit() does with the internal cache afterwards. */
 export interface CommitMode {
+  /** What to commit: conntrack entries, expectations (after their masters), or both (default). */
+  what?: 'ct' | 'expect' | 'both';
   /**
    * Copy the committed entries into the internal cache (default). A promotion passes false: it
    * reloads the internal cache from the kernel right after, which covers them.
@@ -63,9 +66,44 @@ export interface CommitMode {
   adopt?: boolean;
 }
 
+/** What committing the external expectation cache did. */
+export interface ExpectCommitResult {
+  committed: number;
+  replaced: number;
+  failed: Array<{ expect: Expect; reason: string }>;
+  seconds: number;
+}
+
+/** A commit's result: the conntrack part (zero when only expectations were asked for) and the expectation part. */
+export interface EngineCommitResult extends CommitResult {
+  /** Present when expectations were committed (ExpectationSync on, and asked for). */
+  expect?: ExpectCommitResult;
+}
+
+/**
+ * The ExpectationSync predicate: expectations of the listed helpers (case-insensitive name
+ * prefixes, as conntrackd matches them), or all (true), or none (false).
+ */
+export function makeExpectHelperFilter(setting: boolean | string[]): (x: Expect) => boolean {
+  if (setting === true) return () => true;
+  if (setting === false) return () => false;
+  const names = setting.map((h) => h.toLowerCase());
+  return (x) => {
+    const h = x.helper?.toLowerCase();
+    return h !== undefined && names.some((n) => h.startsWith(n));
+  };
+}
+
 export class SyncEngine {
   private readonly internalCache: SyncCache;
   readonly external: ExternalCache;
+  /** ExpectationSync on: the expectation caches are fed, sent and committed. */
+  readonly expectations: boolean;
+  private readonly internalExpectCache: ExpectCache;
+  readonly externalExpect: ExpectCache;
+  private readonly expectHelperWanted: (x: Expect) => boolean;
+  /** EXP messages dropped because ExpectationSync is off here. */
+  expectMessagesIgnored = 0;
   readonly ftfw: FtFw<CacheObject>;
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
@@ -96,6 +134,11 @@ export class SyncEngine {
     const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
     this.internalCache = new SyncCache('internal', config.general.hashLimit, storeAs);
     this.external = new ExternalCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' });
+    const expSync = config.sync.options.expectationSync;
+    this.expectations = expSync !== false;
+    this.expectHelperWanted = makeExpectHelperFilter(expSync);
+    this.internalExpectCache = new ExpectCache('internal', config.general.hashLimit, { commitTimeout: storeAs.commitTimeout, longHelper: 'omit' });
+    this.externalExpect = new ExpectCache('external', config.general.hashLimit, { longHelper: 'omit' });
     this.replicate = makeFilter(config.general.filter);
     this.replicateScanned = makeEventFilter(config.general.filter);
     this.transcoder = new EventTranscoder(storeAs);
@@ -136,6 +179,23 @@ export class SyncEngine {
     return this.internalCache;
   }
 
+  /** The internal expectation cache (settles a pending commit first, as `internal` does). */
+  get internalExpect(): ExpectCache {
+    if (this.pendingAdopt) this.settleCommit();
+    return this.internalExpectCache;
+  }
+
+  /**
+   * Whether an expectation is replicated: its helper is one ExpectationSync names, and the
+   * Filter's protocol and address rules let its master flow through (as conntrackd checks the
+   * master; there is no TCP state to check).
+   */
+  replicatesExpect(x: Expect): boolean {
+    if (!this.expectHelperWanted(x)) return false;
+    const m = x.master;
+    return this.replicate({ family: x.family, orig: m, reply: { src: m.dst, dst: m.src, proto: m.proto } });
+  }
+
   /** Whether the Filter lets this flow be replicated (and flushed by `-F`). */
   replicates(e: Entry): boolean {
     return this.replicate(e);
@@ -157,7 +217,11 @@ export class SyncEngine {
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
-    this.events = new ConntrackEvents({ rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true });
+    this.events = new ConntrackEvents({
+      rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true,
+      expectations: this.expectations,
+    });
+    this.events.on('expect', (type, x, pid) => this.onKernelExpect(type, x, pid));
     // byte to byte (event-transcoder.ts); onRawKernelEvent itself falls back to the decoded
     // path (onKernelEvent) for what the transcoder declines
     this.events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
@@ -264,6 +328,20 @@ export class SyncEngine {
     }
   }
 
+  private onKernelExpect(type: EventType, x: Expect, pid: number): void {
+    if (!this.replicatesExpect(x)) return;
+    const own = pid !== 0 && pid === this.kernel.portId;
+    if (own) this.ownEvents++;
+    const now = nowSeconds();
+    const key = expectKey(x);
+    const cache = this.internalExpect;
+    const obj = type === 'DESTROY' ? cache.kill(key, now) : cache.replace(x, now, key);
+    if (obj && !own) {
+      this.ftfw.queueObject(obj);
+      this.scheduleTx();
+    }
+  }
+
   private onOverrun(bufferSize: number): void {
     this.overruns++;
     this.lastOverrunAt = Date.now();
@@ -294,7 +372,14 @@ export class SyncEngine {
    * are replicated (an overrun resync); without, the reload is silent (`-R`).
    * Returns the number of entries dumped.
    */
-  async reloadInternal(send: boolean): Promise<number> {
+  async reloadInternal(send: boolean, what: 'ct' | 'expect' | 'both' = 'both'): Promise<number> {
+    let n = 0;
+    if (what !== 'expect') n += await this.reloadInternalConntrack(send);
+    if (what !== 'ct' && this.expectations) n += await this.reloadInternalExpect(send);
+    return n;
+  }
+
+  private async reloadInternalConntrack(send: boolean): Promise<number> {
     const now = nowSeconds();
     const seen = new Set<string>();
     let changed = 0;
@@ -325,6 +410,32 @@ export class SyncEngine {
     return n;
   }
 
+  /** reloadInternal for the expectation table (what the Filter and ExpectationSync let through). */
+  private async reloadInternalExpect(send: boolean): Promise<number> {
+    const now = nowSeconds();
+    const cache = this.internalExpect;
+    const seen = new Set<string>();
+    let n = 0;
+    await this.kernel.dumpExpect({}, (x) => {
+      if (!this.replicatesExpect(x)) return;
+      n++;
+      const key = expectKey(x);
+      seen.add(key);
+      const before = cache.get(key);
+      const prevAttrs = before && before.state !== ObjectState.DEAD ? before.attrs : undefined;
+      const obj = cache.replace(x, now, key);
+      if (obj && obj.attrs !== prevAttrs && send) this.ftfw.queueObject(obj);
+    });
+    for (const obj of [...cache.values()]) {
+      if (obj.state === ObjectState.DEAD || seen.has(obj.key)) continue;
+      cache.kill(obj.key, now);
+      if (send) this.ftfw.queueObject(obj);
+      else if (!this.ftfw.holds(obj)) cache.remove(obj.key);
+    }
+    if (send) this.scheduleTx();
+    return n;
+  }
+
   /**
    * The scheduled consistency check: the internal cache against the kernel table. Differences
    * (missed events) are fixed and replicated, and reported.
@@ -348,13 +459,19 @@ export class SyncEngine {
 
   private released(obj: CacheObject): void {
     // a destroyed entry lives on only until the peer has heard of its death
-    if (obj.state === ObjectState.DEAD && this.internal.get(obj.key) === obj && !this.ftfw.holds(obj)) this.internal.remove(obj.key);
+    if (obj.state !== ObjectState.DEAD || this.ftfw.holds(obj)) return;
+    const cache = obj instanceof ExpectObject ? this.internalExpect : this.internal;
+    if (cache.get(obj.key) === obj) cache.remove(obj.key);
   }
 
-  /** Queues every internal object (`-B`, or the peer asked for a resync). */
+  /** Queues every internal object, conntracks then expectations (`-B`, or the peer asked for a resync). */
   bulkSend(): number {
     let n = 0;
     for (const obj of this.internal.values()) {
+      this.ftfw.queueObject(obj);
+      n++;
+    }
+    for (const obj of this.internalExpect.values()) {
       this.ftfw.queueObject(obj);
       n++;
     }
@@ -387,8 +504,10 @@ export class SyncEngine {
   /** Serialises what a transmit pass sends (no message object per item). */
   private readonly txSink: TxSink<CacheObject> = {
     object: (obj, seq, flags) => {
-      const type = obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL;
-      this.builder.addCtStored(type, flags, seq, obj.attrs);
+      // EXP_NEW/UPD/DEL are CT_NEW/UPD/DEL + 3, and both kinds are stored as their wire attributes
+      const type = (obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL) +
+        (obj instanceof ExpectObject ? MSG.EXP_NEW - MSG.CT_NEW : 0);
+      this.builder.addStored(type, flags, seq, obj.attrs);
     },
     // flags is the whole flags byte (ACK/NACK/RESYNC/ALIVE bit included)
     control: (_kind, seq, flags, from, to) => {
@@ -409,9 +528,9 @@ export class SyncEngine {
         if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
         this.applyExternal(type, scan, now, buf as Buffer, start, end);
       },
-      exp: (type, flags, seq) => {
-        // expectations: sequence-tracked (so nothing looks lost) but not cached yet
-        this.ftfw.receiveHeader(type, flags, seq);
+      exp: (type, flags, seq, x) => {
+        if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
+        this.applyExternalExpect(type, x, now);
       },
       control: (flags, seq, from, to) => {
         if (this.ftfw.receiveHeader(MSG.CTL, flags, seq, from, to) === 'bad') this.countMalformed('bad-header');
@@ -460,6 +579,24 @@ export class SyncEngine {
     }
   }
 
+  /** Applies a peer's EXP message to the external expectation cache (when ExpectationSync is on). */
+  private applyExternalExpect(type: number, x: Expect, now: number): void {
+    if (!this.expectations) {
+      this.expectMessagesIgnored++;
+      return;
+    }
+    const key = expectKey(x);
+    try {
+      if (type === MSG.EXP_DEL) this.externalExpect.remove(key);
+      else if (type === MSG.EXP_NEW) this.externalExpect.add(x, now, key);
+      else this.externalExpect.replace(x, now, key);
+    } catch (err) {
+      // decodable but not storable (e.g. no master tuple): as for conntracks, counted, never a crash
+      this.unusable++;
+      this.log.debug(`peer expectation not stored: ${(err as Error).message}`);
+    }
+  }
+
   private onMalformed(reason: MalformedReason, header?: MsgHeader): void {
     // conntrackd runs its sequence tracking on these too (see wire.ts SyncVisitor.malformed)
     if (header && reason !== 'bad-version') this.ftfw.receive({ type: header.type, flags: header.flags & (FLAG.HELLO | FLAG.HELLO_BACK), seq: header.seq });
@@ -486,6 +623,18 @@ export class SyncEngine {
   private pendingAdopt?: () => void;
 
   /**
+   * `-c`: commits the external conntrack cache, then (ExpectationSync on) the external
+   * expectation cache: an expectation needs its master in the table.
+   */
+  async commit(mode: CommitMode = {}): Promise<EngineCommitResult> {
+    this.settleCommit();
+    const what = mode.what ?? 'both';
+    const r: EngineCommitResult = what === 'expect' ? { committed: 0, replaced: 0, failed: [], seconds: 0 } : await this.commitConntrack(mode);
+    if (what !== 'ct' && this.expectations) r.expect = await this.commitExpectations(mode.adopt !== false);
+    return r;
+  }
+
+  /**
    * Commits the external cache into the kernel (worker threads, batched), then makes the
    * internal cache hold the committed entries, as if their events had been heard.
    *
@@ -497,8 +646,7 @@ export class SyncEngine {
    * be missed: the kernel's insert counter tells whether there were any, and if so a dump picks
    * them up (and replicates them) once the commit is done.
    */
-  async commit(mode: CommitMode = {}): Promise<CommitResult> {
-    this.settleCommit();
+  private async commitConntrack(mode: CommitMode): Promise<CommitResult> {
     const cfg = this.config.sync;
     const insertsBefore = await this.kernelInserts();
     const touched = new Set<string>();
@@ -530,6 +678,40 @@ export class SyncEngine {
     // normally once the reply is out (the control handler's replied()), else shortly after
     setTimeout(() => this.settleCommit(), 20);
     return r;
+  }
+
+  /**
+   * Commits the external expectation cache. The kernel gives a new expectation its helper's
+   * timeout whatever the request says, so the timeout conntrackd would compute (CommitTimeout,
+   * else what is left of the peer's) is set by an update right after. Committed expectations go
+   * into the internal expectation cache silently (they are the peer's), unless `adopt` is false.
+   */
+  private async commitExpectations(adopt: boolean): Promise<ExpectCommitResult> {
+    const t0 = performance.now();
+    const now = nowSeconds();
+    const fixed = this.config.sync.commitTimeout;
+    const list: Expect[] = [];
+    for (const obj of this.externalExpect.values()) {
+      if (obj.state === ObjectState.DEAD) continue;
+      const x = this.externalExpect.expect(obj);
+      if (fixed !== undefined) x.timeout = fixed;
+      else if (x.timeout !== undefined) {
+        const left = x.timeout - (now - obj.updated);
+        x.timeout = left > 0 ? left : 60;
+      }
+      list.push(x);
+    }
+    const r = await this.kernel.createExpect(list, { replace: true });
+    const failed = r.failed.map((f) => ({ expect: f.entry, reason: f.reason }));
+    const failedAt = new Set(r.failed.map((f) => f.index));
+    const made = list.filter((_, i) => !failedAt.has(i));
+    const timed = made.filter((x) => x.timeout !== undefined);
+    if (timed.length) {
+      const u = await this.kernel.updateExpect(timed);
+      for (const f of u.failed) failed.push({ expect: f.entry, reason: `created, but its timeout could not be set: ${f.reason}` });
+    }
+    if (adopt) for (const x of made) this.internalExpectCache.add(x, now);
+    return { committed: made.length, replaced: r.replaced, failed, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Runs the copy a commit left pending, if any. */
@@ -598,14 +780,30 @@ export class SyncEngine {
     }
   }
 
-  /** `-f`: flush one or both caches. */
-  flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {
-    const out: { internal?: number; external?: number } = {};
+  /** Drops every expectation from the internal cache without telling the peer (our own kernel flush). */
+  forgetInternalExpectations(): void {
+    for (const obj of this.internalExpect.values()) this.ftfw.forget(obj);
+    this.internalExpect.flush();
+  }
+
+  /**
+   * `-f`: flush one or both caches, conntracks and expectations (conntrackd's `-f internal`
+   * keeps the expectations; expectations whose masters were flushed are of no use).
+   */
+  flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } {
+    const out: { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } = {};
     if (which !== 'external') {
       for (const obj of this.internal.values()) this.ftfw.forget(obj);
       out.internal = this.internal.flush();
+      if (this.expectations) {
+        out.internalExpect = this.internalExpect.size;
+        this.forgetInternalExpectations();
+      }
     }
-    if (which !== 'internal') out.external = this.external.flush();
+    if (which !== 'internal') {
+      out.external = this.external.flush();
+      if (this.expectations) out.externalExpect = this.externalExpect.flush();
+    }
     return out;
   }
 }

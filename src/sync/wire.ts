@@ -385,10 +385,10 @@ export class DatagramBuilder {
   }
 
   /**
-   * Appends a CT message whose attributes are held as a latin1 string (how the caches store
-   * them): header and attributes are written in place, no intermediate copy.
+   * Appends a CT or EXP message whose attributes are held as a latin1 string (how the caches
+   * store them): header and attributes are written in place, no intermediate copy.
    */
-  addCtStored(type: number, flags: number, seq: number, attrs: string): void {
+  addStored(type: number, flags: number, seq: number, attrs: string): void {
     const b = this.buf;
     const o = this.len;
     const n = b.write(attrs, o + HDR_LEN, 'latin1');

@@ -18,6 +18,8 @@ export interface NodeOptions {
   ftfw?: string[];
   /** Extra lines for the General block. */
   general?: string[];
+  /** Lines for a Sync { Options { … } } block (e.g. 'ExpectationSync on'). */
+  options?: string[];
 }
 
 export class SyncNode {
@@ -41,6 +43,7 @@ export class SyncNode {
       `    Interface ${ifname}`,
       '    Checksum on',
       '  }',
+      ...(opts.options ? ['  Options {', ...opts.options.map((l) => `    ${l}`), '  }'] : []),
       '}',
       'General {',
       '  HashSize 32768',

@@ -998,7 +998,7 @@ describe('sync wire: properties', function () {
     for (const s of seeds) keyedAgreesWithDecode(s);
   });
 
-  it('addCtStored packs exactly what addRaw of the encoded message packs', () => {
+  it('addStored packs exactly what addRaw of the encoded message packs', () => {
     fc.assert(fc.property(fc.array(fc.tuple(entryCase, fc.integer({ min: 0, max: 2 }), u8, fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 40 }), (cases) => {
       const a = new DatagramBuilder({ mtu: 600 });
       const b = new DatagramBuilder({ mtu: 600 });
@@ -1007,7 +1007,7 @@ describe('sync wire: properties', function () {
         const end = encodeCt(buf, 0, type, flags, seq, e, opts);
         if (end >= a.capacity) continue;
         a.addRaw(buf.subarray(0, end));
-        b.addCtStored(type, flags, seq, buf.toString('latin1', HDR_LEN, end));
+        b.addStored(type, flags, seq, buf.toString('latin1', HDR_LEN, end));
       }
       a.flush();
       b.flush();
@@ -1036,24 +1036,5 @@ describe('sync wire: properties', function () {
       assert.ok(cache.store(key, 0, 16, ba, 0, ba.length, 1, ObjectState.NEW));
       assert.equal(cache.coveredBy(cache.find(key, 0, 16), scan.maskLo, scan.maskHi), want);
     }), { numRuns: 3000 });
-  });
-
-  it('is fast enough for 100k messages per second', () => {
-    const b = Buffer.alloc(1 << 16);
-    const e: Entry = { ...base, synproxy: { isn: 0, its: 0, tsoff: 0 } };
-    const n = 100_000;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) encodeCt(b, (i % 500) * 128, MSG.CT_NEW, 0, i, e);
-    const t1 = process.hrtime.bigint();
-    const one = Buffer.from(b.subarray(0, encodeCt(b, 0, MSG.CT_NEW, 0, 1, e)));
-    const d = Buffer.concat(Array.from({ length: 14 }, () => one));
-    let count = 0;
-    const v: SyncVisitor = { ct: () => { count++; }, exp() {}, control() {}, malformed() {} };
-    for (let i = 0; i < n / 14; i++) decodeDatagram(d, d.length, v);
-    const t2 = process.hrtime.bigint();
-    const encRate = n / (Number(t1 - t0) / 1e9);
-    const decRate = count / (Number(t2 - t1) / 1e9);
-    assert.ok(encRate > 100_000, `encode: ${Math.round(encRate)}/s`);
-    assert.ok(decRate > 100_000, `decode: ${Math.round(decRate)}/s`);
   });
 });
