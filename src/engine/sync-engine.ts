@@ -23,6 +23,14 @@ import type { Logger } from '../log.js';
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/**
+ * Objects a bulk send hands to FT-FW per loop turn. The peer's ACKs are read between turns, so
+ * the protocol's per-object records are released and reused as the bulk goes: queued all at
+ * once, 100,000 of them would live at the same time and cost the garbage collector more than
+ * the sending itself.
+ */
+const BULK_PER_TURN = 4096;
+
 /** Sum of per-CPU u32 counter increments (each may have wrapped). */
 export function countDelta(before: readonly number[], after: readonly number[]): number {
   let d = 0;
@@ -114,6 +122,8 @@ export class SyncEngine {
   private readonly transcoder: EventTranscoder;
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
+  /** What a bulk send has still to queue: the internal caches' iterators, conntracks first. */
+  private bulkLeft: Array<Iterator<CacheObject>> = [];
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
   private overrunTimer?: NodeJS.Timeout;
@@ -144,7 +154,7 @@ export class SyncEngine {
     this.transcoder = new EventTranscoder(storeAs);
     this.kernel = new ConntrackClient();
     this.channel = new SyncChannel(channelOptions(config));
-    this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d) });
+    this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d), lend: true });
     this.ftfw = new FtFw<CacheObject>(
       { now: () => this.rxNow || Date.now(), setTimer: (ms, cb) => setTimeout(cb, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout) },
       {
@@ -264,6 +274,7 @@ export class SyncEngine {
 
   stop(): void {
     clearTimeout(this.overrunTimer);
+    this.bulkLeft = [];
     this.ftfw.stop();
     this.commitPool.stop();
     this.events?.stop();
@@ -464,19 +475,30 @@ export class SyncEngine {
     if (cache.get(obj.key) === obj) cache.remove(obj.key);
   }
 
-  /** Queues every internal object, conntracks then expectations (`-B`, or the peer asked for a resync). */
+  /**
+   * Sends every internal object, conntracks then expectations (`-B`, or the peer asked for a
+   * resync): queued BULK_PER_TURN per loop turn from here on. A bulk requested while one runs
+   * starts over. Returns how many objects it covers.
+   */
   bulkSend(): number {
-    let n = 0;
-    for (const obj of this.internal.values()) {
-      this.ftfw.queueObject(obj);
-      n++;
-    }
-    for (const obj of this.internalExpect.values()) {
-      this.ftfw.queueObject(obj);
-      n++;
-    }
+    this.bulkLeft = [this.internal.values(), this.internalExpect.values()];
     this.scheduleTx();
-    return n;
+    return this.internal.totalObjects + this.internalExpect.totalObjects;
+  }
+
+  /** Queues the next part of a bulk send; true while some is left. */
+  private feedBulk(): boolean {
+    const left = this.bulkLeft;
+    let budget = BULK_PER_TURN;
+    while (budget > 0 && left.length > 0) {
+      const r = left[0].next();
+      if (r.done) left.shift();
+      else {
+        this.ftfw.queueObject(r.value);
+        budget--;
+      }
+    }
+    return left.length > 0;
   }
 
   /** `-n`: ask the peer for its whole internal cache. */
@@ -496,6 +518,7 @@ export class SyncEngine {
   }
 
   private transmit(): void {
+    if (this.bulkLeft.length > 0 && this.feedBulk()) this.scheduleTx();
     this.ftfw.transmitTo(this.txSink);
     this.builder.flush();
     this.channel.flush();

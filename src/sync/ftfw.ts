@@ -404,8 +404,11 @@ const LINGER_MAX_EXTRA = 4;
 const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
 const KIND_FLAG: readonly number[] = [0, F_ACK, F_NACK, F_RESYNC, F_ALIVE];
 
-/** Nodes kept for reuse (per instance); beyond this, released nodes are left to the GC. */
-const FREE_MAX = 4096;
+/**
+ * Nodes kept for reuse (per instance); beyond this, released nodes are left to the GC. About
+ * what is in flight while a bulk goes out paced (a few loop turns' worth): ~2.5 MB at most.
+ */
+const FREE_MAX = 16384;
 
 /**
  * One queued thing: an object (one node per key, or per object in intrusive mode) or a control

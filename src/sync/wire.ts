@@ -333,6 +333,11 @@ export interface DatagramBuilderOptions {
    * it, finished datagrams queue up for take().
    */
   onDatagram?: (datagram: Buffer) => void;
+  /**
+   * onDatagram gets a view of the builder's own buffer instead, valid only during the call (a
+   * sender that copies it at once saves an allocation per datagram).
+   */
+  lend?: boolean;
 }
 
 /**
@@ -349,6 +354,7 @@ export class DatagramBuilder {
   private len = 0;
   private readonly out: Buffer[] = [];
   private readonly onDatagram?: (d: Buffer) => void;
+  private readonly lend: boolean;
 
   constructor(opts: DatagramBuilderOptions = {}) {
     const mtu = opts.mtu ?? 1500;
@@ -358,6 +364,7 @@ export class DatagramBuilder {
     // room for a full datagram plus the largest message being staged after it
     this.buf = Buffer.alloc(this.capacity + 0x10000);
     this.onDatagram = opts.onDatagram;
+    this.lend = opts.lend === true && this.onDatagram !== undefined;
   }
 
   /** Bytes pending in the unfinished datagram. */
@@ -405,9 +412,18 @@ export class DatagramBuilder {
     this.place(o + mlen);
   }
 
-  /** Finishes the pending datagram, if any; returns it (also handed to onDatagram / queued). */
+  /**
+   * Finishes the pending datagram, if any; returns it (also handed to onDatagram / queued). With
+   * `lend`, what is returned is the view onDatagram got, valid until the next add.
+   */
   flush(): Buffer | null {
     if (this.len === 0) return null;
+    if (this.lend) {
+      const v = this.buf.subarray(0, this.len);
+      this.len = 0;
+      this.onDatagram!(v);
+      return v;
+    }
     const d = Buffer.allocUnsafe(this.len);
     this.buf.copy(d, 0, 0, this.len);
     this.len = 0;

@@ -490,6 +490,25 @@ describe('sync wire: DatagramBuilder', () => {
     assert.equal(collect(b.flush()!).msgs[0].kind, 'ct');
   });
 
+  it('lend: onDatagram sees the same datagrams as views, and copying them in the call is enough', () => {
+    fc.assert(fc.property(fc.integer({ min: 40, max: 1500 }), fc.array(fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8), { maxLength: 60 }), (mtu, sizes) => {
+      const owned: Buffer[] = [];
+      const copied: Buffer[] = [];
+      const a = new DatagramBuilder({ mtu, onDatagram: (d) => owned.push(d) });
+      const b = new DatagramBuilder({ mtu, onDatagram: (d) => copied.push(Buffer.from(d)), lend: true });
+      for (const [i, n] of sizes.entries()) {
+        if (n >= a.capacity) continue;
+        const m = filler(n);
+        m.writeUInt32BE(i, 4);
+        a.addRaw(m);
+        b.addRaw(m);
+      }
+      a.flush();
+      b.flush();
+      assert.deepStrictEqual(copied.map((d) => d.toString('hex')), owned.map((d) => d.toString('hex')));
+    }), { numRuns: 300 });
+  });
+
   it('random message sequences: same bytes in order, every datagram < capacity, greedy', () => {
     fc.assert(fc.property(fc.integer({ min: 40, max: 1500 }), fc.array(fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8), { maxLength: 60 }), (mtu, sizes) => {
       const b = new DatagramBuilder({ mtu });
