@@ -14,9 +14,12 @@
 #   STALL=45           ... or before one whose counts (kernel, primary, backup) stop moving is
 #                      (45 s: a daemon that overruns its event buffer resyncs with the kernel
 #                      30 s later, NetlinkOverrunResync's default; that is measured, not failed)
-#   START_WAIT=6       seconds between the daemons answering and the load (ctsync's start-up:
+#   START_WAIT=10      seconds between the daemons answering and the load. ctsync's start-up:
 #                      HELLO handshake, 3 ALIVE periods of linger, then its startup RESYNC/bulk,
-#                      ~4 s after it sees the peer; conntrackd has nothing to wait for)
+#                      ~4 s after it sees the peer; and V8's memory reducer compacts each idle
+#                      commit worker once, ~8 s after its warm-up (~60 ms of CPU, once per
+#                      process lifetime, not part of any replication). conntrackd has nothing
+#                      to wait for.
 #   SETTLE=2           seconds of quiet before each RSS sample with a full cache
 #   CTSYNC_BIN=...     the CLI (default: dist/src/cli/main.js of this checkout)
 #   CTSYNC_NODE_ARGS=  extra node flags for the ctsync daemons (e.g. "--cpu-prof
@@ -70,7 +73,7 @@ PAIRS=${PAIRS:-"cd:cd cs:cs cs:cd cd:cs"}
 POLL_MS=${POLL_MS:-20}
 TIMEOUT=${TIMEOUT:-120}
 STALL=${STALL:-45}
-START_WAIT=${START_WAIT:-6}
+START_WAIT=${START_WAIT:-10}
 SETTLE=${SETTLE:-2}
 DEFAULT_BIN=$ROOT/dist/src/cli/main.js
 CTSYNC_BIN=${CTSYNC_BIN:-$DEFAULT_BIN}

@@ -59,7 +59,22 @@ export class ExternalCache implements CacheView {
   compactions = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
 
-  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions) {}
+  /**
+   * @param sizeHint entries to make room for at once (conntrackd's HashSize), so that filling
+   *   the cache does not grow and copy the arena and the table a dozen times; the memory is only
+   *   reserved (the kernel gives pages as they are written)
+   */
+  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions, sizeHint = 0) {
+    const n = Math.min(sizeHint, limit);
+    if (n > MIN_TABLE / 2) {
+      let slots = MIN_TABLE;
+      while (slots < n * 2) slots *= 2;
+      this.slots = new Int32Array(slots);
+      this.hashes = new Int32Array(slots);
+      this.mask = slots - 1;
+      this.setArena(Buffer.allocUnsafe(Math.max(MIN_ARENA, n * 160)));
+    }
+  }
 
   get size(): number {
     return this.live;

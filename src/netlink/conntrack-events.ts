@@ -75,6 +75,8 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
   private readonly raw: boolean;
   /** Raw mode's consumer (see EventOptions.raw). */
   onRawConntrack?: RawConntrackHandler;
+  /** Called at the start of each drain(), before its events (e.g. to read the clock once for them). */
+  onDrain?: () => void;
   /** Datagrams of the last batch: [next, pending) are read but not handled yet (a listener threw). */
   private pending = 0;
   private next = 0;
@@ -140,6 +142,7 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
    * datagrams per recvmmsg. Returns the number of events delivered.
    */
   drain(): number {
+    this.onDrain?.();
     let delivered = 0;
     // level-triggered readiness: what is left is read on the next loop turn
     let reads = 0;

@@ -32,8 +32,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 describe('ExternalCache', () => {
   it('behaves as a map of key -> (attributes, state) under random operations', () => {
-    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), (ops, limit) => {
-      const c = new ExternalCache('external', limit, { tcpWindowTracking: true });
+    // sizeHint 0 starts at the minimum sizes; others start pre-sized, below or above the limit
+    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), fc.constantFrom(0, 9, 100, 1000), (ops, limit, sizeHint) => {
+      const c = new ExternalCache('external', limit, { tcpWindowTracking: true }, sizeHint);
       const model = new Map<string, { attrs: string; state: ObjectState }>();
       for (const o of ops) {
         if (o.k === 'flush') {
