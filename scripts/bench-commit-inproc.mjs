@@ -3,13 +3,12 @@
 // Run inside a network namespace (its conntrack table is emptied before each round):
 //   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener]
 // FLOWS.jsonl comes from scripts/gen-entries.mjs. The external cache is the daemon's (the arena
-// ExternalCache), filled the way received sync messages fill it (encoded bytes under their key); an event listener ignoring the commit sockets stands in for the daemon's
+// ArenaCache), filled the way received sync messages fill it (encoded bytes under their key); an event listener ignoring the commit sockets stands in for the daemon's
 // (the kernel builds an event per created entry whenever anyone listens). Each round prints
 // the pool's phases and the copy into the internal cache that SyncEngine.commit() does after it.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SyncCache } from '../dist/src/cache/sync-cache.js';
-import { ExternalCache } from '../dist/src/cache/external-cache.js';
+import { ArenaCache } from '../dist/src/cache/arena-cache.js';
 import { encodeCtAttrs } from '../dist/src/sync/wire-attrs.js';
 import { CommitPool } from '../dist/src/engine/commit-pool.js';
 import { ConntrackEvents } from '../dist/src/netlink/conntrack-events.js';
@@ -19,7 +18,7 @@ import { flowKey } from '../dist/src/conntrack/key.js';
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false } } });
 const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const now = Math.floor(Date.now() / 1000);
-const external = new ExternalCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' });
+const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' });
 const scratch = Buffer.alloc(4096);
 for (const e of entries) {
   const key = Buffer.from(flowKey(e), 'latin1');
@@ -45,12 +44,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
   const t0 = performance.now();
   const r = await pool.commit(external, { tcpWindowTracking: false });
   const t1 = performance.now();
-  const internal = new SyncCache('internal', 1e8, { tcpWindowTracking: false, longHelper: 'omit' });
+  const internal = new ArenaCache('internal', 1e8, { tcpWindowTracking: false, longHelper: 'omit' });
   const failed = new Set(r.failed.map((f) => f.key));
-  for (const obj of external.values()) {
-    if (obj.state === 2 /* DEAD */ || failed.has(obj.key)) continue;
-    internal.addEncoded(obj.key, obj.attrs, now);
-  }
+  external.copyLiveInto(internal, now, failed.size ? (key) => failed.has(key) : undefined);
   const t2 = performance.now();
   const ph = r.phases ? ' ' + Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ') : '';
   console.log(`round ${round}: ${r.committed} committed (${r.replaced} replaced, ${r.failed.length} failed): pool ${ms((t1 - t0) / 1000)} ms, +internal copy ${ms((t2 - t1) / 1000)} ms = ${ms((t2 - t0) / 1000)} ms;${ph} [own events seen: ${events}]`);

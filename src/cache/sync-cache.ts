@@ -1,13 +1,12 @@
-// The internal cache (this node's flows, fed by the kernel) and the external cache (the peer's
-// flows, fed by sync messages) share one structure: flow key -> object holding the entry's sync
-// wire attributes as a compact one-byte string.
+// What the caches share: object states and counters as conntrackd has them, the object view of a
+// cached entry (dumps), and a key -> object table (ObjectTable, for the expectation caches; the
+// conntrack caches are arenas, arena-cache.ts).
 //
-// Why the wire form: it is what conntrackd itself sends, so a bulk send or a retransmission is a
-// copy (no re-encoding), and it is small: ~80 bytes for a TCP flow, about 250 bytes per cached
-// entry with the key and the object, where a decoded Entry graph costs over 1 KB.
+// Every cache holds an entry as its sync wire attributes: what conntrackd itself sends, so a bulk
+// send or a retransmission is a copy (no re-encoding), and small (~80 bytes for a TCP flow, where
+// a decoded Entry graph costs over 1 KB).
 import type { Entry } from '../conntrack/entry.js';
-import { flowKey } from '../conntrack/key.js';
-import { decodeCtAttrs, encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
+import { decodeCtAttrs } from '../sync/wire-attrs.js';
 
 /** Object states as conntrackd has them: NEW (added), ALIVE (updated since), DEAD (destroyed, kept until the peer ACKs it). */
 export const enum ObjectState {
@@ -110,11 +109,6 @@ export class ObjectTable<O extends CacheObject> {
     return this.objects.values();
   }
 
-  /** Adds from already-encoded wire attributes (a received message: no re-encoding). */
-  addEncoded(key: string, attrs: string, now: number): O | undefined {
-    return this.store(key, attrs, now, ObjectState.NEW);
-  }
-
   /** Adds or replaces the object of `key`; undefined when the cache is full (counted in createFailed). */
   protected store(key: string, attrs: string, now: number, state: ObjectState): O | undefined {
     const old = this.objects.get(key);
@@ -193,76 +187,5 @@ export class ObjectTable<O extends CacheObject> {
     this.objects.clear();
     this.live = 0;
     return n;
-  }
-}
-
-/** The internal cache of conntrack entries (this node's flows). */
-export class SyncCache extends ObjectTable<CacheObject> implements CacheView {
-  /**
-   * @param name 'internal' or 'external', for messages and stats
-   * @param limit most objects held (conntrackd's HashLimit); more are refused and counted
-   * @param encodeOptions how entries are stored = how they are sent (CommitTimeout, window tracking)
-   */
-  constructor(name: string, limit: number, private readonly encodeOptions: CtEncodeOptions) {
-    super(name, limit, (key, attrs, state, now) => new CacheObject(key, attrs, state, now, now));
-  }
-
-  entry(obj: CacheObject): Entry {
-    return decodeStored(obj.attrs);
-  }
-
-  private encode(e: Entry): string {
-    const end = encodeCtAttrs(scratch, 0, e, this.encodeOptions);
-    return scratch.toString('latin1', 0, end);
-  }
-
-  /**
-   * Adds an entry, or replaces the one with the same flow key. Returns the object, or undefined
-   * when the cache is full (counted in createFailed).
-   */
-  add(e: Entry, now: number, key = flowKey(e)): CacheObject | undefined {
-    return this.store(key, this.encode(e), now, ObjectState.NEW);
-  }
-
-  /**
-   * Applies an update: fields present in `e` overwrite, absent ones are kept; an unknown flow is
-   * added. The object becomes ALIVE.
-   */
-  update(e: Entry, now: number, key = flowKey(e)): CacheObject | undefined {
-    const old = this.objects.get(key);
-    if (!old || old.state === ObjectState.DEAD) {
-      const obj = this.add(e, now, key);
-      if (obj) obj.state = ObjectState.ALIVE;
-      return obj;
-    }
-    old.attrs = this.encode(mergeEntry(decodeStored(old.attrs), e));
-    old.state = ObjectState.ALIVE;
-    old.updated = now;
-    this.counters.updated++;
-    return old;
-  }
-
-  /**
-   * Replaces a flow with a complete entry (from a dump: nothing to merge); a known flow becomes
-   * ALIVE and keeps its age. Returns the object, or undefined when the cache is full.
-   */
-  replace(e: Entry, now: number, key = flowKey(e)): CacheObject | undefined {
-    const old = this.objects.get(key);
-    if (!old || old.state === ObjectState.DEAD) return this.add(e, now, key);
-    const attrs = this.encode(e);
-    if (attrs !== old.attrs) {
-      old.attrs = attrs;
-      old.state = ObjectState.ALIVE;
-      old.updated = now;
-      this.counters.updated++;
-    }
-    return old;
-  }
-
-  /** Marks a flow destroyed (kept, DEAD, until the peer has acknowledged it). */
-  kill(key: string, now: number, last?: Entry): CacheObject | undefined {
-    const obj = this.liveObject(key);
-    if (obj && last) obj.attrs = this.encode(mergeEntry(decodeStored(obj.attrs), last));
-    return obj && this.markDead(obj, now);
   }
 }

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { decodeStored } from '../cache/sync-cache.js';
-import type { ExternalCache } from '../cache/external-cache.js';
+import type { ArenaCache } from '../cache/arena-cache.js';
 import { flowKey } from '../conntrack/key.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
 import type { Entry } from '../conntrack/entry.js';
@@ -16,7 +16,7 @@ import type { Entry } from '../conntrack/entry.js';
 /** Main thread -> worker. */
 export type CommitRequest =
   | { type: 'begin'; now: number; fixedTimeout?: number; liberal: boolean }
-  /** Records of the external cache's arena, as ExternalCache.forEachSegment gives them (transferred). */
+  /** Records of the external cache's arena, as ArenaCache.forEachSegment gives them (transferred). */
   | { type: 'chunk'; data: ArrayBuffer }
   /** No more chunks: answer with the plain entries' result. */
   | { type: 'end' }
@@ -133,7 +133,7 @@ export class CommitPool {
   }
 
   /** Commits every live entry of the cache; returns counts and the failures with reasons. */
-  async commit(cache: ExternalCache, opts: CommitOptions): Promise<CommitResult> {
+  async commit(cache: ArenaCache, opts: CommitOptions): Promise<CommitResult> {
     if (this.workers.length === 0) throw new Error('commit pool is not started');
     const t0 = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);

@@ -10,7 +10,7 @@ import { runBatch, type BatchChannel } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
 import type { CommitPartResult, CommitReply, CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
-import { ExternalCache, forEachRecord } from '../cache/external-cache.js';
+import { ArenaCache, forEachRecord } from '../cache/arena-cache.js';
 import type { Entry } from '../conntrack/entry.js';
 
 const socket = new NetlinkSocket({ rcvbuf: 16 * 1024 * 1024, sndbuf: 4 * 1024 * 1024 });
@@ -185,8 +185,8 @@ async function warmUp(): Promise<void> {
       tcp: proto === 6 ? { state: 3, wscaleOrig: 7, wscaleReply: 7, flagsOrig: 0x23, flagsReply: 0x23 } : undefined,
     });
   }
-  // the daemon's own record format: the samples go into an ExternalCache as received messages do
-  const cache = new ExternalCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' });
+  // the daemon's own record format: the samples go into an ArenaCache as received messages do
+  const cache = new ArenaCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' });
   const scratch = Buffer.allocUnsafe(1024);
   for (let i = 0; i < 4096; i++) {
     const e = samples[i % samples.length];

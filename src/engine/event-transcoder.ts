@@ -805,22 +805,27 @@ export class EventTranscoder {
    * of the other family than the message's).
    */
   key(): string | undefined {
+    const n = this.keyBytes(keyBuf);
+    return n < 0 ? undefined : keyBuf.toString('latin1', 0, n);
+  }
+
+  /** key() as bytes written to `b` (at least 40 bytes): their length, or -1 where key() is undefined. */
+  keyBytes(b: Uint8Array): number {
     const f = this.upd;
     const t = f.orig;
     const v6 = f.family === 10;
     const ak = v6 ? 6 : 4;
     const al = v6 ? 16 : 4;
-    const b = keyBuf;
     b[0] = v6 ? 10 : 2;
     b[1] = t.proto;
     const zone = f.zone < 0 ? 0 : f.zone;
     b[2] = zone >> 8;
     b[3] = zone & 0xff;
     if (t.src < 0) b.fill(0, 4, 4 + al);
-    else if (t.srcKind !== ak) return undefined;
+    else if (t.srcKind !== ak) return -1;
     else copy(t.buf, t.src, b, 4, al);
     if (t.dst < 0) b.fill(0, 4 + al, 4 + 2 * al);
-    else if (t.dstKind !== ak) return undefined;
+    else if (t.dstKind !== ak) return -1;
     else copy(t.buf, t.dst, b, 4 + al, al);
     const o = 4 + 2 * al;
     const p = t.proto;
@@ -838,7 +843,7 @@ export class EventTranscoder {
       b[o + 2] = d >> 8;
       b[o + 3] = d & 0xff;
     } else b[o] = b[o + 1] = b[o + 2] = b[o + 3] = 0;
-    return b.toString('latin1', 0, o + 4);
+    return o + 4;
   }
 
   /**
@@ -871,6 +876,13 @@ export class EventTranscoder {
     if (!scanWire(ob, 0, n, this.old)) return -1;
     mergeFields(this.merged, this.old, this.upd);
     return encodeFields(this.merged, this.opt, out, at);
+  }
+
+  /** encodeMerged() with the stored attributes at old[start, end) (an arena record), into this.out. */
+  encodeMergedFrom(old: Uint8Array, start: number, end: number): number {
+    if (!scanWire(old, start, end, this.old)) return -1;
+    mergeFields(this.merged, this.old, this.upd);
+    return encodeFields(this.merged, this.opt, this.out, 0);
   }
 
   /** The attributes encoded in this.out as the caches store them (latin1 string). */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Entry, EventType, Expect } from '../conntrack/entry.js';
 import { flowKey } from '../conntrack/key.js';
 import { makeFilter } from '../conntrack/filter.js';
-import { CacheObject, ObjectState, SyncCache } from '../cache/sync-cache.js';
+import { ObjectState } from '../cache/sync-cache.js';
 import { ExpectCache, ExpectObject, expectKey } from '../cache/expect-cache.js';
 import { ConntrackClient } from '../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../netlink/conntrack-events.js';
@@ -15,7 +15,7 @@ import { makeEventFilter } from './flow-filter.js';
 import { FtFw, type TxSink } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
-import { ExternalCache } from '../cache/external-cache.js';
+import { ArenaCache } from '../cache/arena-cache.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
 import type { CtsyncConfig } from '../config/model.js';
@@ -102,9 +102,19 @@ export function makeExpectHelperFilter(setting: boolean | string[]): (x: Expect)
   };
 }
 
+/**
+ * What FT-FW queues: a conntrack of the internal cache by its handle (a number, no object per
+ * flow), or an expectation object.
+ */
+export type SyncItem = number | ExpectObject;
+
 export class SyncEngine {
-  private readonly internalCache: SyncCache;
-  readonly external: ExternalCache;
+  private readonly internalCache: ArenaCache;
+  /** FT-FW's record per internal handle (FtFwOptions.nodeOf). */
+  private readonly ftfwNodes: Array<object | undefined> = [];
+  /** A flow key, as bytes. */
+  private readonly keyScratch = Buffer.allocUnsafe(64);
+  readonly external: ArenaCache;
   /** ExpectationSync on: the expectation caches are fed, sent and committed. */
   readonly expectations: boolean;
   private readonly internalExpectCache: ExpectCache;
@@ -112,7 +122,7 @@ export class SyncEngine {
   private readonly expectHelperWanted: (x: Expect) => boolean;
   /** EXP messages dropped because ExpectationSync is off here. */
   expectMessagesIgnored = 0;
-  readonly ftfw: FtFw<CacheObject>;
+  readonly ftfw: FtFw<SyncItem>;
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
   private readonly commitPool = new CommitPool();
@@ -123,7 +133,7 @@ export class SyncEngine {
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
   /** What a bulk send has still to queue: the internal caches' iterators, conntracks first. */
-  private bulkLeft: Array<Iterator<CacheObject>> = [];
+  private bulkLeft: Array<Iterator<SyncItem>> = [];
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
   /** Unix seconds, read once per batch of kernel events (a clock call per event cost ~5%). */
@@ -144,8 +154,8 @@ export class SyncEngine {
 
   constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
     const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
-    this.internalCache = new SyncCache('internal', config.general.hashLimit, storeAs);
-    this.external = new ExternalCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' }, config.general.hashSize);
+    this.internalCache = new ArenaCache('internal', config.general.hashLimit, storeAs, config.general.hashSize);
+    this.external = new ArenaCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' }, config.general.hashSize);
     const expSync = config.sync.options.expectationSync;
     this.expectations = expSync !== false;
     this.expectHelperWanted = makeExpectHelperFilter(expSync);
@@ -157,7 +167,7 @@ export class SyncEngine {
     this.kernel = new ConntrackClient();
     this.channel = new SyncChannel(channelOptions(config));
     this.builder = new DatagramBuilder({ mtu: this.channel.maxDatagram + 28, reserve: 28, onDatagram: (d) => this.channel.send(d), lend: true });
-    this.ftfw = new FtFw<CacheObject>(
+    this.ftfw = new FtFw<SyncItem>(
       { now: () => this.rxNow || Date.now(), setTimer: (ms, cb) => setTimeout(cb, ms), clearTimer: (h) => clearTimeout(h as NodeJS.Timeout) },
       {
         released: (obj) => this.released(obj),
@@ -170,10 +180,12 @@ export class SyncEngine {
         handshakeComplete: () => this.log.verbose('handshake with the peer complete'),
       },
       {
-        keyOf: (o) => o.key,
-        // the protocol's per-object record lives on the cache object (no Map by key)
-        nodeOf: (o) => o.ftfw,
-        setNodeOf: (o, n) => { o.ftfw = n; },
+        // the protocol's per-object record: by handle for conntracks, on the object for expectations
+        nodeOf: (o) => (typeof o === 'number' ? this.ftfwNodes[o] : o.ftfw),
+        setNodeOf: (o, n) => {
+          if (typeof o === 'number') this.ftfwNodes[o] = n;
+          else o.ftfw = n;
+        },
         ackWindowSize: config.sync.ackWindowSize,
         resendQueueSize: config.sync.resendQueueSize,
         startupResync: config.sync.startupResync,
@@ -186,7 +198,7 @@ export class SyncEngine {
    * out (settleCommit), or earlier on the first access: nothing can see or change the cache before
    * the copy.
    */
-  get internal(): SyncCache {
+  get internal(): ArenaCache {
     if (this.pendingAdopt) this.settleCommit();
     return this.internalCache;
   }
@@ -299,29 +311,32 @@ export class SyncEngine {
     const t = this.transcoder;
     if (!t.scan(buf, off, len)) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
     if (!this.replicateScanned(t)) return;
-    const key = t.key();
-    if (key === undefined) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
-    this.touchedDuringCommit?.add(key);
+    const kb = this.keyScratch;
+    const kl = t.keyBytes(kb);
+    if (kl < 0) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
+    this.touchedDuringCommit?.add(kb.toString('latin1', 0, kl));
     const now = this.eventNow;
-    const held = type === 'NEW' ? undefined : this.internal.get(key);
-    const live = held !== undefined && held.state !== ObjectState.DEAD;
-    const n = live ? t.encodeMerged(held.attrs) : type === 'DESTROY' ? 0 : t.encode();
+    const c = this.internal;
+    const held = type === 'NEW' ? 0 : c.findHandle(kb, 0, kl);
+    const live = held !== 0 && c.stateOf(held) !== ObjectState.DEAD;
+    let n = 0;
+    if (live) {
+      const start = c.attrsStart(held);
+      n = t.encodeMergedFrom(c.buffer, start, start + c.attrsLength(held));
+    } else if (type !== 'DESTROY') n = t.encode();
     if (n < 0) return this.onKernelEvent(type, decodeConntrack(buf, off, len), pid);
     const own = pid !== 0 && pid === this.kernel.portId;
     if (own) this.ownEvents++;
-    let obj: CacheObject | undefined;
-    if (type === 'NEW') obj = this.internal.addEncoded(key, t.attrs(n), now);
+    let h = 0;
+    if (type === 'NEW') h = c.store(kb, 0, kl, t.out, 0, n, now, ObjectState.NEW);
     else if (type === 'UPDATE') {
       if (live) {
-        obj = held;
-        this.internal.overwriteEncoded(held, t.attrs(n), now);
-      } else {
-        obj = this.internal.addEncoded(key, t.attrs(n), now);
-        if (obj) obj.state = ObjectState.ALIVE;
-      }
-    } else obj = this.internal.killEncoded(key, now, live ? t.attrs(n) : undefined);
-    if (obj && !own) {
-      this.ftfw.queueObject(obj);
+        h = held;
+        c.overwriteHandle(held, t.out, 0, n, now);
+      } else h = c.store(kb, 0, kl, t.out, 0, n, now, ObjectState.ALIVE);
+    } else if (live ? c.kill(held, now, t.out, 0, n) : c.kill(0, now)) h = held;
+    if (h !== 0 && !own) {
+      this.ftfw.queueObject(h);
       this.scheduleTx();
     }
   }
@@ -333,13 +348,14 @@ export class SyncEngine {
     const now = nowSeconds();
     const key = flowKey(e);
     this.touchedDuringCommit?.add(key);
-    let obj: CacheObject | undefined;
-    if (type === 'NEW') obj = this.internal.add(e, now, key);
-    else if (type === 'UPDATE') obj = this.internal.update(e, now, key);
-    else obj = this.internal.kill(key, now, e);
+    const c = this.internal;
+    let h: number;
+    if (type === 'NEW') h = c.storeEntry(key, e, now, ObjectState.NEW);
+    else if (type === 'UPDATE') h = c.updateEntry(key, e, now);
+    else h = c.killEntry(key, now, e);
     // our own commits/flushes are the peer's entries coming back: never echo them
-    if (obj && !own) {
-      this.ftfw.queueObject(obj);
+    if (h !== 0 && !own) {
+      this.ftfw.queueObject(h);
       this.scheduleTx();
     }
   }
@@ -397,29 +413,31 @@ export class SyncEngine {
 
   private async reloadInternalConntrack(send: boolean): Promise<number> {
     const now = nowSeconds();
-    const seen = new Set<string>();
+    const c = this.internal;
+    // handles seen in the dump (a handle stays with its flow while the dump runs)
+    const seen = new Uint8Array(c.maxHandle + 1);
+    const seenLater = new Set<number>();
     let changed = 0;
     let purged = 0;
     const n = await this.kernel.dump({}, (e) => {
       if (!this.replicate(e)) return;
-      const key = flowKey(e);
-      seen.add(key);
-      const before = this.internal.get(key);
-      const prevAttrs = before && before.state !== ObjectState.DEAD ? before.attrs : undefined;
-      const obj = this.internal.replace(e, now, key);
-      if (obj && obj.attrs !== prevAttrs) {
+      const h = c.replaceEntry(flowKey(e), e, now);
+      if (h === 0) return;
+      if (h < seen.length) seen[h] = 1;
+      else seenLater.add(h);
+      if (c.lastChanged) {
         changed++;
-        if (send) this.ftfw.queueObject(obj);
+        if (send) this.ftfw.queueObject(h);
       }
     });
     // purge: what the cache has and the kernel no longer does
-    for (const obj of [...this.internal.values()]) {
-      if (obj.state === ObjectState.DEAD || seen.has(obj.key)) continue;
+    for (let h = 1; h <= c.maxHandle; h++) {
+      if (!c.has(h) || c.stateOf(h) === ObjectState.DEAD || (h < seen.length ? seen[h] === 1 : seenLater.has(h))) continue;
       purged++;
-      this.internal.kill(obj.key, now);
-      if (send) this.ftfw.queueObject(obj);
-      // (one object per flow while the protocol holds it: a held one goes once released)
-      else if (!this.ftfw.holds(obj)) this.internal.remove(obj.key);
+      c.kill(h, now);
+      if (send) this.ftfw.queueObject(h);
+      // (one record per flow while the protocol holds it: a held one goes once released)
+      else if (!this.ftfw.holds(h)) c.removeHandle(h);
     }
     if (send) this.scheduleTx();
     this.lastReload = { entries: n, changed, purged };
@@ -473,11 +491,16 @@ export class SyncEngine {
 
   // ------------------------------------------------------------------------- internal -> peer
 
-  private released(obj: CacheObject): void {
+  private released(item: SyncItem): void {
     // a destroyed entry lives on only until the peer has heard of its death
-    if (obj.state !== ObjectState.DEAD || this.ftfw.holds(obj)) return;
-    const cache = obj instanceof ExpectObject ? this.internalExpect : this.internal;
-    if (cache.get(obj.key) === obj) cache.remove(obj.key);
+    if (this.ftfw.holds(item)) return;
+    if (typeof item === 'number') {
+      const c = this.internal;
+      if (c.has(item) && c.stateOf(item) === ObjectState.DEAD) c.removeHandle(item);
+      return;
+    }
+    const cache = this.internalExpect;
+    if (item.state === ObjectState.DEAD && cache.get(item.key) === item) cache.remove(item.key);
   }
 
   /**
@@ -486,7 +509,7 @@ export class SyncEngine {
    * starts over. Returns how many objects it covers.
    */
   bulkSend(): number {
-    this.bulkLeft = [this.internal.values(), this.internalExpect.values()];
+    this.bulkLeft = [this.internal.handles(), this.internalExpect.values()];
     this.scheduleTx();
     return this.internal.totalObjects + this.internalExpect.totalObjects;
   }
@@ -530,12 +553,18 @@ export class SyncEngine {
   }
 
   /** Serialises what a transmit pass sends (no message object per item). */
-  private readonly txSink: TxSink<CacheObject> = {
-    object: (obj, seq, flags) => {
-      // EXP_NEW/UPD/DEL are CT_NEW/UPD/DEL + 3, and both kinds are stored as their wire attributes
-      const type = (obj.state === ObjectState.NEW ? MSG.CT_NEW : obj.state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL) +
-        (obj instanceof ExpectObject ? MSG.EXP_NEW - MSG.CT_NEW : 0);
-      this.builder.addStored(type, flags, seq, obj.attrs);
+  private readonly txSink: TxSink<SyncItem> = {
+    object: (item, seq, flags) => {
+      if (typeof item === 'number') {
+        const c = this.internalCache;
+        const state = c.stateOf(item);
+        const start = c.attrsStart(item);
+        this.builder.addStoredBytes(state === ObjectState.NEW ? MSG.CT_NEW : state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL,
+          flags, seq, c.buffer, start, start + c.attrsLength(item));
+        return;
+      }
+      const s = item.state;
+      this.builder.addStored(s === ObjectState.NEW ? MSG.EXP_NEW : s === ObjectState.ALIVE ? MSG.EXP_UPD : MSG.EXP_DEL, flags, seq, item.attrs);
     },
     // flags is the whole flags byte (ACK/NACK/RESYNC/ALIVE bit included)
     control: (_kind, seq, flags, from, to) => {
@@ -695,10 +724,8 @@ export class SyncEngine {
     const now = nowSeconds();
     this.pendingAdopt = () => {
       // what the kernel reported on during the commit is newer than the peer's entry
-      for (const obj of this.external.values()) {
-        if (obj.state === ObjectState.DEAD || failed.has(obj.key) || touched.has(obj.key)) continue;
-        this.internalCache.addEncoded(obj.key, obj.attrs, now);
-      }
+      const skip = failed.size + touched.size > 0 ? (key: string) => failed.has(key) || touched.has(key) : undefined;
+      this.external.copyLiveInto(this.internalCache, now, skip);
       if (foreign !== 0) {
         this.pickUpMissedFlows(foreign).catch((err) => this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`));
       }
@@ -769,8 +796,8 @@ export class SyncEngine {
     let found = 0;
     await this.kernel.dump({}, (e) => {
       if (!this.replicate(e)) return;
-      const held = this.internal.get(flowKey(e));
-      if (held && held.state !== ObjectState.DEAD) return;
+      const held = this.internal.handleOfKey(flowKey(e));
+      if (held !== 0 && this.internal.stateOf(held) !== ObjectState.DEAD) return;
       found++;
       this.onKernelEvent('NEW', e, 0);
     });
@@ -800,11 +827,12 @@ export class SyncEngine {
 
   /** Drops entries from the internal cache without telling the peer (our own kernel flush). */
   forgetInternal(entries: Entry[]): void {
+    const c = this.internal;
     for (const e of entries) {
-      const obj = this.internal.get(flowKey(e));
-      if (!obj) continue;
-      this.ftfw.forget(obj);
-      this.internal.remove(obj.key);
+      const h = c.handleOfKey(flowKey(e));
+      if (h === 0) continue;
+      this.ftfw.forget(h);
+      c.removeHandle(h);
     }
   }
 
@@ -821,7 +849,7 @@ export class SyncEngine {
   flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } {
     const out: { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } = {};
     if (which !== 'external') {
-      for (const obj of this.internal.values()) this.ftfw.forget(obj);
+      for (const h of this.internal.handles()) this.ftfw.forget(h);
       out.internal = this.internal.flush();
       if (this.expectations) {
         out.internalExpect = this.internalExpect.size;

@@ -396,9 +396,25 @@ export class DatagramBuilder {
    * store them): header and attributes are written in place, no intermediate copy.
    */
   addStored(type: number, flags: number, seq: number, attrs: string): void {
+    const o = this.len;
+    const n = this.buf.write(attrs, o + HDR_LEN, 'latin1');
+    this.placeStored(o, type, flags, seq, n);
+  }
+
+  /** addStored() with the attributes as bytes, src[start, end) (an arena record). */
+  addStoredBytes(type: number, flags: number, seq: number, src: Uint8Array, start: number, end: number): void {
     const b = this.buf;
     const o = this.len;
-    const n = b.write(attrs, o + HDR_LEN, 'latin1');
+    const n = end - start;
+    // a byte loop beats Buffer#copy's call overhead for the usual ~100 bytes
+    if (n <= 256) for (let i = 0, q = o + HDR_LEN; i < n; i++) b[q + i] = src[start + i];
+    else b.set(src.subarray(start, end), o + HDR_LEN);
+    this.placeStored(o, type, flags, seq, n);
+  }
+
+  /** Writes the header of a message whose n bytes of attributes are at buf[o + HDR_LEN], and places it. */
+  private placeStored(o: number, type: number, flags: number, seq: number, n: number): void {
+    const b = this.buf;
     const mlen = HDR_LEN + n;
     if (mlen > 0xffff) throw new WireEncodeError(`message of ${mlen} bytes does not fit the 16-bit length field`);
     b[o] = (PROTOCOL_VERSION << 4) | type;

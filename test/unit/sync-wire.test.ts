@@ -19,7 +19,7 @@ import {
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
 import { CtScan, scanCtKey } from '../../src/sync/wire-attrs.js';
 import { flowKey } from '../../src/conntrack/key.js';
-import { ExternalCache } from '../../src/cache/external-cache.js';
+import { ArenaCache } from '../../src/cache/arena-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
 import { invertTuple } from '../../src/netlink/ctnetlink.js';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
@@ -1034,7 +1034,7 @@ describe('sync wire: properties', function () {
     }), { numRuns: 500 });
   });
 
-  it('ExternalCache.coveredBy: a message covers stored attributes exactly when it has each of their ids', () => {
+  it('ArenaCache.coveredBy: a message covers stored attributes exactly when it has each of their ids', () => {
     fc.assert(fc.property(entryCase, entryCase, ({ e: a }, { e: b }) => {
       const enc = (e: Entry): Buffer => {
         const buf = Buffer.alloc(4096);
@@ -1050,7 +1050,7 @@ describe('sync wire: properties', function () {
       const scan = new CtScan();
       assert.ok(scanCtKey(bb, 0, bb.length, scan));
       const want = [...ids(ba)].every((id) => ids(bb).has(id));
-      const cache = new ExternalCache('external', 10, { tcpWindowTracking: true });
+      const cache = new ArenaCache('external', 10, { tcpWindowTracking: true });
       const key = Buffer.alloc(16, 1);
       assert.ok(cache.store(key, 0, 16, ba, 0, ba.length, 1, ObjectState.NEW));
       assert.equal(cache.coveredBy(cache.find(key, 0, 16), scan.maskLo, scan.maskHi), want);

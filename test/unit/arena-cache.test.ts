@@ -1,15 +1,16 @@
-// ExternalCache (arena + open-addressing table) against a plain Map model: random sequences of
+// ArenaCache (arena + open-addressing table) against a plain Map model: random sequences of
 // stores, in-place and moving overwrites, removals and flushes, with growth, compaction and
 // backward-shift deletion all exercised (small key space, attributes of 4..600 bytes); and the
 // commit's view of it (forEachSegment, forEachRecord) holds exactly the live entries.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { ExternalCache, forEachRecord } from '../../src/cache/external-cache.js';
+import { ArenaCache, forEachRecord } from '../../src/cache/arena-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
 
 type Op =
   | { k: 'store'; key: number; len: number; fill: number; alive: boolean }
   | { k: 'overwrite'; key: number; len: number; fill: number }
+  | { k: 'kill'; key: number; len: number; fill: number; final: boolean }
   | { k: 'remove'; key: number }
   | { k: 'flush' };
 
@@ -26,42 +27,65 @@ const attrs = (len: number, fill: number): Buffer => Buffer.alloc(len, fill);
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ k: fc.constant('store' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), alive: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('overwrite' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('kill' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), final: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('remove' as const), key: fc.nat(300) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'flush' as const }) },
 );
 
-describe('ExternalCache', () => {
+describe('ArenaCache', () => {
   it('behaves as a map of key -> (attributes, state) under random operations', () => {
     // sizeHint 0 starts at the minimum sizes; others start pre-sized, below or above the limit
     fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), fc.constantFrom(0, 9, 100, 1000), (ops, limit, sizeHint) => {
-      const c = new ExternalCache('external', limit, { tcpWindowTracking: true }, sizeHint);
-      const model = new Map<string, { attrs: string; state: ObjectState }>();
+      const c = new ArenaCache('external', limit, { tcpWindowTracking: true }, sizeHint);
+      // the model keeps each key's handle too: it must not change while the key is held
+      const model = new Map<string, { attrs: string; state: ObjectState; handle: number }>();
+      const liveCount = (): number => [...model.values()].filter((v) => v.state !== ObjectState.DEAD).length;
       for (const o of ops) {
         if (o.k === 'flush') {
-          assert.equal(c.flush(), model.size);
+          assert.equal(c.flush(), liveCount());
           model.clear();
           continue;
         }
         const kb = keyBytes(o.key, o.key % 5 === 0);
         const key = kb.toString('latin1');
+        const held = model.get(key);
         if (o.k === 'store') {
           const a = attrs(o.len, o.fill);
-          const ok = c.store(kb, 0, kb.length, a, 0, a.length, 1000, o.alive ? ObjectState.ALIVE : ObjectState.NEW);
-          assert.equal(ok, model.has(key) || model.size < limit);
-          if (ok) model.set(key, { attrs: a.toString('latin1'), state: o.alive ? ObjectState.ALIVE : ObjectState.NEW });
+          const state = o.alive ? ObjectState.ALIVE : ObjectState.NEW;
+          const h = c.store(kb, 0, kb.length, a, 0, a.length, 1000, state);
+          assert.equal(h !== 0, held !== undefined || liveCount() < limit);
+          if (held) assert.equal(h, held.handle, 'a held key keeps its handle');
+          if (h !== 0) model.set(key, { attrs: a.toString('latin1'), state, handle: h });
         } else if (o.k === 'overwrite') {
           const rec = c.find(kb, 0, kb.length);
-          assert.equal(rec >= 0, model.has(key));
-          if (rec >= 0) {
+          assert.equal(rec >= 0, held !== undefined);
+          if (held) {
             const a = attrs(o.len, o.fill);
-            c.overwrite(rec, a, 0, a.length, 2000);
-            model.set(key, { attrs: a.toString('latin1'), state: ObjectState.ALIVE });
+            c.overwriteHandle(held.handle, a, 0, a.length, 2000);
+            model.set(key, { attrs: a.toString('latin1'), state: ObjectState.ALIVE, handle: held.handle });
           }
+        } else if (o.k === 'kill') {
+          const live = held !== undefined && held.state !== ObjectState.DEAD;
+          const a = attrs(o.len, o.fill);
+          const h = held?.handle ?? 0;
+          assert.equal(o.final ? c.kill(h, 3000, a, 0, a.length) : c.kill(h, 3000), live);
+          if (held && live) model.set(key, { attrs: o.final ? a.toString('latin1') : held.attrs, state: ObjectState.DEAD, handle: h });
         } else {
           assert.equal(c.removeRaw(kb, 0, kb.length), model.delete(key));
+          if (held) assert.ok(!c.has(held.handle), 'a removed key frees its handle');
         }
-        assert.equal(c.size, model.size);
+        assert.equal(c.size, liveCount());
+        assert.equal(c.totalObjects, model.size);
       }
+      for (const [k, v] of model) {
+        const kb = Buffer.from(k, 'latin1');
+        assert.equal(c.findHandle(kb, 0, kb.length), v.handle);
+        assert.equal(c.stateOf(v.handle), v.state);
+        assert.equal(c.keyOf(v.handle), k);
+        const start = c.attrsStart(v.handle);
+        assert.equal(c.buffer.toString('latin1', start, start + c.attrsLength(v.handle)), v.attrs);
+      }
+      assert.deepEqual([...c.handles()].sort((x, y) => x - y), [...model.values()].map((v) => v.handle).sort((x, y) => x - y));
       const got = [...c.values()].map((x) => [x.key, x.attrs, x.state]).sort();
       const want = [...model].map(([k, v]) => [k, v.attrs, v.state]).sort();
       assert.deepEqual(got, want);
@@ -76,16 +100,16 @@ describe('ExternalCache', () => {
         covered = end;
         const copy = new Uint8Array(arena.subarray(start, end));
         forEachRecord(copy, (s, e, updated) => {
-          assert.ok(updated === 1000 || updated === 2000);
+          assert.ok(updated === 1000 || updated === 2000, 'DEAD records are left out');
           seen.push(Buffer.from(copy.buffer, s, e - s).toString('latin1'));
         });
       });
-      assert.deepEqual(seen.sort(), [...model.values()].map((v) => v.attrs).sort());
+      assert.deepEqual(seen.sort(), [...model.values()].filter((v) => v.state !== ObjectState.DEAD).map((v) => v.attrs).sort());
     }), { numRuns: 300 });
   });
 
   it('keeps added on overwrite, renews it on a full store, and counts like the internal cache', () => {
-    const c = new ExternalCache('external', 10, { tcpWindowTracking: true });
+    const c = new ArenaCache('external', 10, { tcpWindowTracking: true });
     const kb = keyBytes(1, false);
     assert.ok(c.store(kb, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW));
     c.overwrite(c.find(kb, 0, 16), attrs(400, 2), 0, 400, 200); // moves: longer than its room
@@ -102,8 +126,33 @@ describe('ExternalCache', () => {
     assert.equal(c.size, 1);
   });
 
+  it('a handle keeps naming its flow while records move (longer updates, growth, compaction)', () => {
+    const c = new ArenaCache('internal', 100_000, { tcpWindowTracking: true });
+    const handle = new Map<number, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const k = i % 1000;
+      const kb = keyBytes(k, k % 7 === 0);
+      const len = 40 + ((i * 37) % 400);
+      if (i % 3 === 0 && handle.has(k)) {
+        assert.ok(c.removeHandle(handle.get(k)!));
+        handle.delete(k);
+      }
+      const h = c.store(kb, 0, kb.length, attrs(len, k & 255), 0, len, 1, ObjectState.NEW);
+      if (handle.has(k)) assert.equal(h, handle.get(k));
+      handle.set(k, h);
+      if (i % 5 === 0) c.kill(h, 2); // DEAD records move too
+    }
+    assert.ok(c.compactions > 0, 'the arena was compacted');
+    for (const [k, h] of handle) {
+      const kb = keyBytes(k, k % 7 === 0);
+      assert.equal(c.keyOf(h), kb.toString('latin1'));
+      assert.equal(c.findHandle(kb, 0, kb.length), h);
+      assert.equal(c.buffer[c.attrsStart(h)], k & 255);
+    }
+  });
+
   it('a dump started before heavy changes walks the arena it started with', () => {
-    const c = new ExternalCache('external', 100_000, { tcpWindowTracking: true });
+    const c = new ArenaCache('external', 100_000, { tcpWindowTracking: true });
     for (let i = 0; i < 1000; i++) {
       const kb = keyBytes(i, false);
       c.store(kb, 0, 16, attrs(64, i & 255), 0, 64, 1, ObjectState.NEW);

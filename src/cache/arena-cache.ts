@@ -1,46 +1,62 @@
-// The external cache (the peer's flows) without a JavaScript object per flow: records live in one
-// arena buffer, found through an open-addressing hash table of typed arrays keyed by the flow
-// key's bytes. A received message is keyed from its bytes (sync/wire-attrs scanCtKey) and copied
-// into the arena as it arrived: no string, no object, nothing for the garbage collector. That is
-// what the backup does 100,000 times in a resync, and what made it several times slower than
-// conntrackd with a Map of objects.
+// The conntrack caches (the peer's flows: external; this node's: internal) without a JavaScript
+// object per flow: records live in one arena buffer, found through an open-addressing hash table
+// of typed arrays keyed by the flow key's bytes. A received message or a kernel event is keyed
+// from its bytes and its wire attributes are written into the arena: no string, no object,
+// nothing for the garbage collector. That is what a node does 100,000 times in a burst, and what
+// made it several times slower than conntrackd with a Map of objects.
 //
 // Record layout (4-byte aligned, offsets in 32-bit words):
 //   w0  state (u8) | key length (u8) << 8 | attributes length (u16) << 16
 //   w1  attribute capacity in bytes (room for a longer update in place)
 //   w2  added (unix seconds)        w3  updated (unix seconds)
+//   w4  handle
 //   then the key bytes (padded to 4), then the attributes (capacity bytes)
 // A removed or moved record is marked FREE and counted as garbage; the arena is compacted when
 // garbage outweighs the live records.
 //
-// The rest of the daemon sees the same view as the internal cache (CacheView): values() builds a
-// CacheObject per record on demand (dumps, filling the internal cache after a commit); the
-// commit hands whole runs of records to its workers as they are (forEachSegment), and the
-// workers read them with forEachRecord.
+// Records move (growth, compaction, a longer update); a handle does not: it names a flow from
+// the time it is stored until it is removed, and is what FT-FW queues for the internal cache.
+// A DEAD record (a destroyed flow the peer has not heard of yet) stays until removed.
+//
+// The rest of the daemon sees a CacheView: values() builds a CacheObject per record on demand
+// (dumps); the commit hands whole runs of records to its workers as they are (forEachSegment),
+// and the workers read them with forEachRecord.
 import type { Entry } from '../conntrack/entry.js';
 import { CacheObject, ObjectState, decodeStored, mergeEntry, type CacheCounters, type CacheView } from './sync-cache.js';
-import { encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
+import { decodeCtAttrs, encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
 
-const HDR = 16;
+const HDR = 20;
 const FREE = 3;
 const MIN_TABLE = 16;
 const MIN_ARENA = 4096;
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
-/** FNV-1a over 32-bit words (keys are 16 or 40 bytes), with a final avalanche. Never 0. */
+/**
+ * MurmurHash3 (x86, 32-bit) over the key's 32-bit words (keys are 16 or 40 bytes). Each word is
+ * mixed in whole: addresses differ mostly in their last octet, which is the top byte of a
+ * little-endian word, and the table takes the hash's low bits. (An FNV step per word never moves
+ * high bits down: flows of one /16 then shared a few hundred hash values.)
+ */
 function hashKey(b: Uint8Array, o: number, len: number): number {
-  let h = 0x811c9dc5 ^ len;
+  let h = len;
   for (let i = 0; i < len; i += 4) {
-    h = Math.imul(h ^ (b[o + i] | (b[o + i + 1] << 8) | (b[o + i + 2] << 16) | (b[o + i + 3] << 24)), 0x01000193);
+    let k = b[o + i] | (b[o + i + 1] << 8) | (b[o + i + 2] << 16) | (b[o + i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
+  h ^= len;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h | 1;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
-export class ExternalCache implements CacheView {
+export class ArenaCache implements CacheView {
   private arena: Buffer = Buffer.allocUnsafe(MIN_ARENA);
   private words: Uint32Array = new Uint32Array(this.arena.buffer, this.arena.byteOffset, this.arena.length >> 2);
   /** Bytes of the arena in use (live records and garbage). */
@@ -57,6 +73,14 @@ export class ExternalCache implements CacheView {
   private readonly encScratch = Buffer.allocUnsafe(8192);
   /** Times the arena was compacted (for stats and tests). */
   compactions = 0;
+  /** handle -> record word offset + 1 (0: unused handle). */
+  private recOf = new Int32Array(64);
+  /** Released handles, for reuse. */
+  private freeHandles: number[] = [];
+  /** Highest handle given out since the last flush. */
+  private handleTop = 0;
+  /** DEAD records held. */
+  private dead = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
 
   /**
@@ -80,8 +104,220 @@ export class ExternalCache implements CacheView {
     return this.live;
   }
 
+  /** All records, DEAD ones included. */
   get totalObjects(): number {
-    return this.live;
+    return this.live + this.dead;
+  }
+
+  // ----------------------------------------------------------------------- by handle
+
+  /** Handles run from 1 to this (some of them unused). */
+  get maxHandle(): number {
+    return this.handleTop;
+  }
+
+  /** Whether `h` names a record (live or DEAD). */
+  has(h: number): boolean {
+    return h > 0 && h <= this.handleTop && this.recOf[h] !== 0;
+  }
+
+  /** The handle of a key's record, or 0. */
+  findHandle(kb: Uint8Array, ko: number, klen: number): number {
+    const rec = this.find(kb, ko, klen);
+    return rec < 0 ? 0 : this.words[rec + 4];
+  }
+
+  /** findHandle() for a key held as a latin1 string. */
+  handleOfKey(key: string): number {
+    const n = this.keyScratch.write(key, 0, 'latin1');
+    return this.findHandle(this.keyScratch, 0, n);
+  }
+
+  stateOf(h: number): ObjectState {
+    return (this.words[this.recOf[h] - 1] & 0xff) as ObjectState;
+  }
+
+  updatedOf(h: number): number {
+    return this.words[this.recOf[h] - 1 + 3];
+  }
+
+  /** The arena: a record's attributes are arena[attrsStart(h), attrsStart(h) + attrsLength(h)), until the next change. */
+  get buffer(): Buffer {
+    return this.arena;
+  }
+
+  attrsStart(h: number): number {
+    const rec = this.recOf[h] - 1;
+    return rec * 4 + HDR + align4((this.words[rec] >>> 8) & 0xff);
+  }
+
+  attrsLength(h: number): number {
+    return this.words[this.recOf[h] - 1] >>> 16;
+  }
+
+  /** The key as a latin1 string (flowKey's form). */
+  keyOf(h: number): string {
+    const rec = this.recOf[h] - 1;
+    const p = rec * 4 + HDR;
+    return this.arena.toString('latin1', p, p + ((this.words[rec] >>> 8) & 0xff));
+  }
+
+  /** Whether the record holds exactly src[start, end). */
+  sameAttrs(h: number, src: Uint8Array, start: number, end: number): boolean {
+    const n = end - start;
+    if (n !== this.attrsLength(h)) return false;
+    const a = this.arena;
+    const p = this.attrsStart(h);
+    for (let i = 0; i < n; i++) if (a[p + i] !== src[start + i]) return false;
+    return true;
+  }
+
+  /** Replaces a record's attributes (ALIVE; a DEAD one comes back to life). */
+  overwriteHandle(h: number, src: Buffer, start: number, end: number, now: number): void {
+    const rec = this.recOf[h] - 1;
+    if ((this.words[rec] & 0xff) === ObjectState.DEAD) this.revive();
+    this.overwrite(rec, src, start, end, now);
+  }
+
+  /**
+   * Marks a live record destroyed (DEAD, kept until removed), with its final attributes when
+   * given. A missing or DEAD one counts as a failed destroy (returns false).
+   */
+  kill(h: number, now: number, src?: Buffer, start = 0, end = 0): boolean {
+    if (!this.has(h) || this.stateOf(h) === ObjectState.DEAD) {
+      this.counters.destroyFailed++;
+      return false;
+    }
+    const rec = this.recOf[h] - 1;
+    if (src) this.writeAttrs(rec, src, start, end, now, ObjectState.DEAD, false);
+    else {
+      const w = this.words;
+      w[rec] = (w[rec] & ~0xff) | ObjectState.DEAD;
+      w[rec + 3] = now;
+    }
+    this.live--;
+    this.dead++;
+    this.counters.destroyed++;
+    return true;
+  }
+
+  /** Removes a record by handle (a DEAD one once the peer has heard of it); the handle is freed. */
+  removeHandle(h: number): boolean {
+    if (!this.has(h)) return false;
+    const rec = this.recOf[h] - 1;
+    const p = rec * 4 + HDR;
+    const klen = (this.words[rec] >>> 8) & 0xff;
+    this.arena.copy(this.keyScratch, 0, p, p + klen);
+    return this.removeRaw(this.keyScratch, 0, klen);
+  }
+
+  /**
+   * Stores every live record of this cache into `target` as NEW, keeping the bytes as they are
+   * (a commit's copy of the external cache into the internal one), except the keys `skip` names
+   * (asked only when given).
+   */
+  copyLiveInto(target: ArenaCache, now: number, skip?: (key: string) => boolean): void {
+    const a = this.arena;
+    const w = this.words;
+    const end = this.used >> 2;
+    for (let rec = 0; rec < end;) {
+      const klen = (w[rec] >>> 8) & 0xff;
+      const state = w[rec] & 0xff;
+      if (state !== FREE && state !== ObjectState.DEAD) {
+        const kp = rec * 4 + HDR;
+        if (!skip || !skip(a.toString('latin1', kp, kp + klen))) {
+          const ap = kp + align4(klen);
+          target.store(a, kp, klen, a, ap, ap + (w[rec] >>> 16), now, ObjectState.NEW);
+        }
+      }
+      rec += (HDR + align4(klen) + w[rec + 1]) >> 2;
+    }
+  }
+
+  /** The handles in use, from the lowest; handles added while it runs may or may not be visited. */
+  *handles(): Generator<number> {
+    for (let h = 1; h <= this.handleTop; h++) if (this.recOf[h] !== 0) yield h;
+  }
+
+  // ----------------------------------------------------------------------- decoded entries
+  // (the general path: kernel events the transcoder leaves to decodeConntrack, dumps)
+
+  /** The entry a handle holds, decoded. */
+  entryOf(h: number): Entry {
+    const start = this.attrsStart(h);
+    const e = decodeCtAttrs(this.arena, start, start + this.attrsLength(h));
+    if (!e) throw new Error('cache holds attributes that do not decode (bug)');
+    return e;
+  }
+
+  private encodeEntry(e: Entry): number {
+    return encodeCtAttrs(this.encScratch, 0, e, this.encodeOptions);
+  }
+
+  private keyBytes(key: string): number {
+    return this.keyScratch.write(key, 0, 'latin1');
+  }
+
+  /** Stores a complete entry under `key` (flowKey); the handle, or 0 when full. */
+  storeEntry(key: string, e: Entry, now: number, state: ObjectState): number {
+    const n = this.encodeEntry(e);
+    return this.store(this.keyScratch, 0, this.keyBytes(key), this.encScratch, 0, n, now, state);
+  }
+
+  /**
+   * An update event: what `e` has overwrites, the rest is kept (ALIVE). An unknown or DEAD flow
+   * is stored as it comes. The handle, or 0 when full.
+   */
+  updateEntry(key: string, e: Entry, now: number): number {
+    const h = this.handleOfKey(key);
+    if (h === 0 || this.stateOf(h) === ObjectState.DEAD) return this.storeEntry(key, e, now, ObjectState.ALIVE);
+    this.mergeUpdate(this.recOf[h] - 1, e, now);
+    return h;
+  }
+
+  /** kill() by key, with the last event merged in when given. The handle, or 0 (a failed destroy). */
+  killEntry(key: string, now: number, last?: Entry): number {
+    const h = this.handleOfKey(key);
+    if (h === 0 || this.stateOf(h) === ObjectState.DEAD || !last) return this.kill(h, now) ? h : 0;
+    const n = encodeCtAttrs(this.encScratch, 0, mergeEntry(this.entryOf(h), last), this.encodeOptions);
+    this.kill(h, now, this.encScratch, 0, n);
+    return h;
+  }
+
+  /**
+   * A complete entry from a dump: stored when new, DEAD or different (then ALIVE, keeping its
+   * age). The handle (0 when full); `lastChanged` tells whether anything changed.
+   */
+  replaceEntry(key: string, e: Entry, now: number): number {
+    const n = this.encodeEntry(e);
+    const h = this.handleOfKey(key);
+    this.lastChanged = true;
+    if (h === 0 || this.stateOf(h) === ObjectState.DEAD) return this.store(this.keyScratch, 0, this.keyBytes(key), this.encScratch, 0, n, now, ObjectState.NEW);
+    if (this.sameAttrs(h, this.encScratch, 0, n)) this.lastChanged = false;
+    else this.overwrite(this.recOf[h] - 1, this.encScratch, 0, n, now);
+    return h;
+  }
+
+  /** Whether the last replaceEntry() changed the cache. */
+  lastChanged = false;
+
+  private revive(): void {
+    this.dead--;
+    this.live++;
+  }
+
+  private newHandle(rec: number): number {
+    let h = this.freeHandles.pop();
+    if (h === undefined) {
+      h = ++this.handleTop;
+      if (h >= this.recOf.length) {
+        const next = new Int32Array(this.recOf.length * 2);
+        next.set(this.recOf);
+        this.recOf = next;
+      }
+    }
+    this.recOf[h] = rec + 1;
+    return h;
   }
 
   // ----------------------------------------------------------------------- raw (receive path)
@@ -122,26 +358,29 @@ export class ExternalCache implements CacheView {
 
   /**
    * Stores a flow's attributes `src[start, end)` under its key, replacing what the key held (a
-   * full message: CT_NEW, or CT_UPD of an unknown flow). False when the cache is full
-   * (HashLimit; counted in createFailed).
+   * full message: CT_NEW, or CT_UPD of an unknown flow; a NEW event). Returns the record's
+   * handle, or 0 when the cache is full (HashLimit; counted in createFailed).
    */
-  store(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, now: number, state: ObjectState): boolean {
+  store(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, now: number, state: ObjectState): number {
     const h = hashKey(kb, ko, klen);
     const rec = this.findHashed(kb, ko, klen, h);
     if (rec >= 0) {
+      const handle = this.words[rec + 4];
+      if ((this.words[rec] & 0xff) === ObjectState.DEAD) this.revive();
       this.writeAttrs(rec, src, start, end, now, state, true);
       this.counters.created++;
-      return true;
+      return handle;
     }
     if (this.live >= this.limit) {
       this.counters.createFailed++;
-      return false;
+      return 0;
     }
-    if ((this.live + 1) * 2 > this.slots.length) this.grow();
-    this.link(kb, ko, klen, h, this.append(kb, ko, klen, src, start, end, now, now, state));
+    if ((this.live + this.dead + 1) * 2 > this.slots.length) this.grow();
+    const added = this.append(kb, ko, klen, src, start, end, now, now, state, 0);
+    this.link(kb, ko, klen, h, added);
     this.live++;
     this.counters.created++;
-    return true;
+    return this.words[added + 4];
   }
 
   /** Replaces a held record's attributes with a full update (ALIVE). */
@@ -177,14 +416,21 @@ export class ExternalCache implements CacheView {
     return true;
   }
 
-  /** Removes a flow (CT_DEL). */
+  /** Removes a flow (CT_DEL); its handle is freed. */
   removeRaw(kb: Uint8Array, ko: number, klen: number): boolean {
     const rec = this.find(kb, ko, klen);
     if (rec < 0) return false;
+    const w = this.words;
+    const h = w[rec + 4];
+    this.recOf[h] = 0;
+    this.freeHandles.push(h);
+    if ((w[rec] & 0xff) === ObjectState.DEAD) this.dead--;
+    else {
+      this.live--;
+      this.counters.destroyed++;
+    }
     this.free(rec);
     this.deleteSlot(this.slot);
-    this.live--;
-    this.counters.destroyed++;
     return true;
   }
 
@@ -246,9 +492,13 @@ export class ExternalCache implements CacheView {
     return decodeStored(obj.attrs);
   }
 
-  /** Drops everything (`-f external`). Returns how many entries were dropped. */
+  /** Drops everything (`-f`), handles included. Returns how many live entries were dropped. */
   flush(): number {
     const n = this.live;
+    this.recOf = new Int32Array(this.recOf.length);
+    this.freeHandles = [];
+    this.handleTop = 0;
+    this.dead = 0;
     // new buffers (a dump in progress keeps walking the old arena), of the sizes the cache had:
     // a flush is usually followed by a resync that fills it again, which would otherwise grow
     // (and copy) the arena and the table all the way up once more
@@ -294,8 +544,9 @@ export class ExternalCache implements CacheView {
     const kp = rec * 4 + HDR;
     const kb = this.keyScratch;
     this.arena.copy(kb, 0, kp, kp + klen);
+    const handle = w[rec + 4];
     this.free(rec);
-    this.link(kb, 0, klen, hashKey(kb, 0, klen), this.append(kb, 0, klen, src, start, end, added, now, state));
+    this.link(kb, 0, klen, hashKey(kb, 0, klen), this.append(kb, 0, klen, src, start, end, added, now, state, handle));
   }
 
   /**
@@ -314,8 +565,11 @@ export class ExternalCache implements CacheView {
     this.garbage += this.recordWords(rec) * 4;
   }
 
-  /** Appends a record; returns its word offset. May grow or compact the arena. */
-  private append(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, added: number, now: number, state: ObjectState): number {
+  /**
+   * Appends a record; returns its word offset. May grow or compact the arena. `handle` is the
+   * moved record's, or 0 for a new one.
+   */
+  private append(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, added: number, now: number, state: ObjectState, handle: number): number {
     const n = end - start;
     // room for a later update that adds a few attributes (mark, NAT, labels) without moving
     const cap = align4(n + 16);
@@ -328,6 +582,11 @@ export class ExternalCache implements CacheView {
     w[rec + 1] = cap;
     w[rec + 2] = added;
     w[rec + 3] = now;
+    if (handle === 0) w[rec + 4] = this.newHandle(rec);
+    else {
+      w[rec + 4] = handle;
+      this.recOf[handle] = rec + 1;
+    }
     const a = this.arena;
     for (let i = 0; i < klen; i++) a[o + HDR + i] = kb[ko + i];
     src.copy(a, o + HDR + align4(klen), start, end);
@@ -365,6 +624,7 @@ export class ExternalCache implements CacheView {
       const words = (HDR + align4((ow[rec] >>> 8) & 0xff) + ow[rec + 1]) >> 2;
       if ((ow[rec] & 0xff) !== FREE) {
         old.copy(next, o, rec * 4, (rec + words) * 4);
+        this.recOf[ow[rec + 4]] = (o >> 2) + 1;
         o += words * 4;
       }
       rec += words;
