@@ -38,7 +38,7 @@ const align4 = (n: number): number => (n + 3) & ~3;
  * little-endian word, and the table takes the hash's low bits. (An FNV step per word never moves
  * high bits down: flows of one /16 then shared a few hundred hash values.)
  */
-function hashKey(b: Uint8Array, o: number, len: number): number {
+export function hashKey(b: Uint8Array, o: number, len: number): number {
   let h = len;
   for (let i = 0; i < len; i += 4) {
     let k = b[o + i] | (b[o + i + 1] << 8) | (b[o + i + 2] << 16) | (b[o + i + 3] << 24);

@@ -4,7 +4,7 @@
 // commit's view of it (forEachSegment, forEachRecord) holds exactly the live entries.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { ArenaCache, forEachRecord } from '../../src/cache/arena-cache.js';
+import { ArenaCache, forEachRecord, hashKey } from '../../src/cache/arena-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
 
 type Op =
@@ -124,6 +124,27 @@ describe('ArenaCache', () => {
     assert.equal(c.counters.destroyed, 1);
     assert.ok(c.store(kb, 0, 16, Buffer.from('abcd'), 0, 4, 5, ObjectState.NEW));
     assert.equal(c.size, 1);
+  });
+
+  it('spreads flows that differ only in the last octets of their addresses over the table', () => {
+    // 192.0.2.x -> 198.51.100.y, one port pair: what a /24 of clients talking to one /24 looks
+    // like; the table indexes by the hash's low bits
+    const kb = Buffer.alloc(16);
+    kb[0] = 2;
+    kb[1] = 6;
+    kb.writeUInt16BE(40000, 12);
+    kb.writeUInt16BE(443, 14);
+    const bits = 16;
+    const seen = new Set<number>();
+    for (let x = 0; x < 256; x++) {
+      for (let y = 0; y < 256; y++) {
+        kb.writeUInt32BE((0xc0000200 | x) >>> 0, 4);
+        kb.writeUInt32BE((0xc6336400 | y) >>> 0, 8);
+        seen.add(hashKey(kb, 0, 16) & ((1 << bits) - 1));
+      }
+    }
+    // a random function fills 1 - 1/e (63%) of 2^16 slots with 2^16 keys
+    assert.ok(seen.size > 0.55 * (1 << bits), `${seen.size} distinct table positions for 65536 flows`);
   });
 
   it('a handle keeps naming its flow while records move (longer updates, growth, compaction)', () => {
