@@ -137,7 +137,9 @@ wait_for() { # what timeout-s cmd...
 primary_gone() { [[ -z $(ip netns pids "$A") ]]; }
 
 results=()
+round=-1
 for n in "${SIZES[@]}"; do
+  round=$((round + 1))
   node scripts/gen-entries.mjs --count "$n" --out "$DIR/flows" >/dev/null
   for impl in ${BENCH_IMPLS:-conntrackd ctsync}; do
     ip netns exec "$A" conntrack -F >/dev/null 2>&1 || true
@@ -165,7 +167,7 @@ for n in "${SIZES[@]}"; do
     own=$(own_time "$impl")
     [[ -n ${BENCH_VERBOSE:-} && $impl == ctsync ]] && sed -n 's/.*(verbose) commit phases/  phases/p' "$DIR/b.log"
     printf '%-10s %9d entries: commit %.3f s (daemon says %s s), %9.0f entries/s, kernel holds %d\n' "$impl" "$n" "$secs" "${own:-?}" "$(echo "$got / $secs" | bc -l)" "$got"
-    results+=("$n $impl $secs $got")
+    results+=("$round $n $impl $secs $got")
     client "$impl" "$B" b -k >/dev/null 2>&1 || true
     sleep 1
   done
@@ -174,8 +176,10 @@ done
 [[ -z ${BENCH_IMPLS:-} ]] || exit 0
 echo
 printf '%-10s %-12s %-12s %-8s\n' entries conntrackd ctsync speedup
-for n in "${SIZES[@]}"; do
-  c=$(printf '%s\n' "${results[@]}" | awk -v n="$n" '$1==n && $2=="conntrackd"{print $3}')
-  s=$(printf '%s\n' "${results[@]}" | awk -v n="$n" '$1==n && $2=="ctsync"{print $3}')
+# one line per size given (a size given twice is measured twice)
+for ((round = 0; round < ${#SIZES[@]}; round++)); do
+  n=${SIZES[$round]}
+  c=$(printf '%s\n' "${results[@]}" | awk -v r="$round" '$1==r && $3=="conntrackd"{print $4}')
+  s=$(printf '%s\n' "${results[@]}" | awk -v r="$round" '$1==r && $3=="ctsync"{print $4}')
   printf '%-10s %-12.3f %-12.3f %.2fx\n' "$n" "$c" "$s" "$(echo "$c / $s" | bc -l)"
 done
