@@ -8,7 +8,7 @@ import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
 import { controlRequest } from '../../src/control/client.js';
 import { sleep } from './fakes.js';
-import type { Entry } from '../../src/conntrack/entry.js';
+import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
 
 export type Impl = 'ctsync' | 'conntrackd';
 
@@ -244,4 +244,34 @@ export function mixedFlows(n: number, base = 0): Entry[] {
     }
   }
   return out;
+}
+
+const tcp = (src: string, dst: string, sport: number, dport: number): Tuple => ({ src, dst, proto: 6, sport, dport });
+
+/**
+ * n FTP control connections (ESTABLISHED, ftp helper) and one expectation for each (the ftp
+ * helper allows one per master): both families, every 5th PERMANENT, the third one with NAT.
+ */
+export function ftpSessions(n: number): { masters: Entry[]; expects: Expect[] } {
+  const masters: Entry[] = [];
+  const expects: Expect[] = [];
+  for (let i = 0; i < n; i++) {
+    const v6 = i % 4 === 3;
+    const client = v6 ? `2001:db8::${i + 1}` : `192.0.2.${10 + i}`;
+    const server = v6 ? `2001:db8:1::${i + 1}` : `198.51.100.${10 + i}`;
+    const orig = tcp(client, server, 40000 + i, 21);
+    masters.push({ family: v6 ? 10 : 2, orig, status: 6, timeout: 3600, tcp: { state: 3 }, helper: 'ftp' });
+    const x: Expect = {
+      family: v6 ? 10 : 2, master: orig, tuple: tcp(client, server, 0, 50000 + i),
+      // given by its source part only, as a user would (the loader fills in the rest)
+      mask: { src: v6 ? 'ffff:ffff:ffff:ffff::' : '255.255.255.255', sport: 0 } as Tuple,
+    };
+    if (i % 5 === 1) x.flags = 1; // PERMANENT
+    if (i === 2) {
+      // active FTP through NAT: the server connects back to the NATed address
+      Object.assign(x, { tuple: tcp(server, '203.0.113.5', 0, 6000), natDir: 1, natTuple: { src: client, proto: 6, sport: 5000 }, fn: 'nat-follow-master' });
+    }
+    expects.push(x);
+  }
+  return { masters, expects };
 }

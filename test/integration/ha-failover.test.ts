@@ -1,12 +1,14 @@
 // Failover driven three ways on a real pair: ctsync's own promote/demote, Debian's
 // primary-backup.sh calling ctsync, and the same unmodified script calling the stock conntrackd
-// client against ctsync daemons.
+// client against ctsync daemons. With ExpectationSync on: the FTP sessions' expectations fail
+// over with their masters.
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SyncPair, mixedFlows, sleep } from '../helpers/syncpair.js';
+import { SyncPair, ftpSessions, mixedFlows, sleep } from '../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../helpers/netns.js';
 import type { SyncNode } from '../helpers/syncpair.js';
+import type { Expect } from '../../src/conntrack/entry.js';
 
 const SCRIPT = '/usr/share/doc/conntrackd/examples/sync/primary-backup.sh';
 const N = 3000;
@@ -18,6 +20,31 @@ async function kernelKeys(pair: SyncPair, node: SyncNode): Promise<Set<string>> 
 
 async function ctsync(node: SyncNode, args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return node.ns.exec(process.execPath, [ctsyncBin(), '-C', node.conf, ...args]);
+}
+
+const SESSIONS = ftpSessions(10);
+
+/** A kernel's expectations, by what a failover must carry over. */
+async function kernelExpects(node: SyncNode): Promise<string[]> {
+  const r = await node.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'expect', 'list', '--json']);
+  assert.equal(r.exitCode, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Expect)
+    .map((x) => JSON.stringify([x.family, x.master, x.tuple, x.mask, x.flags ?? 0, x.helper])).sort();
+}
+
+/** Loads the FTP sessions (masters, then expectations) into the node's kernel; waits until the peer's external cache has the expectations. */
+async function loadSessions(pair: SyncPair, from: SyncNode, to: SyncNode): Promise<void> {
+  await pair.load(from, SESSIONS.masters);
+  const file = path.join(pair.dir, 'expects.jsonl');
+  fs.writeFileSync(file, SESSIONS.expects.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const r = await from.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'expect', 'load', file]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  for (let i = 0; ; i++) {
+    const ext = await ctsync(to, ['-e', 'expect']);
+    if (ext.stdout.trim().split('\n').filter(Boolean).length === SESSIONS.expects.length) return;
+    if (i > 80) throw new Error(`the expectations did not reach ${to.name}: ${ext.stdout}${ext.stderr}`);
+    await sleep(250);
+  }
 }
 
 async function untilEmpty(pair: SyncPair, node: SyncNode, ms: number): Promise<void> {
@@ -35,10 +62,12 @@ describe('failover on a ctsync pair', function () {
 
   before(async function () {
     requireRoot.call(this, 'conntrack');
-    pair = await SyncPair.create('ha', { impl: 'ctsync', ftfw: ['PurgeTimeout 2'] }, { impl: 'ctsync', ftfw: ['PurgeTimeout 2'] });
+    const node = { impl: 'ctsync' as const, ftfw: ['PurgeTimeout 2'], options: ['ExpectationSync on'] };
+    pair = await SyncPair.create('ha', node, node);
     await pair.a.start();
     await pair.b.start();
     await pair.load(pair.a, mixedFlows(N).filter((e) => e.orig.proto !== 1)); // ICMP flows would time out mid-test
+    await loadSessions(pair, pair.a, pair.b);
     await pair.converge(pair.a, pair.b);
     flows = await kernelKeys(pair, pair.a);
   });
@@ -55,6 +84,9 @@ describe('failover on a ctsync pair', function () {
     assert.equal(out.outcome.outcome, 'completed');
     assert.equal(out.status.role, 'active');
     assert.deepEqual(await kernelKeys(pair, pair.b), flows);
+    assert.deepEqual(await kernelExpects(pair.b), await kernelExpects(pair.a), 'the expectations, after their masters');
+    // the internal expectation cache was reloaded from the kernel with the rest
+    assert.equal((await ctsync(pair.b, ['-i', 'expect'])).stdout.trim().split('\n').length, SESSIONS.expects.length);
     const st = JSON.parse((await ctsync(pair.b, ['status', '--json'])).stdout);
     assert.equal(st.ha.role, 'active');
     assert.equal(st.ha.last.to, 'active');
@@ -88,7 +120,8 @@ for (const variant of ['ctsync', 'stock conntrackd client'] as const) {
     before(async function () {
       requireRoot.call(this, 'conntrack', 'conntrackd');
       if (!fs.existsSync(SCRIPT)) this.skip();
-      pair = await SyncPair.create(`pb${variant[0]}`, { impl: 'ctsync', ftfw: ['PurgeTimeout 2'] }, { impl: 'ctsync', ftfw: ['PurgeTimeout 2'] });
+      const node = { impl: 'ctsync' as const, ftfw: ['PurgeTimeout 2'], options: ['ExpectationSync on'] };
+      pair = await SyncPair.create(`pb${variant[0]}`, node, node);
       const wrapper = path.join(pair.dir, 'ctsync-bin');
       fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${process.execPath} ${ctsyncBin()} "$@"\n`, { mode: 0o755 });
       const bin = variant === 'ctsync' ? wrapper : '/usr/sbin/conntrackd';
@@ -102,6 +135,7 @@ for (const variant of ['ctsync', 'stock conntrackd client'] as const) {
       await pair.a.start();
       await pair.b.start();
       await pair.load(pair.a, mixedFlows(N).filter((e) => e.orig.proto !== 1));
+      await loadSessions(pair, pair.a, pair.b);
       await pair.converge(pair.a, pair.b);
     });
 
@@ -114,6 +148,8 @@ for (const variant of ['ctsync', 'stock conntrackd client'] as const) {
       const r = await pair.b.ns.exec('sh', [script, 'primary'], { env: { NODE_CONF: pair.b.conf } });
       assert.equal(r.exitCode, 0, r.stderr);
       assert.deepEqual(await kernelKeys(pair, pair.b), before);
+      // `-c` (commit all) carried the expectations over too
+      assert.deepEqual(await kernelExpects(pair.b), await kernelExpects(pair.a));
       // -R reloaded the internal cache from the kernel: the new primary's cache holds the flows
       assert.equal((await pair.b.internal()).length, before.size);
     });

@@ -8,45 +8,18 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SyncPair, sleep, stripActive, type Impl, type SyncNode } from '../helpers/syncpair.js';
+import { SyncPair, ftpSessions, sleep, stripActive, type Impl, type SyncNode } from '../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../helpers/netns.js';
 import { formatCacheExpect } from '../../src/conntrack/format.js';
-import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
+import type { Expect } from '../../src/conntrack/entry.js';
 
 const N = 60;
-
-const tcp = (src: string, dst: string, sport: number, dport: number): Tuple => ({ src, dst, proto: 6, sport, dport });
-
-/** N FTP control connections (ESTABLISHED, ftp helper) and one expectation for each. */
-function ftpSessions(): { masters: Entry[]; expects: Expect[] } {
-  const masters: Entry[] = [];
-  const expects: Expect[] = [];
-  for (let i = 0; i < N; i++) {
-    const v6 = i % 4 === 3;
-    const client = v6 ? `2001:db8::${i + 1}` : `192.0.2.${10 + i}`;
-    const server = v6 ? `2001:db8:1::${i + 1}` : `198.51.100.${10 + i}`;
-    const orig = tcp(client, server, 40000 + i, 21);
-    masters.push({ family: v6 ? 10 : 2, orig, status: 6, timeout: 3600, tcp: { state: 3 }, helper: 'ftp' });
-    const x: Expect = {
-      family: v6 ? 10 : 2, master: orig, tuple: tcp(client, server, 0, 50000 + i),
-      // given by its source part only, as a user would (the loader fills in the rest)
-      mask: { src: v6 ? 'ffff:ffff:ffff:ffff::' : '255.255.255.255', sport: 0 } as Tuple,
-    };
-    if (i % 5 === 1) x.flags = 1; // PERMANENT
-    if (i === 2) {
-      // active FTP through NAT: the server connects back to the NATed address
-      Object.assign(x, { tuple: tcp(server, '203.0.113.5', 0, 6000), natDir: 1, natTuple: { src: client, proto: 6, sport: 5000 }, fn: 'nat-follow-master' });
-    }
-    expects.push(x);
-  }
-  return { masters, expects };
-}
 
 for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsync']] as Array<[Impl, Impl]>) {
   describe(`expectation sync: ${primary} primary -> ${backup} backup`, function () {
     this.timeout(120_000);
     let pair: SyncPair;
-    const { masters, expects } = ftpSessions();
+    const { masters, expects } = ftpSessions(N);
 
     async function ctsync(node: SyncNode, args: string[], input?: object[]): Promise<string> {
       let file = '';
@@ -165,10 +138,10 @@ describe('expectation sync: ctsync without ExpectationSync', function () {
   });
 
   it('ignores the peer\'s EXP messages (counted) and says why -e expect has nothing', async function () {
-    const { masters, expects } = ftpSessions();
-    await pair.load(pair.a, masters.slice(0, 3));
+    const { masters, expects } = ftpSessions(3);
+    await pair.load(pair.a, masters);
     const file = path.join(pair.dir, 'x.jsonl');
-    fs.writeFileSync(file, expects.slice(0, 3).map((o) => JSON.stringify(o)).join('\n') + '\n');
+    fs.writeFileSync(file, expects.map((o) => JSON.stringify(o)).join('\n') + '\n');
     assert.equal((await pair.a.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'expect', 'load', file])).exitCode, 0);
     let ignored = 0;
     for (let i = 0; i < 40 && ignored < 3; i++) {
