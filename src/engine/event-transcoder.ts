@@ -873,16 +873,18 @@ export class EventTranscoder {
       ob = old;
       n = old.length;
     }
-    if (!scanWire(ob, 0, n, this.old)) return -1;
-    mergeFields(this.merged, this.old, this.upd);
-    return encodeFields(this.merged, this.opt, out, at);
+    return this.mergeInto(ob, 0, n, out, at);
   }
 
   /** encodeMerged() with the stored attributes at old[start, end) (an arena record), into this.out. */
   encodeMergedFrom(old: Uint8Array, start: number, end: number): number {
+    return this.mergeInto(old, start, end, this.out, 0);
+  }
+
+  private mergeInto(old: Uint8Array, start: number, end: number, out: Uint8Array, at: number): number {
     if (!scanWire(old, start, end, this.old)) return -1;
     mergeFields(this.merged, this.old, this.upd);
-    return encodeFields(this.merged, this.opt, this.out, 0);
+    return encodeFields(this.merged, this.opt, out, at);
   }
 
   /** The attributes encoded in this.out as the caches store them (latin1 string). */

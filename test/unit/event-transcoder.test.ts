@@ -209,6 +209,10 @@ function checkMerge(old: string, msg: Buffer, opts: CtEncodeOptions): void {
   // the same from bytes
   const n2 = t.encodeMerged(Buffer.from(old, 'latin1'));
   assert.equal(n2 < 0 ? undefined : t.out.toString('hex', 0, n2), fast, 'merge from bytes = merge from the string');
+  // and from bytes in the middle of a bigger buffer (an arena record)
+  const arena = Buffer.concat([Buffer.alloc(12, 0xee), Buffer.from(old, 'latin1'), Buffer.alloc(7, 0xee)]);
+  const n3 = t.encodeMergedFrom(arena, 12, 12 + old.length);
+  assert.equal(n3 < 0 ? undefined : t.out.toString('hex', 0, n3), fast, 'merge from an arena record = merge from the string');
   stats.compared++;
 }
 
