@@ -1017,20 +1017,25 @@ describe('sync wire: properties', function () {
     for (const s of seeds) keyedAgreesWithDecode(s);
   });
 
-  it('addStored packs exactly what addRaw of the encoded message packs', () => {
+  it('addStored and addStoredBytes pack exactly what addRaw of the encoded message packs', () => {
     fc.assert(fc.property(fc.array(fc.tuple(entryCase, fc.integer({ min: 0, max: 2 }), u8, fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 40 }), (cases) => {
       const a = new DatagramBuilder({ mtu: 600 });
       const b = new DatagramBuilder({ mtu: 600 });
+      const c = new DatagramBuilder({ mtu: 600 });
       const buf = Buffer.alloc(4096);
       for (const [{ e, opts }, type, flags, seq] of cases) {
         const end = encodeCt(buf, 0, type, flags, seq, e, opts);
         if (end >= a.capacity) continue;
         a.addRaw(buf.subarray(0, end));
         b.addStored(type, flags, seq, buf.toString('latin1', HDR_LEN, end));
+        c.addStoredBytes(type, flags, seq, buf, HDR_LEN, end);
       }
       a.flush();
       b.flush();
-      assert.deepStrictEqual(b.take().map((d) => d.toString('hex')), a.take().map((d) => d.toString('hex')));
+      c.flush();
+      const want = a.take().map((d) => d.toString('hex'));
+      assert.deepStrictEqual(b.take().map((d) => d.toString('hex')), want);
+      assert.deepStrictEqual(c.take().map((d) => d.toString('hex')), want);
     }), { numRuns: 500 });
   });
 
