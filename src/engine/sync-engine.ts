@@ -13,7 +13,7 @@ import { decodeConntrack } from '../netlink/ctnetlink.js';
 import { EventTranscoder } from './event-transcoder.js';
 import { makeEventFilter } from './flow-filter.js';
 import { FtFw, type TxSink } from '../sync/ftfw.js';
-import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader } from '../sync/wire.js';
+import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader, type SyncVisitor } from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
 import { ArenaCache } from '../cache/arena-cache.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
@@ -578,25 +578,31 @@ export class SyncEngine {
   private onDatagram(d: Buffer): void {
     // one clock reading per datagram, for the protocol and the cache (not one per message)
     this.rxNow = Date.now();
-    const now = Math.floor(this.rxNow / 1000);
-    decodeDatagram(d, d.length, {
-      // keyed, not decoded: the backup stores what it receives as it arrived
-      ctKeyed: (type, flags, seq, scan, buf, start, end) => {
-        if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
-        this.applyExternal(type, scan, now, buf as Buffer, start, end);
-      },
-      exp: (type, flags, seq, x) => {
-        if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
-        this.applyExternalExpect(type, x, now);
-      },
-      control: (flags, seq, from, to) => {
-        if (this.ftfw.receiveHeader(MSG.CTL, flags, seq, from, to) === 'bad') this.countMalformed('bad-header');
-      },
-      malformed: (reason, _offset, header) => this.onMalformed(reason, header),
-    });
+    this.rxSec = Math.floor(this.rxNow / 1000);
+    decodeDatagram(d, d.length, this.rxVisitor);
     this.rxNow = 0;
     this.scheduleTx();
   }
+
+  /** Unix seconds of the datagram being handled. */
+  private rxSec = 0;
+
+  /** What decodeDatagram calls per message (one object for the engine's lifetime). */
+  private readonly rxVisitor: SyncVisitor = {
+    // keyed, not decoded: the backup stores what it receives as it arrived
+    ctKeyed: (type, flags, seq, scan, buf, start, end) => {
+      if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
+      this.applyExternal(type, scan, this.rxSec, buf as Buffer, start, end);
+    },
+    exp: (type, flags, seq, x) => {
+      if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
+      this.applyExternalExpect(type, x, this.rxSec);
+    },
+    control: (flags, seq, from, to) => {
+      if (this.ftfw.receiveHeader(MSG.CTL, flags, seq, from, to) === 'bad') this.countMalformed('bad-header');
+    },
+    malformed: (reason, _offset, header) => this.onMalformed(reason, header),
+  };
 
   /**
    * Applies a peer's message to the external cache. conntrackd accepts any attribute subset; an
