@@ -1,5 +1,6 @@
 // Hostile input on the sync port: 100,000 random and mutated datagrams from the peer's address,
-// and datagrams from a stranger. The daemon stays up, counts them, and keeps syncing.
+// and datagrams from a stranger. The daemon stays up, counts them, and keeps syncing. It has
+// ExpectationSync on, so well-formed EXP messages among them land in its expectation cache too.
 import { strict as assert } from 'node:assert';
 import path from 'node:path';
 import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
@@ -19,7 +20,7 @@ describe('sync receiver under fuzz', function () {
 
   before(async function () {
     requireRoot.call(this, 'conntrack');
-    pair = await SyncPair.create('fuzz', { impl: 'ctsync' }, { impl: 'ctsync' });
+    pair = await SyncPair.create('fuzz', { impl: 'ctsync' }, { impl: 'ctsync', options: ['ExpectationSync on'] });
     await pair.b.start();
   });
 
