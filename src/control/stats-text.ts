@@ -140,5 +140,7 @@ export function ctsyncStats(e: SyncEngine): string {
     ['kernel event overruns', e.overruns],
     ['resyncs with the kernel', e.resyncs],
   ];
+  if (e.expectations) rows.push(['expectations internal', e.internalExpect.size], ['expectations external', e.externalExpect.size]);
+  else rows.push(['EXP messages ignored', e.expectMessagesIgnored]);
   return 'ctsync:\n' + rows.map(([k, v]) => `\t${(k + ':').padEnd(28)}${n20(v)}\n`).join('') + '\n';
 }

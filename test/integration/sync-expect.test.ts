@@ -117,6 +117,7 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
         for (const x of ours) assert.ok(x.timeout! <= 298, `timeout ${x.timeout}: the kernel's own 300 s, not what was left`);
         const s = await pair.b.client(['-s', 'expect']);
         assert.match(s.stdout, new RegExp(`^cache external:\\ncurrent active connections:\\t\\s+${theirs.length}\\n`, 'm'));
+        assert.match((await pair.b.client(['-s'])).stdout, new RegExp(`\\texpectations external:\\s+${theirs.length}\\n`));
       }
     });
   });
@@ -150,6 +151,7 @@ describe('expectation sync: ctsync without ExpectationSync', function () {
       ignored = s.expectMessagesIgnored;
     }
     assert.equal(ignored, 3);
+    assert.match((await pair.b.client(['-s'])).stdout, /\tEXP messages ignored:\s+3\n/);
     const r = await pair.b.client(['-e', 'expect']);
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /ExpectationSync on/);
