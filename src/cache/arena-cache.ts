@@ -129,8 +129,7 @@ export class ArenaCache implements CacheView {
 
   /** findHandle() for a key held as a latin1 string. */
   handleOfKey(key: string): number {
-    const n = this.keyScratch.write(key, 0, 'latin1');
-    return this.findHandle(this.keyScratch, 0, n);
+    return this.findHandle(this.keyScratch, 0, this.keyBytes(key));
   }
 
   stateOf(h: number): ObjectState {
@@ -254,6 +253,7 @@ export class ArenaCache implements CacheView {
     return encodeCtAttrs(this.encScratch, 0, e, this.encodeOptions);
   }
 
+  /** Writes a latin1 key into keyScratch; its length. */
   private keyBytes(key: string): number {
     return this.keyScratch.write(key, 0, 'latin1');
   }
@@ -290,9 +290,10 @@ export class ArenaCache implements CacheView {
    */
   replaceEntry(key: string, e: Entry, now: number): number {
     const n = this.encodeEntry(e);
-    const h = this.handleOfKey(key);
+    const kl = this.keyBytes(key);
+    const h = this.findHandle(this.keyScratch, 0, kl);
     this.lastChanged = true;
-    if (h === 0 || this.stateOf(h) === ObjectState.DEAD) return this.store(this.keyScratch, 0, this.keyBytes(key), this.encScratch, 0, n, now, ObjectState.NEW);
+    if (h === 0 || this.stateOf(h) === ObjectState.DEAD) return this.store(this.keyScratch, 0, kl, this.encScratch, 0, n, now, ObjectState.NEW);
     if (this.sameAttrs(h, this.encScratch, 0, n)) this.lastChanged = false;
     else this.overwrite(this.recOf[h] - 1, this.encScratch, 0, n, now);
     return h;
@@ -437,14 +438,8 @@ export class ArenaCache implements CacheView {
   // ----------------------------------------------------------------------- CacheView
 
   get(key: string): CacheObject | undefined {
-    const n = this.keyScratch.write(key, 0, 'latin1');
-    const rec = this.find(this.keyScratch, 0, n);
+    const rec = this.find(this.keyScratch, 0, this.keyBytes(key));
     return rec < 0 ? undefined : this.materialize(rec);
-  }
-
-  remove(key: string): boolean {
-    const n = this.keyScratch.write(key, 0, 'latin1');
-    return this.removeRaw(this.keyScratch, 0, n);
   }
 
   /**

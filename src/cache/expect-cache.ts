@@ -6,9 +6,9 @@
 import type { Expect } from '../conntrack/entry.js';
 import { tupleKey } from '../conntrack/key.js';
 import { decodeExpAttrs, encodeExpAttrs, type ExpEncodeOptions } from '../sync/wire-attrs.js';
-import { CacheObject, ObjectState, ObjectTable } from './sync-cache.js';
+import { CacheObject, ObjectState, type CacheCounters } from './sync-cache.js';
 
-/** A cached expectation: the sender tells it from a conntrack object by its class. */
+/** A cached expectation: FT-FW queues it as this object (conntracks go by their arena handle). */
 export class ExpectObject extends CacheObject {}
 
 const scratch = Buffer.allocUnsafe(4096);
@@ -29,10 +29,34 @@ export function decodeStoredExpect(attrs: string): Expect {
   return x;
 }
 
-export class ExpectCache extends ObjectTable<ExpectObject> {
-  /** @param encodeOptions how expectations are stored = how they are sent (CommitTimeout) */
-  constructor(name: string, limit: number, private readonly encodeOptions: ExpEncodeOptions) {
-    super(name, limit, (key, attrs, state, now) => new ExpectObject(key, attrs, state, now, now));
+export class ExpectCache {
+  private readonly objects = new Map<string, ExpectObject>();
+  private live = 0;
+  readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
+
+  /**
+   * @param name 'internal' or 'external', for messages and stats
+   * @param limit most expectations held (conntrackd's HashLimit); more are refused and counted
+   * @param encodeOptions how expectations are stored = how they are sent (CommitTimeout)
+   */
+  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: ExpEncodeOptions) {}
+
+  /** Expectations that are not DEAD. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** All objects, DEAD ones included. */
+  get totalObjects(): number {
+    return this.objects.size;
+  }
+
+  get(key: string): ExpectObject | undefined {
+    return this.objects.get(key);
+  }
+
+  values(): IterableIterator<ExpectObject> {
+    return this.objects.values();
   }
 
   expect(obj: ExpectObject): Expect {
@@ -43,25 +67,78 @@ export class ExpectCache extends ObjectTable<ExpectObject> {
     return scratch.toString('latin1', 0, encodeExpAttrs(scratch, 0, x, this.encodeOptions));
   }
 
-  /** Adds an expectation, or replaces the one with the same key. Undefined when the cache is full. */
+  /** Adds an expectation, or replaces the one with the same key (NEW). Undefined when the cache is full. */
   add(x: Expect, now: number, key = expectKey(x)): ExpectObject | undefined {
-    return this.store(key, this.encode(x), now, ObjectState.NEW);
+    const attrs = this.encode(x);
+    const old = this.objects.get(key);
+    if (old) {
+      if (old.state === ObjectState.DEAD) this.live++;
+      old.attrs = attrs;
+      old.state = ObjectState.NEW;
+      old.added = now;
+      old.updated = now;
+      this.counters.created++;
+      return old;
+    }
+    if (this.live >= this.limit) {
+      this.counters.createFailed++;
+      return undefined;
+    }
+    const obj = new ExpectObject(key, attrs, ObjectState.NEW, now, now);
+    this.objects.set(key, obj);
+    this.live++;
+    this.counters.created++;
+    return obj;
   }
 
   /**
    * Replaces an expectation with a complete one (a dump, a peer's EXP_UPD: the kernel sends no
-   * partial expectation); a known one becomes ALIVE and keeps its age.
+   * partial expectation); a known one becomes ALIVE when it changed, and keeps its age.
    */
   replace(x: Expect, now: number, key = expectKey(x)): ExpectObject | undefined {
     const old = this.objects.get(key);
     if (!old || old.state === ObjectState.DEAD) return this.add(x, now, key);
     const attrs = this.encode(x);
-    if (attrs !== old.attrs) this.overwriteEncoded(old, attrs, now);
+    if (attrs !== old.attrs) {
+      old.attrs = attrs;
+      old.state = ObjectState.ALIVE;
+      old.updated = now;
+      this.counters.updated++;
+    }
     return old;
   }
 
-  /** Marks an expectation destroyed (kept, DEAD, until the peer has acknowledged it). */
+  /** Marks an expectation destroyed (kept, DEAD, until the peer has heard of it); a missing or DEAD one is a failed destroy. */
   kill(key: string, now: number): ExpectObject | undefined {
-    return this.killEncoded(key, now);
+    const obj = this.objects.get(key);
+    if (!obj || obj.state === ObjectState.DEAD) {
+      this.counters.destroyFailed++;
+      return undefined;
+    }
+    obj.state = ObjectState.DEAD;
+    obj.updated = now;
+    this.live--;
+    this.counters.destroyed++;
+    return obj;
+  }
+
+  /** Removes an expectation outright (a peer's EXP_DEL; a DEAD one once the peer has heard of it). */
+  remove(key: string): boolean {
+    const obj = this.objects.get(key);
+    if (!obj) return false;
+    this.objects.delete(key);
+    if (obj.state !== ObjectState.DEAD) {
+      this.live--;
+      this.counters.destroyed++;
+    }
+    return true;
+  }
+
+  /** Drops everything (`-f`). Returns how many live expectations were dropped. */
+  flush(): number {
+    const n = this.live;
+    this.objects.clear();
+    this.live = 0;
+    return n;
   }
 }

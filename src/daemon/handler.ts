@@ -3,7 +3,7 @@
 import type { CommitMode, EngineCommitResult, SyncEngine } from '../engine/sync-engine.js';
 import { formatCacheEntry, formatCacheExpect } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
-import { ObjectState, type CacheView } from '../cache/sync-cache.js';
+import { ObjectState, type CacheObject, type CacheView } from '../cache/sync-cache.js';
 import { ACTION, actionName } from '../control/actions.js';
 import { ControlError, type ControlHandler, type ControlReply, type ControlRequest } from '../control/server.js';
 import * as text from '../control/stats-text.js';
@@ -32,6 +32,29 @@ const STATS_BY_ACTION: Record<number, StatsSection> = {
   [ACTION.STATS_PROCESS]: 'process', [ACTION.STATS_QUEUE]: 'queue', [ACTION.EXP_STATS]: 'expect',
 };
 
+/** The live (not DEAD) objects of a cache, decoded, with their age in seconds ("active since"). */
+function* liveRecords<O extends CacheObject, T>(objects: Iterable<O>, decode: (obj: O) => T): Generator<[T, number]> {
+  const now = Math.floor(Date.now() / 1000);
+  for (const obj of objects) if (obj.state !== ObjectState.DEAD) yield [decode(obj), now - obj.added];
+}
+
+function* mapped<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
+}
+
+/** Text lines for the stock client, written in chunks of about 64 KiB. */
+async function* textChunks<T>(items: Iterable<T>, line: (item: T) => string): AsyncGenerator<string> {
+  let chunk = '';
+  for (const item of items) {
+    chunk += line(item) + '\n';
+    if (chunk.length > 65536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
 export class DaemonHandler implements ControlHandler {
   private committing?: Promise<EngineCommitResult>;
   private purgeTimer?: NodeJS.Timeout;
@@ -45,21 +68,13 @@ export class DaemonHandler implements ControlHandler {
   // ------------------------------------------------------------------------- operations
 
   /** Live (not DEAD) entries of a cache with their age, oldest first as the map holds them. */
-  private *cacheEntries(cache: CacheView): Generator<{ entry: Entry; activeSeconds: number }> {
-    const now = Math.floor(Date.now() / 1000);
-    for (const obj of cache.values()) {
-      if (obj.state === ObjectState.DEAD) continue;
-      yield { entry: cache.entry(obj), activeSeconds: now - obj.added };
-    }
+  private cacheEntries(cache: CacheView): Generator<[Entry, number]> {
+    return liveRecords(cache.values(), (obj) => cache.entry(obj));
   }
 
   /** Live expectations of an expectation cache with their age. */
-  private *expectEntries(cache: ExpectCache): Generator<{ expect: Expect; activeSeconds: number }> {
-    const now = Math.floor(Date.now() / 1000);
-    for (const obj of cache.values()) {
-      if (obj.state === ObjectState.DEAD) continue;
-      yield { expect: cache.expect(obj), activeSeconds: now - obj.added };
-    }
+  private expectEntries(cache: ExpectCache): Generator<[Expect, number]> {
+    return liveRecords(cache.values(), (obj) => cache.expect(obj));
   }
 
   /** The expectation cache a request names; a clear error when ExpectationSync is off. */
@@ -194,19 +209,8 @@ export class DaemonHandler implements ControlHandler {
     switch (action) {
       case ACTION.DUMP_INTERNAL: case ACTION.DUMP_EXTERNAL: {
         const external = action === ACTION.DUMP_EXTERNAL;
-        const cache = external ? this.engine.external : this.engine.internal;
-        const entries = this.cacheEntries(cache);
-        return (async function* () {
-          let chunk = '';
-          for (const { entry, activeSeconds } of entries) {
-            chunk += formatCacheEntry(entry, activeSeconds, external) + '\n';
-            if (chunk.length > 65536) {
-              yield chunk;
-              chunk = '';
-            }
-          }
-          if (chunk) yield chunk;
-        })();
+        const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
+        return textChunks(entries, ([entry, age]) => formatCacheEntry(entry, age, external));
       }
       // conntrackd answers these with nothing, whatever they did (its log tells)
       case ACTION.COMMIT: await this.commit({ what: 'ct' }); return '';
@@ -227,9 +231,7 @@ export class DaemonHandler implements ControlHandler {
       case ACTION.KILL: setImmediate(() => this.d.shutdown()); return '';
       case ACTION.EXP_DUMP_INTERNAL: case ACTION.EXP_DUMP_EXTERNAL: {
         if (!this.engine.expectations) return '';
-        let out = '';
-        for (const { expect, activeSeconds } of this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL))) out += formatCacheExpect(expect, activeSeconds) + '\n';
-        return out;
+        return textChunks(this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL)), ([x, age]) => formatCacheExpect(x, age));
       }
       case ACTION.DUMP_INT_XML: case ACTION.DUMP_EXT_XML: case ACTION.EXP_DUMP_INT_XML: case ACTION.EXP_DUMP_EXT_XML:
         throw new ControlError('ctsync: XML dumps are not supported; use --json');
@@ -298,14 +300,10 @@ export class DaemonHandler implements ControlHandler {
     const external = args.cache === 'external';
     if (args.kind === 'expect') {
       const expects = this.expectEntries(this.expectCache(external));
-      return (function* () {
-        for (const { expect, activeSeconds } of expects) yield asText ? formatCacheExpect(expect, activeSeconds) : { ...expect, activeSeconds };
-      })();
+      return mapped(expects, ([x, activeSeconds]) => (asText ? formatCacheExpect(x, activeSeconds) : { ...x, activeSeconds }));
     }
     const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
-    return (function* () {
-      for (const { entry, activeSeconds } of entries) yield asText ? formatCacheEntry(entry, activeSeconds, external) : { ...entry, activeSeconds };
-    })();
+    return mapped(entries, ([e, activeSeconds]) => (asText ? formatCacheEntry(e, activeSeconds, external) : { ...e, activeSeconds }));
   }
 
   private requireHa(): HaRuntime {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
 import { controlRequest } from '../../src/control/client.js';
-import { sleep } from './fakes.js';
+import { repoRoot, sleep } from './fakes.js';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
 
 export type Impl = 'ctsync' | 'conntrackd';
@@ -274,4 +274,29 @@ export function ftpSessions(n: number): { masters: Entry[]; expects: Expect[] } 
     expects.push(x);
   }
   return { masters, expects };
+}
+
+/**
+ * Another process in the node's namespace that creates a UDP flow every millisecond or so for
+ * `ms` (198.51.100.`dstOctet` port 5353, sources from 203.0.113.0/24, source ports from
+ * `sportBase`), and deletes the one it made `deleteLag` before when that is given. Resolves with
+ * how many it created.
+ */
+export async function flowChurn(node: SyncNode, opts: { ms: number; dstOctet: number; sportBase: number; deleteLag?: number }): Promise<number> {
+  const script = `
+    const { ConntrackClient } = await import(${JSON.stringify(path.join(repoRoot(), 'dist/src/netlink/conntrack-client.js'))});
+    const c = new ConntrackClient();
+    const flow = (i) => ({ family: 2, orig: { src: '203.0.113.' + (1 + (i % 250)), dst: '198.51.100.${opts.dstOctet}', proto: 17, sport: ${opts.sportBase} + Math.floor(i / 250), dport: 5353 }, status: 8, timeout: 600, mark: 0 });
+    const lag = ${opts.deleteLag ?? 0};
+    const end = Date.now() + ${opts.ms};
+    let i = 0;
+    for (; Date.now() < end; i++) {
+      await c.create([flow(i)]);
+      if (lag > 0 && i >= lag) await c.delete([flow(i - lag)]);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    console.log(i);`;
+  const r = await node.ns.exec(process.execPath, ['--input-type=module', '-e', script]);
+  if (r.exitCode !== 0) throw new Error(`flow churn on ${node.name}: ${r.stderr}`);
+  return Number(r.stdout);
 }

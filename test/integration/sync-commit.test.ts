@@ -5,9 +5,9 @@ import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
+import { SyncPair, flowChurn, mixedFlows } from '../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../helpers/netns.js';
-import { repoRoot, sleep } from '../helpers/fakes.js';
+import { sleep } from '../helpers/fakes.js';
 import { flowKey } from '../../src/conntrack/key.js';
 import { FLAG, MSG, encodeCt } from '../../src/sync/wire.js';
 import type { Entry } from '../../src/conntrack/entry.js';
@@ -149,27 +149,16 @@ describe('commit: flows created by packets meanwhile are not lost', function () 
     await pair.converge(pair.a, pair.b);
     // another process creates a flow every millisecond or so in the backup's table, before,
     // during and after the commit (as the first packets through a promoted backup do)
-    const inserter = `
-      const { ConntrackClient } = await import(${JSON.stringify(path.join(repoRoot(), 'dist/src/netlink/conntrack-client.js'))});
-      const c = new ConntrackClient();
-      const end = Date.now() + 2500;
-      let i = 0;
-      for (; Date.now() < end; i++) {
-        await c.create([{ family: 2, orig: { src: '203.0.113.' + (1 + (i % 250)), dst: '198.51.100.251', proto: 17, sport: 10000 + Math.floor(i / 250), dport: 5353 }, status: 8, timeout: 600, mark: 0 }]);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      console.log(i);`;
-    const running = pair.b.ns.exec(process.execPath, ['--input-type=module', '-e', inserter]);
+    const running = flowChurn(pair.b, { ms: 2500, dstOctet: 251, sportBase: 10000 });
     await sleep(700);
     const c = await pair.b.client(['-c']);
     assert.equal(c.exitCode, 0, c.stderr);
-    const ins = await running;
-    assert.equal(ins.exitCode, 0, ins.stderr);
-    assert.ok(Number(ins.stdout) > 100, `inserter created ${ins.stdout.trim()} flows`);
+    const inserted = await running;
+    assert.ok(inserted > 100, `inserter created ${inserted} flows`);
     await sleep(1000);
     const kernel = new Set((await pair.kernel(pair.b)).map((e) => flowKey(e)));
     const internal = (await pair.b.client(['-i', '--json'])).stdout.split('\n').filter(Boolean).map((l) => flowKey(JSON.parse(l) as Entry));
-    assert.equal(kernel.size, 30_000 + Number(ins.stdout), 'kernel: the committed and the inserted flows');
+    assert.equal(kernel.size, 30_000 + inserted, 'kernel: the committed and the inserted flows');
     assert.equal(internal.length, kernel.size, 'internal cache holds what the kernel holds');
     for (const k of internal) assert.ok(kernel.has(k));
     const m = /flows created while the commit ran: (\d+) picked up/.exec(fs.readFileSync(pair.b.log, 'utf8'));

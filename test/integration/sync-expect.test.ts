@@ -90,6 +90,16 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       assert.deepEqual(stripActive(r.stdout), linesFor(await kernelExpects(pair.a)));
     });
 
+    it('the stock conntrackd client dumps a ctsync daemon\'s caches as ctsync does', async function () {
+      const node = primary === 'ctsync' ? pair.a : pair.b;
+      for (const args of [['-i', 'expect'], ['-e', 'expect'], ['-i'], ['-e']]) {
+        const stock = await node.ns.exec('conntrackd', ['-C', node.conf, ...args]);
+        assert.equal(stock.exitCode, 0, stock.stderr);
+        const ours = await node.client(args);
+        assert.deepEqual(stripActive(stock.stdout), stripActive(ours.stdout), args.join(' '));
+      }
+    });
+
     it('deletions follow', async function () {
       const gone = expects.filter((_, i) => i % 3 === 0);
       await ctsync(pair.a, ['ct', 'expect', 'delete'], gone);

@@ -119,8 +119,8 @@ describe('ArenaCache', () => {
     o = c.get(kb.toString('latin1'))!;
     assert.deepEqual([o.added, o.updated, o.state], [300, 300, ObjectState.NEW]);
     assert.deepEqual(c.counters, { created: 2, createFailed: 0, updated: 1, updateFailed: 0, destroyed: 0, destroyFailed: 0 });
-    assert.equal(c.remove(kb.toString('latin1')), true);
-    assert.equal(c.remove(kb.toString('latin1')), false);
+    assert.equal(c.removeRaw(kb, 0, 16), true);
+    assert.equal(c.removeRaw(kb, 0, 16), false);
     assert.equal(c.counters.destroyed, 1);
     assert.ok(c.store(kb, 0, 16, Buffer.from('abcd'), 0, 4, 5, ObjectState.NEW));
     assert.equal(c.size, 1);
