@@ -9,7 +9,10 @@ import { decodeExpAttrs, encodeExpAttrs, type ExpEncodeOptions } from '../sync/w
 import { CacheObject, ObjectState, type CacheCounters } from './sync-cache.js';
 
 /** A cached expectation: FT-FW queues it as this object (conntracks go by their arena handle). */
-export class ExpectObject extends CacheObject {}
+export class ExpectObject extends CacheObject {
+  /** FT-FW's record while the protocol holds this object (FtFwOptions.nodeOf); opaque. */
+  ftfw: object | undefined = undefined;
+}
 
 const scratch = Buffer.allocUnsafe(4096);
 

@@ -16,8 +16,6 @@ export const enum ObjectState {
 }
 
 export class CacheObject {
-  /** FT-FW's record while the protocol holds this object (FtFwOptions.nodeOf); opaque. */
-  ftfw: object | undefined = undefined;
   constructor(
     readonly key: string,
     /** Sync wire attributes (TLVs without the 8-byte header), latin1. */
