@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <vector>
 
 namespace {
@@ -53,6 +55,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
             InstanceMethod("unref", &NlSocket::UnrefHandle),
             InstanceMethod("close", &NlSocket::Close),
             InstanceMethod("ignorePorts", &NlSocket::IgnorePorts),
+            InstanceMethod("loopback", &NlSocket::Loopback),
             InstanceAccessor("fd", &NlSocket::Fd, nullptr),
         });
     exports.Set("NlSocket", cls);
@@ -86,6 +89,13 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   bool referenced_ = true;
   Napi::FunctionReference on_readable_;
   std::unique_ptr<Napi::AsyncContext> async_;
+  // Loopback mode (warm-up only): send() reaches no kernel; the next recv() returns the ACK of the
+  // last message sent, as the kernel answers a batch whose fence asked for one and whose
+  // requests all succeeded.
+  bool loopback_ = false;
+  bool loopback_ack_pending_ = false;
+  nlmsghdr loopback_fence_{};
+  uint32_t port_id_ = 0;
   // recvMany's message headers, kept between calls (no allocation on the hot path)
   std::vector<mmsghdr> mmsg_;
   std::vector<iovec> iov_;
@@ -118,6 +128,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) return ThrowErrno(env, errno, "bind");
     socklen_t alen = sizeof(addr);
     if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &alen) < 0) return ThrowErrno(env, errno, "getsockname");
+    port_id_ = addr.nl_pid;
     return Napi::Number::New(env, addr.nl_pid);
   }
 
@@ -156,6 +167,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       size_t want = info[1].As<Napi::Number>().Uint32Value();
       if (want < len) len = want;
     }
+    if (loopback_) return LoopbackSend(env, data, len);
     sockaddr_nl dst{};
     dst.nl_family = AF_NETLINK;
     ssize_t n;
@@ -176,6 +188,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       Napi::TypeError::New(env, "recv(Uint8Array)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    if (loopback_) return LoopbackRecv(env, data, len);
     ssize_t n;
     do {
       n = recv(fd_, data, len, MSG_TRUNC | MSG_DONTWAIT);
@@ -365,6 +378,49 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return info.Env().Undefined();
   }
 
+  // loopback(): from now on nothing is sent to the kernel (see loopback_). For warming up the
+  // JavaScript that drives the socket on the very objects it will use for real.
+  Napi::Value Loopback(const Napi::CallbackInfo& info) {
+    loopback_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LoopbackSend(Napi::Env env, const uint8_t* data, size_t len) {
+    size_t off = 0;
+    while (off + sizeof(nlmsghdr) <= len) {
+      nlmsghdr h;
+      memcpy(&h, data + off, sizeof(h));
+      if (h.nlmsg_len < sizeof(nlmsghdr) || off + h.nlmsg_len > len) break;
+      if (h.nlmsg_flags & NLM_F_ACK) {
+        loopback_fence_ = h;
+        loopback_ack_pending_ = true;
+      }
+      off += NLMSG_ALIGN(h.nlmsg_len);
+    }
+    return Napi::Number::New(env, static_cast<double>(len));
+  }
+
+  Napi::Value LoopbackRecv(Napi::Env env, uint8_t* data, size_t len) {
+    if (!loopback_ack_pending_) return Napi::Number::New(env, -EAGAIN);
+    loopback_ack_pending_ = false;
+    // NLMSG_ERROR, error 0, echoing the request's header (capped: no payload)
+    uint8_t msg[sizeof(nlmsghdr) + sizeof(nlmsgerr)] = {};
+    nlmsghdr h{};
+    h.nlmsg_len = sizeof(msg);
+    h.nlmsg_type = NLMSG_ERROR;
+    h.nlmsg_flags = NLM_F_CAPPED;
+    h.nlmsg_seq = loopback_fence_.nlmsg_seq;
+    h.nlmsg_pid = port_id_;  // as the kernel addresses its replies
+    nlmsgerr e{};
+    e.error = 0;
+    e.msg = loopback_fence_;
+    e.msg.nlmsg_len = sizeof(nlmsghdr);
+    memcpy(msg, &h, sizeof(h));
+    memcpy(msg + sizeof(h), &e, sizeof(e));
+    memcpy(data, msg, len < sizeof(msg) ? len : sizeof(msg));
+    return Napi::Number::New(env, static_cast<double>(sizeof(msg)));
+  }
+
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 
   // ignorePorts([portId...]): a classic BPF filter that drops, in the kernel, every message whose
@@ -542,7 +598,55 @@ Napi::Value Execv(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -errno);
 }
 
+// A lock word shared by threads (an Int32Array over a SharedArrayBuffer): 0 free, 1 held, 2 held
+// with waiters (the classic futex mutex). In native code rather than with Atomics.wait: a
+// JavaScript wait path never taken during a warm-up deoptimizes its caller the first time a
+// thread has to wait, mid-commit.
+static int32_t* TurnWord(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    Napi::TypeError::New(info.Env(), "turn word: Int32Array expected").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  Napi::Int32Array a = info[0].As<Napi::Int32Array>();
+  if (a.ElementLength() < 1) {
+    Napi::RangeError::New(info.Env(), "turn word: empty Int32Array").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return a.Data();
+}
+
+static long Futex(int32_t* word, int op, int32_t value) {
+  return syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, value, nullptr, nullptr, 0);
+}
+
+// turnAcquire(word): blocks the calling thread until it holds the word.
+Napi::Value TurnAcquire(const Napi::CallbackInfo& info) {
+  int32_t* w = TurnWord(info);
+  if (!w) return info.Env().Undefined();
+  int32_t c = 0;
+  if (__atomic_compare_exchange_n(w, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return info.Env().Undefined();
+  if (c != 2) c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+  while (c != 0) {
+    Futex(w, FUTEX_WAIT, 2);
+    c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+  }
+  return info.Env().Undefined();
+}
+
+// turnRelease(word): lets the next thread in (wakes one waiter, if any).
+Napi::Value TurnRelease(const Napi::CallbackInfo& info) {
+  int32_t* w = TurnWord(info);
+  if (!w) return info.Env().Undefined();
+  if (__atomic_fetch_sub(w, 1, __ATOMIC_RELEASE) != 1) {
+    __atomic_store_n(w, 0, __ATOMIC_RELEASE);
+    Futex(w, FUTEX_WAKE, 1);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  exports.Set("turnAcquire", Napi::Function::New(env, TurnAcquire));
+  exports.Set("turnRelease", Napi::Function::New(env, TurnRelease));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid));
   exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
   exports.Set("setsockoptString", Napi::Function::New(env, SetSockoptString));

@@ -20,6 +20,8 @@ export interface NativeSocket {
   unref(): void;
   close(): void;
   ignorePorts(ports: number[]): void;
+  /** From now on send() reaches no kernel; recv() answers the last ACK-requesting message with success. */
+  loopback(): void;
   readonly fd: number;
 }
 
@@ -34,6 +36,9 @@ export interface NativeAddon {
   sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
   /** sched_setscheduler(2) for the calling thread only (SCHED_OTHER 0, FIFO 1, RR 2): 0 or -errno. */
   setThreadScheduler(policy: number, priority: number): number;
+  /** Blocks the calling thread until it holds the lock word (0 free; see native/nlsock.cc). */
+  turnAcquire(word: Int32Array): void;
+  turnRelease(word: Int32Array): void;
   /** execv(2): replaces the process image (same pid); returns -errno only if that failed. */
   execv(path: string, argv: string[]): number;
 }

@@ -23,8 +23,6 @@ export interface ControlHandler {
   /** A conntrackd action code; returns the text the stock client prints. */
   conntrackd(action: number): Promise<string | AsyncIterable<string>>;
   json(req: ControlRequest): Promise<ControlReply>;
-  /** A reply has gone out completely (the client has its answer): for work that may wait until then. */
-  replied?(): void;
 }
 
 export class ControlError extends Error {}
@@ -106,9 +104,8 @@ export class ControlServer {
     this.finish(sock, JSON.stringify({ ok: false, error }) + '\n');
   }
 
-  /** Ends the reply; tells the handler once the client has it all. */
   private finish(sock: net.Socket, last?: string): void {
-    sock.end(last ?? '', () => this.handler.replied?.());
+    sock.end(last ?? '');
   }
 
   private async serveConntrackd(sock: net.Socket, action: number): Promise<void> {

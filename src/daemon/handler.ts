@@ -114,11 +114,6 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
-  /** A reply is out: the internal cache may now take the last commit's entries. */
-  replied(): void {
-    this.engine.settleCommit();
-  }
-
   /**
    * For a promotion: waits for a commit that is already running (a manual -c), then commits.
    * The promotion reloads the internal cache from the kernel next: no copy into it here.

@@ -7,6 +7,7 @@
 // round, after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { KernelTurn } from '../netlink/kernel-turn.js';
 import { decodeStored } from '../cache/sync-cache.js';
 import type { ArenaCache } from '../cache/arena-cache.js';
 import { flowKey } from '../conntrack/key.js';
@@ -67,8 +68,8 @@ export interface CommitOptions {
 }
 
 /** Bytes of arena per chunk: the first one small so the workers start at once. */
-const FIRST_CHUNK_BYTES = 64 * 1024;
-const CHUNK_BYTES = 1024 * 1024;
+export const FIRST_CHUNK_BYTES = 64 * 1024;
+export const CHUNK_BYTES = 1024 * 1024;
 
 interface PoolWorker {
   worker: Worker;
@@ -96,8 +97,10 @@ export class CommitPool {
 
   async start(size = defaultSize()): Promise<void> {
     const url = new URL('./commit-worker.js', import.meta.url);
+    // the workers take turns in the kernel (see KernelTurn)
+    const turn = KernelTurn.allocate();
     this.workers = await Promise.all(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
-      const worker = new Worker(url);
+      const worker = new Worker(url, { workerData: { turn } });
       worker.once('error', reject);
       worker.once('message', (m: CommitReply) => {
         worker.off('error', reject);

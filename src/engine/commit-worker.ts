@@ -1,26 +1,37 @@
 // A commit worker thread: its own netlink socket, commits the chunks of packed entries the pool
 // streams to it (see commit-pool.ts for the protocol). RELATED entries (with a master tuple) are
 // held back until the pool says every master is in.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { KernelTurn } from '../netlink/kernel-turn.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { NlWriter } from '../netlink/attr.js';
-import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLMSG_ERROR, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { errno } from '../netlink/socket.js';
 import { runBatch, type BatchChannel } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
-import type { CommitPartResult, CommitReply, CommitRequest } from './commit-pool.js';
+import { CHUNK_BYTES, FIRST_CHUNK_BYTES, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
 import { ArenaCache, forEachRecord } from '../cache/arena-cache.js';
 import type { Entry } from '../conntrack/entry.js';
 
+/**
+ * A batch channel over `socket`. The warm-up's and the real one are made here alike: the
+ * optimizing compiler specializes on object shapes, and a shape it has not seen deoptimizes
+ * the hot loop in the middle of the first real commit.
+ */
+function batchChannel(socket: NetlinkSocket, turn: KernelTurn): BatchChannel {
+  return {
+    socket, rx: Buffer.allocUnsafe(1024 * 1024), w: new NlWriter(512 * 1024),
+    // a worker may block: nothing else runs on this thread
+    wait: async () => {
+      socket.waitReadable(-1);
+    },
+    turn,
+  };
+}
+
 const socket = new NetlinkSocket({ rcvbuf: 16 * 1024 * 1024, sndbuf: 4 * 1024 * 1024 });
-const channel: BatchChannel = {
-  socket, rx: Buffer.allocUnsafe(1024 * 1024), w: new NlWriter(512 * 1024),
-  // a worker may block: nothing else runs on this thread
-  wait: async () => {
-    socket.waitReadable(-1);
-  },
-};
+const channel = batchChannel(socket, new KernelTurn((workerData as { turn: SharedArrayBuffer }).turn));
 let seq = (Date.now() / 1000) >>> 0;
 
 interface Chunk {
@@ -34,8 +45,16 @@ interface Chunk {
   related: number[];
 }
 
-/** The commit in progress. */
-let job: { now: number; fixedTimeout?: number; liberal: boolean } = { now: 0, liberal: true };
+/** The commit in progress (always made by newJob: one object shape, see batchChannel). */
+interface Job {
+  now: number;
+  fixedTimeout: number | undefined;
+  liberal: boolean;
+}
+function newJob(now: number, fixedTimeout: number | undefined, liberal: boolean): Job {
+  return { now, fixedTimeout, liberal };
+}
+let job = newJob(0, undefined, true);
 let held: Chunk[] = [];
 let part: CommitPartResult = newPart();
 let failed: Error | undefined;
@@ -141,33 +160,13 @@ async function commitRelated(): Promise<CommitPartResult> {
 }
 
 /**
- * A channel to nowhere for the warm-up: every batch is acknowledged at once, no entry created.
- * The fence is the batch's last message (header + nfgenmsg: 20 bytes).
- */
-function loopbackChannel(): BatchChannel {
-  let fence = 0;
-  const stub = {
-    send(data: Uint8Array): void {
-      fence = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32LE(data.byteLength - 20 + 8);
-    },
-    recv(rx: Buffer): number {
-      // NLMSG_ERROR, errno 0, echoing the fence's header (capped)
-      rx.fill(0, 0, 36);
-      rx.writeUInt32LE(36, 0);
-      rx.writeUInt16LE(NLMSG_ERROR, 4);
-      rx.writeUInt32LE(fence, 8);
-      rx.writeUInt32LE(20, 20);
-      rx.writeUInt32LE(fence, 28);
-      return 36;
-    },
-  } as unknown as NetlinkSocket;
-  return { socket: stub, rx: Buffer.allocUnsafe(4096), w: new NlWriter(512 * 1024), wait: async () => undefined };
-}
-
-/**
- * Runs the whole commit path (unpack, encode, batch, replies) over synthetic entries against a
- * loopback channel before the first commit: a failover commits once, and cold code (unoptimized,
- * or optimized for a different mix of entries) would make that one commit much slower.
+ * Runs the whole commit path (unpack, encode, batch, replies) over synthetic entries before the
+ * first commit: a failover commits once, and cold code (unoptimized, or optimized for a
+ * different mix of entries) would make that one commit much slower. The socket is a real
+ * NetlinkSocket in loopback mode (it answers every batch itself, nothing reaches the kernel),
+ * and channel and job are built as the real ones are: code optimized for other object shapes
+ * than the real commit's would be thrown away and compiled again in the middle of it (seen:
+ * +60 ms for 100k entries).
  */
 async function warmUp(): Promise<void> {
   const samples: Entry[] = [];
@@ -193,18 +192,27 @@ async function warmUp(): Promise<void> {
     const key = Buffer.from(`warm-up key ${String(i).padStart(4, '0')}`, 'latin1'); // 16 bytes
     cache.store(key, 0, key.length, scratch, 0, encodeCtAttrs(scratch, 0, e, { tcpWindowTracking: true }), 300, 0);
   }
-  const ch = loopbackChannel();
-  for (let round = 0; round < 8; round++) {
-    job = { now: 300, liberal: round % 2 === 0 };
+  // the same code on the same kind of socket, which answers every batch itself
+  const loopback = new NetlinkSocket({ loopback: true });
+  const ch = batchChannel(loopback, new KernelTurn(KernelTurn.allocate()));
+  for (let round = 0; round < 12; round++) {
+    // both timeouts (CommitTimeout or what is left) and both TCP modes; small segments first
+    // (many calls make the code hot), then the pool's sizes. The compiler works in the
+    // background and its code is taken up at the next call: pauses let it finish before
+    // the rounds that follow.
+    job = newJob(300, round % 4 < 2 ? undefined : 180, round % 2 === 0);
+    if (round === 8 || round === 11) await new Promise((resolve) => setTimeout(resolve, 40));
     const segments: ArrayBuffer[] = [];
-    cache.forEachSegment(16 * 1024, 64 * 1024, (arena, from, to) => {
+    const [first, rest] = round < 8 ? [16 * 1024, 64 * 1024] : [FIRST_CHUNK_BYTES, CHUNK_BYTES];
+    cache.forEachSegment(first, rest, (arena, from, to) => {
       const data = new ArrayBuffer(to - from);
       new Uint8Array(data).set(arena.subarray(from, to));
       segments.push(data);
     });
     for (const data of segments) await commitChunk(ch, data, newPart(), []);
   }
-  job = { now: 0, liberal: true };
+  loopback.close();
+  job = newJob(0, undefined, true);
 }
 await warmUp();
 
@@ -215,7 +223,7 @@ parentPort!.on('message', (m: CommitRequest) => {
   queue = queue.then(async () => {
     switch (m.type) {
       case 'begin':
-        job = { now: m.now, fixedTimeout: m.fixedTimeout, liberal: m.liberal };
+        job = newJob(m.now, m.fixedTimeout, m.liberal);
         held = [];
         part = newPart();
         failed = undefined;

@@ -26,6 +26,11 @@ export interface BatchChannel {
   w: NlWriter;
   /** Waits until the socket is readable. */
   wait(): Promise<void>;
+  /**
+   * Held around each sendmsg when several threads send to the same subsystem (see
+   * KernelTurn): the kernel runs the whole batch inside the call.
+   */
+  turn?: { acquire(): void; release(): void };
 }
 
 /**
@@ -60,7 +65,12 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
     lastSeq = fence;
     w.beginNf(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, fence, AF_UNSPEC);
     w.end();
-    socket.send(w.bytes(), 'conntrack batch');
+    ch.turn?.acquire();
+    try {
+      socket.send(w.bytes(), 'conntrack batch');
+    } finally {
+      ch.turn?.release();
+    }
     let done = false;
     while (!done) {
       const n = socket.recv(rx);

@@ -57,6 +57,11 @@ export interface SocketOptions {
   sndbuf?: number;
   /** Suppress ENOBUFS reports (only for sockets where losing messages is acceptable). */
   noEnobufs?: boolean;
+  /**
+   * Nothing reaches the kernel: every batch is answered with success (the ACK its fence asked
+   * for). For warming up code on the same kind of socket it will drive for real.
+   */
+  loopback?: boolean;
 }
 
 /**
@@ -79,6 +84,7 @@ export class NetlinkSocket {
       if (opts.noEnobufs) this.native.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1);
       this.portId = this.native.bind(0);
       for (const g of opts.groups ?? []) this.setMembership(g, true);
+      if (opts.loopback) this.native.loopback();
     } catch (err) {
       this.native.close();
       throw err;

@@ -1,0 +1,92 @@
+// runBatch over a socket in loopback mode (what the commit workers warm up on), and the
+// KernelTurn the workers take before each sendmsg.
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { NetlinkSocket } from '../../src/netlink/socket.js';
+import { NlWriter } from '../../src/netlink/attr.js';
+import { runBatch, BATCH_MAX_MESSAGES, type BatchChannel } from '../../src/netlink/batch.js';
+import { KernelTurn } from '../../src/netlink/kernel-turn.js';
+import { nativeAddon } from '../../src/native.js';
+import { IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST, AF_UNSPEC } from '../../src/netlink/constants.js';
+
+describe('netlink batches', () => {
+  describe('NetlinkSocket in loopback mode', () => {
+    let sock: NetlinkSocket;
+    beforeEach(() => {
+      sock = new NetlinkSocket({ loopback: true });
+    });
+    afterEach(() => sock.close());
+
+    it('answers the last message that asked for an ACK, addressed to the socket, then has nothing', () => {
+      const w = new NlWriter(4096);
+      w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST, 41, AF_UNSPEC);
+      w.end();
+      w.beginNf(1 /* NLMSG_NOOP */, NLM_F_REQUEST | NLM_F_ACK, 42, AF_UNSPEC);
+      w.end();
+      sock.send(w.bytes());
+      const rx = Buffer.alloc(256);
+      const n = sock.recv(rx);
+      assert.equal(n, 36);
+      assert.equal(rx.readUInt32LE(0), 36);
+      assert.equal(rx.readUInt16LE(4), NLMSG_ERROR);
+      assert.equal(rx.readUInt32LE(8), 42, 'seq of the fence');
+      assert.equal(rx.readUInt32LE(12), sock.portId, 'addressed as the kernel addresses replies');
+      assert.equal(rx.readInt32LE(16), 0, 'error 0: success');
+      assert.equal(rx.readUInt32LE(28), 42, 'the request header is echoed');
+      assert.ok(sock.recv(rx) < 0, 'one answer per batch');
+    });
+
+    it('lets runBatch complete a batch of thousands of requests, all successful', async () => {
+      const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), w: new NlWriter(512 * 1024), wait: async () => undefined };
+      const count = BATCH_MAX_MESSAGES * 2 + 5;
+      const r = await runBatch(ch, count, 1000, (w, i, seq) => {
+        if (i === 7) throw new Error('cannot encode this one');
+        w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST, seq, 2);
+        w.end();
+      });
+      assert.equal(r.outcome.errnos.length, count);
+      assert.equal(r.outcome.errnos[7], -1);
+      assert.equal(r.outcome.messages.get(7), 'cannot encode this one');
+      assert.equal(r.outcome.errnos.filter((e) => e !== 0).length, 1);
+      assert.equal(r.lastSeq, 1000 + count, 'the last fence follows the last request');
+    });
+  });
+
+  describe('KernelTurn', () => {
+    it('lets one thread at a time in: no increment is lost between four threads', async () => {
+      const turn = KernelTurn.allocate();
+      const counter = new SharedArrayBuffer(4);
+      const rounds = 20000;
+      // a plain read-modify-write with a pause in between: without the turn, threads overwrite
+      // each other's increments
+      const code = `
+        const { workerData, parentPort } = require('node:worker_threads');
+        import(workerData.module).then(({ KernelTurn }) => {
+          const t = new KernelTurn(workerData.turn);
+          const c = new Int32Array(workerData.counter);
+          for (let i = 0; i < workerData.rounds; i++) {
+            t.acquire();
+            const v = c[0];
+            for (let k = 0; k < 20; k++) Math.sqrt(k);
+            c[0] = v + 1;
+            t.release();
+          }
+          parentPort.postMessage('done');
+        });`;
+      const module = new URL('../../src/netlink/kernel-turn.js', import.meta.url).href;
+      const workers = Array.from({ length: 4 }, () => new Worker(code, { eval: true, workerData: { turn, counter, rounds, module } }));
+      await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      })));
+      await Promise.all(workers.map((w) => w.terminate()));
+      assert.equal(new Int32Array(counter)[0], 4 * rounds);
+      assert.equal(new Int32Array(turn)[0], 0, 'free again');
+    });
+
+    it('the native side rejects a word that is not a non-empty Int32Array', () => {
+      assert.throws(() => nativeAddon().turnAcquire(new Int32Array(0)), /empty Int32Array/);
+      assert.throws(() => nativeAddon().turnRelease(new Uint8Array(4) as unknown as Int32Array), /Int32Array expected/);
+    });
+  });
+});
