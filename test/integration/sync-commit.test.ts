@@ -95,6 +95,21 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.equal(lines.length, 3000, 'internal cache holds what the kernel holds');
   });
 
+  it('-f external straight after -c: the internal cache still takes what was committed', async function () {
+    // the copy into the internal cache runs shortly after the reply; a flush of the external
+    // cache arriving first (the stock client starts in milliseconds) must not empty it
+    requireRoot.call(this, 'conntrackd');
+    assert.equal((await pair.b.client(['-f', 'internal'])).exitCode, 0);
+    const conf = pair.b.conf;
+    const r = await pair.b.ns.exec('sh', ['-c', `conntrackd -C ${conf} -c >/dev/null && conntrackd -C ${conf} -f external`]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = (await pair.b.client(['-i', '--json'])).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(lines.length, 3000, 'internal cache holds the committed flows');
+    // the peer fills the external cache again for the tests that follow
+    assert.equal((await pair.b.client(['-n'])).exitCode, 0);
+    await pair.converge(pair.a, pair.b);
+  });
+
   it('an entry the kernel refuses is reported with its reason; the rest commits; the internal cache leaves it out', async function () {
     // a new peer incarnation (HELLO) sends two flows; one has TCP state 99, which conntrackd's
     // wire carries but the kernel refuses (ERANGE) on create
