@@ -258,6 +258,9 @@ try {
         r.backup = b.external;
         if (b.external >= n) {
           t.backup_full = since();
+          // the primary's answer of this round may predate the backup's: it held every flow the
+          // backup got from it by now at the latest
+          if (t.primary_full === undefined) t.primary_full = t.backup_full;
           break;
         }
         // progress anywhere (kernel, primary, backup) restarts the stall clock
