@@ -74,20 +74,25 @@ export interface DaemonOptions {
 }
 
 /**
- * V8's garbage collector hands work to helper threads, which keep the default policy. With the
- * main thread real-time (Scheduler), a busy main thread can leave them no CPU, and then waits
- * for them busily: cppgc's incremental sweeping re-posts itself until the concurrent sweeper is
- * done. Two such daemons on a 2-CPU host spun for a second at a time, until the kernel's RT
- * throttling let the helpers run. With a real-time Scheduler the daemon therefore runs its GC on
- * the main thread only (--single-threaded-gc), a V8 flag that must be given at start: without
- * it, the daemon restarts itself with it (execv, same pid) before it opens anything.
+ * V8 hands work to helper threads, which keep the default policy. With the main thread
+ * real-time (Scheduler), a busy main thread can leave them no CPU:
+ * - the garbage collector then waits for them busily (cppgc's incremental sweeping re-posts
+ *   itself until the concurrent sweeper is done). Two such daemons on a 2-CPU host spun for a
+ *   second at a time, until the kernel's RT throttling let the helpers run;
+ * - the optimizing compiler's jobs wait for a CPU while the code they would replace runs on,
+ *   unoptimized, for as long as the main thread is busy: a resync after a deoptimization ran
+ *   100k stores in baseline code (perf), ~20% slower end to end.
+ * With a real-time Scheduler the daemon therefore collects garbage and compiles on the main
+ * thread only: V8 flags that must be given at start. Without them, the daemon restarts itself
+ * with them (execv, same pid) before it opens anything.
  */
-export const SINGLE_THREADED_GC = '--single-threaded-gc';
+export const REALTIME_V8_FLAGS = ['--single-threaded-gc', '--no-concurrent-recompilation'];
 
-/** node's arguments to run this process again with the flag; undefined when it has it already. */
-export function argvWithSingleThreadedGc(execArgv: readonly string[], argv: readonly string[]): string[] | undefined {
-  if (execArgv.includes(SINGLE_THREADED_GC)) return undefined;
-  return [argv[0], SINGLE_THREADED_GC, ...execArgv, ...argv.slice(1)];
+/** node's arguments to run this process again with those flags; undefined when it has them. */
+export function argvWithRealtimeFlags(execArgv: readonly string[], argv: readonly string[]): string[] | undefined {
+  const missing = REALTIME_V8_FLAGS.filter((f) => !execArgv.includes(f));
+  if (missing.length === 0) return undefined;
+  return [argv[0], ...missing, ...execArgv, ...argv.slice(1)];
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -95,14 +100,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   if (opts.background) process.stderr.on('error', () => undefined);
   const { config, warnings } = await loadConfig(opts.configPath);
   let execvError: number | undefined;
-  const again = config.general.scheduler ? argvWithSingleThreadedGc(process.execArgv, process.argv) : undefined;
+  const again = config.general.scheduler ? argvWithRealtimeFlags(process.execArgv, process.argv) : undefined;
   if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
   const log = createLogger({
     level: opts.logLevel ?? config.log?.level, console: opts.console,
     file: config.general.logFile || undefined, syslog: config.general.syslog || undefined,
   });
   for (const w of warnings) log.warn(w);
-  if (execvError !== undefined) log.warn(`could not restart with ${SINGLE_THREADED_GC} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread`);
+  if (execvError !== undefined) log.warn(`could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`);
   const release = takeLock(config.general.lockFile, log);
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
@@ -183,8 +188,8 @@ const READY_MARK = 'ctsync-daemon-ready';
  * child says so on stderr (after it stopped logging there), then the pipe is closed.
  */
 export async function startInBackground(argv: string[], config: CtsyncConfig): Promise<void> {
-  // the child would restart itself with the flag (runDaemon): give it at once
-  const flags = config.general.scheduler && !process.execArgv.includes(SINGLE_THREADED_GC) ? [SINGLE_THREADED_GC] : [];
+  // the child would restart itself with the flags (runDaemon): give them at once
+  const flags = config.general.scheduler ? REALTIME_V8_FLAGS.filter((f) => !process.execArgv.includes(f)) : [];
   const child = spawn(process.execPath, [...flags, ...argv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ready = new Promise<void>((resolve) => {

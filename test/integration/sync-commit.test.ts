@@ -9,6 +9,7 @@ import { SyncPair, flowChurn, mixedFlows } from '../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../helpers/netns.js';
 import { sleep } from '../helpers/fakes.js';
 import { flowKey } from '../../src/conntrack/key.js';
+import { REALTIME_V8_FLAGS } from '../../src/daemon/daemon.js';
 import { FLAG, MSG, encodeCt } from '../../src/sync/wire.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
@@ -41,12 +42,12 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.ok(others.length >= 4, 'node has its other threads');
     assert.deepEqual([...new Set(others)], [0], 'every other thread SCHED_OTHER');
     assert.match(pair.b.logTail(), /Scheduler FIFO priority 1 applied to the main thread/);
-    // ... and restarted itself (same pid) with its GC on the main thread only
+    // ... and restarted itself (same pid) with its GC and compiler on the main thread only
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    assert.ok(cmdline.includes('--single-threaded-gc'), cmdline.join(' '));
+    for (const flag of REALTIME_V8_FLAGS) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
   });
 
-  it('in the foreground as well: restarts itself with that GC flag and keeps its pid (service managers track it)', async function () {
+  it('in the foreground as well: restarts itself with those V8 flags and keeps its pid (service managers track it)', async function () {
     await pair.b.stop();
     const sub = pair.b.ns.spawn(process.execPath, [ctsyncBin(), '-C', pair.b.conf]);
     try {
@@ -59,7 +60,7 @@ describe('commit: related flows after their masters, internal cache = kernel', f
       const lockPid = Number(fs.readFileSync(path.join(path.dirname(pair.b.conf), 'b.lock'), 'utf8').trim());
       assert.equal(lockPid, sub.pid, 'the pid `ip netns exec` started is the daemon');
       const cmdline = fs.readFileSync(`/proc/${lockPid}/cmdline`, 'utf8').split('\0');
-      assert.ok(cmdline.includes('--single-threaded-gc'), cmdline.join(' '));
+      for (const flag of REALTIME_V8_FLAGS) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
     } finally {
       sub.kill('SIGTERM');
       await sub;
