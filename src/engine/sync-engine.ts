@@ -133,7 +133,14 @@ export class SyncEngine {
   private readonly builder: DatagramBuilder;
   private txScheduled = false;
   /** What a bulk send has still to queue: the internal caches' iterators, conntracks first. */
-  private bulkLeft: Array<Iterator<SyncItem>> = [];
+  /**
+   * A bulk send in progress: the next conntrack handle to queue (0: none left), then the
+   * expectations. A plain cursor, not an iterator over both: one loop over numbers stays
+   * optimized, where a call site that met a generator and then a Map iterator deoptimized
+   * on every turn of a resync (trace-deopt).
+   */
+  private bulkNextHandle = 0;
+  private bulkExpects?: Iterator<ExpectObject>;
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
   /** Unix seconds, read once per batch of kernel events (a clock call per event cost ~5%). */
@@ -291,7 +298,8 @@ export class SyncEngine {
 
   stop(): void {
     clearTimeout(this.overrunTimer);
-    this.bulkLeft = [];
+    this.bulkNextHandle = 0;
+    this.bulkExpects = undefined;
     this.ftfw.stop();
     this.commitPool.stop();
     this.events?.stop();
@@ -509,24 +517,37 @@ export class SyncEngine {
    * starts over. Returns how many objects it covers.
    */
   bulkSend(): number {
-    this.bulkLeft = [this.internal.handles(), this.internalExpect.values()];
+    this.bulkNextHandle = 1;
+    this.bulkExpects = this.internalExpect.values();
     this.scheduleTx();
     return this.internal.totalObjects + this.internalExpect.totalObjects;
   }
 
   /** Queues the next part of a bulk send; true while some is left. */
   private feedBulk(): boolean {
-    const left = this.bulkLeft;
     let budget = BULK_PER_TURN;
-    while (budget > 0 && left.length > 0) {
-      const r = left[0].next();
-      if (r.done) left.shift();
+    let h = this.bulkNextHandle;
+    if (h > 0) {
+      // handles added meanwhile may or may not be sent: they are queued as they come anyway
+      const c = this.internal;
+      const top = c.maxHandle;
+      for (; h <= top && budget > 0; h++) {
+        if (c.has(h)) {
+          this.ftfw.queueObject(h);
+          budget--;
+        }
+      }
+      this.bulkNextHandle = h > top ? 0 : h;
+    }
+    while (budget > 0 && this.bulkExpects) {
+      const r = this.bulkExpects.next();
+      if (r.done) this.bulkExpects = undefined;
       else {
         this.ftfw.queueObject(r.value);
         budget--;
       }
     }
-    return left.length > 0;
+    return this.bulkNextHandle > 0 || this.bulkExpects !== undefined;
   }
 
   /** `-n`: ask the peer for its whole internal cache. */
@@ -546,7 +567,7 @@ export class SyncEngine {
   }
 
   private transmit(): void {
-    if (this.bulkLeft.length > 0 && this.feedBulk()) this.scheduleTx();
+    if ((this.bulkNextHandle > 0 || this.bulkExpects) && this.feedBulk()) this.scheduleTx();
     this.ftfw.transmitTo(this.txSink);
     this.builder.flush();
     this.channel.flush();
