@@ -21,6 +21,14 @@
 #                      process lifetime, not part of any replication). conntrackd has nothing
 #                      to wait for.
 #   SETTLE=2           seconds of quiet before each RSS sample with a full cache
+#   WARM=0             1: before the measured replication, each pair replicates the same flows
+#                      once and deletes them (conntrack -F on the primary; the backup's external
+#                      cache empties), so the measurement is of daemons that have carried
+#                      traffic, as on a gateway that has been up for a while. 0: daemons just
+#                      started, as after a reboot (ctsync's JIT compiler has not seen the sync
+#                      paths yet; conntrackd has no such warm-up). With WARM=1 RSS per entry is not
+#                      comparable (the warm-up's garbage and reusable buffers count in): take
+#                      it from a run without WARM
 #   CTSYNC_BIN=...     the CLI (default: dist/src/cli/main.js of this checkout)
 #   CTSYNC_NODE_ARGS=  extra node flags for the ctsync daemons (e.g. "--cpu-prof
 #                      --cpu-prof-dir=/tmp/prof": profiles are written when the daemon stops)
@@ -74,6 +82,7 @@ POLL_MS=${POLL_MS:-20}
 TIMEOUT=${TIMEOUT:-120}
 STALL=${STALL:-45}
 START_WAIT=${START_WAIT:-10}
+WARM=${WARM:-0}
 SETTLE=${SETTLE:-2}
 DEFAULT_BIN=$ROOT/dist/src/cli/main.js
 CTSYNC_BIN=${CTSYNC_BIN:-$DEFAULT_BIN}
@@ -318,7 +327,25 @@ run_pair() {
     R[$pair|latency|$run]=FAILED; FAILURES=$((FAILURES + 1)); return 0
   fi
   sleep "$START_WAIT"
+  # caches empty: the baseline of the RSS per entry (before a warm-up round too, which leaves
+  # the memory of its caches allocated)
   rssA0=$(rss "${DPID[a]}"); rssB0=$(rss "${DPID[b]}")
+  if [[ "$WARM" == 1 ]]; then
+    # a round of the same traffic, then its deletions, not measured
+    if measure line replicate --primary-sock "$sa.sock" --primary-proto "$(name "$pi")" --primary-pid "${DPID[a]}" \
+      --backup-sock "$sb.sock" --backup-proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT" \
+      --stall "$STALL" -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL" &&
+      local warm_latency && warm_latency=$(field latency "$line") &&
+      ip netns exec "$NSA" conntrack -F >/dev/null 2>&1 &&
+      measure line wait --sock "$sb.sock" --proto "$(name "$bi")" --cache external --eq 0 --timeout "$TIMEOUT"; then
+      echo "   warm-up round: replicated in ${warm_latency}s, then deleted"
+      sleep "$SETTLE"
+    else
+      echo "   warm-up round FAILED: $(field error "$line")" >&2
+      stop_node a; stop_node b
+      R[$pair|latency|$run]=FAILED; FAILURES=$((FAILURES + 1)); return 0
+    fi
+  fi
   local ca0 cb0 ca1 cb1
   ca0=$(cputicks "${DPID[a]}"); cb0=$(cputicks "${DPID[b]}")
 
@@ -413,7 +440,7 @@ row() {
 }
 
 echo
-echo "== results: $COUNT flows, best of $REPEAT, conntrackd and ctsync on the same namespaces and link"
+echo "== results: $COUNT flows, best of $REPEAT, conntrackd and ctsync on the same namespaces and link$([[ "$WARM" == 1 ]] && echo ", after a warm-up round (WARM=1)")"
 printf '%-44s %12s %12s %9s  %s\n' metric conntrackd ctsync ratio better
 row "replication latency, X -> X" s "$(best cd:cd latency)" "$(best cs:cs latency)"
 row "  primary internal cache full, X -> X" s "$(best cd:cd primary_full)" "$(best cs:cs primary_full)"
