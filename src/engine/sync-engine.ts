@@ -140,6 +140,8 @@ export class SyncEngine {
    * on every turn of a resync (trace-deopt).
    */
   private bulkNextHandle = 0;
+  /** stop() was called: nothing is sent any more. */
+  private stopped = false;
   private bulkExpects?: Iterator<ExpectObject>;
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
@@ -240,10 +242,30 @@ export class SyncEngine {
     return this.events?.receiveBufferSize ?? 0;
   }
 
-  async start(): Promise<void> {
+  private async openLink(): Promise<void> {
     await this.channel.open();
     this.channel.on('datagram', (d) => this.onDatagram(d));
     this.channel.on('error', (err) => this.onChannelError(err));
+  }
+
+  /**
+   * The sync link and FT-FW only: no kernel events, no dump, no commit workers. For the
+   * start-up warm-up (warm-up.ts), which feeds kernel events itself (injectKernelEvent).
+   */
+  async startLink(): Promise<void> {
+    await this.openLink();
+    this.ftfw.start();
+    this.scheduleTx();
+  }
+
+  /** A kernel event message (ctnetlink, header included) handled as if the event socket had read it. */
+  injectKernelEvent(type: 'NEW' | 'UPDATE' | 'DESTROY', buf: Buffer, off: number, len: number): void {
+    this.eventNow = nowSeconds();
+    this.onRawKernelEvent(type, buf, off, len, 0);
+  }
+
+  async start(): Promise<void> {
+    await this.openLink();
     const g = this.config.general;
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
@@ -297,6 +319,7 @@ export class SyncEngine {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.overrunTimer);
     this.bulkNextHandle = 0;
     this.bulkExpects = undefined;
@@ -557,12 +580,13 @@ export class SyncEngine {
   }
 
   private scheduleTx(): void {
-    if (this.txScheduled) return;
+    if (this.txScheduled || this.stopped) return;
     this.txScheduled = true;
     // one transmit pass per loop turn: everything queued by a batch of events goes out packed
     setImmediate(() => {
       this.txScheduled = false;
-      this.transmit();
+      // stopped meanwhile: the channel is closed
+      if (!this.stopped) this.transmit();
     });
   }
 

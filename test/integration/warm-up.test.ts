@@ -1,0 +1,86 @@
+// The start-up warm-up (src/engine/warm-up.ts) on the real network stack: two throwaway engines
+// replicate 5,000 synthetic flows over a namespace's loopback and leave nothing behind; with the
+// loopback down it gives up at once, with the reason, instead of failing the start.
+//
+// Found while writing it, and left for its own issue: a resync (-f external, -n) asked for
+// within the first seconds after both engines started loses most of its bulk (5,000 flows:
+// 392 or none arrived; 5 s later it works). The warm-up therefore does not resync.
+import { strict as assert } from 'node:assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { useNetns } from '../helpers/netns.js';
+
+const WARM_UP_URL = new URL('../../src/engine/warm-up.js', import.meta.url).href;
+const LOAD_URL = new URL('../../src/config/load.js', import.meta.url).href;
+
+describe('start-up warm-up of the sync paths', function () {
+  this.timeout(60_000);
+  const ns = useNetns('warmup');
+  let dir: string;
+
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-warmup-'));
+    // the daemon's own link is not used: the warm-up moves it to the loopback pair
+    fs.writeFileSync(path.join(dir, 'a.conf'), `Sync {
+  Mode FTFW {
+  }
+  UDP Default {
+    IPv4_address 192.0.2.1
+    IPv4_Destination_Address 192.0.2.2
+    Port 3780
+    Interface lo
+  }
+}
+General {
+  HashSize 32768
+  HashLimit 131072
+  LockFile ${dir}/a.lock
+  UNIX { Path ${dir}/a.sock }
+}
+`);
+  });
+
+  after(function () {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the warm-up in a node process inside the namespace; its result and the UDP sockets left. */
+  async function warmUp(): Promise<{ result: { flows: number; ms: number; skipped?: string }; udpAfter: string }> {
+    const code = `
+      const { loadConfig } = await import(${JSON.stringify(LOAD_URL)});
+      const { warmUpSyncPaths } = await import(${JSON.stringify(WARM_UP_URL)});
+      const { config } = await loadConfig(${JSON.stringify(path.join(dir, 'a.conf'))});
+      const result = await warmUpSyncPaths(config);
+      await new Promise((r) => setTimeout(r, 100));
+      const fs = await import('node:fs');
+      // sockets of this process still open: /proc/self/fd links to socket:[inode]
+      const inodes = new Set(fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync('/proc/self/fd/' + f); } catch { return ''; } })
+        .filter((l) => l.startsWith('socket:[')).map((l) => l.slice(8, -1)));
+      const udpAfter = fs.readFileSync('/proc/net/udp', 'utf8').split('\\n').slice(1).filter((l) => l.trim() && inodes.has(l.trim().split(/\\s+/)[9])).join('\\n');
+      console.log(JSON.stringify({ result, udpAfter }));
+      process.exit(0);
+    `;
+    const r = await ns().exec(process.execPath, ['--input-type=module', '-e', code], { timeout: 30_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  }
+
+  it('replicates, updates and deletes 5,000 flows between two engines over loopback, then closes everything', async function () {
+    const { result, udpAfter } = await warmUp();
+    assert.equal(result.skipped, undefined, `not skipped: ${result.skipped}`);
+    assert.equal(result.flows, 5000);
+    assert.equal(udpAfter, '', 'no UDP socket of the warm-up is left open');
+  });
+
+  it('with the loopback down: skipped before any engine is built, saying why; nothing thrown', async function () {
+    await ns().exec('ip', ['link', 'set', 'lo', 'down'], { reject: true });
+    try {
+      const { result } = await warmUp();
+      // the loopback check's reason: it gave up before building any engine
+      assert.match(result.skipped ?? '', /no datagram from 127\.0\.0\.1 to 127\.0\.0\.2 \(loopback down\?\)/);
+    } finally {
+      await ns().exec('ip', ['link', 'set', 'lo', 'up'], { reject: true });
+    }
+  });
+});
