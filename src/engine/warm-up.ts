@@ -150,8 +150,8 @@ export async function warmUpSyncPaths(config: CtsyncConfig, flows = 5000): Promi
     if (!(await until(() => external() === flows, 3000))) return result(`replication stopped at ${external()} of ${flows}`);
     // updates (a new mark, a TCP state change), merged with what the caches hold
     await feed('UPDATE', (i) => ({ ...sampleFlow(i), mark: (i & 0xff) + 1, tcp: i % 4 < 2 ? { state: 4 } : undefined }));
-    // (no resync here: one asked for this soon after the pair started completes seconds late,
-    // see the note in warm-up.test.ts)
+    // (no resync here: one asked for this soon after the pair started waits for the end of
+    // FT-FW's HELLO linger, seconds; S1 in ftfw.ts)
     await feed('DESTROY', sampleFlow);
     if (!(await until(() => external() === 0, 3000))) return result(`deletions stopped at ${flows - external()} of ${flows}`);
     return result();

@@ -2,10 +2,9 @@
 // replicate 5,000 synthetic flows over a namespace's loopback and leave nothing behind; with the
 // loopback down it gives up at once, with the reason, instead of failing the start.
 //
-// Found while writing it, and left for its own issue: a resync (-f external, -n) asked for
-// within the first seconds after both engines started completes only ~3.5 s later (5,000
-// flows: 0 or 392 of them within 3 s, all at +3.5 s; asked 5 s after the start it takes
-// milliseconds). The warm-up therefore does not resync.
+// The warm-up does not resync: a resync (-f external, -n) asked for within the first seconds
+// after two engines start waits for the end of FT-FW's HELLO linger (S1 in src/sync/ftfw.ts,
+// three ALIVE periods: 5,000 flows arrived ~3.5 s late), by design.
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import os from 'node:os';
