@@ -248,42 +248,50 @@ export class SyncEngine {
     this.channel.on('error', (err) => this.onChannelError(err));
   }
 
-  /**
-   * The sync link and FT-FW only: no kernel events, no dump, no commit workers. For the
-   * start-up warm-up (warm-up.ts), which feeds kernel events itself (injectKernelEvent).
-   */
-  async startLink(): Promise<void> {
-    await this.openLink();
-    this.ftfw.start();
-    this.scheduleTx();
-  }
-
-  /** A kernel event message (ctnetlink, header included) handled as if the event socket had read it. */
-  injectKernelEvent(type: 'NEW' | 'UPDATE' | 'DESTROY', buf: Buffer, off: number, len: number): void {
-    this.eventNow = nowSeconds();
-    this.onRawKernelEvent(type, buf, off, len, 0);
-  }
-
-  async start(): Promise<void> {
-    await this.openLink();
+  /** The kernel event source, wired to this engine; `loopback`: one that only inject() feeds. */
+  private eventSource(loopback: boolean): ConntrackEvents {
     const g = this.config.general;
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
-    this.events = new ConntrackEvents({
+    const events = new ConntrackEvents({
       rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true,
-      expectations: this.expectations,
+      expectations: this.expectations, loopback,
     });
-    this.events.on('expect', (type, x, pid) => this.onKernelExpect(type, x, pid));
+    events.on('expect', (type, x, pid) => this.onKernelExpect(type, x, pid));
     // byte to byte (event-transcoder.ts); onRawKernelEvent itself falls back to the decoded
     // path (onKernelEvent) for what the transcoder declines
-    this.events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
-    this.events.onDrain = () => {
+    events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
+    events.onDrain = () => {
       this.eventNow = nowSeconds();
     };
-    this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
-    this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
-    this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
+    events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
+    events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
+    events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
+    return events;
+  }
+
+  /**
+   * The sync link, FT-FW, and a loopback event source: no kernel events, no dump, no commit
+   * workers. For the start-up warm-up (warm-up.ts), which feeds kernel events itself
+   * (injectKernelEvents).
+   */
+  async startLink(): Promise<void> {
+    await this.openLink();
+    this.events = this.eventSource(true);
+    this.ftfw.start();
+    this.scheduleTx();
+  }
+
+  /** Kernel event datagrams handled as if the event socket had read them (startLink() only). */
+  injectKernelEvents(datagrams: readonly Uint8Array[]): number {
+    if (!this.events) throw new Error('injectKernelEvents: the engine is not started');
+    return this.events.inject(datagrams);
+  }
+
+  async start(): Promise<void> {
+    await this.openLink();
+    this.events = this.eventSource(false);
     // events caused by our own requests (commit workers, flushes) are dropped in the kernel: a
     // big commit cannot overrun the event socket, and nothing is echoed to the peer
     await this.commitPool.start();

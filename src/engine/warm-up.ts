@@ -7,7 +7,8 @@
 //
 // Two throwaway engines built from the daemon's own configuration, linked over the loopback
 // interface, replicate synthetic flows the way two daemons do: kernel events on one side
-// (new, updated, destroyed), the other side's external cache. Real objects of the
+// (new, updated, destroyed; through an event source like the daemon's, fed in place of the
+// kernel), the other side's external cache. Real objects of the
 // real classes all the way (the compiler specializes on object shapes: stand-ins would leave
 // code optimized for shapes the daemon never uses). Nothing of theirs is left afterwards: their
 // caches, sockets and timers go with them; the kernel table and the peer see nothing.
@@ -127,6 +128,7 @@ export async function warmUpSyncPaths(config: CtsyncConfig, flows = 5000): Promi
     await a.startLink();
     await b.startLink();
     const w = new NlWriter(1024 * 1024);
+    // one event per datagram, as the kernel sends them
     const feed = async (type: 'NEW' | 'UPDATE' | 'DESTROY', entry: (i: number) => Entry): Promise<void> => {
       const msgType = (NFNL_SUBSYS_CTNETLINK << 8) | (type === 'DESTROY' ? IPCTNL_MSG_CT_DELETE : IPCTNL_MSG_CT_NEW);
       const flags = type === 'NEW' ? NLM_F_CREATE | NLM_F_EXCL : 0;
@@ -141,7 +143,9 @@ export async function warmUpSyncPaths(config: CtsyncConfig, flows = 5000): Promi
         }
         const buf = w.bytes();
         starts.push(buf.length);
-        for (let k = 0; k + 1 < starts.length; k++) a!.injectKernelEvent(type, buf, starts[k], starts[k + 1] - starts[k]);
+        const datagrams: Uint8Array[] = [];
+        for (let k = 0; k + 1 < starts.length; k++) datagrams.push(buf.subarray(starts[k], starts[k + 1]));
+        a!.injectKernelEvents(datagrams);
         await new Promise((resolve) => setImmediate(resolve));
       }
     };
