@@ -6,7 +6,6 @@ import type { CtsyncConfig } from '../config/model.js';
 import winston from 'winston';
 import cron from 'node-cron';
 import { createLogger, type Logger } from '../log.js';
-import { warmUpSyncPaths } from '../engine/warm-up.js';
 import { SyncEngine } from '../engine/sync-engine.js';
 import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
@@ -130,10 +129,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     });
   };
   try {
-    // before anything real starts: the first burst of flows then finds the code compiled
-    const warm = await warmUpSyncPaths(config);
-    if (warm.skipped) log.verbose(`sync paths not warmed up (${warm.skipped}); the first flows are replicated by code not yet compiled`);
-    else log.verbose(`sync paths warmed up in ${Math.round(warm.ms)} ms (${warm.flows} synthetic flows between two throwaway engines over loopback)`);
     engine = new SyncEngine(config, log);
     const eng = engine;
     const handler = new DaemonHandler({

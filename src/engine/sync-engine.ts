@@ -140,8 +140,6 @@ export class SyncEngine {
    * on every turn of a resync (trace-deopt).
    */
   private bulkNextHandle = 0;
-  /** stop() was called: nothing is sent any more. */
-  private stopped = false;
   private bulkExpects?: Iterator<ExpectObject>;
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
@@ -242,56 +240,28 @@ export class SyncEngine {
     return this.events?.receiveBufferSize ?? 0;
   }
 
-  private async openLink(): Promise<void> {
+  async start(): Promise<void> {
     await this.channel.open();
     this.channel.on('datagram', (d) => this.onDatagram(d));
     this.channel.on('error', (err) => this.onChannelError(err));
-  }
-
-  /** The kernel event source, wired to this engine; `loopback`: one that only inject() feeds. */
-  private eventSource(loopback: boolean): ConntrackEvents {
     const g = this.config.general;
     // Start at the largest allowed buffer: it costs memory only when it fills, and an overrun
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, 16 * 1024 * 1024);
-    const events = new ConntrackEvents({
+    this.events = new ConntrackEvents({
       rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, raw: true,
-      expectations: this.expectations, loopback,
+      expectations: this.expectations,
     });
-    events.on('expect', (type, x, pid) => this.onKernelExpect(type, x, pid));
+    this.events.on('expect', (type, x, pid) => this.onKernelExpect(type, x, pid));
     // byte to byte (event-transcoder.ts); onRawKernelEvent itself falls back to the decoded
     // path (onKernelEvent) for what the transcoder declines
-    events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
-    events.onDrain = () => {
+    this.events.onRawConntrack = (type, buf, off, len, pid) => this.onRawKernelEvent(type, buf, off, len, pid);
+    this.events.onDrain = () => {
       this.eventNow = nowSeconds();
     };
-    events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
-    events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
-    events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
-    return events;
-  }
-
-  /**
-   * The sync link, FT-FW, and a loopback event source: no kernel events, no dump, no commit
-   * workers. For the start-up warm-up (warm-up.ts), which feeds kernel events itself
-   * (injectKernelEvents).
-   */
-  async startLink(): Promise<void> {
-    await this.openLink();
-    this.events = this.eventSource(true);
-    this.ftfw.start();
-    this.scheduleTx();
-  }
-
-  /** Kernel event datagrams handled as if the event socket had read them (startLink() only). */
-  injectKernelEvents(datagrams: readonly Uint8Array[]): number {
-    if (!this.events) throw new Error('injectKernelEvents: the engine is not started');
-    return this.events.inject(datagrams);
-  }
-
-  async start(): Promise<void> {
-    await this.openLink();
-    this.events = this.eventSource(false);
+    this.events.on('overrun', ({ bufferSize }) => this.onOverrun(bufferSize));
+    this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
+    this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
     // events caused by our own requests (commit workers, flushes) are dropped in the kernel: a
     // big commit cannot overrun the event socket, and nothing is echoed to the peer
     await this.commitPool.start();
@@ -327,7 +297,6 @@ export class SyncEngine {
   }
 
   stop(): void {
-    this.stopped = true;
     clearTimeout(this.overrunTimer);
     this.bulkNextHandle = 0;
     this.bulkExpects = undefined;
@@ -588,13 +557,12 @@ export class SyncEngine {
   }
 
   private scheduleTx(): void {
-    if (this.txScheduled || this.stopped) return;
+    if (this.txScheduled) return;
     this.txScheduled = true;
     // one transmit pass per loop turn: everything queued by a batch of events goes out packed
     setImmediate(() => {
       this.txScheduled = false;
-      // stopped meanwhile: the channel is closed
-      if (!this.stopped) this.transmit();
+      this.transmit();
     });
   }
 

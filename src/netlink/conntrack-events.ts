@@ -51,12 +51,6 @@ export interface EventOptions {
    * datagram is truncated, counted and reported as 'malformed'.
    */
   slotSize?: number;
-  /**
-   * Subscribes to nothing and hears nothing from the kernel: events come from inject() only.
-   * For the start-up warm-up (src/engine/warm-up.ts), which runs the same code on the same
-   * kind of object as the daemon's real event socket.
-   */
-  loopback?: boolean;
 }
 export interface ConntrackEventsMap {
   /** `pid` is the port id of the socket whose request caused the event (0 = packet path). */
@@ -79,7 +73,6 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
   private readonly bufferMax: number;
   private readonly iterationLimit: number;
   private readonly raw: boolean;
-  private readonly loopback: boolean;
   /** Raw mode's consumer (see EventOptions.raw). */
   onRawConntrack?: RawConntrackHandler;
   /** Called at the start of each drain(), before its events (e.g. to read the clock once for them). */
@@ -108,32 +101,7 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     this.slotSize = (Math.max(Math.floor(opts.slotSize ?? 16 * 1024), NLMSG_HDRLEN) + 3) & ~3;
     this.rx = Buffer.allocUnsafe(batch * this.slotSize);
     this.lengths = new Int32Array(batch);
-    this.loopback = opts.loopback ?? false;
-    this.socket = this.loopback ? new NetlinkSocket({ loopback: true }) : new NetlinkSocket({ groups, rcvbuf: this.bufferSize });
-  }
-
-  /**
-   * Handles `datagrams` (one or more ctnetlink messages each) as if they had been read from the
-   * socket: onDrain, then each one, as drain() does. Loopback instances only (see
-   * EventOptions.loopback). Returns the number of events delivered.
-   */
-  inject(datagrams: readonly Uint8Array[]): number {
-    if (!this.loopback) throw new Error('ConntrackEvents.inject: only for a loopback instance');
-    let delivered = 0;
-    for (let i = 0; i < datagrams.length;) {
-      this.onDrain?.();
-      const slots = this.lengths.length;
-      let n = 0;
-      for (; n < slots && i < datagrams.length; n++, i++) {
-        const d = datagrams[i];
-        this.rx.set(d.subarray(0, this.slotSize), n * this.slotSize);
-        this.lengths[n] = d.length;
-      }
-      this.pending = n;
-      this.next = 0;
-      delivered += this.handleBatch();
-    }
-    return delivered;
+    this.socket = new NetlinkSocket({ groups, rcvbuf: this.bufferSize });
   }
 
   get receiveBufferSize(): number {
