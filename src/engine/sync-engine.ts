@@ -141,6 +141,8 @@ export class SyncEngine {
    */
   private bulkNextHandle = 0;
   private bulkExpects?: Iterator<ExpectObject>;
+  /** stop() was called: nothing is sent any more. */
+  private stopped = false;
   /** Date.now() of the datagram being handled (0 outside one). */
   private rxNow = 0;
   /** Unix seconds, read once per batch of kernel events (a clock call per event cost ~5%). */
@@ -297,6 +299,7 @@ export class SyncEngine {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.overrunTimer);
     this.bulkNextHandle = 0;
     this.bulkExpects = undefined;
@@ -557,12 +560,13 @@ export class SyncEngine {
   }
 
   private scheduleTx(): void {
-    if (this.txScheduled) return;
+    if (this.txScheduled || this.stopped) return;
     this.txScheduled = true;
     // one transmit pass per loop turn: everything queued by a batch of events goes out packed
     setImmediate(() => {
       this.txScheduled = false;
-      this.transmit();
+      // stopped meanwhile: the channel is closed
+      if (!this.stopped) this.transmit();
     });
   }
 

@@ -115,7 +115,9 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   constructor(readonly opts: ChannelOptions) {
     super();
     this.v6 = (opts.kind === 'udp' ? opts.destination ?? opts.localAddress : opts.group ?? '').includes(':');
-    this.maxDatagram = interfaceMtu(opts.interface) - (this.v6 ? 48 : 28);
+    // the link's MTU, and never more than a UDP datagram can carry (loopback's MTU is 65536:
+    // a 65508-byte payload makes a 65536-byte IPv4 packet, one more than its length field holds)
+    this.maxDatagram = Math.min(interfaceMtu(opts.interface) - (this.v6 ? 48 : 28), this.v6 ? 65527 : 65507);
     const target = opts.kind === 'udp' ? opts.destination : opts.group;
     if (!target) throw new Error(`${opts.kind} channel on ${opts.interface}: no ${opts.kind === 'udp' ? 'destination address' : 'group'} configured`);
     this.target = target;
