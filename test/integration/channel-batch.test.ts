@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns, requireRoot, vethPair } from '../helpers/netns.js';
+import { SyncChannel } from '../../src/sync/channel.js';
 
 const child = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../helpers/channel-child.js');
 
@@ -37,6 +38,14 @@ describe('sync channel: batched transmit', function () {
     made.push(ns);
     return ns;
   }
+
+  it('a datagram is at most what UDP carries, also on a link with a larger MTU (loopback: 65536)', function () {
+    const v4 = new SyncChannel({ kind: 'udp', localAddress: '127.0.0.1', destination: '127.0.0.1', port: 7199, interface: 'lo' });
+    const v6 = new SyncChannel({ kind: 'udp', localAddress: '::1', destination: '::1', port: 7199, interface: 'lo' });
+    // IPv4: 65535 - 20 - 8 (the packet's length field, not the MTU, is the limit); IPv6: the
+    // MTU is (its length field counts the payload only): 65536 - 40 - 8
+    assert.deepEqual([v4.maxDatagram, v6.maxDatagram], [65507, 65488]);
+  });
 
   it('sends every datagram once and in order (unicast, loopback)', async function () {
     const ns = await netns('chan-lo');
