@@ -313,6 +313,14 @@ echo "== namespaces $NSA (primary, 192.0.2.1) and $NSB (backup, 192.0.2.2), file
 declare -A R     # "pair|metric|run" -> value (number or FAILED)
 FAILURES=0
 
+# replicate_flows: loads the flows into a's kernel and times their replication into `line`
+# (called from run_pair: its sa, sb, pi, bi and line)
+replicate_flows() {
+  measure line replicate --primary-sock "$sa.sock" --primary-proto "$(name "$pi")" --primary-pid "${DPID[a]}" \
+    --backup-sock "$sb.sock" --backup-proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT" \
+    --stall "$STALL" -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL"
+}
+
 # run_pair PRIMARY BACKUP RUN
 run_pair() {
   local pi=$1 bi=$2 run=$3 pair="$1:$2" sa sb line n rssA0 rssB0 rssA1 rssB1
@@ -332,9 +340,7 @@ run_pair() {
   rssA0=$(rss "${DPID[a]}"); rssB0=$(rss "${DPID[b]}")
   if [[ "$WARM" == 1 ]]; then
     # a round of the same traffic, then its deletions, not measured
-    if measure line replicate --primary-sock "$sa.sock" --primary-proto "$(name "$pi")" --primary-pid "${DPID[a]}" \
-      --backup-sock "$sb.sock" --backup-proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT" \
-      --stall "$STALL" -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL" &&
+    if replicate_flows &&
       local warm_latency && warm_latency=$(field latency "$line") &&
       ip netns exec "$NSA" conntrack -F >/dev/null 2>&1 &&
       measure line wait --sock "$sb.sock" --proto "$(name "$bi")" --cache external --eq 0 --timeout "$TIMEOUT"; then
@@ -349,9 +355,7 @@ run_pair() {
   local ca0 cb0 ca1 cb1
   ca0=$(cputicks "${DPID[a]}"); cb0=$(cputicks "${DPID[b]}")
 
-  if measure line replicate --primary-sock "$sa.sock" --primary-proto "$(name "$pi")" --primary-pid "${DPID[a]}" \
-    --backup-sock "$sb.sock" --backup-proto "$(name "$bi")" --count "$COUNT" --interval "$POLL_MS" --timeout "$TIMEOUT" \
-    --stall "$STALL" -- ip netns exec "$NSA" node "$CTSYNC_BIN" ct load -q "$JSONL"; then
+  if replicate_flows; then
     ca1=$(cputicks "${DPID[a]}"); cb1=$(cputicks "${DPID[b]}")
     R[$pair|cpu_a|$run]=$(cpusecs "$ca0" "$ca1"); R[$pair|cpu_b|$run]=$(cpusecs "$cb0" "$cb1")
     R[$pair|latency|$run]=$(field latency "$line")
