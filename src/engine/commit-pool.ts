@@ -3,8 +3,9 @@
 // records (one copy each, into a transferred buffer: no per-entry work on the main thread, no
 // structured clone) and the workers transcode and send while the rest is still being copied.
 // The kernel runs ctnetlink's CT_NEW under one mutex, so what the workers buy is overlap: one
-// encodes while the other's batch is in the kernel. RELATED entries (with a master tuple) are found by the workers and go in a second
-// round, after every master exists.
+// encodes while the other's batch is in the kernel (they take turns there: KernelTurn).
+// RELATED entries (with a master tuple) are found by the workers and go in a second round,
+// after every master exists.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KernelTurn } from '../netlink/kernel-turn.js';
