@@ -461,22 +461,24 @@ export class ArenaCache implements CacheView {
   }
 
   /**
-   * The arena in segments of whole records, each at most `maxBytes` long (`firstBytes` for the
-   * first, so a consumer can start early) unless a single record is longer: `visit(arena, start,
-   * end)`. Read the records with forEachRecord; FREE ones are in there too. The arena must not
-   * change while this runs.
+   * The arena in segments of whole records: segment i at most `limits[i]` bytes long (the last
+   * limit for every segment after; small ones first, so consumers can start early) unless a
+   * single record is longer: `visit(arena, start, end)`. Read the records with forEachRecord;
+   * FREE ones are in there too. The arena must not change while this runs.
    */
-  forEachSegment(firstBytes: number, maxBytes: number, visit: (arena: Buffer, start: number, end: number) => void): void {
+  forEachSegment(limits: readonly number[], visit: (arena: Buffer, start: number, end: number) => void): void {
     const w = this.words;
     const end = this.used >> 2;
     let start = 0;
-    let limit = firstBytes;
+    let index = 0;
+    let limit = limits[0];
     for (let rec = 0; rec < end;) {
       const next = rec + ((HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2);
       if (next * 4 - start > limit && rec * 4 > start) {
         visit(this.arena, start, rec * 4);
         start = rec * 4;
-        limit = maxBytes;
+        index++;
+        limit = limits[index < limits.length ? index : limits.length - 1];
       }
       rec = next;
     }

@@ -41,6 +41,9 @@ export interface CommitPartResult {
   /** Milliseconds the worker spent encoding, and waiting for the kernel (send + replies). */
   encodeMs: number;
   kernelMs: number;
+  /** Of kernelMs: inside sendmsg (the kernel's work), and waiting for the turn to send. */
+  sendMs: number;
+  turnWaitMs: number;
 }
 
 export interface CommitFailure {
@@ -68,9 +71,13 @@ export interface CommitOptions {
   now?: number;
 }
 
-/** Bytes of arena per chunk: the first one small so the workers start at once. */
-export const FIRST_CHUNK_BYTES = 64 * 1024;
-export const CHUNK_BYTES = 1024 * 1024;
+/**
+ * Bytes of arena per chunk, by chunk (the last size for the rest): each worker's first chunk
+ * small, so the kernel gets a batch at once from both; then a size whose unpacking (a scan of
+ * its records) is shorter than the other worker's batch in the kernel, so the kernel does not
+ * wait for it (1 MiB chunks left it idle ~1.5 ms at each).
+ */
+export const CHUNK_LIMITS: readonly number[] = [64 * 1024, 64 * 1024, 256 * 1024];
 
 interface PoolWorker {
   worker: Worker;
@@ -150,7 +157,7 @@ export class CommitPool {
       // stream: copy a segment, hand it over (transfer), next segment to the next worker
       let next = 0;
       let tFirst = 0;
-      cache.forEachSegment(FIRST_CHUNK_BYTES, CHUNK_BYTES, (arena, start, end) => {
+      cache.forEachSegment(CHUNK_LIMITS, (arena, start, end) => {
         const data = new ArrayBuffer(end - start);
         new Uint8Array(data).set(arena.subarray(start, end));
         workers[next].worker.postMessage({ type: 'chunk', data } satisfies CommitRequest, [data]);
@@ -174,11 +181,15 @@ export class CommitPool {
       const out: CommitResult = { committed: 0, replaced: 0, failed: [], seconds: 0 };
       let encodeMs = 0;
       let kernelMs = 0;
+      let sendMs = 0;
+      let turnWaitMs = 0;
       for (const r of results) {
         out.committed += r.created + r.replaced;
         out.replaced += r.replaced;
         encodeMs += r.encodeMs;
         kernelMs += r.kernelMs;
+        sendMs += r.sendMs;
+        turnWaitMs += r.turnWaitMs;
         for (const f of r.failures) {
           const reason = f.errno > 0 ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}` : f.message ?? 'could not be encoded';
           const entry = decodeStored(f.attrs);
@@ -189,7 +200,9 @@ export class CommitPool {
       out.phases = {
         firstChunk: tFirst - t0, packed: tPacked - t0,
         plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
-        workersEncode: encodeMs, workersKernel: kernelMs,
+        workersEncode: encodeMs, workersKernel: kernelMs, workersSend: sendMs, workersTurnWait: turnWaitMs,
+        // the workers send in turns: the time the kernel had none of our batches to work on
+        kernelIdle: Math.max(0, tEnd - t0 - sendMs),
       };
       return out;
     } finally {

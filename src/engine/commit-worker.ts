@@ -7,12 +7,20 @@ import { NetlinkSocket } from '../netlink/socket.js';
 import { NlWriter } from '../netlink/attr.js';
 import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
 import { errno } from '../netlink/socket.js';
-import { runBatch, type BatchChannel } from '../netlink/batch.js';
+import { runBatch, type BatchChannel, type BatchRun } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
-import { CHUNK_BYTES, FIRST_CHUNK_BYTES, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
+import { CHUNK_LIMITS, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
 import { ArenaCache, forEachRecord } from '../cache/arena-cache.js';
-import type { Entry } from '../conntrack/entry.js';
+import { warmUpSamples } from './commit-warm-up.js';
+
+/**
+ * Requests per sendmsg: more than a chunk (CHUNK_LIMITS) makes, so a chunk goes in one batch. A
+ * chunk ending in a short batch left the kernel idle while this worker encoded its next one.
+ */
+const WORKER_BATCH_BYTES = 512 * 1024;
+/** Error replies (about 1 KiB of receive buffer each) a batch can cause: the buffer is 16 MiB. */
+const WORKER_BATCH_MESSAGES = 4096;
 
 /**
  * A batch channel over `socket`. The warm-up's and the real one are made here alike: the
@@ -21,7 +29,8 @@ import type { Entry } from '../conntrack/entry.js';
  */
 function batchChannel(socket: NetlinkSocket, turn: KernelTurn): BatchChannel {
   return {
-    socket, rx: Buffer.allocUnsafe(1024 * 1024), w: new NlWriter(512 * 1024),
+    socket, rx: Buffer.allocUnsafe(1024 * 1024), w: new NlWriter(WORKER_BATCH_BYTES + 64 * 1024),
+    batchBytes: WORKER_BATCH_BYTES, batchMessages: WORKER_BATCH_MESSAGES,
     // a worker may block: nothing else runs on this thread
     wait: async () => {
       socket.waitReadable(-1);
@@ -61,7 +70,7 @@ let failed: Error | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 function newPart(): CommitPartResult {
-  return { created: 0, replaced: 0, failures: [], encodeMs: 0, kernelMs: 0 };
+  return { created: 0, replaced: 0, failures: [], encodeMs: 0, kernelMs: 0, sendMs: 0, turnWaitMs: 0 };
 }
 
 /** Whether wire attributes carry a master tuple (NTA_MASTER_IPV4 = 8 / _IPV6 = 9). */
@@ -74,6 +83,11 @@ function hasMaster(b: Uint8Array, start: number, end: number): boolean {
     o += (len + 3) & ~3;
   }
   return false;
+}
+
+function tallyKernel(result: CommitPartResult, run: BatchRun): void {
+  result.sendMs += run.sendMs;
+  result.turnWaitMs += run.turnWaitMs;
 }
 
 /** Commits the chunk's records rec[0..count): create, and replace what exists. */
@@ -93,6 +107,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
   const first = await runBatch(channel, count, seq + 1, encodeCreate);
   seq = first.lastSeq;
   encodeMs += first.encodeMs;
+  tallyKernel(result, first);
   const exists: number[] = [];
   for (let k = 0; k < count; k++) {
     const err = first.outcome.errnos[k];
@@ -116,6 +131,8 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     const again = await runBatch(channel, batch.length, seq + 1, (w, j, s) => encodeCreate(w, batch[j], s));
     seq = again.lastSeq;
     encodeMs += del.encodeMs + again.encodeMs;
+    tallyKernel(result, del);
+    tallyKernel(result, again);
     pending = [];
     for (let j = 0; j < batch.length; j++) {
       const err = again.outcome.errnos[j];
@@ -169,28 +186,14 @@ async function commitRelated(): Promise<CommitPartResult> {
  * +60 ms for 100k entries).
  */
 async function warmUp(): Promise<void> {
-  const samples: Entry[] = [];
-  for (let i = 0; i < 64; i++) {
-    // the usual mix: TCP twice as often as UDP and ICMP, one entry in four IPv6
-    const v6 = (i >> 2) % 4 === 3;
-    const proto = [6, 6, 17, v6 ? 58 : 1][i % 4];
-    const src = v6 ? `2001:db8::${i + 1}` : `192.0.2.${i + 1}`;
-    const dst = v6 ? '2001:db8:1::1' : '198.51.100.1';
-    const orig = proto === 1 || proto === 58
-      ? { src, dst, proto, icmpType: proto === 1 ? 8 : 128, icmpCode: 0, icmpId: i }
-      : { src, dst, proto, sport: 1024 + i, dport: 80 };
-    samples.push({
-      family: v6 ? 10 : 2, orig, status: i % 2 ? 14 : 8, timeout: 300, mark: i % 3 ? i : undefined,
-      tcp: proto === 6 ? { state: 3, wscaleOrig: 7, wscaleReply: 7, flagsOrig: 0x23, flagsReply: 0x23 } : undefined,
-    });
-  }
+  const samples = warmUpSamples();
   // the daemon's own record format: the samples go into an ArenaCache as received messages do
   const cache = new ArenaCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' });
   const scratch = Buffer.allocUnsafe(1024);
   for (let i = 0; i < 4096; i++) {
-    const e = samples[i % samples.length];
+    const { entry, windowTracking } = samples[i % samples.length];
     const key = Buffer.from(`warm-up key ${String(i).padStart(4, '0')}`, 'latin1'); // 16 bytes
-    cache.store(key, 0, key.length, scratch, 0, encodeCtAttrs(scratch, 0, e, { tcpWindowTracking: true }), 300, 0);
+    cache.store(key, 0, key.length, scratch, 0, encodeCtAttrs(scratch, 0, entry, { tcpWindowTracking: windowTracking }), 300, 0);
   }
   // the same code on the same kind of socket, which answers every batch itself
   const loopback = new NetlinkSocket({ loopback: true });
@@ -203,13 +206,14 @@ async function warmUp(): Promise<void> {
     job = newJob(300, round % 4 < 2 ? undefined : 180, round % 2 === 0);
     if (round === 8 || round === 11) await new Promise((resolve) => setTimeout(resolve, 40));
     const segments: ArrayBuffer[] = [];
-    const [first, rest] = round < 8 ? [16 * 1024, 64 * 1024] : [FIRST_CHUNK_BYTES, CHUNK_BYTES];
-    cache.forEachSegment(first, rest, (arena, from, to) => {
+    cache.forEachSegment(round < 8 ? [16 * 1024, 64 * 1024] : CHUNK_LIMITS, (arena, from, to) => {
       const data = new ArrayBuffer(to - from);
       new Uint8Array(data).set(arena.subarray(from, to));
       segments.push(data);
     });
-    for (const data of segments) await commitChunk(ch, data, newPart(), []);
+    const related: Chunk[] = [];
+    for (const data of segments) await commitChunk(ch, data, newPart(), related);
+    for (const c of related) await commitRecords(ch, c, c.related, c.related.length, newPart());
   }
   loopback.close();
   job = newJob(0, undefined, true);

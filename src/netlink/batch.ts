@@ -31,25 +31,42 @@ export interface BatchChannel {
    * KernelTurn): the kernel runs the whole batch inside the call.
    */
   turn?: { acquire(): void; release(): void };
+  /** Bytes of requests per sendmsg (default BATCH_BYTES); the socket's send buffer must hold them. */
+  batchBytes?: number;
+  /** Requests per sendmsg (default BATCH_MAX_MESSAGES); the receive buffer must hold as many errors. */
+  batchMessages?: number;
+}
+
+export interface BatchRun {
+  outcome: BatchOutcome;
+  lastSeq: number;
+  /** Milliseconds spent encoding, waiting for the turn, and inside sendmsg (the kernel's work). */
+  encodeMs: number;
+  turnWaitMs: number;
+  sendMs: number;
 }
 
 /**
  * Sends requests 0..count-1; `encode(w, i, seq)` writes request i (header included, with the seq
  * given) and throws to mark it unencodable. Returns per-request outcomes and the last seq used.
  */
-export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<{ outcome: BatchOutcome; lastSeq: number; encodeMs: number }> {
+export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<BatchRun> {
   const outcome: BatchOutcome = { errnos: new Int32Array(count), messages: new Map() };
   const { w, rx, socket } = ch;
   const base = firstSeq >>> 0;
   let lastSeq = base;
+  const batchBytes = ch.batchBytes ?? BATCH_BYTES;
+  const batchMessages = ch.batchMessages ?? BATCH_MAX_MESSAGES;
   let i = 0;
   let encodeMs = 0;
+  let turnWaitMs = 0;
+  let sendMs = 0;
   while (i < count) {
     const t0 = performance.now();
     w.reset();
     const first = i;
-    const limit = Math.min(count, first + BATCH_MAX_MESSAGES);
-    for (; i < limit && w.off < BATCH_BYTES; i++) {
+    const limit = Math.min(count, first + batchMessages);
+    for (; i < limit && w.off < batchBytes; i++) {
       const mark = w.off;
       try {
         encode(w, i, (base + i) >>> 0);
@@ -65,12 +82,16 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
     lastSeq = fence;
     w.beginNf(NLMSG_NOOP, NLM_F_REQUEST | NLM_F_ACK, fence, AF_UNSPEC);
     w.end();
+    const tWait = performance.now();
     ch.turn?.acquire();
+    const tSend = performance.now();
     try {
       socket.send(w.bytes(), 'conntrack batch');
     } finally {
       ch.turn?.release();
     }
+    sendMs += performance.now() - tSend;
+    turnWaitMs += tSend - tWait;
     let done = false;
     while (!done) {
       const n = socket.recv(rx);
@@ -95,5 +116,5 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
       });
     }
   }
-  return { outcome, lastSeq, encodeMs };
+  return { outcome, lastSeq, encodeMs, turnWaitMs, sendMs };
 }

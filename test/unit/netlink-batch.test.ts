@@ -84,6 +84,44 @@ describe('netlink batches', () => {
       assert.equal(new Int32Array(turn)[0], 0, 'free again');
     });
 
+    it('a thread kept waiting past its spin sleeps, and the release wakes it', async () => {
+      const turn = KernelTurn.allocate();
+      const word = new Int32Array(turn);
+      const held = new KernelTurn(turn);
+      held.acquire();
+      const code = `
+        const { workerData, parentPort } = require('node:worker_threads');
+        import(workerData.module).then(({ KernelTurn }) => {
+          const t = new KernelTurn(workerData.turn);
+          t.acquire();
+          parentPort.postMessage('got it');
+          t.release();
+        });`;
+      const module = new URL('../../src/netlink/kernel-turn.js', import.meta.url).href;
+      const worker = new Worker(code, { eval: true, workerData: { turn, module } });
+      let got = false;
+      const done = new Promise<void>((resolve, reject) => {
+        worker.once('message', () => {
+          got = true;
+          resolve();
+        });
+        worker.once('error', reject);
+      });
+      try {
+        // well past the spin (5 ms): the waiter has marked the word (2) and sleeps on it
+        const until = Date.now() + 5000;
+        while (word[0] !== 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(word[0], 2, 'held, with a sleeping waiter');
+        assert.equal(got, false, 'no turn while it is held');
+      } finally {
+        held.release();
+      }
+      await done;
+      await worker.terminate();
+      assert.equal(word[0], 0, 'free again');
+    });
+
     it('the native side rejects a word that is not a non-empty Int32Array', () => {
       assert.throws(() => nativeAddon().turnAcquire(new Int32Array(0)), /empty Int32Array/);
       assert.throws(() => nativeAddon().turnRelease(new Uint8Array(4) as unknown as Int32Array), /Int32Array expected/);
