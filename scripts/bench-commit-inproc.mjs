@@ -19,7 +19,7 @@ import { flowKey } from '../dist/src/conntrack/key.js';
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' } } });
 const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const now = Math.floor(Date.now() / 1000);
-const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' });
+const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' }, 0, true);
 const scratch = Buffer.alloc(4096);
 for (const e of entries) {
   const key = Buffer.from(flowKey(e), 'latin1');

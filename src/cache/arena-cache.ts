@@ -88,7 +88,12 @@ export class ArenaCache implements CacheView {
    *   the cache does not grow and copy the arena and the table a dozen times; the memory is only
    *   reserved (the kernel gives pages as they are written)
    */
-  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions, sizeHint = 0) {
+  /**
+   * @param shared the arena lives in shared memory, for readers on other threads (lendArena):
+   *   the external cache, which a commit's workers read in place instead of a copy of it
+   */
+  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions, sizeHint = 0, private readonly shared = false) {
+    if (shared) this.setArena(this.allocArena(MIN_ARENA));
     const n = Math.min(sizeHint, limit);
     if (n > MIN_TABLE / 2) {
       let slots = MIN_TABLE;
@@ -96,7 +101,7 @@ export class ArenaCache implements CacheView {
       this.slots = new Int32Array(slots);
       this.hashes = new Int32Array(slots);
       this.mask = slots - 1;
-      this.setArena(Buffer.allocUnsafe(Math.max(MIN_ARENA, n * 160)));
+      this.setArena(this.allocArena(Math.max(MIN_ARENA, n * 160)));
     }
   }
 
@@ -190,6 +195,7 @@ export class ArenaCache implements CacheView {
     const rec = this.recOf[h] - 1;
     if (src) this.writeAttrs(rec, src, start, end, now, ObjectState.DEAD, false);
     else {
+      this.beforeWrite();
       const w = this.words;
       w[rec] = (w[rec] & ~0xff) | ObjectState.DEAD;
       w[rec + 3] = now;
@@ -461,28 +467,13 @@ export class ArenaCache implements CacheView {
   }
 
   /**
-   * The arena in segments of whole records: segment i at most `limits[i]` bytes long (the last
-   * limit for every segment after; small ones first, so consumers can start early) unless a
-   * single record is longer: `visit(arena, start, end)`. Read the records with forEachRecord;
-   * FREE ones are in there too. The arena must not change while this runs.
+   * The arena in segments of whole records (see SegmentWalk): `visit(arena, start, end)`. Read
+   * the records with forEachRecord; FREE ones are in there too. The arena must not change while
+   * this runs.
    */
   forEachSegment(limits: readonly number[], visit: (arena: Buffer, start: number, end: number) => void): void {
-    const w = this.words;
-    const end = this.used >> 2;
-    let start = 0;
-    let index = 0;
-    let limit = limits[0];
-    for (let rec = 0; rec < end;) {
-      const next = rec + ((HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2);
-      if (next * 4 - start > limit && rec * 4 > start) {
-        visit(this.arena, start, rec * 4);
-        start = rec * 4;
-        index++;
-        limit = limits[index < limits.length ? index : limits.length - 1];
-      }
-      rec = next;
-    }
-    if (end * 4 > start) visit(this.arena, start, end * 4);
+    const walk = new SegmentWalk(this.arena.buffer, this.arena.byteOffset, this.used, limits);
+    while (walk.next()) visit(this.arena, walk.start, walk.end);
   }
 
   entry(obj: CacheObject): Entry {
@@ -502,8 +493,7 @@ export class ArenaCache implements CacheView {
     // a new arena (a dump in progress keeps walking the old one), and everything of the sizes
     // the cache had: a flush is usually followed by a resync that fills it again, which would
     // otherwise grow (and copy) the arena and the table all the way up once more
-    this.arena = Buffer.allocUnsafe(this.arena.length);
-    this.words = new Uint32Array(this.arena.buffer, this.arena.byteOffset, this.arena.length >> 2);
+    this.setArena(this.allocArena(this.arena.length));
     this.used = 0;
     this.garbage = 0;
     this.slots.fill(0);
@@ -528,6 +518,7 @@ export class ArenaCache implements CacheView {
 
   /** New attributes for a held record: in place when they fit, else the record moves. */
   private writeAttrs(rec: number, src: Buffer, start: number, end: number, now: number, state: ObjectState, renew: boolean): void {
+    this.beforeWrite();
     const w = this.words;
     const n = end - start;
     const klen = (w[rec] >>> 8) & 0xff;
@@ -560,6 +551,7 @@ export class ArenaCache implements CacheView {
   }
 
   private free(rec: number): void {
+    this.beforeWrite();
     const w = this.words;
     w[rec] = (w[rec] & ~0xff) | FREE;
     this.garbage += this.recordWords(rec) * 4;
@@ -603,10 +595,63 @@ export class ArenaCache implements CacheView {
     }
     let cap = this.arena.length * 2;
     while (this.used + size > cap) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
+    const next = this.allocArena(cap);
     this.arena.copy(next, 0, 0, this.used);
     this.setArena(next);
   }
+
+  private allocArena(bytes: number): Buffer {
+    return this.shared ? Buffer.from(new SharedArrayBuffer(bytes)) : Buffer.allocUnsafe(bytes);
+  }
+
+  /** The arena lent out (lendArena) and not given back by everyone yet. */
+  private lentBuffer: ArrayBufferLike | undefined;
+  private lends = 0;
+
+  /**
+   * Lends the arena as it is now, [0, used), to readers on other threads (a commit's workers)
+   * until release(). A write meanwhile moves the cache to a copy first, so the lent bytes never
+   * change under the readers; appends go past `used` and need no copy. Offsets are the cache's
+   * own (forEachSegment's). A cache that is not shared lends a copy.
+   */
+  lendArena(): { arena: SharedArrayBuffer; used: number; release(): void } {
+    const used = this.used;
+    if (!this.shared) {
+      const copy = new SharedArrayBuffer(used);
+      new Uint8Array(copy).set(this.arena.subarray(0, used));
+      return { arena: copy, used, release: () => undefined };
+    }
+    if (this.lentBuffer !== this.arena.buffer) {
+      this.lentBuffer = this.arena.buffer;
+      this.lends = 0;
+    }
+    this.lends++;
+    const lent = this.lentBuffer;
+    let released = false;
+    return {
+      arena: this.arena.buffer as SharedArrayBuffer,
+      used,
+      release: () => {
+        if (released || this.lentBuffer !== lent) return;
+        released = true;
+        if (--this.lends === 0) this.lentBuffer = undefined;
+      },
+    };
+  }
+
+  /** Before a write into the arena's records: a lent arena is left to its readers. */
+  private beforeWrite(): void {
+    if (this.lentBuffer === undefined || this.lentBuffer !== this.arena.buffer) return;
+    const next = this.allocArena(this.arena.length);
+    this.arena.copy(next, 0, 0, this.used);
+    this.setArena(next);
+    this.lentBuffer = undefined;
+    this.lends = 0;
+    this.arenaCopiesForReaders++;
+  }
+
+  /** Times a write had to copy a lent arena (for stats and tests). */
+  arenaCopiesForReaders = 0;
 
   private setArena(b: Buffer): void {
     this.arena = b;
@@ -618,7 +663,7 @@ export class ArenaCache implements CacheView {
     const old = this.arena;
     const ow = this.words;
     const end = this.used >> 2;
-    const next = Buffer.allocUnsafe(cap);
+    const next = this.allocArena(cap);
     let o = 0;
     for (let rec = 0; rec < end;) {
       const words = (HDR + align4((ow[rec] >>> 8) & 0xff) + ow[rec + 1]) >> 2;
@@ -702,6 +747,48 @@ export class ArenaCache implements CacheView {
         i = j;
       }
     }
+  }
+}
+
+/**
+ * Cuts an arena's records [0, used) into segments of whole records, one per next(): segment i at
+ * most `limits[i]` bytes long (the last limit for every segment after; small ones first, so
+ * consumers can start early) unless a single record is longer. On any thread: a commit worker
+ * walks the lent arena itself and takes its share of the segments.
+ */
+export class SegmentWalk {
+  private readonly words: Uint32Array;
+  private readonly endRec: number;
+  private rec = 0;
+  /** The segment the last next() found: bytes [start, end) from the arena's start, and its number. */
+  start = 0;
+  end = 0;
+  number = -1;
+
+  constructor(arena: ArrayBufferLike, byteOffset: number, used: number, private readonly limits: readonly number[]) {
+    this.words = new Uint32Array(arena, byteOffset, used >> 2);
+    this.endRec = used >> 2;
+  }
+
+  next(): boolean {
+    const w = this.words;
+    const endRec = this.endRec;
+    let rec = this.rec;
+    if (rec >= endRec) return false;
+    const start = rec * 4;
+    const n = this.number + 1;
+    const limit = this.limits[n < this.limits.length ? n : this.limits.length - 1];
+    rec += (HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2; // at least one record
+    while (rec < endRec) {
+      const next = rec + ((HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2);
+      if (next * 4 - start > limit) break;
+      rec = next;
+    }
+    this.rec = rec;
+    this.start = start;
+    this.end = rec * 4;
+    this.number = n;
+    return true;
   }
 }
 

@@ -1,7 +1,9 @@
 // Commit with a pool of worker threads, started with the daemon so a failover does not wait for
-// them. The main thread streams the external cache's arena to the workers in segments of whole
-// records (one copy each, into a transferred buffer: no per-entry work on the main thread, no
-// structured clone) and the workers transcode and send while the rest is still being copied.
+// them. The workers read the external cache's arena in place (it lives in shared memory, lent
+// for the commit: a write meanwhile moves the cache to a copy): each walks it in segments of
+// whole records and takes every n-th. The main thread sends two messages and is free: copying
+// the arena out to the workers took it ~15 ms per 100k entries (page faults mostly) and
+// starved a worker of CPU at the start of every commit.
 // The kernel runs ctnetlink's CT_NEW under one mutex, so what the workers buy is overlap: one
 // encodes while the other's batch is in the kernel (they take turns there: KernelTurn).
 // RELATED entries (with a master tuple) are found by the workers and go in a second round,
@@ -18,8 +20,11 @@ import type { Entry } from '../conntrack/entry.js';
 /** Main thread -> worker. */
 export type CommitRequest =
   | { type: 'begin'; now: number; fixedTimeout?: number; liberal: boolean }
-  /** Records of the external cache's arena, as ArenaCache.forEachSegment gives them (transferred). */
-  | { type: 'chunk'; data: ArrayBuffer }
+  /**
+   * The lent arena, records [0, used): commit segments index, index + of, index + 2 * of...
+   * (SegmentWalk with CHUNK_LIMITS).
+   */
+  | { type: 'arena'; arena: SharedArrayBuffer; used: number; index: number; of: number }
   /** No more chunks: answer with the plain entries' result. */
   | { type: 'end' }
   /** Commit the RELATED entries held back (answers with their result), then drop the chunks. */
@@ -91,6 +96,17 @@ function defaultSize(): number {
   return Math.max(1, Math.min(2, os.availableParallelism()));
 }
 
+/**
+ * Like Promise.all, but settles only when every worker has answered: the arena stays lent until
+ * none reads it any more, also when one of them failed.
+ */
+async function allOf<T>(replies: Array<T | Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(replies);
+  const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 export class CommitPool {
   private workers: PoolWorker[] = [];
 
@@ -153,24 +169,18 @@ export class CommitPool {
       w.worker.ref();
       w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
     }
+    const lent = cache.lendArena();
     try {
-      // stream: copy a segment, hand it over (transfer), next segment to the next worker
-      let next = 0;
-      let tFirst = 0;
-      cache.forEachSegment(CHUNK_LIMITS, (arena, start, end) => {
-        const data = new ArrayBuffer(end - start);
-        new Uint8Array(data).set(arena.subarray(start, end));
-        workers[next].worker.postMessage({ type: 'chunk', data } satisfies CommitRequest, [data]);
-        if (tFirst === 0) tFirst = performance.now();
-        next = (next + 1) % workers.length;
+      workers.forEach((w, index) => {
+        w.worker.postMessage({ type: 'arena', arena: lent.arena, used: lent.used, index, of: workers.length } satisfies CommitRequest);
       });
-      const tPacked = performance.now();
-      const parts = await Promise.all(workers.map((w) => this.reply(w, { type: 'end' })));
+      const tHanded = performance.now();
+      const parts = await allOf(workers.map((w) => this.reply(w, { type: 'end' })));
       const tPlain = performance.now();
       // RELATED entries: once every master is in (each worker holds back its own)
       const results = parts.map((p) => p.result);
       const relatedCount = parts.reduce((s, p) => s + p.related, 0);
-      const second = await Promise.all(workers.map((w, k) => {
+      const second = await allOf(workers.map((w, k) => {
         if (parts[k].related > 0) return this.reply(w, { type: 'related' });
         w.worker.postMessage({ type: 'forget' } satisfies CommitRequest);
         return undefined;
@@ -198,7 +208,7 @@ export class CommitPool {
       }
       out.seconds = (performance.now() - t0) / 1000;
       out.phases = {
-        firstChunk: tFirst - t0, packed: tPacked - t0,
+        handedOut: tHanded - t0,
         plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
         workersEncode: encodeMs, workersKernel: kernelMs, workersSend: sendMs, workersTurnWait: turnWaitMs,
         // the workers send in turns: the time the kernel had none of our batches to work on
@@ -206,6 +216,8 @@ export class CommitPool {
       };
       return out;
     } finally {
+      // the workers are done with the arena: RELATED entries went, or were forgotten, above
+      lent.release();
       for (const w of workers) w.worker.unref();
     }
   }

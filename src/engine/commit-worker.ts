@@ -1,6 +1,6 @@
-// A commit worker thread: its own netlink socket, commits the chunks of packed entries the pool
-// streams to it (see commit-pool.ts for the protocol). RELATED entries (with a master tuple) are
-// held back until the pool says every master is in.
+// A commit worker thread: its own netlink socket, commits its share of the segments of the
+// external cache's arena, which the pool lends (see commit-pool.ts for the protocol). RELATED
+// entries (with a master tuple) are held back until the pool says every master is in.
 import { parentPort, workerData } from 'node:worker_threads';
 import { KernelTurn } from '../netlink/kernel-turn.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -11,7 +11,7 @@ import { runBatch, type BatchChannel, type BatchRun } from '../netlink/batch.js'
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
 import { CHUNK_LIMITS, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
 import { encodeCtAttrs } from '../sync/wire-attrs.js';
-import { ArenaCache, forEachRecord } from '../cache/arena-cache.js';
+import { ArenaCache, SegmentWalk, forEachRecord } from '../cache/arena-cache.js';
 import { warmUpSamples } from './commit-warm-up.js';
 
 /**
@@ -146,8 +146,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
 }
 
 /** Commits the plain entries of a chunk into `result`; holds the RELATED ones back in `hold`. */
-async function commitChunk(channel: BatchChannel, data: ArrayBuffer, result: CommitPartResult, hold: Chunk[]): Promise<void> {
-  const buf = Buffer.from(data);
+async function commitChunk(channel: BatchChannel, buf: Buffer, result: CommitPartResult, hold: Chunk[]): Promise<void> {
   // at most one entry per 20 bytes (the smallest record: header and a key)
   const most = (buf.length / 20) | 0;
   const start = new Uint32Array(most);
@@ -169,6 +168,14 @@ async function commitChunk(channel: BatchChannel, data: ArrayBuffer, result: Com
   await commitRecords(channel, c, plain, count, result);
 }
 
+/** Commits segments index, index + of... of the arena's records [0, used) (the rest are others'). */
+async function commitShare(channel: BatchChannel, arena: SharedArrayBuffer, used: number, index: number, of: number, limits: readonly number[], result: CommitPartResult, hold: Chunk[]): Promise<void> {
+  const walk = new SegmentWalk(arena, 0, used, limits);
+  while (walk.next()) {
+    if (walk.number % of === index) await commitChunk(channel, Buffer.from(arena, walk.start, walk.end - walk.start), result, hold);
+  }
+}
+
 /** Commits the held-back RELATED entries. */
 async function commitRelated(): Promise<CommitPartResult> {
   const result = newPart();
@@ -188,7 +195,7 @@ async function commitRelated(): Promise<CommitPartResult> {
 async function warmUp(): Promise<void> {
   const samples = warmUpSamples();
   // the daemon's own record format: the samples go into an ArenaCache as received messages do
-  const cache = new ArenaCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' });
+  const cache = new ArenaCache('warm-up', 1 << 20, { tcpWindowTracking: true, longHelper: 'omit' }, 0, true);
   const scratch = Buffer.allocUnsafe(1024);
   for (let i = 0; i < 4096; i++) {
     const { entry, windowTracking } = samples[i % samples.length];
@@ -205,15 +212,14 @@ async function warmUp(): Promise<void> {
     // the rounds that follow.
     job = newJob(300, round % 4 < 2 ? undefined : 180, round % 2 === 0);
     if (round === 8 || round === 11) await new Promise((resolve) => setTimeout(resolve, 40));
-    const segments: ArrayBuffer[] = [];
-    cache.forEachSegment(round < 8 ? [16 * 1024, 64 * 1024] : CHUNK_LIMITS, (arena, from, to) => {
-      const data = new ArrayBuffer(to - from);
-      new Uint8Array(data).set(arena.subarray(from, to));
-      segments.push(data);
-    });
+    // the lent arena, walked as for the pool: both shares of two workers in turn
+    const lent = cache.lendArena();
     const related: Chunk[] = [];
-    for (const data of segments) await commitChunk(ch, data, newPart(), related);
+    for (let index = 0; index < 2; index++) {
+      await commitShare(ch, lent.arena, lent.used, index, 2, round < 8 ? [16 * 1024, 64 * 1024] : CHUNK_LIMITS, newPart(), related);
+    }
     for (const c of related) await commitRecords(ch, c, c.related, c.related.length, newPart());
+    lent.release();
   }
   loopback.close();
   job = newJob(0, undefined, true);
@@ -232,10 +238,10 @@ parentPort!.on('message', (m: CommitRequest) => {
         part = newPart();
         failed = undefined;
         return;
-      case 'chunk':
+      case 'arena':
         if (failed) return;
         try {
-          await commitChunk(channel, m.data, part, held);
+          await commitShare(channel, m.arena, m.used, m.index, m.of, CHUNK_LIMITS, part, held);
         } catch (err) {
           failed = err as Error;
         }

@@ -164,7 +164,8 @@ export class SyncEngine {
   constructor(readonly config: CtsyncConfig, private readonly log: Logger) {
     const storeAs = { commitTimeout: config.sync.commitTimeout !== undefined, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
     this.internalCache = new ArenaCache('internal', config.general.hashLimit, storeAs, config.general.hashSize);
-    this.external = new ArenaCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' }, config.general.hashSize);
+    // shared memory: a commit's workers read it in place
+    this.external = new ArenaCache('external', config.general.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' }, config.general.hashSize, true);
     const expSync = config.sync.options.expectationSync;
     this.expectations = expSync !== false;
     this.expectHelperWanted = makeExpectHelperFilter(expSync);

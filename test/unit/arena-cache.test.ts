@@ -12,7 +12,10 @@ type Op =
   | { k: 'overwrite'; key: number; len: number; fill: number }
   | { k: 'kill'; key: number; len: number; fill: number; final: boolean }
   | { k: 'remove'; key: number }
-  | { k: 'flush' };
+  | { k: 'flush' }
+  /** Lend the arena (as to a commit's workers), give the oldest loan back. */
+  | { k: 'lend' }
+  | { k: 'release' };
 
 const keyBytes = (i: number, v6: boolean): Buffer => {
   const b = Buffer.alloc(v6 ? 40 : 16);
@@ -30,17 +33,37 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('kill' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), final: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('remove' as const), key: fc.nat(300) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'flush' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'lend' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'release' as const }) },
 );
 
 describe('ArenaCache', () => {
   it('behaves as a map of key -> (attributes, state) under random operations', () => {
     // sizeHint 0 starts at the minimum sizes; others start pre-sized, below or above the limit
-    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), fc.constantFrom(0, 9, 100, 1000), (ops, limit, sizeHint) => {
-      const c = new ArenaCache('external', limit, { tcpWindowTracking: true }, sizeHint);
+    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), fc.constantFrom(0, 9, 100, 1000), fc.boolean(), (ops, limit, sizeHint, shared) => {
+      const c = new ArenaCache('external', limit, { tcpWindowTracking: true }, sizeHint, shared);
+      // loans of the arena, with its bytes as lent: they must not change until given back
+      const loans: Array<{ lent: ReturnType<ArenaCache['lendArena']>; bytes: Buffer }> = [];
+      const unchanged = (l: (typeof loans)[number]): void => {
+        assert.ok(Buffer.from(l.lent.arena, 0, l.lent.used).equals(l.bytes), 'a lent arena changed under its readers');
+      };
       // the model keeps each key's handle too: it must not change while the key is held
       const model = new Map<string, { attrs: string; state: ObjectState; handle: number }>();
       const liveCount = (): number => [...model.values()].filter((v) => v.state !== ObjectState.DEAD).length;
       for (const o of ops) {
+        if (o.k === 'lend') {
+          const lent = c.lendArena();
+          loans.push({ lent, bytes: Buffer.from(Buffer.from(lent.arena, 0, lent.used)) });
+          continue;
+        }
+        if (o.k === 'release') {
+          const l = loans.shift();
+          if (l) {
+            unchanged(l);
+            l.lent.release();
+          }
+          continue;
+        }
         if (o.k === 'flush') {
           assert.equal(c.flush(), liveCount());
           model.clear();
@@ -77,6 +100,7 @@ describe('ArenaCache', () => {
         assert.equal(c.size, liveCount());
         assert.equal(c.totalObjects, model.size);
       }
+      for (const l of loans) unchanged(l);
       for (const [k, v] of model) {
         const kb = Buffer.from(k, 'latin1');
         assert.equal(c.findHandle(kb, 0, kb.length), v.handle);
@@ -95,9 +119,14 @@ describe('ArenaCache', () => {
       const most = 256 + 3 * limit;
       const seen: string[] = [];
       let covered = 0;
-      c.forEachSegment([first, first + 8, most], (arena, start, end) => {
+      const limits = [first, first + 8, most];
+      let index = 0;
+      c.forEachSegment(limits, (arena, start, end) => {
         assert.equal(start, covered, 'segments follow each other');
         covered = end;
+        const limit = limits[Math.min(index++, limits.length - 1)];
+        // over its limit only when one record alone is longer (20-byte header, key, room)
+        if (end - start > limit) assert.ok(end - start <= 20 + 40 + 600 + 16 + 4, `segment ${index - 1}: ${end - start} bytes for a limit of ${limit}`);
         const copy = new Uint8Array(arena.subarray(start, end));
         forEachRecord(copy, (s, e, updated) => {
           assert.ok(updated === 1000 || updated === 2000, 'DEAD records are left out');
@@ -106,6 +135,36 @@ describe('ArenaCache', () => {
       });
       assert.deepEqual(seen.sort(), [...model.values()].filter((v) => v.state !== ObjectState.DEAD).map((v) => v.attrs).sort());
     }), { numRuns: 300 });
+  });
+
+  it('copies a lent arena at the first write into a record, not for appends nor after the loan', () => {
+    const c = new ArenaCache('external', 100, { tcpWindowTracking: true }, 0, true);
+    const k1 = keyBytes(1, false);
+    const k2 = keyBytes(2, false);
+    c.store(k1, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW);
+    const lent = c.lendArena();
+    assert.equal(lent.arena, c.buffer.buffer, 'a shared cache lends its own arena');
+    c.store(k2, 0, 16, attrs(40, 2), 0, 40, 100, ObjectState.NEW); // an append: past what is lent
+    assert.equal(c.arenaCopiesForReaders, 0);
+    c.overwriteHandle(c.findHandle(k1, 0, 16), attrs(40, 3), 0, 40, 200); // in place
+    assert.equal(c.arenaCopiesForReaders, 1);
+    assert.notEqual(c.buffer.buffer, lent.arena);
+    assert.equal(c.get(k1.toString('latin1'))!.attrs, attrs(40, 3).toString('latin1'));
+    const seen: string[] = [];
+    forEachRecord(Buffer.from(lent.arena, 0, lent.used), (s, e) => seen.push(Buffer.from(lent.arena, s, e - s).toString('latin1')));
+    assert.deepEqual(seen, [attrs(40, 1).toString('latin1')], 'the readers see the arena as lent');
+    c.overwriteHandle(c.findHandle(k1, 0, 16), attrs(40, 4), 0, 40, 300);
+    assert.equal(c.arenaCopiesForReaders, 1, 'one copy per loan');
+    lent.release();
+    const again = c.lendArena();
+    again.release();
+    c.overwriteHandle(c.findHandle(k2, 0, 16), attrs(40, 5), 0, 40, 400);
+    assert.equal(c.arenaCopiesForReaders, 1, 'no copy once the loan is back');
+    const plain = new ArenaCache('internal', 100, { tcpWindowTracking: true });
+    plain.store(k1, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW);
+    const copy = plain.lendArena();
+    assert.notEqual(copy.arena, plain.buffer.buffer, 'a cache that is not shared lends a copy');
+    assert.ok(Buffer.from(copy.arena, 0, copy.used).equals(plain.buffer.subarray(0, copy.used)));
   });
 
   it('keeps added on overwrite, renews it on a full store, and counts like the internal cache', () => {
