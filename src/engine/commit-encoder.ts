@@ -233,6 +233,11 @@ export interface CommitEncodeOptions {
   /** Seconds for CTA_TIMEOUT (already computed: CommitTimeout or remaining time). */
   timeout: number;
   liberal: boolean;
+  /**
+   * The request updates an entry the kernel already has: the mark goes even when it is 0 (a new
+   * entry has 0 anyway, an existing one may have another).
+   */
+  update: boolean;
 }
 
 /**
@@ -277,7 +282,7 @@ export function writeScannedCreate(w: NlWriter, b: Uint8Array, opts: CommitEncod
   u32be(CTA.STATUS, requestStatus(f.hasStatus ? f.status : undefined));
   u32be(CTA.TIMEOUT, opts.timeout);
   // as writeCreateAttrs: mark 0 and an all-zero synproxy are what a new entry has anyway
-  if (f.mark > 0) u32be(CTA.MARK, f.mark);
+  if (f.mark > 0 || opts.update) u32be(CTA.MARK, f.mark > 0 ? f.mark : 0);
   if (f.tcpState >= 0 || f.wsO >= 0 || f.wsR >= 0 || (opts.liberal && f.proto === IPPROTO.TCP)) {
     const pi = nestStart(CTA.PROTOINFO);
     const t = nestStart(CTA_PROTOINFO.TCP);

@@ -95,15 +95,17 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
   const t0 = performance.now();
   const { buf, start, end, updated } = c;
   let encodeMs = 0;
-  const encodeCreate = (w: NlWriter, k: number, s: number): void => {
+  // a create, or (update) a create-or-update: without NLM_F_EXCL the kernel changes the entry it has
+  const encodeNew = (w: NlWriter, k: number, s: number, update: boolean): void => {
     const r = rec[k];
     const cached = scanTimeout(buf, start[r], end[r]);
     let timeout = job.fixedTimeout ?? cached - (job.now - updated[r]);
     if (job.fixedTimeout === undefined && (cached < 0 || timeout <= 0)) timeout = 60;
-    w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
-    if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal })) throw new Error('entry has no usable tuple');
+    w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, update ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
+    if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal, update })) throw new Error('entry has no usable tuple');
     w.end();
   };
+  const encodeCreate = (w: NlWriter, k: number, s: number): void => encodeNew(w, k, s, false);
   const first = await runBatch(channel, count, seq + 1, encodeCreate);
   seq = first.lastSeq;
   encodeMs += first.encodeMs;
@@ -115,9 +117,26 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     else if (err === errno.EEXIST) exists.push(k);
     else result.failures.push({ errno: err, message: first.outcome.messages.get(k), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
   }
-  // replace what is there with ours: delete, create. A packet can re-create the flow in between
-  // (the VIP is already here): then the same again, a few times.
-  let pending = exists;
+  // What is there becomes ours: updated in place, one request each (as conntrackd's commit does;
+  // a delete and a new create cost the kernel three times a create). Where the kernel will not
+  // update (NAT or a master tuple given, another helper, status bits it cannot clear: EOPNOTSUPP,
+  // EBUSY) the entry is deleted and created again. Other refusals leave the kernel's entry alone.
+  let pending: number[] = [];
+  if (exists.length > 0) {
+    const upd = await runBatch(channel, exists.length, seq + 1, (w, j, s) => encodeNew(w, exists[j], s, true));
+    seq = upd.lastSeq;
+    encodeMs += upd.encodeMs;
+    tallyKernel(result, upd);
+    for (let j = 0; j < exists.length; j++) {
+      const err = upd.outcome.errnos[j];
+      const k = exists[j];
+      if (err === 0) result.replaced++;
+      else if (err === errno.EOPNOTSUPP || err === errno.EBUSY) pending.push(k);
+      else result.failures.push({ errno: err, message: upd.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
+    }
+  }
+  // delete, create. A packet can re-create the flow in between (the VIP is already here): then
+  // the same again, a few times.
   for (let round = 0; pending.length > 0; round++) {
     const batch = pending;
     const del = await runBatch(channel, batch.length, seq + 1, (w, j, s) => {

@@ -182,3 +182,52 @@ describe('commit: flows created by packets meanwhile are not lost', function () 
     assert.ok(Number(m[1]) > 0, 'some were created inside the commit and picked up');
   });
 });
+
+describe('commit: what the backup\'s kernel already has becomes the peer\'s flow', function () {
+  this.timeout(300_000);
+  let pair: SyncPair;
+
+  before(async function () {
+    requireRoot.call(this, 'conntrack');
+    pair = await SyncPair.create('cmrepl', { impl: 'ctsync' }, { impl: 'ctsync' });
+    await pair.b.start();
+    await pair.a.start();
+  });
+
+  after(async function () {
+    await pair?.destroy();
+  });
+
+  it('updated in place where the kernel allows, deleted and created again where it does not', async function () {
+    const tcp = (i: number, e: Partial<Entry>): Entry => ({ family: 2, orig: { src: `192.0.2.${10 + i}`, dst: '198.51.100.10', proto: 6, sport: 40000 + i, dport: 443 }, ...e });
+    const udp = (e: Partial<Entry>): Entry => ({ family: 2, orig: { src: '192.0.2.99', dst: '198.51.100.53', proto: 17, sport: 5353, dport: 53 }, ...e });
+    // the peer's flows: TCP established and assured with mark 7, UDP answered but not assured
+    const peer = [...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 14, timeout: 3600, mark: 7, tcp: { state: 3 } })), udp({ status: 10, timeout: 120, mark: 0 })];
+    await pair.load(pair.a, peer);
+    await pair.converge(pair.a, pair.b);
+    // the backup's own entries for the same flows, as packets through it would have left them:
+    // TCP half open with another mark; UDP assured, which an update cannot take back (EBUSY)
+    await pair.load(pair.b, [...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 8, timeout: 30, mark: 1, tcp: { state: 1 } })), udp({ status: 14, timeout: 30, mark: 5 })]);
+    // the kernel counts every entry it inserts (conntrack -S): an update in place inserts none
+    const inserts = async (): Promise<number> => {
+      const r = await pair.b.ns.exec('conntrack', ['-S']);
+      return [...r.stdout.matchAll(/\binsert=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const insertsBefore = await inserts();
+    const c = await pair.b.client(['-c']);
+    assert.equal(c.exitCode, 0, c.stderr);
+    assert.match(c.stdout, /committed 51 entries \(51 replaced\), 0 failed/);
+    assert.equal(await inserts() - insertsBefore, 1, 'the TCP flows were updated in place, the UDP one created again');
+    const after = await pair.kernel(pair.b);
+    assert.equal(after.length, 51);
+    for (const e of after) {
+      if (e.orig.proto === 6) {
+        assert.deepEqual({ state: e.tcp?.state, mark: e.mark, assured: (e.status! & 4) !== 0 }, { state: 3, mark: 7, assured: true }, JSON.stringify(e));
+        assert.ok(e.timeout! > 3000, `timeout ${e.timeout}`);
+      } else {
+        // an update cannot take ASSURED back: only a new entry is without it
+        assert.deepEqual({ mark: e.mark, assured: (e.status! & 4) !== 0, seenReply: (e.status! & 2) !== 0 }, { mark: 0, assured: false, seenReply: true }, JSON.stringify(e));
+      }
+    }
+  });
+});

@@ -27,7 +27,7 @@ function both(e: Entry, liberal: boolean): { fast: string; slow: string } | unde
   const fast = new NlWriter(1024);
   fast.beginNf(0x100, 0, 1, decoded.family);
   scanTimeout(scratch, 0, end);
-  assert.ok(writeScannedCreate(fast, scratch, { timeout: 123, liberal }));
+  assert.ok(writeScannedCreate(fast, scratch, { timeout: 123, liberal, update: false }));
   fast.end();
   return { fast: fast.bytes().toString('hex'), slow: slow.bytes().toString('hex') };
 }
@@ -59,5 +59,31 @@ describe('commit fast path', function () {
       const r = both(e, true)!;
       assert.equal(r.fast, r.slow);
     }
+  });
+
+  it('an update of an existing entry carries the mark even when it is 0 (a create leaves it out)', function () {
+    const marks = (e: Entry, update: boolean): number[] => {
+      const end = encodeCtAttrs(scratch, 0, e, { tcpWindowTracking: true });
+      const w = new NlWriter(1024);
+      w.beginNf(0x100, 0, 1, e.family);
+      scanTimeout(scratch, 0, end);
+      assert.ok(writeScannedCreate(w, scratch, { timeout: 60, liberal: false, update }));
+      w.end();
+      const b = w.bytes();
+      const out: number[] = [];
+      for (let o = 20; o + 4 <= b.length;) {
+        const len = b.readUInt16LE(o);
+        if ((b.readUInt16LE(o + 2) & 0x3fff) === 8 /* CTA_MARK */) out.push(b.readUInt32BE(o + 4));
+        o += (len + 3) & ~3;
+      }
+      return out;
+    };
+    const flow = (mark?: number): Entry => ({ family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1000, dport: 53 }, status: 14, timeout: 30, mark });
+    assert.deepEqual(marks(flow(0), false), []);
+    assert.deepEqual(marks(flow(undefined), false), []);
+    assert.deepEqual(marks(flow(0), true), [0]);
+    assert.deepEqual(marks(flow(undefined), true), [0]);
+    assert.deepEqual(marks(flow(7), false), [7]);
+    assert.deepEqual(marks(flow(7), true), [7]);
   });
 });
