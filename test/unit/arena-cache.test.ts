@@ -146,6 +146,15 @@ describe('ArenaCache', () => {
     assert.equal(lent.arena, c.buffer.buffer, 'a shared cache lends its own arena');
     c.store(k2, 0, 16, attrs(40, 2), 0, 40, 100, ObjectState.NEW); // an append: past what is lent
     assert.equal(c.arenaCopiesForReaders, 0);
+    // growth too: the shared arena grows in place, the lent bytes stay where they are
+    const grown = new ArenaCache('external', 5000, { tcpWindowTracking: true }, 0, true);
+    grown.store(k1, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW);
+    const lentBeforeGrowth = grown.lendArena();
+    for (let i = 3; i < 3000; i++) grown.store(keyBytes(i, false), 0, 16, attrs(40, i & 0xff), 0, 40, 100, ObjectState.NEW);
+    assert.ok(grown.buffer.length > 100_000, 'the arena grew');
+    assert.equal(grown.buffer.buffer, lentBeforeGrowth.arena, 'in place: the same shared memory');
+    assert.equal(grown.arenaCopiesForReaders, 0);
+    lentBeforeGrowth.release();
     c.overwriteHandle(c.findHandle(k1, 0, 16), attrs(40, 3), 0, 40, 200); // in place
     assert.equal(c.arenaCopiesForReaders, 1);
     assert.notEqual(c.buffer.buffer, lent.arena);
