@@ -25,7 +25,7 @@ export type CommitRequest =
    * (SegmentWalk with CHUNK_LIMITS).
    */
   | { type: 'arena'; arena: SharedArrayBuffer; used: number; index: number; of: number }
-  /** No more chunks: answer with the plain entries' result. */
+  /** Nothing more to commit: answer with the plain entries' result. */
   | { type: 'end' }
   /** Commit the RELATED entries held back (answers with their result), then drop the chunks. */
   | { type: 'related' }
