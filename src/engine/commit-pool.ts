@@ -41,6 +41,8 @@ export type CommitReply =
 export interface CommitPartResult {
   created: number;
   replaced: number;
+  /** Of `replaced`: deleted and created again (the rest were updated in place). */
+  recreated: number;
   /** `attrs`: the entry's wire attributes (latin1), so the failure can be reported without the cache. */
   failures: Array<{ errno: number; message?: string; attrs: string }>;
   /** Milliseconds the worker spent encoding, and waiting for the kernel (send + replies). */
@@ -62,6 +64,12 @@ export interface CommitFailure {
 export interface CommitResult {
   committed: number;
   replaced: number;
+  /**
+   * Entries the commit inserted into the table: the new ones and those deleted and created again
+   * (the rest of `replaced` were updated in place). What else the kernel's insert counter counted
+   * meanwhile, packets created. Absent: not known.
+   */
+  inserted?: number;
   failed: CommitFailure[];
   seconds: number;
   /** Where the time went, in milliseconds (for logs and benchmarks). */
@@ -188,7 +196,7 @@ export class CommitPool {
       for (const s of second) if (s) results.push(s.result);
       const tEnd = performance.now();
 
-      const out: CommitResult = { committed: 0, replaced: 0, failed: [], seconds: 0 };
+      const out: CommitResult = { committed: 0, replaced: 0, inserted: 0, failed: [], seconds: 0 };
       let encodeMs = 0;
       let kernelMs = 0;
       let sendMs = 0;
@@ -196,6 +204,7 @@ export class CommitPool {
       for (const r of results) {
         out.committed += r.created + r.replaced;
         out.replaced += r.replaced;
+        out.inserted! += r.created + r.recreated;
         encodeMs += r.encodeMs;
         kernelMs += r.kernelMs;
         sendMs += r.sendMs;

@@ -70,7 +70,7 @@ let failed: Error | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 function newPart(): CommitPartResult {
-  return { created: 0, replaced: 0, failures: [], encodeMs: 0, kernelMs: 0, sendMs: 0, turnWaitMs: 0 };
+  return { created: 0, replaced: 0, recreated: 0, failures: [], encodeMs: 0, kernelMs: 0, sendMs: 0, turnWaitMs: 0 };
 }
 
 /** Whether wire attributes carry a master tuple (NTA_MASTER_IPV4 = 8 / _IPV6 = 9). */
@@ -155,8 +155,10 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     pending = [];
     for (let j = 0; j < batch.length; j++) {
       const err = again.outcome.errnos[j];
-      if (err === 0) result.replaced++;
-      else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
+      if (err === 0) {
+        result.replaced++;
+        result.recreated++;
+      } else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
       else result.failures.push({ errno: err, message: again.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[batch[j]]], end[rec[batch[j]]]) });
     }
   }

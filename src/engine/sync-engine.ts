@@ -755,7 +755,8 @@ export class SyncEngine {
     const tPool = performance.now();
     const insertsAfter = await this.kernelInserts();
     r.phases = { statsBefore: tStats - t0, ...r.phases, statsAfter: performance.now() - tPool };
-    const foreign = insertsBefore === undefined || insertsAfter === undefined ? -1 : countDelta(insertsBefore, insertsAfter) - r.committed;
+    // entries updated in place insert nothing; new and created-again ones do
+    const foreign = insertsBefore === undefined || insertsAfter === undefined || r.inserted === undefined ? -1 : countDelta(insertsBefore, insertsAfter) - r.inserted;
     this.warnSmallKernelHash();
     if (mode.adopt === false) return r;
     const failed = new Set(r.failed.map((f) => f.key));
