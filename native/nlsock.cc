@@ -25,6 +25,8 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <array>
+#include <deque>
 #include <vector>
 
 namespace {
@@ -90,12 +92,16 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   bool referenced_ = true;
   Napi::FunctionReference on_readable_;
   std::unique_ptr<Napi::AsyncContext> async_;
-  // Loopback mode (warm-up only): send() reaches no kernel; the next recv() returns the ACK of the
-  // last message sent, as the kernel answers a batch whose fence asked for one and whose
-  // requests all succeeded.
+  // Loopback mode (warm-up only): send() reaches no kernel; recv() returns what the kernel would
+  // answer a batch: an error per failed request, then the ACK of the message that asked for one.
+  // With loopback_errors_ = n, every n-th conntrack create fails with EEXIST and every n-th
+  // create-or-update (no NLM_F_EXCL) with EBUSY, so that a warm-up runs the code a commit runs
+  // for entries the table already has.
   bool loopback_ = false;
-  bool loopback_ack_pending_ = false;
-  nlmsghdr loopback_fence_{};
+  uint32_t loopback_errors_ = 0;
+  uint32_t loopback_creates_ = 0;
+  uint32_t loopback_updates_ = 0;
+  std::deque<std::array<uint8_t, sizeof(nlmsghdr) + sizeof(nlmsgerr)>> loopback_replies_;
   uint32_t port_id_ = 0;
   // recvMany's message headers, kept between calls (no allocation on the hot path)
   std::vector<mmsghdr> mmsg_;
@@ -239,6 +245,15 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       Napi::RangeError::New(env, "recvMany: buffer smaller than one slot").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    if (loopback_) {
+      // the queued answers, one per slot (as recv() gives them)
+      size_t i = 0;
+      for (; i < n && !loopback_replies_.empty(); i++) {
+        Napi::Value got = LoopbackRecv(env, data + i * static_cast<size_t>(slot), static_cast<size_t>(slot));
+        lengths.Data()[i] = got.As<Napi::Number>().Int32Value();
+      }
+      return Napi::Number::New(env, i == 0 ? -EAGAIN : static_cast<double>(i));
+    }
     if (mmsg_.size() < n) {
       mmsg_.resize(n);
       iov_.resize(n);
@@ -379,47 +394,58 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     return info.Env().Undefined();
   }
 
-  // loopback(): from now on nothing is sent to the kernel (see loopback_). For warming up the
-  // JavaScript that drives the socket on the very objects it will use for real.
+  // loopback([errorEvery]): from now on nothing is sent to the kernel (see loopback_). For
+  // warming up the JavaScript that drives the socket on the very objects it will use for real.
   Napi::Value Loopback(const Napi::CallbackInfo& info) {
     loopback_ = true;
+    loopback_errors_ = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
     return info.Env().Undefined();
   }
 
+  // Queues an NLMSG_ERROR (error 0: an ACK) echoing the request's header, capped: no payload.
+  void LoopbackReply(const nlmsghdr& req, int error) {
+    std::array<uint8_t, sizeof(nlmsghdr) + sizeof(nlmsgerr)> msg{};
+    nlmsghdr h{};
+    h.nlmsg_len = msg.size();
+    h.nlmsg_type = NLMSG_ERROR;
+    h.nlmsg_flags = NLM_F_CAPPED;
+    h.nlmsg_seq = req.nlmsg_seq;
+    h.nlmsg_pid = port_id_;  // as the kernel addresses its replies
+    nlmsgerr e{};
+    e.error = -error;
+    e.msg = req;
+    e.msg.nlmsg_len = sizeof(nlmsghdr);
+    memcpy(msg.data(), &h, sizeof(h));
+    memcpy(msg.data() + sizeof(h), &e, sizeof(e));
+    loopback_replies_.push_back(msg);
+  }
+
   Napi::Value LoopbackSend(Napi::Env env, const uint8_t* data, size_t len) {
+    constexpr uint16_t kCtNew = (1 << 8) | 0;  // NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW
     size_t off = 0;
     while (off + sizeof(nlmsghdr) <= len) {
       nlmsghdr h;
       memcpy(&h, data + off, sizeof(h));
       if (h.nlmsg_len < sizeof(nlmsghdr) || off + h.nlmsg_len > len) break;
-      if (h.nlmsg_flags & NLM_F_ACK) {
-        loopback_fence_ = h;
-        loopback_ack_pending_ = true;
+      if (loopback_errors_ > 0 && h.nlmsg_type == kCtNew) {
+        if (h.nlmsg_flags & NLM_F_EXCL) {
+          if (++loopback_creates_ % loopback_errors_ == 0) LoopbackReply(h, EEXIST);
+        } else if (++loopback_updates_ % loopback_errors_ == 0) {
+          LoopbackReply(h, EBUSY);
+        }
       }
+      if (h.nlmsg_flags & NLM_F_ACK) LoopbackReply(h, 0);
       off += NLMSG_ALIGN(h.nlmsg_len);
     }
     return Napi::Number::New(env, static_cast<double>(len));
   }
 
   Napi::Value LoopbackRecv(Napi::Env env, uint8_t* data, size_t len) {
-    if (!loopback_ack_pending_) return Napi::Number::New(env, -EAGAIN);
-    loopback_ack_pending_ = false;
-    // NLMSG_ERROR, error 0, echoing the request's header (capped: no payload)
-    uint8_t msg[sizeof(nlmsghdr) + sizeof(nlmsgerr)] = {};
-    nlmsghdr h{};
-    h.nlmsg_len = sizeof(msg);
-    h.nlmsg_type = NLMSG_ERROR;
-    h.nlmsg_flags = NLM_F_CAPPED;
-    h.nlmsg_seq = loopback_fence_.nlmsg_seq;
-    h.nlmsg_pid = port_id_;  // as the kernel addresses its replies
-    nlmsgerr e{};
-    e.error = 0;
-    e.msg = loopback_fence_;
-    e.msg.nlmsg_len = sizeof(nlmsghdr);
-    memcpy(msg, &h, sizeof(h));
-    memcpy(msg + sizeof(h), &e, sizeof(e));
-    memcpy(data, msg, len < sizeof(msg) ? len : sizeof(msg));
-    return Napi::Number::New(env, static_cast<double>(sizeof(msg)));
+    if (loopback_replies_.empty()) return Napi::Number::New(env, -EAGAIN);
+    const auto& msg = loopback_replies_.front();
+    memcpy(data, msg.data(), len < msg.size() ? len : msg.size());
+    loopback_replies_.pop_front();
+    return Napi::Number::New(env, static_cast<double>(sizeof(nlmsghdr) + sizeof(nlmsgerr)));
   }
 
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }

@@ -3,6 +3,8 @@
 // Run inside a network namespace (its conntrack table is emptied before each round):
 //   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener] [--idle S]
 // --idle S: the pool sits idle S seconds before each round, as a backup's does before its commit.
+// --keep: the table is not emptied between rounds: from the second on, every entry exists (a
+// failback's commit).
 // FLOWS.jsonl comes from scripts/gen-entries.mjs. The external cache is the daemon's (the arena
 // ArenaCache), filled the way received sync messages fill it (encoded bytes under their key); an event listener ignoring the commit sockets stands in for the daemon's
 // (the kernel builds an event per created entry whenever anyone listens). Each round prints
@@ -16,7 +18,7 @@ import { ConntrackEvents } from '../dist/src/netlink/conntrack-events.js';
 import { ConntrackClient } from '../dist/src/netlink/conntrack-client.js';
 import { flowKey } from '../dist/src/conntrack/key.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' }, keep: { type: 'boolean', default: false } } });
 const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const now = Math.floor(Date.now() / 1000);
 const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' }, 0, true);
@@ -40,7 +42,7 @@ if (!values['no-listener']) {
 await new Promise((r) => setTimeout(r, 300));
 const ms = (s) => (s * 1000).toFixed(0).padStart(5);
 for (let round = 0; round < Number(values.rounds); round++) {
-  await kernel.flush();
+  if (!values.keep || round === 0) await kernel.flush();
   await new Promise((r) => setTimeout(r, 200 + Number(values.idle) * 1000));
   const t0 = performance.now();
   const r = await pool.commit(external, { tcpWindowTracking: false });

@@ -21,7 +21,7 @@ export interface NativeSocket {
   close(): void;
   ignorePorts(ports: number[]): void;
   /** From now on send() reaches no kernel; recv() answers the last ACK-requesting message with success. */
-  loopback(): void;
+  loopback(errorEvery?: number): void;
   readonly fd: number;
 }
 

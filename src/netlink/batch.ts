@@ -5,7 +5,7 @@
 // buffer cannot overrun (each error reply costs about 1 KiB of it).
 import { AF_UNSPEC, NLMSG_ERROR, NLMSG_NOOP, NLM_F_ACK, NLM_F_REQUEST } from './constants.js';
 import type { NlWriter } from './attr.js';
-import { decodeError, forEachMessage } from './nlmsg.js';
+import { decodeError, forEachMessage, type NlHeader } from './nlmsg.js';
 import { NetlinkError, errno, type NetlinkSocket } from './socket.js';
 
 /** Bytes of requests per sendmsg. */
@@ -20,9 +20,18 @@ export interface BatchOutcome {
   messages: Map<number, string>;
 }
 
+/**
+ * Bytes per received datagram: replies are read many per system call (recvmmsg), one slot each.
+ * A batch of failing requests answers with one datagram per error, ~100 bytes each (a commit
+ * that finds every entry in the table: one per entry).
+ */
+export const RX_SLOT = 4096;
+
 export interface BatchChannel {
   socket: NetlinkSocket;
+  /** Receive buffer: rx.length / RX_SLOT datagrams per system call, their lengths in rxLengths. */
   rx: Buffer;
+  rxLengths: Int32Array;
   w: NlWriter;
   /** Waits until the socket is readable. */
   wait(): Promise<void>;
@@ -93,27 +102,32 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
     sendMs += performance.now() - tSend;
     turnWaitMs += tSend - tWait;
     let done = false;
+    const onReply = (h: NlHeader): boolean => {
+      if (h.type !== NLMSG_ERROR) return true;
+      const e = decodeError(rx, h);
+      if (e.seq === fence) {
+        done = true;
+        return false;
+      }
+      const at = (e.seq - base) >>> 0;
+      if (at >= first && at < i && e.errno !== 0) {
+        outcome.errnos[at] = e.errno;
+        if (e.message) outcome.messages.set(at, e.message);
+      }
+      return true;
+    };
     while (!done) {
-      const n = socket.recv(rx);
+      const n = socket.recvMany(rx, RX_SLOT, ch.rxLengths);
       if (n === -errno.EAGAIN) {
         await ch.wait();
         continue;
       }
       if (n < 0) throw new NetlinkError(-n, 'conntrack batch', n === -errno.ENOBUFS ? 'replies were lost: the receive buffer overran' : undefined);
-      forEachMessage(rx, Math.min(n, rx.length), (h) => {
-        if (h.type !== NLMSG_ERROR) return true;
-        const e = decodeError(rx, h);
-        if (e.seq === fence) {
-          done = true;
-          return false;
-        }
-        const at = (e.seq - base) >>> 0;
-        if (at >= first && at < i && e.errno !== 0) {
-          outcome.errnos[at] = e.errno;
-          if (e.message) outcome.messages.set(at, e.message);
-        }
-        return true;
-      });
+      // the fence's ACK comes last: nothing of this batch follows it
+      for (let d = 0; d < n && !done; d++) {
+        const at = d * RX_SLOT;
+        forEachMessage(rx, at + Math.min(ch.rxLengths[d], RX_SLOT), onReply, at);
+      }
     }
   }
   return { outcome, lastSeq, encodeMs, turnWaitMs, sendMs };

@@ -27,7 +27,7 @@ import {
   NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 } from './constants.js';
 import { NlWriter, forEachAttr } from './attr.js';
-import { BATCH_BYTES, BATCH_MAX_MESSAGES, runBatch, type BatchChannel, type BatchOutcome } from './batch.js';
+import { BATCH_BYTES, BATCH_MAX_MESSAGES, RX_SLOT, runBatch, type BatchChannel, type BatchOutcome } from './batch.js';
 import { NlHeader, decodeError, forEachMessage } from './nlmsg.js';
 import { NetlinkError, NetlinkSocket, describeErrno, errno, errnoName } from './socket.js';
 import {
@@ -171,6 +171,8 @@ const SNDBUF = 4 * 1024 * 1024;
 export class ConntrackClient {
   readonly socket: NetlinkSocket;
   private readonly rx = Buffer.allocUnsafe(1024 * 1024);
+  /** Datagram lengths of a batch's replies (runBatch reads them RX_SLOT bytes each). */
+  private readonly rxLengths = new Int32Array((1024 * 1024) / RX_SLOT);
   private readonly w = new NlWriter(BATCH_BYTES + 64 * 1024);
   private seq = (Date.now() / 1000) >>> 0;
   private readonly blocking: boolean;
@@ -414,7 +416,7 @@ export class ConntrackClient {
   private async sendBatch<T extends { family: number }>(kind: TableKind<T>, op: BatchOp, batch: T[], opts: RequestOptions): Promise<BatchOutcome> {
     const type = op === 'delete' ? kind.deleteType : kind.newType;
     const flags = NLM_F_REQUEST | (op === 'create' ? NLM_F_CREATE | NLM_F_EXCL : 0);
-    const channel: BatchChannel = { socket: this.socket, rx: this.rx, w: this.w, wait: () => this.readable() };
+    const channel: BatchChannel = { socket: this.socket, rx: this.rx, rxLengths: this.rxLengths, w: this.w, wait: () => this.readable() };
     const { outcome, lastSeq } = await runBatch(channel, batch.length, this.seq + 1, (w, i, seq) => {
       const e = batch[i];
       w.beginNf(type, flags, seq, e.family);

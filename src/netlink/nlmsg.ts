@@ -16,12 +16,12 @@ export interface NlHeader {
 }
 
 /**
- * Calls fn for each message in buf[0, end). Reuses one header object: copy what you keep.
+ * Calls fn for each message in buf[start, end). Reuses one header object: copy what you keep.
  * Returns false if fn returned false (stop early).
  */
-export function forEachMessage(buf: Buffer, end: number, fn: (h: NlHeader) => boolean | void): boolean {
+export function forEachMessage(buf: Buffer, end: number, fn: (h: NlHeader) => boolean | void, start = 0): boolean {
   const h: NlHeader = { off: 0, len: 0, type: 0, flags: 0, seq: 0, pid: 0 };
-  let off = 0;
+  let off = start;
   while (off + NLMSG_HDRLEN <= end) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > end) throw new NetlinkDecodeError(`bad netlink message length ${len}`, off);

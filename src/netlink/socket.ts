@@ -62,6 +62,11 @@ export interface SocketOptions {
    * for). For warming up code on the same kind of socket it will drive for real.
    */
   loopback?: boolean;
+  /**
+   * In loopback mode, every n-th conntrack create (NLM_F_EXCL) fails with EEXIST and every n-th
+   * create-or-update with EBUSY: a warm-up then also runs the code for entries the table has.
+   */
+  loopbackErrors?: number;
 }
 
 /**
@@ -84,7 +89,7 @@ export class NetlinkSocket {
       if (opts.noEnobufs) this.native.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1);
       this.portId = this.native.bind(0);
       for (const g of opts.groups ?? []) this.setMembership(g, true);
-      if (opts.loopback) this.native.loopback();
+      if (opts.loopback) this.native.loopback(opts.loopbackErrors ?? 0);
     } catch (err) {
       this.native.close();
       throw err;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { NlWriter } from '../../src/netlink/attr.js';
-import { runBatch, BATCH_MAX_MESSAGES, type BatchChannel } from '../../src/netlink/batch.js';
+import { runBatch, BATCH_MAX_MESSAGES, RX_SLOT, type BatchChannel } from '../../src/netlink/batch.js';
 import { KernelTurn } from '../../src/netlink/kernel-turn.js';
 import { nativeAddon } from '../../src/native.js';
 import { IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST, AF_UNSPEC } from '../../src/netlink/constants.js';
@@ -37,7 +37,7 @@ describe('netlink batches', () => {
     });
 
     it('lets runBatch complete a batch of thousands of requests, all successful', async () => {
-      const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), w: new NlWriter(512 * 1024), wait: async () => undefined };
+      const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), rxLengths: new Int32Array(65536 / RX_SLOT), w: new NlWriter(512 * 1024), wait: async () => undefined };
       const count = BATCH_MAX_MESSAGES * 2 + 5;
       const r = await runBatch(ch, count, 1000, (w, i, seq) => {
         if (i === 7) throw new Error('cannot encode this one');
@@ -49,6 +49,26 @@ describe('netlink batches', () => {
       assert.equal(r.outcome.messages.get(7), 'cannot encode this one');
       assert.equal(r.outcome.errnos.filter((e) => e !== 0).length, 1);
       assert.equal(r.lastSeq, 1000 + count, 'the last fence follows the last request');
+    });
+  });
+
+  describe('NetlinkSocket in loopback mode with errors', () => {
+    it('fails every n-th create with EEXIST and every n-th create-or-update with EBUSY, in order, the fence last', async () => {
+      const sock = new NetlinkSocket({ loopback: true, loopbackErrors: 3 });
+      try {
+        const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), rxLengths: new Int32Array(65536 / RX_SLOT), w: new NlWriter(64 * 1024), wait: async () => undefined };
+        const kinds = ['create', 'create', 'create', 'update', 'create', 'update', 'update', 'create', 'create'];
+        const r = await runBatch(ch, kinds.length, 100, (w, i, seq) => {
+          const flags = kinds[i] === 'create' ? NLM_F_REQUEST | 0x200 /* NLM_F_EXCL */ | 0x400 /* NLM_F_CREATE */ : NLM_F_REQUEST | 0x400;
+          w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, flags, seq, 2);
+          w.end();
+        });
+        // creates #3 and #6 (indexes 2 and 8), the third update (index 6)
+        assert.deepEqual([...r.outcome.errnos], [0, 0, 17, 0, 0, 0, 16, 0, 17]);
+        assert.ok(sock.recv(Buffer.alloc(64)) < 0, 'nothing left after the fence');
+      } finally {
+        sock.close();
+      }
     });
   });
 
