@@ -25,7 +25,9 @@
 #   both nodes share one kernel: the kernel builds an event for every created entry as long as
 #   anyone in the host listens to conntrack NEW events (the listeners are counted per host, not
 #   per namespace), so a live primary in another namespace would make the backup's commit pay
-#   for events that a real, separate backup does not pay for.
+#   for events that a real, separate backup does not pay for. Its table is flushed too (then a
+#   second's pause while the kernel frees it): the hash table is one for the host, and every
+#   create walks chains that a separate backup's kernel would not have.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
