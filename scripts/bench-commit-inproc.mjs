@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // In-process commit benchmark: where the time of a `-c` goes, without daemons or a sync link.
 // Run inside a network namespace (its conntrack table is emptied before each round):
-//   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener] [--idle S]
+//   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener] [--idle S] [--keep]
 // --idle S: the pool sits idle S seconds before each round, as a backup's does before its commit.
 // --keep: the table is not emptied between rounds: from the second on, every entry exists (a
 // failback's commit).

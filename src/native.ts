@@ -20,7 +20,11 @@ export interface NativeSocket {
   unref(): void;
   close(): void;
   ignorePorts(ports: number[]): void;
-  /** From now on send() reaches no kernel; recv() answers the last ACK-requesting message with success. */
+  /**
+   * From now on send() reaches no kernel; recv() gives the replies the kernel would: the ACK of a
+   * message that asked for one, and (errorEvery n) EEXIST for every n-th conntrack create and
+   * EBUSY for every n-th create-or-update.
+   */
   loopback(errorEvery?: number): void;
   readonly fd: number;
 }

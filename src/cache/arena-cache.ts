@@ -32,6 +32,9 @@ const MIN_ARENA = 4096;
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
+/** Words of the record at word offset `rec`: header, key (padded), attribute room. */
+const recordWordsAt = (w: Uint32Array, rec: number): number => (HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2;
+
 /** A growable SharedArrayBuffer (ES2024: Node 20 has it; the TypeScript lib here is ES2022). */
 interface GrowableShared extends SharedArrayBuffer {
   readonly growable: boolean;
@@ -470,7 +473,7 @@ export class ArenaCache implements CacheView {
     const w = this.words;
     const end = this.used >> 2;
     for (let rec = 0; rec < end;) {
-      const size = (HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2;
+      const size = recordWordsAt(w, rec);
       if ((w[rec] & 0xff) !== FREE) yield this.materialize(rec, a, w);
       rec += size;
     }
@@ -523,7 +526,7 @@ export class ArenaCache implements CacheView {
   }
 
   private recordWords(rec: number): number {
-    return (HDR + align4((this.words[rec] >>> 8) & 0xff) + this.words[rec + 1]) >> 2;
+    return recordWordsAt(this.words, rec);
   }
 
   /** New attributes for a held record: in place when they fit, else the record moves. */
@@ -695,7 +698,7 @@ export class ArenaCache implements CacheView {
     const next = this.allocArena(cap);
     let o = 0;
     for (let rec = 0; rec < end;) {
-      const words = (HDR + align4((ow[rec] >>> 8) & 0xff) + ow[rec + 1]) >> 2;
+      const words = recordWordsAt(ow, rec);
       if ((ow[rec] & 0xff) !== FREE) {
         old.copy(next, o, rec * 4, (rec + words) * 4);
         this.recOf[ow[rec + 4]] = (o >> 2) + 1;
@@ -807,9 +810,9 @@ export class SegmentWalk {
     const start = rec * 4;
     const n = this.number + 1;
     const limit = this.limits[n < this.limits.length ? n : this.limits.length - 1];
-    rec += (HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2; // at least one record
+    rec += recordWordsAt(w, rec); // at least one record
     while (rec < endRec) {
-      const next = rec + ((HDR + align4((w[rec] >>> 8) & 0xff) + w[rec + 1]) >> 2);
+      const next = rec + recordWordsAt(w, rec);
       if (next * 4 - start > limit) break;
       rec = next;
     }

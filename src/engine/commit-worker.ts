@@ -95,6 +95,10 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
   const t0 = performance.now();
   const { buf, start, end, updated } = c;
   let encodeMs = 0;
+  /** Request j of `run`, for record k, failed: reported with the entry's wire attributes. */
+  const fail = (run: BatchRun, j: number, k: number): void => {
+    result.failures.push({ errno: run.outcome.errnos[j], message: run.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
+  };
   // a create, or (update) a create-or-update: without NLM_F_EXCL the kernel changes the entry it has
   const encodeNew = (w: NlWriter, k: number, s: number, update: boolean): void => {
     const r = rec[k];
@@ -115,7 +119,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     const err = first.outcome.errnos[k];
     if (err === 0) result.created++;
     else if (err === errno.EEXIST) exists.push(k);
-    else result.failures.push({ errno: err, message: first.outcome.messages.get(k), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
+    else fail(first, k, k);
   }
   // What is there becomes ours: updated in place, one request each (as conntrackd's commit does;
   // a delete and a new create cost the kernel three times a create). Where the kernel will not
@@ -132,7 +136,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
       const k = exists[j];
       if (err === 0) result.replaced++;
       else if (err === errno.EOPNOTSUPP || err === errno.EBUSY) pending.push(k);
-      else result.failures.push({ errno: err, message: upd.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
+      else fail(upd, j, k);
     }
   }
   // delete, create. A packet can re-create the flow in between (the VIP is already here): then
@@ -159,7 +163,7 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
         result.replaced++;
         result.recreated++;
       } else if (err === errno.EEXIST && round < 3) pending.push(batch[j]);
-      else result.failures.push({ errno: err, message: again.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[batch[j]]], end[rec[batch[j]]]) });
+      else fail(again, j, batch[j]);
     }
   }
   result.encodeMs += encodeMs;
