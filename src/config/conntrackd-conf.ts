@@ -5,6 +5,9 @@
 // (longest match, earlier rule on a tie), which has visible consequences: a word of 1-4 hex digits
 // ("abc", "ae0", "f00") is an IPv6 address, not a name; "on"/"no" are booleans; a path runs from
 // '/' to the next space or newline (tabs, '#', braces and CRs included); there are no quotes.
+// Only spaces, tabs, CRs and newlines separate words: a form feed, vertical tab, U+00A0 or other
+// stray character outside a comment is an error (conntrackd fails or stops reading there; see
+// stray-characters.ts) and is then read as a space so that the rest of the file is still checked.
 // The parser is a recursive descent over blocks `Name [args] { … }` and collects every problem.
 //
 // Messages: <source>:<line>:<column>: <message>, e.g.
@@ -19,6 +22,7 @@ import type { ChannelInput, CtsyncConfigInput, FilterConfigInput, FilterMode, Tc
 import { DEFAULTS, SYSLOG_FACILITIES, withDefaults } from './model.js';
 import { PROTOCOL_NAMES, protocolByName } from './protocols.js';
 import { checkConfig, isIPv4, isIPv6, lintConfig, type KeyedProblem } from './schema.js';
+import { printable, strayCharacter, strayMessage } from './stray-characters.js';
 
 // ------------------------------------------------------------------------------------- lexer
 
@@ -68,24 +72,54 @@ export function classifyWord(w: string): WordClass {
   return 'invalid';
 }
 
-export function tokenize(text: string): Token[] {
+/** A character the scanner refuses (see stray-characters.ts), at its place. */
+export interface LexProblem {
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** Ends a word (not a path): conntrackd's separators, braces, a comment, or a stray character. */
+function endsWord(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\r' || c === '\n' || c === '{' || c === '}' || c === '#' || strayCharacter(c) !== undefined;
+}
+
+/**
+ * Splits conntrackd.conf text into tokens; stray characters (form feed, U+00A0 …) outside
+ * comments go to `problems` and separate words like a space. Every step of the loop consumes at
+ * least one character, so any input ends.
+ */
+export function tokenize(text: string, problems: LexProblem[] = []): Token[] {
   const out: Token[] = [];
   let i = 0;
   let line = 1;
   let col = 1;
   const n = text.length;
+  /** Reports the run of one stray character at text[at] (column `atCol`); returns the run's length (>= 1). */
+  const stray = (at: number, atCol: number, inPath: boolean): number => {
+    const s = strayCharacter(text[at]!)!;
+    let len = 1;
+    while (at + len < n && text[at + len] === text[at]) len++;
+    problems.push({ line, col: atCol, message: strayMessage(s, len, inPath) });
+    return len;
+  };
   while (i < n) {
     const c = text[i]!;
     if (c === '\n') { i++; line++; col = 1; continue; }
     if (c === ' ' || c === '\t' || c === '\r') { i++; col++; continue; }
-    if (c === '#') { while (i < n && text[i] !== '\n') { i++; col++; } continue; }
+    // conntrackd skips a comment whole, whatever it holds.
+    if (c === '#') { do { i++; col++; } while (i < n && text[i] !== '\n'); continue; }
     if (c === '{' || c === '}') { out.push({ kind: c, text: c, line, col, cls: 'invalid' }); i++; col++; continue; }
+    if (strayCharacter(c)) { const len = stray(i, col, false); i += len; col += len; continue; }
     const start = i;
     if (c === '/') {
       // conntrackd's path token: '/' then anything but a double quote, newline or space.
-      while (i < n && text[i] !== '"' && text[i] !== '\n' && text[i] !== ' ') i++;
+      do {
+        if (strayCharacter(text[i]!)) i += stray(i, col + i - start, true);
+        else i++;
+      } while (i < n && text[i] !== '"' && text[i] !== '\n' && text[i] !== ' ');
     } else {
-      while (i < n && !/[\s{}#]/.test(text[i]!)) i++;
+      do i++; while (i < n && !endsWord(text[i]!));
     }
     const w = text.slice(start, i);
     out.push({ kind: 'word', text: w, line, col, cls: classifyWord(w) });
@@ -186,7 +220,7 @@ class Reader {
   }
 
   private static got(t: Token): string {
-    return t.kind === 'eof' ? 'end of file' : `'${t.text}'`;
+    return t.kind === 'eof' ? 'end of file' : `'${printable(t.text)}'`;
   }
 
   /** Why conntrackd would not read `t` as the wanted kind of value, if there is a telling reason. */
@@ -285,7 +319,7 @@ class Reader {
       : /[{}]/.test(t.text) ? `contains '${/[{}]/.exec(t.text)![0]}' (conntrackd reads a path up to the next space; put a space before the brace)`
       : undefined;
     if (problem) {
-      this.err(t, `'${opt.text}' value '${t.text.replace(/\r/g, '\\r').replace(/\t/g, '\\t')}' ${problem}`);
+      this.err(t, `'${opt.text}' value '${printable(t.text)}' ${problem}`);
       this.reported.add(path);
       // Recover as if the brace had been separated from the path, and the rest of the line were a comment.
       const braces = [...t.text.replace(/[#\t].*$/s, '')].filter((c) => c === '{' || c === '}');
@@ -1035,10 +1069,11 @@ class Reader {
  * the JSON config. Throws a ConfigError listing every problem; returns the warnings otherwise.
  */
 export function parseConntrackdConf(text: string, source = 'conntrackd.conf'): ConntrackdConfResult {
-  const r = new Reader(tokenize(text), source);
+  const lexProblems: LexProblem[] = [];
+  const r = new Reader(tokenize(text, lexProblems), source);
   r.parse();
   const config = r.model();
-  const errors = [...r.errors];
+  const errors: ConfigProblem[] = [...lexProblems.map((p) => ({ source, line: p.line, column: p.col, message: p.message })), ...r.errors];
   for (const p of checkConfig(config)) if (!r.isReported(p.path)) errors.push(r.place(p));
   if (errors.length > 0) {
     errors.sort((a, b) => (a.line! - b.line!) || (a.column! - b.column!));

@@ -7,6 +7,7 @@ import { ConfigError, formatProblem } from './errors.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from './model.js';
 import { keyedMessage, lintConfig, validateConfig } from './schema.js';
 import { parseConntrackdConf } from './conntrackd-conf.js';
+import { printable } from './stray-characters.js';
 
 export interface LoadedConfig {
   config: CtsyncConfig;
@@ -22,6 +23,9 @@ function position(text: string, offset: number): { line: number; column: number 
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
+/** Deeper than any ctsync configuration; the scanner below recurses once per level. */
+const MAX_JSON_DEPTH = 100;
+
 /**
  * Where and why `text` is not JSON (V8's messages do not always give a position). Returns
  * undefined if this scanner finds no error.
@@ -30,7 +34,7 @@ export function jsonError(text: string): { offset: number; message: string } | u
   let i = 0;
   const n = text.length;
   class Stop { constructor(readonly offset: number, readonly message: string) {} }
-  const at = (k: number) => (k >= n ? 'end of file' : `'${text[k]}'`);
+  const at = (k: number) => (k >= n ? 'end of file' : `'${printable(text[k]!)}'`);
   const ws = () => { while (i < n && ' \t\n\r'.includes(text[i]!)) i++; };
   const str = () => {
     i++;
@@ -49,9 +53,10 @@ export function jsonError(text: string): { offset: number; message: string } | u
       i++;
     }
   };
-  const value = (): void => {
+  const value = (depth: number): void => {
     ws();
     const c = text[i];
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) throw new Stop(i, `nested more than ${MAX_JSON_DEPTH} levels deep`);
     if (c === '{') {
       i++; ws();
       if (text[i] === '}') { i++; return; }
@@ -61,7 +66,7 @@ export function jsonError(text: string): { offset: number; message: string } | u
         str(); ws();
         if (text[i] !== ':') throw new Stop(i, `expected ':' after the key, got ${at(i)}`);
         i++;
-        value(); ws();
+        value(depth + 1); ws();
         if (text[i] === ',') { i++; ws(); if (text[i] === '}') throw new Stop(i, "trailing comma before '}'"); continue; }
         if (text[i] === '}') { i++; return; }
         throw new Stop(i, `expected ',' or '}', got ${at(i)}`);
@@ -72,7 +77,7 @@ export function jsonError(text: string): { offset: number; message: string } | u
       if (text[i] === ']') { i++; return; }
       for (;;) {
         if (text[i] === ',') throw new Stop(i, "unexpected ','");
-        value(); ws();
+        value(depth + 1); ws();
         if (text[i] === ',') { i++; ws(); if (text[i] === ']') throw new Stop(i, "trailing comma before ']'"); continue; }
         if (text[i] === ']') { i++; return; }
         throw new Stop(i, `expected ',' or ']', got ${at(i)}`);
@@ -86,7 +91,7 @@ export function jsonError(text: string): { offset: number; message: string } | u
     throw new Stop(i, `unexpected ${at(i)}`);
   };
   try {
-    value(); ws();
+    value(0); ws();
     if (i < n) throw new Stop(i, `unexpected ${at(i)} after the end of the JSON value`);
     return undefined;
   } catch (e) {

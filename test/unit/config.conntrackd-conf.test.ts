@@ -4,11 +4,14 @@
 // Lexer quirks asserted here were checked against the real conntrackd 1.4.7 parser
 // (`conntrackd -C file -s`: "parsing config file in line (N) …" vs "can't connect").
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { classifyWord, parseConntrackdConf } from '../../src/config/conntrackd-conf.js';
+import { classifyWord, parseConntrackdConf, tokenize, type LexProblem } from '../../src/config/conntrackd-conf.js';
 import { ConfigError, formatProblem } from '../../src/config/errors.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from '../../src/config/model.js';
+import { strayCharacter } from '../../src/config/stray-characters.js';
 import { repoRoot } from '../helpers/fakes.js';
 
 
@@ -412,5 +415,126 @@ describe('config: conntrackd.conf reader', () => {
       ['"x"', 'invalid'], ['eth0;', 'invalid'], ['1eth', 'invalid'],
     ];
     for (const [word, cls] of cases) it(`'${word}' is ${cls}`, () => assert.equal(classifyWord(word), cls));
+  });
+
+  describe('stray characters (issue 13: a form feed, vertical tab or U+00A0 made the reader loop until out of memory)', () => {
+    /** A valid file with `sep` between 'Port' and its value on line 8, column 7 (two tabs, then 'Port'). */
+    const strayFile = (sep: string, dir = '/run/ctsync-none') => [
+      '# a stray character between an option and its value',
+      'Sync {', '\tMode FTFW {', '\t}', '\tUDP {', '\t\tIPv4_address 192.0.2.1', '\t\tIPv4_Destination_Address 192.0.2.2',
+      `\t\tPort${sep}3780`,
+      '\t\tInterface eth2', '\t}', '}',
+      'General {', `\tLockFile ${dir}/lock`, '\tUNIX {', `\t\tPath ${dir}/none.ctl`, '\t}', '}', '',
+    ].join('\n');
+    const SPACE_RULE = 'not a separator in conntrackd.conf (only spaces, tabs and newlines are;';
+
+    // What `conntrackd -C file` (and `-C file -s`) 1.4.7 prints for each, with the character at 8:7:
+    // "parsing config file in line (8), symbol 'X': syntax error", X the raw byte (shown escaped).
+    const CASES: Array<[string, string, { raw: string; shown: string }]> = [
+      ['\f', 'U+000C form feed', { raw: '\f', shown: '\\f' }],
+      ['\v', 'U+000B vertical tab', { raw: '\v', shown: '\\v' }],
+      ['\u00a0', 'U+00A0 no-break space', { raw: '\xc2', shown: '\\xc2' }],
+    ];
+    const conntrackdSays = (symbol: string) => `parsing config file in line (8), symbol '${symbol}': syntax error`;
+    for (const [sep, name, symbol] of CASES) {
+      it(`a ${name.slice(7)} between words is an error at its line and column (conntrackd 1.4.7: "${conntrackdSays(symbol.shown)}")`, () => {
+        const how = sep === '\u00a0' ? 'conntrackd 1.4.7 stops reading the file there' : 'conntrackd 1.4.7 fails with a syntax error';
+        assert.equal(errorOf(strayFile(sep), 'x.conf'), `x.conf:8:7: stray ${name}: ${SPACE_RULE} ${how}); replace it with a space`);
+      });
+    }
+
+    it('the rest of the file is still checked: every problem is listed, the stray character read as a space', () => {
+      const text = `Sync {\n\u00a0Mode FTFW { }\n${UDP_BLOCK.replace('Port 3780', 'Port\f3780')}\n}\nGeneral {\n\vBogus 1\n\tHashSize\u00a0\u00a0\u00a0abc\n}\n`;
+      assert.equal(errorOf(text, 'x.conf'), [
+        `x.conf:2:1: stray U+00A0 no-break space: ${SPACE_RULE} conntrackd 1.4.7 stops reading the file there); replace it with a space`,
+        `x.conf:3:77: stray U+000C form feed: ${SPACE_RULE} conntrackd 1.4.7 fails with a syntax error); replace it with a space`,
+        `x.conf:6:1: stray U+000B vertical tab: ${SPACE_RULE} conntrackd 1.4.7 fails with a syntax error); replace it with a space`,
+        "x.conf:6:2: unknown option 'Bogus' in General",
+        `x.conf:7:10: stray U+00A0 no-break space (3 in a row): ${SPACE_RULE} conntrackd 1.4.7 stops reading the file there); replace it with a space`,
+        "x.conf:7:13: 'HashSize' expects a number, got 'abc'",
+      ].join('\n'));
+    });
+
+    it('in a comment they are ignored, as conntrackd ignores them', () => {
+      const r = parse(`# \f\v\u00a0\0\ufeff\ufffd\u2028 in a comment\n${SYNC}`);
+      assert.deepStrictEqual(r.config.sync.channels, [UDP_CHANNEL]);
+    });
+
+    it('in a path they are refused (conntrackd 1.4.7 would keep them in the path)', () => {
+      assert.equal(
+        errorOf(`${SYNC}General {\n\tLockFile /var/lock/x\u00a0\n}\n`, 'x.conf'),
+        'x.conf:3:22: stray U+00A0 no-break space in a path: conntrackd 1.4.7 would keep it as part of the path; replace it with a space',
+      );
+    });
+
+    it('NUL, escape, a byte order mark, invalid UTF-8 and U+2028 are named too, with what to do', () => {
+      const first = (text: string) => errorOf(text, 'x.conf').split('\n')[0];
+      const controlRule = "conntrackd.conf cannot have it outside a comment (";
+      assert.equal(first(`${SYNC}\0`), `x.conf:2:1: stray U+0000 NUL: ${controlRule}conntrackd 1.4.7 stops reading the file there); delete it`);
+      assert.equal(first(`${SYNC}\x1b[0m`), `x.conf:2:1: stray U+001B escape: ${controlRule}conntrackd 1.4.7 fails with a syntax error); delete it`);
+      assert.equal(first(`\ufeff${SYNC}`), `x.conf:1:1: stray U+FEFF byte order mark (zero-width no-break space): ${controlRule}conntrackd 1.4.7 stops reading the file there); delete it (save the file without a byte order mark)`);
+      // As loadConfig reads a file: bytes that are not UTF-8 become U+FFFD.
+      const latin1 = Buffer.concat([Buffer.from(SYNC), Buffer.from('General { Syslog d\xe6mon }\n', 'latin1')]).toString('utf8');
+      assert.equal(errorOf(latin1, 'x.conf').split('\n')[1], `x.conf:2:19: stray U+FFFD replacement character (the file is not valid UTF-8 here): ${controlRule}conntrackd 1.4.7 stops reading the file there); retype this part of the file in ASCII`);
+      assert.equal(first(`${SYNC}\u2028`), `x.conf:2:1: stray U+2028 line separator: ${SPACE_RULE} conntrackd 1.4.7 stops reading the file there); replace it with a newline`);
+    });
+
+    it("every character JavaScript's \\s matches, other than space, tab, CR and LF, is a stray character that separates words", () => {
+      const ws = Array.from({ length: 0x10000 }, (_, c) => String.fromCharCode(c)).filter((c) => /\s/.test(c) && !' \t\r\n'.includes(c));
+      assert.equal(ws.length, 21);
+      for (const c of ws) {
+        assert.ok(strayCharacter(c), `U+${c.charCodeAt(0).toString(16)}`);
+        const problems: LexProblem[] = [];
+        const toks = tokenize(`Port${c}3780${c}`, problems);
+        assert.deepStrictEqual(toks.map((t) => [t.text, t.col]), [['Port', 1], ['3780', 6], ['', 11]]);
+        assert.deepStrictEqual(problems.map((p) => [p.line, p.col]), [[1, 5], [1, 10]]);
+      }
+    });
+
+    it('real conntrackd 1.4.7 rejects the same files (when installed)', function () {
+      const bin = ['/usr/sbin/conntrackd', '/sbin/conntrackd'].find((b) => fs.existsSync(b));
+      if (!bin) this.skip();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-conntrackd-stray-'));
+      try {
+        // `-s` only reads the file and asks the (absent) daemon at dir/none.ctl for statistics.
+        const conntrackd = (sep: string) => {
+          const file = path.join(dir, 'conntrackd.conf');
+          fs.writeFileSync(file, strayFile(sep, dir));
+          return spawnSync(bin!, ['-C', file, '-s'], { encoding: 'latin1', timeout: 10000 }).stderr;
+        };
+        assert.match(conntrackd(' '), /can't connect/);
+        for (const [sep, , symbol] of CASES) {
+          const stderr = conntrackd(sep);
+          assert.ok(stderr.includes(conntrackdSays(symbol.raw)), `${JSON.stringify(sep)}: ${JSON.stringify(stderr)}`);
+        }
+        // Outside a block, a non-ASCII character ends the file for conntrackd: the bad option after it goes unseen.
+        assert.match(conntrackd(' 3780\n}\n}\n\u00a0\nGeneral { Bogus 1 }\n#'), /can't connect/);
+        assert.match(conntrackd(' 3780\n}\n}\nGeneral { Bogus 1 }\n#'), /parsing config file in line \(11\), symbol 'Bogus'/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('`ctsync config check` prints them and exits with status 2 (no hang)', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-config-check-'));
+      try {
+        const file = path.join(dir, 'conntrackd.conf');
+        fs.writeFileSync(file, strayFile('\f').replace('Interface eth2', 'Interface\u00a0eth2').replace('UDP {', 'UDP\v{'));
+        const cli = path.join(repoRoot(), 'dist/src/cli/main.js');
+        // A generous bound: before the fix the process grew without end and never exited.
+        const r = spawnSync(process.execPath, [cli, 'config', 'check', file], { encoding: 'utf8', timeout: 60000 });
+        assert.equal(r.signal, null, `killed after 60 s: ${r.stderr}`);
+        assert.equal(r.status, 2, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr, [
+          `${file}:5:5: stray U+000B vertical tab: ${SPACE_RULE} conntrackd 1.4.7 fails with a syntax error); replace it with a space`,
+          `${file}:8:7: stray U+000C form feed: ${SPACE_RULE} conntrackd 1.4.7 fails with a syntax error); replace it with a space`,
+          `${file}:9:12: stray U+00A0 no-break space: ${SPACE_RULE} conntrackd 1.4.7 stops reading the file there); replace it with a space`,
+          '',
+        ].join('\n'));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -57,6 +57,17 @@ describe('config: loading', () => {
     assert.equal(await loadError(file), `${file}:1:11: invalid JSON: unexpected end of file`);
   });
 
+  it('broken JSON nested deeper than any config is an error at its place, not a stack overflow', async () => {
+    // Found by config.fuzz.test.ts: the position finder recursed once per level.
+    const file = write('deep.json', '{"sync":'.repeat(20000));
+    assert.equal(await loadError(file), `${file}:1:801: invalid JSON: nested more than 100 levels deep`);
+  });
+
+  it('a stray character in JSON is named by its escape', async () => {
+    const file = write('nbsp.json', '{\u00a0"sync": {}}');
+    assert.equal(await loadError(file), `${file}:1:2: invalid JSON: expected a key in double quotes, got '\\u00a0'`);
+  });
+
   it('jsonError finds what JSON.parse rejects', () => {
     const cases: Array<[string, number, string]> = [
       ['{"a":1,}', 7, "trailing comma before '}'"],
