@@ -403,6 +403,11 @@ export class ArenaCache implements CacheView {
     return this.words[added + 4];
   }
 
+  /** The handle of the record at word offset `rec` (from find()). */
+  handleAt(rec: number): number {
+    return this.words[rec + 4];
+  }
+
   /** Replaces a held record's attributes with a full update (ALIVE). */
   overwrite(rec: number, src: Buffer, start: number, end: number, now: number): void {
     this.writeAttrs(rec, src, start, end, now, ObjectState.ALIVE, false);

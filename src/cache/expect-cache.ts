@@ -12,6 +12,8 @@ import { CacheObject, ObjectState, type CacheCounters } from './sync-cache.js';
 export class ExpectObject extends CacheObject {
   /** FT-FW's record while the protocol holds this object (FtFwOptions.nodeOf); opaque. */
   ftfw: object | undefined = undefined;
+  /** External cache: the FT-FW RESYNC epoch in which the peer last sent it (RefreshStamps). */
+  refreshed = 0;
 }
 
 const scratch = Buffer.allocUnsafe(4096);

@@ -337,6 +337,7 @@ export class DaemonHandler implements ControlHandler {
       resyncs: e.resyncs,
       ownEvents: e.ownEvents,
       unusable: e.unusable,
+      staleRemoved: e.staleRemoved,
     };
   }
 }

@@ -12,10 +12,11 @@ import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { decodeConntrack } from '../netlink/ctnetlink.js';
 import { EventTranscoder } from './event-transcoder.js';
 import { makeEventFilter } from './flow-filter.js';
-import { FtFw, type TxSink } from '../sync/ftfw.js';
+import { FtFw, type BulkReason, type PeerBulkAnswer, type TxSink } from '../sync/ftfw.js';
 import { DatagramBuilder, FLAG, MSG, decodeCtAttrs, decodeDatagram, encodeControl, type MalformedReason, type MsgHeader, type SyncVisitor } from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
 import { ArenaCache } from '../cache/arena-cache.js';
+import { RefreshStamps } from '../cache/refresh-stamps.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
 import type { CtsyncConfig } from '../config/model.js';
@@ -30,6 +31,14 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
  * the sending itself.
  */
 const BULK_PER_TURN = 4096;
+
+const BULK_REASON_TEXT: Record<BulkReason, string> = {
+  'resync-requested': 'resync requested by other node',
+  'peer-restart': 'the peer restarted',
+  'nack-evicted': 'the peer asked for messages no longer held',
+  startup: 'start-up',
+  local: 'requested here',
+};
 
 /** Sum of per-CPU u32 counter increments (each may have wrapped). */
 export function countDelta(before: readonly number[], after: readonly number[]): number {
@@ -153,6 +162,10 @@ export class SyncEngine {
   readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
   /** Events the kernel reported that we caused ourselves (commit, flush): applied, not sent. */
   ownEvents = 0;
+  /** RESYNC epoch of each external entry's last refresh by the peer (reconcileExternal). */
+  private readonly refreshed = new RefreshStamps();
+  /** External entries removed because the peer's complete answer to a resync left them out. */
+  staleRemoved = 0;
   /** Well-formed messages whose entry cannot be used (no addresses or protocol). */
   unusable = 0;
   overruns = 0;
@@ -182,11 +195,14 @@ export class SyncEngine {
       {
         released: (obj) => this.released(obj),
         bulk: (reason) => {
-          this.log.info(`sending the internal cache to the peer (${reason === 'resync-requested' ? 'resync requested by other node' : reason})`);
-          this.bulkSend();
+          this.log.info(`sending the internal cache to the peer (${BULK_REASON_TEXT[reason]})`);
+          this.startBulkPass();
         },
         txPending: () => this.scheduleTx(),
         peerStart: ({ firstContact }) => this.log.info(firstContact ? 'peer contacted us' : 'peer restarted'),
+        peerBulkComplete: (answer) => this.reconcileExternal(answer),
+        peerSequenceReset: ({ lastSeq, seq }) =>
+          this.log.warn(`the peer's messages all looked late (ours: after ${lastSeq}, its: ${seq}): its sequence is taken as new, and a resync is asked for what was dropped`),
         handshakeComplete: () => this.log.verbose('handshake with the peer complete'),
       },
       {
@@ -516,15 +532,21 @@ export class SyncEngine {
   }
 
   /**
-   * Sends every internal object, conntracks then expectations (`-B`, or the peer asked for a
-   * resync): queued BULK_PER_TURN per loop turn from here on. A bulk requested while one runs
-   * starts over. Returns how many objects it covers.
+   * `-B`: sends every internal object to the peer, conntracks then expectations. FT-FW runs one
+   * bulk pass at a time: asked for while one runs, it follows it. Returns how many objects it
+   * covers.
    */
   bulkSend(): number {
+    this.ftfw.requestBulk();
+    this.scheduleTx();
+    return this.internal.totalObjects + this.internalExpect.totalObjects;
+  }
+
+  /** A bulk pass FT-FW asked for: queued BULK_PER_TURN per loop turn from here on. */
+  private startBulkPass(): void {
     this.bulkNextHandle = 1;
     this.bulkExpects = this.internalExpect.values();
     this.scheduleTx();
-    return this.internal.totalObjects + this.internalExpect.totalObjects;
   }
 
   /** Queues the next part of a bulk send; true while some is left. */
@@ -572,7 +594,10 @@ export class SyncEngine {
   }
 
   private transmit(): void {
-    if ((this.bulkNextHandle > 0 || this.bulkExpects) && this.feedBulk()) this.scheduleTx();
+    if (this.bulkNextHandle > 0 || this.bulkExpects) {
+      if (this.feedBulk()) this.scheduleTx();
+      else this.ftfw.bulkQueued();
+    }
     this.ftfw.transmitTo(this.txSink);
     this.builder.flush();
     this.channel.flush();
@@ -652,22 +677,52 @@ export class SyncEngine {
     // a message for a flow we do not hold, or one that carries every attribute the held flow
     // has (what conntrackd and ctsync send: the whole cached entry), is stored as received; only
     // a partial update of a held flow is merged field by field
-    if (type === MSG.CT_NEW) {
-      ext.store(kb, 0, kl, buf, start, end, now, ObjectState.NEW);
-      return;
-    }
-    const rec = ext.find(kb, 0, kl);
-    if (rec < 0) ext.store(kb, 0, kl, buf, start, end, now, ObjectState.ALIVE);
-    else if (ext.coveredBy(rec, scan.maskLo, scan.maskHi)) ext.overwrite(rec, buf, start, end, now);
+    let h = 0;
+    if (type === MSG.CT_NEW) h = ext.store(kb, 0, kl, buf, start, end, now, ObjectState.NEW);
     else {
-      try {
-        const e = decodeCtAttrs(buf, start, end);
-        if (e) ext.mergeUpdate(rec, e, now);
-      } catch (err) {
-        this.unusable++;
-        this.log.debug(`peer entry not stored: ${(err as Error).message}`);
+      const rec = ext.find(kb, 0, kl);
+      if (rec < 0) h = ext.store(kb, 0, kl, buf, start, end, now, ObjectState.ALIVE);
+      else if (ext.coveredBy(rec, scan.maskLo, scan.maskHi)) {
+        h = ext.handleAt(rec);
+        ext.overwrite(rec, buf, start, end, now);
+      } else {
+        try {
+          const e = decodeCtAttrs(buf, start, end);
+          if (e) {
+            h = ext.handleAt(rec);
+            ext.mergeUpdate(rec, e, now);
+          }
+        } catch (err) {
+          this.unusable++;
+          this.log.debug(`peer entry not stored: ${(err as Error).message}`);
+        }
       }
     }
+    if (h !== 0) this.refreshed.stamp(h, this.ftfw.resyncEpoch);
+  }
+
+  /**
+   * The peer's answer to one of our RESYNCs arrived whole (FT-FW R3): what the external caches
+   * hold and the peer did not send since is gone from the peer's table (deleted while its DEL
+   * could not reach us), and would be committed at the next failover.
+   */
+  private reconcileExternal({ epoch, clean }: PeerBulkAnswer): void {
+    if (!clean) {
+      this.log.info(`the peer's answer to our resync arrived with gaps: entries it no longer has may stay in the external cache (a resync is asked again later)`);
+      return;
+    }
+    if (this.pendingAdopt) this.settleCommit();
+    const flows = this.refreshed.sweep(this.external, epoch);
+    let expects = 0;
+    for (const obj of [...this.externalExpect.values()]) {
+      if (obj.refreshed >= epoch) continue;
+      this.externalExpect.remove(obj.key);
+      expects++;
+    }
+    this.staleRemoved += flows + expects;
+    const what = `${flows} flows${this.expectations ? ` and ${expects} expectations` : ''}`;
+    if (flows + expects > 0) this.log.info(`external cache reconciled with the peer's table: removed ${what} the peer no longer has`);
+    else this.log.verbose('external cache reconciled with the peer\'s table: nothing stale');
   }
 
   /** Applies a peer's EXP message to the external expectation cache (when ExpectationSync is on). */
@@ -679,8 +734,10 @@ export class SyncEngine {
     const key = expectKey(x);
     try {
       if (type === MSG.EXP_DEL) this.externalExpect.remove(key);
-      else if (type === MSG.EXP_NEW) this.externalExpect.add(x, now, key);
-      else this.externalExpect.replace(x, now, key);
+      else {
+        const obj = type === MSG.EXP_NEW ? this.externalExpect.add(x, now, key) : this.externalExpect.replace(x, now, key);
+        if (obj) obj.refreshed = this.ftfw.resyncEpoch;
+      }
     } catch (err) {
       // decodable but not storable (e.g. no master tuple): as for conntracks, counted, never a crash
       this.unusable++;

@@ -78,6 +78,24 @@
  *      (`bulkOnPeerRestart`) our whole cache is offered, (`resyncOnPeerRestart`) the peer's is
  *      requested (L7). This is the heuristic half of restart recovery, needed for a stock peer,
  *      which neither pushes nor (without StartupResync) pulls when it restarts.
+ *  R3  Reconciliation (ghosts): a bulk adds and updates but never removes, so an entry the peer
+ *      deleted while its DEL could not reach us (it was down or restarting, or the DEL was lost
+ *      for good) would stay in our external cache and be committed at the next failover. The
+ *      answer to our RESYNC is known complete when the first ACK covering that RESYNC arrives
+ *      with no gap in the peer's sequence since it went out (ResyncWatch explains why); the owner
+ *      then drops every external entry not refreshed since (`peerBulkComplete`). So that the
+ *      rule holds for a ctsync peer, which paces its bulk, we acknowledge a peer's RESYNC only
+ *      once a bulk pass started after it has been transmitted whole (our ACK ranges leave its
+ *      sequence number out until then; S2 leaves our own RESYNCs alone for that reason). An
+ *      unclean answer is asked again a few times, spaced out.
+ *  R4  Stall recovery: a receiver pushed out of the peer's sequence space (one message far
+ *      ahead, forged or corrupt) drops every real message as "before" forever, as conntrackd
+ *      does. A peer that keeps talking while all its messages are dropped (StallDetector) has
+ *      its sequence taken as new, and a RESYNC asks for what was dropped.
+ *  R5  Cost bounds: what a peer (re)start costs here (R2's bulk and RESYNC, R4's RESYNC) is spaced
+ *      by a growing hold-off (HoldOff): the first at once, a storm of them (forged HELLOs, junk)
+ *      one per hold-off. Bulk passes run one at a time; requests meanwhile collapse into one more
+ *      pass, started at least `bulkMinGapMs` after the previous one.
  *
  * Why this stays wire-compatible: nothing new appears on the wire. A retransmission is an
  * ordinary data message with a fresh sequence number, built from the current cache state, so
@@ -96,8 +114,9 @@
  *
  * Known residual limits (protocol-level, not fixable without a wire extension):
  *  - A DEAD entry whose CT_DEL cannot be delivered (its sender restarted, it was evicted, or a
- *    stock sender lost it) is not in a later bulk; the peer keeps a ghost until its own purge.
- *    `released(obj, 'evicted')` lets the owner keep a tombstone.
+ *    stock sender lost it) is not in a later bulk; the peer keeps a ghost until the next clean
+ *    answer to one of its RESYNCs (R3): a ctsync receiver asks for one at every restart of its
+ *    peer; under constant loss (no clean answer) the ghost stays.
  *  - A peer that crashes and restarts within its own HELLO run (down less than two ALIVE
  *    periods plus `maxReorderMs`), or within `maxReorderMs` after it, with its new (time-based)
  *    sequence number inside the old run's range, is taken for the same incarnation (sequence
@@ -106,6 +125,13 @@
  *  - Late duplicates are assumed to drain within `maxReorderMs` (and `helloLingerPeriods`).
  *  - Only one peer: like conntrackd, the receive state is a single sequence space.
  */
+import { HoldOff } from './hold-off.js';
+import { ResyncWatch, type PeerBulkAnswer } from './resync-watch.js';
+import { seqAfter, seqBefore, seqDiff } from './seq.js';
+import { StallDetector } from './stall-detector.js';
+
+export { seqAdd, seqAfter, seqBefore, seqDiff } from './seq.js';
+export type { PeerBulkAnswer } from './resync-watch.js';
 
 // ----------------------------------------------------------------------------- wire constants
 // Same values as MSG / FLAG in ./wire.ts (spec §1.4); repeated here so the state machine does
@@ -125,22 +151,6 @@ const F_ALIVE = FTFW_FLAG.ALIVE;
 const F_HELLO = FTFW_FLAG.HELLO;
 const F_HELLO_BACK = FTFW_FLAG.HELLO_BACK;
 const F_HELLO_BITS = F_HELLO | F_HELLO_BACK;
-
-/** Serial-number arithmetic on 32-bit sequence numbers (RFC 1982 style, as conntrackd). */
-export function seqBefore(a: number, b: number): boolean {
-  return ((a - b) | 0) < 0;
-}
-export function seqAfter(a: number, b: number): boolean {
-  return ((b - a) | 0) < 0;
-}
-/** a + n modulo 2^32. */
-export function seqAdd(a: number, n: number): number {
-  return (a + n) >>> 0;
-}
-/** Signed distance a - b in serial arithmetic. */
-export function seqDiff(a: number, b: number): number {
-  return (a - b) | 0;
-}
 
 // ------------------------------------------------------------------------------------- types
 
@@ -220,7 +230,8 @@ export type BulkReason =
   | 'resync-requested' // the peer sent RESYNC (conntrackd: "resync requested by other node")
   | 'peer-restart' // bulkOnPeerRestart: the peer (re)started and has an empty external cache
   | 'nack-evicted' // S4: a NACK asked for entries that were evicted from the resend queue
-  | 'startup'; // S6 bulkOnStartup: our handshake completed (a restart may have lost in-flight data)
+  | 'startup' // S6 bulkOnStartup: our handshake completed (a restart may have lost in-flight data)
+  | 'local'; // the owner asked (`conntrackd -B`)
 
 export interface FtFwHooks<O> {
   /**
@@ -229,10 +240,20 @@ export interface FtFwHooks<O> {
    */
   released?(obj: O, reason: ReleaseReason): void;
   /**
-   * Enqueue every object of the internal cache with queueObject(). Called at the end of the
-   * receive()/timer call that caused it, never re-entrantly in the middle of one.
+   * Enqueue every object of the internal cache with queueObject(), then call bulkQueued(), at
+   * once or after some loop turns (a paced bulk). Called at the end of the receive()/timer call
+   * that caused it, never re-entrantly in the middle of one; one pass at a time (requests
+   * meanwhile collapse into one more pass, started once this one is transmitted).
    */
   bulk?(reason: BulkReason): void;
+  /**
+   * R3: the peer has answered one of our RESYNCs in full (see ResyncWatch): with `clean`, every
+   * entry the peer still has was received after that RESYNC went out, so an external entry not
+   * refreshed since epoch `epoch` (resyncEpoch then) is one the peer no longer has.
+   */
+  peerBulkComplete?(answer: PeerBulkAnswer): void;
+  /** R4: our tracking of the peer's sequence was reset to `seq` (it had been at `lastSeq`). */
+  peerSequenceReset?(info: { readonly lastSeq: number; readonly seq: number }): void;
   /** The timer queued a message (ACK/ALIVE/retransmission): run transmitPass() soon. */
   txPending?(): void;
   /** A peer (re)start was detected (first contact carrying HELLO, or a new HELLO run). */
@@ -316,6 +337,21 @@ export interface FtFwOptions<O> {
   maxReorderMs?: number;
   /** R1: a HELLO this far ahead of the expected seq starts a new run. Default 65536. */
   restartSeqJump?: number;
+  /**
+   * R3: report when the peer's answer to our RESYNC is complete (peerBulkComplete), and hold our
+   * ACKs covering a peer's RESYNC until our answer is transmitted. Default true.
+   */
+  reconcile?: boolean;
+  /** R3: RESYNCs asked again after an unclean answer, 10 s, 20 s, 40 s... later. Default 3. */
+  reconcileRetries?: number;
+  /** R4: take the sequence of a peer whose messages all look late as new. Default true. */
+  stallRecovery?: boolean;
+  /** R5: hold-off after acting on a peer (re)start, doubling within a storm. Default 5000. */
+  restartHoldOffMs?: number;
+  /** R5: the hold-off's ceiling. Default 300000. */
+  restartHoldOffMaxMs?: number;
+  /** R5: least time between the starts of two bulk passes. Default 1000. */
+  bulkMinGapMs?: number;
 }
 
 export type HelloState = 'init' | 'say' | 'done';
@@ -378,6 +414,17 @@ export interface FtFwStats {
   regressionRetransmits: number;
   /** HELLO messages of an ongoing peer run that were sequence-checked instead of bypassed. */
   helloTracked: number;
+  /** R3: answers to our RESYNCs known complete (clean), and those with a gap (unclean). */
+  peerBulksComplete: number;
+  peerBulksUnclean: number;
+  /** R3: ACK ranges held back until our answer to the peer's RESYNC was transmitted. */
+  acksHeld: number;
+  /** R4: times our tracking of the peer's sequence was reset because all its messages looked late. */
+  sequenceResets: number;
+  /** R5: peer (re)starts whose bulk / RESYNC waited for the hold-off. */
+  restartsDeferred: number;
+  /** R5: bulk requests folded into a pass that was running or waiting. */
+  bulkRequestsMerged: number;
   /** Our handshake state. */
   hello: HelloState;
   /** Next sequence number we will use (undefined before the first message). */
@@ -400,6 +447,10 @@ const W_RS = 2;
 
 /** S1: the linger may be extended up to this many times its nominal length (heavy loss). */
 const LINGER_MAX_EXTRA = 4;
+/** R3: the peer's RESYNCs whose ACK waits for our answer, at most. */
+const HELD_RESYNCS = 64;
+/** R3: delay before the first RESYNC asked again after an unclean answer (then doubled). */
+const RECONCILE_RETRY_MS = 10_000;
 
 const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
 const KIND_FLAG: readonly number[] = [0, F_ACK, F_NACK, F_RESYNC, F_ALIVE];
@@ -528,6 +579,41 @@ export class FtFw<O> {
   private readonly reorderTol: number;
   private readonly maxReorderMs: number;
   private readonly seqJump: number;
+  private readonly reconcile: boolean;
+  private readonly reconcileRetries: number;
+  private readonly bulkMinGap: number;
+  /** R5: spacing of what peer (re)starts and sequence resets trigger. */
+  private readonly restartHold: HoldOff;
+  /** R4 (null: off). */
+  private readonly stall: StallDetector | null;
+  /** R3: our RESYNCs waiting for their answer. */
+  private readonly resyncWatch = new ResyncWatch();
+
+  // bulk passes (R5) and the ACKs of the peer's RESYNCs (R3), sender side
+  private passesStarted = 0;
+  private passesDone = 0;
+  private passRunning = false;
+  /** The owner has queued everything of the running pass (bulkQueued). */
+  private passFed = false;
+  /** A pass asked for while one runs or waits for its start time. */
+  private passPending: BulkReason | null = null;
+  private lastPassStartAt = -Infinity;
+  /**
+   * R3: the peer's RESYNCs we have not acknowledged yet, each with the bulk pass that answers
+   * it (the first to start after it): seq, pass, seq, pass...
+   */
+  private heldResyncs: number[] = [];
+
+  // work deferred to a time (R3 retries, R5), one timer for all
+  private duePassAt = Infinity;
+  private dueRestartAt = Infinity;
+  private dueRestartBulk = false;
+  private dueRestartResync = false;
+  private dueRetryAt = Infinity;
+  private reconcileAttempts = 0;
+  private laterTimer: unknown = undefined;
+  private laterArmed = false;
+  private readonly onLaterCb = (): void => this.onLater();
 
   // tx side
   /** tx queue, split: control messages go out first in a pass, then objects (S7 flow control). */
@@ -586,6 +672,8 @@ export class FtFw<O> {
   private pendingBulk: BulkReason[] = [];
   private pendingPeerStart: { seq: number; firstContact: boolean } | null = null;
   private pendingHandshake = false;
+  private pendingAnswer: PeerBulkAnswer | null = null;
+  private pendingSeqReset: { lastSeq: number; seq: number } | null = null;
   private inCall = 0;
 
   private readonly st = {
@@ -596,6 +684,7 @@ export class FtFw<O> {
     helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0, flowBlocked: 0,
     peerRestarts: 0, restartRequeues: 0, bulksRequested: 0, helloTracked: 0,
     peerRegressions: 0, regressionRetransmits: 0,
+    peerBulksComplete: 0, peerBulksUnclean: 0, acksHeld: 0, sequenceResets: 0, restartsDeferred: 0, bulkRequestsMerged: 0,
   };
 
   constructor(env: FtFwEnv, hooks: FtFwHooks<O> = {}, options: FtFwOptions<O> = {}) {
@@ -630,6 +719,13 @@ export class FtFw<O> {
     this.reorderTol = nonNegInt(options.reorderTolerance ?? 64, 'reorderTolerance');
     this.maxReorderMs = nonNegInt(options.maxReorderMs ?? 1000, 'maxReorderMs');
     this.seqJump = positiveInt(options.restartSeqJump ?? 65536, 'restartSeqJump');
+    this.reconcile = ours(options.reconcile, true);
+    this.reconcileRetries = nonNegInt(options.reconcileRetries ?? 3, 'reconcileRetries');
+    this.bulkMinGap = compat ? 0 : nonNegInt(options.bulkMinGapMs ?? 1000, 'bulkMinGapMs');
+    const holdOff = nonNegInt(options.restartHoldOffMs ?? 5000, 'restartHoldOffMs');
+    this.restartHold = new HoldOff(holdOff, Math.max(holdOff, nonNegInt(options.restartHoldOffMaxMs ?? 300_000, 'restartHoldOffMaxMs')));
+    // every message dropped for longer than late duplicates live, at least one per ALIVE period
+    this.stall = ours(options.stallRecovery, true) ? new StallDetector(2 * this.period + this.maxReorderMs, 3) : null;
     this.window = this.windowSize;
   }
 
@@ -640,6 +736,7 @@ export class FtFw<O> {
     if (this.started) return;
     this.started = true;
     this.arm();
+    this.armLater();
     if (this.startupResync && !this.startedOnce) this.requestResync();
     this.startedOnce = true;
   }
@@ -648,6 +745,7 @@ export class FtFw<O> {
   stop(): void {
     this.started = false;
     this.disarm();
+    this.disarmLater();
   }
 
   // ------------------------------------------------------------------------------ tx side
@@ -755,6 +853,31 @@ export class FtFw<O> {
     this.queueCtl(K_RESYNC, 0, 0);
   }
 
+  /**
+   * Asks for a bulk pass for the owner's own reasons (`conntrackd -B`): hooks.bulk is called for
+   * it, at once unless a pass is running or started less than `bulkMinGapMs` ago (then later,
+   * one pass for every request meanwhile).
+   */
+  requestBulk(): void {
+    this.pendingBulk.push('local');
+    this.flushDeferred();
+  }
+
+  /** The owner has queued every object of the bulk pass hooks.bulk asked for. */
+  bulkQueued(): void {
+    if (this.passRunning) this.passFed = true;
+  }
+
+  /** Is a bulk pass running or waiting to start? */
+  get bulkInProgress(): boolean {
+    return this.passRunning || this.passPending !== null;
+  }
+
+  /** RESYNCs transmitted so far (R3): stamp external entries with it when they are refreshed. */
+  get resyncEpoch(): number {
+    return this.resyncWatch.epoch;
+  }
+
   /** Is anything waiting for transmitPass()? */
   get txPending(): boolean {
     return this.txCtl.length + this.txObj.length > 0;
@@ -786,6 +909,7 @@ export class FtFw<O> {
   transmitTo(sink: TxSink<O>): number {
     const now = this.env.now();
     this.maybeEndLinger(now);
+    this.checkPassDone();
     if (this.txCtl.length + this.txObj.length === 0) return 0;
     const txCtl = this.txCtl;
     const txObj = this.txObj;
@@ -846,7 +970,10 @@ export class FtFw<O> {
         flags |= KIND_FLAG[kind];
         if (kind === K_ACK) st.ackSent++;
         else if (kind === K_NACK) st.nackSent++;
-        else st.resyncSent++;
+        else {
+          st.resyncSent++;
+          if (this.reconcile) this.resyncWatch.sent(seq);
+        }
       }
       n.seq = seq;
       n.flags = flags;
@@ -859,7 +986,133 @@ export class FtFw<O> {
       else sink.control(KIND_NAME[kind], seq, flags, from, to);
     }
     if (sent > 0) this.arm();
+    // a pass finished by this one lets held ACKs go: in the next pass
+    if (this.checkPassDone()) this.hooks.txPending?.();
     return sent;
+  }
+
+  // ------------------------------------------------------------------ bulk passes (R3, R5)
+
+  /** Called from flushDeferred (never inside receive/timer): one pass at a time, spaced. */
+  private scheduleBulk(reason: BulkReason, now: number): void {
+    if (this.passRunning || this.passPending !== null) {
+      this.st.bulkRequestsMerged++;
+      if (this.passPending === null) this.passPending = reason; // started when the running one is done
+      return;
+    }
+    const at = this.lastPassStartAt + this.bulkMinGap;
+    if (at > now) {
+      this.passPending = reason;
+      this.duePassAt = at;
+      this.armLater();
+      return;
+    }
+    this.startPass(reason, now);
+  }
+
+  private startPass(reason: BulkReason, now: number): void {
+    this.passPending = null;
+    this.duePassAt = Infinity;
+    this.passesStarted++;
+    this.passRunning = true;
+    this.passFed = false;
+    this.lastPassStartAt = now;
+    this.st.bulksRequested++;
+    if (this.helloState !== 'done') this.bulkInHello = true;
+    if (this.hooks.bulk) this.hooks.bulk(reason);
+    else this.passFed = true;
+  }
+
+  /**
+   * A pass is done once the owner has queued it whole and every object has left the tx queue.
+   * Then held ACKs may go (true if some were queued) and a waiting pass gets its start time.
+   */
+  private checkPassDone(): boolean {
+    if (!this.passRunning || !this.passFed || this.txObj.length !== 0) return false;
+    this.passRunning = false;
+    this.passesDone++;
+    if (this.passPending !== null) {
+      this.duePassAt = Math.max(this.env.now(), this.lastPassStartAt + this.bulkMinGap);
+      this.armLater();
+    }
+    return this.heldResyncs.length > 0 && this.releaseAcks();
+  }
+
+  /** R3: the peer's RESYNC at `seq` is answered by the next pass to start; its ACK waits for it. */
+  private holdAcksFor(seq: number): void {
+    // more unanswered RESYNCs than this: the oldest goes unacknowledged (a stock peer keeps it
+    // in its resend queue; ours keeps asking nothing of it)
+    if (this.heldResyncs.length >= 2 * HELD_RESYNCS) this.heldResyncs.splice(0, 2);
+    this.heldResyncs.push(seq, this.passesStarted + 1);
+  }
+
+  /**
+   * Queues ACK(from, to), around the peer's RESYNCs we have not answered yet: the rest of the
+   * range is acknowledged at once (the peer's data and its flow control do not wait for our
+   * bulk; both sides' bulks would otherwise wait for each other's ACKs), the RESYNC's own
+   * sequence number only when its answer is out.
+   */
+  private queueAck(from: number, to: number): void {
+    const held = this.heldResyncs;
+    for (let i = 0; i < held.length; i += 2) {
+      const r = held[i];
+      if (seqBefore(r, from) || seqAfter(r, to)) continue;
+      if (seqBefore(from, r)) this.queueAck(from, (r - 1) >>> 0);
+      if (seqAfter(to, r)) this.queueAck((r + 1) >>> 0, to);
+      this.st.acksHeld++;
+      return;
+    }
+    this.queueCtl(K_ACK, from, to);
+  }
+
+  /** R3: ACKs for the RESYNCs a finished pass answers. True if any was queued. */
+  private releaseAcks(): boolean {
+    const held = this.heldResyncs;
+    let queued = false;
+    for (let i = 0; i < held.length;) {
+      if (this.passesDone < held[i + 1]) {
+        i += 2;
+        continue;
+      }
+      this.queueCtl(K_ACK, held[i], held[i]);
+      held.splice(i, 2);
+      queued = true;
+    }
+    return queued;
+  }
+
+  /** R3: the peer answered one of our RESYNCs; an unclean answer is asked for again, spaced out. */
+  private onAnswer(a: PeerBulkAnswer, now: number): void {
+    if (a.clean) {
+      this.st.peerBulksComplete++;
+      this.reconcileAttempts = 0;
+    } else {
+      this.st.peerBulksUnclean++;
+      if (this.reconcileAttempts < this.reconcileRetries) {
+        this.dueRetryAt = now + RECONCILE_RETRY_MS * 2 ** this.reconcileAttempts++;
+        this.armLater();
+      }
+    }
+    this.pendingAnswer = a;
+  }
+
+  /**
+   * R5: the peer (re)started, or our tracking of its sequence was reset: its bulk and our RESYNC,
+   * at once or, within a storm of them, once the hold-off is over (collapsed into one).
+   */
+  private restartWork(now: number, bulk: boolean, resync: boolean): void {
+    if (!bulk && !resync) return;
+    const wait = this.restartHold.admit(now);
+    if (wait > 0) {
+      this.st.restartsDeferred++;
+      this.dueRestartBulk ||= bulk;
+      this.dueRestartResync ||= resync;
+      this.dueRestartAt = Math.min(this.dueRestartAt, now + wait);
+      this.armLater();
+      return;
+    }
+    if (bulk) this.pendingBulk.push('peer-restart');
+    if (resync) this.requestResync();
   }
 
   private rsAdd(n: QNode<O>): void {
@@ -986,11 +1239,13 @@ export class FtFw<O> {
         gap = true;
       } else {
         this.st.before++;
-        return 'drop';
+        if (this.stall === null || !this.stall.dropped(seq, now)) return 'drop';
+        this.resetSequence(seq, now);
       }
     }
     if (gap) {
       this.lastGapAt = now;
+      this.resyncWatch.gap();
       this.st.lost += ((seq - this.lastSeq + 1) >>> 0);
       this.st.lostExact += ((seq - expected) >>> 0);
     }
@@ -1000,7 +1255,7 @@ export class FtFw<O> {
     }
     if (gap) {
       // SEQ_AFTER: ACK what was in sequence, NACK the hole, the new message opens a window.
-      if (this.ackFromSet) this.queueCtl(K_ACK, this.ackFrom, (expected - 1) >>> 0);
+      if (this.ackFromSet) this.queueAck(this.ackFrom, (expected - 1) >>> 0);
       this.queueCtl(K_NACK, expected, (seq - 1) >>> 0);
     }
     if (restart) this.peerRestarted(seq, now);
@@ -1052,6 +1307,7 @@ export class FtFw<O> {
         break;
       case K_RESYNC:
         this.st.resyncReceived++;
+        if (this.reconcile) this.holdAcksFor(seq);
         this.pendingBulk.push('resync-requested');
         break;
       default:
@@ -1067,11 +1323,12 @@ export class FtFw<O> {
         this.ackFrom = seq;
       }
       if (--this.window <= 0) {
-        this.queueCtl(K_ACK, this.ackFrom, seq);
+        this.queueAck(this.ackFrom, seq);
         this.window = this.windowSize;
         this.ackFromSet = false;
       }
     }
+    if (this.stall !== null) this.stall.accepted();
     // Track the peer's HELLO run (R1). Runs are opened by peerRestarted(); an accepted HELLO
     // otherwise belongs to the open run (a late HELLO of a closed run is dropped before here).
     if (!hello && (this.runOpen || !this.rxSeqSet)) {
@@ -1086,10 +1343,27 @@ export class FtFw<O> {
     return verdict;
   }
 
+  /**
+   * R4: every message of the peer has looked late for longer than late messages live: take its
+   * sequence as new (the message at `seq` opens a fresh window) and ask for what was dropped.
+   */
+  private resetSequence(seq: number, now: number): void {
+    this.st.sequenceResets++;
+    this.pendingSeqReset = { lastSeq: this.lastSeq, seq };
+    this.ackFromSet = false;
+    this.window = this.windowSize;
+    if (this.runOpen) this.runFirst = seq;
+    this.resyncWatch.gap();
+    this.restartWork(now, false, true);
+  }
+
   private peerRestarted(seq: number, now: number): void {
     const firstContact = !this.rxSeqSet;
     this.st.peerRestarts++;
     this.ackHighSet = false; // acknowledgements of the old incarnation say nothing any more
+    // the old incarnation's RESYNCs and their answers are moot (R3)
+    this.heldResyncs = [];
+    this.resyncWatch.forget();
     // New incarnation: fresh receive window (the first message counts, like conntrackd's reset).
     if (!firstContact) {
       this.ackFromSet = true;
@@ -1114,8 +1388,7 @@ export class FtFw<O> {
       }
       n = next;
     }
-    if (this.bulkOnPeerRestart) this.pendingBulk.push('peer-restart');
-    if (this.resyncOnPeerRestart) this.requestResync();
+    this.restartWork(now, this.bulkOnPeerRestart, this.resyncOnPeerRestart);
     this.pendingPeerStart = { seq, firstContact };
   }
 
@@ -1180,7 +1453,9 @@ export class FtFw<O> {
         // S2: older than something the peer has acknowledged and still unacknowledged.
         // (not before our handshake: everything sent so far is replayed then anyway; not for an
         // entry acknowledged while held: it arrived, it only waits for the linger to end)
-        if (this.holeRule && this.helloState === 'done' && !(n.held && n.acked)) {
+        // (nor for a RESYNC: a ctsync peer acknowledges it only once its answer is out, R3; a
+        // lost one is NACKed)
+        if (this.holeRule && this.helloState === 'done' && !(n.held && n.acked) && n.kind !== K_RESYNC) {
           this.requeue(n);
           this.st.holeRetransmits++;
         }
@@ -1194,6 +1469,10 @@ export class FtFw<O> {
         this.dropNode(n, 'acked');
       }
       n = next;
+    }
+    if (this.reconcile) {
+      const answer = this.resyncWatch.acked(from, to);
+      if (answer !== undefined) this.onAnswer(answer, this.env.now());
     }
   }
 
@@ -1343,12 +1622,13 @@ export class FtFw<O> {
     this.disarm();
     this.inCall++;
     try {
+      const queued = this.txCtl.length;
       if (this.ackFromSet && this.rxSeqSet) {
-        this.queueCtl(K_ACK, this.ackFrom, this.lastSeq);
+        this.queueAck(this.ackFrom, this.lastSeq);
         this.ackFromSet = false;
-      } else {
-        this.queueCtl(K_ALIVE, 0, 0);
       }
+      // nothing to acknowledge, or held back (R3): the peer still hears from us
+      if (this.txCtl.length === queued) this.queueCtl(K_ALIVE, 0, 0);
       const now = this.env.now();
       this.maybeEndLinger(now);
       this.safetyNet(now);
@@ -1383,6 +1663,53 @@ export class FtFw<O> {
     }
   }
 
+  /** The timer of deferred work (R3 retries, R5 hold-offs and pass starts) is due. */
+  private onLater(): void {
+    this.laterArmed = false;
+    this.laterTimer = undefined;
+    const now = this.env.now();
+    let pass: BulkReason | null = null;
+    this.inCall++;
+    try {
+      if (now >= this.dueRestartAt) {
+        const bulk = this.dueRestartBulk;
+        const resync = this.dueRestartResync;
+        this.dueRestartAt = Infinity;
+        this.dueRestartBulk = this.dueRestartResync = false;
+        this.restartWork(now, bulk, resync);
+      }
+      if (now >= this.dueRetryAt) {
+        this.dueRetryAt = Infinity;
+        this.requestResync();
+      }
+      if (now >= this.duePassAt) {
+        this.duePassAt = Infinity;
+        if (!this.passRunning) pass = this.passPending;
+      }
+      this.armLater();
+    } finally {
+      this.inCall--;
+    }
+    if (pass !== null) this.startPass(pass, now);
+    this.flushDeferred();
+    this.hooks.txPending?.();
+  }
+
+  private armLater(): void {
+    this.disarmLater();
+    const due = Math.min(this.duePassAt, this.dueRestartAt, this.dueRetryAt);
+    if (!this.started || due === Infinity) return;
+    this.laterArmed = true;
+    this.laterTimer = this.env.setTimer(Math.max(0, due - this.env.now()), this.onLaterCb);
+  }
+
+  private disarmLater(): void {
+    if (!this.laterArmed) return;
+    this.env.clearTimer(this.laterTimer);
+    this.laterArmed = false;
+    this.laterTimer = undefined;
+  }
+
   private flushDeferred(): void {
     if (this.inCall > 0) return;
     if (this.pendingHandshake) {
@@ -1394,13 +1721,22 @@ export class FtFw<O> {
       this.pendingPeerStart = null;
       this.hooks.peerStart?.(info);
     }
+    if (this.pendingSeqReset !== null) {
+      const info = this.pendingSeqReset;
+      this.pendingSeqReset = null;
+      this.hooks.peerSequenceReset?.(info);
+    }
+    if (this.pendingAnswer !== null) {
+      const answer = this.pendingAnswer;
+      this.pendingAnswer = null;
+      this.hooks.peerBulkComplete?.(answer);
+    }
     if (this.pendingBulk.length > 0) {
-      // Several reasons in one call collapse into one bulk (queueing is idempotent anyway).
+      // several reasons in one call collapse into one pass (queueing is idempotent anyway)
       const reasons = this.pendingBulk;
       this.pendingBulk = [];
-      this.st.bulksRequested++;
-      if (this.helloState !== 'done') this.bulkInHello = true;
-      this.hooks.bulk?.(reasons[0]);
+      this.st.bulkRequestsMerged += reasons.length - 1;
+      this.scheduleBulk(reasons[0], this.env.now());
     }
   }
 

@@ -82,6 +82,11 @@ export class SyncNode {
     await this.client(['-k']);
     for (let i = 0; i < 100 && fs.existsSync(this.sock); i++) await sleep(50);
     // a daemon that did not go away is killed with the namespace's other processes
+    await this.kill();
+  }
+
+  /** A crash: SIGKILL to the daemon (no goodbye, nothing flushed); its socket and lock removed. */
+  async kill(): Promise<void> {
     const pids = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
     for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
       const cmd = fs.existsSync(`/proc/${pid}/cmdline`) ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';

@@ -6,6 +6,7 @@ import { mulberry32 as rng } from '../helpers/fakes.js';
 import {
   FtFw, FTFW_FLAG as F, FTFW_TYPE as T, seqAfter, seqBefore, seqAdd, seqDiff,
   type FtFwEnv, type FtFwHooks, type FtFwOptions, type RxHeader, type TxMessage, type BulkReason, type ReleaseReason,
+  type PeerBulkAnswer,
 } from '../../src/sync/ftfw.js';
 
 // ------------------------------------------------------------------------------------ fake time
@@ -106,19 +107,30 @@ interface Probe {
   peerStarts: Array<{ seq: number; firstContact: boolean }>;
   txPending: number;
   handshakes: number;
+  answers: PeerBulkAnswer[];
+  seqResets: Array<{ lastSeq: number; seq: number }>;
 }
 
 const T0 = 1_750_000_000; // Unix seconds of the fake clock
 const obj = (key: string, state: TObj['state'] = 'NEW', ver = 1): TObj => ({ key, state, ver });
 
-function probe(opts: FtFwOptions<TObj> = {}, start = true, sim = new Sim(T0 * 1000)): Probe {
-  const p: Probe = { sim, fw: undefined as unknown as FtFw<TObj>, released: [], bulks: [], peerStarts: [], txPending: 0, handshakes: 0 };
+/**
+ * One FtFw on a fake clock, recording what it tells its owner. Its bulk passes are queued at
+ * once (an empty cache), unless `paced`: then the test queues and calls bulkQueued() itself.
+ */
+function probe(opts: FtFwOptions<TObj> = {}, start = true, sim = new Sim(T0 * 1000), paced = false): Probe {
+  const p: Probe = { sim, fw: undefined as unknown as FtFw<TObj>, released: [], bulks: [], peerStarts: [], txPending: 0, handshakes: 0, answers: [], seqResets: [] };
   const hooks: FtFwHooks<TObj> = {
     released: (o, why) => p.released.push([o.key, why]),
-    bulk: (why) => p.bulks.push(why),
+    bulk: (why) => {
+      p.bulks.push(why);
+      if (!paced) p.fw.bulkQueued();
+    },
     txPending: () => p.txPending++,
     peerStart: (i) => p.peerStarts.push(i),
     handshakeComplete: () => p.handshakes++,
+    peerBulkComplete: (a) => p.answers.push(a),
+    peerSequenceReset: (i) => p.seqResets.push(i),
   };
   // the start-up recovery (S6, startup RESYNC) is tested on its own; off here to keep passes small
   p.fw = new FtFw<TObj>(sim.env(), hooks, { keyOf: (o) => o.key, startupResync: false, bulkOnStartup: false, ...opts });
@@ -777,6 +789,191 @@ describe('ftfw: improvements beyond conntrackd', () => {
   });
 });
 
+describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
+  const seqOf = (msgs: TxMessage<TObj>[], kind: string): number => msgs.find((m) => m.item.kind === kind)!.seq;
+
+  it('R3: ACKs covering the peer\'s RESYNC wait until our answer (a paced bulk) is transmitted', () => {
+    const p = probe({}, true, undefined, true);
+    handshake(p, 100);
+    assert.equal(p.fw.receive(resync(101)), 'control');
+    assert.deepEqual(p.bulks, ['resync-requested']);
+    p.fw.receive(data(102));
+    p.fw.receive(data(103));
+    p.sim.run(1000); // the timer's ACK(100, 103) leaves the RESYNC out
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(100,100)', 'ack(102,103)']);
+    p.fw.queueObject(obj('a')); // the owner's bulk, a turn later
+    assert.deepEqual(show(p.fw.transmitPass()), ['obj:a']);
+    p.fw.receive(data(104));
+    p.sim.run(1000);
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(104,104)'], 'the owner has not said the bulk is queued');
+    p.fw.bulkQueued();
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(101,101)'], 'acknowledged once the answer is out');
+    assert.equal(p.fw.stats().acksHeld, 1);
+  });
+
+  it('R3: a pass already running when the RESYNC arrives does not count; the next one does', () => {
+    const p = probe({}, true, undefined, true);
+    handshake(p, 100);
+    p.fw.requestBulk();
+    assert.deepEqual(p.bulks, ['local']);
+    p.fw.receive(resync(101));
+    assert.deepEqual(p.bulks, ['local'], 'folded into one more pass, after this one');
+    p.fw.bulkQueued();
+    p.sim.run(1000); // the timer's ACK; pass 1 is done at that transmit pass
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(100,100)'], 'the RESYNC left out');
+    p.sim.run(0); // pass 2 starts then (1 s after pass 1: bulkMinGapMs)
+    assert.deepEqual(p.bulks, ['local', 'resync-requested']);
+    p.fw.bulkQueued();
+    assert.deepEqual(show(p.fw.transmitPass()), ['ack(101,101)']);
+    assert.equal(p.fw.stats().bulkRequestsMerged, 1);
+  });
+
+  it('R3: the peer\'s first ACK covering our RESYNC, with no gap since, completes its answer', () => {
+    const p = probe();
+    handshake(p, 100);
+    p.fw.requestResync();
+    const r = seqOf(p.fw.transmitPass(), 'resync');
+    assert.equal(p.fw.resyncEpoch, 1);
+    p.fw.receive(data(101)); // the bulk
+    p.fw.receive(data(102));
+    p.fw.receive(ack(103, r - 5, r - 1));
+    assert.deepEqual(p.answers, [], 'an ACK short of the RESYNC says nothing');
+    p.fw.receive(ack(104, r, r));
+    assert.deepEqual(p.answers, [{ epoch: 1, clean: true }]);
+    assert.equal(p.fw.stats().peerBulksComplete, 1);
+  });
+
+  it('R3: with a gap in the peer\'s answer it is unclean, and a RESYNC is asked again, spaced out', () => {
+    const p = probe();
+    handshake(p, 100);
+    p.fw.requestResync();
+    const r = seqOf(p.fw.transmitPass(), 'resync');
+    p.fw.receive(data(101));
+    p.fw.receive(data(105)); // 102-104 lost
+    p.fw.transmitPass();
+    p.fw.receive(ack(106, r, r));
+    assert.deepEqual(p.answers, [{ epoch: 1, clean: false }]);
+    p.sim.run(9_000);
+    assert.ok(!show(p.fw.transmitPass()).includes('resync(0,0)'));
+    p.sim.run(1_000);
+    assert.ok(show(p.fw.transmitPass()).includes('resync(0,0)'), 'asked again 10 s later');
+    assert.equal(p.fw.resyncEpoch, 2);
+  });
+
+  it('R3: a peer restart forgets the old incarnation\'s RESYNC and the held ACKs', () => {
+    const p = probe({}, true, undefined, true);
+    handshake(p, 100);
+    p.fw.requestResync();
+    const r = seqOf(p.fw.transmitPass(), 'resync');
+    p.fw.receive(resync(101)); // its ACK waits for our answer
+    p.fw.receive(data(7, F.HELLO)); // the peer restarted
+    p.fw.receive(ack(8, r, r, F.HELLO));
+    assert.deepEqual(p.answers, [], 'not an answer of this incarnation');
+    p.fw.receive(data(9));
+    p.fw.receive(resync(10));
+    p.fw.receive(data(11));
+    p.sim.run(1000);
+    const acks = show(p.fw.transmitPass()).filter((m) => m.startsWith('ack')).map((m) => m.split('/')[0]);
+    assert.deepEqual(acks, ['ack(7,9)', 'ack(11,11)'], 'only the new incarnation\'s RESYNC is left out');
+  });
+
+  it('R4: one message 2^31 ahead does not wedge the receiver: after 3 s of drops the peer\'s sequence is taken as new', () => {
+    const p = probe();
+    handshake(p, 100);
+    assert.equal(p.fw.receive(data(101)), 'apply');
+    assert.equal(p.fw.receive(data(101 + 0x7ffffff0)), 'apply', 'far ahead: a gap, as conntrackd');
+    let seq = 102;
+    const verdicts: string[] = [];
+    for (let t = 0; t < 5; t++) {
+      verdicts.push(p.fw.receive(alive(seq++)));
+      p.sim.run(1000);
+    }
+    assert.deepEqual(verdicts, ['drop', 'drop', 'drop', 'control', 'control'], 'the 4th, 3 s after the 1st');
+    assert.deepEqual(p.seqResets, [{ lastSeq: (101 + 0x7ffffff0) >>> 0, seq: 105 }]);
+    assert.equal(p.fw.receive(data(seq)), 'apply', 'in sequence again');
+    assert.ok(show(p.fw.transmitPass()).includes('resync(0,0)'), 'and what was dropped is asked for');
+    assert.equal(p.fw.stats().sequenceResets, 1);
+  });
+
+  it('R4: late duplicates dropped for less than the window do not reset anything', () => {
+    const p = probe();
+    handshake(p, 100);
+    p.fw.receive(data(101));
+    p.fw.receive(data(150));
+    for (let t = 0; t < 20; t++) {
+      assert.equal(p.fw.receive(data(102 + t)), 'drop');
+      p.sim.run(100);
+    }
+    assert.equal(p.fw.receive(data(151)), 'apply');
+    assert.deepEqual(p.seqResets, []);
+  });
+
+  it('R4 is off in compat mode: conntrackd stays wedged', () => {
+    const p = probe(compat());
+    p.fw.receive(data(101));
+    p.fw.receive(data(101 + 0x7ffffff0));
+    for (let t = 0; t < 10; t++) {
+      assert.equal(p.fw.receive(alive(102 + t)), 'drop');
+      p.sim.run(1000);
+    }
+  });
+
+  it('R5: a storm of forged HELLOs buys one bulk at once and one per hold-off, which doubles', () => {
+    const p = probe();
+    handshake(p, 100);
+    const rnd = rng(3);
+    const hellos = (n: number): void => {
+      for (let i = 0; i < n; i++) p.fw.receive(alive(Math.floor(rnd() * 2 ** 32), F.HELLO));
+      p.fw.transmitPass(); // the owner's loop turn: the (empty) bulk pass goes out
+    };
+    hellos(10);
+    assert.ok(p.fw.stats().peerRestarts >= 9);
+    assert.deepEqual(p.bulks, ['peer-restart'], 'the first restart at once');
+    p.sim.run(4_999);
+    assert.equal(p.bulks.length, 1);
+    p.sim.run(1);
+    assert.equal(p.bulks.length, 2, 'the rest collapsed into one, 5 s later');
+    hellos(10);
+    p.sim.run(9_999);
+    assert.equal(p.bulks.length, 2);
+    p.sim.run(1);
+    assert.equal(p.bulks.length, 3, 'then 10 s later');
+    assert.equal(p.fw.stats().bulksRequested, 3);
+    assert.ok(p.fw.stats().restartsDeferred >= 18);
+  });
+
+  it('R5: a real restart after a quiet time gets its bulk at once', () => {
+    const p = probe();
+    handshake(p, 100);
+    p.fw.receive(data(50, F.HELLO));
+    p.sim.run(60_000);
+    p.fw.transmitPass();
+    p.fw.receive(data(51));
+    p.sim.run(60_000);
+    p.fw.receive(data(20, F.HELLO));
+    assert.deepEqual(p.bulks, ['peer-restart', 'peer-restart']);
+  });
+
+  it('bulk passes: one at a time; requests meanwhile make one more pass, 1 s after the last start', () => {
+    const p = probe({}, true, undefined, true);
+    p.fw.requestBulk();
+    p.fw.requestBulk();
+    p.fw.requestBulk();
+    assert.deepEqual(p.bulks, ['local']);
+    assert.ok(p.fw.bulkInProgress);
+    p.fw.bulkQueued();
+    p.fw.transmitPass();
+    p.sim.run(999);
+    assert.deepEqual(p.bulks, ['local']);
+    p.sim.run(1);
+    assert.deepEqual(p.bulks, ['local', 'local']);
+    p.fw.bulkQueued();
+    p.fw.transmitPass();
+    assert.ok(!p.fw.bulkInProgress);
+    assert.equal(p.fw.stats().bulkRequestsMerged, 2);
+  });
+});
+
 // --------------------------------------------------------------------------- simulation
 
 interface WireMsg {
@@ -826,6 +1023,12 @@ class Link {
 class Node {
   internal = new Map<string, TObj>();
   external = new Map<string, number>();
+  /** RESYNC epoch of each external entry's last refresh (R3), as the engine keeps it. */
+  private stamps = new Map<string, number>();
+  /** External entries removed by complete answers to our RESYNCs. */
+  swept = 0;
+  /** Complete (clean) answers to our RESYNCs. */
+  answers = 0;
   fw!: FtFw<TObj>;
   out!: Link;
   up = true;
@@ -846,8 +1049,18 @@ class Node {
       },
       bulk: () => {
         for (const o of this.internal.values()) this.fw.queueObject(o);
+        this.fw.bulkQueued();
       },
       txPending: () => this.kick(),
+      peerBulkComplete: ({ epoch, clean }) => {
+        if (inc !== this.incarnation || !clean) return;
+        this.answers++;
+        for (const k of [...this.external.keys()]) {
+          if ((this.stamps.get(k) ?? 0) >= epoch) continue;
+          this.external.delete(k);
+          this.swept++;
+        }
+      },
     };
     // intrusive records: a restarted process keeps its (kernel's) objects here, so their records
     // belong to the crashed instance: the new one must ignore them
@@ -942,7 +1155,10 @@ class Node {
     for (const m of d) {
       if (this.fw.receive(m) !== 'apply') continue;
       if (m.type === T.CT_DEL) this.external.delete(m.key!);
-      else this.external.set(m.key!, m.ver!);
+      else {
+        this.external.set(m.key!, m.ver!);
+        this.stamps.set(m.key!, this.fw.resyncEpoch);
+      }
     }
     this.kick();
   }
@@ -977,8 +1193,11 @@ interface Scenario {
   objectsB: number;
   optsA?: FtFwOptions<TObj>;
   optsB?: FtFwOptions<TObj>;
-  /** crash one node at this ms, restart it `downMs` later with a lower sequence counter. */
-  restart?: { who: 'A' | 'B'; atMs: number; downMs: number };
+  /**
+   * crash one node at this ms, restart it `downMs` later with a lower sequence counter; with
+   * `kernelDeletes`, that many of its flows end in its kernel meanwhile (no daemon hears it).
+   */
+  restart?: { who: 'A' | 'B'; atMs: number; downMs: number; kernelDeletes?: number };
   /** how long to let it converge (simulated ms) under continued loss. */
   settleMs?: number;
   /** Both nodes keep FT-FW records on the objects (nodeOf/setNodeOf) instead of a Map. */
@@ -994,6 +1213,8 @@ interface Result {
   b: Node;
   ab: { missing: number; stale: number; ghosts: number };
   ba: { missing: number; stale: number; ghosts: number };
+  /** DELs the restarted node may not have delivered (ghosts the protocol alone would keep). */
+  tombs: { A: Set<string>; B: Set<string> };
   convergedAtMs: number | undefined;
   /** With Scenario.recordWire: the messages sent A->B, then a separator, then B->A. */
   wire?: string[];
@@ -1040,10 +1261,15 @@ export function simulate(sc: Scenario): Result {
   workload(b, 'b', sc.objectsB, 5);
 
   if (sc.restart) {
-    const { who, atMs, downMs } = sc.restart;
+    const { who, atMs, downMs, kernelDeletes = 0 } = sc.restart;
     sim.runUntil(start + atMs);
     const n = who === 'A' ? a : b;
     n.crash();
+    let deleted = 0;
+    for (const k of n.internal.keys()) {
+      if (deleted++ >= kernelDeletes) break;
+      n.internal.delete(k);
+    }
     sim.run(downMs);
     // the restarted process seeds its counter from its clock; put that clock 60 s behind so its
     // new seqs are below the old incarnation's (spec §1.5 observation)
@@ -1069,7 +1295,7 @@ export function simulate(sc: Scenario): Result {
     }
   }
   const wire = sc.recordWire ? [...a.out.trace!, '--', ...b.out.trace!] : undefined;
-  return { a, b, ab: diff(a, b, tombs.A), ba: diff(b, a, tombs.B), convergedAtMs, wire };
+  return { a, b, ab: diff(a, b, tombs.A), ba: diff(b, a, tombs.B), tombs, convergedAtMs, wire };
 }
 
 const lossy = (loss: number, dup = 0, reorder = 0, dropFirst = 0): LinkCfg => ({ loss, dup, reorder, dropFirst });
@@ -1116,6 +1342,27 @@ for (const intrusive of [false, true]) describe(`ftfw: two instances over a loss
     });
     assertConverged(res, 'A restart');
     assert.ok(res.b.fw.stats().peerRestarts >= 2, 'B saw A start twice');
+  });
+
+  it('sender restarts on a clean link, its kernel deleted flows meanwhile: the receiver keeps no ghost (R3)', () => {
+    for (let seed = 30; seed < 34; seed++) {
+      const res = simulate({
+        intrusive, seed, objectsA: 3_000, objectsB: 100,
+        ab: lossy(0), ba: lossy(0),
+        restart: { who: 'A', atMs: 200 + seed * 20, downMs: 2000, kernelDeletes: 300 },
+      });
+      assert.deepEqual(diff(res.a, res.b), { missing: 0, stale: 0, ghosts: 0 }, `seed ${seed}: B holds exactly A's flows`);
+      assert.deepEqual(diff(res.b, res.a), { missing: 0, stale: 0, ghosts: 0 }, `seed ${seed}: and A B's`);
+      assert.ok(res.b.swept > 0, `seed ${seed}: B removed the flows A's kernel ended while A was down`);
+    }
+  });
+
+  it('both sides answer each other\'s RESYNC with more flows than the resend queue holds: no deadlock (R3, S7)', () => {
+    const opts: FtFwOptions<TObj> = { resendQueueSize: 300 };
+    const res = simulate({ intrusive, seed: 40, objectsA: 4_000, objectsB: 4_000, ab: lossy(0), ba: lossy(0), optsA: opts, optsB: opts });
+    assertConverged(res, 'mutual resync');
+    assert.ok(res.a.answers >= 1 && res.b.answers >= 1, `answers: A ${res.a.answers}, B ${res.b.answers}`);
+    assert.ok(res.a.fw.stats().flowBlocked > 0, 'flow control did hold the bulks back');
   });
 
   it('our sender loses nothing with a stock (conntrackd-compat) receiver', () => {
