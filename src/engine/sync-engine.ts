@@ -277,26 +277,14 @@ export class SyncEngine {
     this.scheduleTx();
   }
 
-  private lastChannelError = '';
-  private lastChannelErrorAt = 0;
-  private channelErrorRepeats = 0;
-
   /**
-   * Socket errors of the sync link, once per kind a minute: while the peer's daemon is down its
-   * host answers every ALIVE with ICMP port unreachable, which would be a warning a second.
+   * Socket errors of the sync link. While the peer's daemon is down its host answers every ALIVE
+   * with ICMP port unreachable, a warning a second: the log's rate limit (log-rate-limit.ts)
+   * turns that into a few lines, then one line a minute with the count.
    */
   private onChannelError(err: Error): void {
-    const now = Date.now();
-    if (err.message === this.lastChannelError && now - this.lastChannelErrorAt < 60_000) {
-      this.channelErrorRepeats++;
-      return;
-    }
-    const repeats = this.channelErrorRepeats ? ` (${this.channelErrorRepeats} more like it in the last minute)` : '';
     const hint = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ': the peer refuses the sync port (is its daemon running?)' : '';
-    this.log.warn(`sync channel: ${err.message}${hint}${repeats}`);
-    this.lastChannelError = err.message;
-    this.lastChannelErrorAt = now;
-    this.channelErrorRepeats = 0;
+    this.log.warn(`sync channel: ${err.message}${hint}`);
   }
 
   stop(): void {
