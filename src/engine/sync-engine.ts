@@ -18,6 +18,7 @@ import type { CtScan } from '../sync/wire-attrs.js';
 import { ArenaCache } from '../cache/arena-cache.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
+import { warnWhenFull } from './cache-full.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
 
@@ -171,6 +172,11 @@ export class SyncEngine {
     this.expectHelperWanted = makeExpectHelperFilter(expSync);
     this.internalExpectCache = new ExpectCache('internal', config.general.hashLimit, { commitTimeout: storeAs.commitTimeout, longHelper: 'omit' });
     this.externalExpect = new ExpectCache('external', config.general.hashLimit, { longHelper: 'omit' });
+    // a full cache (HashLimit) refuses entries: said in the log, and in -s (stats-text.ts)
+    warnWhenFull(this.internalCache, 'internal', log);
+    warnWhenFull(this.external, 'external', log);
+    warnWhenFull(this.internalExpectCache, 'internal expectation', log);
+    warnWhenFull(this.externalExpect, 'external expectation', log);
     this.replicate = makeFilter(config.general.filter);
     this.replicateScanned = makeEventFilter(config.general.filter);
     this.transcoder = new EventTranscoder(storeAs);
