@@ -1,5 +1,7 @@
 // Logging with winston: console, file, or both, with levels (conntrackd has no verbose mode).
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import winston from 'winston';
 import Transport from 'winston-transport';
 import { LogRateLimiter, type RateLimitClock, type RateLimitOptions } from './log-rate-limit.js';
@@ -69,6 +71,7 @@ export type Logger = winston.Logger;
 
 export function createLogger(opts: LogOptions): Logger {
   const line = winston.format.printf(({ timestamp, level, message }) => `[${timestamp}] (${level}) ${message}`);
+  if (opts.file) checkLogFile(opts.file);
   const transports: winston.transport[] = [];
   if (opts.console ?? true) transports.push(new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'verbose', 'debug'] }));
   if (opts.file) transports.push(new winston.transports.File({ filename: opts.file }));
@@ -96,6 +99,22 @@ export function createLogger(opts: LogOptions): Logger {
     }) as typeof logger.end;
   }
   return logger;
+}
+
+/**
+ * Opens the log file once (creating its directory, as winston's File transport would): one that
+ * cannot be written is an error here. winston would only emit an error later, or, for a
+ * directory, write nowhere without a word.
+ */
+function checkLogFile(file: string): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.closeSync(fs.openSync(file, 'a'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? ': a part of its path is not a directory' : code === 'EISDIR' ? ': it is a directory' : '';
+    throw new Error(`log file ${file} cannot be written (${code}${why}): check LogFile in General`);
+  }
 }
 
 /** A logger that drops everything (tests, one-shot commands). */

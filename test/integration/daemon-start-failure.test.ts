@@ -29,7 +29,7 @@ describe('a daemon that cannot start says why', function () {
   });
 
   /** Runs ctsync in b's namespace (foreground unless -d is among the arguments). */
-  const ctsync = (args: string[]): Promise<ExecResult> => pair.b.ns.exec(process.execPath, [ctsyncBin(), ...args], { timeout: 60_000 });
+  const ctsync = (args: string[], timeout = 60_000): Promise<ExecResult> => pair.b.ns.exec(process.execPath, [ctsyncBin(), ...args], { timeout });
   const stderrLines = (r: ExecResult): string[] => r.stderr.split('\n').filter((l) => l.trim() !== '');
   const logText = (): string => (fs.existsSync(pair.b.log) ? fs.readFileSync(pair.b.log, 'utf8') : '');
 
@@ -72,6 +72,37 @@ describe('a daemon that cannot start says why', function () {
       assert.ok(!fs.existsSync(lockFile), 'no lock file left behind');
     });
   }
+
+  it('a LogFile that is a directory: refused in one line (the daemon used to run and log nowhere)', async function () {
+    const conf = confWith('logdir', /LogFile .*\n/, `LogFile ${pair.dir}\n`);
+    const r = await ctsync(['-C', conf], 15_000);
+    assert.notEqual(r.exitCode, 0);
+    assert.deepEqual(stderrLines(r), [`ctsync: log file ${pair.dir} cannot be written (EISDIR: it is a directory): check LogFile in General`]);
+    assert.ok(!fs.existsSync(lockFile), 'no lock file left behind');
+  });
+
+  it('a control socket in a directory that does not exist: one line naming the socket and the setting', async function () {
+    const sock = path.join(pair.dir, 'nodir', 'b.sock');
+    const conf = confWith('nodir', /UNIX \{ Path .* \}\n/, `UNIX { Path ${sock} }\n`);
+    const r = await ctsync(['-C', conf]);
+    assert.notEqual(r.exitCode, 0);
+    const reason = `control socket ${sock}: cannot listen (EACCES: its directory does not exist): check Path in General > UNIX`;
+    assert.deepEqual(stderrLines(r), [`ctsync: ${reason}`]);
+    assert.ok(logText().includes(`(error) cannot start: ${reason}\n`), `in the log:\n${logText()}`);
+  });
+
+  it('a second daemon on the same control socket fails, and leaves the first one\'s socket alone', async function () {
+    await pair.b.start();
+    try {
+      const conf = confWith('second', /LockFile .*\n/, `LockFile ${path.join(pair.dir, 'second.lock')}\n`);
+      const r = await ctsync(['-C', conf]);
+      assert.notEqual(r.exitCode, 0);
+      assert.deepEqual(stderrLines(r), [`ctsync: ${pair.b.sock}: another daemon is running (it answers on this socket)`]);
+      assert.equal((await pair.b.client(['-s', 'rsqueue'])).exitCode, 0, 'the first daemon still answers on its socket');
+    } finally {
+      await pair.b.stop();
+    }
+  });
 
   it('and the daemon starts with the same config once the lock is free', async function () {
     await pair.b.start();
