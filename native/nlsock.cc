@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <cstring>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -608,6 +609,9 @@ Napi::Value SetThreadScheduler(const Napi::CallbackInfo& info) {
 // process.execve). For the daemon to restart itself with different V8 flags before it has
 // opened anything: a service manager keeps tracking the same pid. Returns -errno on failure;
 // on success it does not return.
+// Node marks stdin, stdout and stderr close-on-exec: the new image would find them closed and
+// put /dev/null there, and a start-up error would go nowhere. They are kept open across the
+// exec (and marked again if it fails).
 Napi::Value Execv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
@@ -621,8 +625,16 @@ Napi::Value Execv(const Napi::CallbackInfo& info) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  int stdioFlags[3];
+  for (int fd = 0; fd < 3; fd++) {
+    stdioFlags[fd] = fcntl(fd, F_GETFD);
+    if (stdioFlags[fd] >= 0) fcntl(fd, F_SETFD, stdioFlags[fd] & ~FD_CLOEXEC);
+  }
   execv(path.c_str(), argv.data());
-  return Napi::Number::New(env, -errno);
+  int err = errno;
+  for (int fd = 0; fd < 3; fd++)
+    if (stdioFlags[fd] >= 0) fcntl(fd, F_SETFD, stdioFlags[fd]);
+  return Napi::Number::New(env, -err);
 }
 
 // A lock word shared by threads (an Int32Array over a SharedArrayBuffer): 0 free, 1 held, 2 held

@@ -95,6 +95,8 @@ export class ArenaCache implements CacheView {
   /** DEAD records held. */
   private dead = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
+  /** Called when an entry is refused because the cache is full (after createFailed counted it). */
+  onRefused?: () => void;
 
   /**
    * @param sizeHint entries to make room for at once (conntrackd's HashSize), so that filling
@@ -393,6 +395,7 @@ export class ArenaCache implements CacheView {
     }
     if (this.live >= this.limit) {
       this.counters.createFailed++;
+      this.onRefused?.();
       return 0;
     }
     if ((this.live + this.dead + 1) * 2 > this.slots.length) this.grow();

@@ -38,6 +38,8 @@ export class ExpectCache {
   private readonly objects = new Map<string, ExpectObject>();
   private live = 0;
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
+  /** Called when an expectation is refused because the cache is full (after createFailed counted it). */
+  onRefused?: () => void;
 
   /**
    * @param name 'internal' or 'external', for messages and stats
@@ -87,6 +89,7 @@ export class ExpectCache {
     }
     if (this.live >= this.limit) {
       this.counters.createFailed++;
+      this.onRefused?.();
       return undefined;
     }
     const obj = new ExpectObject(key, attrs, ObjectState.NEW, now, now);

@@ -6,6 +6,7 @@
 //    `{"ok": false, "error": "..."}`.
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { nativeAddon } from '../native.js';
 
 export interface ControlRequest {
@@ -53,9 +54,13 @@ export class ControlServer {
     const server = net.createServer((sock) => this.serve(sock));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const noDir = !fs.existsSync(path.dirname(this.path));
+        reject(new Error(`control socket ${this.path}: cannot listen (${err.code ?? err.message}${noDir ? ': its directory does not exist' : ''}): check Path in General > UNIX`));
+      };
+      server.once('error', fail);
       server.listen(this.path, () => {
-        server.off('error', reject);
+        server.off('error', fail);
         resolve();
       });
     });
@@ -63,7 +68,10 @@ export class ControlServer {
   }
 
   close(): void {
+    // the socket file is ours only once we listen on it (a failed start leaves another's alone)
+    const ours = this.server?.listening === true;
     this.server?.close();
+    if (!ours) return;
     try {
       fs.unlinkSync(this.path);
     } catch {

@@ -2,6 +2,7 @@
 // test/fixtures/conntrackd-output/stats-sections.txt), followed by ctsync's own counters.
 import type { SyncEngine } from '../engine/sync-engine.js';
 import type { CacheCounters, CacheView } from '../cache/sync-cache.js';
+import { cacheFullText } from '../engine/cache-full.js';
 
 const n12 = (v: number): string => String(v).padStart(12);
 const n20 = (v: number): string => String(v).padStart(20);
@@ -29,14 +30,31 @@ function udpHeader(e: SyncEngine): string {
   return `${e.channel.opts.kind === 'udp' ? 'UDP' : 'Multicast'} traffic (active device=${e.channel.opts.interface}):`;
 }
 
-/** `-s` (and `-s ct`): caches, traffic, message tracking. */
+/** `-s` (and `-s ct`): caches, traffic, message tracking; what full caches refused. */
 export function generalStats(e: SyncEngine): string {
-  return summary(e, e.internal, e.external);
+  return summary(e, e.internal, e.external) + cacheWarnings(cacheFullLines(e, 'ct'));
 }
 
 /** `-s expect`: the same, with the expectation caches in place of the conntrack caches. */
 export function expectStats(e: SyncEngine): string {
-  return summary(e, e.internalExpect, e.externalExpect);
+  return summary(e, e.internalExpect, e.externalExpect) + cacheWarnings(cacheFullLines(e, 'expect'));
+}
+
+/**
+ * "external cache full: N entries refused (HashLimit L)" for each cache that refused entries.
+ * conntrackd 1.4.7 logs nothing and shows them only as failed creations ("failed:" in `-s`,
+ * "no space left in cache" in `-s cache`), which reads like a transient error.
+ */
+export function cacheFullLines(e: SyncEngine, kind: 'ct' | 'expect' | 'both'): string[] {
+  const lines: Array<string | undefined> = [];
+  if (kind !== 'expect') lines.push(cacheFullText(e.internal, 'internal'), cacheFullText(e.external, 'external'));
+  if (kind !== 'ct' && e.expectations) lines.push(cacheFullText(e.internalExpect, 'internal expectation'), cacheFullText(e.externalExpect, 'external expectation'));
+  return lines.filter((l): l is string => l !== undefined);
+}
+
+/** Appended after the stock sections (their layout stays conntrackd's), only when there is something to say. */
+function cacheWarnings(lines: string[]): string {
+  return lines.length ? 'warnings:\n' + lines.map((l) => `\t${l}\n`).join('') + '\n' : '';
 }
 
 function summary(e: SyncEngine, internal: CacheCounts, external: CacheCounts): string {
@@ -80,7 +98,7 @@ function cacheDetail(name: string, c: CacheView): string {
 }
 
 export function cacheStats(e: SyncEngine): string {
-  return cacheDetail('internal', e.internal) + cacheDetail('external', e.external);
+  return cacheDetail('internal', e.internal) + cacheDetail('external', e.external) + cacheWarnings(cacheFullLines(e, 'ct'));
 }
 
 export function runtimeStats(e: SyncEngine, eventsReceived: number, bufferSize: number): string {

@@ -95,9 +95,24 @@ export function argvWithRealtimeFlags(execArgv: readonly string[], argv: readonl
   return [argv[0], ...missing, ...execArgv, ...argv.slice(1)];
 }
 
+/**
+ * Runs the daemon until it is stopped. A failure to start rejects, for the command line to print
+ * (stderr); started by -d, the parent is also told the reason after FAILED_MARK.
+ */
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   // started by -d: once the parent has gone, a write to our stderr must not kill us (EPIPE)
   if (opts.background) process.stderr.on('error', () => undefined);
+  try {
+    await startDaemon(opts);
+  } catch (err) {
+    if (opts.background) process.stderr.write(`${FAILED_MARK} ${oneLine((err as Error).message)}\n`);
+    throw err;
+  }
+}
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, '; ');
+
+async function startDaemon(opts: DaemonOptions): Promise<void> {
   const { config, warnings } = await loadConfig(opts.configPath);
   let execvError: number | undefined;
   const again = config.general.scheduler ? argvWithRealtimeFlags(process.execArgv, process.argv) : undefined;
@@ -108,7 +123,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   });
   for (const w of warnings) log.warn(w);
   if (execvError !== undefined) log.warn(`could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`);
-  const release = takeLock(config.general.lockFile, log);
+  let release: (() => void) | undefined;
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
@@ -122,13 +137,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     const haDone = ha ? Promise.race([ha.stop(), new Promise((r) => setTimeout(r, 5000))]) : Promise.resolve();
     void haDone.finally(() => {
       engine?.stop();
-      release();
+      release?.();
       log.on('finish', () => process.exit(0));
       log.end();
       setTimeout(() => process.exit(0), 1000).unref();
     });
   };
+  // a bug must leave a trace in the log (a background daemon has no stderr) and no lock file
+  // behind, during start-up too
+  const fatal = (err: Error): void => {
+    log.error(`fatal: ${err.stack ?? err}`);
+    release?.();
+    log.on('finish', () => process.exit(70));
+    log.end();
+    setTimeout(() => process.exit(70), 500).unref();
+  };
   try {
+    release = takeLock(config.general.lockFile, log);
+    process.on('uncaughtException', fatal);
     engine = new SyncEngine(config, log);
     const eng = engine;
     const handler = new DaemonHandler({
@@ -154,20 +180,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     await ha.start();
     scheduleJobs(config, eng, handler, log);
   } catch (err) {
-    log.error(`cannot start: ${(err as Error).message}`);
+    process.off('uncaughtException', fatal);
     server?.close();
     engine?.stop();
-    release();
+    release?.();
+    await logStartFailure(log, err as Error);
     throw err;
   }
-  // a bug must leave a trace in the log (a background daemon has no stderr) before the exit
-  process.on('uncaughtException', (err) => {
-    log.error(`fatal: ${err.stack ?? err}`);
-    release();
-    log.on('finish', () => process.exit(70));
-    log.end();
-    setTimeout(() => process.exit(70), 500).unref();
-  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
@@ -181,6 +200,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
 /** What a background daemon writes on stderr once it is fully started (see runDaemon). */
 const READY_MARK = 'ctsync-daemon-ready';
+/** What a background daemon writes on stderr, followed by the reason, when it cannot start. */
+const FAILED_MARK = 'ctsync-daemon-failed:';
+
+/**
+ * Says why the daemon cannot start, once in each place: the log file and syslog get it here;
+ * stderr gets it from the command line, which prints the error (so not from the console
+ * transport as well). The log is closed (written out) before the caller exits.
+ */
+async function logStartFailure(log: Logger, err: Error): Promise<void> {
+  for (const t of log.transports.filter((t) => t instanceof winston.transports.Console)) log.remove(t);
+  // winston complains on stderr about a message with no transport to go to
+  if (log.transports.length > 0) log.error(`cannot start: ${oneLine(err.message)}`);
+  await new Promise<void>((resolve) => {
+    log.on('finish', resolve);
+    log.end();
+    setTimeout(resolve, 1000).unref();
+  });
+}
 
 /**
  * `-d`: starts the daemon in the background and returns once it has fully started, so a
@@ -204,7 +241,12 @@ export async function startInBackground(argv: string[], config: CtsyncConfig): P
   const state = await Promise.race([ready.then(() => 'ready' as const), exited, timeout]);
   clearTimeout(timer);
   if (state === 'timeout') throw new Error(`the daemon did not finish starting within 30 s (control socket ${config.general.unix.path})`);
-  if (state !== 'ready') throw new Error(`the daemon exited during start-up (code ${state})${stderr ? `:\n${stderr.trim()}` : ''}`);
+  if (state !== 'ready') {
+    // the child's reason, on one line (before it, its stderr has its log lines)
+    const failed = stderr.split('\n').find((l) => l.startsWith(FAILED_MARK));
+    if (failed) throw new Error(failed.slice(FAILED_MARK.length).trim());
+    throw new Error(`the daemon exited during start-up (code ${state})${stderr ? `:\n${stderr.trim()}` : ''}`);
+  }
   child.stderr!.destroy();
   child.unref();
 }

@@ -324,12 +324,14 @@ export class DaemonHandler implements ControlHandler {
   counters(): Record<string, unknown> {
     const e = this.engine;
     return {
-      internal: { active: e.internal.size, ...e.internal.counters },
-      external: { active: e.external.size, ...e.external.counters },
+      internal: { active: e.internal.size, limit: e.internal.limit, ...e.internal.counters },
+      external: { active: e.external.size, limit: e.external.limit, ...e.external.counters },
       ...(e.expectations ? {
-        internalExpect: { active: e.internalExpect.size, ...e.internalExpect.counters },
-        externalExpect: { active: e.externalExpect.size, ...e.externalExpect.counters },
+        internalExpect: { active: e.internalExpect.size, limit: e.internalExpect.limit, ...e.internalExpect.counters },
+        externalExpect: { active: e.externalExpect.size, limit: e.externalExpect.limit, ...e.externalExpect.counters },
       } : { expectMessagesIgnored: e.expectMessagesIgnored }),
+      // what an operator must act on, as -s says it (empty when all is well)
+      warnings: text.cacheFullLines(e, 'both'),
       channel: e.channel.stats,
       malformed: e.malformed,
       ftfw: e.ftfw.stats(),

@@ -19,6 +19,7 @@ import { ArenaCache } from '../cache/arena-cache.js';
 import { RefreshStamps } from '../cache/refresh-stamps.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
+import { warnWhenFull } from './cache-full.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
 
@@ -184,6 +185,11 @@ export class SyncEngine {
     this.expectHelperWanted = makeExpectHelperFilter(expSync);
     this.internalExpectCache = new ExpectCache('internal', config.general.hashLimit, { commitTimeout: storeAs.commitTimeout, longHelper: 'omit' });
     this.externalExpect = new ExpectCache('external', config.general.hashLimit, { longHelper: 'omit' });
+    // a full cache (HashLimit) refuses entries: said in the log, and in -s (stats-text.ts)
+    warnWhenFull(this.internalCache, 'internal', log);
+    warnWhenFull(this.external, 'external', log);
+    warnWhenFull(this.internalExpectCache, 'internal expectation', log);
+    warnWhenFull(this.externalExpect, 'external expectation', log);
     this.replicate = makeFilter(config.general.filter);
     this.replicateScanned = makeEventFilter(config.general.filter);
     this.transcoder = new EventTranscoder(storeAs);
@@ -293,26 +299,14 @@ export class SyncEngine {
     this.scheduleTx();
   }
 
-  private lastChannelError = '';
-  private lastChannelErrorAt = 0;
-  private channelErrorRepeats = 0;
-
   /**
-   * Socket errors of the sync link, once per kind a minute: while the peer's daemon is down its
-   * host answers every ALIVE with ICMP port unreachable, which would be a warning a second.
+   * Socket errors of the sync link. While the peer's daemon is down its host answers every ALIVE
+   * with ICMP port unreachable, a warning a second: the log's rate limit (log-rate-limit.ts)
+   * turns that into a few lines, then one line a minute with the count.
    */
   private onChannelError(err: Error): void {
-    const now = Date.now();
-    if (err.message === this.lastChannelError && now - this.lastChannelErrorAt < 60_000) {
-      this.channelErrorRepeats++;
-      return;
-    }
-    const repeats = this.channelErrorRepeats ? ` (${this.channelErrorRepeats} more like it in the last minute)` : '';
     const hint = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ': the peer refuses the sync port (is its daemon running?)' : '';
-    this.log.warn(`sync channel: ${err.message}${hint}${repeats}`);
-    this.lastChannelError = err.message;
-    this.lastChannelErrorAt = now;
-    this.channelErrorRepeats = 0;
+    this.log.warn(`sync channel: ${err.message}${hint}`);
   }
 
   stop(): void {

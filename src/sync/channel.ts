@@ -71,6 +71,31 @@ export function interfaceMtu(name: string): number {
   }
 }
 
+/** What a failed bind means, by errno name. */
+const BIND_ERRORS: Record<string, string> = {
+  EADDRNOTAVAIL: 'the address is not on this machine',
+  EADDRINUSE: 'another program uses this address and port',
+  EACCES: 'permission denied',
+};
+
+const codeOf = (err: Error): string => (err as NodeJS.ErrnoException).code ?? err.message;
+const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+
+/**
+ * One set-up step of a socket (bind, connect): resolves when `start` calls back; the socket's
+ * 'error' meanwhile rejects, as `explain` puts it.
+ */
+function setUp(sock: dgram.Socket, start: (done: () => void) => void, explain: (err: Error) => Error): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: Error): void => reject(explain(err));
+    sock.once('error', fail);
+    start(() => {
+      sock.off('error', fail);
+      resolve();
+    });
+  });
+}
+
 export class SyncChannel extends EventEmitter<ChannelEvents> {
   readonly stats: ChannelStats = { bytesSent: 0, packetsSent: 0, bytesReceived: 0, packetsReceived: 0, sendErrors: 0, receiveErrors: 0, foreign: 0 };
   /** Largest datagram payload: MTU minus IP and UDP headers, as conntrackd reserves. */
@@ -78,6 +103,8 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   private readonly v6: boolean;
   private rx?: dgram.Socket;
   private tx?: dgram.Socket;
+  /** open() is done: socket errors are 'error' events from now on. */
+  private opened = false;
   private readonly target: string;
   // Transmit batching: datagrams queued by send() are copied back to back into `stage` and go out
   // with one sendmmsg(2) per TX_BATCH, at flush() or at the latest on the next loop turn.
@@ -134,30 +161,23 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     const tx = dgram.createSocket({ type });
     this.rx = rx;
     this.tx = tx;
+    // A socket's errors are the channel's 'error' events once open() is done. Before, the error
+    // of a set-up step fails open() (saying what to check in the config), and any other is only
+    // counted: nobody listens to the channel yet, and an 'error' event nobody listens to would
+    // take the process down.
     rx.on('error', (err) => {
       this.stats.receiveErrors++;
-      this.emit('error', err);
+      if (this.opened) this.emit('error', err);
     });
     tx.on('error', (err) => {
       this.stats.sendErrors++;
-      this.emit('error', err);
+      if (this.opened) this.emit('error', err);
     });
     rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
     const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
-    await new Promise<void>((resolve, reject) => {
-      rx.once('error', reject);
-      rx.bind(o.port, bindAddress, () => {
-        rx.off('error', reject);
-        resolve();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      tx.once('error', reject);
-      tx.bind(0, o.kind === 'udp' ? o.localAddress : undefined, () => {
-        tx.off('error', reject);
-        resolve();
-      });
-    });
+    await setUp(rx, (done) => rx.bind(o.port, bindAddress, done), (err) => this.bindError(err, bindAddress, o.port));
+    const txAddress = o.kind === 'udp' ? o.localAddress : undefined;
+    await setUp(tx, (done) => tx.bind(0, txAddress, done), (err) => this.bindError(err, txAddress ?? 'any address', 0));
     const native = nativeAddon();
     const rxFd = fdOf(rx);
     const txFd = fdOf(tx);
@@ -169,19 +189,19 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     if (o.sndSocketBuffer) native.setsockoptInt(txFd, SOL_SOCKET, SO_SNDBUFFORCE, o.sndSocketBuffer);
     if (o.checksum === false) native.setsockoptInt(txFd, SOL_SOCKET, SO_NO_CHECK, 1);
     // one destination: connect once, so each send skips the address lookup
-    await new Promise<void>((resolve, reject) => {
-      tx.once('error', reject);
-      tx.connect(o.port, this.target, () => {
-        tx.off('error', reject);
-        resolve();
-      });
-    });
+    await setUp(tx, (done) => tx.connect(o.port, this.target, done), (err) => new Error(`sync channel: cannot reach ${hostPort(this.target, o.port)} (${codeOf(err)})`));
     if (o.kind === 'multicast') {
-      rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
+      try {
+        rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
+      } catch (err) {
+        const why = codeOf(err as Error) === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: the interface address is not on this machine' : codeOf(err as Error);
+        throw new Error(`sync channel: cannot join the multicast group ${o.group} on ${o.localAddress} (${why}; check IPv4_interface and Group in Sync > Multicast)`);
+      }
       tx.setMulticastInterface(this.v6 ? `::%${o.interface}` : o.localAddress);
       tx.setMulticastLoopback(false);
       tx.setMulticastTTL(1);
     }
+    this.opened = true;
     this.readBatched(rx, rxFd);
     // an addon built before sendMany existed: every datagram goes through node:dgram
     if (typeof native.sendMany === 'function') {
@@ -189,6 +209,16 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       this.txFd = txFd;
       this.stage = Buffer.allocUnsafe(Math.max(Math.min(TX_BATCH * this.maxDatagram, TX_STAGE_MAX), this.maxDatagram));
     }
+  }
+
+  /** A bind that failed, as one line naming the address, the port and the setting to check. */
+  private bindError(err: Error, address: string, port: number): Error {
+    const code = codeOf(err);
+    const section = this.opts.kind === 'udp' ? 'Sync > UDP' : 'Sync > Multicast';
+    const addressSetting = this.opts.kind === 'udp' ? (this.v6 ? 'IPv6_address' : 'IPv4_address') : 'Group';
+    const why = BIND_ERRORS[code];
+    const check = code === 'EADDRNOTAVAIL' ? addressSetting : code === 'EADDRINUSE' ? 'Port' : `${addressSetting} and Port`;
+    return new Error(`sync channel: cannot bind ${hostPort(address, port)} (${why ? `${code}: ${why}` : code}; check ${check} in ${section})`);
   }
 
   /**

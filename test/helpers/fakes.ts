@@ -50,3 +50,40 @@ export function recordingActions(): { actions: HaActions; calls: string[] } {
   };
   return { actions, calls };
 }
+
+/** A clock whose time moves only when told, firing its timers in order (synchronous). */
+export class ManualClock {
+  t = 1_750_000_000_000;
+  private timers: Array<{ at: number; id: number; fire: () => void }> = [];
+  private seq = 0;
+  now(): number {
+    return this.t;
+  }
+  setTimer(ms: number, fire: () => void): unknown {
+    const id = ++this.seq;
+    this.timers.push({ at: this.t + ms, id, fire });
+    return id;
+  }
+  clearTimer(handle: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== handle);
+  }
+  get pendingTimers(): number {
+    return this.timers.length;
+  }
+  /** Fires the earliest timer due by `until`, moving time to it; false when none is due. */
+  fireNext(until: number): boolean {
+    this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
+    const next = this.timers[0];
+    if (!next || next.at > until) return false;
+    this.timers.shift();
+    this.t = next.at;
+    next.fire();
+    return true;
+  }
+  /** Moves time forward by `ms`, firing the timers that fall due, in order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    while (this.fireNext(end));
+    this.t = end;
+  }
+}

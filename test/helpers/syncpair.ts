@@ -20,6 +20,8 @@ export interface NodeOptions {
   general?: string[];
   /** Lines for a Sync { Options { … } } block (e.g. 'ExpectationSync on'). */
   options?: string[];
+  /** General > HashLimit (default 262144). */
+  hashLimit?: number;
 }
 
 export class SyncNode {
@@ -47,7 +49,7 @@ export class SyncNode {
       '}',
       'General {',
       '  HashSize 32768',
-      '  HashLimit 262144',
+      `  HashLimit ${opts.hashLimit ?? 262144}`,
       `  LogFile ${this.log}`,
       '  Syslog off',
       `  LockFile ${path.join(dir, `${name}.lock`)}`,

@@ -1,7 +1,9 @@
 // Hostile input on the sync port: 100,000 random and mutated datagrams from the peer's address,
 // and datagrams from a stranger. The daemon stays up, counts them, and keeps syncing. It has
 // ExpectationSync on, so well-formed EXP messages among them land in its expectation cache too.
+// Its log stays short: what the datagrams make it say is rate-limited (src/log-rate-limit.ts).
 import { strict as assert } from 'node:assert';
+import fs from 'node:fs';
 import path from 'node:path';
 import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
 import { requireRoot } from '../helpers/netns.js';
@@ -28,6 +30,17 @@ describe('sync receiver under fuzz', function () {
     await pair?.destroy();
   });
 
+  /** The backup's log: lines, bytes, and what its rate limit's summaries counted. */
+  const backupLog = (): { lines: string[]; bytes: number; summarised: number } => {
+    const text = fs.readFileSync(pair.b.log, 'utf8');
+    const lines = text.split('\n').filter(Boolean);
+    const summarised = lines.reduce((n, l) => n + Number(/\((\d+) more like it in the last \d+ s\)$/.exec(l)?.[1] ?? 0), 0);
+    return { lines, bytes: Buffer.byteLength(text), summarised };
+  };
+  /** Without the rate limit, 100,000 datagrams wrote ~5,600 lines (~390 KB) here. */
+  const LOG_LINES_MAX = 150;
+  const LOG_BYTES_MAX = 30_000;
+
   const stats = async (): Promise<Counters> => ((await controlRequest(pair.b.sock, { cmd: 'stats' })) as { counters: Counters }).counters;
 
   it('survives 100,000 random and mutated datagrams from the peer address, counting them malformed', async function () {
@@ -37,6 +50,11 @@ describe('sync receiver under fuzz', function () {
     assert.ok(s.channel.packetsReceived > 50_000, `most datagrams reached the daemon (${s.channel.packetsReceived})`);
     assert.ok(s.malformed.total > 50_000, `counted as malformed (${s.malformed.total})`);
     console.log(`      (${s.channel.packetsReceived} datagrams received, ${s.malformed.total} malformed messages counted)`);
+    // mutated HELLO flags make it believe the peer restarted, and answer with a bulk: a line or
+    // two each, thousands of times
+    const log = backupLog();
+    console.log(`      (its log: ${log.lines.length} lines, ${log.bytes} bytes)`);
+    assert.ok(log.lines.length <= LOG_LINES_MAX && log.bytes <= LOG_BYTES_MAX, `the log stays short: ${log.lines.length} lines, ${log.bytes} bytes`);
   });
 
   it('drops and counts datagrams from anyone but the configured peer', async function () {
@@ -64,5 +82,14 @@ describe('sync receiver under fuzz', function () {
     await pair.a.start();
     await pair.load(pair.a, mixedFlows(2000));
     await pair.converge(pair.a, pair.b);
+  });
+
+  it('says how many log lines it left out: the counts are written, at the latest when it stops', async function () {
+    await pair.b.stop();
+    const log = backupLog();
+    console.log(`      (its log: ${log.lines.length} lines, ${log.bytes} bytes; ${log.summarised} lines left out and counted)`);
+    assert.ok(log.lines.length <= LOG_LINES_MAX + 10, `the log stays short: ${log.lines.length} lines`);
+    assert.ok(log.summarised > 1000, `the suppressed lines are counted (${log.summarised})`);
+    assert.match(log.lines.join('\n'), /\(info\) peer restarted \(\d+ more like it in the last \d+ s\)/);
   });
 });

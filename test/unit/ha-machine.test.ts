@@ -10,39 +10,15 @@ import {
 } from '../../src/ha/machine.js';
 import type { HaLog } from '../../src/ha/log.js';
 import type { Logger } from '../../src/log.js';
+import { ManualClock } from '../helpers/fakes.js';
 
 // ------------------------------------------------------------------------------------ fakes
 
-class FakeClock implements Clock {
-  t = 1_750_000_000_000;
-  private timers: Array<{ at: number; id: number; cb: () => void }> = [];
-  private seq = 0;
-  now(): number {
-    return this.t;
-  }
-  setTimer(ms: number, cb: () => void): unknown {
-    const id = ++this.seq;
-    this.timers.push({ at: this.t + ms, id, cb });
-    return id;
-  }
-  clearTimer(h: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  }
-  get pendingTimers(): number {
-    return this.timers.length;
-  }
-  /** Moves time forward, firing due timers in order. */
-  async advance(ms: number): Promise<void> {
+/** The shared manual clock, letting promises settle after each timer it fires. */
+class FakeClock extends ManualClock implements Clock {
+  override async advance(ms: number): Promise<void> {
     const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.cb();
-      await settle();
-    }
+    while (this.fireNext(end)) await settle();
     this.t = end;
     await settle();
   }
