@@ -114,8 +114,9 @@ describe('netlink batches', () => {
         import(workerData.module).then(({ KernelTurn }) => {
           const t = new KernelTurn(workerData.turn);
           t.acquire();
-          parentPort.postMessage('got it');
           t.release();
+          // after the release: the main thread terminates the worker once it hears this
+          parentPort.postMessage('got it');
         });`;
       const module = new URL('../../src/netlink/kernel-turn.js', import.meta.url).href;
       const worker = new Worker(code, { eval: true, workerData: { turn, module } });
