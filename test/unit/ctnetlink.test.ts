@@ -525,3 +525,28 @@ describe('ctnetlink codec against golden kernel messages', () => {
     });
   });
 });
+
+describe('create requests', () => {
+  /** Top-level attribute types of the create request for `e`. */
+  const createTypes = (e: Entry): number[] => {
+    const w = new NlWriter(64);
+    w.beginNf(CT_NEW, 0x1 | 0x200 | 0x400, 1, e.family);
+    writeCreateAttrs(w, e);
+    w.end();
+    const b = w.bytes();
+    const out: number[] = [];
+    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3) out.push(b.readUInt16LE(o + 2) & NLA_TYPE_MASK);
+    return out;
+  };
+
+  it('a reply address spelled otherwise than the original one (the same address) is no NAT', () => {
+    // `ct load` takes any spelling; the addresses are compared as addresses, not as text
+    const orig = { src: '2001:db8::1', dst: '2001:db8::2', proto: IPPROTO.TCP, sport: 1000, dport: 80 };
+    const e: Entry = { family: 10, orig, reply: { src: '2001:DB8:0::2', dst: '2001:0db8::1', proto: IPPROTO.TCP, sport: 80, dport: 1000 }, status: 0x8, timeout: 60 };
+    assert.deepEqual(natFromReply(e), {});
+    const types = createTypes(e);
+    assert.ok(!types.includes(CTA.NAT_SRC) && !types.includes(CTA.NAT_DST), `no NAT range: ${types}`);
+    // a real translation still is one
+    assert.ok(createTypes({ ...e, reply: { ...e.reply!, dst: '2001:db8::9' } }).includes(CTA.NAT_SRC));
+  });
+});
