@@ -102,75 +102,57 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: TupleFie
   }
 }
 
-function scanTcp(b: Uint8Array, start: number, end: number, f: FlowFields): void {
-  f.tcp = true;
-  f.tcpState = f.wsO = f.wsR = f.flagsO = f.maskO = f.flagsR = f.maskR = -1;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
-    const p = off + 4;
-    const len = alen - 4;
-    switch (raw & NLA_TYPE_MASK) {
-      case CTA_PROTOINFO_TCP.STATE: if (len < 1) short(len, TCP_STATE, p); f.tcpState = b[p]; break;
-      case CTA_PROTOINFO_TCP.WSCALE_ORIGINAL: if (len < 1) short(len, TCP_WSCALE_ORIGINAL, p); f.wsO = b[p]; break;
-      case CTA_PROTOINFO_TCP.WSCALE_REPLY: if (len < 1) short(len, TCP_WSCALE_REPLY, p); f.wsR = b[p]; break;
-      // the kernel dumps mask 0: only a real one is kept
-      case CTA_PROTOINFO_TCP.FLAGS_ORIGINAL: if (len < 2) short(len, TCP_FLAGS_ORIGINAL, p); f.flagsO = b[p]; if (b[p + 1]) f.maskO = b[p + 1]; break;
-      case CTA_PROTOINFO_TCP.FLAGS_REPLY: if (len < 2) short(len, TCP_FLAGS_REPLY, p); f.flagsR = b[p]; if (b[p + 1]) f.maskR = b[p + 1]; break;
-      default: f.unknown.add(raw, p, len, UnknownAt.PROTOINFO_TCP << 2);
-    }
-    off += (alen + 3) & ~3;
-  }
-}
-
-function scanSctp(b: Uint8Array, start: number, end: number, f: FlowFields): void {
-  f.sctp = true;
-  f.sctpState = f.vtagO = f.vtagR = -1;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
-    const p = off + 4;
-    const len = alen - 4;
-    switch (raw & NLA_TYPE_MASK) {
-      case CTA_PROTOINFO_SCTP.STATE: if (len < 1) short(len, SCTP_STATE, p); f.sctpState = b[p]; break;
-      case CTA_PROTOINFO_SCTP.VTAG_ORIGINAL: if (len < 4) short(len, SCTP_VTAG_ORIGINAL, p); f.vtagO = get32(b, p); break;
-      case CTA_PROTOINFO_SCTP.VTAG_REPLY: if (len < 4) short(len, SCTP_VTAG_REPLY, p); f.vtagR = get32(b, p); break;
-      default: f.unknown.add(raw, p, len, UnknownAt.PROTOINFO_SCTP << 2);
-    }
-    off += (alen + 3) & ~3;
-  }
-}
-
-function scanDccp(b: Uint8Array, start: number, end: number, f: FlowFields): void {
-  f.dccp = true;
-  f.dccpState = f.dccpRole = f.dccpSeq = -1;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
-    const p = off + 4;
-    const len = alen - 4;
-    switch (raw & NLA_TYPE_MASK) {
-      case CTA_PROTOINFO_DCCP.STATE: if (len < 1) short(len, DCCP_STATE, p); f.dccpState = b[p]; break;
-      case CTA_PROTOINFO_DCCP.ROLE: if (len < 1) short(len, DCCP_ROLE, p); f.dccpRole = b[p]; break;
-      case CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ: if (len < 8) short(len, DCCP_HANDSHAKE_SEQ, p); f.dccpSeq = p; f.rare = true; break;
-      default: f.unknown.add(raw, p, len, UnknownAt.PROTOINFO_DCCP << 2);
-    }
-    off += (alen + 3) & ~3;
-  }
-}
-
+/**
+ * The protocol-info nests: each replaces the earlier one of its protocol as a whole (its fields
+ * absent again first). One loop for the three: the case labels are nest type << 4 | attribute.
+ */
 function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields): void {
   for (let po = start; po + 4 <= end;) {
     const plen = attrLen(b, po, end);
     const praw = rawType(b, po);
-    const pp = po + 4;
-    switch (praw & NLA_TYPE_MASK) {
-      case CTA_PROTOINFO.TCP: scanTcp(b, pp, po + plen, f); break;
-      case CTA_PROTOINFO.SCTP: scanSctp(b, pp, po + plen, f); break;
-      case CTA_PROTOINFO.DCCP: scanDccp(b, pp, po + plen, f); break;
-      default: f.unknown.add(praw, pp, plen - 4, UnknownAt.PROTOINFO << 2);
-    }
+    const pt = praw & NLA_TYPE_MASK;
+    const first = po + 4;
+    const nend = po + plen;
     po += (plen + 3) & ~3;
+    let at: number;
+    if (pt === CTA_PROTOINFO.TCP) {
+      f.tcp = true;
+      f.tcpState = f.wsO = f.wsR = f.flagsO = f.maskO = f.flagsR = f.maskR = -1;
+      at = UnknownAt.PROTOINFO_TCP;
+    } else if (pt === CTA_PROTOINFO.SCTP) {
+      f.sctp = true;
+      f.sctpState = f.vtagO = f.vtagR = -1;
+      at = UnknownAt.PROTOINFO_SCTP;
+    } else if (pt === CTA_PROTOINFO.DCCP) {
+      f.dccp = true;
+      f.dccpState = f.dccpRole = f.dccpSeq = -1;
+      at = UnknownAt.PROTOINFO_DCCP;
+    } else {
+      f.unknown.add(praw, first, plen - 4, UnknownAt.PROTOINFO << 2);
+      continue;
+    }
+    for (let off = first; off + 4 <= nend;) {
+      const alen = attrLen(b, off, nend);
+      const raw = rawType(b, off);
+      const p = off + 4;
+      const len = alen - 4;
+      switch ((pt << 4) | (raw & NLA_TYPE_MASK)) {
+        case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.STATE: if (len < 1) short(len, TCP_STATE, p); f.tcpState = b[p]; break;
+        case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_ORIGINAL: if (len < 1) short(len, TCP_WSCALE_ORIGINAL, p); f.wsO = b[p]; break;
+        case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_REPLY: if (len < 1) short(len, TCP_WSCALE_REPLY, p); f.wsR = b[p]; break;
+        // the kernel dumps mask 0: only a real one is kept
+        case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.FLAGS_ORIGINAL: if (len < 2) short(len, TCP_FLAGS_ORIGINAL, p); f.flagsO = b[p]; if (b[p + 1]) f.maskO = b[p + 1]; break;
+        case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.FLAGS_REPLY: if (len < 2) short(len, TCP_FLAGS_REPLY, p); f.flagsR = b[p]; if (b[p + 1]) f.maskR = b[p + 1]; break;
+        case (CTA_PROTOINFO.SCTP << 4) | CTA_PROTOINFO_SCTP.STATE: if (len < 1) short(len, SCTP_STATE, p); f.sctpState = b[p]; break;
+        case (CTA_PROTOINFO.SCTP << 4) | CTA_PROTOINFO_SCTP.VTAG_ORIGINAL: if (len < 4) short(len, SCTP_VTAG_ORIGINAL, p); f.vtagO = get32(b, p); break;
+        case (CTA_PROTOINFO.SCTP << 4) | CTA_PROTOINFO_SCTP.VTAG_REPLY: if (len < 4) short(len, SCTP_VTAG_REPLY, p); f.vtagR = get32(b, p); break;
+        case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.STATE: if (len < 1) short(len, DCCP_STATE, p); f.dccpState = b[p]; break;
+        case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.ROLE: if (len < 1) short(len, DCCP_ROLE, p); f.dccpRole = b[p]; break;
+        case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ: if (len < 8) short(len, DCCP_HANDSHAKE_SEQ, p); f.dccpSeq = p; f.rare = true; break;
+        default: f.unknown.add(raw, p, len, at << 2);
+      }
+      off += (alen + 3) & ~3;
+    }
   }
 }
 

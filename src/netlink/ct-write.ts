@@ -15,7 +15,7 @@ import {
   CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ,
   CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NLA_F_NESTED,
 } from './constants.js';
-import { AddrKind, BAD_OFFSET, isIcmp, sameBytes, TupleFields, type FlowFields, type NatFields } from '../conntrack/flow-fields.js';
+import { AddrKind, BAD_OFFSET, FlowFields, isIcmp, sameBytes, TupleFields, type NatFields } from '../conntrack/flow-fields.js';
 import { UnknownAt } from './ct-attrs.js';
 
 /** Why a writer failed. */
@@ -143,10 +143,20 @@ function roomFor(f: FlowFields): number {
   return n;
 }
 
-/** What a writer returns when `err` stopped it: the CtWriteError (anything else is thrown on). */
-function failed(err: unknown): number {
-  if (err === FAILED) return lastCtWriteError.code;
-  throw err;
+/**
+ * Runs a shape's writer for `f` with the cursor at w.off (room for roomFor(f) reserved); moves
+ * w.off past what it wrote. Returns 0, or the CtWriteError that stopped it (w.off unmoved).
+ */
+function run(w: NlWriter, f: FlowFields, room: number, write: (f: FlowFields) => void): number {
+  open(w, room);
+  try {
+    write(f);
+  } catch (err) {
+    if (err === FAILED) return lastCtWriteError.code;
+    throw err;
+  }
+  w.off = P;
+  return 0;
 }
 
 // ------------------------------------------------------------------------------- parts
@@ -443,14 +453,7 @@ export function writeCreate(w: NlWriter, f: FlowFields, opts: CreateOptions): nu
     return CtWriteError.FAMILY;
   }
   createOpts = opts;
-  open(w, roomFor(f));
-  try {
-    create(f);
-  } catch (err) {
-    return failed(err);
-  }
-  w.off = P;
-  return 0;
+  return run(w, f, roomFor(f), create);
 }
 
 /** Attributes that identify an entry (get/delete/update): original tuple and zone. */
@@ -460,14 +463,7 @@ function identity(f: FlowFields): void {
 }
 
 export function writeIdentity(w: NlWriter, f: FlowFields): number {
-  open(w, roomFor(f));
-  try {
-    identity(f);
-  } catch (err) {
-    return failed(err);
-  }
-  w.off = P;
-  return 0;
+  return run(w, f, roomFor(f), identity);
 }
 
 function update(f: FlowFields): void {
@@ -486,14 +482,7 @@ function update(f: FlowFields): void {
  */
 export function writeUpdate(w: NlWriter, f: FlowFields, opts: CreateOptions): number {
   createOpts = opts;
-  open(w, roomFor(f));
-  try {
-    update(f);
-  } catch (err) {
-    return failed(err);
-  }
-  w.off = P;
-  return 0;
+  return run(w, f, roomFor(f), update);
 }
 
 function dump(f: FlowFields): void {
@@ -550,24 +539,22 @@ function counters(type: number, packets: number, bytesCount: number): void {
  * ctnetlink_fill_info), so scan -> write reproduces captured kernel bytes.
  */
 export function writeDump(w: NlWriter, f: FlowFields): number {
-  open(w, roomFor(f));
-  try {
-    dump(f);
-  } catch (err) {
-    return failed(err);
-  }
-  w.off = P;
-  return 0;
+  return run(w, f, roomFor(f), dump);
+}
+
+/** A tuple alone: the nest type and name writeTupleNest was given, the tuple as the flow's orig. */
+const tupleOut = { type: 0, what: '' };
+const tupleFlow = new FlowFields();
+
+function tupleOnly(f: FlowFields): void {
+  tuple(tupleOut.type, f.orig, f.family === AF_INET6, CtSource.ORIG_SRC, CtSource.ORIG_DST, tupleOut.what);
 }
 
 /** A tuple alone (an expectation's), as a nest of type `type`; `what` names it. */
 export function writeTupleNest(w: NlWriter, type: number, t: TupleFields, family: number, what: string): number {
-  open(w, 512);
-  try {
-    tuple(type, t, family === AF_INET6, CtSource.ORIG_SRC, CtSource.ORIG_DST, what);
-  } catch (err) {
-    return failed(err);
-  }
-  w.off = P;
-  return 0;
+  tupleOut.type = type;
+  tupleOut.what = what;
+  tupleFlow.family = family;
+  tupleFlow.orig = t;
+  return run(w, tupleFlow, 512, tupleOnly);
 }
