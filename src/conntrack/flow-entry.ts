@@ -3,7 +3,7 @@
 // an Entry out flat (addresses parsed, names and byte strings written into its own buffer) for a
 // writer. Loading never throws: what does not convert is marked (AddrKind.BAD, BAD_OFFSET,
 // labelsBad) and a writer that needs it fails; its adapter then says why, naming the field.
-import type { Counters, Entry, NatRange, SeqAdj, Tuple } from './entry.js';
+import type { Counters, Entry, NatRange, Tuple } from './entry.js';
 import { AF_INET6 } from '../netlink/constants.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
 import { AddrKind, BAD_OFFSET, FlowFields, NatFields, TupleFields } from './flow-fields.js';
@@ -43,8 +43,19 @@ function u64Text(b: Uint8Array, p: number): string {
   return asBuffer(b).readBigUInt64BE(p).toString();
 }
 
-export function tupleOf(t: TupleFields): Tuple {
-  const out: Tuple = { src: addrText(t.buf, t.src, t.srcKind), dst: addrText(t.buf, t.dst, t.dstKind), proto: t.proto };
+/**
+ * A Tuple of TupleFields. `of` / `ofText` (optional): a tuple already made (its TupleFields and
+ * Tuple); an address at the same place in the same buffer takes its text (the reply of an
+ * un-NATed flow repeats the original's addresses: formatted once).
+ */
+export function tupleOf(t: TupleFields, of?: TupleFields, ofText?: Tuple): Tuple {
+  let src: string;
+  let dst: string;
+  if (of && ofText && t.buf === of.buf && t.src === of.dst && t.srcKind === of.dstKind) src = ofText.dst;
+  else src = addrText(t.buf, t.src, t.srcKind);
+  if (of && ofText && t.buf === of.buf && t.dst === of.src && t.dstKind === of.srcKind) dst = ofText.src;
+  else dst = addrText(t.buf, t.dst, t.dstKind);
+  const out: Tuple = { src, dst, proto: t.proto };
   if (t.sport >= 0) out.sport = t.sport;
   if (t.dport >= 0) out.dport = t.dport;
   if (t.icmpId >= 0) out.icmpId = t.icmpId;
@@ -79,8 +90,9 @@ function labelsText(f: FlowFields): string {
 /** The Entry `f` describes. Fields in one fixed order (one object shape for every decoder). */
 export function entryOfFields(f: FlowFields): Entry {
   const b = f.buf;
-  const e: Entry = { family: f.family, orig: tupleOf(f.orig) };
-  if (f.reply.present) e.reply = tupleOf(f.reply);
+  const orig = tupleOf(f.orig);
+  const e: Entry = { family: f.family, orig };
+  if (f.reply.present) e.reply = tupleOf(f.reply, f.orig, orig);
   if (f.master.present) e.master = tupleOf(f.master);
   if (f.status >= 0) e.status = f.status;
   if (f.timeout >= 0) e.timeout = f.timeout;
@@ -138,91 +150,116 @@ export class EntryFields {
   private at = 0;
   private v6 = false;
 
-  /** Lays `e` out; the entry's family decides how addresses are read. Never throws. */
+  /**
+   * Lays `e` out; the entry's family decides how addresses are read. Never throws. (Every field
+   * is set once, here, rather than cleared first: this is the general encoders' per-entry cost.)
+   */
   load(e: Entry): FlowFields {
     this.at = 0;
     const need = 256 + textBytes(e);
     if (need > this.buf.length) this.buf = Buffer.alloc(Math.max(need, 2 * this.buf.length));
     const f = this.f;
-    f.clear(this.buf);
+    const buf = this.buf;
+    f.buf = f.helperBuf = f.labelsBuf = buf;
+    f.forgetRare();
+    f.unknown.count = 0;
+    f.seenLo = f.seenHi = 0;
     this.v6 = e.family === AF_INET6;
     f.family = e.family;
     const o = e.orig;
     if (o) this.tuple(f.orig, o);
-    else f.orig.clear(this.buf);
+    else f.orig.clear(buf);
     const r = e.reply;
     if (r) this.tuple(f.reply, r, o ? f.orig : undefined, o);
+    else f.reply.present = false;
     if (e.master) this.tuple(f.master, e.master);
+    else f.master.present = false;
     f.status = num(e.status);
     f.timeout = num(e.timeout);
     f.mark = num(e.mark);
     f.zone = num(e.zone);
     f.use = num(e.use);
     f.id = num(e.id);
-    // the rarely present fields are written below (clear() left them as they were)
-    f.rare = true;
-    f.natSrc.clear();
-    f.natDst.clear();
-    f.countersO = f.countersR = false;
-    f.secmark = num(e.secmark);
-    f.secctx = f.labelsMask = f.dccpSeq = f.tsStart = f.tsStop = -1;
-    if (e.secctx !== undefined) {
-      f.secctx = this.at;
-      f.secctxLen = this.text(e.secctx);
-    }
     if (e.helper !== undefined) {
       f.helper = this.at;
       f.helperLen = this.text(e.helper);
+    } else {
+      f.helper = -1;
+      f.helperLen = 0;
     }
+    f.labelsWire = false;
     if (e.labels !== undefined) {
       f.labels = this.at;
       f.labelsLen = this.hex(e.labels);
       f.labelsBad = !/^(?:[0-9a-fA-F]{2})*$/.test(e.labels);
+    } else {
+      f.labels = -1;
+      f.labelsLen = 0;
+      f.labelsBad = false;
+    }
+    const tcp = e.tcp;
+    f.tcp = tcp !== undefined;
+    f.tcpState = num(tcp?.state);
+    f.wsO = num(tcp?.wscaleOrig);
+    f.wsR = num(tcp?.wscaleReply);
+    f.flagsO = num(tcp?.flagsOrig);
+    f.maskO = num(tcp?.maskOrig);
+    f.flagsR = num(tcp?.flagsReply);
+    f.maskR = num(tcp?.maskReply);
+    const sctp = e.sctp;
+    f.sctp = sctp !== undefined;
+    f.sctpState = num(sctp?.state);
+    f.vtagO = num(sctp?.vtagOrig);
+    f.vtagR = num(sctp?.vtagReply);
+    const dccp = e.dccp;
+    f.dccp = dccp !== undefined;
+    f.dccpState = num(dccp?.state);
+    f.dccpRole = num(dccp?.role);
+    const so = e.seqAdjOrig;
+    f.seqO = so !== undefined;
+    if (so) {
+      f.seqO0 = so.correctionPos;
+      f.seqO1 = so.offsetBefore;
+      f.seqO2 = so.offsetAfter;
+    }
+    const sr = e.seqAdjReply;
+    f.seqR = sr !== undefined;
+    if (sr) {
+      f.seqR0 = sr.correctionPos;
+      f.seqR1 = sr.offsetBefore;
+      f.seqR2 = sr.offsetAfter;
+    }
+    const sp = e.synproxy;
+    f.syn = sp !== undefined;
+    if (sp) {
+      f.synIsn = sp.isn;
+      f.synIts = sp.its;
+      f.synTsoff = sp.tsoff;
+    }
+    if (hasRare(e)) this.loadRare(e);
+    return f;
+  }
+
+  /** The fields few entries have (FlowFields.rare: set when one of them is). */
+  private loadRare(e: Entry): void {
+    const f = this.f;
+    f.rare = true;
+    if (e.secmark !== undefined) f.secmark = e.secmark;
+    if (e.secctx !== undefined) {
+      f.secctx = this.at;
+      f.secctxLen = this.text(e.secctx);
     }
     if (e.labelsMask !== undefined) {
       f.labelsMask = this.at;
       f.labelsMaskLen = this.hex(e.labelsMask);
     }
-    const tcp = e.tcp;
-    if (tcp) {
-      f.tcp = true;
-      f.tcpState = num(tcp.state);
-      f.wsO = num(tcp.wscaleOrig);
-      f.wsR = num(tcp.wscaleReply);
-      f.flagsO = num(tcp.flagsOrig);
-      f.maskO = num(tcp.maskOrig);
-      f.flagsR = num(tcp.flagsReply);
-      f.maskR = num(tcp.maskReply);
-    }
-    const sctp = e.sctp;
-    if (sctp) {
-      f.sctp = true;
-      f.sctpState = num(sctp.state);
-      f.vtagO = num(sctp.vtagOrig);
-      f.vtagR = num(sctp.vtagReply);
-    }
-    const dccp = e.dccp;
-    if (dccp) {
-      f.dccp = true;
-      f.dccpState = num(dccp.state);
-      f.dccpRole = num(dccp.role);
-      if (dccp.handshakeSeq !== undefined) f.dccpSeq = this.u64(dccp.handshakeSeq);
-    }
+    if (e.dccp?.handshakeSeq !== undefined) f.dccpSeq = this.u64(e.dccp.handshakeSeq);
     if (e.natSrc) this.nat(f.natSrc, e.natSrc);
     if (e.natDst) this.nat(f.natDst, e.natDst);
-    if (e.seqAdjOrig) seq(f, true, e.seqAdjOrig);
-    if (e.seqAdjReply) seq(f, false, e.seqAdjReply);
     if (e.countersOrig) counters(f, true, e.countersOrig);
     if (e.countersReply) counters(f, false, e.countersReply);
     if (e.timestampStart !== undefined) f.tsStart = this.u64(e.timestampStart);
     if (e.timestampStop !== undefined) f.tsStop = this.u64(e.timestampStop);
-    const sp = e.synproxy;
-    if (sp) {
-      f.syn = true;
-      f.synIsn = sp.isn;
-      f.synIts = sp.its;
-      f.synTsoff = sp.tsoff;
-    }
     const u = e.unknown;
     if (u) {
       // only the top-level ones can be written (the nested ones stay in the model)
@@ -232,7 +269,6 @@ export class EntryFields {
         f.unknown.add(a.type, p, this.hex(a.data), 0);
       }
     }
-    return f;
   }
 
   /**
@@ -240,7 +276,7 @@ export class EntryFields {
    * address that repeats the original's (no NAT) is not parsed again.
    */
   private tuple(t: TupleFields, x: Tuple, of?: TupleFields, ox?: Tuple): void {
-    t.clear(this.buf);
+    t.buf = this.buf;
     t.present = true;
     if (of && ox && x.src === ox.dst && of.dstKind !== AddrKind.NONE) {
       t.src = of.dst;
@@ -248,6 +284,9 @@ export class EntryFields {
     } else if (typeof x.src === 'string' && x.src !== '') {
       t.src = this.at;
       t.srcKind = this.addr(x.src);
+    } else {
+      t.src = -1;
+      t.srcKind = AddrKind.NONE;
     }
     if (of && ox && x.dst === ox.src && of.srcKind !== AddrKind.NONE) {
       t.dst = of.src;
@@ -255,6 +294,9 @@ export class EntryFields {
     } else if (typeof x.dst === 'string' && x.dst !== '') {
       t.dst = this.at;
       t.dstKind = this.addr(x.dst);
+    } else {
+      t.dst = -1;
+      t.dstKind = AddrKind.NONE;
     }
     t.proto = x.proto ?? 0;
     t.sport = num(x.sport);
@@ -331,18 +373,11 @@ function textBytes(e: Entry): number {
   return n;
 }
 
-function seq(f: FlowFields, orig: boolean, s: SeqAdj): void {
-  if (orig) {
-    f.seqO = true;
-    f.seqO0 = s.correctionPos;
-    f.seqO1 = s.offsetBefore;
-    f.seqO2 = s.offsetAfter;
-  } else {
-    f.seqR = true;
-    f.seqR0 = s.correctionPos;
-    f.seqR1 = s.offsetBefore;
-    f.seqR2 = s.offsetAfter;
-  }
+/** Has the entry any of the fields few entries have? */
+function hasRare(e: Entry): boolean {
+  return e.secmark !== undefined || e.secctx !== undefined || e.labelsMask !== undefined || e.dccp?.handshakeSeq !== undefined
+    || e.natSrc !== undefined || e.natDst !== undefined || e.countersOrig !== undefined || e.countersReply !== undefined
+    || e.timestampStart !== undefined || e.timestampStop !== undefined || e.unknown !== undefined;
 }
 
 function counters(f: FlowFields, orig: boolean, c: Counters): void {

@@ -252,6 +252,11 @@ export class FlowFields {
     this.seqO = this.seqR = this.syn = false;
     this.unknown.count = 0;
     this.seenLo = this.seenHi = 0;
+    this.forgetRare();
+  }
+
+  /** Forgets the rarely present fields, if one is set. */
+  forgetRare(): void {
     if (this.rare) this.clearRare();
   }
 

@@ -1,7 +1,7 @@
 import type { Entry, Tuple } from './entry.js';
 import { AF_INET, AF_INET6 } from '../netlink/constants.js';
 import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
-import { AddrKind, copyBytes, hasWirePorts, isIcmp, type FlowFields } from './flow-fields.js';
+import { AddrKind, hasWirePorts, isIcmp, type FlowFields } from './flow-fields.js';
 
 /**
  * Stable identity of a flow: the original tuple plus the zone (what the kernel's hash uses).
@@ -71,8 +71,6 @@ export function writeKeyL4(b: Uint8Array, o: number, proto: number, sport: numbe
   } else b[o] = b[o + 1] = b[o + 2] = b[o + 3] = 0;
 }
 
-const z = (v: number): number => (v < 0 ? 0 : v);
-
 /**
  * flowKey() of the entry `f` describes, as bytes written to `b` (at least 40 bytes): their
  * length, or -1 where flowKey would throw (an address of the other family than the entry's).
@@ -83,13 +81,13 @@ export function flowKeyOfFields(f: FlowFields, b: Uint8Array): number {
   const ak = v6 ? AddrKind.V6 : AddrKind.V4;
   const al = v6 ? 16 : 4;
   writeKeyHead(b, v6 ? AF_INET6 : AF_INET, t.proto, f.zone < 0 ? 0 : f.zone);
-  if (t.src < 0) b.fill(0, 4, 4 + al);
-  else if (t.srcKind !== ak) return -1;
-  else copyBytes(t.buf, t.src, b, 4, al);
-  if (t.dst < 0) b.fill(0, 4 + al, 4 + 2 * al);
-  else if (t.dstKind !== ak) return -1;
-  else copyBytes(t.buf, t.dst, b, 4 + al, al);
+  const tb = t.buf;
+  if ((t.src >= 0 && t.srcKind !== ak) || (t.dst >= 0 && t.dstKind !== ak)) return -1;
+  // an absent address is zeros
+  for (let i = 0, s = t.src; i < al; i++) b[4 + i] = s < 0 ? 0 : tb[s + i];
+  for (let i = 0, d = t.dst; i < al; i++) b[4 + al + i] = d < 0 ? 0 : tb[d + i];
   const o = 4 + 2 * al;
-  writeKeyL4(b, o, t.proto, z(t.sport), z(t.dport), z(t.icmpType), z(t.icmpCode), z(t.icmpId));
+  writeKeyL4(b, o, t.proto, t.sport < 0 ? 0 : t.sport, t.dport < 0 ? 0 : t.dport, t.icmpType < 0 ? 0 : t.icmpType,
+    t.icmpCode < 0 ? 0 : t.icmpCode, t.icmpId < 0 ? 0 : t.icmpId);
   return o + 4;
 }

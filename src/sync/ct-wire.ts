@@ -29,7 +29,7 @@ const get32be = (b: Uint8Array, p: number): number => ((b[p] << 24) | (b[p + 1] 
 
 /**
  * Where the attributes of a scanned message are: per id, the payload offset of its last
- * occurrence (-1: none), and the presence bits. Filled by indexCtWire; reused.
+ * occurrence (-1: none), and the presence bits. What the receive path keys a message by.
  */
 export class WireIndex {
   readonly at = new Int32Array(NTA_MAX).fill(-1);
@@ -40,17 +40,35 @@ export class WireIndex {
 }
 
 /**
- * Indexes the attributes b[start, end) of a CT message into `x`. False when conntrackd would
- * reject the message (malformed payload). Checks, as msg2ct: loop while more than 4 bytes remain
- * (a last attribute of exactly 4 bytes is not looked at); each attribute passes ctAttrOk. The
- * last of a repeated attribute wins; an empty or non-multiple-of-4 LABELS is ignored (an earlier
- * one stays), as conntrackd ignores it.
+ * The one walk over the attributes b[start, end) of a CT message, with conntrackd's msg2ct
+ * checks: loop while more than 4 bytes remain (a last attribute of exactly 4 bytes is not looked
+ * at); each attribute passes ctAttrOk; one failure rejects the whole message (false). The last of
+ * a repeated attribute wins; an empty or non-multiple-of-4 LABELS is ignored (an earlier one
+ * stays), as conntrackd ignores it.
+ *
+ * With `x` it records where each attribute is (indexCtWire: the receive path keys the message
+ * from that, no more); with `f` it reads them into `f` (scanCtWire). The presence bits go to both.
  */
-export function indexCtWire(b: Uint8Array, start: number, end: number, x: WireIndex): boolean {
-  const at = x.at;
+function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f: FlowFields | null): boolean {
+  const at = x === null ? null : x.at;
+  let t: TupleFields | null = null;
+  let m: TupleFields | null = null;
+  if (f !== null) {
+    f.clear(b);
+    t = f.orig;
+    t.clear(b);
+    t.present = true;
+    m = f.master;
+  }
+  let labels = -1;
+  let snat = -1;
+  let snatKind = AddrKind.NONE;
+  let dnat = -1;
+  let dnatKind = AddrKind.NONE;
+  let spat = -1;
+  let dpat = -1;
   let lo = 0;
   let hi = 0;
-  let labels = -1;
   let o = start;
   let remain = end - start;
   let ok = true;
@@ -63,184 +81,134 @@ export function indexCtWire(b: Uint8Array, start: number, end: number, x: WireIn
     }
     if (id < 32) lo |= 1 << id;
     else hi = 1;
-    if (id !== NTA.LABELS) at[id] = o + 4;
-    else if (len > 4 && (len & 3) === 0) labels = o + 4;
+    const p = o + 4;
     const step = (len + 3) & ~3;
     o += step;
     remain -= step;
-  }
-  at[NTA.LABELS] = labels;
-  // forget what the previous message had and this one has not (messages of a stream mostly
-  // carry the same ids: no work then)
-  for (let m = x.seenLo & ~lo; m !== 0; m &= m - 1) at[31 - Math.clz32(m & -m)] = -1;
-  if (hi === 0) at[NTA.ZONE] = -1;
-  x.seenLo = lo;
-  x.seenHi = hi;
-  return ok;
-}
-
-/** The later of two attributes' offsets (-1 when neither is there). */
-const later = (a: number, b: number): number => (a > b ? a : b);
-
-/** A tuple's address pair from the IPV4-style attribute at p4 or the IPV6-style one at p6, the later. */
-function addresses(t: TupleFields, p4: number, p6: number): void {
-  if (p4 < 0 && p6 < 0) return;
-  const v6 = p6 > p4;
-  const p = v6 ? p6 : p4;
-  t.src = p;
-  t.dst = p + (v6 ? 16 : 4);
-  t.srcKind = t.dstKind = v6 ? AddrKind.V6 : AddrKind.V4;
-}
-
-/**
- * What the flow key needs of an indexed message, into `f` (cleared first): family (2 or 10 from
- * IPV4/IPV6, 0 without either), the original tuple, zone.
- */
-function keyFieldsOfIndex(b: Uint8Array, x: WireIndex, f: FlowFields): void {
-  const at = x.at;
-  f.clear(b);
-  f.seenLo = x.seenLo;
-  f.seenHi = x.seenHi;
-  const p4 = at[NTA.IPV4];
-  const p6 = at[NTA.IPV6];
-  f.family = p4 < 0 && p6 < 0 ? 0 : p6 > p4 ? AF_INET6 : AF_INET;
-  const t = f.orig;
-  t.clear(b);
-  t.present = true;
-  addresses(t, p4, p6);
-  let p = at[NTA.L4PROTO];
-  if (p >= 0) t.proto = b[p];
-  p = at[NTA.PORT];
-  if (p >= 0) {
-    t.sport = get16be(b, p);
-    t.dport = get16be(b, p + 2);
-  }
-  p = at[NTA.ICMP_TYPE];
-  if (p >= 0) t.icmpType = b[p];
-  p = at[NTA.ICMP_CODE];
-  if (p >= 0) t.icmpCode = b[p];
-  p = at[NTA.ICMP_ID];
-  if (p >= 0) t.icmpId = get16le(b, p);
-  p = at[NTA.ZONE];
-  if (p >= 0) f.zone = get16be(b, p);
-}
-
-/**
- * The flow an indexed message describes, into `f` (cleared first): keyFieldsOfIndex, then the
- * rest, and the reply tuple the NAT attributes imply (the inverse of the original with SNAT/DNAT
- * addresses and, for other protocols than ICMP, SPAT/DPAT ports).
- */
-export function fieldsOfIndex(b: Uint8Array, x: WireIndex, f: FlowFields): void {
-  keyFieldsOfIndex(b, x, f);
-  const at = x.at;
-  let p = at[NTA.STATUS];
-  if (p >= 0) f.status = get32be(b, p);
-  p = at[NTA.TIMEOUT];
-  if (p >= 0) f.timeout = get32be(b, p);
-  p = at[NTA.MARK];
-  if (p >= 0) f.mark = get32be(b, p);
-  p = at[NTA.TCP_STATE];
-  if (p >= 0) f.tcpState = b[p];
-  p = at[NTA.TCP_WSCALE_ORIG];
-  if (p >= 0) f.wsO = b[p];
-  p = at[NTA.TCP_WSCALE_REPL];
-  if (p >= 0) f.wsR = b[p];
-  f.tcp = f.tcpState >= 0 || f.wsO >= 0 || f.wsR >= 0;
-  p = at[NTA.SCTP_STATE];
-  if (p >= 0) f.sctpState = b[p];
-  p = at[NTA.SCTP_VTAG_ORIG];
-  if (p >= 0) f.vtagO = get32be(b, p);
-  p = at[NTA.SCTP_VTAG_REPL];
-  if (p >= 0) f.vtagR = get32be(b, p);
-  f.sctp = f.sctpState >= 0 || f.vtagO >= 0 || f.vtagR >= 0;
-  p = at[NTA.DCCP_STATE];
-  if (p >= 0) f.dccpState = b[p];
-  p = at[NTA.DCCP_ROLE];
-  if (p >= 0) f.dccpRole = b[p];
-  f.dccp = f.dccpState >= 0 || f.dccpRole >= 0;
-  p = at[NTA.HELPER_NAME];
-  if (p >= 0) {
-    const e = p - 4 + ((b[p - 4] << 8) | b[p - 3]);
-    let q = p;
-    while (q < e && b[q] !== 0) q++;
-    f.helper = p;
-    f.helperLen = q - p;
-  }
-  p = at[NTA.LABELS];
-  if (p >= 0) {
-    f.labels = p;
-    f.labelsLen = ((b[p - 4] << 8) | b[p - 3]) - 4;
-    f.labelsWire = true;
-  }
-  p = at[NTA.NAT_SEQ_ADJ];
-  if (p >= 0) {
-    f.seqO = f.seqR = true;
-    f.seqO0 = get32be(b, p);
-    f.seqO1 = get32be(b, p + 4);
-    f.seqO2 = get32be(b, p + 8);
-    f.seqR0 = get32be(b, p + 12);
-    f.seqR1 = get32be(b, p + 16);
-    f.seqR2 = get32be(b, p + 20);
-  }
-  p = at[NTA.SYNPROXY];
-  if (p >= 0) {
-    f.syn = true;
-    f.synIts = get32be(b, p);
-    f.synIsn = get32be(b, p + 4);
-    f.synTsoff = get32be(b, p + 8);
-  }
-  const m4 = at[NTA.MASTER_IPV4];
-  const m6 = at[NTA.MASTER_IPV6];
-  const mProto = at[NTA.MASTER_L4PROTO];
-  const mPort = at[NTA.MASTER_PORT];
-  if (m4 >= 0 || m6 >= 0 || mProto >= 0 || mPort >= 0) {
-    const m = f.master;
-    m.clear(b);
-    m.present = true;
-    addresses(m, m4, m6);
-    if (mProto >= 0) m.proto = b[mProto];
-    if (mPort >= 0) {
-      m.sport = get16be(b, mPort);
-      m.dport = get16be(b, mPort + 2);
+    if (id === NTA.LABELS) {
+      if (len > 4 && (len & 3) === 0) labels = p;
+      continue;
+    }
+    if (at !== null) {
+      at[id] = p;
+      continue;
+    }
+    if (f === null || t === null || m === null) continue;
+    switch (id) {
+      case NTA.IPV4: f.family = AF_INET; address(t, p, 4); break;
+      case NTA.IPV6: f.family = AF_INET6; address(t, p, 16); break;
+      case NTA.L4PROTO: t.proto = b[p]; break;
+      case NTA.PORT: t.sport = get16be(b, p); t.dport = get16be(b, p + 2); break;
+      case NTA.TCP_STATE: f.tcp = true; f.tcpState = b[p]; break;
+      case NTA.STATUS: f.status = get32be(b, p); break;
+      case NTA.TIMEOUT: f.timeout = get32be(b, p); break;
+      case NTA.MARK: f.mark = get32be(b, p); break;
+      case NTA.MASTER_IPV4: masterOf(m, b); address(m, p, 4); break;
+      case NTA.MASTER_IPV6: masterOf(m, b); address(m, p, 16); break;
+      case NTA.MASTER_L4PROTO: masterOf(m, b); m.proto = b[p]; break;
+      case NTA.MASTER_PORT: masterOf(m, b); m.sport = get16be(b, p); m.dport = get16be(b, p + 2); break;
+      case NTA.SNAT_IPV4: snat = p; snatKind = AddrKind.V4; break;
+      case NTA.DNAT_IPV4: dnat = p; dnatKind = AddrKind.V4; break;
+      case NTA.SNAT_IPV6: snat = p; snatKind = AddrKind.V6; break;
+      case NTA.DNAT_IPV6: dnat = p; dnatKind = AddrKind.V6; break;
+      case NTA.SPAT_PORT: spat = get16le(b, p); break;
+      case NTA.DPAT_PORT: dpat = get16le(b, p); break;
+      case NTA.NAT_SEQ_ADJ:
+        f.seqO = f.seqR = true;
+        f.seqO0 = get32be(b, p); f.seqO1 = get32be(b, p + 4); f.seqO2 = get32be(b, p + 8);
+        f.seqR0 = get32be(b, p + 12); f.seqR1 = get32be(b, p + 16); f.seqR2 = get32be(b, p + 20);
+        break;
+      case NTA.SCTP_STATE: f.sctp = true; f.sctpState = b[p]; break;
+      case NTA.SCTP_VTAG_ORIG: f.sctp = true; f.vtagO = get32be(b, p); break;
+      case NTA.SCTP_VTAG_REPL: f.sctp = true; f.vtagR = get32be(b, p); break;
+      case NTA.DCCP_STATE: f.dccp = true; f.dccpState = b[p]; break;
+      case NTA.DCCP_ROLE: f.dccp = true; f.dccpRole = b[p]; break;
+      case NTA.ICMP_TYPE: t.icmpType = b[p]; break;
+      case NTA.ICMP_CODE: t.icmpCode = b[p]; break;
+      case NTA.ICMP_ID: t.icmpId = get16le(b, p); break;
+      case NTA.TCP_WSCALE_ORIG: f.tcp = true; f.wsO = b[p]; break;
+      case NTA.TCP_WSCALE_REPL: f.tcp = true; f.wsR = b[p]; break;
+      case NTA.HELPER_NAME: {
+        let q = p;
+        while (q < p + len - 4 && b[q] !== 0) q++;
+        f.helper = p;
+        f.helperLen = q - p;
+        break;
+      }
+      case NTA.SYNPROXY: f.syn = true; f.synIts = get32be(b, p); f.synIsn = get32be(b, p + 4); f.synTsoff = get32be(b, p + 8); break;
+      case NTA.ZONE: f.zone = get16be(b, p); break;
+      default: break;
     }
   }
-  // the reply tuple: the inverse of the original, then the NAT attributes
-  const t = f.orig;
-  const r = f.reply;
-  r.invertOf(t);
-  const d4 = at[NTA.DNAT_IPV4];
-  const d6 = at[NTA.DNAT_IPV6];
-  if (d4 >= 0 || d6 >= 0) {
-    r.src = later(d4, d6);
-    r.srcKind = d6 > d4 ? AddrKind.V6 : AddrKind.V4;
+  if (x !== null && at !== null) {
+    at[NTA.LABELS] = labels;
+    // forget what the previous message had and this one has not (messages of a stream mostly
+    // carry the same ids: no work then)
+    for (let bits = x.seenLo & ~lo; bits !== 0; bits &= bits - 1) at[31 - Math.clz32(bits & -bits)] = -1;
+    if (hi === 0) at[NTA.ZONE] = -1;
+    x.seenLo = lo;
+    x.seenHi = hi;
   }
-  const s4 = at[NTA.SNAT_IPV4];
-  const s6 = at[NTA.SNAT_IPV6];
-  if (s4 >= 0 || s6 >= 0) {
-    r.dst = later(s4, s6);
-    r.dstKind = s6 > s4 ? AddrKind.V6 : AddrKind.V4;
-  }
-  if (!isIcmp(t.proto)) {
-    p = at[NTA.DPAT_PORT];
-    if (p >= 0) r.sport = get16le(b, p);
-    p = at[NTA.SPAT_PORT];
-    if (p >= 0) r.dport = get16le(b, p);
-  }
-}
-
-const index = new WireIndex();
-
-/**
- * Scans the attributes b[start, end) of a CT message into `f`: indexCtWire, then fieldsOfIndex.
- * False when conntrackd would reject the message (`f` is then empty).
- */
-export function scanCtWire(b: Uint8Array, start: number, end: number, f: FlowFields): boolean {
-  if (!indexCtWire(b, start, end, index)) {
+  if (f === null || t === null) return ok;
+  if (!ok) {
     f.clear(b);
     return false;
   }
-  fieldsOfIndex(b, index, f);
+  f.seenLo = lo;
+  f.seenHi = hi;
+  if (labels >= 0) {
+    f.labels = labels;
+    f.labelsLen = ((b[labels - 4] << 8) | b[labels - 3]) - 4;
+    f.labelsWire = true;
+  }
+  // the reply tuple: the inverse of the original, then the NAT attributes
+  const r = f.reply;
+  r.invertOf(t);
+  if (dnat >= 0) {
+    r.src = dnat;
+    r.srcKind = dnatKind;
+  }
+  if (snat >= 0) {
+    r.dst = snat;
+    r.dstKind = snatKind;
+  }
+  if (!isIcmp(t.proto)) {
+    if (dpat >= 0) r.sport = dpat;
+    if (spat >= 0) r.dport = spat;
+  }
   return true;
+}
+
+/** A tuple's address pair from an IPV4-style attribute at p (`n` bytes each). */
+function address(t: TupleFields, p: number, n: number): void {
+  t.src = p;
+  t.dst = p + n;
+  t.srcKind = t.dstKind = n === 4 ? AddrKind.V4 : AddrKind.V6;
+}
+
+/** The master tuple is there: cleared on its first attribute. */
+function masterOf(m: TupleFields, b: Uint8Array): void {
+  if (m.present) return;
+  m.clear(b);
+  m.present = true;
+}
+
+/**
+ * Indexes the attributes b[start, end) of a CT message into `x` (see walk): where each one is,
+ * and the presence bits. False when conntrackd would reject the message.
+ */
+export function indexCtWire(b: Uint8Array, start: number, end: number, x: WireIndex): boolean {
+  return walk(b, start, end, x, null);
+}
+
+/**
+ * Scans the attributes b[start, end) of a CT message into `f` (see walk): family (2 or 10 from
+ * IPV4/IPV6, 0 without either), the original tuple, the reply tuple the NAT attributes imply (the
+ * inverse of the original with SNAT/DNAT addresses and, for other protocols than ICMP, SPAT/DPAT
+ * ports), and the rest. False when conntrackd would reject the message (`f` is then empty).
+ */
+export function scanCtWire(b: Uint8Array, start: number, end: number, f: FlowFields): boolean {
+  return walk(b, start, end, null, f);
 }
 
 // ------------------------------------------------------------------------------- writer
