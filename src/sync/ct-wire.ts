@@ -1,9 +1,10 @@
 // The sync wire CT attributes <-> FlowFields: one scan, one writer. Pure: no I/O.
 //
-// scanCtWire reads the attributes of one CT message as conntrackd's msg2ct does, with its checks
-// (one failure rejects the whole message), into flat fields: the original tuple, the reply tuple
-// the NAT attributes imply (the inverse of the original with SNAT/DNAT addresses and, for other
-// protocols than ICMP, SPAT/DPAT ports), and the rest.
+// The scan is one walk over the attributes of a CT message with conntrackd's msg2ct checks (one
+// failure rejects the whole message). scanCtWire reads them into flat fields: the original tuple,
+// the reply tuple the NAT attributes imply (the inverse of the original with SNAT/DNAT addresses
+// and, for other protocols than ICMP, SPAT/DPAT ports), and the rest. indexCtWire only notes
+// where each attribute is: what the receive path needs to key a message (sync/wire-attrs.ts).
 //
 // writeCtWire writes what conntrackd's ct2msg writes for a flow, in its order:
 //  - ports for TCP, UDP, SCTP and DCCP only; ICMP type, code and id only with a type;

@@ -1,5 +1,7 @@
-// The commit fast path (wire attributes -> ctnetlink create, byte to byte) must write exactly what
-// the general path writes: writeCreateAttrs(decodeCtAttrs(attrs)).
+// The commit fast path (the sync wire scan straight into the ctnetlink create writer) must write
+// exactly what the general path writes: writeCreateAttrs(decodeCtAttrs(attrs)), the same codecs
+// through their Entry adapters. It used to have a scan of its own: the cases below are where that
+// one read stored attributes otherwise than conntrackd and decodeCtAttrs do.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { NlWriter } from '../../src/netlink/attr.js';

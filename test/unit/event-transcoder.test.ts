@@ -1,5 +1,7 @@
-// The kernel-event fast path (engine/event-transcoder.ts, engine/flow-filter.ts) must give exactly
-// what the general path gives, or say "fall back":
+// The kernel-event fast path (engine/event-transcoder.ts, engine/flow-filter.ts: the ctnetlink
+// scan straight into the sync wire writer) must give exactly what the general path gives (the
+// same two codecs through their Entry adapters, and mergeEntry on Entries), or say "fall back".
+// It holds the Entry adapters to the flat codecs they sit on:
 //   key      = flowKey(decodeConntrack(msg))
 //   NEW      = encodeCtAttrs(decodeConntrack(msg), opts)
 //   merge    = encodeCtAttrs(mergeEntry(decodeStored(old), decodeConntrack(msg)), opts)
