@@ -4,7 +4,7 @@
 // seq-adj or synproxy nest as a whole, anything else field by field. Attributes it does not know
 // are kept (FlowFields.unknown) with where they were found. Names and required lengths come from
 // the table (ct-attrs.ts).
-import { NFGENMSG_LEN, NLA_TYPE_MASK, NLMSG_HDRLEN } from './constants.js';
+import { NFGENMSG_LEN, NLA, NLMSG_HDRLEN } from './constants.js';
 import { NetlinkDecodeError } from './attr.js';
 import type { FlowFields, NatFields, RawAttrList, TupleFields } from '../conntrack/flow-fields.js';
 import { AddrKind } from '../conntrack/flow-fields.js';
@@ -61,14 +61,14 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: TupleFie
     const raw = rawType(b, off);
     const p = off + 4;
     const pend = off + len;
-    const type = raw & NLA_TYPE_MASK;
+    const type = raw & NLA.TYPE_MASK;
     if (type === CTA_TUPLE.IP) {
       for (let io = p; io + 4 <= pend;) {
         const ilen = attrLen(b, io, pend);
         const iraw = rawType(b, io);
         const ip = io + 4;
         const isz = ilen - 4;
-        switch (iraw & NLA_TYPE_MASK) {
+        switch (iraw & NLA.TYPE_MASK) {
           case CTA_IP.V4_SRC: if (isz < 4) short(isz, IP_V4_SRC, ip); t.src = ip; t.srcKind = AddrKind.V4; break;
           case CTA_IP.V4_DST: if (isz < 4) short(isz, IP_V4_DST, ip); t.dst = ip; t.dstKind = AddrKind.V4; break;
           case CTA_IP.V6_SRC: if (isz < 16) short(isz, IP_V6_SRC, ip); t.src = ip; t.srcKind = AddrKind.V6; break;
@@ -83,7 +83,7 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: TupleFie
         const praw = rawType(b, po);
         const pp = po + 4;
         const psz = plen - 4;
-        switch (praw & NLA_TYPE_MASK) {
+        switch (praw & NLA.TYPE_MASK) {
           case CTA_PROTO.NUM: if (psz < 1) short(psz, PROTO_NUM, pp); t.proto = b[pp]; break;
           case CTA_PROTO.SRC_PORT: if (psz < 2) short(psz, PROTO_SRC_PORT, pp); t.sport = get16(b, pp); break;
           case CTA_PROTO.DST_PORT: if (psz < 2) short(psz, PROTO_DST_PORT, pp); t.dport = get16(b, pp); break;
@@ -110,7 +110,7 @@ function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields)
   for (let po = start; po + 4 <= end;) {
     const plen = attrLen(b, po, end);
     const praw = rawType(b, po);
-    const pt = praw & NLA_TYPE_MASK;
+    const pt = praw & NLA.TYPE_MASK;
     const first = po + 4;
     const nend = po + plen;
     po += (plen + 3) & ~3;
@@ -136,7 +136,7 @@ function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields)
       const raw = rawType(b, off);
       const p = off + 4;
       const len = alen - 4;
-      switch ((pt << 4) | (raw & NLA_TYPE_MASK)) {
+      switch ((pt << 4) | (raw & NLA.TYPE_MASK)) {
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.STATE: if (len < 1) short(len, TCP_STATE, p); f.tcpState = b[p]; break;
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_ORIGINAL: if (len < 1) short(len, TCP_WSCALE_ORIGINAL, p); f.wsO = b[p]; break;
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_REPLY: if (len < 1) short(len, TCP_WSCALE_REPLY, p); f.wsR = b[p]; break;
@@ -170,7 +170,7 @@ function scanCounters(b: Uint8Array, start: number, end: number, f: FlowFields, 
     const raw = rawType(b, off);
     const p = off + 4;
     const len = alen - 4;
-    switch (raw & NLA_TYPE_MASK) {
+    switch (raw & NLA.TYPE_MASK) {
       case CTA_COUNTERS.PACKETS: if (len < 4) short(len, COUNTERS_PACKETS, p); packets = counter(b, p, len); break;
       case CTA_COUNTERS.BYTES: if (len < 4) short(len, COUNTERS_BYTES, p); bytes = counter(b, p, len); break;
       default: f.unknown.add(raw, p, len, at << 2);
@@ -201,7 +201,7 @@ function scanWords(b: Uint8Array, start: number, end: number, f: FlowFields, at:
     const p = off + 4;
     const len = alen - 4;
     if (len < 4) throw new NetlinkDecodeError(`short ${what} attribute`, p);
-    const t = raw & NLA_TYPE_MASK;
+    const t = raw & NLA.TYPE_MASK;
     if (t >= 1 && t <= 3) words[t - 1] = get32(b, p);
     else f.unknown.add(raw, p, len, at << 2);
     off += (alen + 3) & ~3;
@@ -218,7 +218,7 @@ function scanNat(b: Uint8Array, start: number, end: number, n: NatFields, u: Raw
     const raw = rawType(b, off);
     const p = off + 4;
     const len = alen - 4;
-    switch (raw & NLA_TYPE_MASK) {
+    switch (raw & NLA.TYPE_MASK) {
       case CTA_NAT.V4_MINIP: if (len < 4) short(len, NAT_V4_MINIP, p); n.minIp = p; n.minKind = AddrKind.V4; break;
       case CTA_NAT.V4_MAXIP: if (len < 4) short(len, NAT_V4_MAXIP, p); n.maxIp = p; n.maxKind = AddrKind.V4; break;
       case CTA_NAT.V6_MINIP: if (len < 16) short(len, NAT_V6_MINIP, p); n.minIp = p; n.minKind = AddrKind.V6; break;
@@ -227,7 +227,7 @@ function scanNat(b: Uint8Array, start: number, end: number, n: NatFields, u: Raw
         for (let po = p; po + 4 <= p + len;) {
           const plen = attrLen(b, po, p + len);
           const praw = rawType(b, po);
-          const pt = praw & NLA_TYPE_MASK;
+          const pt = praw & NLA.TYPE_MASK;
           const psz = plen - 4;
           // a short port is kept as it is, not an error
           if (pt === CTA_PROTONAT.PORT_MIN && psz >= 2) n.minPort = get16(b, po + 4);
@@ -252,7 +252,7 @@ function scanName(b: Uint8Array, start: number, end: number, f: FlowFields, name
     const alen = attrLen(b, off, end);
     const raw = rawType(b, off);
     const p = off + 4;
-    if ((raw & NLA_TYPE_MASK) === nameType) {
+    if ((raw & NLA.TYPE_MASK) === nameType) {
       out[0] = p;
       out[1] = strzEnd(b, p, alen - 4) - p;
     } else f.unknown.add(raw, p, alen - 4, at << 2);
@@ -269,7 +269,7 @@ function scanTimestamp(b: Uint8Array, start: number, end: number, f: FlowFields)
     const raw = rawType(b, off);
     const p = off + 4;
     const len = alen - 4;
-    const t = raw & NLA_TYPE_MASK;
+    const t = raw & NLA.TYPE_MASK;
     if (t === CTA_TIMESTAMP.START && len === 8) f.tsStart = p;
     else if (t === CTA_TIMESTAMP.STOP && len === 8) f.tsStop = p;
     else f.unknown.add(raw, p, len, UnknownAt.TIMESTAMP << 2);
@@ -295,7 +295,7 @@ export function scanConntrack(b: Uint8Array, off: number, len: number, f: FlowFi
     const alen = total - 4;
     const aend = ao + total;
     ao += (total + 3) & ~3;
-    switch (raw & NLA_TYPE_MASK) {
+    switch (raw & NLA.TYPE_MASK) {
       case CTA.TUPLE_ORIG: scanTuple(b, p, aend, f.orig, f.unknown, UnknownAt.TUPLE_ORIG); orig = true; break;
       case CTA.TUPLE_REPLY: scanTuple(b, p, aend, f.reply, f.unknown, UnknownAt.TUPLE_REPLY); break;
       case CTA.TUPLE_MASTER: scanTuple(b, p, aend, f.master, f.unknown, UnknownAt.TUPLE_MASTER); break;

@@ -10,11 +10,7 @@
 // A writer fails (a negative CtWriteError, lastCtWriteError says which field) where the fields
 // cannot be written; an adapter over it (ctnetlink.ts) names the field.
 import type { NlWriter } from './attr.js';
-import {
-  AF_INET, AF_INET6, CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO,
-  CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ,
-  CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NLA_F_NESTED,
-} from './constants.js';
+import { AF_INET, AF_INET6, CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ, CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NLA } from './constants.js';
 import { AddrKind, BAD_OFFSET, FlowFields, isIcmp, sameBytes, TupleFields, type NatFields } from '../conntrack/flow-fields.js';
 import { UnknownAt } from './ct-attrs.js';
 
@@ -122,7 +118,7 @@ function strz(type: number, b: Uint8Array, p: number, n: number): void {
 
 function nestStart(type: number): number {
   const o = P;
-  const t = type | NLA_F_NESTED;
+  const t = type | NLA.F_NESTED;
   B[o + 2] = t & 0xff;
   B[o + 3] = t >> 8;
   P = o + 4;

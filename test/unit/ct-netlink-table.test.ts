@@ -7,7 +7,7 @@ import { NetlinkDecodeError, NlWriter } from '../../src/netlink/attr.js';
 import { CT_NETLINK_ATTRS, type CtAttr, type CtNest } from '../../src/netlink/ct-attrs.js';
 import { scanConntrack } from '../../src/netlink/ct-scan.js';
 import { decodeConntrack, writeDumpAttrs } from '../../src/netlink/ctnetlink.js';
-import { CTA, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_TUPLE, CTA_IP, NLA_F_NESTED } from '../../src/netlink/constants.js';
+import { CTA, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_TUPLE, CTA_IP, NLA } from '../../src/netlink/constants.js';
 import { AddrKind, FlowFields } from '../../src/conntrack/flow-fields.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
@@ -18,7 +18,7 @@ function nla(type: number, payload: Buffer): Buffer {
   h.writeUInt16LE(type, 2);
   return Buffer.concat([h, payload, Buffer.alloc(((4 + payload.length + 3) & ~3) - 4 - payload.length)]);
 }
-const nest = (type: number, ...kids: Buffer[]): Buffer => nla(type | NLA_F_NESTED, Buffer.concat(kids));
+const nest = (type: number, ...kids: Buffer[]): Buffer => nla(type | NLA.F_NESTED, Buffer.concat(kids));
 
 /** An IPv4 TCP original tuple, with `extra` inside it (at the tuple, ip or proto level). */
 function origTuple(extra: Buffer = Buffer.alloc(0), at: 'tuple' | 'tuple.ip' | 'tuple.proto' = 'tuple'): Buffer {
@@ -149,7 +149,7 @@ describe('ctnetlink conntrack attribute table', () => {
       for (let o = start; o + 4 <= end; o += (b.readUInt16LE(o) + 3) & ~3) {
         const type = b.readUInt16LE(o + 2);
         written.add(`${path.join('>')}/${type & 0x3fff}`);
-        if (type & NLA_F_NESTED) walk(b, o + 4, o + b.readUInt16LE(o), [...path, String(type & 0x3fff)]);
+        if (type & NLA.F_NESTED) walk(b, o + 4, o + b.readUInt16LE(o), [...path, String(type & 0x3fff)]);
       }
     };
     for (const e of [tcp, icmp6, icmp4]) {

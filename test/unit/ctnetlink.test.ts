@@ -32,9 +32,7 @@ import {
   decodeConntrack, invertTuple, natFromReply, writeCreateAttrs, writeDumpAttrs,
 } from '../../src/netlink/ctnetlink.js';
 import { decodeError, forEachMessage, type NlHeader } from '../../src/netlink/nlmsg.js';
-import {
-  CTA, IPPROTO, IPS, NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR,
-} from '../../src/netlink/constants.js';
+import { CTA, IPPROTO, IPS, NLA, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR } from '../../src/netlink/constants.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 import { repoRoot } from '../helpers/fakes.js';
 
@@ -94,8 +92,8 @@ function attrLines(buf: Buffer): string[] {
         lines.push(`${where} bad length ${len}`);
         return;
       }
-      const name = `${where}/${type & NLA_TYPE_MASK}`;
-      if (type & NLA_F_NESTED) {
+      const name = `${where}/${type & NLA.TYPE_MASK}`;
+      if (type & NLA.F_NESTED) {
         lines.push(`${name} nest len=${len}`);
         walk(off + 4, off + len, name);
       } else lines.push(`${name} len=${len} ${buf.toString('hex', off + 4, off + len)}`);
@@ -535,7 +533,7 @@ describe('create requests', () => {
     w.end();
     const b = w.bytes();
     const out: number[] = [];
-    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3) out.push(b.readUInt16LE(o + 2) & NLA_TYPE_MASK);
+    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3) out.push(b.readUInt16LE(o + 2) & NLA.TYPE_MASK);
     return out;
   };
 

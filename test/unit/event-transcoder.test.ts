@@ -42,7 +42,7 @@ function msgOf(e: Entry, type = CT_NEW): Buffer {
   return Buffer.from(w.bytes());
 }
 
-/** A netlink attribute tree: nests (NLA_F_NESTED with a well-formed payload) have children. */
+/** A netlink attribute tree: nests (NLA.F_NESTED with a well-formed payload) have children. */
 interface Node {
   type: number;
   data?: Buffer;
@@ -271,7 +271,7 @@ const OPTION_SETS: CtEncodeOptions[] = [
   {}, { commitTimeout: true }, { tcpWindowTracking: true }, { commitTimeout: true, tcpWindowTracking: true, longHelper: 'omit' },
 ];
 
-/** Offsets of every attribute header, nests walked into (NLA_F_NESTED). */
+/** Offsets of every attribute header, nests walked into (NLA.F_NESTED). */
 function attrOffsets(b: Buffer, start: number, end: number): number[] {
   const out: number[] = [];
   for (let o = start; o + 4 <= end;) {
