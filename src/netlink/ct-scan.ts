@@ -278,6 +278,53 @@ function scanTimestamp(b: Uint8Array, start: number, end: number, f: FlowFields)
 }
 
 /**
+ * The attributes of the message itself that kernel events seldom carry (out of scanConntrack:
+ * its switch stays small), and the unknown ones.
+ */
+function scanRare(b: Uint8Array, p: number, aend: number, raw: number, f: FlowFields): void {
+  const alen = aend - p;
+  switch (raw & NLA.TYPE_MASK) {
+    case CTA.SECMARK: if (alen < 4) short(alen, CT_SECMARK, p); f.secmark = get32(b, p); f.rare = true; break;
+    case CTA.SECCTX:
+      scanName(b, p, aend, f, CTA_SECCTX.NAME, UnknownAt.SECCTX, name);
+      if (name[0] >= 0) {
+        f.rare = true;
+        f.secctx = name[0];
+        f.secctxLen = name[1];
+      }
+      break;
+    case CTA.COUNTERS_ORIG: scanCounters(b, p, aend, f, true); break;
+    case CTA.COUNTERS_REPLY: scanCounters(b, p, aend, f, false); break;
+    case CTA.TIMESTAMP: scanTimestamp(b, p, aend, f); break;
+    case CTA.LABELS_MASK: f.labelsMask = p; f.labelsMaskLen = alen; f.rare = true; break;
+    case CTA.SEQ_ADJ_ORIG:
+      scanWords(b, p, aend, f, UnknownAt.SEQADJ_ORIG, words, 'seq-adj');
+      f.seqO = true;
+      f.seqO0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
+      f.seqO1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
+      f.seqO2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
+      break;
+    case CTA.SEQ_ADJ_REPLY:
+      scanWords(b, p, aend, f, UnknownAt.SEQADJ_REPLY, words, 'seq-adj');
+      f.seqR = true;
+      f.seqR0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
+      f.seqR1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
+      f.seqR2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
+      break;
+    case CTA.NAT_SRC: f.rare = true; scanNat(b, p, aend, f.natSrc, f.unknown, UnknownAt.NAT_SRC); break;
+    case CTA.NAT_DST: f.rare = true; scanNat(b, p, aend, f.natDst, f.unknown, UnknownAt.NAT_DST); break;
+    case CTA.SYNPROXY:
+      scanWords(b, p, aend, f, UnknownAt.SYNPROXY, words, 'synproxy');
+      f.syn = true;
+      f.synIsn = words[CTA_SYNPROXY.ISN - 1];
+      f.synIts = words[CTA_SYNPROXY.ITS - 1];
+      f.synTsoff = words[CTA_SYNPROXY.TSOFF - 1];
+      break;
+    default: f.unknown.add(raw, p, alen, UnknownAt.TOP);
+  }
+}
+
+/**
  * Scans a conntrack message into `f` (cleared first). `off`/`len` delimit the whole netlink
  * message (header included). Throws NetlinkDecodeError naming the attribute and the byte offset
  * when the message is malformed.
@@ -305,7 +352,6 @@ export function scanConntrack(b: Uint8Array, off: number, len: number, f: FlowFi
       case CTA.ZONE: if (alen < 2) short(alen, CT_ZONE, p); f.zone = get16(b, p); break;
       case CTA.USE: if (alen < 4) short(alen, CT_USE, p); f.use = get32(b, p); break;
       case CTA.ID: if (alen < 4) short(alen, CT_ID, p); f.id = get32(b, p); break;
-      case CTA.SECMARK: if (alen < 4) short(alen, CT_SECMARK, p); f.secmark = get32(b, p); f.rare = true; break;
       case CTA.PROTOINFO: scanProtoinfo(b, p, aend, f); break;
       case CTA.HELP:
         scanName(b, p, aend, f, CTA_HELP.NAME, UnknownAt.HELP, name);
@@ -314,43 +360,8 @@ export function scanConntrack(b: Uint8Array, off: number, len: number, f: FlowFi
           f.helperLen = name[1];
         }
         break;
-      case CTA.SECCTX:
-        scanName(b, p, aend, f, CTA_SECCTX.NAME, UnknownAt.SECCTX, name);
-        if (name[0] >= 0) {
-          f.rare = true;
-          f.secctx = name[0];
-          f.secctxLen = name[1];
-        }
-        break;
-      case CTA.COUNTERS_ORIG: scanCounters(b, p, aend, f, true); break;
-      case CTA.COUNTERS_REPLY: scanCounters(b, p, aend, f, false); break;
-      case CTA.TIMESTAMP: scanTimestamp(b, p, aend, f); break;
       case CTA.LABELS: f.labels = p; f.labelsLen = alen; break;
-      case CTA.LABELS_MASK: f.labelsMask = p; f.labelsMaskLen = alen; f.rare = true; break;
-      case CTA.SEQ_ADJ_ORIG:
-        scanWords(b, p, aend, f, UnknownAt.SEQADJ_ORIG, words, 'seq-adj');
-        f.seqO = true;
-        f.seqO0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-        f.seqO1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-        f.seqO2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-        break;
-      case CTA.SEQ_ADJ_REPLY:
-        scanWords(b, p, aend, f, UnknownAt.SEQADJ_REPLY, words, 'seq-adj');
-        f.seqR = true;
-        f.seqR0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-        f.seqR1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-        f.seqR2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-        break;
-      case CTA.NAT_SRC: f.rare = true; scanNat(b, p, aend, f.natSrc, f.unknown, UnknownAt.NAT_SRC); break;
-      case CTA.NAT_DST: f.rare = true; scanNat(b, p, aend, f.natDst, f.unknown, UnknownAt.NAT_DST); break;
-      case CTA.SYNPROXY:
-        scanWords(b, p, aend, f, UnknownAt.SYNPROXY, words, 'synproxy');
-        f.syn = true;
-        f.synIsn = words[CTA_SYNPROXY.ISN - 1];
-        f.synIts = words[CTA_SYNPROXY.ITS - 1];
-        f.synTsoff = words[CTA_SYNPROXY.TSOFF - 1];
-        break;
-      default: f.unknown.add(raw, p, alen, UnknownAt.TOP);
+      default: scanRare(b, p, aend, raw, f);
     }
   }
   if (!orig) throw new NetlinkDecodeError('conntrack message without CTA_TUPLE_ORIG', off);
