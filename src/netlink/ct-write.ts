@@ -322,10 +322,10 @@ class NatRangeOut {
 const natSrc = new NatRangeOut();
 const natDst = new NatRangeOut();
 
-/** Not the same address (kind and bytes)? */
+/** Not the same address (kind and bytes)? (The reply of an un-NATed flow points at the original's bytes.) */
 function differs(a: TupleFields, ap: number, ak: AddrKind, b: TupleFields, bp: number, bk: AddrKind): boolean {
   if (ak !== bk) return true;
-  if (ak !== AddrKind.V4 && ak !== AddrKind.V6) return false;
+  if ((ak !== AddrKind.V4 && ak !== AddrKind.V6) || (ap === bp && a.buf === b.buf)) return false;
   return !sameBytes(a.buf, ap, b.buf, bp, ak === AddrKind.V6 ? 16 : 4);
 }
 
