@@ -78,7 +78,15 @@ Napi::Value SendMany(const Napi::CallbackInfo& info) {
   if (count == 0) return Napi::Number::New(env, 0);
   const int32_t* l = lengths.Data();
   size_t off = 0;
-  for (int64_t i = 0; i < start; i++) off += static_cast<size_t>(l[i]);
+  // the datagrams before `start` only place the first one: checked as those after it are, so a
+  // negative or oversized length cannot move the offset outside the buffer
+  for (int64_t i = 0; i < start; i++) {
+    if (l[i] < 0 || off + static_cast<size_t>(l[i]) > len) {
+      Napi::RangeError::New(env, "sendMany: lengths exceed the buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    off += static_cast<size_t>(l[i]);
+  }
   static thread_local std::vector<mmsghdr> msgs;
   static thread_local std::vector<iovec> iov;
   if (msgs.size() < static_cast<size_t>(count)) {
