@@ -615,6 +615,7 @@ export class ArenaCache implements CacheView {
   }
 
   private allocArena(bytes: number): Buffer {
+    this.arenaAllocations++;
     if (!this.shared) return Buffer.allocUnsafe(bytes);
     // growable, so the arena grows in place (makeRoom): a shared arena left behind by a copy
     // stays resident until a full GC, which shared memory hardly prompts (seen: +16 MiB for 100k)
@@ -684,6 +685,17 @@ export class ArenaCache implements CacheView {
 
   /** Times a write had to copy a lent arena (for stats and tests). */
   arenaCopiesForReaders = 0;
+
+  /**
+   * Times a new arena was allocated (pre-sizing, growth that could not be in place, a copy left
+   * to readers, a compaction, a flush) (for stats and tests).
+   */
+  arenaAllocations = 0;
+
+  /** The arena's size and use in bytes, and how often it was compacted, copied or allocated (for stats). */
+  arenaStats(): { bytes: number; used: number; garbage: number; compactions: number; copiesForReaders: number; allocations: number } {
+    return { bytes: this.arena.length, used: this.used, garbage: this.garbage, compactions: this.compactions, copiesForReaders: this.arenaCopiesForReaders, allocations: this.arenaAllocations };
+  }
 
   private setArena(b: Buffer): void {
     this.arena = b;

@@ -337,6 +337,9 @@ export class DaemonHandler implements ControlHandler {
       resyncs: e.resyncs,
       ownEvents: e.ownEvents,
       unusable: e.unusable,
+      // the process's memory (process.memoryUsage: rss, JS heap, external and array buffers) and
+      // the caches' arenas, which live outside the JS heap
+      memory: { ...process.memoryUsage(), internalArena: e.internal.arenaStats(), externalArena: e.external.arenaStats() },
     };
   }
 }
