@@ -20,6 +20,8 @@ export interface NodeOptions {
   general?: string[];
   /** Lines for a Sync { Options { … } } block (e.g. 'ExpectationSync on'). */
   options?: string[];
+  /** General's HashSize (default 32768): what the caches are sized for at start. */
+  hashSize?: number;
 }
 
 export class SyncNode {
@@ -46,7 +48,7 @@ export class SyncNode {
       ...(opts.options ? ['  Options {', ...opts.options.map((l) => `    ${l}`), '  }'] : []),
       '}',
       'General {',
-      '  HashSize 32768',
+      `  HashSize ${opts.hashSize ?? 32768}`,
       '  HashLimit 262144',
       `  LogFile ${this.log}`,
       '  Syslog off',
