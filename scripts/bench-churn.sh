@@ -103,9 +103,11 @@ run_pair() {
       "${R[$pair|churned]}" "$(printf '%.0f' "${R[$pair|churn_rate]}")" "${R[$pair|churn_failed]}" "${R[$pair|churn_behind]}" \
       "${R[$pair|ext_min]}" "${R[$pair|ext_mean]}" "${R[$pair|ext_max]}"
   else
-    echo "   churn FAILED: $(field error "$line")" >&2
+    R[$pair|error]=$(field error "$line")
+    [[ -n "${R[$pair|error]}" ]] || R[$pair|error]="the helper failed without saying why (killed?)"
+    echo "   churn FAILED: ${R[$pair|error]}" >&2
     diag "$pi" primary "$sa"; diag "$bi" backup "$sb"
-    R[$pair|error]=$(field error "$line"); FAILURES=$((FAILURES + 1))
+    FAILURES=$((FAILURES + 1))
   fi
   node "$MEASURE" dump-stats --sock "$sa.sock" --proto "$(name "$pi")" >"$sa.stats" 2>&1 || true
   node "$MEASURE" dump-stats --sock "$sb.sock" --proto "$(name "$bi")" >"$sb.stats" 2>&1 || true
