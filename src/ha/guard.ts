@@ -1,4 +1,4 @@
-// The traffic guard for keepalived's failover race (spec §10.1): keepalived raises the VIPs before
+// The traffic guard for keepalived's failover race (docs/conntrackd-compat.md §3.1): keepalived raises the VIPs before
 // the notify reaches us, so packets of flows that are not committed yet meet an empty conntrack
 // table on the new master and get reset (a reject rule, or the local stack answering RST). While
 // the commit runs, the guard DROPS (never rejects) those packets: clients retransmit, and by then

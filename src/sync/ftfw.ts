@@ -3,8 +3,8 @@
  *
  * No sockets, no real timers, no Date.now(): time and the one timer come from an injected
  * `FtFwEnv`, and the protocol is generic over what a data message carries. The owner (the sync
- * engine) drives it; see `FtFw` for the call order. Behaviour follows spec/ftfw-wire.md §1.4-1.5
- * and §4 (conntrack-tools 1.4.7), plus wire-compatible improvements described below.
+ * engine) drives it; see `FtFw` for the call order. Behaviour follows docs/ftfw-protocol.md §4, §7
+ * (conntrack-tools 1.4.7), plus the wire-compatible rules of docs/ftfw-protocol.md §8, below.
  *
  * ------------------------------------------------------------------------------------------------
  * Why stock conntrackd loses entries, and what this implementation does about it
@@ -134,7 +134,7 @@ export { seqAdd, seqAfter, seqBefore, seqDiff } from './seq.js';
 export type { PeerBulkAnswer } from './resync-watch.js';
 
 // ----------------------------------------------------------------------------- wire constants
-// Same values as MSG / FLAG in ./wire.ts (spec §1.4); repeated here so the state machine does
+// Same values as MSG / FLAG in ./wire.ts (docs/ftfw-protocol.md §3.4); repeated here so the state machine does
 // not depend on the codec.
 
 /** Message types (nethdr type). */
@@ -175,7 +175,7 @@ export interface TxMessage<O> {
   readonly seq: number;
   /**
    * Header flags to write verbatim. Objects: only HELLO / HELLO_BACK; the owner picks the type
-   * (CT_NEW/UPD/DEL, EXP_*) from the object's state at this moment (spec Q5). Controls: the
+   * (CT_NEW/UPD/DEL, EXP_*) from the object's state at this moment (docs/ftfw-protocol.md §6.5). Controls: the
    * control bit (ACK/NACK/RESYNC = 16-byte message with from/to; ALIVE = 8 bytes) plus HELLO
    * bits; type is always 10 (CTL).
    */
@@ -220,8 +220,8 @@ export type RxVerdict = 'apply' | 'control' | 'drop' | 'bad';
 /** Why an object left our queues (the owner drops its reference; a DEAD entry may be freed). */
 export type ReleaseReason =
   | 'acked' // the peer acknowledged it
-  | 'evicted' // resend queue full: oldest entry dropped (spec §4.1)
-  | 'discarded' // conntrackdCompat only: HELLO received, resend queue discarded (spec §4.6)
+  | 'evicted' // resend queue full: oldest entry dropped (docs/ftfw-protocol.md §7.2)
+  | 'discarded' // conntrackdCompat only: HELLO received, resend queue discarded (docs/ftfw-protocol.md §7.6)
   | 'replaced' // queueObject() with another object of the same key
   | 'forgotten'; // forget() by the owner
 
@@ -751,7 +751,7 @@ export class FtFw<O> {
   // ------------------------------------------------------------------------------ tx side
 
   /**
-   * Schedules `obj` for the next transmit pass (spec §4.2): idempotent per key; an object
+   * Schedules `obj` for the next transmit pass (docs/ftfw-protocol.md §7.2): idempotent per key; an object
    * waiting in the resend queue moves back to the tx queue (coalescing: one message per object
    * per pass, carrying its state at transmit time).
    */
@@ -1163,7 +1163,7 @@ export class FtFw<O> {
   // ------------------------------------------------------------------------------ rx side
 
   /**
-   * Sequence tracking and control handling for one incoming message (spec §4.3, §4.6), called
+   * Sequence tracking and control handling for one incoming message (docs/ftfw-protocol.md §7.5, §7.6), called
    * BEFORE the owner applies it. Returns 'apply' for data to apply, 'control' for a handled
    * control message, 'drop' for a duplicate/late message, 'bad' for a malformed header.
    * ACK/NACK/RESYNC ranges come from the header or the explicit arguments.
@@ -1375,7 +1375,7 @@ export class FtFw<O> {
     this.runFirst = seq;
     this.lastRxAt = now;
     // R2: control messages about the old incarnation are meaningless; our objects are not:
-    // the new incarnation needs them (conntrackd throws them away, §4.6 (c)).
+    // the new incarnation needs them (conntrackd throws them away: docs/ftfw-protocol.md §7.6).
     let n = this.rs.head;
     while (n !== null) {
       const next = n.next;
@@ -1439,7 +1439,7 @@ export class FtFw<O> {
     }
   }
 
-  /** ACK(from, to): release resend-queue entries in range (§4.2), S1 hold, S2 hole rule. */
+  /** ACK(from, to): release resend-queue entries in range (docs/ftfw-protocol.md §7.3), S1 hold, S2 hole rule. */
   private onAck(from: number, to: number, peerSeq: number): void {
     if (this.replayHello && this.regressed(from, peerSeq)) this.onRegression();
     if (!this.ackHighSet || seqAfter(to, this.ackHigh)) {
@@ -1476,7 +1476,7 @@ export class FtFw<O> {
     }
   }
 
-  /** NACK(from, to): move entries in range back to tx (§4.2), S4 bulk fallback. */
+  /** NACK(from, to): move entries in range back to tx (docs/ftfw-protocol.md §7.3), S4 bulk fallback. */
   private onNack(from: number, to: number, peerSeq: number): void {
     if (this.replayHello && this.regressed((from - 1) >>> 0, peerSeq)) this.onRegression();
     if (this.bulkOnUnservable) {
@@ -1614,7 +1614,7 @@ export class FtFw<O> {
   }
 
   /**
-   * ALIVE timer (§4.2): 1 s without a transmission. ACK(ack_from, last_seq) if there is
+   * ALIVE timer (docs/ftfw-protocol.md §7.4): 1 s without a transmission. ACK(ack_from, last_seq) if there is
    * something to acknowledge, else ALIVE. Also runs the S3 safety net. Exposed for owners that
    * drive the timer themselves; normally called by the injected timer.
    */

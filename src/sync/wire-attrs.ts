@@ -2,7 +2,7 @@
 // messages, i.e. what follows the 8-byte message header. Pure: no sockets, no timers.
 //
 // Layout of one attribute: BE16 nta_len (4 + payload, unpadded), BE16 nta_attr, payload, zero
-// padding to 4 bytes. Flat, no nesting. See /work/shared/spec/ftfw-wire.md §2.
+// padding to 4 bytes. Flat, no nesting. See docs/ftfw-protocol.md §5.
 //
 // Encoding follows conntrackd's ct2msg/exp2msg (attribute choice and order), including:
 //  - quirk Q1: ICMP_ID, SPAT_PORT and DPAT_PORT are little-endian on the wire (x86 senders);
