@@ -5,11 +5,13 @@
 import { HoldOff } from './hold-off.js';
 import { ResyncWatch, type PeerBulkAnswer } from './resync-watch.js';
 import { seqAfter, seqBefore } from './seq.js';
-import { K_ACK, type FtFwQueues } from './ftfw-queue.js';
+import { RECORD, type FtFwQueues } from './ftfw-queue.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
 import type { FtFwNotices } from './ftfw-notices.js';
 import type { FtFwSettings } from './ftfw-options.js';
 import type { BulkReason, FtFwCounters, FtFwEnv, FtFwHooks } from './ftfw-types.js';
+
+const K_ACK = RECORD.ACK;
 
 /** R3: the peer's RESYNCs whose ACK waits for our answer, at most. */
 const HELD_RESYNCS = 64;
@@ -214,7 +216,7 @@ export class FtFwBulk<O> {
         this.armLater();
       }
     }
-    this.notices.answer = a;
+    this.notices.answer(a);
   }
 
   // ------------------------------------------------------------------ peer restarts (R5)
@@ -234,7 +236,7 @@ export class FtFwBulk<O> {
       this.armLater();
       return;
     }
-    if (bulk) this.notices.bulk.push('peer-restart');
+    if (bulk) this.notices.bulk('peer-restart');
     if (resync) this.hs.requestResync();
   }
 

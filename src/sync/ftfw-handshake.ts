@@ -1,10 +1,14 @@
 // FT-FW's HELLO handshake, sender side: we say HELLO on every message until a HELLO_BACK arrives,
 // answer a peer's HELLO with HELLO_BACK, and (S1) replay what went out during the HELLO phase
 // once the handshake is complete, holding every entry sent until the linger time is over.
-import { K_NACK, K_RESYNC, type FtFwQueues, type QNode } from './ftfw-queue.js';
+import { RECORD, type FtFwQueues, type QNode } from './ftfw-queue.js';
 import type { FtFwNotices } from './ftfw-notices.js';
 import type { FtFwSettings } from './ftfw-options.js';
-import { F_HELLO, F_HELLO_BACK, type FtFwCounters, type FtFwEnv, type HelloState } from './ftfw-types.js';
+import { FTFW_FLAG, type FtFwCounters, type FtFwEnv, type HelloState } from './ftfw-types.js';
+
+// module-local copies (see ftfw-types.ts)
+const { NACK: K_NACK, RESYNC: K_RESYNC } = RECORD;
+const { HELLO: F_HELLO, HELLO_BACK: F_HELLO_BACK } = FTFW_FLAG;
 
 /** S1: the linger may be extended up to this many times its nominal length (heavy loss). */
 const LINGER_MAX_EXTRA = 4;
@@ -57,6 +61,11 @@ export class FtFwHandshake<O> {
   /** S1: entries transmitted while this is true are held (not released by ACKs, no S2/S3). */
   get holding(): boolean {
     return this.opts.replayHelloPhase && (this.state !== 'done' || this.lingerActive);
+  }
+
+  /** S1: entries sent are held until the linger time after the handshake is over (maybeEndLinger). */
+  get lingering(): boolean {
+    return this.lingerActive;
   }
 
   /** The HELLO bits of a received message (looked at before its sequence number). */
@@ -112,8 +121,8 @@ export class FtFwHandshake<O> {
       this.q.queueCtl(K_RESYNC, 0, 0);
     }
     // S6: a bulk asked for during the HELLO phase is being replayed already.
-    if (this.opts.bulkOnStartup && !this.bulkInHello) this.notices.bulk.push('startup');
-    this.notices.handshake = true;
+    if (this.opts.bulkOnStartup && !this.bulkInHello) this.notices.bulk('startup');
+    this.notices.handshake();
   }
 
   /**

@@ -3,16 +3,13 @@
 import type { FtFwHooks, ReleaseReason } from './ftfw-types.js';
 
 /** Record kinds: an object, or a control message. */
-export const K_OBJ = 0;
-export const K_ACK = 1;
-export const K_NACK = 2;
-export const K_RESYNC = 3;
-export const K_ALIVE = 4;
-
+export const RECORD = { OBJ: 0, ACK: 1, NACK: 2, RESYNC: 3, ALIVE: 4 } as const;
 /** Which list a record is in. */
-export const W_NONE = 0;
-export const W_TX = 1;
-export const W_RS = 2;
+export const WHERE = { NONE: 0, TX: 1, RS: 2 } as const;
+
+// module-local copies (see ftfw-types.ts)
+const K_OBJ = RECORD.OBJ;
+const { NONE: W_NONE, TX: W_TX, RS: W_RS } = WHERE;
 
 /**
  * Records kept for reuse (per FtFw); beyond this, released records are left to the GC. About
@@ -27,7 +24,7 @@ const FREE_MAX = 16384;
 export class QNode<O> {
   prev: QNode<O> | null = null;
   next: QNode<O> | null = null;
-  where = W_NONE;
+  where: number = W_NONE;
   /** Seq and flags of the last transmission (valid while in the resend queue). */
   seq = 0;
   flags = 0;

@@ -3,16 +3,21 @@
 // what a received ACK / NACK / RESYNC sets off.
 import { seqAfter, seqBefore, seqDiff } from './seq.js';
 import { StallDetector } from './stall-detector.js';
-import { K_ACK, K_ALIVE, K_NACK, K_OBJ, K_RESYNC, type FtFwQueues } from './ftfw-queue.js';
+import { RECORD, type FtFwQueues } from './ftfw-queue.js';
 import type { FtFwBulk } from './ftfw-bulk.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
 import type { FtFwNotices } from './ftfw-notices.js';
 import type { FtFwSender } from './ftfw-sender.js';
 import type { FtFwSettings } from './ftfw-options.js';
-import {
-  F_ACK, F_ALIVE, F_HELLO, F_HELLO_BITS, F_NACK, F_RESYNC, T_CTL, T_DATA_MAX,
-  type FtFwCounters, type RxVerdict,
-} from './ftfw-types.js';
+import { FTFW_FLAG, FTFW_TYPE, type FtFwCounters, type FtFwEnv, type RxVerdict } from './ftfw-types.js';
+
+// module-local copies (see ftfw-types.ts)
+const { OBJ: K_OBJ, ACK: K_ACK, NACK: K_NACK, RESYNC: K_RESYNC, ALIVE: K_ALIVE } = RECORD;
+const { ACK: F_ACK, NACK: F_NACK, RESYNC: F_RESYNC, ALIVE: F_ALIVE, HELLO: F_HELLO, HELLO_BACK: F_HELLO_BACK } = FTFW_FLAG;
+const F_HELLO_BITS = F_HELLO | F_HELLO_BACK;
+/** Data messages are types 0 to T_DATA_MAX; control messages type T_CTL. */
+const T_DATA_MAX = FTFW_TYPE.EXP_DEL;
+const T_CTL = FTFW_TYPE.CTL;
 
 export class FtFwReceiver<O> {
   /** A message of the peer was accepted: lastSeq is set. */
@@ -36,6 +41,7 @@ export class FtFwReceiver<O> {
 
   constructor(
     private readonly opts: FtFwSettings,
+    private readonly env: FtFwEnv,
     private readonly q: FtFwQueues<O>,
     private readonly hs: FtFwHandshake<O>,
     private readonly bulk: FtFwBulk<O>,
@@ -57,12 +63,15 @@ export class FtFwReceiver<O> {
   }
 
   /** One incoming message's header (see FtFw.receive); `seq`, `from`, `to` are u32. */
-  rx(type: number, flags: number, seq: number, from: number, to: number, now: number): RxVerdict {
+  rx(type: number, flags: number, seq: number, from: number, to: number): RxVerdict {
     this.st.msgsReceived++;
+    // read here, not passed in: a time (beyond 31 bits) passed to a call that is not inlined is
+    // boxed, an allocation per message
+    const now = this.env.now();
 
     // HELLO / HELLO_BACK are examined on every message before sequence tracking (digest_hello).
     const hello = (flags & F_HELLO) !== 0;
-    this.hs.received(flags, now);
+    if ((flags & F_HELLO_BITS) !== 0) this.hs.received(flags, now);
 
     // Classification (order as conntrackd's IS_DATA / IS_ACK / IS_NACK / IS_RESYNC / IS_ALIVE).
     let kind: number;
@@ -178,7 +187,7 @@ export class FtFwReceiver<O> {
       case K_RESYNC:
         this.st.resyncReceived++;
         if (this.opts.reconcile) this.bulk.holdAcksFor(seq);
-        this.notices.bulk.push('resync-requested');
+        this.notices.bulk('resync-requested');
         break;
       default:
         this.st.aliveReceived++;
@@ -219,7 +228,7 @@ export class FtFwReceiver<O> {
    */
   private resetSequence(seq: number, now: number): void {
     this.st.sequenceResets++;
-    this.notices.seqReset = { lastSeq: this.lastSeq, seq };
+    this.notices.seqReset({ lastSeq: this.lastSeq, seq });
     this.ackFromSet = false;
     this.window = this.opts.ackWindowSize;
     if (this.runOpen) this.runFirst = seq;
@@ -244,7 +253,7 @@ export class FtFwReceiver<O> {
     this.lastRxAt = now;
     this.tx.peerRestarted();
     this.bulk.restartWork(now, this.opts.bulkOnPeerRestart, this.opts.resyncOnPeerRestart);
-    this.notices.peerStart = { seq, firstContact };
+    this.notices.peerStart({ seq, firstContact });
   }
 
   /** conntrackdCompat: a HELLO makes conntrackd discard its resend queue. */

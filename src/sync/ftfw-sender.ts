@@ -2,12 +2,16 @@
 // and what the peer's ACKs and NACKs do to the resend queue, with ctsync's rules S1-S5 and S7
 // (see ftfw.ts) and the S3 retransmission timeout.
 import { seqAfter, seqBefore } from './seq.js';
-import { K_ACK, K_ALIVE, K_NACK, K_OBJ, K_RESYNC, type FtFwQueues, type QNode } from './ftfw-queue.js';
+import { RECORD, type FtFwQueues, type QNode } from './ftfw-queue.js';
 import type { FtFwBulk } from './ftfw-bulk.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
 import type { FtFwNotices } from './ftfw-notices.js';
 import type { FtFwSettings } from './ftfw-options.js';
-import { F_ACK, F_ALIVE, F_HELLO, F_NACK, F_RESYNC, type ControlKind, type FtFwCounters, type TxSink } from './ftfw-types.js';
+import { FTFW_FLAG, type ControlKind, type FtFwCounters, type FtFwEnv, type TxSink } from './ftfw-types.js';
+
+// module-local copies (see ftfw-types.ts)
+const { OBJ: K_OBJ, ACK: K_ACK, NACK: K_NACK, RESYNC: K_RESYNC, ALIVE: K_ALIVE } = RECORD;
+const { ACK: F_ACK, NACK: F_NACK, RESYNC: F_RESYNC, ALIVE: F_ALIVE, HELLO: F_HELLO } = FTFW_FLAG;
 
 /** Control kind names and flag bits, by record kind. */
 export const KIND_NAME: readonly ControlKind[] = ['ack', 'ack', 'nack', 'resync', 'alive'];
@@ -35,6 +39,7 @@ export class FtFwSender<O> {
 
   constructor(
     private readonly opts: FtFwSettings,
+    private readonly env: FtFwEnv,
     private readonly q: FtFwQueues<O>,
     private readonly hs: FtFwHandshake<O>,
     private readonly bulk: FtFwBulk<O>,
@@ -46,7 +51,9 @@ export class FtFwSender<O> {
    * Sends what the tx queue holds (the caller has checked it is not empty): controls first, then
    * objects while the resend queue has room (S7). Returns how many messages went out.
    */
-  transmit(sink: TxSink<O>, now: number): number {
+  transmit(sink: TxSink<O>): number {
+    // read here, not passed in: a time passed to a call that is not inlined is boxed
+    const now = this.env.now();
     const txCtl = this.q.txCtl;
     const txObj = this.q.txObj;
     const rs = this.q.rs;
@@ -180,7 +187,7 @@ export class FtFwSender<O> {
         this.evObj = null;
         this.st.unservableNacks++;
         this.st.bulkFallbacks++;
-        this.notices.bulk.push('nack-evicted');
+        this.notices.bulk('nack-evicted');
       }
       if (this.evCtl !== null && overlaps(this.evCtl, from, to)) {
         this.evCtl = null;

@@ -11,16 +11,9 @@ export const FTFW_TYPE = { CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD:
 /** Message flag bits. */
 export const FTFW_FLAG = { RESYNC: 0x02, NACK: 0x04, ACK: 0x08, ALIVE: 0x10, HELLO: 0x20, HELLO_BACK: 0x40 } as const;
 
-/** Data message types are 0..T_DATA_MAX; control messages have type T_CTL. */
-export const T_DATA_MAX = 5;
-export const T_CTL = 10;
-export const F_RESYNC = FTFW_FLAG.RESYNC;
-export const F_NACK = FTFW_FLAG.NACK;
-export const F_ACK = FTFW_FLAG.ACK;
-export const F_ALIVE = FTFW_FLAG.ALIVE;
-export const F_HELLO = FTFW_FLAG.HELLO;
-export const F_HELLO_BACK = FTFW_FLAG.HELLO_BACK;
-export const F_HELLO_BITS = F_HELLO | F_HELLO_BACK;
+// The parts of FtFw copy what they use into module-local consts (`const { HELLO: F_HELLO } =
+// FTFW_FLAG`): optimized code reads an imported binding through its module cell at every use,
+// where a local const is folded in (the receive path was ~5% slower with imports).
 
 // ------------------------------------------------------------------------------------- types
 

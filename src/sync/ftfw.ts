@@ -136,7 +136,7 @@ import { FtFwBulk } from './ftfw-bulk.js';
 import { FtFwHandshake } from './ftfw-handshake.js';
 import { FtFwNotices } from './ftfw-notices.js';
 import { resolveFtFwOptions, type FtFwSettings } from './ftfw-options.js';
-import { FtFwQueues, K_ALIVE, K_OBJ } from './ftfw-queue.js';
+import { FtFwQueues, RECORD } from './ftfw-queue.js';
 import { FtFwReceiver } from './ftfw-receiver.js';
 import { FtFwSender, KIND_NAME } from './ftfw-sender.js';
 import {
@@ -153,6 +153,8 @@ export type {
   RxHeader, RxVerdict, TxItem, TxMessage, TxSink,
 } from './ftfw-types.js';
 export type { FtFwSettings } from './ftfw-options.js';
+
+const { OBJ: K_OBJ, ALIVE: K_ALIVE } = RECORD;
 
 // ------------------------------------------------------------------------------- the machine
 
@@ -199,6 +201,8 @@ export class FtFw<O> {
   private timerArmed = false;
   private started = false;
   private startedOnce = false;
+  /** Depth of receive/timer calls in progress: notices to the owner wait while it is above 0. */
+  private inCall = 0;
 
   constructor(env: FtFwEnv, hooks: FtFwHooks<O> = {}, options: FtFwOptions<O> = {}) {
     this.env = env;
@@ -212,8 +216,8 @@ export class FtFw<O> {
     this.q = new FtFwQueues<O>(access, hooks);
     this.hs = new FtFwHandshake<O>(o, env, this.q, this.notices, this.st);
     this.bulk = new FtFwBulk<O>(o, env, hooks, this.q, this.hs, this.notices, this.st, () => this.onLater());
-    this.tx = new FtFwSender<O>(o, this.q, this.hs, this.bulk, this.notices, this.st);
-    this.rx = new FtFwReceiver<O>(o, this.q, this.hs, this.bulk, this.tx, this.notices, this.st);
+    this.tx = new FtFwSender<O>(o, env, this.q, this.hs, this.bulk, this.notices, this.st);
+    this.rx = new FtFwReceiver<O>(o, env, this.q, this.hs, this.bulk, this.tx, this.notices, this.st);
   }
 
   // ----------------------------------------------------------------------------- lifecycle
@@ -274,7 +278,7 @@ export class FtFw<O> {
    * one pass for every request meanwhile).
    */
   requestBulk(): void {
-    this.notices.bulk.push('local');
+    this.notices.bulk('local');
     this.flushDeferred();
   }
 
@@ -322,11 +326,10 @@ export class FtFw<O> {
 
   /** transmitPass() handing each message to `sink` as plain arguments. Returns the count. */
   transmitTo(sink: TxSink<O>): number {
-    const now = this.env.now();
-    this.hs.maybeEndLinger(now, this.rx.lastRxAt);
+    if (this.hs.lingering) this.hs.maybeEndLinger(this.env.now(), this.rx.lastRxAt);
     this.bulk.checkPassDone();
     if (this.q.txLength === 0) return 0;
-    const sent = this.tx.transmit(sink, now);
+    const sent = this.tx.transmit(sink);
     if (sent > 0) this.arm();
     // a pass finished by this one lets held ACKs go: in the next pass
     if (this.bulk.checkPassDone()) this.hooks.txPending?.();
@@ -347,12 +350,12 @@ export class FtFw<O> {
 
   /** receive() from the header's fields (no header object); from/to only for ACK/NACK/RESYNC. */
   receiveHeader(type: number, flags: number, seq: number, from = 0, to = 0): RxVerdict {
-    this.notices.inCall++;
+    this.inCall++;
     let v: RxVerdict;
     try {
-      v = this.rx.rx(type, flags, seq >>> 0, from >>> 0, to >>> 0, this.env.now());
+      v = this.rx.rx(type, flags, seq >>> 0, from >>> 0, to >>> 0);
     } finally {
-      this.notices.inCall--;
+      this.inCall--;
     }
     this.flushDeferred();
     return v;
@@ -382,7 +385,7 @@ export class FtFw<O> {
    */
   onTimer(): void {
     this.disarm();
-    this.notices.inCall++;
+    this.inCall++;
     try {
       const queued = this.q.txCtl.length;
       this.rx.ackOnTimer();
@@ -393,7 +396,7 @@ export class FtFw<O> {
       this.tx.safetyNet(now, this.rx.lastRxAt);
       this.arm();
     } finally {
-      this.notices.inCall--;
+      this.inCall--;
     }
     this.flushDeferred();
     this.hooks.txPending?.();
@@ -404,11 +407,11 @@ export class FtFw<O> {
     this.bulk.timerFired();
     const now = this.env.now();
     let pass: BulkReason | null = null;
-    this.notices.inCall++;
+    this.inCall++;
     try {
       pass = this.bulk.runDue(now);
     } finally {
-      this.notices.inCall--;
+      this.inCall--;
     }
     if (pass !== null) this.bulk.startPass(pass, now);
     this.flushDeferred();
@@ -417,31 +420,10 @@ export class FtFw<O> {
 
   /** Tells the owner what the call that is over caused (never in the middle of one). */
   private flushDeferred(): void {
-    const nt = this.notices;
-    if (nt.inCall > 0) return;
-    if (nt.handshake) {
-      nt.handshake = false;
-      this.hooks.handshakeComplete?.();
-    }
-    if (nt.peerStart !== null) {
-      const info = nt.peerStart;
-      nt.peerStart = null;
-      this.hooks.peerStart?.(info);
-    }
-    if (nt.seqReset !== null) {
-      const info = nt.seqReset;
-      nt.seqReset = null;
-      this.hooks.peerSequenceReset?.(info);
-    }
-    if (nt.answer !== null) {
-      const answer = nt.answer;
-      nt.answer = null;
-      this.hooks.peerBulkComplete?.(answer);
-    }
-    if (nt.bulk.length > 0) {
+    if (this.inCall > 0 || !this.notices.pending) return;
+    const reasons = this.notices.deliver(this.hooks);
+    if (reasons.length > 0) {
       // several reasons in one call collapse into one pass (queueing is idempotent anyway)
-      const reasons = nt.bulk;
-      nt.bulk = [];
       this.st.bulkRequestsMerged += reasons.length - 1;
       this.bulk.scheduleBulk(reasons[0], this.env.now());
     }
