@@ -7,6 +7,7 @@ import winston from 'winston';
 import cron from 'node-cron';
 import { createLogger, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
+import { productionPorts } from '../engine/production/ports.js';
 import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
@@ -155,7 +156,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   try {
     release = takeLock(config.general.lockFile, log);
     process.on('uncaughtException', fatal);
-    engine = new SyncEngine(config, log);
+    engine = new SyncEngine(config, log, productionPorts(config));
     const eng = engine;
     const handler = new DaemonHandler({
       engine: eng, log, shutdown: () => shutdown('kill request'), ha: () => ha,
