@@ -33,9 +33,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loneNode } from './bench-lone-node.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -45,10 +45,6 @@ const { values } = parseArgs({
     ctsync: { type: 'string', multiple: true },
   },
 });
-if (process.getuid?.() !== 0) {
-  console.error('run as root (a network namespace is created)');
-  process.exit(1);
-}
 const RUNS = Number(values.runs);
 const entries = (values.ctsync ?? [path.resolve(here, '../dist/src/cli/main.js')]).map((p) => path.resolve(p));
 
@@ -74,34 +70,7 @@ const COMMANDS = [
 const only = values.only?.split(',');
 const commands = only ? COMMANDS.filter((c) => only.includes(c.join(' ')) || only.includes(c[0])) : COMMANDS;
 
-const ns = `ctsync-benchcli-${process.pid}-${randomBytes(3).toString('hex')}`;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-benchcli-'));
-const ip = (...args) => {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-};
-
-function cleanup() {
-  for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  spawnSync('ip', ['netns', 'del', ns]);
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => process.exit(130));
-
-ip('netns', 'add', ns);
-ip('-n', ns, 'link', 'set', 'lo', 'up');
-// a veth pair with both ends in the namespace: the daemon's sync link, where nobody answers
-ip('-n', ns, 'link', 'add', 'sync0', 'type', 'veth', 'peer', 'name', 'sync1');
-ip('-n', ns, 'addr', 'add', '192.0.2.1/24', 'dev', 'sync0');
-ip('-n', ns, 'link', 'set', 'sync0', 'up');
-ip('-n', ns, 'link', 'set', 'sync1', 'up');
+const { ns, dir } = loneNode('benchcli');
 
 /** One daemon per CLI entry: its config (and so its socket, lock and log) in `dir`. */
 const daemons = entries.map((entry, k) => {

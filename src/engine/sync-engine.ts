@@ -19,6 +19,7 @@ import { ArenaCache } from '../cache/arena-cache.js';
 import { RefreshStamps } from '../cache/refresh-stamps.js';
 import { SyncChannel, type ChannelOptions } from '../sync/channel.js';
 import { CommitPool, type CommitResult } from './commit-pool.js';
+import { runPoolWhileFilled } from './commit-pool-demand.js';
 import { warnWhenFull } from './cache-full.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
@@ -136,6 +137,8 @@ export class SyncEngine {
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
   private readonly commitPool = new CommitPool();
+  /** Stops running the commit pool while the external cache holds entries (commit-pool-demand.ts). */
+  private unfollowPool?: () => void;
   private events?: ConntrackEvents;
   private readonly replicate: (e: Entry) => boolean;
   private readonly replicateScanned: (t: EventTranscoder) => boolean;
@@ -288,9 +291,11 @@ export class SyncEngine {
     this.events.on('malformed', (err) => this.log.warn(`kernel event skipped: ${err.message}`));
     this.events.on('error', (err) => this.log.error(`kernel events: ${err.message}`));
     // events caused by our own requests (commit workers, flushes) are dropped in the kernel: a
-    // big commit cannot overrun the event socket, and nothing is echoed to the peer
-    await this.commitPool.start();
-    this.events.ignorePorts([this.kernel.portId, ...this.commitPool.portIds]);
+    // big commit cannot overrun the event socket, and nothing is echoed to the peer. The commit
+    // workers run while the external cache holds entries; their sockets join the filter then.
+    this.events.ignorePorts([this.kernel.portId]);
+    this.commitPool.onPorts = (ports) => this.events?.ignorePorts([this.kernel.portId, ...ports]);
+    this.unfollowPool = runPoolWhileFilled(this.commitPool, this.external, { log: this.log });
     // subscribe before the dump, so nothing that changes during the dump is missed
     this.events.start();
     const n = await this.reloadInternal(false);
@@ -315,6 +320,7 @@ export class SyncEngine {
     this.bulkNextHandle = 0;
     this.bulkExpects = undefined;
     this.ftfw.stop();
+    this.unfollowPool?.();
     this.commitPool.stop();
     this.events?.stop();
     this.events?.close();
