@@ -40,11 +40,16 @@ export function runPoolWhileFilled(pool: DemandPool, cache: FilledCache, opts: P
   const clear = opts.clearInterval ?? ((h) => clearInterval(h as NodeJS.Timeout));
   /** The cache was empty at the last check (and has not been filled since). */
   let emptyBefore = false;
+  /** Not unfollowed yet (a start that the daemon's stop cut short is no error to log). */
+  let following = true;
   const start = (): void => {
     if (pool.size > 0 || pool.busy) return;
+    const t0 = Date.now();
     pool.start().then(
-      () => log.verbose(`commit workers started (${pool.size}): the external cache holds entries`),
-      (err: Error) => log.error(`commit workers did not start: ${err.message} (tried again at the next commit)`),
+      () => log.verbose(`commit workers started (${pool.size}, warm in ${Date.now() - t0} ms): the external cache holds entries`),
+      (err: Error) => {
+        if (following) log.error(`commit workers did not start: ${err.message} (tried again at the next commit)`);
+      },
     );
   };
   cache.onFilled = () => {
@@ -66,6 +71,7 @@ export function runPoolWhileFilled(pool: DemandPool, cache: FilledCache, opts: P
   const timer = every(check, opts.checkEveryMs ?? CHECK_EVERY_MS);
   if (cache.size > 0) start();
   return () => {
+    following = false;
     clear(timer);
     cache.onFilled = undefined;
   };

@@ -137,7 +137,7 @@ export class SyncEngine {
   readonly channel: SyncChannel;
   readonly kernel: ConntrackClient;
   private readonly commitPool = new CommitPool();
-  /** Stops running the commit pool while the external cache holds entries (commit-pool-demand.ts). */
+  /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
   private events?: ConntrackEvents;
   private readonly replicate: (e: Entry) => boolean;
