@@ -1,16 +1,20 @@
 // When the commit workers run. Two worker threads hold ~18 MB of resident memory each (a V8
-// isolate each, with the commit path compiled and warm): more than the rest of an idle daemon.
-// They are needed only when there is something to commit, so they run while the external
-// cache holds entries:
+// isolate each, with the commit path compiled and warm): an idle daemon holds ~57-69 MB without
+// them, ~82-110 MB with them (scripts/bench-idle-rss.mjs). They are needed only when there is
+// something to commit, so they run while the external cache holds entries:
 // - started as soon as the cache takes its first entry (ArenaCache.onFilled): a backup's cache
 //   fills from the peer seconds, usually hours, before the failover that commits it, so the
-//   workers are warm by then. Their warm-up (commit-worker.ts: ~0.3-1 s of one CPU) matters: a
-//   cold first commit was measured 40-60 ms slower per 100k entries. A commit that comes
-//   while they still start waits for them (CommitPool.commit), rather than running cold;
+//   workers are warm by then. Their start and warm-up take ~0.7-1.3 s on two busy CPUs
+//   (scripts/bench-commit-inproc.mjs --lazy), and the warm-up matters: a cold first commit was
+//   measured 40-60 ms slower per 100k entries. A commit that comes while they still start waits
+//   for them (CommitPool.commit) rather than running cold; with a backup started after its
+//   primary held 100k flows, they were warm before its cache was full (bench-commit.sh
+//   BENCH_LATE_BACKUP=1: no wait);
 // - stopped once the cache has been empty at two checks in a row (CHECK_EVERY_MS apart), and
 //   no commit or start is running: a node that was promoted flushes its external cache, and
 //   what the new backup sends it is its own few flows, often none. Entries arriving later
-//   start them again.
+//   start them again. Never stopped while the cache holds entries, however long it sits: a
+//   failover can come at any time, and bringing them back warm takes the second above.
 // A failed start is logged; the next check, the next filling or the next commit tries again.
 import type { CommitPool } from './commit-pool.js';
 
