@@ -98,6 +98,8 @@ export class ArenaCache implements CacheView {
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
   /** Called when an entry is refused because the cache is full (after createFailed counted it). */
   onRefused?: () => void;
+  /** Called when the cache, empty, takes an entry (the external cache's commit workers start then). */
+  onFilled?: () => void;
 
   /**
    * @param sizeHint entries to make room for at once (conntrackd's HashSize), so that filling
@@ -326,7 +328,7 @@ export class ArenaCache implements CacheView {
 
   private revive(): void {
     this.dead--;
-    this.live++;
+    if (++this.live === 1) this.onFilled?.();
   }
 
   private newHandle(rec: number): number {
@@ -402,7 +404,7 @@ export class ArenaCache implements CacheView {
     if ((this.live + this.dead + 1) * 2 > this.slots.length) this.grow();
     const added = this.append(kb, ko, klen, src, start, end, now, now, state, 0);
     this.link(kb, ko, klen, h, added);
-    this.live++;
+    if (++this.live === 1) this.onFilled?.();
     this.counters.created++;
     return this.words[added + 4];
   }

@@ -16,7 +16,8 @@ import { Committer, type CommitMode, type EngineCommitResult } from './committer
 import { EngineCaches } from './engine-caches.js';
 import { KernelIntake } from './kernel-intake.js';
 import { KernelResync, type ReloadResult } from './kernel-resync.js';
-import type { EnginePorts, KernelEventSource, KernelPort, PeerChannel, CommitPoolPort } from './ports/index.js';
+import type { EngineClock, EnginePorts, KernelEventSource, KernelPort, PeerChannel, CommitPoolPort } from './ports/index.js';
+import { runPoolWhileFilled } from './commit-pool-demand.js';
 import { Reception, type MalformedCounters } from './reception.js';
 import { ReplicationFilter } from './replication-filter.js';
 import { Transmitter, type SyncItem } from './transmitter.js';
@@ -55,13 +56,17 @@ export class SyncEngine {
   private readonly reception: Reception;
   private readonly resync: KernelResync;
   private readonly committer: Committer;
+  private readonly clock: EngineClock;
   private events?: KernelEventSource;
+  /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
+  private unfollowPool?: () => void;
 
   constructor(readonly config: CtsyncConfig, private readonly log: Logger, ports: EnginePorts) {
     const { kernel, channel, commitPool, clock } = ports;
     this.kernel = kernel;
     this.channel = channel;
     this.commitPool = commitPool;
+    this.clock = clock;
     this.startedAt = clock.now();
     const expSync = config.sync.options.expectationSync;
     this.expectations = expSync !== false;
@@ -205,9 +210,24 @@ export class SyncEngine {
     this.events = events;
     this.committer.events = events;
     // events caused by our own requests (commit workers, flushes) are dropped in the kernel: a
-    // big commit cannot overrun the event socket, and nothing is echoed to the peer
-    await this.commitPool.start();
-    events.ignorePorts([this.kernel.portId, ...this.commitPool.portIds]);
+    // big commit cannot overrun the event socket, and nothing is echoed to the peer. The commit
+    // workers run while the external cache holds entries; their sockets join the filter then.
+    events.ignorePorts([this.kernel.portId]);
+    this.commitPool.onPorts = (ports) => events.ignorePorts([this.kernel.portId, ...ports]);
+    const clock = this.clock;
+    this.unfollowPool = runPoolWhileFilled(this.commitPool, this.caches.external, {
+      log: this.log,
+      setInterval: (cb, ms) => {
+        const timer = { handle: undefined as unknown };
+        const tick = (): void => {
+          timer.handle = clock.setTimer(ms, tick);
+          cb();
+        };
+        timer.handle = clock.setTimer(ms, tick);
+        return timer;
+      },
+      clearInterval: (timer) => clock.clearTimer((timer as { handle: unknown }).handle),
+    });
     // subscribe before the dump, so nothing that changes during the dump is missed
     events.start();
     const n = await this.reloadInternal(false);
@@ -230,6 +250,7 @@ export class SyncEngine {
     this.tx.stop();
     this.resync.stop();
     this.ftfw.stop();
+    this.unfollowPool?.();
     this.commitPool.stop();
     this.events?.stop();
     this.events?.close();

@@ -22,7 +22,6 @@
 //   don't configure one.
 import fs from 'node:fs';
 import net from 'node:net';
-import { execa } from 'execa';
 import type { HaLog } from './log.js';
 
 export interface FifoTimers {
@@ -129,6 +128,8 @@ export interface FifoReaderStats {
 }
 
 async function defaultMkfifo(path: string): Promise<void> {
+  // loaded here, not with the daemon: execa is ~130 modules and ~3 MB of heap
+  const { execa } = await import('execa');
   await execa('mkfifo', ['-m', '0600', path], { stdin: 'ignore' });
 }
 

@@ -292,6 +292,7 @@ export class FakeCommitPool implements CommitPoolPort {
   readonly portIds = [5001, 5002];
   started = false;
   stopped = false;
+  onPorts?: (portIds: number[]) => void;
   commits: CommitOptions[] = [];
   /** Keys the next commit fails (with EINVAL). */
   failKeys = new Set<string>();
@@ -300,8 +301,16 @@ export class FakeCommitPool implements CommitPoolPort {
 
   constructor(private readonly kernel: FakeKernel) {}
 
+  get size(): number {
+    return this.started && !this.stopped ? this.portIds.length : 0;
+  }
+
+  readonly busy = false;
+
   async start(): Promise<void> {
     this.started = true;
+    this.stopped = false;
+    this.onPorts?.(this.portIds);
   }
 
   async commit(cache: ArenaCache, opts: CommitOptions): Promise<CommitResult> {
