@@ -26,6 +26,15 @@ describe('engine: reception (peer -> external cache)', () => {
     assert.equal(rig.engine.internal.size, 0, 'the internal cache is not touched');
   });
 
+  it('the commit workers start with the first entry from the peer, not before', async () => {
+    const rig = await startedEngine();
+    assert.equal(rig.commitPool.started, false, 'an empty external cache needs no workers');
+    const peer = new FakePeer(rig.channel);
+    peer.send((b, next) => b.addCt(MSG.CT_NEW, FLAG.HELLO, next(), udpFlow(9)));
+    assert.equal(rig.commitPool.started, true);
+    assert.deepEqual(rig.events.ignored, [rig.kernel.portId, ...rig.commitPool.portIds], 'their requests are not heard');
+  });
+
   it('a late duplicate is not applied again (FT-FW drops it)', async () => {
     const rig = await startedEngine();
     const peer = new FakePeer(rig.channel);
