@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // In-process commit benchmark: where the time of a `-c` goes, without daemons or a sync link.
 // Run inside a network namespace (its conntrack table is emptied before each round):
-//   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener] [--idle S] [--keep]
+//   ip netns exec NS node scripts/bench-commit-inproc.mjs FLOWS.jsonl [--rounds R] [--no-listener] [--idle S] [--keep] [--lazy]
+// --lazy: the pool is not started before the first round, whose commit starts it (and waits for
+// its warm-up): the worst case of the daemon's on-demand pool (commit-pool-demand.ts), a commit
+// asked for at the moment the external cache takes its first entry.
 // --idle S: the pool sits idle S seconds before each round, as a backup's does before its commit.
 // --keep: the table is not emptied between rounds: from the second on, every entry exists (a
 // failback's commit).
@@ -18,7 +21,7 @@ import { ConntrackEvents } from '../dist/src/netlink/conntrack-events.js';
 import { ConntrackClient } from '../dist/src/netlink/conntrack-client.js';
 import { flowKey } from '../dist/src/conntrack/key.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' }, keep: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' }, keep: { type: 'boolean', default: false }, lazy: { type: 'boolean', default: false } } });
 const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const now = Math.floor(Date.now() / 1000);
 const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' }, 0, true);
@@ -30,15 +33,17 @@ for (const e of entries) {
 }
 const kernel = new ConntrackClient();
 const pool = new CommitPool();
-await pool.start();
 let events = 0;
 let ev;
 if (!values['no-listener']) {
   ev = new ConntrackEvents({ rcvbuf: 64 << 20 });
-  ev.ignorePorts([kernel.portId, ...pool.portIds]);
+  // as the daemon does: the workers' sockets join the filter when they start
+  pool.onPorts = (ports) => ev.ignorePorts([kernel.portId, ...ports]);
+  ev.ignorePorts([kernel.portId]);
   ev.on('event', () => events++);
   ev.start();
 }
+if (!values.lazy) await pool.start();
 await new Promise((r) => setTimeout(r, 300));
 const ms = (s) => (s * 1000).toFixed(0).padStart(5);
 for (let round = 0; round < Number(values.rounds); round++) {

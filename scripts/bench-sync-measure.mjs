@@ -3,14 +3,7 @@
 // (no client process per poll, so polling every 20 ms costs the daemon one small request and
 // costs the benchmark nothing), times replication and resync, and reads the kernel's entry count
 // of a namespace from /proc/PID/net/stat/nf_conntrack.
-//
-// Both daemons are driven with their own native protocol:
-//   conntrackd  4-byte native-endian action code, plain-text answer until EOF (what the stock
-//               `conntrackd -C conf -s cache` client does); counts are parsed from
-//               "cache:internal active objects:" / "cache:external active objects:".
-//   ctsync      JSON request line {"cmd":"stats"} (what `ctsync -s --json` sends); counts are
-//               counters.internal.active / counters.external.active.
-// UNIX socket paths are file system paths, so this helper can run in any network namespace.
+// The socket protocols of both daemons: scripts/bench-sync-lib.mjs.
 //
 // Subcommands (all print one line of key=value pairs on stdout; exit 0 on success, 2 on failure
 // with error="..." in the line):
@@ -38,137 +31,16 @@
 //             Prints the daemon's full statistics (conntrackd: the `-s` text; ctsync: the
 //             `-s --json` counters) as they are, for failure reports.
 
-import net from 'node:net';
-import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { action, cdRequest, commandLine, counts, fail, jsonRequest, kernelCount, out, sleep } from './bench-sync-lib.mjs';
 
-const CD = { STATS_CACHE: 29, KILL: 20, REQUEST_DUMP: 23, FLUSH_EXT_CACHE: 34 };
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function out(fields) {
-  const parts = [];
-  for (const [k, v] of Object.entries(fields)) {
-    if (v === undefined) continue;
-    const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : String(v);
-    parts.push(/^[\w.+-]+$/.test(s) ? `${k}=${s}` : `${k}="${s.replace(/["\\$`]/g, ' ')}"`);
-  }
-  process.stdout.write(parts.join(' ') + '\n');
-}
-
-function fail(msg, fields = {}) {
-  out({ ...fields, error: msg });
-  process.exit(2);
-}
-
-/** conntrackd protocol: one action code, text until EOF. */
-function cdRequest(sock, code, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(sock);
-    const chunks = [];
-    const timer = setTimeout(() => {
-      c.destroy();
-      reject(new Error(`no answer from ${sock} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    c.on('connect', () => {
-      const b = Buffer.alloc(4);
-      b.writeInt32LE(code, 0);
-      c.write(b);
-    });
-    c.on('data', (d) => chunks.push(d));
-    c.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    c.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-  });
-}
-
-/** ctsync protocol: one JSON request line, JSON lines back, the last one has "ok". */
-function jsonRequest(sock, req, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(sock);
-    let buf = '';
-    let done = false;
-    const finish = (err, v) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      c.destroy();
-      if (err) reject(err);
-      else resolve(v);
-    };
-    const timer = setTimeout(() => finish(new Error(`no answer from ${sock} within ${timeoutMs} ms`)), timeoutMs);
-    c.on('connect', () => c.write(JSON.stringify(req) + '\n'));
-    c.on('data', (d) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const m = JSON.parse(line);
-        if ('data' in m) continue;
-        if (m.ok) finish(undefined, m.result);
-        else finish(new Error(m.error ?? 'request failed'));
-      }
-    });
-    c.on('error', (e) => finish(e));
-    c.on('close', () => finish(new Error('connection closed without an answer')));
-  });
-}
-
-const CD_RE = { internal: /cache:internal\s+active objects:\s+(\d+)/, external: /cache:external\s+active objects:\s+(\d+)/ };
-
-/** { internal, external } active counts of a daemon's caches. */
-async function counts(sock, proto) {
-  if (proto === 'conntrackd') {
-    const text = await cdRequest(sock, CD.STATS_CACHE);
-    const i = CD_RE.internal.exec(text);
-    const e = CD_RE.external.exec(text);
-    if (!i || !e) throw new Error(`unexpected conntrackd -s cache answer: ${text.slice(0, 200)}`);
-    return { internal: Number(i[1]), external: Number(e[1]) };
-  }
-  const r = await jsonRequest(sock, { cmd: 'stats', args: { section: 'cache' } });
-  return { internal: r.counters.internal.active, external: r.counters.external.active };
-}
-
-async function action(sock, proto, what) {
-  if (proto === 'conntrackd') {
-    const code = { 'flush-external': CD.FLUSH_EXT_CACHE, 'request-resync': CD.REQUEST_DUMP, kill: CD.KILL }[what];
-    if (code === undefined) throw new Error(`unknown action ${what}`);
-    return cdRequest(sock, code);
-  }
-  const req = { 'flush-external': { cmd: 'flush-cache', args: { which: 'external' } }, 'request-resync': { cmd: 'request-resync' }, kill: { cmd: 'kill' } }[what];
-  if (!req) throw new Error(`unknown action ${what}`);
-  return jsonRequest(sock, req);
-}
-
-/** The conntrack entry count of PID's network namespace. */
-function kernelCount(pid) {
-  const text = fs.readFileSync(`/proc/${pid}/net/stat/nf_conntrack`, 'utf8');
-  const nl = text.indexOf('\n');
-  return parseInt(text.slice(nl + 1, nl + 9), 16);
-}
-
-const argv = process.argv.slice(2);
-const dd = argv.indexOf('--');
-const loaderCmd = dd >= 0 ? argv.slice(dd + 1) : [];
-const sub = argv[0];
-const { values: o } = parseArgs({
-  args: dd >= 0 ? argv.slice(1, dd) : argv.slice(1),
-  options: {
-    sock: { type: 'string' }, proto: { type: 'string' }, cache: { type: 'string', default: 'external' },
-    eq: { type: 'string' }, timeout: { type: 'string', default: '120' }, interval: { type: 'string', default: '20' },
-    stall: { type: 'string', default: '45' }, count: { type: 'string' }, do: { type: 'string' },
-    'primary-sock': { type: 'string' }, 'primary-proto': { type: 'string' }, 'primary-pid': { type: 'string' },
-    'backup-sock': { type: 'string' }, 'backup-proto': { type: 'string' },
-  },
-  strict: true,
+const { sub, values: o, command: loaderCmd } = commandLine({
+  sock: { type: 'string' }, proto: { type: 'string' }, cache: { type: 'string', default: 'external' },
+  eq: { type: 'string' }, timeout: { type: 'string', default: '120' }, interval: { type: 'string', default: '20' },
+  stall: { type: 'string', default: '45' }, count: { type: 'string' }, do: { type: 'string' },
+  'primary-sock': { type: 'string' }, 'primary-proto': { type: 'string' }, 'primary-pid': { type: 'string' },
+  'backup-sock': { type: 'string' }, 'backup-proto': { type: 'string' },
 });
 const timeoutMs = Number(o.timeout) * 1000;
 const interval = Number(o.interval);

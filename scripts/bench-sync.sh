@@ -43,11 +43,11 @@
 #                      benchmark runs cannot change or break the daemons half way; 0: run in place
 #   KEEP_DIR=DIR       keep configs, logs and the entry file in DIR
 #
-# Topology: two fresh, uniquely named network namespaces (ctsync-bsync-PID-RANDOM-a / -b) joined
-# by a veth pair, 192.0.2.1 (primary, a) <-> 192.0.2.2 (backup, b), UDP port 3780, FT-FW. Each
-# daemon runs in the foreground (so its pid is known) with the same conntrackd.conf (the one
-# test/helpers/syncpair.ts writes). Flows are created in a's kernel with `ctsync ct load` for every
-# pair, so only the sync daemons differ. Entries use 198.51.100.0/24 -> 203.0.113.0/24 only.
+# Topology (scripts/bench-pair.sh): two fresh, uniquely named network namespaces
+# (ctsync-bsync-PID-RANDOM-a / -b) joined by a veth pair, 192.0.2.1 (primary, a) <-> 192.0.2.2
+# (backup, b), UDP port 3780, FT-FW. Each daemon runs in the foreground (so its pid is known) with
+# the same conntrackd.conf (the one test/helpers/syncpair.ts writes). Flows are created in a's
+# kernel with `ctsync ct load` for every pair, so only the sync daemons differ. Entries use 198.51.100.0/24 -> 203.0.113.0/24 only.
 # Daemons are killed and namespaces deleted on exit, failure or interrupt; the host's conntrack
 # table is never touched.
 #
@@ -72,7 +72,6 @@ set -euo pipefail
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 ROOT=$(cd "$(dirname "$SCRIPT")/.." && pwd)
-MEASURE=$ROOT/scripts/bench-sync-measure.mjs
 GEN=$ROOT/scripts/bench-sync-gen.mjs
 
 COUNT=${1:-${COUNT:-100000}}
@@ -84,231 +83,36 @@ STALL=${STALL:-45}
 START_WAIT=${START_WAIT:-10}
 WARM=${WARM:-0}
 SETTLE=${SETTLE:-2}
-DEFAULT_BIN=$ROOT/dist/src/cli/main.js
-CTSYNC_BIN=${CTSYNC_BIN:-$DEFAULT_BIN}
-SNAPSHOT=${SNAPSHOT:-1}
-CTSYNC_NODE_ARGS=${CTSYNC_NODE_ARGS:-}
-CTSYNC_CHRT=${CTSYNC_CHRT:-0}
+BENCH=bench-sync
+# shellcheck source=scripts/bench-pair.sh
+. "$ROOT/scripts/bench-pair.sh"
 
-die() { echo "bench-sync: $*" >&2; exit 1; }
 [[ "$COUNT" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [COUNT]" >&2; exit 2; }
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer"
 [[ "$POLL_MS" =~ ^[1-9][0-9]*$ ]] || die "POLL_MS must be a positive integer"
 for p in $PAIRS; do [[ "$p" =~ ^(cd|cs):(cd|cs)$ ]] || die "bad pair '$p' in PAIRS (cd:cd, cs:cs, cs:cd, cd:cs)"; done
-[[ $(id -u) == 0 ]] || die "must run as root (network namespaces, ctnetlink)"
-for tool in ip conntrack conntrackd node awk; do command -v "$tool" >/dev/null || die "$tool not found"; done
-[[ "$CTSYNC_CHRT" == 0 ]] || command -v chrt >/dev/null || die "CTSYNC_CHRT=1 needs chrt"
-[[ -f "$CTSYNC_BIN" ]] || die "ctsync CLI not found at $CTSYNC_BIN (build first: npx tsc -p tsconfig.json)"
+pair_init "ctsync-bsync-$$-$RANDOM"
 
-TAG="ctsync-bsync-$$-$RANDOM"
-NSA="$TAG-a"
-NSB="$TAG-b"
-ORIG_MAX=""
-CHILD=""          # the measuring helper while it runs
-declare -A DPID   # node letter -> daemon pid
-if [[ -n "${KEEP_DIR:-}" ]]; then
-  DIR=$KEEP_DIR
-  mkdir -p "$DIR"
-  CLEAN_DIR=0
-else
-  DIR=$(mktemp -d /tmp/ctsync-bsync.XXXXXX)
-  CLEAN_DIR=1
-fi
+# measure OUTVAR SUBCOMMAND ARGS...: bench-sync-measure.mjs in the background (run_helper)
+measure() { run_helper "$1" "$MEASURE" "${@:2}"; }
 
-alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
-
-# stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaps it.
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-  if alive "$pid"; then
-    echo "bench-sync: pid $pid ignored SIGTERM, killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? ns pid
-  trap - EXIT INT TERM
-  if [[ -n "$CHILD" ]]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
-  for pid in "${DPID[@]}"; do stop_pid "$pid"; done
-  for ns in "$NSA" "$NSB"; do
-    if ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF -- "$ns"; then
-      # anything still running in our namespaces (a loader, a daemon that forked) is ours
-      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns" || echo "bench-sync: could not delete namespace $ns" >&2
-    fi
-  done
-  if [[ -n "$ORIG_MAX" ]]; then sysctl -qw net.netfilter.nf_conntrack_max="$ORIG_MAX" || true; fi
-  if ((CLEAN_DIR)); then rm -rf -- "$DIR"; else echo "bench-sync: files kept in $DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# measure OUTVAR SUBCOMMAND ARGS...: runs the helper in the background (so a signal to this
-# script is handled at once), its key=value line goes to OUTVAR; returns its exit status.
-measure() {
-  local __var=$1 rc=0; shift
-  node "$MEASURE" "$@" >"$DIR/measure.out" 2>"$DIR/measure.err" </dev/null &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  printf -v "$__var" '%s' "$(cat "$DIR/measure.out")"
-  if [[ -s "$DIR/measure.err" ]]; then sed 's/^/    measure: /' "$DIR/measure.err" >&2; fi
-  return "$rc"
-}
-# field KEY LINE: a value from a key=value line ("" if absent)
-field() { sed -n "s/^\(.* \)\{0,1\}$1=\(\"[^\"]*\"\|[^ ]*\).*/\2/p" <<<"$2" | tr -d '"'; }
-
-name() { [[ $1 == cd ]] && echo conntrackd || echo ctsync; }
-CLK_TCK=$(getconf CLK_TCK)
 cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cpusecs() { awk -v a="$1" -v b="$2" -v h="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / h }'; }
-rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$1/status"; }
-kcount() { ip netns exec "$1" conntrack -C; }
-
-# conf FILE ADDR PEER IFNAME STEM: the conntrackd.conf both daemons read (as syncpair.ts).
-conf() {
-  cat >"$1" <<EOF
-Sync {
-  Mode FTFW {
-  }
-  UDP Default {
-    IPv4_address $2
-    IPv4_Destination_Address $3
-    Port 3780
-    Interface $4
-    Checksum on
-  }
-}
-General {
-  HashSize 32768
-  HashLimit 262144
-  LogFile $5.log
-  Syslog off
-  LockFile $5.lock
-  UNIX { Path $5.sock }
-  NetlinkBufferSize 16777216
-  NetlinkBufferSizeMaxGrowth 67108864
-  Scheduler { Type FIFO Priority 1 }
-}
-EOF
-}
-
-# start IMPL NS NODE STEM: starts a daemon in the foreground (in the background of this script),
-# records its pid in DPID[NODE], waits until it answers on its socket.
-start() {
-  local impl=$1 ns=$2 node=$3 stem=$4 pid i line
-  if [[ $impl == cd ]]; then
-    ip netns exec "$ns" conntrackd -C "$stem.conf" >"$stem.out" 2>&1 </dev/null &
-  elif [[ $CTSYNC_CHRT != 0 ]]; then
-    # shellcheck disable=SC2086
-    ip netns exec "$ns" chrt -f 1 node $CTSYNC_NODE_ARGS "$CTSYNC_BIN" -C "$stem.conf" >"$stem.out" 2>&1 </dev/null &
-  else
-    # shellcheck disable=SC2086
-    ip netns exec "$ns" node $CTSYNC_NODE_ARGS "$CTSYNC_BIN" -C "$stem.conf" >"$stem.out" 2>&1 </dev/null &
-  fi
-  pid=$!
-  DPID[$node]=$pid
-  for ((i = 0; i < 150; i++)); do
-    if ! alive "$pid"; then
-      echo "bench-sync: $(name "$impl") on $node exited during start-up:" >&2
-      tail -n 20 "$stem.out" "$stem.log" 2>/dev/null | sed 's/^/    | /' >&2
-      return 1
-    fi
-    if [[ -S "$stem.sock" ]] && node "$MEASURE" stats --sock "$stem.sock" --proto "$(name "$impl")" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "bench-sync: $(name "$impl") on $node does not answer on $stem.sock after 15 s" >&2
-  return 1
-}
-
-stop_node() {
-  local node=$1
-  [[ -n "${DPID[$node]:-}" ]] || return 0
-  stop_pid "${DPID[$node]}"
-  unset "DPID[$node]"
-}
-
-# threads PID: each thread's name, state, policy/priority and CPU seconds (for a hung daemon)
-threads() {
-  local t
-  for t in /proc/"$1"/task/*; do
-    awk -v h="$CLK_TCK" -v id="${t##*/}" '{ sub(/^[^)]*\) /, ""); printf "      tid %s state %s cpu %.2fs prio %s policy %s", id, $1, ($12 + $13) / h, $16, $39 }' "$t/stat" 2>/dev/null || continue
-    echo " $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
-  done
-}
-
-# diag IMPL NODE STEM: a failed node's statistics and log tail, on stderr
-diag() {
-  local node; [[ $2 == primary ]] && node=a || node=b
-  if [[ -n "${DPID[$node]:-}" ]] && alive "${DPID[$node]}"; then
-    echo "   $(name "$1") on $2: pid ${DPID[$node]}, threads:" >&2
-    threads "${DPID[$node]}" >&2
-  fi
-  echo "   $(name "$1") on $2: statistics:" >&2
-  node "$MEASURE" dump-stats --sock "$3.sock" --proto "$(name "$1")" 2>&1 | sed 's/^/    | /' >&2 || true
-  echo "   $(name "$1") on $2: log $3.log:" >&2
-  tail -n 12 "$3.log" 2>/dev/null | sed 's/^/    | /' >&2 || true
-}
-
-flush_kernels() {
-  local ns n
-  for ns in "$NSA" "$NSB"; do
-    ip netns exec "$ns" conntrack -F >/dev/null 2>&1 || true
-    n=$(kcount "$ns")
-    [[ "$n" == 0 ]] || die "kernel table of $ns not empty after flush ($n entries)"
-  done
-}
 
 # ---------------------------------------------------------------------------------------------
 echo "== ctsync FT-FW sync benchmark: $COUNT flows, repeat $REPEAT, pairs: $PAIRS"
-echo "   $(conntrackd -v 2>&1 | head -1 | sed 's/\. Licensed.*//'); node $(node --version); kernel $(uname -r)"
-echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (wall-clock timings: a busy machine skews them)"
-[[ -z "$CTSYNC_NODE_ARGS" ]] || echo "   ctsync daemons run with node flags: $CTSYNC_NODE_ARGS"
-[[ "$CTSYNC_CHRT" == 0 ]] || echo "   ctsync daemons run under chrt -f 1"
+pair_banner
+echo "   (wall-clock timings: a busy machine skews them)"
+raise_conntrack_max $((COUNT + COUNT / 10 + 1024))
 
-host_max=$(sysctl -n net.netfilter.nf_conntrack_max 2>/dev/null || echo 0)
-need=$((COUNT + COUNT / 10 + 1024))
-if ((host_max < need)); then
-  echo "== raising host net.netfilter.nf_conntrack_max $host_max -> $need (restored on exit)"
-  ORIG_MAX=$host_max
-  sysctl -qw net.netfilter.nf_conntrack_max="$need"
-fi
-
-if [[ "$SNAPSHOT" != 0 && "$CTSYNC_BIN" == "$DEFAULT_BIN" ]]; then
-  [[ -f "$ROOT/build/Release/nlsock.node" ]] || die "native addon $ROOT/build/Release/nlsock.node missing (npm run build)"
-  mkdir -p "$DIR/snap/build/Release"
-  cp -a "$ROOT/dist" "$ROOT/package.json" "$DIR/snap/"
-  cp -a "$ROOT/build/Release/nlsock.node" "$DIR/snap/build/Release/"
-  ln -s "$ROOT/node_modules" "$DIR/snap/node_modules"
-  CTSYNC_BIN=$DIR/snap/dist/src/cli/main.js
-  echo "   ctsync snapshot: dist/ and nlsock.node of $ROOT copied to $DIR/snap (dist built $(date -r "$DEFAULT_BIN" '+%F %T'))"
-fi
-echo "   ctsync CLI: $CTSYNC_BIN"
-node "$CTSYNC_BIN" --version >/dev/null 2>&1 || die "$CTSYNC_BIN does not run: $(node "$CTSYNC_BIN" --version 2>&1 | tail -n 3)"
+snapshot_ctsync
 
 JSONL=$DIR/entries.jsonl
 node "$GEN" --count "$COUNT" --out "$JSONL"
 [[ $(wc -l <"$JSONL") == "$COUNT" ]] || die "entry generator wrote $(wc -l <"$JSONL") lines, not $COUNT"
 
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip -n "$NSA" link set lo up
-ip -n "$NSB" link set lo up
-ip -n "$NSA" link add vsync0 type veth peer name vsync1 netns "$NSB"
-ip -n "$NSA" addr add 192.0.2.1/24 dev vsync0
-ip -n "$NSB" addr add 192.0.2.2/24 dev vsync1
-ip -n "$NSA" link set vsync0 up
-ip -n "$NSB" link set vsync1 up
-ip -n "$NSA" -o link show vsync0 | grep -q "state UP" || sleep 0.5
-echo "== namespaces $NSA (primary, 192.0.2.1) and $NSB (backup, 192.0.2.2), files in $DIR"
+pair_namespaces
 
 declare -A R     # "pair|metric|run" -> value (number or FAILED)
 FAILURES=0
@@ -326,12 +130,8 @@ run_pair() {
   local pi=$1 bi=$2 run=$3 pair="$1:$2" sa sb line n rssA0 rssB0 rssA1 rssB1
   sa="$DIR/r$run-$pi$bi-a"
   sb="$DIR/r$run-$pi$bi-b"
-  conf "$sa.conf" 192.0.2.1 192.0.2.2 vsync0 "$sa"
-  conf "$sb.conf" 192.0.2.2 192.0.2.1 vsync1 "$sb"
-  flush_kernels
   echo "-- $(name "$pi") -> $(name "$bi"), run $run"
-  if ! start "$bi" "$NSB" b "$sb" || ! start "$pi" "$NSA" a "$sa"; then
-    stop_node a; stop_node b
+  if ! start_pair "$pi" "$bi" "$sa" "$sb"; then
     R[$pair|latency|$run]=FAILED; FAILURES=$((FAILURES + 1)); return 0
   fi
   sleep "$START_WAIT"
@@ -432,7 +232,6 @@ all() {
   for ((run = 1; run <= REPEAT; run++)); do v=${R[$1|$2|$run]:--}; out+="${out:+,}$v"; done
   echo "$out"
 }
-mib() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v v="$1" 'BEGIN { printf "%.1f", v / 1048576 }' || echo "$1"; }
 # row METRIC UNIT CONNTRACKD CTSYNC: lower is better for every metric here
 row() {
   local ratio="-" who="-"

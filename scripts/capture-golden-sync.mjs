@@ -640,11 +640,12 @@ function writeGoldens(datagrams, steps, wire, outDir, log) {
     }
     write(name, m, { created: how, expect: exp, ...(absent ? { absent } : {}) });
   }
-  // the retransmission after a NACK carries the lost entry with a new seq
+  // a lost entry is sent again with a new seq (after B's NACK, and in the bulk after its RESYNC):
+  // the last copy is kept
   const lost = msgs.filter((m) => m.kind === 'ct' && m.args[3].orig.src === '198.51.100.41');
   if (lost.length >= 2) {
     write('ct-retransmitted', lost[lost.length - 1], {
-      created: 'conntrack -I udp 198.51.100.41 while B dropped sync traffic; this is A\'s retransmission after B\'s NACK',
+      created: 'conntrack -I udp 198.51.100.41 while B dropped sync traffic; the last copy A sent of the lost entry (in its bulk after B\'s RESYNC; its retransmission after B\'s NACK went earlier), with a new seq',
       firstSentSeq: lost[0].args[2], expect: { family: 2, orig: { src: '198.51.100.41', dst: '203.0.113.41', proto: 17, sport: 4141, dport: 53 } },
     });
   }

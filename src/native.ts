@@ -1,5 +1,6 @@
-// Loader and types of our N-API addon (native/nlsock.cc): the netlink socket, and the few socket
-// options Node's dgram does not expose.
+// Loader and types of our N-API addon (native/, built as build/Release/nlsock.node; native/addon.cc
+// lists its parts): the netlink socket, batched UDP sends and the socket options Node's dgram does
+// not expose, the process calls, and the commit workers' turn lock.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -36,11 +37,11 @@ export interface NativeAddon {
   setsockoptString(fd: number, level: number, name: number, value: string): void;
   getsockoptInt(fd: number, level: number, name: number): number;
   peerUid(fd: number): number;
-  /** sendmmsg(2) on a connected datagram socket: see native/nlsock.cc. Datagrams sent, or -errno. */
+  /** sendmmsg(2) on a connected datagram socket: see native/udp-batch.cc. Datagrams sent, or -errno. */
   sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
   /** sched_setscheduler(2) for the calling thread only (SCHED_OTHER 0, FIFO 1, RR 2): 0 or -errno. */
   setThreadScheduler(policy: number, priority: number): number;
-  /** Blocks the calling thread until it holds the lock word (0 free; see native/nlsock.cc). */
+  /** Blocks the calling thread until it holds the lock word (0 free; see native/turn-lock.h). */
   turnAcquire(word: Int32Array): void;
   turnRelease(word: Int32Array): void;
   /** execv(2): replaces the process image (same pid); returns -errno only if that failed. */

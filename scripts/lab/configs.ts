@@ -228,7 +228,7 @@ step() {
 }
 
 # Not in primary-backup.sh: keepalived starts notify scripts without waiting for the previous one
-# (spec §10.2). A backup run still busy when the primary run starts (gwA at start-up: BACKUP, then
+# (docs/conntrackd-compat.md §3.2). A backup run still busy when the primary run starts (gwA at start-up: BACKUP, then
 # MASTER 0.7 s later) could schedule its purge (-t) after the primary's commit (-c cancels a pending
 # purge), and the new primary's kernel table would be flushed PurgeTimeout later. Runs are serialized
 # here; only the FIFO (--ha native) also guarantees their order.

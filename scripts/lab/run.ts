@@ -6,7 +6,7 @@
 //
 //   node scripts/lab/run.mjs [options]     (as root; build first: npm run build; it starts dist/scripts/lab/run.js)
 //
-// See --help and scripts/lab/README.md.
+// See --help and docs/lab.md.
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';

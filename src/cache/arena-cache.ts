@@ -11,8 +11,9 @@
 //   w2  added (unix seconds)        w3  updated (unix seconds)
 //   w4  handle
 //   then the key bytes (padded to 4), then the attributes (capacity bytes)
-// A removed or moved record is marked FREE and counted as garbage; the arena is compacted when
-// garbage outweighs the live records.
+// A removed or moved record is marked FREE and counted as garbage; the arena is compacted in
+// place when garbage outweighs the live records: a new arena per compaction, left to the garbage
+// collector, made a backup's memory grow without bound under churn (see compact()).
 //
 // Records move (growth, compaction, a longer update); a handle does not: it names a flow from
 // the time it is stored until it is removed, and is what FT-FW queues for the internal cache.
@@ -97,6 +98,8 @@ export class ArenaCache implements CacheView {
   readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
   /** Called when an entry is refused because the cache is full (after createFailed counted it). */
   onRefused?: () => void;
+  /** Called when the cache, empty, takes an entry (the external cache's commit workers start then). */
+  onFilled?: () => void;
 
   /**
    * @param sizeHint entries to make room for at once (conntrackd's HashSize), so that filling
@@ -325,7 +328,7 @@ export class ArenaCache implements CacheView {
 
   private revive(): void {
     this.dead--;
-    this.live++;
+    if (++this.live === 1) this.onFilled?.();
   }
 
   private newHandle(rec: number): number {
@@ -401,7 +404,7 @@ export class ArenaCache implements CacheView {
     if ((this.live + this.dead + 1) * 2 > this.slots.length) this.grow();
     const added = this.append(kb, ko, klen, src, start, end, now, now, state, 0);
     this.link(kb, ko, klen, h, added);
-    this.live++;
+    if (++this.live === 1) this.onFilled?.();
     this.counters.created++;
     return this.words[added + 4];
   }
@@ -471,19 +474,24 @@ export class ArenaCache implements CacheView {
 
   /**
    * Every record in arena order, as objects. A walk in progress (a dump being written) goes on
-   * over the arena it started with: records added later are not visited, and an update made in
-   * place may or may not show; nothing is visited twice or half-written.
+   * over the arena it started with: records added later are not visited, and an update or a
+   * removal made meanwhile may or may not show; nothing is visited twice or half-written.
    */
   *values(): IterableIterator<CacheObject> {
-    // the arena is never resized in place (growth and compaction allocate a new one) and a
-    // record never changes size
-    const a = this.arena;
-    const w = this.words;
-    const end = this.used >> 2;
-    for (let rec = 0; rec < end;) {
-      const size = recordWordsAt(w, rec);
-      if ((w[rec] & 0xff) !== FREE) yield this.materialize(rec, a, w);
-      rec += size;
+    // records never change size, and a walked arena is never compacted (compact() moves the
+    // cache to a copy first): the records walked stay where they are
+    const release = this.walks.hold(this.arena.buffer);
+    try {
+      const a = this.arena;
+      const w = this.words;
+      const end = this.used >> 2;
+      for (let rec = 0; rec < end;) {
+        const size = recordWordsAt(w, rec);
+        if ((w[rec] & 0xff) !== FREE) yield this.materialize(rec, a, w);
+        rec += size;
+      }
+    } finally {
+      release();
     }
   }
 
@@ -511,10 +519,11 @@ export class ArenaCache implements CacheView {
     this.freeHandles.length = 0;
     this.handleTop = 0;
     this.dead = 0;
-    // a new arena (a dump in progress keeps walking the old one), and everything of the sizes
-    // the cache had: a flush is usually followed by a resync that fills it again, which would
-    // otherwise grow (and copy) the arena and the table all the way up once more
-    this.setArena(this.allocArena(this.arena.length));
+    // the same arena emptied (a lent one, or one a dump walks, is left to its readers for a new
+    // one), and everything of the sizes the cache had: a flush is usually followed by a resync
+    // that fills it again, which would otherwise grow (and copy) the arena and the table all the
+    // way up once more
+    if (this.loans.holds(this.arena.buffer) || this.walks.holds(this.arena.buffer)) this.leaveToReaders(0);
     this.used = 0;
     this.garbage = 0;
     this.slots.fill(0);
@@ -611,7 +620,7 @@ export class ArenaCache implements CacheView {
   private makeRoom(size: number): void {
     const liveBytes = this.used - this.garbage;
     if (this.garbage * 2 > liveBytes && this.garbage >= size) {
-      this.compact(Math.max(MIN_ARENA, this.arena.length));
+      this.compact();
       if (this.used + size <= this.arena.length) return;
     }
     let cap = this.arena.length * 2;
@@ -623,6 +632,7 @@ export class ArenaCache implements CacheView {
   }
 
   private allocArena(bytes: number): Buffer {
+    this.arenaAllocations++;
     if (!this.shared) return Buffer.allocUnsafe(bytes);
     // growable, so the arena grows in place (makeRoom): a shared arena left behind by a copy
     // stays resident until a full GC, which shared memory hardly prompts (seen: +16 MiB for 100k)
@@ -644,9 +654,10 @@ export class ArenaCache implements CacheView {
     return true;
   }
 
-  /** The arena lent out (lendArena) and not given back by everyone yet. */
-  private lentBuffer: ArrayBufferLike | undefined;
-  private lends = 0;
+  /** The arena lent out (lendArena) and not given back by everyone yet: its bytes must not change. */
+  private readonly loans = new ArenaReaders();
+  /** The arena dumps walk (values()): its records must not move. */
+  private readonly walks = new ArenaReaders();
 
   /**
    * Lends the arena as it is now, [0, used), to readers on other threads (a commit's workers)
@@ -661,61 +672,72 @@ export class ArenaCache implements CacheView {
       new Uint8Array(copy).set(this.arena.subarray(0, used));
       return { arena: copy, used, release: () => undefined };
     }
-    if (this.lentBuffer !== this.arena.buffer) {
-      this.lentBuffer = this.arena.buffer;
-      this.lends = 0;
-    }
-    this.lends++;
-    const lent = this.lentBuffer;
-    let released = false;
-    return {
-      arena: this.arena.buffer as SharedArrayBuffer,
-      used,
-      release: () => {
-        if (released || this.lentBuffer !== lent) return;
-        released = true;
-        if (--this.lends === 0) this.lentBuffer = undefined;
-      },
-    };
+    return { arena: this.arena.buffer as SharedArrayBuffer, used, release: this.loans.hold(this.arena.buffer) };
   }
 
   /** Before a write into the arena's records: a lent arena is left to its readers. */
   private beforeWrite(): void {
-    if (this.lentBuffer === undefined || this.lentBuffer !== this.arena.buffer) return;
-    const next = this.allocArena(this.arena.length);
-    this.arena.copy(next, 0, 0, this.used);
-    this.setArena(next);
-    this.lentBuffer = undefined;
-    this.lends = 0;
+    if (this.loans.holds(this.arena.buffer)) this.moveToCopy();
+  }
+
+  /** Leaves the arena to its readers: the cache goes on in a copy. */
+  private moveToCopy(): void {
+    this.leaveToReaders(this.used);
     this.arenaCopiesForReaders++;
   }
 
-  /** Times a write had to copy a lent arena (for stats and tests). */
+  /** Moves the cache to a new arena holding the first `keep` bytes of the current one. */
+  private leaveToReaders(keep: number): void {
+    const next = this.allocArena(this.arena.length);
+    this.arena.copy(next, 0, 0, keep);
+    this.setArena(next);
+    this.loans.forget();
+    this.walks.forget();
+  }
+
+  /** Times the cache moved to a copy of its arena, leaving it to readers (for stats and tests). */
   arenaCopiesForReaders = 0;
+
+  /**
+   * Times a new arena was allocated (pre-sizing, growth that could not be in place, a copy left
+   * to readers); compaction and flush keep the arena they have (for stats and tests).
+   */
+  arenaAllocations = 0;
+
+  /** The arena's size and use in bytes, and how often it was compacted, copied or allocated (for stats). */
+  arenaStats(): { bytes: number; used: number; garbage: number; compactions: number; copiesForReaders: number; allocations: number } {
+    return { bytes: this.arena.length, used: this.used, garbage: this.garbage, compactions: this.compactions, copiesForReaders: this.arenaCopiesForReaders, allocations: this.arenaAllocations };
+  }
 
   private setArena(b: Buffer): void {
     this.arena = b;
     this.words = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
   }
 
-  private compact(cap: number): void {
+  /**
+   * Slides the live records down over the garbage, within the arena (a record only moves to a
+   * lower offset, so nothing is overwritten before it is read). Not into a new arena: a shared
+   * arena left behind stays resident until a full GC, which nothing prompts (V8 does not count a
+   * growable SharedArrayBuffer as external memory, and the JS heap hardly grows): under churn a
+   * backup grew by an arena (~5 MiB) per compaction, without end. A lent arena, or one a dump
+   * walks, is left to its readers first.
+   */
+  private compact(): void {
+    if (this.loans.holds(this.arena.buffer) || this.walks.holds(this.arena.buffer)) this.moveToCopy();
     this.compactions++;
-    const old = this.arena;
-    const ow = this.words;
+    const w = this.words;
     const end = this.used >> 2;
-    const next = this.allocArena(cap);
     let o = 0;
     for (let rec = 0; rec < end;) {
-      const words = recordWordsAt(ow, rec);
-      if ((ow[rec] & 0xff) !== FREE) {
-        old.copy(next, o, rec * 4, (rec + words) * 4);
-        this.recOf[ow[rec + 4]] = (o >> 2) + 1;
-        o += words * 4;
+      const words = recordWordsAt(w, rec);
+      if ((w[rec] & 0xff) !== FREE) {
+        if (o !== rec) w.copyWithin(o, rec, rec + words);
+        this.recOf[w[o + 4]] = o + 1;
+        o += words;
       }
       rec += words;
     }
-    this.setArena(next);
-    this.used = o;
+    this.used = o * 4;
     this.garbage = 0;
     this.rehash();
   }
@@ -742,12 +764,13 @@ export class ArenaCache implements CacheView {
     this.mask = mask;
   }
 
-  /** Rebuilds the table from the live records (after a compaction moved them). */
+  /** Rebuilds the table, in place, from the live records (after a compaction moved them). */
   private rehash(): void {
-    const size = this.slots.length;
-    const slots = new Int32Array(size);
-    const hashes = new Int32Array(size);
-    const mask = size - 1;
+    const slots = this.slots;
+    const hashes = this.hashes;
+    slots.fill(0);
+    hashes.fill(0);
+    const mask = this.mask;
     const w = this.words;
     const a = this.arena;
     const end = this.used >> 2;
@@ -762,9 +785,6 @@ export class ArenaCache implements CacheView {
       }
       rec += (HDR + align4(klen) + w[rec + 1]) >> 2;
     }
-    this.slots = slots;
-    this.hashes = hashes;
-    this.mask = mask;
   }
 
   /** Linear-probing delete with backward shift (no tombstones). */
@@ -787,6 +807,38 @@ export class ArenaCache implements CacheView {
         i = j;
       }
     }
+  }
+}
+
+/** Who reads an arena (a commit's workers, dumps) until they release it; one arena at a time. */
+class ArenaReaders {
+  private buffer: ArrayBufferLike | undefined;
+  private count = 0;
+
+  /** Marks `buffer` as read until the returned release (which counts once). */
+  hold(buffer: ArrayBufferLike): () => void {
+    if (this.buffer !== buffer) {
+      this.buffer = buffer;
+      this.count = 0;
+    }
+    this.count++;
+    let released = false;
+    return () => {
+      if (released || this.buffer !== buffer) return;
+      released = true;
+      if (--this.count === 0) this.buffer = undefined;
+    };
+  }
+
+  /** Whether `buffer` has readers. */
+  holds(buffer: ArrayBufferLike): boolean {
+    return this.buffer !== undefined && this.buffer === buffer;
+  }
+
+  /** Forgets the readers: the cache has left their arena to them and moved on. */
+  forget(): void {
+    this.buffer = undefined;
+    this.count = 0;
   }
 }
 

@@ -2,32 +2,36 @@
 // ctsync command line. Without a subcommand it behaves like conntrackd (-C -d -c -f -F -R -B -n
 // -t -k -s -i -e); `ctsync ct …` works on the kernel table directly. Subcommands are thin:
 // parse, call, print.
-import { Command } from 'commander';
-import { ctCommand } from './ct.js';
-import { configCommand } from './config-cli.js';
-import { haCommands } from './ha-cli.js';
-import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
-import { NetlinkError } from '../netlink/socket.js';
-import { printError } from './output.js';
+//
+// Start-up: keepalived scripts run the client commands several times per failover, each a new
+// process. Their plain forms are read by client-argv.ts and sent by client-requests.ts, which
+// load nothing but the control socket's client; everything else (commander, the subcommands,
+// the daemon) is loaded only by the full command line, program.ts. The fast path's modules are
+// imported statically: a dynamic import() costs more than loading them all (measured with
+// scripts/bench-cli.mjs; the control client's node:net is the biggest of them).
+import { parseClientArgv, type ClientCall } from './client-argv.js';
+import { VERSION } from './client-flags.js';
+import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
+import { printError, writeOut } from './output.js';
 
-const program = new Command('ctsync')
-  .description('keeps the conntrack tables of an active/backup gateway pair in sync (conntrackd compatible)')
-  .version('0.1.0', '-v, --version')
-  .showHelpAfterError('(run with --help for usage)')
-  // conntrackd-style flags go before a subcommand; a subcommand's own --json stays its own
-  .enablePositionalOptions();
+async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<void> {
+  try {
+    switch (call.kind) {
+      case 'request': return await clientRequest(call.action, call.opts, await daemonSocket(call.opts));
+      case 'notify': return await notifyRequest(call.program, call.args, call.opts);
+      case 'transition': return await transitionRequest(call.program, call.name, call.opts);
+      case 'status': return await statusRequest(call.program, call.opts);
+    }
+  } catch (err) {
+    printError(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  }
+}
 
-addDaemonOptions(program);
-program.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));
-program.addCommand(ctCommand());
-program.addCommand(configCommand());
-for (const c of haCommands(program)) program.addCommand(c);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof NetlinkError && err.errno === 1 /* EPERM */) {
-    printError(`${err.message}: ctsync needs root (CAP_NET_ADMIN) to talk to the conntrack table`);
-  } else printError(err instanceof Error ? err.message : String(err));
-  process.exitCode = 1;
+const call = parseClientArgv(process.argv.slice(2));
+if (call?.kind === 'version') writeOut(VERSION + '\n');
+else if (call) await request(call);
+else {
+  const { runProgram } = await import('./program.js');
+  await runProgram(process.argv);
 }

@@ -1,4 +1,6 @@
-// Buffered writes to stdout: one write per ~64 KiB instead of one per line (100k-line dumps).
+// Writes to stdout: buffered (one write per ~64 KiB instead of one per line, for 100k-line
+// dumps), and straight to the file descriptor: process.stdout would load Node's stream modules,
+// a few milliseconds of every client command's start-up.
 import fs from 'node:fs';
 
 export class LineWriter {
@@ -15,13 +17,18 @@ export class LineWriter {
     if (!this.chunk) return;
     const data = this.chunk;
     this.chunk = '';
-    try {
-      writeAll(this.fd, data);
-    } catch (err) {
-      // reader went away (`ctsync ct list | head`): stop quietly like the C tools do
-      if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
-      throw err;
-    }
+    writeOut(data, this.fd);
+  }
+}
+
+/** Writes `text` to stdout (or `fd`) now, whole. */
+export function writeOut(text: string, fd = 1): void {
+  try {
+    writeAll(fd, text);
+  } catch (err) {
+    // reader went away (`ctsync ct list | head`): stop quietly like the C tools do
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+    throw err;
   }
 }
 

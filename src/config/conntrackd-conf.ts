@@ -1,4 +1,4 @@
-// Reader for conntrackd.conf (conntrack-tools 1.4.7 syntax, spec §7) producing ctsync's model.
+// Reader for conntrackd.conf (conntrack-tools 1.4.7 syntax, docs/conntrackd-compat.md §1) producing ctsync's model.
 //
 // Lexing follows conntrackd's scanner so that a file means the same to both programs: keywords are
 // case-sensitive; booleans are on/off/yes/no in any case; a value is classified the way flex would

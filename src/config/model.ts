@@ -242,7 +242,7 @@ export const DEFAULTS = {
     purgeTimeout: 60,
     disableExternalCache: false,
     // ctsync default: conntrackd's is off, so a restarted node runs with an empty external cache
-    // until someone sends it a bulk (spec §4.6, §10.6); a RESYNC at start costs one bulk transfer.
+    // until someone sends it a bulk (docs/conntrackd-compat.md §3.4); a RESYNC at start costs one bulk transfer.
     startupResync: true,
     channel: { default: false, checksum: true },
     options: { tcpWindowTracking: false, expectationSync: false },

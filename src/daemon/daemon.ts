@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/load.js';
 import type { CtsyncConfig } from '../config/model.js';
 import winston from 'winston';
-import cron from 'node-cron';
 import { createLogger, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
+import { productionPorts } from '../engine/production/ports.js';
 import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
@@ -51,9 +51,11 @@ export function takeLock(path: string, log: Logger): () => void {
   throw new Error(`lock file ${path}: could not be taken`);
 }
 
-/** node-cron jobs from the `schedules` section (stopped with the process). */
-function scheduleJobs(config: CtsyncConfig, engine: SyncEngine, handler: DaemonHandler, log: Logger): void {
+/** node-cron jobs from the `schedules` section (stopped with the process). node-cron is loaded only for them. */
+async function scheduleJobs(config: CtsyncConfig, engine: SyncEngine, handler: DaemonHandler, log: Logger): Promise<void> {
   const s = config.schedules;
+  if (!s?.consistencyCheck && !s?.statsLog) return;
+  const { default: cron } = await import('node-cron');
   if (s?.consistencyCheck) {
     cron.schedule(s.consistencyCheck, () => {
       engine.checkConsistency().catch((err) => log.error(`consistency check failed: ${(err as Error).message}`));
@@ -155,7 +157,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   try {
     release = takeLock(config.general.lockFile, log);
     process.on('uncaughtException', fatal);
-    engine = new SyncEngine(config, log);
+    engine = new SyncEngine(config, log, productionPorts(config));
     const eng = engine;
     const handler = new DaemonHandler({
       engine: eng, log, shutdown: () => shutdown('kill request'), ha: () => ha,
@@ -178,7 +180,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       requestResync: () => eng.requestResync(),
     }, log);
     await ha.start();
-    scheduleJobs(config, eng, handler, log);
+    await scheduleJobs(config, eng, handler, log);
   } catch (err) {
     process.off('uncaughtException', fatal);
     server?.close();

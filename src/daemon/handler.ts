@@ -340,6 +340,9 @@ export class DaemonHandler implements ControlHandler {
       ownEvents: e.ownEvents,
       unusable: e.unusable,
       staleRemoved: e.staleRemoved,
+      // the process's memory (process.memoryUsage: rss, JS heap, external and array buffers) and
+      // the caches' arenas, which live outside the JS heap
+      memory: { ...process.memoryUsage(), internalArena: e.internal.arenaStats(), externalArena: e.external.arenaStats() },
     };
   }
 }

@@ -1,5 +1,5 @@
-// Commit with a pool of worker threads, started with the daemon so a failover does not wait for
-// them. The workers read the external cache's arena in place (it lives in shared memory, lent
+// Commit with a pool of worker threads, started before the commit that needs them (see
+// commit-pool-demand.ts for when) so a failover does not wait for them. The workers read the external cache's arena in place (it lives in shared memory, lent
 // for the commit: a write meanwhile moves the cache to a copy): each walks it in segments of
 // whole records and takes every n-th. The main thread sends two messages and is free: copying
 // the arena out to the workers took it ~15 ms per 100k entries (page faults mostly) and
@@ -117,8 +117,19 @@ async function allOf<T>(replies: Array<T | Promise<T>>): Promise<T[]> {
 
 export class CommitPool {
   private workers: PoolWorker[] = [];
+  /** The start in progress (workers spawned, warming up). */
+  private starting?: Promise<void>;
+  /** Counts stop() calls: a start that a stop overtook gives its workers up. */
+  private stops = 0;
+  /** Commits in progress: the pool is not stopped under them. */
+  private committing = 0;
+  /**
+   * Told the netlink port ids of the workers' sockets whenever they change (started: theirs,
+   * stopped: none), before any of them sends: their events are ours, not the peer's to hear of.
+   */
+  onPorts?: (portIds: number[]) => void;
 
-  /** Netlink port ids of the workers' sockets: their events are ours, not the peer's to hear of. */
+  /** Netlink port ids of the workers' sockets. */
   get portIds(): number[] {
     return this.workers.map((w) => w.portId);
   }
@@ -127,25 +138,55 @@ export class CommitPool {
     return this.workers.length;
   }
 
-  async start(size = defaultSize()): Promise<void> {
+  /** Starting, or committing: not to be stopped now. */
+  get busy(): boolean {
+    return this.starting !== undefined || this.committing > 0;
+  }
+
+  /** Starts the workers and waits until they are warm (at once if they are; joins a start in progress). */
+  start(size = defaultSize()): Promise<void> {
+    if (this.workers.length > 0) return Promise.resolve();
+    this.starting ??= this.spawn(size).finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async spawn(size: number): Promise<void> {
+    const stops = this.stops;
     const url = new URL('./commit-worker.js', import.meta.url);
     // the workers take turns in the kernel (see KernelTurn)
     const turn = KernelTurn.allocate();
-    this.workers = await Promise.all(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
+    const settled = await Promise.allSettled(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
       const worker = new Worker(url, { workerData: { turn } });
-      worker.once('error', reject);
+      const failed = (err: Error): void => {
+        void worker.terminate();
+        reject(err);
+      };
+      worker.once('error', failed);
       worker.once('message', (m: CommitReply) => {
-        worker.off('error', reject);
+        worker.off('error', failed);
         worker.unref();
         if (m.type === 'ready') resolve({ worker, portId: m.portId });
-        else reject(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
+        else failed(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
       });
     })));
+    const workers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure || stops !== this.stops) {
+      for (const w of workers) void w.worker.terminate();
+      throw failure ? failure.reason : new Error('commit pool stopped while it started');
+    }
+    this.workers = workers;
+    this.onPorts?.(this.portIds);
   }
 
   stop(): void {
+    this.stops++;
+    const had = this.workers.length > 0;
     for (const w of this.workers) void w.worker.terminate();
     this.workers = [];
+    if (had) this.onPorts?.([]);
   }
 
   /** Sends `last` and resolves with the worker's next 'part' reply. */
@@ -167,12 +208,29 @@ export class CommitPool {
     });
   }
 
-  /** Commits every live entry of the cache; returns counts and the failures with reasons. */
+  /**
+   * Commits every live entry of the cache; returns counts and the failures with reasons. Starts
+   * the workers first if they are not running (an empty cache needs none).
+   */
   async commit(cache: ArenaCache, opts: CommitOptions): Promise<CommitResult> {
-    if (this.workers.length === 0) throw new Error('commit pool is not started');
     const t0 = performance.now();
+    if (this.workers.length === 0 && cache.size === 0) return { committed: 0, replaced: 0, inserted: 0, failed: [], seconds: (performance.now() - t0) / 1000 };
+    this.committing++;
+    try {
+      // running workers get the arena in this call, before the caller's next write to the cache
+      // (the cache as it is now is what is committed); otherwise once they are up
+      if (this.workers.length === 0) await this.start();
+      return await this.commitStarted(cache, opts, t0);
+    } finally {
+      this.committing--;
+    }
+  }
+
+  private async commitStarted(cache: ArenaCache, opts: CommitOptions, t0: number): Promise<CommitResult> {
+    const tStarted = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);
     const workers = this.workers;
+    if (workers.length === 0) throw new Error('commit pool stopped');
     for (const w of workers) {
       w.worker.ref();
       w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
@@ -217,6 +275,8 @@ export class CommitPool {
       }
       out.seconds = (performance.now() - t0) / 1000;
       out.phases = {
+        // waiting for the workers to start and warm up (0 when they were running)
+        poolStart: tStarted - t0,
         handedOut: tHanded - t0,
         plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
         workersEncode: encodeMs, workersKernel: kernelMs, workersSend: sendMs, workersTurnWait: turnWaitMs,

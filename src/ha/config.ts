@@ -27,7 +27,7 @@ export interface HaTrackConfig {
 }
 
 export interface GuardConfig {
-  /** Install the nftables traffic guard during promotion (spec §10.1). Default false. */
+  /** Install the nftables traffic guard during promotion (docs/conntrackd-compat.md §3.1). Default false. */
   enabled: boolean;
   /** Packets whose destination is one of these addresses are dropped while the guard holds. */
   virtualAddresses: string[];

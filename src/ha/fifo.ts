@@ -1,5 +1,5 @@
 // Reader for keepalived's notify FIFO (`vrrp_notify_fifo` / `notify_fifo`), the only channel on
-// which keepalived reports state changes in order (spec §8, §10.2).
+// which keepalived reports state changes in order (docs/conntrackd-compat.md §2.2, §3.2).
 //
 // How keepalived (2.2.7, vrrp/notify fifo_open) uses the path: mkfifo(0644) unless it exists,
 // then open(O_RDWR | O_NONBLOCK), and at exit unlink it — but only if it created it. Hence:
@@ -18,11 +18,10 @@
 // * Lines are split on '\n' across reads; a partial line left when the FIFO is reopened (or an
 //   EOF, should one happen) is dropped and counted. keepalived writes each line with one write(2)
 //   (< PIPE_BUF, atomic), so partial or garbled lines only appear with a second reader on the
-//   same FIFO (spec §10.3, e.g. a `notify_fifo_script` configured for the FIFO ctsync reads):
+//   same FIFO (docs/conntrackd-compat.md §3.3, e.g. a `notify_fifo_script` configured for the FIFO ctsync reads):
 //   don't configure one.
 import fs from 'node:fs';
 import net from 'node:net';
-import { execa } from 'execa';
 import type { HaLog } from './log.js';
 
 export interface FifoTimers {
@@ -129,6 +128,8 @@ export interface FifoReaderStats {
 }
 
 async function defaultMkfifo(path: string): Promise<void> {
+  // loaded here, not with the daemon: execa is ~130 modules and ~3 MB of heap
+  const { execa } = await import('execa');
   await execa('mkfifo', ['-m', '0600', path], { stdin: 'ignore' });
 }
 

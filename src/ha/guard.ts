@@ -1,4 +1,4 @@
-// The traffic guard for keepalived's failover race (spec §10.1): keepalived raises the VIPs before
+// The traffic guard for keepalived's failover race (docs/conntrackd-compat.md §3.1): keepalived raises the VIPs before
 // the notify reaches us, so packets of flows that are not committed yet meet an empty conntrack
 // table on the new master and get reset (a reject rule, or the local stack answering RST). While
 // the commit runs, the guard DROPS (never rejects) those packets: clients retransmit, and by then
@@ -34,7 +34,6 @@
 // * Removal is in two parts: deleting the chain (the only time-critical call: traffic flows again),
 //   then reading the counter and deleting the table.
 import net from 'node:net';
-import { execa } from 'execa';
 import type { GuardConfig } from './config.js';
 import type { HaLog } from './log.js';
 import { realClock, type Clock } from './machine.js';
@@ -51,7 +50,12 @@ export type NftRunner = (args: string[], input?: string) => Promise<NftResult>;
 /** The real nft. `command` may prefix it, e.g. ['ip', 'netns', 'exec', 'ns1', 'nft']. */
 export function execaNft(command: readonly string[] = ['nft'], timeoutMs = 10_000): NftRunner {
   const [file, ...pre] = command as [string, ...string[]];
+  // loaded for a guard only, not with every daemon (~130 modules, ~3 MB of heap); now, in the
+  // background, not in the time of the first hold
+  const loaded = import('execa');
+  loaded.catch(() => undefined);
   return async (args, input) => {
+    const { execa } = await loaded;
     const r = await execa(file, [...pre, ...args], { reject: false, timeout: timeoutMs, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
     const ok = !r.failed && r.exitCode === 0;
     const stdout = String(r.stdout ?? '');

@@ -18,7 +18,6 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { execa, parseCommandString } from 'execa';
 import type { HookCommand, HooksConfig } from './config.js';
 import type { HaLog } from './log.js';
 import type { Reason, Role } from './machine.js';
@@ -65,9 +64,12 @@ export function hookName(transition: HookTransition, phase: HookPhase): HookName
   return transition === 'promote' ? (phase === 'pre' ? 'prePromote' : 'postPromote') : phase === 'pre' ? 'preDemote' : 'postDemote';
 }
 
-/** [file, ...args] of a configured hook command. */
-export function splitHookCommand(cmd: HookCommand): string[] {
-  const parts = typeof cmd === 'string' ? parseCommandString(cmd.trim()) : [...cmd];
+/**
+ * [file, ...args] of a configured hook command. execa is loaded here, when a hook first runs,
+ * not with the daemon: it is ~130 modules and ~3 MB of heap.
+ */
+export async function splitHookCommand(cmd: HookCommand): Promise<string[]> {
+  const parts = typeof cmd === 'string' ? (await import('execa')).parseCommandString(cmd.trim()) : [...cmd];
   if (parts.length === 0 || parts[0] === '') throw new Error('empty hook command');
   return parts;
 }
@@ -103,6 +105,9 @@ export class HookRunner {
     this.node = opts.node ?? hostname();
     this.killGraceMs = opts.killGraceMs ?? 2000;
     this.drainMs = opts.drainMs ?? 200;
+    // with hooks configured, execa is loaded now (in the background), not in a transition's time
+    const h = opts.hooks;
+    if (h.prePromote ?? h.postPromote ?? h.preDemote ?? h.postDemote) import('execa').catch(() => undefined);
   }
 
   /** The configured command for a transition and phase (fault uses the demote hooks). */
@@ -122,7 +127,7 @@ export class HookRunner {
     let file: string;
     let args: string[];
     try {
-      [file, ...args] = splitHookCommand(cmd) as [string, ...string[]];
+      [file, ...args] = (await splitHookCommand(cmd)) as [string, ...string[]];
     } catch (err) {
       return { status: 'failed', hook, command: String(cmd), durationMs: 0, reason: (err as Error).message, timedOut: false };
     }
@@ -130,6 +135,7 @@ export class HookRunner {
     const tag = `ha: hook ${hook} (${ctx.transition})`;
     log.verbose(`${tag}: running ${command}`);
 
+    const { execa } = await import('execa');
     const sub = execa(file, args, {
       env: hookEnv(ctx, this.node),
       extendEnv: true,

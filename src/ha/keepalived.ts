@@ -1,4 +1,4 @@
-// keepalived's two ways of telling us about VRRP state (spec §8), parsed into typed events, and
+// keepalived's two ways of telling us about VRRP state (docs/conntrackd-compat.md §2), parsed into typed events, and
 // the tracker that turns the events of the instances / sync groups this node follows into a
 // target role for the failover machine.
 //
@@ -6,7 +6,7 @@
 //   TYPE (INSTANCE|GROUP), NAME, STATE (MASTER|BACKUP|FAULT|STOP|DELETED), PRIORITY (effective
 //   priority; 0 for groups). parseNotifyArgs takes those trailing arguments (the priority may be
 //   left out when typed by hand). Scripts are fork+exec'd without waiting, so they can arrive out of
-//   order (spec §10.2): prefer the FIFO.
+//   order (docs/conntrackd-compat.md §2.3, §3.2): prefer the FIFO.
 // * notify FIFO: one line per event, `INSTANCE "VI_1" MASTER 100`, `GROUP "G1" BACKUP 0`, plus the
 //   instance-only states MASTER_RX_LOWER_PRI, MASTER_PRIORITY, BACKUP_PRIORITY, and checker
 //   lines (`VS …`, `RS …`) which are ignored.

@@ -22,7 +22,7 @@
 //
 //   promote  guardOn, preHook, commitExternal, guardOff, flushCaches, resyncInternalFromKernel,
 //            bulkSend, postHook — conntrackd's `primary` (-c, -f, -R, -B) as one step. The guard
-//            (spec §10.1) is released right after the commit: it only has to cover the commit, and
+//            (docs/conntrackd-compat.md §3.1) is released right after the commit: it only has to cover the commit, and
 //            flushing, reloading and bulk-sending a large table can take seconds.
 //   demote   preHook, requestResync (-n), schedulePurge (-t), postHook — the `backup` script,
 //            whatever the previous role (starting, fault and active all end in backup this way).
@@ -30,7 +30,7 @@
 //            CTSYNC_TRANSITION=fault (the demote hooks are used).
 //   stop     nothing: the daemon is shutting down; the kernel table keeps forwarding.
 //
-// Rules for concurrent requests (keepalived's notify scripts race: spec §10.2)
+// Rules for concurrent requests (keepalived's notify scripts race: docs/conntrackd-compat.md §3.2)
 //   * One transition at a time; steps of two transitions never interleave.
 //   * A request arriving while a transition runs becomes the single pending request; a later one
 //     replaces it (latest target wins; the replaced request resolves as `superseded`). When the

@@ -1,4 +1,4 @@
-// The netlink socket (I/O only). Wraps our N-API addon (native/nlsock.cc); see there for why it is
+// The netlink socket (I/O only). Wraps our N-API addon (native/netlink-socket.h); see there for why it is
 // not the `netlink` npm package. Nothing here knows about conntrack.
 import os from 'node:os';
 import { NativeSocket, nativeAddon } from '../native.js';

@@ -386,7 +386,7 @@ function handleOf(sock: dgram.Socket): { fd?: number; recvStop?: () => number } 
   return state?.handle;
 }
 
-function fdOf(sock: dgram.Socket): number {
+export function fdOf(sock: dgram.Socket): number {
   const fd = handleOf(sock)?.fd;
   if (fd === undefined || fd < 0) throw new Error('cannot reach the UDP socket descriptor');
   return fd;

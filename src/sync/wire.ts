@@ -1,5 +1,5 @@
 // conntrackd sync protocol codec (conntrack-tools 1.4.7, FT-FW / NOTRACK / ALARM share it).
-// Pure: no sockets, no timers. Wire facts: /work/shared/spec/ftfw-wire.md §1, §2, §5.1.
+// Pure: no sockets, no timers. Wire format: docs/ftfw-protocol.md §3, §5, §6.
 //
 //   encodeCt / encodeExp / encodeControl   one message into a caller's buffer at an offset
 //   decodeDatagram                          walks one received datagram (or TCP read) with the

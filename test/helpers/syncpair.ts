@@ -22,6 +22,8 @@ export interface NodeOptions {
   options?: string[];
   /** General > HashLimit (default 262144). */
   hashLimit?: number;
+  /** General's HashSize (default 32768): what the caches are sized for at start. */
+  hashSize?: number;
 }
 
 export class SyncNode {
@@ -48,7 +50,7 @@ export class SyncNode {
       ...(opts.options ? ['  Options {', ...opts.options.map((l) => `    ${l}`), '  }'] : []),
       '}',
       'General {',
-      '  HashSize 32768',
+      `  HashSize ${opts.hashSize ?? 32768}`,
       `  HashLimit ${opts.hashLimit ?? 262144}`,
       `  LogFile ${this.log}`,
       '  Syslog off',

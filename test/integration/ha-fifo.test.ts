@@ -181,7 +181,7 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
     const { lines, opens, log, r } = start({ create: false });
     const k1 = await keepalived();
     await until(() => opens.length === 1, 'open');
-    k1.write('GROUP "G1" MAS'); // half a line (two readers, spec §10.3)
+    k1.write('GROUP "G1" MAS'); // half a line (two readers: docs/conntrackd-compat.md §3.3)
     await sleep(50);
     k1.stop();
     const k2 = await keepalived();

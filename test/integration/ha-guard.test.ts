@@ -1,7 +1,7 @@
 // src/ha/guard.ts against the real kernel: two namespaces, a client (192.0.2.1) and a gateway whose
 // address 192.0.2.2 plays the VIP. A TCP connect to a closed port of the VIP is answered with a
 // RST ("refused") normally; while the guard holds, the SYN is dropped ("timeout"): exactly the
-// difference spec §10.1 is about. Proves the table is installed and always removed: on release,
+// difference docs/conntrackd-compat.md §3.1 is about. Proves the table is installed and always removed: on release,
 // by the max-hold timer, and by the kernel's element timeouts alone (daemon gone), and that the
 // machine holds traffic exactly while it commits.
 import { strict as assert } from 'node:assert';

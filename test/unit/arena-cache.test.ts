@@ -240,6 +240,87 @@ describe('ArenaCache', () => {
     }
   });
 
+  it('compacts in place under churn: the same arena throughout, lent and walked bytes left as they were', () => {
+    // what a backup's external cache (shared) and a primary's internal cache do under churn: a
+    // fixed number of flows alive, the oldest removed as each new one comes; every compaction
+    // used to allocate a new arena, and a shared one left behind stayed resident (issue 13)
+    for (const shared of [true, false]) {
+      const alive = 2000;
+      const c = new ArenaCache('external', 100_000, { tcpWindowTracking: true }, alive, shared);
+      const attrsOf = (i: number): Buffer => attrs(60 + (i % 7) * 24, i & 0xff);
+      let next = 0;
+      const churn = (compactions: number): void => {
+        const until = c.compactions + compactions;
+        while (c.compactions < until) {
+          const a = attrsOf(next);
+          const kb = keyBytes(next, next % 9 === 0);
+          assert.ok(c.store(kb, 0, kb.length, a, 0, a.length, next, ObjectState.ALIVE));
+          if (next >= alive) {
+            const old = keyBytes(next - alive, (next - alive) % 9 === 0);
+            assert.ok(c.removeRaw(old, 0, old.length));
+          }
+          next++;
+        }
+      };
+      const holdsTheLast = (): void => {
+        assert.equal(c.size, alive);
+        for (let i = next - alive; i < next; i++) {
+          const kb = keyBytes(i, i % 9 === 0);
+          const h = c.findHandle(kb, 0, kb.length);
+          assert.ok(h > 0, `flow ${i} is held`);
+          assert.equal(c.keyOf(h), kb.toString('latin1'));
+          assert.ok(c.buffer.subarray(c.attrsStart(h), c.attrsStart(h) + c.attrsLength(h)).equals(attrsOf(i)), `flow ${i}'s attributes`);
+        }
+      };
+      churn(1);
+      const arena = c.buffer.buffer;
+      const allocations = c.arenaAllocations;
+      churn(30);
+      assert.equal(c.buffer.buffer, arena, `${shared ? 'shared' : 'plain'}: 30 compactions in the same arena`);
+      assert.equal(c.arenaAllocations, allocations, 'no arena allocated for a compaction');
+      holdsTheLast();
+
+      if (shared) {
+        // a loan across a compaction: its readers' bytes stay; the cache goes on in one copy
+        const lent = c.lendArena();
+        const asLent = Buffer.from(Buffer.from(lent.arena, 0, lent.used));
+        churn(3);
+        assert.ok(Buffer.from(lent.arena, 0, lent.used).equals(asLent), 'a lent arena changed under its readers');
+        assert.notEqual(c.buffer.buffer, lent.arena);
+        assert.equal(c.arenaCopiesForReaders, 1, 'one copy for the loan');
+        lent.release();
+        const copy = c.buffer.buffer;
+        churn(10);
+        assert.equal(c.buffer.buffer, copy, 'in place again once the loan is back');
+        assert.equal(c.arenaCopiesForReaders, 1);
+        holdsTheLast();
+      }
+
+      // a dump walk across compactions: each record at most once, as it was; every flow held
+      // throughout is visited (removals made meanwhile may show)
+      const before = new Map([...c.values()].map((x) => [x.key, x.attrs]));
+      const walk = c.values();
+      const seen = new Map<string, string>();
+      const first = walk.next().value!;
+      seen.set(first.key, first.attrs);
+      const walked = c.buffer.buffer;
+      churn(3);
+      assert.notEqual(c.buffer.buffer, walked, 'the walked arena was left to the walk');
+      for (const x of walk) {
+        assert.ok(!seen.has(x.key), 'a record visited twice');
+        seen.set(x.key, x.attrs);
+      }
+      for (const [k, v] of seen) assert.equal(v, before.get(k), 'a record the walk did not start with, or changed');
+      for (const [k] of before) {
+        if (c.get(k)) assert.ok(seen.has(k), 'a flow held throughout was not visited');
+      }
+      const afterWalk = c.buffer.buffer;
+      churn(10);
+      assert.equal(c.buffer.buffer, afterWalk, 'in place again once the walk is over');
+      holdsTheLast();
+    }
+  });
+
   it('a dump started before heavy changes walks the arena it started with', () => {
     const c = new ArenaCache('external', 100_000, { tcpWindowTracking: true });
     for (let i = 0; i < 1000; i++) {

@@ -1,4 +1,4 @@
-// The conntrackd.conf reader: Debian's and the man page's FTFW examples, every §7.2/§7.3 clause,
+// The conntrackd.conf reader: Debian's and the man page's FTFW examples, every Sync and General clause,
 // deprecated spellings (warnings), and a file per deliberate mistake with its exact message
 // (test/fixtures/conntrackd-mistakes/*.conf, expected lines in "# expect:" comments).
 // Lexer quirks asserted here were checked against the real conntrackd 1.4.7 parser
@@ -157,7 +157,7 @@ describe('config: conntrackd.conf reader', () => {
     });
   });
 
-  describe('every Sync (§7.2) and General (§7.3) clause', () => {
+  describe('every Sync and General clause (docs/conntrackd-compat.md §1.2, §1.3)', () => {
     it('parses a file using all of them with non-default values', () => {
       const r = parse(read('conntrackd/udp-ipv6-all-clauses.conf'));
       assert.deepStrictEqual(r.warnings, []);

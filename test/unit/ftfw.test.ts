@@ -1,4 +1,4 @@
-// src/sync/ftfw.ts: the FT-FW reliability state machine, rule by rule against spec §4 with a fake
+// src/sync/ftfw.ts: the FT-FW reliability state machine, rule by rule (docs/ftfw-protocol.md §7, §8) with a fake
 // clock, then two instances over a simulated lossy / duplicating / reordering link.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -176,7 +176,7 @@ function handshake(p: Probe, ps = 5000, linger = true): void {
 
 // ----------------------------------------------------------------------------- unit: basics
 
-describe('ftfw: sequence arithmetic (§1.5)', () => {
+describe('ftfw: sequence arithmetic (docs/ftfw-protocol.md §4)', () => {
   it('serial comparisons wrap', () => {
     assert.ok(seqBefore(1, 2));
     assert.ok(seqAfter(2, 1));
@@ -216,7 +216,7 @@ describe('ftfw: sequence arithmetic (§1.5)', () => {
   });
 });
 
-describe('ftfw: sender (§4.2)', () => {
+describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
   it('transmits queued objects in order, once per pass, coalescing repeated queueing', () => {
     const p = probe(compat());
     const a = obj('a'), b = obj('b');
@@ -326,7 +326,7 @@ describe('ftfw: sender (§4.2)', () => {
   });
 });
 
-describe('ftfw: ALIVE / ACK timer (§4.2)', () => {
+describe('ftfw: ALIVE / ACK timer (docs/ftfw-protocol.md §7.4)', () => {
   it('first message after start is ALIVE|HELLO after 1 s; the owner is told to transmit', () => {
     const p = probe(compat());
     p.sim.run(999);
@@ -378,7 +378,7 @@ describe('ftfw: ALIVE / ACK timer (§4.2)', () => {
   });
 });
 
-describe('ftfw: receiver (§4.3)', () => {
+describe('ftfw: receiver (docs/ftfw-protocol.md §7.5)', () => {
   it('first message is accepted without a check; in-sync messages are applied', () => {
     const p = probe(compat());
     assert.equal(p.fw.receive(data(123456)), 'apply');
@@ -452,7 +452,7 @@ describe('ftfw: receiver (§4.3)', () => {
     assert.deepEqual(show(p.fw.transmitPass()), ['ack(1,3)/H', 'ack(4,6)/H']);
   });
 
-  it('classifies headers like conntrackd (§1.4)', () => {
+  it('classifies headers like conntrackd (docs/ftfw-protocol.md §3.5)', () => {
     const p = probe(compat());
     let s = 10;
     assert.equal(p.fw.receive({ type: T.CT_DEL, flags: F.HELLO_BACK, seq: s++ }), 'apply');
@@ -491,7 +491,7 @@ describe('ftfw: receiver (§4.3)', () => {
   });
 });
 
-describe('ftfw: HELLO handshake (§4.6), conntrackd semantics', () => {
+describe('ftfw: HELLO handshake (docs/ftfw-protocol.md §7.6), conntrackd semantics', () => {
   it('HELLO on everything until HELLO_BACK; HELLO_BACK once after a received HELLO', () => {
     const p = probe(compat());
     p.fw.queueObject(obj('a'));
@@ -524,7 +524,7 @@ describe('ftfw: HELLO handshake (§4.6), conntrackd semantics', () => {
     assert.equal(p.fw.stats().rsQueueLen, 0);
     assert.deepEqual(p.fw.rxState(), { lastSeq: 4000, ackFrom: 4000, window: 298 });
     assert.equal(p.fw.receive(data(4001)), 'apply');
-    assert.deepEqual(p.bulks, [], 'nothing sent to a restarted peer (§4.5)');
+    assert.deepEqual(p.bulks, [], 'nothing sent to a restarted peer (docs/ftfw-protocol.md §7.7)');
   });
 
   it('HELLO bypasses the sequence check: a gap under HELLO is never NACKed (the L2 hole)', () => {
@@ -1272,7 +1272,7 @@ export function simulate(sc: Scenario): Result {
     }
     sim.run(downMs);
     // the restarted process seeds its counter from its clock; put that clock 60 s behind so its
-    // new seqs are below the old incarnation's (spec §1.5 observation)
+    // new seqs are below the old incarnation's (docs/ftfw-protocol.md §4)
     const old = n.fw.stats().nextSeq ?? 0;
     const offset = -((Math.floor(sim.now / 1000) - (old - 40)) * 1000);
     tombs[who] = n.restart(offset);

@@ -37,11 +37,11 @@ describe('ha hooks: running hook scripts', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('splits commands like a shell, without running one', () => {
-    assert.deepEqual(splitHookCommand('/etc/ctsync/hook  a b'), ['/etc/ctsync/hook', 'a', 'b']);
-    assert.deepEqual(splitHookCommand('/etc/ctsync/hook a\\ b'), ['/etc/ctsync/hook', 'a b']);
-    assert.deepEqual(splitHookCommand(['/x', 'a b', '$HOME']), ['/x', 'a b', '$HOME']);
-    assert.throws(() => splitHookCommand('  '), /empty hook command/);
+  it('splits commands like a shell, without running one', async () => {
+    assert.deepEqual(await splitHookCommand('/etc/ctsync/hook  a b'), ['/etc/ctsync/hook', 'a', 'b']);
+    assert.deepEqual(await splitHookCommand('/etc/ctsync/hook a\\ b'), ['/etc/ctsync/hook', 'a b']);
+    assert.deepEqual(await splitHookCommand(['/x', 'a b', '$HOME']), ['/x', 'a b', '$HOME']);
+    await assert.rejects(() => splitHookCommand('  '), /empty hook command/);
   });
 
   it('builds the environment of a transition', () => {

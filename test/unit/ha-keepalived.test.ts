@@ -1,5 +1,5 @@
 // src/ha/keepalived.ts: notify arguments and FIFO lines exactly as keepalived 2.2.7 writes them
-// (spec §8), the exact messages for bad input, and the tracker that turns the events of the
+// (docs/conntrackd-compat.md §2), the exact messages for bad input, and the tracker that turns the events of the
 // followed instances / sync groups into target roles, wired to a real FailoverMachine.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -103,7 +103,7 @@ describe('ha keepalived: notify FIFO lines', () => {
       ['GROUP "G1" MASTER 0 extra', 'keepalived FIFO line "GROUP \\"G1\\" MASTER 0 extra": STATE and PRIORITY must be "STATE PRIORITY" after the name, e.g. GROUP "G1" MASTER 100, got " MASTER 0 extra"'],
       ['INSTANCE "VI_1" MASTR 100', 'keepalived FIFO line "INSTANCE \\"VI_1\\" MASTR 100": STATE must be MASTER, BACKUP, FAULT, STOP, DELETED, MASTER_RX_LOWER_PRI, MASTER_PRIORITY or BACKUP_PRIORITY, got "MASTR"'],
       ['INSTANCE "VI_1" MASTER 1000', 'keepalived FIFO line "INSTANCE \\"VI_1\\" MASTER 1000": PRIORITY must be a priority from 0 to 255, got "1000"'],
-      // half a line, as two readers on one FIFO produce (spec §10.3)
+      // half a line, as two readers on one FIFO produce (docs/conntrackd-compat.md §3.3)
       ['TANCE "VI_1" MASTER 100', 'keepalived FIFO line "TANCE \\"VI_1\\" MASTER 100": TYPE must be INSTANCE or GROUP (or VS/RS for checker lines), got "TANCE"'],
     ];
     for (const [line, message] of cases) assert.equal(errorOf(() => parseFifoLine(line)).message, message, line);

@@ -212,7 +212,7 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
     });
   }
 
-  // attribute order: spec §2.3 / §2.4, written out by hand
+  // attribute order: docs/ftfw-protocol.md §5.3, §5.6, written out by hand
   const TCP_A = [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.TIMEOUT, NTA.MARK];
   const order: Record<string, number[]> = {
     'ct-new-tcp': [...TCP_A, NTA.SYNPROXY],
@@ -241,7 +241,7 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
     'exp-new-ipv6': [1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 19],
     'exp-new-nat': [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15, 17, 16, 18, 19, 20],
   };
-  it('attributes come in conntrackd\'s order (spec §2.3, §2.4)', () => {
+  it('attributes come in conntrackd\'s order (docs/ftfw-protocol.md §5.3, §5.6)', () => {
     for (const [name, ids] of Object.entries(order)) {
       if (!goldenNames.includes(name)) assert.fail(`golden ${name} missing`);
       assert.deepStrictEqual(attrIds(loadGolden(name).bytes), ids, name);
@@ -331,7 +331,7 @@ function enc(e: Entry, opts?: CtEncodeOptions): Buffer {
 }
 
 describe('sync wire: encoding', () => {
-  it('reproduces the spec\'s annotated CT_NEW (§3.1)', () => {
+  it('reproduces a CT_NEW conntrackd 1.4.7 sent, byte for byte (docs/ftfw-protocol.md §5.3)', () => {
     const e: Entry = {
       family: 2, orig: { src: '10.88.0.10', dst: '10.88.0.20', proto: 6, sport: 40000, dport: 80 },
       status: 0x0e, timeout: 300, mark: 0x42, tcp: { state: 3 }, synproxy: { isn: 0, its: 0, tsoff: 0 },
@@ -411,7 +411,7 @@ describe('sync wire: encoding', () => {
     assert.throws(() => encodeControl(Buffer.alloc(15), 0, FLAG.ACK, 1, 1, 1), RangeError);
   });
 
-  it('control messages: 16 bytes with a range for ACK/NACK/RESYNC, 8 bytes otherwise (spec §3.2, §3.3)', () => {
+  it('control messages: 16 bytes with a range for ACK/NACK/RESYNC, else 8 (docs/ftfw-protocol.md §3.3)', () => {
     assert.equal(ctl(FLAG.ACK, 0x6b07cbf1, 0x6b07cbf0, 0x6b07cbf1).toString('hex'), '1a0800106b07cbf16b07cbf06b07cbf1');
     assert.equal(ctl(FLAG.ALIVE | FLAG.HELLO, 0x6b07cbec).toString('hex'), '1a3000086b07cbec');
     assert.equal(ctl(FLAG.RESYNC, 0x6b07cc16, 0, 0).toString('hex'), '1a0200106b07cc160000000000000000');
@@ -546,7 +546,7 @@ function reasons(buf: Buffer, opts?: DecodeOptions): string[] {
   return collect(buf, buf.length, opts).msgs.map((m) => (m.kind === 'malformed' ? `${m.reason}@${m.offset}` : m.kind));
 }
 
-describe('sync wire: decoding and the receiver\'s failure classes (spec §2.2, §5.1)', () => {
+describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-protocol.md §3.6, §5.2)', () => {
   it('decodes a multi-message datagram in order', () => {
     const d = Buffer.concat([okCt, ctl(FLAG.ACK, 11, 1, 5), ctl(FLAG.ALIVE, 12), okCt]);
     const { msgs } = collect(d);

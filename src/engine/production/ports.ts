@@ -1,0 +1,39 @@
+// The real ports of the sync engine, for the daemon: ctnetlink, the configured sync link, the
+// commit worker pool and the system clock.
+import type { CtsyncConfig } from '../../config/model.js';
+import type { ChannelOptions } from '../../sync/channel.js';
+import { CommitPool } from '../commit-pool.js';
+import type { EnginePorts } from '../ports/index.js';
+import { NetlinkKernel } from './netlink-kernel.js';
+import { systemClock } from './system-clock.js';
+import { UdpPeerChannel } from './udp-peer-channel.js';
+
+/** Channel options from the configured (first / default) link. */
+export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
+  const ch = cfg.sync.channels.find((c) => c.default) ?? cfg.sync.channels[0];
+  if (ch.kind === 'udp') {
+    return {
+      kind: 'udp', localAddress: (ch.ipv4Address ?? ch.ipv6Address)!, destination: ch.destination, port: ch.port,
+      interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+    };
+  }
+  return {
+    kind: 'multicast', localAddress: ch.ipv4Interface ?? '0.0.0.0', group: ch.group, port: ch.port,
+    interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+  };
+}
+
+/**
+ * Builds the production ports. Throws when the sync link cannot be used as configured (the
+ * interface does not exist...); nothing is opened yet (SyncEngine.start() does that).
+ */
+export function productionPorts(config: CtsyncConfig): EnginePorts {
+  // the kernel port first, as before the ports: its socket exists before the channel is checked
+  const kernel = new NetlinkKernel();
+  try {
+    return { kernel, channel: new UdpPeerChannel(channelOptions(config)), commitPool: new CommitPool(), clock: systemClock };
+  } catch (err) {
+    kernel.close();
+    throw err;
+  }
+}
