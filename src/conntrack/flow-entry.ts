@@ -3,10 +3,10 @@
 // an Entry out flat (addresses parsed, names and byte strings written into its own buffer) for a
 // writer. Loading never throws: what does not convert is marked (AddrKind.BAD, BAD_OFFSET,
 // labelsBad) and a writer that needs it fails; its adapter then says why, naming the field.
-import type { Counters, Entry, NatRange, Tuple } from './entry.js';
+import type { Counters, Entry, NatRange, SeqAdj, Tuple } from './entry.js';
 import { AF_INET6 } from '../netlink/constants.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
-import { AddrKind, BAD_OFFSET, FlowFields, NatFields, TupleFields } from './flow-fields.js';
+import { AddrKind, BAD_OFFSET, FlowFields, NatFields, SeqAdjFields, TupleFields } from './flow-fields.js';
 
 // ------------------------------------------------------------------------------- fields -> Entry
 
@@ -74,6 +74,10 @@ function natOf(n: NatFields, b: Uint8Array): NatRange {
   return out;
 }
 
+function seqAdjOf(s: SeqAdjFields): SeqAdj {
+  return { correctionPos: s.correctionPos, offsetBefore: s.offsetBefore, offsetAfter: s.offsetAfter };
+}
+
 /** The label bitmap as Entry.labels has it: hex of the kernel's bytes (little-endian u32 words). */
 function labelsText(f: FlowFields): string {
   const b = f.labelsBuf;
@@ -129,19 +133,28 @@ export function entryOfFields(f: FlowFields): Entry {
   }
   if (f.natSrc.present) e.natSrc = natOf(f.natSrc, b);
   if (f.natDst.present) e.natDst = natOf(f.natDst, b);
-  if (f.seqO) e.seqAdjOrig = { correctionPos: f.seqO0, offsetBefore: f.seqO1, offsetAfter: f.seqO2 };
-  if (f.seqR) e.seqAdjReply = { correctionPos: f.seqR0, offsetBefore: f.seqR1, offsetAfter: f.seqR2 };
+  if (f.seqO.present) e.seqAdjOrig = seqAdjOf(f.seqO);
+  if (f.seqR.present) e.seqAdjReply = seqAdjOf(f.seqR);
   if (f.countersO) e.countersOrig = { packets: f.packetsO, bytes: f.bytesO };
   if (f.countersR) e.countersReply = { packets: f.packetsR, bytes: f.bytesR };
   if (f.tsStart >= 0) e.timestampStart = u64Text(b, f.tsStart);
   if (f.tsStop >= 0) e.timestampStop = u64Text(b, f.tsStop);
-  if (f.syn) e.synproxy = { isn: f.synIsn, its: f.synIts, tsoff: f.synTsoff };
+  if (f.syn.present) e.synproxy = { isn: f.syn.isn, its: f.syn.its, tsoff: f.syn.tsoff };
   return e;
 }
 
 // ------------------------------------------------------------------------------- Entry -> fields
 
 const num = (v: number | undefined): number => (v === undefined ? -1 : v);
+
+function loadSeqAdj(s: SeqAdjFields, from: SeqAdj | undefined): void {
+  s.present = from !== undefined;
+  if (from) {
+    s.correctionPos = from.correctionPos;
+    s.offsetBefore = from.offsetBefore;
+    s.offsetAfter = from.offsetAfter;
+  }
+}
 
 /** An Entry laid out as FlowFields, in a buffer of its own (reused: valid until the next load). */
 export class EntryFields {
@@ -215,26 +228,14 @@ export class EntryFields {
     f.dccp = dccp !== undefined;
     f.dccpState = num(dccp?.state);
     f.dccpRole = num(dccp?.role);
-    const so = e.seqAdjOrig;
-    f.seqO = so !== undefined;
-    if (so) {
-      f.seqO0 = so.correctionPos;
-      f.seqO1 = so.offsetBefore;
-      f.seqO2 = so.offsetAfter;
-    }
-    const sr = e.seqAdjReply;
-    f.seqR = sr !== undefined;
-    if (sr) {
-      f.seqR0 = sr.correctionPos;
-      f.seqR1 = sr.offsetBefore;
-      f.seqR2 = sr.offsetAfter;
-    }
+    loadSeqAdj(f.seqO, e.seqAdjOrig);
+    loadSeqAdj(f.seqR, e.seqAdjReply);
     const sp = e.synproxy;
-    f.syn = sp !== undefined;
+    f.syn.present = sp !== undefined;
     if (sp) {
-      f.synIsn = sp.isn;
-      f.synIts = sp.its;
-      f.synTsoff = sp.tsoff;
+      f.syn.isn = sp.isn;
+      f.syn.its = sp.its;
+      f.syn.tsoff = sp.tsoff;
     }
     if (hasRare(e)) this.loadRare(e);
     return f;

@@ -6,7 +6,7 @@
 // the table (ct-attrs.ts).
 import { NFGENMSG_LEN, NLA, NLMSG_HDRLEN } from './constants.js';
 import { NetlinkDecodeError } from './attr.js';
-import type { FlowFields, NatFields, RawAttrList, TupleFields } from '../conntrack/flow-fields.js';
+import type { FlowFields, NatFields, RawAttrList, SeqAdjFields, TupleFields } from '../conntrack/flow-fields.js';
 import { AddrKind } from '../conntrack/flow-fields.js';
 import {
   AT_IP, AT_PROTO, COUNTERS_BYTES, COUNTERS_PACKETS, CT_ID, CT_MARK, CT_SECMARK, CT_STATUS, CT_TIMEOUT,
@@ -210,6 +210,14 @@ function scanWords(b: Uint8Array, start: number, end: number, f: FlowFields, at:
 
 const words = new Uint32Array(3);
 
+function scanSeqAdj(b: Uint8Array, start: number, end: number, f: FlowFields, at: number, s: SeqAdjFields): void {
+  scanWords(b, start, end, f, at, words, 'seq-adj');
+  s.present = true;
+  s.correctionPos = words[CTA_SEQADJ.CORRECTION_POS - 1];
+  s.offsetBefore = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
+  s.offsetAfter = words[CTA_SEQADJ.OFFSET_AFTER - 1];
+}
+
 function scanNat(b: Uint8Array, start: number, end: number, n: NatFields, u: RawAttrList, at: number): void {
   n.clear();
   n.present = true;
@@ -297,28 +305,16 @@ function scanRare(b: Uint8Array, p: number, aend: number, raw: number, f: FlowFi
     case CTA.COUNTERS_REPLY: scanCounters(b, p, aend, f, false); break;
     case CTA.TIMESTAMP: scanTimestamp(b, p, aend, f); break;
     case CTA.LABELS_MASK: f.labelsMask = p; f.labelsMaskLen = alen; f.rare = true; break;
-    case CTA.SEQ_ADJ_ORIG:
-      scanWords(b, p, aend, f, UnknownAt.SEQADJ_ORIG, words, 'seq-adj');
-      f.seqO = true;
-      f.seqO0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-      f.seqO1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-      f.seqO2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-      break;
-    case CTA.SEQ_ADJ_REPLY:
-      scanWords(b, p, aend, f, UnknownAt.SEQADJ_REPLY, words, 'seq-adj');
-      f.seqR = true;
-      f.seqR0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-      f.seqR1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-      f.seqR2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-      break;
+    case CTA.SEQ_ADJ_ORIG: scanSeqAdj(b, p, aend, f, UnknownAt.SEQADJ_ORIG, f.seqO); break;
+    case CTA.SEQ_ADJ_REPLY: scanSeqAdj(b, p, aend, f, UnknownAt.SEQADJ_REPLY, f.seqR); break;
     case CTA.NAT_SRC: f.rare = true; scanNat(b, p, aend, f.natSrc, f.unknown, UnknownAt.NAT_SRC); break;
     case CTA.NAT_DST: f.rare = true; scanNat(b, p, aend, f.natDst, f.unknown, UnknownAt.NAT_DST); break;
     case CTA.SYNPROXY:
       scanWords(b, p, aend, f, UnknownAt.SYNPROXY, words, 'synproxy');
-      f.syn = true;
-      f.synIsn = words[CTA_SYNPROXY.ISN - 1];
-      f.synIts = words[CTA_SYNPROXY.ITS - 1];
-      f.synTsoff = words[CTA_SYNPROXY.TSOFF - 1];
+      f.syn.present = true;
+      f.syn.isn = words[CTA_SYNPROXY.ISN - 1];
+      f.syn.its = words[CTA_SYNPROXY.ITS - 1];
+      f.syn.tsoff = words[CTA_SYNPROXY.TSOFF - 1];
       break;
     default: f.unknown.add(raw, p, alen, UnknownAt.TOP);
   }
