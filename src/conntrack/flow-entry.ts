@@ -147,13 +147,11 @@ export function entryOfFields(f: FlowFields): Entry {
 
 const num = (v: number | undefined): number => (v === undefined ? -1 : v);
 
-function loadSeqAdj(s: SeqAdjFields, from: SeqAdj | undefined): void {
-  s.present = from !== undefined;
-  if (from) {
-    s.correctionPos = from.correctionPos;
-    s.offsetBefore = from.offsetBefore;
-    s.offsetAfter = from.offsetAfter;
-  }
+function loadSeqAdj(s: SeqAdjFields, from: SeqAdj): void {
+  s.present = true;
+  s.correctionPos = from.correctionPos;
+  s.offsetBefore = from.offsetBefore;
+  s.offsetAfter = from.offsetAfter;
 }
 
 /** An Entry laid out as FlowFields, in a buffer of its own (reused: valid until the next load). */
@@ -228,15 +226,6 @@ export class EntryFields {
     f.dccp = dccp !== undefined;
     f.dccpState = num(dccp?.state);
     f.dccpRole = num(dccp?.role);
-    loadSeqAdj(f.seqO, e.seqAdjOrig);
-    loadSeqAdj(f.seqR, e.seqAdjReply);
-    const sp = e.synproxy;
-    f.syn.present = sp !== undefined;
-    if (sp) {
-      f.syn.isn = sp.isn;
-      f.syn.its = sp.its;
-      f.syn.tsoff = sp.tsoff;
-    }
     if (hasRare(e)) this.loadRare(e);
     return f;
   }
@@ -257,6 +246,15 @@ export class EntryFields {
     if (e.dccp?.handshakeSeq !== undefined) f.dccpSeq = this.u64(e.dccp.handshakeSeq);
     if (e.natSrc) this.nat(f.natSrc, e.natSrc);
     if (e.natDst) this.nat(f.natDst, e.natDst);
+    if (e.seqAdjOrig) loadSeqAdj(f.seqO, e.seqAdjOrig);
+    if (e.seqAdjReply) loadSeqAdj(f.seqR, e.seqAdjReply);
+    const sp = e.synproxy;
+    if (sp) {
+      f.syn.present = true;
+      f.syn.isn = sp.isn;
+      f.syn.its = sp.its;
+      f.syn.tsoff = sp.tsoff;
+    }
     if (e.countersOrig) counters(f, true, e.countersOrig);
     if (e.countersReply) counters(f, false, e.countersReply);
     if (e.timestampStart !== undefined) f.tsStart = this.u64(e.timestampStart);
@@ -378,7 +376,8 @@ function textBytes(e: Entry): number {
 function hasRare(e: Entry): boolean {
   return e.secmark !== undefined || e.secctx !== undefined || e.labelsMask !== undefined || e.dccp?.handshakeSeq !== undefined
     || e.natSrc !== undefined || e.natDst !== undefined || e.countersOrig !== undefined || e.countersReply !== undefined
-    || e.timestampStart !== undefined || e.timestampStop !== undefined || e.unknown !== undefined;
+    || e.timestampStart !== undefined || e.timestampStop !== undefined || e.unknown !== undefined
+    || e.seqAdjOrig !== undefined || e.seqAdjReply !== undefined || e.synproxy !== undefined;
 }
 
 function counters(f: FlowFields, orig: boolean, c: Counters): void {

@@ -237,7 +237,7 @@ export class FlowFields {
 
   /**
    * The rarely present fields may hold a value (set by whoever writes one of them: secmark,
-   * secctx, labelsMask, dccpSeq, natSrc, natDst, counters, timestamps). clear() resets them only
+   * secctx, labelsMask, dccpSeq, natSrc, natDst, seqO, seqR, syn, counters, timestamps). clear() resets them only
    * then: most messages have none, and the clear is on every kernel event's path.
    */
   rare = false;
@@ -257,7 +257,6 @@ export class FlowFields {
     this.tcp = this.sctp = this.dccp = false;
     this.tcpState = this.wsO = this.wsR = this.flagsO = this.maskO = this.flagsR = this.maskR = -1;
     this.sctpState = this.vtagO = this.vtagR = this.dccpState = this.dccpRole = -1;
-    this.seqO.present = this.seqR.present = this.syn.present = false;
     this.unknown.count = 0;
     this.seenLo = this.seenHi = 0;
     this.forgetRare();
@@ -275,6 +274,7 @@ export class FlowFields {
     this.natSrc.clear();
     this.natDst.clear();
     this.countersO = this.countersR = false;
+    this.seqO.present = this.seqR.present = this.syn.present = false;
   }
 }
 

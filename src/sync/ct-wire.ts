@@ -115,6 +115,7 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
       case NTA.SPAT_PORT: spat = get16le(b, p); break;
       case NTA.DPAT_PORT: dpat = get16le(b, p); break;
       case NTA.NAT_SEQ_ADJ:
+        f.rare = true;
         seqAdjAt(f.seqO, b, p);
         seqAdjAt(f.seqR, b, p + 12);
         break;
@@ -135,7 +136,7 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
         f.helperLen = q - p;
         break;
       }
-      case NTA.SYNPROXY: f.syn.present = true; f.syn.its = get32be(b, p); f.syn.isn = get32be(b, p + 4); f.syn.tsoff = get32be(b, p + 8); break;
+      case NTA.SYNPROXY: f.rare = true; f.syn.present = true; f.syn.its = get32be(b, p); f.syn.isn = get32be(b, p + 4); f.syn.tsoff = get32be(b, p + 8); break;
       case NTA.ZONE: f.zone = get16be(b, p); break;
       default: break;
     }
