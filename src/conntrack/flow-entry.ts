@@ -3,10 +3,10 @@
 // an Entry out flat (addresses parsed, names and byte strings written into its own buffer) for a
 // writer. Loading never throws: what does not convert is marked (AddrKind.BAD, BAD_OFFSET,
 // labelsBad) and a writer that needs it fails; its adapter then says why, naming the field.
-import type { Counters, Entry, NatRange, Tuple } from './entry.js';
+import type { Counters, Entry, NatRange, SeqAdj, Tuple } from './entry.js';
 import { AF_INET6 } from '../netlink/constants.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
-import { AddrKind, BAD_OFFSET, FlowFields, NatFields, TupleFields } from './flow-fields.js';
+import { AddrKind, BAD_OFFSET, FlowFields, NatFields, SeqAdjFields, TupleFields } from './flow-fields.js';
 
 // ------------------------------------------------------------------------------- fields -> Entry
 
@@ -74,6 +74,10 @@ function natOf(n: NatFields, b: Uint8Array): NatRange {
   return out;
 }
 
+function seqAdjOf(s: SeqAdjFields): SeqAdj {
+  return { correctionPos: s.correctionPos, offsetBefore: s.offsetBefore, offsetAfter: s.offsetAfter };
+}
+
 /** The label bitmap as Entry.labels has it: hex of the kernel's bytes (little-endian u32 words). */
 function labelsText(f: FlowFields): string {
   const b = f.labelsBuf;
@@ -129,19 +133,26 @@ export function entryOfFields(f: FlowFields): Entry {
   }
   if (f.natSrc.present) e.natSrc = natOf(f.natSrc, b);
   if (f.natDst.present) e.natDst = natOf(f.natDst, b);
-  if (f.seqO) e.seqAdjOrig = { correctionPos: f.seqO0, offsetBefore: f.seqO1, offsetAfter: f.seqO2 };
-  if (f.seqR) e.seqAdjReply = { correctionPos: f.seqR0, offsetBefore: f.seqR1, offsetAfter: f.seqR2 };
+  if (f.seqO.present) e.seqAdjOrig = seqAdjOf(f.seqO);
+  if (f.seqR.present) e.seqAdjReply = seqAdjOf(f.seqR);
   if (f.countersO) e.countersOrig = { packets: f.packetsO, bytes: f.bytesO };
   if (f.countersR) e.countersReply = { packets: f.packetsR, bytes: f.bytesR };
   if (f.tsStart >= 0) e.timestampStart = u64Text(b, f.tsStart);
   if (f.tsStop >= 0) e.timestampStop = u64Text(b, f.tsStop);
-  if (f.syn) e.synproxy = { isn: f.synIsn, its: f.synIts, tsoff: f.synTsoff };
+  if (f.syn.present) e.synproxy = { isn: f.syn.isn, its: f.syn.its, tsoff: f.syn.tsoff };
   return e;
 }
 
 // ------------------------------------------------------------------------------- Entry -> fields
 
 const num = (v: number | undefined): number => (v === undefined ? -1 : v);
+
+function loadSeqAdj(s: SeqAdjFields, from: SeqAdj): void {
+  s.present = true;
+  s.correctionPos = from.correctionPos;
+  s.offsetBefore = from.offsetBefore;
+  s.offsetAfter = from.offsetAfter;
+}
 
 /** An Entry laid out as FlowFields, in a buffer of its own (reused: valid until the next load). */
 export class EntryFields {
@@ -215,27 +226,6 @@ export class EntryFields {
     f.dccp = dccp !== undefined;
     f.dccpState = num(dccp?.state);
     f.dccpRole = num(dccp?.role);
-    const so = e.seqAdjOrig;
-    f.seqO = so !== undefined;
-    if (so) {
-      f.seqO0 = so.correctionPos;
-      f.seqO1 = so.offsetBefore;
-      f.seqO2 = so.offsetAfter;
-    }
-    const sr = e.seqAdjReply;
-    f.seqR = sr !== undefined;
-    if (sr) {
-      f.seqR0 = sr.correctionPos;
-      f.seqR1 = sr.offsetBefore;
-      f.seqR2 = sr.offsetAfter;
-    }
-    const sp = e.synproxy;
-    f.syn = sp !== undefined;
-    if (sp) {
-      f.synIsn = sp.isn;
-      f.synIts = sp.its;
-      f.synTsoff = sp.tsoff;
-    }
     if (hasRare(e)) this.loadRare(e);
     return f;
   }
@@ -256,6 +246,15 @@ export class EntryFields {
     if (e.dccp?.handshakeSeq !== undefined) f.dccpSeq = this.u64(e.dccp.handshakeSeq);
     if (e.natSrc) this.nat(f.natSrc, e.natSrc);
     if (e.natDst) this.nat(f.natDst, e.natDst);
+    if (e.seqAdjOrig) loadSeqAdj(f.seqO, e.seqAdjOrig);
+    if (e.seqAdjReply) loadSeqAdj(f.seqR, e.seqAdjReply);
+    const sp = e.synproxy;
+    if (sp) {
+      f.syn.present = true;
+      f.syn.isn = sp.isn;
+      f.syn.its = sp.its;
+      f.syn.tsoff = sp.tsoff;
+    }
     if (e.countersOrig) counters(f, true, e.countersOrig);
     if (e.countersReply) counters(f, false, e.countersReply);
     if (e.timestampStart !== undefined) f.tsStart = this.u64(e.timestampStart);
@@ -377,7 +376,8 @@ function textBytes(e: Entry): number {
 function hasRare(e: Entry): boolean {
   return e.secmark !== undefined || e.secctx !== undefined || e.labelsMask !== undefined || e.dccp?.handshakeSeq !== undefined
     || e.natSrc !== undefined || e.natDst !== undefined || e.countersOrig !== undefined || e.countersReply !== undefined
-    || e.timestampStart !== undefined || e.timestampStop !== undefined || e.unknown !== undefined;
+    || e.timestampStart !== undefined || e.timestampStop !== undefined || e.unknown !== undefined
+    || e.seqAdjOrig !== undefined || e.seqAdjReply !== undefined || e.synproxy !== undefined;
 }
 
 function counters(f: FlowFields, orig: boolean, c: Counters): void {

@@ -151,6 +151,22 @@ export class RawAttrList {
   }
 }
 
+/** A sequence adjustment (SeqAdj) of one direction. */
+export class SeqAdjFields {
+  present = false;
+  correctionPos = 0;
+  offsetBefore = 0;
+  offsetAfter = 0;
+}
+
+/** Synproxy state (Synproxy). */
+export class SynproxyFields {
+  present = false;
+  isn = 0;
+  its = 0;
+  tsoff = 0;
+}
+
 /**
  * One flow (Entry), flat. Offsets without a buffer of their own point into `buf`. u64 values
  * (dccpSeq, tsStart, tsStop) are offsets of 8 big-endian bytes.
@@ -201,18 +217,10 @@ export class FlowFields {
   dccpSeq = -1;
   readonly natSrc = new NatFields();
   readonly natDst = new NatFields();
-  seqO = false;
-  seqO0 = 0;
-  seqO1 = 0;
-  seqO2 = 0;
-  seqR = false;
-  seqR0 = 0;
-  seqR1 = 0;
-  seqR2 = 0;
-  syn = false;
-  synIsn = 0;
-  synIts = 0;
-  synTsoff = 0;
+  /** Not readonly, as the tuples: a merge view (mergeFields) points at its inputs' ones. */
+  seqO = new SeqAdjFields();
+  seqR = new SeqAdjFields();
+  syn = new SynproxyFields();
   countersO = false;
   packetsO = 0;
   bytesO = 0;
@@ -229,7 +237,7 @@ export class FlowFields {
 
   /**
    * The rarely present fields may hold a value (set by whoever writes one of them: secmark,
-   * secctx, labelsMask, dccpSeq, natSrc, natDst, counters, timestamps). clear() resets them only
+   * secctx, labelsMask, dccpSeq, natSrc, natDst, seqO, seqR, syn, counters, timestamps). clear() resets them only
    * then: most messages have none, and the clear is on every kernel event's path.
    */
   rare = false;
@@ -249,7 +257,6 @@ export class FlowFields {
     this.tcp = this.sctp = this.dccp = false;
     this.tcpState = this.wsO = this.wsR = this.flagsO = this.maskO = this.flagsR = this.maskR = -1;
     this.sctpState = this.vtagO = this.vtagR = this.dccpState = this.dccpRole = -1;
-    this.seqO = this.seqR = this.syn = false;
     this.unknown.count = 0;
     this.seenLo = this.seenHi = 0;
     this.forgetRare();
@@ -267,13 +274,14 @@ export class FlowFields {
     this.natSrc.clear();
     this.natDst.clear();
     this.countersO = this.countersR = false;
+    this.seqO.present = this.seqR.present = this.syn.present = false;
   }
 }
 
 /**
  * mergeEntry(old, upd) (cache/sync-cache.ts) for what the sync wire carries: each field the update
  * has wins, tcp/sctp/dccp field by field; the original tuple is the update's. `m` is a view:
- * its tuples are the inputs' (never clear() it). The fields the sync wire does not carry are left
+ * its tuples, seq-adj and synproxy groups are the inputs' (never clear() it). The fields the sync wire does not carry are left
  * as they are: `old` comes from stored sync attributes, which never have them.
  */
 export function mergeFields(m: FlowFields, old: FlowFields, upd: FlowFields): void {
@@ -306,21 +314,9 @@ export function mergeFields(m: FlowFields, old: FlowFields, upd: FlowFields): vo
   m.labelsLen = l.labelsLen;
   m.labelsWire = l.labelsWire;
   m.labelsBad = l.labelsBad;
-  const so = upd.seqO ? upd : old;
-  m.seqO = so.seqO;
-  m.seqO0 = so.seqO0;
-  m.seqO1 = so.seqO1;
-  m.seqO2 = so.seqO2;
-  const sr = upd.seqR ? upd : old;
-  m.seqR = sr.seqR;
-  m.seqR0 = sr.seqR0;
-  m.seqR1 = sr.seqR1;
-  m.seqR2 = sr.seqR2;
-  const sy = upd.syn ? upd : old;
-  m.syn = sy.syn;
-  m.synIsn = sy.synIsn;
-  m.synIts = sy.synIts;
-  m.synTsoff = sy.synTsoff;
+  m.seqO = upd.seqO.present ? upd.seqO : old.seqO;
+  m.seqR = upd.seqR.present ? upd.seqR : old.seqR;
+  m.syn = upd.syn.present ? upd.syn : old.syn;
 }
 
 /** Same address bytes? (`n` = 4 or 16) */

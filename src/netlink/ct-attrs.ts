@@ -29,7 +29,10 @@ export interface CtAttr {
   short: 'error' | 'keep';
   /** Payload: a nest, a big-endian number, an address, a NUL-terminated string, or bytes. */
   kind: 'nest' | 'u8' | 'u16' | 'u32' | 'u64' | 'flags' | 'v4' | 'v6' | 'strz' | 'bytes';
-  /** The FlowFields path it lands in (for the tuple nests: in the tuple); '' for a nest. */
+  /**
+   * The FlowFields path it lands in (for the tuple, NAT, seq-adj and synproxy nests: in the
+   * object of that nest); '' for a nest.
+   */
   field: string;
 }
 
@@ -111,9 +114,9 @@ export const COUNTERS_BYTES = a('counters', CTA_COUNTERS.BYTES, 'CTA_COUNTERS_BY
 export const TIMESTAMP_START = a('timestamp', CTA_TIMESTAMP.START, 'CTA_TIMESTAMP_START', 8, 'u64', 'tsStart', 'keep');
 export const TIMESTAMP_STOP = a('timestamp', CTA_TIMESTAMP.STOP, 'CTA_TIMESTAMP_STOP', 8, 'u64', 'tsStop', 'keep');
 /** Every attribute of a seq-adj nest must carry 4 bytes, known or not. */
-export const SEQADJ_CORRECTION_POS = a('seqadj', CTA_SEQADJ.CORRECTION_POS, 'seq-adj', 4, 'u32', '0');
-export const SEQADJ_OFFSET_BEFORE = a('seqadj', CTA_SEQADJ.OFFSET_BEFORE, 'seq-adj', 4, 'u32', '1');
-export const SEQADJ_OFFSET_AFTER = a('seqadj', CTA_SEQADJ.OFFSET_AFTER, 'seq-adj', 4, 'u32', '2');
+export const SEQADJ_CORRECTION_POS = a('seqadj', CTA_SEQADJ.CORRECTION_POS, 'seq-adj', 4, 'u32', 'correctionPos');
+export const SEQADJ_OFFSET_BEFORE = a('seqadj', CTA_SEQADJ.OFFSET_BEFORE, 'seq-adj', 4, 'u32', 'offsetBefore');
+export const SEQADJ_OFFSET_AFTER = a('seqadj', CTA_SEQADJ.OFFSET_AFTER, 'seq-adj', 4, 'u32', 'offsetAfter');
 export const NAT_V4_MINIP = a('nat', CTA_NAT.V4_MINIP, 'NAT ip', 4, 'v4', 'minIp');
 export const NAT_V4_MAXIP = a('nat', CTA_NAT.V4_MAXIP, 'NAT ip', 4, 'v4', 'maxIp');
 export const NAT_V6_MINIP = a('nat', CTA_NAT.V6_MINIP, 'NAT ip', 16, 'v6', 'minIp');
@@ -122,9 +125,9 @@ export const NAT_PROTO = a('nat', CTA_NAT.PROTO, 'CTA_NAT_PROTO', 0, 'nest', '')
 export const PROTONAT_PORT_MIN = a('nat.proto', CTA_PROTONAT.PORT_MIN, 'CTA_PROTONAT_PORT_MIN', 2, 'u16', 'minPort', 'keep');
 export const PROTONAT_PORT_MAX = a('nat.proto', CTA_PROTONAT.PORT_MAX, 'CTA_PROTONAT_PORT_MAX', 2, 'u16', 'maxPort', 'keep');
 /** Every attribute of a synproxy nest must carry 4 bytes, known or not. */
-export const SYNPROXY_ISN = a('synproxy', CTA_SYNPROXY.ISN, 'synproxy', 4, 'u32', 'synIsn');
-export const SYNPROXY_ITS = a('synproxy', CTA_SYNPROXY.ITS, 'synproxy', 4, 'u32', 'synIts');
-export const SYNPROXY_TSOFF = a('synproxy', CTA_SYNPROXY.TSOFF, 'synproxy', 4, 'u32', 'synTsoff');
+export const SYNPROXY_ISN = a('synproxy', CTA_SYNPROXY.ISN, 'synproxy', 4, 'u32', 'isn');
+export const SYNPROXY_ITS = a('synproxy', CTA_SYNPROXY.ITS, 'synproxy', 4, 'u32', 'its');
+export const SYNPROXY_TSOFF = a('synproxy', CTA_SYNPROXY.TSOFF, 'synproxy', 4, 'u32', 'tsoff');
 
 /** Every attribute the codec knows, in the order of the nests above. */
 export const CT_NETLINK_ATTRS: readonly CtAttr[] = [

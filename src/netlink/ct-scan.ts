@@ -6,7 +6,7 @@
 // the table (ct-attrs.ts).
 import { NFGENMSG_LEN, NLA, NLMSG_HDRLEN } from './constants.js';
 import { NetlinkDecodeError } from './attr.js';
-import type { FlowFields, NatFields, RawAttrList, TupleFields } from '../conntrack/flow-fields.js';
+import type { FlowFields, NatFields, RawAttrList, SeqAdjFields, TupleFields } from '../conntrack/flow-fields.js';
 import { AddrKind } from '../conntrack/flow-fields.js';
 import {
   AT_IP, AT_PROTO, COUNTERS_BYTES, COUNTERS_PACKETS, CT_ID, CT_MARK, CT_SECMARK, CT_STATUS, CT_TIMEOUT,
@@ -22,12 +22,21 @@ import {
   CTA_TIMESTAMP, CTA_TUPLE,
 } from './constants.js';
 
-/** Length of the attribute at `off`, checked against `end`. */
-function attrLen(b: Uint8Array, off: number, end: number): number {
+// Every nest is walked alike, with locals only (the scan is on every kernel event's path):
+//   for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+//     len = payloadLen(b, off, end);
+//     const p = off + 4;
+// V8 inlines both helpers.
+
+/** Payload length of the attribute at `off`, its length checked against `end`. */
+function payloadLen(b: Uint8Array, off: number, end: number): number {
   const len = b[off] | (b[off + 1] << 8);
   if (len < 4 || off + len > end) throw new NetlinkDecodeError(`bad attribute length ${len}`, off);
-  return len;
+  return len - 4;
 }
+
+/** How far the attribute after one of `len` payload bytes starts (payloads are padded to 4). */
+const nextAttr = (len: number): number => (len + 7) & ~3;
 
 const rawType = (b: Uint8Array, off: number): number => b[off + 2] | (b[off + 3] << 8);
 const get16 = (b: Uint8Array, p: number): number => (b[p] << 8) | b[p + 1];
@@ -56,49 +65,40 @@ function strzEnd(b: Uint8Array, p: number, n: number): number {
 export function scanTuple(b: Uint8Array, start: number, end: number, t: TupleFields, u: RawAttrList, at: number): void {
   t.clear(b);
   t.present = true;
-  for (let off = start; off + 4 <= end;) {
-    const len = attrLen(b, off, end);
-    const raw = rawType(b, off);
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
     const p = off + 4;
-    const pend = off + len;
-    const type = raw & NLA.TYPE_MASK;
+    const type = rawType(b, off) & NLA.TYPE_MASK;
     if (type === CTA_TUPLE.IP) {
-      for (let io = p; io + 4 <= pend;) {
-        const ilen = attrLen(b, io, pend);
-        const iraw = rawType(b, io);
+      for (let io = p, isz = 0; io + 4 <= p + len; io += nextAttr(isz)) {
+        isz = payloadLen(b, io, p + len);
         const ip = io + 4;
-        const isz = ilen - 4;
-        switch (iraw & NLA.TYPE_MASK) {
+        switch (rawType(b, io) & NLA.TYPE_MASK) {
           case CTA_IP.V4_SRC: if (isz < 4) short(isz, IP_V4_SRC, ip); t.src = ip; t.srcKind = AddrKind.V4; break;
           case CTA_IP.V4_DST: if (isz < 4) short(isz, IP_V4_DST, ip); t.dst = ip; t.dstKind = AddrKind.V4; break;
           case CTA_IP.V6_SRC: if (isz < 16) short(isz, IP_V6_SRC, ip); t.src = ip; t.srcKind = AddrKind.V6; break;
           case CTA_IP.V6_DST: if (isz < 16) short(isz, IP_V6_DST, ip); t.dst = ip; t.dstKind = AddrKind.V6; break;
-          default: u.add(iraw, ip, isz, (at << 2) | AT_IP);
+          default: u.add(rawType(b, io), ip, isz, (at << 2) | AT_IP);
         }
-        io += (ilen + 3) & ~3;
       }
     } else if (type === CTA_TUPLE.PROTO) {
-      for (let po = p; po + 4 <= pend;) {
-        const plen = attrLen(b, po, pend);
-        const praw = rawType(b, po);
+      for (let po = p, psz = 0; po + 4 <= p + len; po += nextAttr(psz)) {
+        psz = payloadLen(b, po, p + len);
         const pp = po + 4;
-        const psz = plen - 4;
-        switch (praw & NLA.TYPE_MASK) {
+        switch (rawType(b, po) & NLA.TYPE_MASK) {
           case CTA_PROTO.NUM: if (psz < 1) short(psz, PROTO_NUM, pp); t.proto = b[pp]; break;
           case CTA_PROTO.SRC_PORT: if (psz < 2) short(psz, PROTO_SRC_PORT, pp); t.sport = get16(b, pp); break;
           case CTA_PROTO.DST_PORT: if (psz < 2) short(psz, PROTO_DST_PORT, pp); t.dport = get16(b, pp); break;
           case CTA_PROTO.ICMP_ID: case CTA_PROTO.ICMPV6_ID: if (psz < 2) short(psz, PROTO_ICMP_ID, pp); t.icmpId = get16(b, pp); break;
           case CTA_PROTO.ICMP_TYPE: case CTA_PROTO.ICMPV6_TYPE: if (psz < 1) short(psz, PROTO_ICMP_TYPE, pp); t.icmpType = b[pp]; break;
           case CTA_PROTO.ICMP_CODE: case CTA_PROTO.ICMPV6_CODE: if (psz < 1) short(psz, PROTO_ICMP_CODE, pp); t.icmpCode = b[pp]; break;
-          default: u.add(praw, pp, psz, (at << 2) | AT_PROTO);
+          default: u.add(rawType(b, po), pp, psz, (at << 2) | AT_PROTO);
         }
-        po += (plen + 3) & ~3;
       }
     } else if (type === CTA_TUPLE.ZONE) {
-      if (len - 4 < 2) short(len - 4, TUPLE_ZONE, p);
+      if (len < 2) short(len, TUPLE_ZONE, p);
       t.zone = get16(b, p);
-    } else u.add(raw, p, len - 4, at << 2);
-    off += (len + 3) & ~3;
+    } else u.add(rawType(b, off), p, len, at << 2);
   }
 }
 
@@ -107,13 +107,11 @@ export function scanTuple(b: Uint8Array, start: number, end: number, t: TupleFie
  * absent again first). One loop for the three: the case labels are nest type << 4 | attribute.
  */
 function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields): void {
-  for (let po = start; po + 4 <= end;) {
-    const plen = attrLen(b, po, end);
-    const praw = rawType(b, po);
-    const pt = praw & NLA.TYPE_MASK;
+  for (let po = start, plen = 0; po + 4 <= end; po += nextAttr(plen)) {
+    plen = payloadLen(b, po, end);
     const first = po + 4;
-    const nend = po + plen;
-    po += (plen + 3) & ~3;
+    const nend = first + plen;
+    const pt = rawType(b, po) & NLA.TYPE_MASK;
     let at: number;
     if (pt === CTA_PROTOINFO.TCP) {
       f.tcp = true;
@@ -128,15 +126,13 @@ function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields)
       f.dccpState = f.dccpRole = f.dccpSeq = -1;
       at = UnknownAt.PROTOINFO_DCCP;
     } else {
-      f.unknown.add(praw, first, plen - 4, UnknownAt.PROTOINFO << 2);
+      f.unknown.add(rawType(b, po), first, plen, UnknownAt.PROTOINFO << 2);
       continue;
     }
-    for (let off = first; off + 4 <= nend;) {
-      const alen = attrLen(b, off, nend);
-      const raw = rawType(b, off);
+    for (let off = first, len = 0; off + 4 <= nend; off += nextAttr(len)) {
+      len = payloadLen(b, off, nend);
       const p = off + 4;
-      const len = alen - 4;
-      switch ((pt << 4) | (raw & NLA.TYPE_MASK)) {
+      switch ((pt << 4) | (rawType(b, off) & NLA.TYPE_MASK)) {
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.STATE: if (len < 1) short(len, TCP_STATE, p); f.tcpState = b[p]; break;
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_ORIGINAL: if (len < 1) short(len, TCP_WSCALE_ORIGINAL, p); f.wsO = b[p]; break;
         case (CTA_PROTOINFO.TCP << 4) | CTA_PROTOINFO_TCP.WSCALE_REPLY: if (len < 1) short(len, TCP_WSCALE_REPLY, p); f.wsR = b[p]; break;
@@ -149,9 +145,8 @@ function scanProtoinfo(b: Uint8Array, start: number, end: number, f: FlowFields)
         case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.STATE: if (len < 1) short(len, DCCP_STATE, p); f.dccpState = b[p]; break;
         case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.ROLE: if (len < 1) short(len, DCCP_ROLE, p); f.dccpRole = b[p]; break;
         case (CTA_PROTOINFO.DCCP << 4) | CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ: if (len < 8) short(len, DCCP_HANDSHAKE_SEQ, p); f.dccpSeq = p; f.rare = true; break;
-        default: f.unknown.add(raw, p, len, at << 2);
+        default: f.unknown.add(rawType(b, off), p, len, at << 2);
       }
-      off += (alen + 3) & ~3;
     }
   }
 }
@@ -165,17 +160,14 @@ function scanCounters(b: Uint8Array, start: number, end: number, f: FlowFields, 
   let packets = 0;
   let bytes = 0;
   const at = orig ? UnknownAt.COUNTERS_ORIG : UnknownAt.COUNTERS_REPLY;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
     const p = off + 4;
-    const len = alen - 4;
-    switch (raw & NLA.TYPE_MASK) {
+    switch (rawType(b, off) & NLA.TYPE_MASK) {
       case CTA_COUNTERS.PACKETS: if (len < 4) short(len, COUNTERS_PACKETS, p); packets = counter(b, p, len); break;
       case CTA_COUNTERS.BYTES: if (len < 4) short(len, COUNTERS_BYTES, p); bytes = counter(b, p, len); break;
-      default: f.unknown.add(raw, p, len, at << 2);
+      default: f.unknown.add(rawType(b, off), p, len, at << 2);
     }
-    off += (alen + 3) & ~3;
   }
   f.rare = true;
   if (orig) {
@@ -195,50 +187,49 @@ function scanCounters(b: Uint8Array, start: number, end: number, f: FlowFields, 
  */
 function scanWords(b: Uint8Array, start: number, end: number, f: FlowFields, at: number, words: Uint32Array, what: string): void {
   words[0] = words[1] = words[2] = 0;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
-    const p = off + 4;
-    const len = alen - 4;
-    if (len < 4) throw new NetlinkDecodeError(`short ${what} attribute`, p);
-    const t = raw & NLA.TYPE_MASK;
-    if (t >= 1 && t <= 3) words[t - 1] = get32(b, p);
-    else f.unknown.add(raw, p, len, at << 2);
-    off += (alen + 3) & ~3;
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
+    if (len < 4) throw new NetlinkDecodeError(`short ${what} attribute`, off + 4);
+    const t = rawType(b, off) & NLA.TYPE_MASK;
+    if (t >= 1 && t <= 3) words[t - 1] = get32(b, off + 4);
+    else f.unknown.add(rawType(b, off), off + 4, len, at << 2);
   }
 }
 
 const words = new Uint32Array(3);
 
+function scanSeqAdj(b: Uint8Array, start: number, end: number, f: FlowFields, at: number, s: SeqAdjFields): void {
+  scanWords(b, start, end, f, at, words, 'seq-adj');
+  f.rare = true;
+  s.present = true;
+  s.correctionPos = words[CTA_SEQADJ.CORRECTION_POS - 1];
+  s.offsetBefore = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
+  s.offsetAfter = words[CTA_SEQADJ.OFFSET_AFTER - 1];
+}
+
 function scanNat(b: Uint8Array, start: number, end: number, n: NatFields, u: RawAttrList, at: number): void {
   n.clear();
   n.present = true;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
     const p = off + 4;
-    const len = alen - 4;
-    switch (raw & NLA.TYPE_MASK) {
+    switch (rawType(b, off) & NLA.TYPE_MASK) {
       case CTA_NAT.V4_MINIP: if (len < 4) short(len, NAT_V4_MINIP, p); n.minIp = p; n.minKind = AddrKind.V4; break;
       case CTA_NAT.V4_MAXIP: if (len < 4) short(len, NAT_V4_MAXIP, p); n.maxIp = p; n.maxKind = AddrKind.V4; break;
       case CTA_NAT.V6_MINIP: if (len < 16) short(len, NAT_V6_MINIP, p); n.minIp = p; n.minKind = AddrKind.V6; break;
       case CTA_NAT.V6_MAXIP: if (len < 16) short(len, NAT_V6_MAXIP, p); n.maxIp = p; n.maxKind = AddrKind.V6; break;
       case CTA_NAT.PROTO:
-        for (let po = p; po + 4 <= p + len;) {
-          const plen = attrLen(b, po, p + len);
-          const praw = rawType(b, po);
-          const pt = praw & NLA.TYPE_MASK;
-          const psz = plen - 4;
+        for (let po = p, psz = 0; po + 4 <= p + len; po += nextAttr(psz)) {
+          psz = payloadLen(b, po, p + len);
+          const pt = rawType(b, po) & NLA.TYPE_MASK;
           // a short port is kept as it is, not an error
           if (pt === CTA_PROTONAT.PORT_MIN && psz >= 2) n.minPort = get16(b, po + 4);
           else if (pt === CTA_PROTONAT.PORT_MAX && psz >= 2) n.maxPort = get16(b, po + 4);
-          else u.add(praw, po + 4, psz, (at << 2) | AT_PROTO);
-          po += (plen + 3) & ~3;
+          else u.add(rawType(b, po), po + 4, psz, (at << 2) | AT_PROTO);
         }
         break;
-      default: u.add(raw, p, len, at << 2);
+      default: u.add(rawType(b, off), p, len, at << 2);
     }
-    off += (alen + 3) & ~3;
   }
 }
 
@@ -248,15 +239,13 @@ function scanNat(b: Uint8Array, start: number, end: number, n: NatFields, u: Raw
  */
 function scanName(b: Uint8Array, start: number, end: number, f: FlowFields, nameType: number, at: number, out: Int32Array): void {
   out[0] = -1;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
     const p = off + 4;
-    if ((raw & NLA.TYPE_MASK) === nameType) {
+    if ((rawType(b, off) & NLA.TYPE_MASK) === nameType) {
       out[0] = p;
-      out[1] = strzEnd(b, p, alen - 4) - p;
-    } else f.unknown.add(raw, p, alen - 4, at << 2);
-    off += (alen + 3) & ~3;
+      out[1] = strzEnd(b, p, len) - p;
+    } else f.unknown.add(rawType(b, off), p, len, at << 2);
   }
 }
 
@@ -264,16 +253,12 @@ const name = new Int32Array(2);
 
 function scanTimestamp(b: Uint8Array, start: number, end: number, f: FlowFields): void {
   f.rare = true;
-  for (let off = start; off + 4 <= end;) {
-    const alen = attrLen(b, off, end);
-    const raw = rawType(b, off);
-    const p = off + 4;
-    const len = alen - 4;
-    const t = raw & NLA.TYPE_MASK;
-    if (t === CTA_TIMESTAMP.START && len === 8) f.tsStart = p;
-    else if (t === CTA_TIMESTAMP.STOP && len === 8) f.tsStop = p;
-    else f.unknown.add(raw, p, len, UnknownAt.TIMESTAMP << 2);
-    off += (alen + 3) & ~3;
+  for (let off = start, len = 0; off + 4 <= end; off += nextAttr(len)) {
+    len = payloadLen(b, off, end);
+    const t = rawType(b, off) & NLA.TYPE_MASK;
+    if (t === CTA_TIMESTAMP.START && len === 8) f.tsStart = off + 4;
+    else if (t === CTA_TIMESTAMP.STOP && len === 8) f.tsStop = off + 4;
+    else f.unknown.add(rawType(b, off), off + 4, len, UnknownAt.TIMESTAMP << 2);
   }
 }
 
@@ -297,28 +282,17 @@ function scanRare(b: Uint8Array, p: number, aend: number, raw: number, f: FlowFi
     case CTA.COUNTERS_REPLY: scanCounters(b, p, aend, f, false); break;
     case CTA.TIMESTAMP: scanTimestamp(b, p, aend, f); break;
     case CTA.LABELS_MASK: f.labelsMask = p; f.labelsMaskLen = alen; f.rare = true; break;
-    case CTA.SEQ_ADJ_ORIG:
-      scanWords(b, p, aend, f, UnknownAt.SEQADJ_ORIG, words, 'seq-adj');
-      f.seqO = true;
-      f.seqO0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-      f.seqO1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-      f.seqO2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-      break;
-    case CTA.SEQ_ADJ_REPLY:
-      scanWords(b, p, aend, f, UnknownAt.SEQADJ_REPLY, words, 'seq-adj');
-      f.seqR = true;
-      f.seqR0 = words[CTA_SEQADJ.CORRECTION_POS - 1];
-      f.seqR1 = words[CTA_SEQADJ.OFFSET_BEFORE - 1];
-      f.seqR2 = words[CTA_SEQADJ.OFFSET_AFTER - 1];
-      break;
+    case CTA.SEQ_ADJ_ORIG: scanSeqAdj(b, p, aend, f, UnknownAt.SEQADJ_ORIG, f.seqO); break;
+    case CTA.SEQ_ADJ_REPLY: scanSeqAdj(b, p, aend, f, UnknownAt.SEQADJ_REPLY, f.seqR); break;
     case CTA.NAT_SRC: f.rare = true; scanNat(b, p, aend, f.natSrc, f.unknown, UnknownAt.NAT_SRC); break;
     case CTA.NAT_DST: f.rare = true; scanNat(b, p, aend, f.natDst, f.unknown, UnknownAt.NAT_DST); break;
     case CTA.SYNPROXY:
       scanWords(b, p, aend, f, UnknownAt.SYNPROXY, words, 'synproxy');
-      f.syn = true;
-      f.synIsn = words[CTA_SYNPROXY.ISN - 1];
-      f.synIts = words[CTA_SYNPROXY.ITS - 1];
-      f.synTsoff = words[CTA_SYNPROXY.TSOFF - 1];
+      f.rare = true;
+      f.syn.present = true;
+      f.syn.isn = words[CTA_SYNPROXY.ISN - 1];
+      f.syn.its = words[CTA_SYNPROXY.ITS - 1];
+      f.syn.tsoff = words[CTA_SYNPROXY.TSOFF - 1];
       break;
     default: f.unknown.add(raw, p, alen, UnknownAt.TOP);
   }
@@ -335,14 +309,11 @@ export function scanConntrack(b: Uint8Array, off: number, len: number, f: FlowFi
   f.clear(b);
   f.family = b[off + NLMSG_HDRLEN];
   let orig = false;
-  for (let ao = off + NLMSG_HDRLEN + NFGENMSG_LEN; ao + 4 <= end;) {
-    const total = attrLen(b, ao, end);
-    const raw = rawType(b, ao);
+  for (let ao = off + NLMSG_HDRLEN + NFGENMSG_LEN, alen = 0; ao + 4 <= end; ao += nextAttr(alen)) {
+    alen = payloadLen(b, ao, end);
     const p = ao + 4;
-    const alen = total - 4;
-    const aend = ao + total;
-    ao += (total + 3) & ~3;
-    switch (raw & NLA.TYPE_MASK) {
+    const aend = p + alen;
+    switch (rawType(b, ao) & NLA.TYPE_MASK) {
       case CTA.TUPLE_ORIG: scanTuple(b, p, aend, f.orig, f.unknown, UnknownAt.TUPLE_ORIG); orig = true; break;
       case CTA.TUPLE_REPLY: scanTuple(b, p, aend, f.reply, f.unknown, UnknownAt.TUPLE_REPLY); break;
       case CTA.TUPLE_MASTER: scanTuple(b, p, aend, f.master, f.unknown, UnknownAt.TUPLE_MASTER); break;
@@ -361,7 +332,7 @@ export function scanConntrack(b: Uint8Array, off: number, len: number, f: FlowFi
         }
         break;
       case CTA.LABELS: f.labels = p; f.labelsLen = alen; break;
-      default: scanRare(b, p, aend, raw, f);
+      default: scanRare(b, p, aend, rawType(b, ao), f);
     }
   }
   if (!orig) throw new NetlinkDecodeError('conntrack message without CTA_TUPLE_ORIG', off);

@@ -11,7 +11,7 @@
 // cannot be written; an adapter over it (ctnetlink.ts) names the field.
 import type { NlWriter } from './attr.js';
 import { AF_INET, AF_INET6, CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ, CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NLA } from './constants.js';
-import { AddrKind, BAD_OFFSET, FlowFields, isIcmp, sameBytes, TupleFields, type NatFields } from '../conntrack/flow-fields.js';
+import { AddrKind, BAD_OFFSET, FlowFields, isIcmp, sameBytes, TupleFields, type NatFields, type SeqAdjFields, type SynproxyFields } from '../conntrack/flow-fields.js';
 import { UnknownAt } from './ct-attrs.js';
 
 /** Why a writer failed. */
@@ -234,19 +234,19 @@ function protoinfo(f: FlowFields, request: boolean, liberal: boolean): void {
   }
 }
 
-function seqAdj(type: number, a: number, b: number, c: number): void {
+function seqAdj(type: number, s: SeqAdjFields): void {
   const n = nestStart(type);
-  u32be(CTA_SEQADJ.CORRECTION_POS, a);
-  u32be(CTA_SEQADJ.OFFSET_BEFORE, b);
-  u32be(CTA_SEQADJ.OFFSET_AFTER, c);
+  u32be(CTA_SEQADJ.CORRECTION_POS, s.correctionPos);
+  u32be(CTA_SEQADJ.OFFSET_BEFORE, s.offsetBefore);
+  u32be(CTA_SEQADJ.OFFSET_AFTER, s.offsetAfter);
   nestEnd(n);
 }
 
-function synproxy(f: FlowFields): void {
+function synproxy(sp: SynproxyFields): void {
   const s = nestStart(CTA.SYNPROXY);
-  u32be(CTA_SYNPROXY.ISN, f.synIsn);
-  u32be(CTA_SYNPROXY.ITS, f.synIts);
-  u32be(CTA_SYNPROXY.TSOFF, f.synTsoff);
+  u32be(CTA_SYNPROXY.ISN, sp.isn);
+  u32be(CTA_SYNPROXY.ITS, sp.its);
+  u32be(CTA_SYNPROXY.TSOFF, sp.tsoff);
   nestEnd(s);
 }
 
@@ -433,10 +433,10 @@ function create(f: FlowFields): void {
   if (natSrc.present) nat(CTA.NAT_SRC, natSrc, v6, 'natSrc');
   if (natDst.present) nat(CTA.NAT_DST, natDst, v6, 'natDst');
   if (f.labels >= 0) labels(f, true);
-  if (f.seqO) seqAdj(CTA.SEQ_ADJ_ORIG, f.seqO0, f.seqO1, f.seqO2);
-  if (f.seqR) seqAdj(CTA.SEQ_ADJ_REPLY, f.seqR0, f.seqR1, f.seqR2);
+  if (f.seqO.present) seqAdj(CTA.SEQ_ADJ_ORIG, f.seqO);
+  if (f.seqR.present) seqAdj(CTA.SEQ_ADJ_REPLY, f.seqR);
   if (f.master.present) tuple(CTA.TUPLE_MASTER, f.master, v6, CtSource.MASTER_SRC, CtSource.MASTER_DST, 'master');
-  if (f.syn && (f.synIsn || f.synIts || f.synTsoff)) synproxy(f);
+  if (f.syn.present && (f.syn.isn || f.syn.its || f.syn.tsoff)) synproxy(f.syn);
 }
 
 /**
@@ -506,8 +506,8 @@ function dump(f: FlowFields): void {
   if (f.helper >= 0) name(CTA.HELP, CTA_HELP.NAME, f.helperBuf, f.helper, f.helperLen);
   if (f.labels >= 0) labels(f, false);
   if (f.labelsMask >= 0) bytes(CTA.LABELS_MASK, b, f.labelsMask, f.labelsMaskLen);
-  if (f.seqO) seqAdj(CTA.SEQ_ADJ_ORIG, f.seqO0, f.seqO1, f.seqO2);
-  if (f.seqR) seqAdj(CTA.SEQ_ADJ_REPLY, f.seqR0, f.seqR1, f.seqR2);
+  if (f.seqO.present) seqAdj(CTA.SEQ_ADJ_ORIG, f.seqO);
+  if (f.seqR.present) seqAdj(CTA.SEQ_ADJ_REPLY, f.seqR);
   if (f.secmark >= 0) u32be(CTA.SECMARK, f.secmark);
   if (f.natSrc.present) {
     natSrc.from(f.natSrc, b, true);
@@ -517,7 +517,7 @@ function dump(f: FlowFields): void {
     natDst.from(f.natDst, b, false);
     nat(CTA.NAT_DST, natDst, v6, 'natDst');
   }
-  if (f.syn) synproxy(f);
+  if (f.syn.present) synproxy(f.syn);
   // unknown top-level attributes go last; unknowns found inside nests stay in the model only
   const u = f.unknown;
   for (let i = 0; i < u.count; i++) if (u.path[i] === UnknownAt.TOP) bytes(u.type[i], b, u.off[i], u.len[i]);

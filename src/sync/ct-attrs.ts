@@ -70,7 +70,8 @@ export const CT_ATTRS: readonly WireAttr[] = [
   fixed(NTA.SPAT_PORT, 'SPAT_PORT', 6, [le('reply.dport')], 'SRC_NAT_DONE, reply l4 destination != original l4 source'),
   fixed(NTA.DPAT_PORT, 'DPAT_PORT', 6, [le('reply.sport')], 'DST_NAT_DONE, reply l4 source != original l4 destination'),
   fixed(NTA.NAT_SEQ_ADJ, 'NAT_SEQ_ADJ', 28, [
-    be('seqO0', 'u32'), be('seqO1', 'u32'), be('seqO2', 'u32'), be('seqR0', 'u32'), be('seqR1', 'u32'), be('seqR2', 'u32'),
+    be('seqO.correctionPos', 'u32'), be('seqO.offsetBefore', 'u32'), be('seqO.offsetAfter', 'u32'),
+    be('seqR.correctionPos', 'u32'), be('seqR.offsetBefore', 'u32'), be('seqR.offsetAfter', 'u32'),
   ], 'flows with sequence adjustment in both directions'),
   fixed(NTA.SCTP_STATE, 'SCTP_STATE', 5, [be('sctpState', 'u8')], 'SCTP with a state'),
   fixed(NTA.SCTP_VTAG_ORIG, 'SCTP_VTAG_ORIG', 8, [be('vtagO', 'u32')], 'SCTP with a state'),
@@ -89,7 +90,7 @@ export const CT_ATTRS: readonly WireAttr[] = [
   fixed(NTA.SNAT_IPV6, 'SNAT_IPV6', 20, [addr('reply.dst', 'v6')], 'IPv6, SRC_NAT_DONE, reply destination != original source'),
   fixed(NTA.DNAT_IPV6, 'DNAT_IPV6', 20, [addr('reply.src', 'v6')], 'IPv6, DST_NAT_DONE, reply source != original destination'),
   // struct nta_attr_synproxy: its, isn, tsoff
-  fixed(NTA.SYNPROXY, 'SYNPROXY', 16, [be('synIts', 'u32'), be('synIsn', 'u32'), be('synTsoff', 'u32')], 'flows with a synproxy extension'),
+  fixed(NTA.SYNPROXY, 'SYNPROXY', 16, [be('syn.its', 'u32'), be('syn.isn', 'u32'), be('syn.tsoff', 'u32')], 'flows with a synproxy extension'),
   fixed(NTA.ZONE, 'ZONE', 6, [be('zone', 'u16')], 'flows in a zone other than 0'),
 ];
 

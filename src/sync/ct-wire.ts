@@ -18,7 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import { AF_INET, AF_INET6, IPPROTO, IPS } from '../netlink/constants.js';
 import {
-  AddrKind, TupleFields, copyBytes, hasWirePorts, isIcmp, sameBytes, type FlowFields,
+  AddrKind, TupleFields, copyBytes, hasWirePorts, isIcmp, sameBytes, type FlowFields, type SeqAdjFields,
 } from '../conntrack/flow-fields.js';
 import { CT_MAX_LEN, NTA, NTA_MAX, ctAttrOk } from './ct-attrs.js';
 
@@ -115,9 +115,9 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
       case NTA.SPAT_PORT: spat = get16le(b, p); break;
       case NTA.DPAT_PORT: dpat = get16le(b, p); break;
       case NTA.NAT_SEQ_ADJ:
-        f.seqO = f.seqR = true;
-        f.seqO0 = get32be(b, p); f.seqO1 = get32be(b, p + 4); f.seqO2 = get32be(b, p + 8);
-        f.seqR0 = get32be(b, p + 12); f.seqR1 = get32be(b, p + 16); f.seqR2 = get32be(b, p + 20);
+        f.rare = true;
+        seqAdjAt(f.seqO, b, p);
+        seqAdjAt(f.seqR, b, p + 12);
         break;
       case NTA.SCTP_STATE: f.sctp = true; f.sctpState = b[p]; break;
       case NTA.SCTP_VTAG_ORIG: f.sctp = true; f.vtagO = get32be(b, p); break;
@@ -136,7 +136,7 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
         f.helperLen = q - p;
         break;
       }
-      case NTA.SYNPROXY: f.syn = true; f.synIts = get32be(b, p); f.synIsn = get32be(b, p + 4); f.synTsoff = get32be(b, p + 8); break;
+      case NTA.SYNPROXY: f.rare = true; f.syn.present = true; f.syn.its = get32be(b, p); f.syn.isn = get32be(b, p + 4); f.syn.tsoff = get32be(b, p + 8); break;
       case NTA.ZONE: f.zone = get16be(b, p); break;
       default: break;
     }
@@ -299,6 +299,20 @@ function put32(b: Uint8Array, p: number, v: number): void {
   b[p + 3] = v & 0xff;
 }
 
+/** One direction's half of NTA_NAT_SEQ_ADJ: three big-endian u32 at p. */
+function putSeqAdj(b: Uint8Array, p: number, s: SeqAdjFields): void {
+  put32(b, p, s.correctionPos);
+  put32(b, p + 4, s.offsetBefore);
+  put32(b, p + 8, s.offsetAfter);
+}
+
+function seqAdjAt(s: SeqAdjFields, b: Uint8Array, p: number): void {
+  s.present = true;
+  s.correctionPos = get32be(b, p);
+  s.offsetBefore = get32be(b, p + 4);
+  s.offsetAfter = get32be(b, p + 8);
+}
+
 function u32Attr(b: Uint8Array, o: number, id: number, v: number): number {
   hdr(b, o, id, 4);
   put32(b, o + 4, v);
@@ -430,14 +444,10 @@ export function writeCtWire(f: FlowFields, opt: number, b: Uint8Array, o: number
     if (dstDone && rawL4Src(rt, icmp) !== rawL4Dst(orig, icmp)) o = u16leAttr(b, o, NTA.DPAT_PORT, icmp || rt.sport < 0 ? 0 : rt.sport);
   }
 
-  if (f.seqO && f.seqR) {
+  if (f.seqO.present && f.seqR.present) {
     hdr(b, o, NTA.NAT_SEQ_ADJ, 24);
-    put32(b, o + 4, f.seqO0);
-    put32(b, o + 8, f.seqO1);
-    put32(b, o + 12, f.seqO2);
-    put32(b, o + 16, f.seqR0);
-    put32(b, o + 20, f.seqR1);
-    put32(b, o + 24, f.seqR2);
+    putSeqAdj(b, o + 4, f.seqO);
+    putSeqAdj(b, o + 16, f.seqR);
     o += 28;
   }
   if (f.helper >= 0) {
@@ -462,11 +472,11 @@ export function writeCtWire(f: FlowFields, opt: number, b: Uint8Array, o: number
     o = labelsAttr(f, b, o);
     if (o < 0) return o;
   }
-  if (f.syn) {
+  if (f.syn.present) {
     hdr(b, o, NTA.SYNPROXY, 12);
-    put32(b, o + 4, f.synIts);
-    put32(b, o + 8, f.synIsn);
-    put32(b, o + 12, f.synTsoff);
+    put32(b, o + 4, f.syn.its);
+    put32(b, o + 8, f.syn.isn);
+    put32(b, o + 12, f.syn.tsoff);
     o += 16;
   }
   if (f.zone > 0) o = u16beAttr(b, o, NTA.ZONE, f.zone);

@@ -5,11 +5,10 @@
 import { HoldOff } from './hold-off.js';
 import { ResyncWatch, type PeerBulkAnswer } from './resync-watch.js';
 import { seqAfter, seqBefore } from './seq.js';
-import { RECORD, type FtFwQueues } from './ftfw-queue.js';
+import { RECORD } from './ftfw-queue.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
-import type { FtFwNotices } from './ftfw-notices.js';
-import type { FtFwSettings } from './ftfw-options.js';
-import type { BulkReason, FtFwCounters, FtFwEnv, FtFwHooks } from './ftfw-types.js';
+import { FtFwPart, type FtFwCore } from './ftfw-part.js';
+import type { BulkReason, FtFwHooks } from './ftfw-types.js';
 
 const K_ACK = RECORD.ACK;
 
@@ -18,7 +17,7 @@ const HELD_RESYNCS = 64;
 /** R3: delay before the first RESYNC asked again after an unclean answer (then doubled). */
 const RECONCILE_RETRY_MS = 10_000;
 
-export class FtFwBulk<O> {
+export class FtFwBulk<O> extends FtFwPart<O> {
   private passesStarted = 0;
   private passesDone = 0;
   private passRunning = false;
@@ -49,17 +48,14 @@ export class FtFwBulk<O> {
   private started = false;
 
   constructor(
-    private readonly opts: FtFwSettings,
-    private readonly env: FtFwEnv,
+    core: FtFwCore<O>,
     private readonly hooks: FtFwHooks<O>,
-    private readonly q: FtFwQueues<O>,
     private readonly hs: FtFwHandshake<O>,
-    private readonly notices: FtFwNotices,
-    private readonly st: FtFwCounters,
     /** Called when the deferred work is due (the FtFw runs runDue() inside a call). */
     private readonly onDue: () => void,
   ) {
-    this.restartHold = new HoldOff(opts.restartHoldOffMs, opts.restartHoldOffMaxMs);
+    super(core);
+    this.restartHold = new HoldOff(this.opts.restartHoldOffMs, this.opts.restartHoldOffMaxMs);
   }
 
   /** Is a bulk pass running or waiting to start? */

@@ -1,10 +1,9 @@
 // FT-FW's HELLO handshake, sender side: we say HELLO on every message until a HELLO_BACK arrives,
 // answer a peer's HELLO with HELLO_BACK, and (S1) replay what went out during the HELLO phase
 // once the handshake is complete, holding every entry sent until the linger time is over.
-import { RECORD, type FtFwQueues, type QNode } from './ftfw-queue.js';
-import type { FtFwNotices } from './ftfw-notices.js';
-import type { FtFwSettings } from './ftfw-options.js';
-import { FTFW_FLAG, type FtFwCounters, type FtFwEnv, type HelloState } from './ftfw-types.js';
+import { RECORD, type QNode } from './ftfw-queue.js';
+import { FtFwPart } from './ftfw-part.js';
+import { FTFW_FLAG, type HelloState } from './ftfw-types.js';
 
 // module-local copies (see ftfw-types.ts)
 const { NACK: K_NACK, RESYNC: K_RESYNC } = RECORD;
@@ -13,7 +12,7 @@ const { HELLO: F_HELLO, HELLO_BACK: F_HELLO_BACK } = FTFW_FLAG;
 /** S1: the linger may be extended up to this many times its nominal length (heavy loss). */
 const LINGER_MAX_EXTRA = 4;
 
-export class FtFwHandshake<O> {
+export class FtFwHandshake<O> extends FtFwPart<O> {
   state: HelloState = 'init';
   /** A HELLO was received: the next message carries HELLO_BACK. */
   private sayHelloBack = false;
@@ -31,13 +30,6 @@ export class FtFwHandshake<O> {
   /** S6: a bulk was requested while we were saying HELLO (its entries get replayed anyway). */
   private bulkInHello = false;
 
-  constructor(
-    private readonly opts: FtFwSettings,
-    private readonly env: FtFwEnv,
-    private readonly q: FtFwQueues<O>,
-    private readonly notices: FtFwNotices,
-    private readonly st: FtFwCounters,
-  ) {}
 
   /** The HELLO bits of the message about to be transmitted with `seq`. */
   flagsFor(seq: number): number {

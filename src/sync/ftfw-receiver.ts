@@ -3,13 +3,12 @@
 // what a received ACK / NACK / RESYNC sets off.
 import { seqAfter, seqBefore, seqDiff } from './seq.js';
 import { StallDetector } from './stall-detector.js';
-import { RECORD, type FtFwQueues } from './ftfw-queue.js';
+import { RECORD } from './ftfw-queue.js';
 import type { FtFwBulk } from './ftfw-bulk.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
-import type { FtFwNotices } from './ftfw-notices.js';
+import { FtFwPart, type FtFwCore } from './ftfw-part.js';
 import type { FtFwSender } from './ftfw-sender.js';
-import type { FtFwSettings } from './ftfw-options.js';
-import { FTFW_FLAG, FTFW_TYPE, type FtFwCounters, type FtFwEnv, type RxVerdict } from './ftfw-types.js';
+import { FTFW_FLAG, FTFW_TYPE, type RxVerdict } from './ftfw-types.js';
 
 // module-local copies (see ftfw-types.ts)
 const { OBJ: K_OBJ, ACK: K_ACK, NACK: K_NACK, RESYNC: K_RESYNC, ALIVE: K_ALIVE } = RECORD;
@@ -19,7 +18,7 @@ const F_HELLO_BITS = F_HELLO | F_HELLO_BACK;
 const T_DATA_MAX = FTFW_TYPE.EXP_DEL;
 const T_CTL = FTFW_TYPE.CTL;
 
-export class FtFwReceiver<O> {
+export class FtFwReceiver<O> extends FtFwPart<O> {
   /** A message of the peer was accepted: lastSeq is set. */
   rxSeqSet = false;
   lastSeq = 0;
@@ -40,15 +39,13 @@ export class FtFwReceiver<O> {
   private readonly stall: StallDetector | null;
 
   constructor(
-    private readonly opts: FtFwSettings,
-    private readonly env: FtFwEnv,
-    private readonly q: FtFwQueues<O>,
+    core: FtFwCore<O>,
     private readonly hs: FtFwHandshake<O>,
     private readonly bulk: FtFwBulk<O>,
     private readonly tx: FtFwSender<O>,
-    private readonly notices: FtFwNotices,
-    private readonly st: FtFwCounters,
   ) {
+    super(core);
+    const opts = this.opts;
     this.window = opts.ackWindowSize;
     // every message dropped for longer than late duplicates live, at least one per ALIVE period
     this.stall = opts.stallRecovery ? new StallDetector(2 * opts.alivePeriodMs + opts.maxReorderMs, 3) : null;

@@ -2,12 +2,11 @@
 // and what the peer's ACKs and NACKs do to the resend queue, with ctsync's rules S1-S5 and S7
 // (see ftfw.ts) and the S3 retransmission timeout.
 import { seqAfter, seqBefore } from './seq.js';
-import { RECORD, type FtFwQueues, type QNode } from './ftfw-queue.js';
+import { RECORD, type QNode } from './ftfw-queue.js';
 import type { FtFwBulk } from './ftfw-bulk.js';
 import type { FtFwHandshake } from './ftfw-handshake.js';
-import type { FtFwNotices } from './ftfw-notices.js';
-import type { FtFwSettings } from './ftfw-options.js';
-import { FTFW_FLAG, type ControlKind, type FtFwCounters, type FtFwEnv, type TxSink } from './ftfw-types.js';
+import { FtFwPart, type FtFwCore } from './ftfw-part.js';
+import { FTFW_FLAG, type ControlKind, type TxSink } from './ftfw-types.js';
 
 // module-local copies (see ftfw-types.ts)
 const { OBJ: K_OBJ, ACK: K_ACK, NACK: K_NACK, RESYNC: K_RESYNC, ALIVE: K_ALIVE } = RECORD;
@@ -23,7 +22,7 @@ interface SeqRange {
   hi: number;
 }
 
-export class FtFwSender<O> {
+export class FtFwSender<O> extends FtFwPart<O> {
   /** Our next sequence number, once the first message went out. */
   seqSet = false;
   curSeq = 0;
@@ -38,14 +37,12 @@ export class FtFwSender<O> {
   private evCtl: SeqRange | null = null;
 
   constructor(
-    private readonly opts: FtFwSettings,
-    private readonly env: FtFwEnv,
-    private readonly q: FtFwQueues<O>,
+    core: FtFwCore<O>,
     private readonly hs: FtFwHandshake<O>,
     private readonly bulk: FtFwBulk<O>,
-    private readonly notices: FtFwNotices,
-    private readonly st: FtFwCounters,
-  ) {}
+  ) {
+    super(core);
+  }
 
   /**
    * Sends what the tx queue holds (the caller has checked it is not empty): controls first, then

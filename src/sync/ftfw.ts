@@ -214,10 +214,11 @@ export class FtFw<O> {
     this.settings = o;
     const access = { keyOf: options.keyOf ?? ((x: O) => x), nodeOf: options.nodeOf ?? null, setNodeOf: options.setNodeOf ?? null };
     this.q = new FtFwQueues<O>(access, hooks);
-    this.hs = new FtFwHandshake<O>(o, env, this.q, this.notices, this.st);
-    this.bulk = new FtFwBulk<O>(o, env, hooks, this.q, this.hs, this.notices, this.st, () => this.onLater());
-    this.tx = new FtFwSender<O>(o, env, this.q, this.hs, this.bulk, this.notices, this.st);
-    this.rx = new FtFwReceiver<O>(o, env, this.q, this.hs, this.bulk, this.tx, this.notices, this.st);
+    const core = { opts: o, env, q: this.q, notices: this.notices, st: this.st };
+    this.hs = new FtFwHandshake<O>(core);
+    this.bulk = new FtFwBulk<O>(core, hooks, this.hs, () => this.onLater());
+    this.tx = new FtFwSender<O>(core, this.hs, this.bulk);
+    this.rx = new FtFwReceiver<O>(core, this.hs, this.bulk, this.tx);
   }
 
   // ----------------------------------------------------------------------------- lifecycle

@@ -66,7 +66,8 @@ function fieldOf(f: FlowFields, a: CtAttr): unknown {
     return n[a.field];
   }
   if (a.nest === 'counters') return rec(f)[a.field + 'O'];
-  if (a.nest === 'seqadj') return rec(f)['seqO' + a.field];
+  if (a.nest === 'seqadj') return rec(f.seqO)[a.field];
+  if (a.nest === 'synproxy') return rec(f.syn)[a.field];
   if (a.kind === 'u64' || a.kind === 'bytes' || a.kind === 'strz') {
     const p = rec(f)[a.field] as number;
     const len = a.kind === 'u64' ? 8 : (rec(f)[a.field + 'Len'] as number);
