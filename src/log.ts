@@ -113,7 +113,7 @@ function checkLogFile(file: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     const why = code === 'ENOTDIR' || code === 'EEXIST' ? ': a part of its path is not a directory' : code === 'EISDIR' ? ': it is a directory' : '';
-    throw new Error(`log file ${file} cannot be written (${code}${why}): check LogFile in General`);
+    throw new Error(`log file ${file} cannot be written (${code}${why}): check LogFile in General`, { cause: err });
   }
 }
 

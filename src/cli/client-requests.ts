@@ -20,7 +20,7 @@ export async function loadConfigForCli(path: string): Promise<LoadedConfig> {
   try {
     return await loadConfig(path);
   } catch (err) {
-    if (err instanceof ConfigError) throw new Error(err.message);
+    if (err instanceof ConfigError) throw new Error(err.message, { cause: err });
     throw err;
   }
 }
@@ -143,7 +143,7 @@ export async function notifyRequest(program: DaemonCliOptions, args: string[], o
   try {
     parseNotifyArgs(args);
   } catch (err) {
-    if (err instanceof KeepalivedInputError) throw new Error(`notify: ${err.message}`);
+    if (err instanceof KeepalivedInputError) throw new Error(`notify: ${err.message}`, { cause: err });
     throw err;
   }
   const r = await controlRequest(await daemonSocket(program), { cmd: 'notify', args: { argv: args } });

@@ -1,5 +1,7 @@
 import type { Entry, Tuple } from './entry.js';
+import { AF_INET, AF_INET6 } from '../netlink/constants.js';
 import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
+import { AddrKind, hasWirePorts, isIcmp, type FlowFields } from './flow-fields.js';
 
 /**
  * Stable identity of a flow: the original tuple plus the zone (what the kernel's hash uses).
@@ -19,13 +21,9 @@ import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
  *
  * Ports are zero for protocols whose ports the sync wire format does not carry, so a key made
  * from a kernel entry, from an Entry and from received wire bytes is the same for one flow.
- * Built by flowKey() (from an Entry), scanCtKey() (sync/wire-attrs.ts, from received bytes),
- * and the kernel event transcoder (engine/event-transcoder.ts).
+ * Built by flowKey() (from an Entry) and flowKeyOfFields() (from the flat fields of a scanned
+ * message: scanCtKey() in sync/wire-attrs.ts, the kernel event transcoder).
  */
-/** Protocols whose ports identify the flow in the key (the ones whose ports the wire carries). */
-const keyHasPorts = (p: number): boolean => p === 6 || p === 17 || p === 132 || p === 33;
-const keyIsIcmp = (p: number): boolean => p === 1 || p === 58;
-
 const keyBuf = Buffer.allocUnsafe(40);
 
 export function flowKey(e: Entry): string {
@@ -34,12 +32,9 @@ export function flowKey(e: Entry): string {
 
 /** Key of a tuple; the family comes from the address text when not given. */
 export function tupleKey(t: Tuple, zone: number, family?: number): string {
-  const v6 = family !== undefined ? family === 10 : (t.src ?? '').includes(':');
+  const v6 = family !== undefined ? family === AF_INET6 : (t.src ?? '').includes(':');
   const b = keyBuf;
-  b[0] = v6 ? 10 : 2;
-  b[1] = t.proto;
-  b[2] = zone >> 8;
-  b[3] = zone & 0xff;
+  writeKeyHead(b, v6 ? AF_INET6 : AF_INET, t.proto, zone);
   let o = 4;
   const alen = v6 ? 16 : 4;
   // an entry without addresses (a partial peer message) still gets a stable key
@@ -49,23 +44,50 @@ export function tupleKey(t: Tuple, zone: number, family?: number): string {
   if (t.dst) (v6 ? parseIPv6Into : parseIPv4Into)(t.dst, b, o);
   else b.fill(0, o, o + alen);
   o += alen;
-  writeL4(b, o, t);
+  writeKeyL4(b, o, t.proto, t.sport ?? 0, t.dport ?? 0, t.icmpType ?? 0, t.icmpCode ?? 0, t.icmpId ?? 0);
   return b.toString('latin1', 0, o + 4);
 }
 
-function writeL4(b: Buffer, o: number, t: Tuple): void {
-  if (keyIsIcmp(t.proto)) {
-    b[o] = t.icmpType ?? 0;
-    b[o + 1] = t.icmpCode ?? 0;
-    const id = t.icmpId ?? 0;
+/** The first 4 bytes of a key: family, protocol, zone. */
+export function writeKeyHead(b: Uint8Array, family: number, proto: number, zone: number): void {
+  b[0] = family;
+  b[1] = proto;
+  b[2] = zone >> 8;
+  b[3] = zone & 0xff;
+}
+
+/** The last 4 bytes of a key, at `o`: ports or ICMP type, code and id, by protocol (0 for absent ones). */
+export function writeKeyL4(b: Uint8Array, o: number, proto: number, sport: number, dport: number, type: number, code: number, id: number): void {
+  if (isIcmp(proto)) {
+    b[o] = type;
+    b[o + 1] = code;
     b[o + 2] = id >> 8;
     b[o + 3] = id & 0xff;
-  } else if (keyHasPorts(t.proto)) {
-    const s = t.sport ?? 0;
-    const d = t.dport ?? 0;
-    b[o] = s >> 8;
-    b[o + 1] = s & 0xff;
-    b[o + 2] = d >> 8;
-    b[o + 3] = d & 0xff;
-  } else b.writeUInt32BE(0, o);
+  } else if (hasWirePorts(proto)) {
+    b[o] = sport >> 8;
+    b[o + 1] = sport & 0xff;
+    b[o + 2] = dport >> 8;
+    b[o + 3] = dport & 0xff;
+  } else b[o] = b[o + 1] = b[o + 2] = b[o + 3] = 0;
+}
+
+/**
+ * flowKey() of the entry `f` describes, as bytes written to `b` (at least 40 bytes): their
+ * length, or -1 where flowKey would throw (an address of the other family than the entry's).
+ */
+export function flowKeyOfFields(f: FlowFields, b: Uint8Array): number {
+  const t = f.orig;
+  const v6 = f.family === AF_INET6;
+  const ak = v6 ? AddrKind.V6 : AddrKind.V4;
+  const al = v6 ? 16 : 4;
+  writeKeyHead(b, v6 ? AF_INET6 : AF_INET, t.proto, f.zone < 0 ? 0 : f.zone);
+  const tb = t.buf;
+  if ((t.src >= 0 && t.srcKind !== ak) || (t.dst >= 0 && t.dstKind !== ak)) return -1;
+  // an absent address is zeros
+  for (let i = 0, s = t.src; i < al; i++) b[4 + i] = s < 0 ? 0 : tb[s + i];
+  for (let i = 0, d = t.dst; i < al; i++) b[4 + al + i] = d < 0 ? 0 : tb[d + i];
+  const o = 4 + 2 * al;
+  writeKeyL4(b, o, t.proto, t.sport < 0 ? 0 : t.sport, t.dport < 0 ? 0 : t.dport, t.icmpType < 0 ? 0 : t.icmpType,
+    t.icmpCode < 0 ? 0 : t.icmpCode, t.icmpId < 0 ? 0 : t.icmpId);
+  return o + 4;
 }

@@ -41,9 +41,9 @@ export function takeLock(path: string, log: Logger): () => void {
         }
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`lock file ${path}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`lock file ${path}: ${(err as Error).message}`, { cause: err });
       const pid = Number(fs.readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) throw new Error(`lock file ${path} is held by a running daemon (pid ${pid}); stop it with -k`);
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) throw new Error(`lock file ${path} is held by a running daemon (pid ${pid}); stop it with -k`, { cause: err });
       log.warn(`lock file ${path} was left by a process that is gone${pid ? ` (pid ${pid})` : ''}: taking it over`);
       fs.unlinkSync(path);
     }

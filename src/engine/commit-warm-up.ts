@@ -13,7 +13,12 @@ export interface WarmUpSample {
   windowTracking: boolean;
 }
 
-const { TCP, UDP, ICMP, ICMPV6, SCTP, DCCP } = IPPROTO;
+const TCP = IPPROTO.TCP;
+const UDP = IPPROTO.UDP;
+const ICMP = IPPROTO.ICMP;
+const ICMPV6 = IPPROTO.ICMPV6;
+const SCTP = IPPROTO.SCTP;
+const DCCP = IPPROTO.DCCP;
 /** An established flow. */
 const ASSURED = IPS.SEEN_REPLY | IPS.ASSURED | IPS.CONFIRMED;
 const SNAT = IPS.SRC_NAT | IPS.SRC_NAT_DONE;

@@ -10,7 +10,7 @@ import { errno } from '../netlink/socket.js';
 import { RX_SLOT, runBatch, type BatchChannel, type BatchRun } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
 import { CHUNK_LIMITS, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
-import { encodeCtAttrs } from '../sync/wire-attrs.js';
+import { NTA, encodeCtAttrs } from '../sync/wire-attrs.js';
 import { ArenaCache, SegmentWalk, forEachRecord } from '../cache/arena-cache.js';
 import { warmUpSamples } from './commit-warm-up.js';
 
@@ -73,12 +73,12 @@ function newPart(): CommitPartResult {
   return { created: 0, replaced: 0, recreated: 0, failures: [], encodeMs: 0, kernelMs: 0, sendMs: 0, turnWaitMs: 0 };
 }
 
-/** Whether wire attributes carry a master tuple (NTA_MASTER_IPV4 = 8 / _IPV6 = 9). */
+/** Whether wire attributes carry a master tuple's addresses. */
 function hasMaster(b: Uint8Array, start: number, end: number): boolean {
   for (let o = start; o + 4 <= end;) {
     const len = (b[o] << 8) | b[o + 1];
     const id = (b[o + 2] << 8) | b[o + 3];
-    if (id === 8 || id === 9) return true;
+    if (id === NTA.MASTER_IPV4 || id === NTA.MASTER_IPV6) return true;
     if (len < 4) return false;
     o += (len + 3) & ~3;
   }

@@ -2,7 +2,9 @@
 // Entry: same rules, same answers, no address text. Tables are built once per rule set.
 import { makeFilter, parsePrefix, type FilterRules, type Prefix } from '../conntrack/filter.js';
 import { tcpStateName } from '../conntrack/names.js';
-import type { EventTranscoder, TupleFields } from './event-transcoder.js';
+import { IPPROTO } from '../netlink/constants.js';
+import { AddrKind, type TupleFields } from '../conntrack/flow-fields.js';
+import type { EventTranscoder } from './event-transcoder.js';
 
 function inPrefix(b: Uint8Array, p: number, x: Prefix): boolean {
   const pb = x.bytes;
@@ -45,7 +47,7 @@ export function makeEventFilter(rules: FilterRules): (t: EventTranscoder) => boo
 
   const matchSrc = (t: TupleFields): boolean => {
     if (!t.present || t.src < 0) return false;
-    const list = t.srcKind === 6 ? v6 : v4;
+    const list = t.srcKind === AddrKind.V6 ? v6 : v4;
     for (let i = 0; i < list.length; i++) if (inPrefix(t.buf, t.src, list[i])) return true;
     return false;
   };
@@ -55,7 +57,7 @@ export function makeEventFilter(rules: FilterRules): (t: EventTranscoder) => boo
     const proto = f.orig.proto;
     if (protoPass[proto] === 0) return false;
     if (addr && (matchSrc(f.orig) || matchSrc(f.reply)) !== addrAccept) return false;
-    if (proto === 6 && f.tcpState >= 0 && statePass[f.tcpState] === 0) return false;
+    if (proto === IPPROTO.TCP && f.tcpState >= 0 && statePass[f.tcpState] === 0) return false;
     return true;
   };
 }

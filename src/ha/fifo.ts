@@ -223,7 +223,7 @@ export class NotifyFifoReader {
           this.o.log.info(`ha: fifo: created ${path}`);
         } catch (mkErr) {
           // keepalived may have made it meanwhile; the stat below tells
-          if (!fs.existsSync(path)) throw new Error(`could not create ${path}: ${(mkErr as Error).message}`);
+          if (!fs.existsSync(path)) throw new Error(`could not create ${path}: ${(mkErr as Error).message}`, { cause: mkErr });
         }
         st = await fs.promises.stat(path);
       }

@@ -1,9 +1,7 @@
 // Netlink message and attribute writer/reader. Pure: no sockets. Host byte order is little-endian
 // on every platform we ship for (x86-64, arm64); netlink headers are host order, ctnetlink payload
 // values are big-endian (network order).
-import {
-  NFGENMSG_LEN, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_HDRLEN,
-} from './constants.js';
+import { NFGENMSG_LEN, NLA, NLMSG_HDRLEN } from './constants.js';
 
 /**
  * Appends netlink messages into one growing buffer, so that many requests go out in a single
@@ -125,7 +123,7 @@ export class NlWriter {
   nestStart(type: number): number {
     this.ensure(4);
     const o = this.off;
-    this.buf.writeUInt16LE(type | NLA_F_NESTED, o + 2);
+    this.buf.writeUInt16LE(type | NLA.F_NESTED, o + 2);
     this.off += 4;
     return o;
   }
@@ -153,7 +151,7 @@ export function forEachAttr(buf: Buffer, start: number, end: number, fn: (type: 
     const len = buf.readUInt16LE(off);
     if (len < 4 || off + len > end) throw new NetlinkDecodeError(`bad attribute length ${len}`, off);
     const rawType = buf.readUInt16LE(off + 2);
-    fn(rawType & NLA_TYPE_MASK, off + 4, len - 4, rawType);
+    fn(rawType & NLA.TYPE_MASK, off + 4, len - 4, rawType);
     off += (len + 3) & ~3;
   }
 }

@@ -22,6 +22,7 @@ import {
 } from './constants.js';
 import { NetlinkDecodeError, NlWriter, forEachAttr, hex, readStrz } from './attr.js';
 import { EntryEncodeError, decodeTuple, writeTuple } from './ctnetlink.js';
+import { isIcmp } from '../conntrack/flow-fields.js';
 import type { Expect, RawAttr, Tuple } from '../conntrack/entry.js';
 
 // ---------------------------------------------------------------- decoding
@@ -84,7 +85,6 @@ export function decodeExpect(buf: Buffer, off: number, len: number): Expect {
 
 // ---------------------------------------------------------------- encoding
 
-const isIcmp = (proto: number): boolean => proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
 /**
  * Protocols whose tuples carry ports (GRE: its keys, as PPTP expectations use), which the kernel's
  * nf_ct_port_nlattr_to_tuple requires both of.

@@ -113,7 +113,6 @@ export function parseIPv6Into(s: string, out: Uint8Array, p: number): void {
       }
       v6words[n++] = (v4tail[0] << 8) | v4tail[1];
       v6words[n++] = (v4tail[2] << 8) | v4tail[3];
-      i = len;
       break;
     }
     if (digits === 0 || digits > 4) throw new AddressError(s, 'IPv6');

@@ -195,7 +195,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
         rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
       } catch (err) {
         const why = codeOf(err as Error) === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: the interface address is not on this machine' : codeOf(err as Error);
-        throw new Error(`sync channel: cannot join the multicast group ${o.group} on ${o.localAddress} (${why}; check IPv4_interface and Group in Sync > Multicast)`);
+        throw new Error(`sync channel: cannot join the multicast group ${o.group} on ${o.localAddress} (${why}; check IPv4_interface and Group in Sync > Multicast)`, { cause: err });
       }
       tx.setMulticastInterface(this.v6 ? `::%${o.interface}` : o.localAddress);
       tx.setMulticastLoopback(false);

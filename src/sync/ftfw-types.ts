@@ -3,13 +3,9 @@
 import type { PeerBulkAnswer } from './resync-watch.js';
 
 // ----------------------------------------------------------------------------- wire constants
-// Same values as MSG / FLAG in ./wire.ts; repeated here so the state machine does not depend on
-// the codec.
-
-/** Message types (nethdr type). */
-export const FTFW_TYPE = { CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD: 4, EXP_DEL: 5, CTL: 10 } as const;
-/** Message flag bits. */
-export const FTFW_FLAG = { RESYNC: 0x02, NACK: 0x04, ACK: 0x08, ALIVE: 0x10, HELLO: 0x20, HELLO_BACK: 0x40 } as const;
+// The message types and flag bits of the sync header (nethdr.ts), under the names the state
+// machine's parts use.
+export { MSG as FTFW_TYPE, FLAG as FTFW_FLAG } from './nethdr.js';
 
 // The parts of FtFw copy what they use into module-local consts (`const { HELLO: F_HELLO } =
 // FTFW_FLAG`): optimized code reads an imported binding through its module cell at every use,

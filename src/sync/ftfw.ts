@@ -406,7 +406,7 @@ export class FtFw<O> {
   private onLater(): void {
     this.bulk.timerFired();
     const now = this.env.now();
-    let pass: BulkReason | null = null;
+    let pass: BulkReason | null;
     this.inCall++;
     try {
       pass = this.bulk.runDue(now);

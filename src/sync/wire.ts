@@ -13,6 +13,7 @@ import {
   CtScan, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs, scanCtKey,
   type CtEncodeOptions, type ExpEncodeOptions,
 } from './wire-attrs.js';
+import { CTL_RANGE_LEN, FLAG, HDR_LEN, MSG, MSG_DATA_MAX, PROTOCOL_VERSION } from './nethdr.js';
 
 export {
   NTA, NTA_MAX, NTA_EXP, NTA_EXP_MAX, CT_FIXED_LEN, CT_MAX_LEN, EXP_FIXED_LEN, EXP_MAX_LEN,
@@ -20,26 +21,10 @@ export {
 } from './wire-attrs.js';
 export type { CtEncodeOptions, ExpEncodeOptions } from './wire-attrs.js';
 
-export const PROTOCOL_VERSION = 1;
-
-/** enum nethdr_type */
-export const MSG = {
-  CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD: 4, EXP_DEL: 5, CTL: 10,
-} as const;
-/** Highest data message type (NET_T_STATE_MAX). */
-export const MSG_DATA_MAX = 5;
-
-/** Message flag bits (NET_F_*). */
-export const FLAG = {
-  UNUSED: 0x01, RESYNC: 0x02, NACK: 0x04, ACK: 0x08, ALIVE: 0x10, HELLO: 0x20, HELLO_BACK: 0x40,
-} as const;
+export { PROTOCOL_VERSION, MSG, MSG_DATA_MAX, FLAG, HDR_LEN, CTL_RANGE_LEN } from './nethdr.js';
 const HELLO_BITS = FLAG.HELLO | FLAG.HELLO_BACK;
 const RANGE_BITS = FLAG.RESYNC | FLAG.NACK | FLAG.ACK;
 
-/** Size of the common header (NETHDR_SIZ). */
-export const HDR_LEN = 8;
-/** Size of an ACK / NACK / RESYNC message (NETHDR_ACK_SIZ). */
-export const CTL_RANGE_LEN = 16;
 /** Bytes reserved for IP + UDP headers: datagram buffer = MTU - 28 (UDP, multicast). */
 export const UDP_RESERVE = 28;
 /** Bytes reserved for IP + TCP headers on TCP channels: MTU - 40. */

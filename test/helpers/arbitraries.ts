@@ -2,7 +2,7 @@
 // (fc.record with noNullPrototype: decoders make plain objects, deepStrictEqual compares prototypes).
 import fc from 'fast-check';
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
-import { CTA, IPPROTO, NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../../src/netlink/constants.js';
+import { CTA, IPPROTO, NLA } from '../../src/netlink/constants.js';
 import type { Entry, RawAttr, Tuple } from '../../src/conntrack/entry.js';
 
 export const u8 = fc.integer({ min: 0, max: 0xff });
@@ -57,7 +57,7 @@ export const counters = fc.record({ packets: fc.maxSafeNat(), bytes: fc.maxSafeN
 /** Top-level attribute types the decoder does not know (kept verbatim in Entry.unknown). */
 export const unknownType = fc.tuple(
   fc.oneof(fc.constantFrom(0, CTA.MARK_MASK, CTA.FILTER, CTA.STATUS_MASK, CTA.TIMESTAMP_EVENT), fc.integer({ min: 28, max: 0x3fff })),
-  fc.constantFrom(0, NLA_F_NESTED, NLA_F_NET_BYTEORDER),
+  fc.constantFrom(0, NLA.F_NESTED, NLA.F_NET_BYTEORDER),
 ).map(([t, f]) => t | f);
 const unknownAttr: fc.Arbitrary<RawAttr> = fc.record({ type: unknownType, data: hexBytes(40) }, { noNullPrototype: true });
 

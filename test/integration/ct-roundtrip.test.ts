@@ -175,6 +175,22 @@ describe('ct engine round trip on the real kernel', function () {
     assert.match(r.stderr, /1 created, 0 already existing, 0 replaced, 2 failed/);
   });
 
+  it('loads an IPv6 entry whose reply tuple spells its addresses otherwise as un-NATed (no NAT status bits)', async function () {
+    const file = path.join(path.dirname(jsonFile), 'spelling.jsonl');
+    const e = {
+      family: 10, orig: { src: '2001:db8::60', dst: '2001:db8::61', proto: 6, sport: 1000, dport: 80 },
+      reply: { src: '2001:DB8:0::61', dst: '2001:0db8::60', proto: 6, sport: 80, dport: 1000 }, status: 8, timeout: 100, tcp: { state: 3 },
+    };
+    fs.writeFileSync(file, JSON.stringify(e) + '\n');
+    const r = await runCtsync(ns(), ['ct', 'load', file]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const list = await runCtsync(ns(), ['ct', 'list', '--json', '--family', 'ipv6']);
+    const got = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as Entry).find((x) => x.orig.src === '2001:db8::60');
+    assert.ok(got, list.stdout);
+    assert.deepEqual(got.reply, { src: '2001:db8::61', dst: '2001:db8::60', proto: 6, sport: 80, dport: 1000 });
+    assert.equal(got.status! & 0x1b0, 0, `no NAT bits in status ${got.status}`);
+  });
+
   it('rejects unknown options and bad values with a clear message', async function () {
     const r = await runCtsync(ns(), ['ct', 'list', '--zone', 'x']);
     assert.notEqual(r.exitCode, 0);

@@ -2,7 +2,7 @@
 // an attribute first met in a real commit deoptimizes the encoder in the middle of it.
 import { strict as assert } from 'node:assert';
 import { NlWriter } from '../../src/netlink/attr.js';
-import { NTA, encodeCtAttrs } from '../../src/sync/wire-attrs.js';
+import { CT_ATTRS, encodeCtAttrs } from '../../src/sync/wire-attrs.js';
 import { scanTimeout, writeScannedCreate } from '../../src/engine/commit-encoder.js';
 import { warmUpSamples } from '../../src/engine/commit-warm-up.js';
 
@@ -20,7 +20,7 @@ describe('commit warm-up samples', () => {
         o += (len + 3) & ~3;
       }
     }
-    const missing = Object.entries(NTA).filter(([, id]) => !seen.has(id)).map(([name]) => name);
+    const missing = CT_ATTRS.filter((a) => !seen.has(a.id)).map((a) => a.name);
     assert.deepEqual(missing, [], 'attributes no sample has');
     const tcp = samples.filter((s) => s.entry.tcp?.state !== undefined);
     assert.ok(tcp.some((s) => s.windowTracking) && tcp.some((s) => !s.windowTracking));

@@ -32,9 +32,7 @@ import {
   decodeConntrack, invertTuple, natFromReply, writeCreateAttrs, writeDumpAttrs,
 } from '../../src/netlink/ctnetlink.js';
 import { decodeError, forEachMessage, type NlHeader } from '../../src/netlink/nlmsg.js';
-import {
-  CTA, IPPROTO, IPS, NLA_F_NESTED, NLA_TYPE_MASK, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR,
-} from '../../src/netlink/constants.js';
+import { CTA, IPPROTO, IPS, NLA, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR } from '../../src/netlink/constants.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 import { repoRoot } from '../helpers/fakes.js';
 
@@ -94,8 +92,8 @@ function attrLines(buf: Buffer): string[] {
         lines.push(`${where} bad length ${len}`);
         return;
       }
-      const name = `${where}/${type & NLA_TYPE_MASK}`;
-      if (type & NLA_F_NESTED) {
+      const name = `${where}/${type & NLA.TYPE_MASK}`;
+      if (type & NLA.F_NESTED) {
         lines.push(`${name} nest len=${len}`);
         walk(off + 4, off + len, name);
       } else lines.push(`${name} len=${len} ${buf.toString('hex', off + 4, off + len)}`);
@@ -523,5 +521,30 @@ describe('ctnetlink codec against golden kernel messages', () => {
       w.end();
       assert.throws(() => decodeConntrack(w.bytes(), 0, w.bytes().length), NetlinkDecodeError);
     });
+  });
+});
+
+describe('create requests', () => {
+  /** Top-level attribute types of the create request for `e`. */
+  const createTypes = (e: Entry): number[] => {
+    const w = new NlWriter(64);
+    w.beginNf(CT_NEW, 0x1 | 0x200 | 0x400, 1, e.family);
+    writeCreateAttrs(w, e);
+    w.end();
+    const b = w.bytes();
+    const out: number[] = [];
+    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3) out.push(b.readUInt16LE(o + 2) & NLA.TYPE_MASK);
+    return out;
+  };
+
+  it('a reply address spelled otherwise than the original one (the same address) is no NAT', () => {
+    // `ct load` takes any spelling; the addresses are compared as addresses, not as text
+    const orig = { src: '2001:db8::1', dst: '2001:db8::2', proto: IPPROTO.TCP, sport: 1000, dport: 80 };
+    const e: Entry = { family: 10, orig, reply: { src: '2001:DB8:0::2', dst: '2001:0db8::1', proto: IPPROTO.TCP, sport: 80, dport: 1000 }, status: 0x8, timeout: 60 };
+    assert.deepEqual(natFromReply(e), {});
+    const types = createTypes(e);
+    assert.ok(!types.includes(CTA.NAT_SRC) && !types.includes(CTA.NAT_DST), `no NAT range: ${types}`);
+    // a real translation still is one
+    assert.ok(createTypes({ ...e, reply: { ...e.reply!, dst: '2001:db8::9' } }).includes(CTA.NAT_SRC));
   });
 });

@@ -137,6 +137,22 @@ export function problemsIn(file: string, text: string, exists: (rel: string) => 
   return out;
 }
 
+/**
+ * Repository paths the Markdown file `file` names in code spans (`src/sync/ftfw.ts`) that do not
+ * exist: the map in ARCHITECTURE.md and the docs name files, and a move must not leave them stale.
+ * Placeholders (NAME, *, …) and build outputs (dist/) are not paths.
+ */
+export function codeSpanPathProblems(file: string, text: string, exists: (rel: string) => boolean): string[] {
+  const problems: string[] = [];
+  const re = /`((?:src|test|tools|scripts|native|etc|keepalived|docs)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_])\/?`/g;
+  for (const m of text.matchAll(re)) {
+    const rel = m[1];
+    if (/[A-Z]{3,}/.test(rel.replace(/README|ARCHITECTURE/g, ''))) continue; // a placeholder
+    if (!exists(rel)) problems.push(`${file}: \`${rel}\`: no such file or folder in the repository`);
+  }
+  return problems;
+}
+
 describe('documentation: citations and links', () => {
   it('reads numbered sections and GitHub anchors from headings, not from code blocks', () => {
     const d = indexDoc('# Title\n## 3. Datagrams and messages\n### 3.1 Packing `x`\n```\n## 9. not a heading\n```\n## Notes\n## Notes\n');
@@ -169,6 +185,25 @@ describe('documentation: citations and links', () => {
       'link to #nope: ' + t('docs/a%') + ' has no such heading',
       'link to ' + t('../../x%') + ': no such file in the repository',
     ]);
+  });
+
+  it('reports a code span naming a path that is not there, not placeholders', () => {
+    const exists = (rel: string): boolean => rel === 'src/sync' || rel === 'src/sync/ftfw.ts';
+    const text = 'see `src/sync/ftfw.ts`, `src/sync/`, `src/sync/gone.ts`, `test/unit/NAME.test.ts`, `dist/x.js`';
+    assert.deepStrictEqual(codeSpanPathProblems('README.md', text, exists), [
+      'README.md: `src/sync/gone.ts`: no such file or folder in the repository',
+    ]);
+  });
+
+  it('the paths the Markdown files name in code spans exist', () => {
+    const root = repoRoot();
+    const files = repoFiles(root);
+    const present = new Set(files);
+    const exists = (rel: string): boolean => present.has(rel) || files.some((f) => f.startsWith(`${rel}/`));
+    const problems = files
+      .filter((f) => isMarkdown(f) && !f.startsWith('test/'))
+      .flatMap((f) => codeSpanPathProblems(f, readFileSync(path.join(root, f), 'utf8'), exists));
+    assert.deepStrictEqual(problems, [], `\n${problems.join('\n')}\n`);
   });
 
   it('no file of the repository names a place outside it, and every citation and link resolves', () => {

@@ -1,5 +1,7 @@
-// The kernel-event fast path (engine/event-transcoder.ts, engine/flow-filter.ts) must give exactly
-// what the general path gives, or say "fall back":
+// The kernel-event fast path (engine/event-transcoder.ts, engine/flow-filter.ts: the ctnetlink
+// scan straight into the sync wire writer) must give exactly what the general path gives (the
+// same two codecs through their Entry adapters, and mergeEntry on Entries), or say "fall back".
+// It holds the Entry adapters to the flat codecs they sit on:
 //   key      = flowKey(decodeConntrack(msg))
 //   NEW      = encodeCtAttrs(decodeConntrack(msg), opts)
 //   merge    = encodeCtAttrs(mergeEntry(decodeStored(old), decodeConntrack(msg)), opts)
@@ -40,7 +42,7 @@ function msgOf(e: Entry, type = CT_NEW): Buffer {
   return Buffer.from(w.bytes());
 }
 
-/** A netlink attribute tree: nests (NLA_F_NESTED with a well-formed payload) have children. */
+/** A netlink attribute tree: nests (NLA.F_NESTED with a well-formed payload) have children. */
 interface Node {
   type: number;
   data?: Buffer;
@@ -269,7 +271,7 @@ const OPTION_SETS: CtEncodeOptions[] = [
   {}, { commitTimeout: true }, { tcpWindowTracking: true }, { commitTimeout: true, tcpWindowTracking: true, longHelper: 'omit' },
 ];
 
-/** Offsets of every attribute header, nests walked into (NLA_F_NESTED). */
+/** Offsets of every attribute header, nests walked into (NLA.F_NESTED). */
 function attrOffsets(b: Buffer, start: number, end: number): number[] {
   const out: number[] = [];
   for (let o = start; o + 4 <= end;) {

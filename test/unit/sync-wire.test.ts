@@ -17,7 +17,7 @@ import {
   type CtEncodeOptions, type DecodeOptions, type MalformedReason, type MsgHeader, type SyncVisitor,
 } from '../../src/sync/wire.js';
 import { formatIPv4, formatIPv6 } from '../../src/netlink/ip.js';
-import { CtScan, scanCtKey } from '../../src/sync/wire-attrs.js';
+import { CT_ATTRS, CtScan, EXP_ATTRS, scanCtKey } from '../../src/sync/wire-attrs.js';
 import { flowKey } from '../../src/conntrack/key.js';
 import { ArenaCache } from '../../src/cache/arena-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
@@ -145,12 +145,16 @@ describe('sync wire: constants', () => {
       'MASTER_L4PROTO', 'MASTER_PORT', 'SNAT_IPV4', 'DNAT_IPV4', 'SPAT_PORT', 'DPAT_PORT', 'NAT_SEQ_ADJ', 'SCTP_STATE',
       'SCTP_VTAG_ORIG', 'SCTP_VTAG_REPL', 'DCCP_STATE', 'DCCP_ROLE', 'ICMP_TYPE', 'ICMP_CODE', 'ICMP_ID', 'TCP_WSCALE_ORIG',
       'TCP_WSCALE_REPL', 'HELPER_NAME', 'LABELS', 'SNAT_IPV6', 'DNAT_IPV6', 'SYNPROXY', 'ZONE'];
-    assert.deepStrictEqual(Object.entries(NTA).sort((a, b) => a[1] - b[1]).map(([k]) => k), ct);
+    assert.deepStrictEqual(CT_ATTRS.map((a) => a.name), ct);
+    assert.deepStrictEqual(CT_ATTRS.map((a) => a.id), ct.map((_, i) => i));
+    assert.deepStrictEqual([NTA.IPV4, NTA.MASTER_IPV4, NTA.SNAT_IPV4, NTA.NAT_SEQ_ADJ, NTA.ICMP_ID, NTA.HELPER_NAME, NTA.SYNPROXY, NTA.ZONE], [0, 8, 12, 16, 24, 27, 31, 32]);
     assert.equal(NTA_MAX, 33);
     const exp = ['MASTER_IPV4', 'MASTER_IPV6', 'MASTER_L4PROTO', 'MASTER_PORT', 'EXPECT_IPV4', 'EXPECT_IPV6', 'EXPECT_L4PROTO',
       'EXPECT_PORT', 'MASK_IPV4', 'MASK_IPV6', 'MASK_L4PROTO', 'MASK_PORT', 'TIMEOUT', 'FLAGS', 'CLASS', 'NAT_IPV4', 'NAT_PORT',
       'NAT_L4PROTO', 'NAT_DIR', 'HELPER_NAME', 'FN'];
-    assert.deepStrictEqual(Object.entries(NTA_EXP).sort((a, b) => a[1] - b[1]).map(([k]) => k), exp);
+    assert.deepStrictEqual(EXP_ATTRS.map((a) => a.name), exp);
+    assert.deepStrictEqual(EXP_ATTRS.map((a) => a.id), exp.map((_, i) => i));
+    assert.deepStrictEqual([NTA_EXP.MASTER_IPV4, NTA_EXP.EXPECT_IPV4, NTA_EXP.MASK_IPV4, NTA_EXP.TIMEOUT, NTA_EXP.NAT_IPV4, NTA_EXP.HELPER_NAME, NTA_EXP.FN], [0, 4, 8, 12, 15, 19, 20]);
     assert.equal(NTA_EXP_MAX, 21);
     assert.equal(HDR_LEN, 8);
     assert.equal(CTL_RANGE_LEN, 16);
@@ -209,31 +213,30 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
   }
 
   // attribute order: docs/ftfw-protocol.md §5.3, §5.6, written out by hand
-  const N = NTA;
-  const TCP_A = [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.TCP_STATE, N.TCP_WSCALE_ORIG, N.TCP_WSCALE_REPL, N.TIMEOUT, N.MARK];
+  const TCP_A = [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.TIMEOUT, NTA.MARK];
   const order: Record<string, number[]> = {
-    'ct-new-tcp': [...TCP_A, N.SYNPROXY],
-    'ct-upd-tcp': [...TCP_A, N.SYNPROXY],
-    'ct-new-b-commit-timeout': [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.TCP_STATE, N.MARK, N.SYNPROXY],
-    'ct-new-udp': [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-del-udp': [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-icmp': [N.IPV4, N.STATUS, N.L4PROTO, N.ICMP_TYPE, N.ICMP_CODE, N.ICMP_ID, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-icmp-snat': [N.IPV4, N.STATUS, N.L4PROTO, N.ICMP_TYPE, N.ICMP_CODE, N.ICMP_ID, N.TIMEOUT, N.MARK, N.SNAT_IPV4, N.SPAT_PORT, N.DPAT_PORT, N.SYNPROXY],
-    'ct-new-icmp-id0-snat': [N.IPV4, N.STATUS, N.L4PROTO, N.ICMP_TYPE, N.ICMP_CODE, N.ICMP_ID, N.TIMEOUT, N.MARK, N.SNAT_IPV4, N.DPAT_PORT, N.SYNPROXY],
-    'ct-new-icmpv6': [N.IPV6, N.STATUS, N.L4PROTO, N.ICMP_TYPE, N.ICMP_CODE, N.ICMP_ID, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-tcp6': [N.IPV6, ...TCP_A.slice(1), N.SYNPROXY],
-    'ct-new-snat-port': [...TCP_A, N.SNAT_IPV4, N.SPAT_PORT, N.SYNPROXY],
-    'ct-new-dnat-port': [...TCP_A, N.DNAT_IPV4, N.DPAT_PORT, N.SYNPROXY],
-    'ct-new-snat6': [N.IPV6, ...TCP_A.slice(1), N.SNAT_IPV6, N.SYNPROXY],
-    'ct-new-dnat6-port': [N.IPV6, N.STATUS, N.L4PROTO, N.PORT, N.TIMEOUT, N.MARK, N.DNAT_IPV6, N.DPAT_PORT, N.SYNPROXY],
-    'ct-new-udp-zone': [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.TIMEOUT, N.MARK, N.SYNPROXY, N.ZONE],
-    'ct-new-gre': [N.IPV4, N.STATUS, N.L4PROTO, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-udplite': [N.IPV4, N.STATUS, N.L4PROTO, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-sctp': [N.IPV4, N.STATUS, N.L4PROTO, N.PORT, N.SCTP_STATE, N.SCTP_VTAG_ORIG, N.SCTP_VTAG_REPL, N.TIMEOUT, N.MARK, N.SYNPROXY],
-    'ct-new-tcp-helper': [...TCP_A, N.HELPER_NAME, N.SYNPROXY],
-    'ct-new-tcp-related': [...TCP_A, N.MASTER_IPV4, N.MASTER_L4PROTO, N.MASTER_PORT, N.SYNPROXY],
-    'ct-new-tcp-seqadj': [...TCP_A, N.NAT_SEQ_ADJ, N.SYNPROXY],
-    'ct-new-labels': [...TCP_A, N.LABELS, N.SYNPROXY],
+    'ct-new-tcp': [...TCP_A, NTA.SYNPROXY],
+    'ct-upd-tcp': [...TCP_A, NTA.SYNPROXY],
+    'ct-new-b-commit-timeout': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-udp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-del-udp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-icmp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-icmp-snat': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SNAT_IPV4, NTA.SPAT_PORT, NTA.DPAT_PORT, NTA.SYNPROXY],
+    'ct-new-icmp-id0-snat': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SNAT_IPV4, NTA.DPAT_PORT, NTA.SYNPROXY],
+    'ct-new-icmpv6': [NTA.IPV6, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-tcp6': [NTA.IPV6, ...TCP_A.slice(1), NTA.SYNPROXY],
+    'ct-new-snat-port': [...TCP_A, NTA.SNAT_IPV4, NTA.SPAT_PORT, NTA.SYNPROXY],
+    'ct-new-dnat-port': [...TCP_A, NTA.DNAT_IPV4, NTA.DPAT_PORT, NTA.SYNPROXY],
+    'ct-new-snat6': [NTA.IPV6, ...TCP_A.slice(1), NTA.SNAT_IPV6, NTA.SYNPROXY],
+    'ct-new-dnat6-port': [NTA.IPV6, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.DNAT_IPV6, NTA.DPAT_PORT, NTA.SYNPROXY],
+    'ct-new-udp-zone': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY, NTA.ZONE],
+    'ct-new-gre': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-udplite': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-sctp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.SCTP_STATE, NTA.SCTP_VTAG_ORIG, NTA.SCTP_VTAG_REPL, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-tcp-helper': [...TCP_A, NTA.HELPER_NAME, NTA.SYNPROXY],
+    'ct-new-tcp-related': [...TCP_A, NTA.MASTER_IPV4, NTA.MASTER_L4PROTO, NTA.MASTER_PORT, NTA.SYNPROXY],
+    'ct-new-tcp-seqadj': [...TCP_A, NTA.NAT_SEQ_ADJ, NTA.SYNPROXY],
+    'ct-new-labels': [...TCP_A, NTA.LABELS, NTA.SYNPROXY],
     'exp-new-ipv4': [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 19],
     'exp-new-ipv6': [1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 19],
     'exp-new-nat': [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15, 17, 16, 18, 19, 20],
