@@ -241,6 +241,7 @@ interface Sample {
   kernel_a: number; internal_a: number; external_b: number; arena_a: number; arena_b: number; compactions_b: number;
 }
 
+// eslint-disable-next-line max-lines-per-function
 async function run(): Promise<void> {
   if (loaderCmd.length === 0) fail('run: no loader command after --');
   const duration = positive('duration', false);

@@ -116,6 +116,7 @@ interface Rep {
   t1: number;
 }
 
+// eslint-disable-next-line max-lines-per-function
 function benchTx(intrusive: boolean, raw: boolean): Rep {
   const env = makeEnv();
   let released = 0;

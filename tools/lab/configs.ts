@@ -190,6 +190,7 @@ ${instance('VI_SERVER', gw.wanIf, 52, ADDR.vipServer)}`;
 }
 
 /** keepalived's notify script: the primary-backup.sh sequence with ctsync, timed and logged. */
+// eslint-disable-next-line max-lines-per-function
 export function notifyScript(gw: Gateway, files: GatewayFiles, o: ConfigOptions): string {
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   return `#!/bin/sh

@@ -611,6 +611,7 @@ export class Lab {
     await Promise.race([c, sleep(3000)]);
   }
 
+  // eslint-disable-next-line max-lines-per-function
   async finish(): Promise<ExperimentResult> {
     await this.stopClient();
     for (const t of this.timers) clearInterval(t);

@@ -49,6 +49,7 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
+// eslint-disable-next-line max-lines-per-function
 function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean; main: boolean; json?: string } {
   let v;
   try {
