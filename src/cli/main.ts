@@ -8,7 +8,7 @@
 // load nothing but the control socket's client; everything else (commander, the subcommands,
 // the daemon) is loaded only by the full command line, program.ts. The fast path's modules are
 // imported statically: a dynamic import() costs more than loading them all (measured with
-// scripts/bench-cli.mjs; the control client's node:net is the biggest of them).
+// tools/bench/bench-cli.ts; the control client's node:net is the biggest of them).
 import { parseClientArgv, type ClientCall } from './client-argv.js';
 import { VERSION } from './client-flags.js';
 import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';

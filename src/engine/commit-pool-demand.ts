@@ -1,11 +1,11 @@
 // When the commit workers run. Two worker threads hold ~18 MB of resident memory each (a V8
 // isolate each, with the commit path compiled and warm): an idle daemon holds ~57-69 MB without
-// them, ~82-110 MB with them (scripts/bench-idle-rss.mjs). They are needed only when there is
+// them, ~82-110 MB with them (tools/bench/bench-idle-rss.ts). They are needed only when there is
 // something to commit, so they run while the external cache holds entries:
 // - started as soon as the cache takes its first entry (ArenaCache.onFilled): a backup's cache
 //   fills from the peer seconds, usually hours, before the failover that commits it, so the
 //   workers are warm by then. Their start and warm-up take ~0.7-1.3 s on two busy CPUs
-//   (scripts/bench-commit-inproc.mjs --lazy), and the warm-up matters: a cold first commit was
+//   (tools/bench/bench-commit-inproc.ts --lazy), and the warm-up matters: a cold first commit was
 //   measured 40-60 ms slower per 100k entries. A commit that comes while they still start waits
 //   for them (CommitPool.commit) rather than running cold; with a backup started after its
 //   primary held 100k flows, they were warm before its cache was full (bench-commit.sh

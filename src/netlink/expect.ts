@@ -6,7 +6,7 @@
 //  - writeExpectCreateAttrs: an IPCTNL_MSG_EXP_NEW create request;
 //  - writeExpectIdentity: the attributes that name one expectation (get / delete).
 //
-// Kernel facts (Linux 6.18, checked against a live kernel, see scripts/capture-golden-expect.mjs):
+// Kernel facts (Linux 6.18, checked against a live kernel, see tools/golden/capture-golden-expect.ts):
 //  - dump / event order: TUPLE, MASK, MASTER, [NAT {DIR, TUPLE}], TIMEOUT, ID, FLAGS, CLASS,
 //    [HELP_NAME], [FN]. CTA_EXPECT_ZONE is never dumped (it is request-only).
 //  - MASK is dumped as a whole tuple of which only the source address and source port (ICMP: id)

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
+import { pairNodeConf } from '../../tools/lib/pair-config.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
 import { controlRequest } from '../../src/control/client.js';
 import { repoRoot, sleep } from './fakes.js';
@@ -35,34 +36,9 @@ export class SyncNode {
     this.conf = path.join(dir, `${name}.conf`);
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
-    fs.writeFileSync(this.conf, [
-      'Sync {',
-      '  Mode FTFW {',
-      ...(opts.ftfw ?? []).map((l) => `    ${l}`),
-      '  }',
-      '  UDP Default {',
-      `    IPv4_address ${addr}`,
-      `    IPv4_Destination_Address ${peer}`,
-      '    Port 3780',
-      `    Interface ${ifname}`,
-      '    Checksum on',
-      '  }',
-      ...(opts.options ? ['  Options {', ...opts.options.map((l) => `    ${l}`), '  }'] : []),
-      '}',
-      'General {',
-      `  HashSize ${opts.hashSize ?? 32768}`,
-      `  HashLimit ${opts.hashLimit ?? 262144}`,
-      `  LogFile ${this.log}`,
-      '  Syslog off',
-      `  LockFile ${path.join(dir, `${name}.lock`)}`,
-      `  UNIX { Path ${this.sock} }`,
-      '  NetlinkBufferSize 16777216',
-      '  NetlinkBufferSizeMaxGrowth 67108864',
-      '  Scheduler { Type FIFO Priority 1 }',
-      ...(opts.general ?? []).map((l) => `  ${l}`),
-      '}',
-      '',
-    ].join('\n'));
+    const lock = path.join(dir, `${name}.lock`);
+    const { ftfw, options, general, hashSize, hashLimit } = opts;
+    fs.writeFileSync(this.conf, pairNodeConf({ addr, peer, ifname, log: this.log, lock, sock: this.sock, ftfw, options, general, hashSize, hashLimit }));
   }
 
   /** Runs a client request (-e, -i, -n, -B, -f …) with this node's own tool. */

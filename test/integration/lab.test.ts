@@ -1,12 +1,12 @@
-// The failover lab (scripts/lab) as a test: two gateways in namespaces under the real keepalived,
+// The failover lab (tools/lab) as a test: two gateways in namespaces under the real keepalived,
 // a strict stateful firewall (nf_conntrack_tcp_loose=0), long-lived TCP connections through the
 // VIPs. With ctsync, every connection survives the failover and the failback without a reset
 // (keepalived driving ctsync through a primary-backup.sh-style notify script, and through its
 // notify FIFO read by ctsync itself); without conntrack sync, the same failover kills them.
 import { strict as assert } from 'node:assert';
 import { requireRoot } from '../helpers/netns.js';
-import { runExperiment, type ExperimentResult, type LabOptions } from '../../scripts/lab/lab.js';
-import { experimentSummary } from '../../scripts/lab/report.js';
+import { runExperiment, type ExperimentResult, type LabOptions } from '../../tools/lab/lab.js';
+import { experimentSummary } from '../../tools/lab/report.js';
 
 const BASE: Omit<LabOptions, 'sync' | 'prefix' | 'failure'> = {
   connections: 3,

@@ -9,7 +9,7 @@ import { SyncPair, mixedFlows } from '../helpers/syncpair.js';
 import { requireRoot } from '../helpers/netns.js';
 import { controlRequest } from '../../src/control/client.js';
 
-const FUZZER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../scripts/fuzz-peer.mjs');
+const FUZZER = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../tools/fuzz/fuzz-peer.js');
 
 interface Counters {
   malformed: { total: number };

@@ -1,5 +1,5 @@
 // The conntrack codec against real kernel bytes (Linux 6.18, test/golden/, made by
-// scripts/capture-golden.mjs; each .hex has a .json sidecar saying how the entry was made):
+// tools/golden/capture-golden.ts; each .hex has a .json sidecar saying how the entry was made):
 //
 //   ct-dump-tcp-established-mark-zone  conntrack -I -p tcp 192.0.2.1:40001 -> 198.51.100.1:443
 //                                      --state ESTABLISHED -u ASSURED -m 42 -w 5 -t 3600
@@ -129,7 +129,7 @@ const DUMPS = [
 const EVENTS = ['ct-event-destroy', 'ct-event-destroy-traffic', 'ct-event-new', 'ct-event-update'];
 
 describe('ctnetlink codec against golden kernel messages', () => {
-  it('has every golden file the tests expect (run scripts/capture-golden.mjs to remake them)', () => {
+  it('has every golden file the tests expect (run tools/golden/capture-golden.ts to remake them)', () => {
     assert.deepEqual(listGolden('ct-dump-'), DUMPS);
     assert.deepEqual(listGolden('ct-event-'), EVENTS);
     assert.ok(fs.existsSync(path.join(GOLDEN, 'nlmsg-error-eexist.hex')));

@@ -1,5 +1,5 @@
 // Expectation codec (src/netlink/expect.ts) against real kernel bytes captured by
-// scripts/capture-golden-expect.mjs (Linux 6.18), plus a write -> decode property test.
+// tools/golden/capture-golden-expect.ts (Linux 6.18), plus a write -> decode property test.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // Tests of the conntrackd sync-protocol codec (src/sync/wire.ts):
-//  - golden messages captured from two real conntrackd 1.4.7 (scripts/capture-golden-sync.mjs):
+//  - golden messages captured from two real conntrackd 1.4.7 (tools/golden/capture-golden-sync.ts):
 //    decode -> the fields known by construction; encode(decoded) -> the same bytes (mirror);
 //    attribute order and the byte-order quirks, checked against the spec's tables;
 //  - a real bulk transfer: re-packing its messages with DatagramBuilder gives the same datagrams;
