@@ -3,7 +3,7 @@
 // so a keepalived script's call starts in little more than node's own start-up. Whatever it does
 // not recognize exactly (errors, help, the daemon, `ct`, `config`, unusual spellings) is left to
 // the full command line (program.ts), which then behaves as it always did: this parser only
-// takes argument lists that commander would read the same way (test/unit/cli-fast-path.test.ts
+// takes argument lists that commander would read the same way (test/unit/cli/client-argv.test.ts
 // holds the two equal).
 import { CLIENT_FLAGS, matchChoice, type ClientFlag, type ClientFlagKey, type DaemonCliOptions } from './client-flags.js';
 

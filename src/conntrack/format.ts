@@ -1,6 +1,6 @@
 // Text output identical to `conntrack -L` / `conntrack -E` / `conntrack -L expect` of
 // conntrack-tools 1.4.7 with libnetfilter_conntrack 1.0.9 (layout rules checked against the real
-// tool and library; see test/unit/format.test.ts for the captured lines).
+// tool and library; see test/unit/conntrack/format.test.ts for the captured lines).
 //
 // A field is printed when the Entry has it, mirroring the library printing exactly the
 // attributes the kernel sent; deciding what the kernel would have sent (e.g. no `use=` in

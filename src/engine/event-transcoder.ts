@@ -7,7 +7,7 @@
 //   key               flowKeyOfFields(scanned message)
 //
 // which gives what the general path gives (decodeConntrack, mergeEntry, encodeCtAttrs: adapters
-// over the same codecs; test/unit/event-transcoder.test.ts holds the two to each other). Where
+// over the same codecs; test/unit/engine/event-transcoder.test.ts holds the two to each other). Where
 // the general path would throw, this answers "fall back" (false / undefined / -1) and the caller
 // runs the general path for the exact error; so does a helper name that is not valid UTF-8 (the
 // general path's text of it differs from its bytes).

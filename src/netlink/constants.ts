@@ -3,7 +3,7 @@
 // values in place (measured: a switch whose case labels are properties of an imported object ran
 // two to three times slower; an imported mask, protocol or status constant in the per-event
 // paths cost them 5 to 10%). tsconfig's preserveConstEnums keeps them as objects too, for
-// JavaScript callers (scripts/).
+// JavaScript callers (tools/).
 
 export const NETLINK_NETFILTER = 12;
 export const SOL_SOCKET = 1;

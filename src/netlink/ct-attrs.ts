@@ -2,7 +2,7 @@
 // attribute the nest it lives in, its type, what the decoder calls it in an error, the payload
 // bytes it requires, its encoding and the FlowFields path it lands in. The scan (ct-scan.ts)
 // takes names and lengths from here; the writers (ct-write.ts) write each one;
-// test/unit/ct-netlink-table.test.ts holds both to every row.
+// test/unit/netlink/ct-attrs.test.ts holds both to every row.
 //
 // Layout: netlink attributes (u16 length and type in host order, little-endian here; payload
 // padded to 4 bytes), nested ones flagged NLA_F_NESTED; payload numbers are big-endian.

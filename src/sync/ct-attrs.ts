@@ -6,7 +6,7 @@
 // fixed-size ones, a maximum for the others, as conntrackd's msg2ct checks), the payload layout
 // (which FlowFields each part lands in, its width and byte order) and which flows carry it (what
 // makes conntrackd's ct2msg send it). The validation below reads its lengths; the scan and the
-// writer (ct-wire.ts) switch on the ids, and test/unit/ct-wire.test.ts holds both to the layouts.
+// writer (ct-wire.ts) switch on the ids, and test/unit/sync/ct-attrs.test.ts holds both to the layouts.
 //
 // Quirk Q1: ICMP_ID, SPAT_PORT and DPAT_PORT are little-endian on the wire: the x86 sender swaps
 // those u16 twice. Every other number is big-endian; addresses are in network order.
@@ -51,7 +51,7 @@ const le = (field: string): WirePart => ({ field, type: 'u16', order: 'le' });
 const addr = (field: string, type: 'v4' | 'v6'): WirePart => ({ field, type });
 const fixed = (id: NTA, name: string, len: number, parts: WirePart[], carriedBy: string): WireAttr => ({ name, id, len, maxLen: 0, parts, carriedBy });
 
-/** Every CT attribute, by id (test/unit/ct-wire-table.test.ts checks the ids and names). */
+/** Every CT attribute, by id (test/unit/sync/ct-attrs.test.ts checks the ids and names). */
 export const CT_ATTRS: readonly WireAttr[] = [
   fixed(NTA.IPV4, 'IPV4', 12, [addr('orig.src', 'v4'), addr('orig.dst', 'v4')], 'every IPv4 flow'),
   fixed(NTA.IPV6, 'IPV6', 36, [addr('orig.src', 'v6'), addr('orig.dst', 'v6')], 'every IPv6 flow'),

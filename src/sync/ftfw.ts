@@ -111,7 +111,7 @@
  * resolved once into a frozen FtFwSettings (ftfw-options.ts). This file wires them, owns the ALIVE
  * timer and tells the owner what happened once a call is over (ftfw-notices.ts).
  *
- * Guarantees (exercised by test/unit/ftfw.test.ts on a lossy, duplicating, reordering link):
+ * Guarantees (exercised by test/unit/sync/ftfw.test.ts on a lossy, duplicating, reordering link):
  * our sender loses nothing, with our receiver or a conntrackd one (S1, S2, S5, S7); our
  * receiver with a stock sender gets everything the stock sender can still deliver, and a
  * RESYNC (S6/R2, sent reliably) covers what it cannot, except ghosts (below).

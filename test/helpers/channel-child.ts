@@ -1,4 +1,4 @@
-// Child process for channel-batch.test.ts, run inside a test namespace: a SyncChannel that sends
+// Child process for test/integration/sync/channel-batch.test.ts, run inside a test namespace: a SyncChannel that sends
 // numbered datagrams, or receives them and reports what arrived.
 // argv[2]: JSON { role: 'loop' | 'send' | 'recv', channel: ChannelOptions, count, size, perTurn?, flush?, waitMs? }
 //   loop: send `count` datagrams to itself (unicast to its own address) and count what comes back

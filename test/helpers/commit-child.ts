@@ -1,4 +1,4 @@
-// Child process for commit-lend.test.ts, run inside a test namespace: fills a shared external
+// Child process for test/integration/engine/commit-lend.test.ts, run inside a test namespace: fills a shared external
 // cache with N TCP flows marked 1, starts a commit with the worker pool, and while the workers
 // read the lent arena rewrites every flow in place with mark 2 and removes every tenth. Prints
 // one JSON line: the commit's counts, the copies the cache made for its readers, and the marks

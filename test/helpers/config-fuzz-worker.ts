@@ -1,4 +1,4 @@
-// Worker thread for test/unit/config.fuzz.test.ts: reads each configuration text it is sent with
+// Worker thread for test/unit/config/conntrackd-conf.fuzz.test.ts: reads each configuration text it is sent with
 // the tokenizer, the conntrackd.conf reader and the format-detecting reader of load.ts, and
 // answers with the verdict. It runs in a thread of its own so that the test can terminate it if
 // one input makes the (synchronous) reader hang.

@@ -1,4 +1,4 @@
-// Child process for ct-events-batch.test.ts, run inside a test namespace: listens to conntrack
+// Child process for test/integration/netlink/ct-events-batch.test.ts, run inside a test namespace: listens to conntrack
 // events with ConntrackEvents and prints one JSON line per event, overrun and malformed report.
 // argv[2]: a JSON array of listeners, each { name, raw?, rcvbuf?, slotSize?, batch?, iterationLimit? }.
 // Prints "ready" once every listener is started.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Long fuzz run of the conntrackd sync codec (src/sync/wire.ts), beyond the 20,000 cases of
-// test/unit/sync-wire.test.ts. Runs from the build (`npm run build:ts`).
+// test/unit/sync/wire.test.ts. Runs from the build (`npm run build:ts`).
 //
 //   node dist/tools/fuzz/fuzz-sync-wire.js [--runs N] [--seed S] [--max-seconds T]
 //

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Captures conntrackd 1.4.7 sync-protocol messages from two real conntrackd instances, as golden
-// test data for test/unit/sync-wire.test.ts (test/golden/sync-*.hex + .json).
+// test data for test/unit/sync/wire.test.ts (test/golden/sync-*.hex + .json).
 //
 //   sudo node dist/tools/golden/capture-golden-sync.js [--out DIR] [--keep-pcap FILE]
 //   (after `npm run build`; every sync-* file in DIR is replaced)

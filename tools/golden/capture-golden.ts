@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Captures golden ctnetlink messages from the running kernel for test/unit/ctnetlink.test.ts.
+// Captures golden ctnetlink messages from the running kernel for test/unit/netlink/ctnetlink.test.ts.
 //
 //   sudo node dist/tools/golden/capture-golden.js [--out DIR]   (after `npm run build`; DIR defaults to test/golden)
 //
