@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite as root on a Debian 12 machine: installs what is missing
-# (scripts/setup.sh), then `npm test` (unit tests, then integration tests in network namespaces
-# with the real kernel, conntrackd and keepalived).
+# (scripts/setup.sh), checks lint and format (`npm run lint`: ESLint and Prettier), then
+# `npm test` (unit tests, then integration tests in network namespaces with the real kernel,
+# conntrackd and keepalived).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+printf '\n==================== lint ====================\n'
+lint_status=0
+timeout 600 npm run lint </dev/null || lint_status=$?
 
 printf '\n==================== test ====================\n'
 status=0
@@ -17,4 +22,5 @@ if [[ -n "$left" ]]; then
 fi
 if ((status == 124)); then echo "npm test timed out" >&2; fi
 echo "npm test exit status: $status"
+if ((lint_status != 0)); then echo "npm run lint failed (exit status $lint_status): see the lint section above" >&2; exit 1; fi
 exit "$status"
