@@ -6,8 +6,8 @@ import { ConntrackEvents } from '../netlink/conntrack-events.js';
 import { AF_INET6 } from '../netlink/constants.js';
 import { formatEntry, formatEvent, formatExpect, formatExpectEvent } from '../conntrack/format.js';
 import { entryToJson } from '../conntrack/json.js';
-import { parseEntries, parseExpects } from '../conntrack/jsonl.js';
-import type { EventType } from '../conntrack/entry.js';
+import { parseEntries, parseExpects, type ParsedLines } from '../conntrack/jsonl.js';
+import type { Entry, EventType, Expect } from '../conntrack/entry.js';
 import { LineWriter, printError } from './output.js';
 import { programOfPortId } from '../netlink/portid.js';
 
@@ -87,24 +87,55 @@ function reportCreate(r: CreateResult<unknown>, count: number, invalid: number, 
   if (r.failed.length || invalid || (r.existing && !opts.replace)) process.exitCode = 1;
 }
 
-export async function load(file: string, opts: LoadOptions): Promise<void> {
+/** How `load` puts one kind of item (flow entries, expectations) into the kernel. */
+interface LoadKind<T> {
+  /** What the summary calls the items. */
+  noun: string;
+  parse(text: string, source: string): Promise<ParsedLines<T>>;
+  update(client: ConntrackClient, items: T[]): Promise<{ updated: number; missing: number; failed: CreateFailure<unknown>[] }>;
+  create(client: ConntrackClient, items: T[], replace: boolean | undefined): Promise<CreateResult<unknown>>;
+}
+
+const LOAD_ENTRIES: LoadKind<Entry> = {
+  noun: 'entries',
+  parse: async (text, source) => {
+    const { entries, lines, errors } = await parseEntries(text, source);
+    return { items: entries, lines, errors };
+  },
+  update: (client, items) => client.update(items),
+  create: (client, items, replace) => client.create(items, { replace }),
+};
+
+const LOAD_EXPECTATIONS: LoadKind<Expect> = {
+  noun: 'expectations',
+  parse: parseExpects,
+  update: (client, items) => client.updateExpect(items),
+  create: (client, items, replace) => client.createExpect(items, { replace }),
+};
+
+/** `load` and `expect load`: the file's items created (or updated) in batches, then a summary. */
+async function loadItems<T>(file: string, opts: LoadOptions, kind: LoadKind<T>): Promise<void> {
   const input = readInput(file);
   if (!input) return;
   const { source } = input;
-  const { entries, lines, errors } = await parseEntries(input.text, source);
+  const { items, lines, errors } = await kind.parse(input.text, source);
   if (!acceptParsed(errors, opts.skipInvalid)) return;
   const client = new ConntrackClient({ blocking: true });
   const t0 = process.hrtime.bigint();
   if (opts.update) {
-    const u = await client.update(entries);
+    const u = await kind.update(client, items);
     client.close();
-    reportUpdate(u, entries.length, source, lines, opts);
+    reportUpdate(u, items.length, source, lines, opts);
     return;
   }
-  const r = await client.create(entries, { replace: opts.replace });
+  const r = await kind.create(client, items, opts.replace);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   client.close();
-  reportCreate(r, entries.length, errors.length, seconds, source, lines, opts, 'entries');
+  reportCreate(r, items.length, errors.length, seconds, source, lines, opts, kind.noun);
+}
+
+export function load(file: string, opts: LoadOptions): Promise<void> {
+  return loadItems(file, opts, LOAD_ENTRIES);
 }
 
 export interface EventsOptions {
@@ -198,25 +229,8 @@ export async function expectList(opts: { json?: boolean; family?: number }): Pro
   if (!opts.json) process.stderr.write(`ctsync: ${n} expectations have been shown.\n`);
 }
 
-export async function expectLoad(file: string, opts: LoadOptions): Promise<void> {
-  const input = readInput(file);
-  if (!input) return;
-  const { source } = input;
-  const parsed = await parseExpects(input.text, source);
-  if (!acceptParsed(parsed.errors, opts.skipInvalid)) return;
-  const { items: list, lines, errors } = parsed;
-  const client = new ConntrackClient({ blocking: true });
-  const t0 = process.hrtime.bigint();
-  if (opts.update) {
-    const u = await client.updateExpect(list);
-    client.close();
-    reportUpdate(u, list.length, source, lines, opts);
-    return;
-  }
-  const r = await client.createExpect(list, { replace: opts.replace });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  client.close();
-  reportCreate(r, list.length, errors.length, seconds, source, lines, opts, 'expectations');
+export function expectLoad(file: string, opts: LoadOptions): Promise<void> {
+  return loadItems(file, opts, LOAD_EXPECTATIONS);
 }
 
 export async function expectDelete(file: string, opts: { skipInvalid?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {

@@ -32,6 +32,14 @@ function eventTypes(v: string): EventType[] {
   return out;
 }
 
+/** The options of both `events` commands after --json: which types, the buffer, how many. */
+function eventStreamOptions(cmd: Command, types: string): Command {
+  return cmd
+    .addOption(new Option('-e, --event-mask <types>', `comma list of ${types}`).argParser(eventTypes).default(undefined))
+    .addOption(new Option('--buffer-size <bytes>', 'socket receive buffer (default 16 MiB)').argParser(integer(2 ** 31 - 1, 'buffer size')))
+    .addOption(new Option('--count <n>', 'exit after n events').argParser(integer(2 ** 31 - 1, 'count')));
+}
+
 function expectCommand(): Command {
   const exp = new Command('expect').description('work on the kernel expectation table directly (no daemon)');
 
@@ -69,12 +77,10 @@ function expectCommand(): Command {
     .option('--json', 'one JSON object per CPU')
     .action((opts: { json?: boolean }) => work().then((w) => w.stats({ ...opts, expect: true })));
 
-  exp.command('events')
+  const expEvents = exp.command('events')
     .description('print expectation events live, like `conntrack -E expect` (the kernel sends NEW and DESTROY)')
-    .option('--json', 'one JSON object per event: {type, table: "expect", ...expectation}')
-    .addOption(new Option('-e, --event-mask <types>', 'comma list of new,destroy').argParser(eventTypes).default(undefined))
-    .addOption(new Option('--buffer-size <bytes>', 'socket receive buffer (default 16 MiB)').argParser(integer(2 ** 31 - 1, 'buffer size')))
-    .addOption(new Option('--count <n>', 'exit after n events').argParser(integer(2 ** 31 - 1, 'count')))
+    .option('--json', 'one JSON object per event: {type, table: "expect", ...expectation}');
+  eventStreamOptions(expEvents, 'new,destroy')
     .action((opts: EventsOptions & { eventMask?: EventType[] }) => work().then((w) => w.events({ ...opts, types: opts.eventMask, conntrack: false, expect: true })));
 
   return exp;
@@ -119,13 +125,11 @@ export function ctCommand(): Command {
     .option('-q, --quiet', 'no summary line (errors are still printed)')
     .action((file: string, opts: LoadOptions) => work().then((w) => w.load(file, opts)));
 
-  ct.command('events')
+  const ctEvents = ct.command('events')
     .description('print conntrack events live, like `conntrack -E`')
     .option('--json', 'one JSON object per event: {type, ...entry} (expectations: {type, table: "expect", ...expectation})')
-    .option('--expect', 'expectation events too, printed like `conntrack -E expect`')
-    .addOption(new Option('-e, --event-mask <types>', 'comma list of new,update,destroy').argParser(eventTypes).default(undefined))
-    .addOption(new Option('--buffer-size <bytes>', 'socket receive buffer (default 16 MiB)').argParser(integer(2 ** 31 - 1, 'buffer size')))
-    .addOption(new Option('--count <n>', 'exit after n events').argParser(integer(2 ** 31 - 1, 'count')))
+    .option('--expect', 'expectation events too, printed like `conntrack -E expect`');
+  eventStreamOptions(ctEvents, 'new,update,destroy')
     .action((opts: EventsOptions & { eventMask?: EventType[] }) => work().then((w) => w.events({ ...opts, types: opts.eventMask })));
 
   ct.addCommand(expectCommand());

@@ -76,32 +76,28 @@ const channelCommon = {
   checksum: bool,
 };
 
-const udpChannel = {
-  type: 'object',
-  required: ['kind', 'destination', 'port', 'interface'],
-  additionalProperties: false,
-  properties: {
-    kind: { const: 'udp' },
-    ipv4Address: { ...ipv4, expected: 'the local IPv4 address to bind' },
-    ipv6Address: { ...ipv6, expected: 'the local IPv6 address to bind' },
-    destination: { ...ip, expected: "the peer's IPv4 or IPv6 address" },
-    port,
-    ...channelCommon,
-  },
-};
+/** A channel of one kind: its own properties, then the common ones; `needs` is required too. */
+function channelSchema(kind: string, needs: string, properties: Record<string, object>) {
+  return {
+    type: 'object',
+    required: ['kind', needs, 'port', 'interface'],
+    additionalProperties: false,
+    properties: { kind: { const: kind }, ...properties, ...channelCommon },
+  };
+}
 
-const multicastChannel = {
-  type: 'object',
-  required: ['kind', 'group', 'port', 'interface'],
-  additionalProperties: false,
-  properties: {
-    kind: { const: 'multicast' },
-    group: { ...ip, expected: 'a multicast group address such as "225.0.0.50"' },
-    port: { ...port, expected: 'a UDP port number (1-65535; conntrackd calls it "Group")' },
-    ipv4Interface: { ...ipv4, expected: 'the local IPv4 address of the sync interface' },
-    ...channelCommon,
-  },
-};
+const udpChannel = channelSchema('udp', 'destination', {
+  ipv4Address: { ...ipv4, expected: 'the local IPv4 address to bind' },
+  ipv6Address: { ...ipv6, expected: 'the local IPv6 address to bind' },
+  destination: { ...ip, expected: "the peer's IPv4 or IPv6 address" },
+  port,
+});
+
+const multicastChannel = channelSchema('multicast', 'group', {
+  group: { ...ip, expected: 'a multicast group address such as "225.0.0.50"' },
+  port: { ...port, expected: 'a UDP port number (1-65535; conntrackd calls it "Group")' },
+  ipv4Interface: { ...ipv4, expected: 'the local IPv4 address of the sync interface' },
+});
 
 const helperName = { type: 'string', minLength: 1, maxLength: 15, pattern: '^\\S+$', expected: 'a conntrack helper name such as "ftp" (1-15 characters, no spaces)' };
 

@@ -160,6 +160,8 @@ export class EntryFields {
   private buf = Buffer.alloc(1024);
   private at = 0;
   private v6 = false;
+  /** The offset of the address tupleAddr last placed. */
+  private placedAt = -1;
 
   /**
    * Lays `e` out; the entry's family decides how addresses are read. Never throws. (Every field
@@ -277,26 +279,11 @@ export class EntryFields {
   private tuple(t: TupleFields, x: Tuple, of?: TupleFields, ox?: Tuple): void {
     t.buf = this.buf;
     t.present = true;
-    if (of && ox && x.src === ox.dst && of.dstKind !== AddrKind.NONE) {
-      t.src = of.dst;
-      t.srcKind = of.dstKind;
-    } else if (typeof x.src === 'string' && x.src !== '') {
-      t.src = this.at;
-      t.srcKind = this.addr(x.src);
-    } else {
-      t.src = -1;
-      t.srcKind = AddrKind.NONE;
-    }
-    if (of && ox && x.dst === ox.src && of.srcKind !== AddrKind.NONE) {
-      t.dst = of.src;
-      t.dstKind = of.srcKind;
-    } else if (typeof x.dst === 'string' && x.dst !== '') {
-      t.dst = this.at;
-      t.dstKind = this.addr(x.dst);
-    } else {
-      t.dst = -1;
-      t.dstKind = AddrKind.NONE;
-    }
+    const mirrors = of !== undefined && ox !== undefined;
+    t.srcKind = this.tupleAddr(x.src, mirrors && x.src === ox.dst ? of.dstKind : AddrKind.NONE, of?.dst ?? -1);
+    t.src = this.placedAt;
+    t.dstKind = this.tupleAddr(x.dst, mirrors && x.dst === ox.src ? of.srcKind : AddrKind.NONE, of?.src ?? -1);
+    t.dst = this.placedAt;
     t.proto = x.proto ?? 0;
     t.sport = num(x.sport);
     t.dport = num(x.dport);
@@ -322,6 +309,24 @@ export class EntryFields {
   }
 
   /** Parses an address of the entry's family into the next 16 bytes. */
+  /**
+   * One address of a tuple: where the same address already stands (`sameKind` not NONE: at
+   * `sameAt`), else `text` parsed into the buffer, else NONE. Returns its kind and leaves its
+   * offset (-1 for NONE) in placedAt.
+   */
+  private tupleAddr(text: string, sameKind: AddrKind, sameAt: number): AddrKind {
+    if (sameKind !== AddrKind.NONE) {
+      this.placedAt = sameAt;
+      return sameKind;
+    }
+    if (typeof text === 'string' && text !== '') {
+      this.placedAt = this.at;
+      return this.addr(text);
+    }
+    this.placedAt = -1;
+    return AddrKind.NONE;
+  }
+
   private addr(s: string): AddrKind {
     const p = this.at;
     this.at += 16;

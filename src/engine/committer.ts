@@ -5,15 +5,11 @@
 import type { Expect } from '../conntrack/entry.js';
 import { flowKey } from '../conntrack/key.js';
 import { ObjectState } from '../cache/sync-cache.js';
-import type { CtsyncConfig } from '../config/model.js';
-import type { Logger } from '../log.js';
 import type { CommitResult } from './commit-pool.js';
-import type { EngineCaches } from './engine-caches.js';
+import { EngineFlow, type EngineContext } from './engine-flow.js';
 import type { KernelIntake } from './kernel-intake.js';
-import type { EngineClock } from './ports/clock.js';
 import type { CommitPoolPort } from './ports/commit-pool.js';
-import type { KernelEventSource, KernelPort } from './ports/kernel.js';
-import type { ReplicationFilter } from './replication-filter.js';
+import type { KernelEventSource } from './ports/kernel.js';
 
 /** After a commit, the copy into the internal cache waits this long for the client's reply to go out. */
 const ADOPT_DELAY_MS = 50;
@@ -52,23 +48,18 @@ export interface EngineCommitResult extends CommitResult {
   expect?: ExpectCommitResult;
 }
 
-export class Committer {
+export class Committer extends EngineFlow {
   /** The kernel event subscription (set once the engine has started). */
   events: Pick<KernelEventSource, 'hearNew'> | undefined = undefined;
   private hashWarned = false;
 
   constructor(
-    private readonly caches: EngineCaches,
-    private readonly filter: ReplicationFilter,
+    ctx: EngineContext,
     private readonly intake: KernelIntake,
-    private readonly kernel: KernelPort,
     private readonly pool: CommitPoolPort,
-    private readonly clock: EngineClock,
-    private readonly log: Logger,
-    private readonly config: CtsyncConfig,
-    /** ExpectationSync on: the external expectation cache is committed too. */
-    private readonly expectations: boolean,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   /**
    * `-c`: commits the external conntrack cache, then (ExpectationSync on) the external

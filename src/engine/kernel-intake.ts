@@ -6,17 +6,12 @@ import { flowKey } from '../conntrack/key.js';
 import { expectKey } from '../cache/expect-cache.js';
 import { ObjectState } from '../cache/sync-cache.js';
 import { decodeConntrack } from '../netlink/ctnetlink.js';
-import type { FtFw } from '../sync/ftfw.js';
-import type { EngineCaches } from './engine-caches.js';
+import { EngineFlow, type EngineContext } from './engine-flow.js';
 import { EventTranscoder } from './event-transcoder.js';
-import type { EngineClock } from './ports/clock.js';
-import type { KernelPort } from './ports/kernel.js';
-import type { ReplicationFilter } from './replication-filter.js';
-import type { SyncItem, Transmitter } from './transmitter.js';
 
 type CtEventType = 'NEW' | 'UPDATE' | 'DESTROY';
 
-export class KernelIntake {
+export class KernelIntake extends EngineFlow {
   private readonly transcoder: EventTranscoder;
   /** A flow key, as bytes. */
   private readonly keyScratch = Buffer.allocUnsafe(64);
@@ -27,15 +22,9 @@ export class KernelIntake {
   /** While a commit runs: the keys of the flows the kernel reported on (Committer). */
   touchedDuringCommit: Set<string> | undefined = undefined;
 
-  constructor(
-    private readonly caches: EngineCaches,
-    private readonly filter: ReplicationFilter,
-    private readonly ftfw: FtFw<SyncItem>,
-    private readonly tx: Transmitter,
-    private readonly kernel: KernelPort,
-    private readonly clock: EngineClock,
-  ) {
-    this.transcoder = new EventTranscoder(caches.internalStoreAs);
+  constructor(ctx: EngineContext) {
+    super(ctx);
+    this.transcoder = new EventTranscoder(ctx.caches.internalStoreAs);
     this.eventNow = this.nowSeconds();
   }
 

@@ -4,14 +4,8 @@
 import { flowKey } from '../conntrack/key.js';
 import { expectKey } from '../cache/expect-cache.js';
 import { ObjectState } from '../cache/sync-cache.js';
-import type { CtsyncConfig } from '../config/model.js';
-import type { Logger } from '../log.js';
-import type { FtFw } from '../sync/ftfw.js';
-import type { EngineCaches } from './engine-caches.js';
-import type { EngineClock, TimerHandle } from './ports/clock.js';
-import type { KernelPort } from './ports/kernel.js';
-import type { ReplicationFilter } from './replication-filter.js';
-import type { SyncItem, Transmitter } from './transmitter.js';
+import { EngineFlow, type EngineContext } from './engine-flow.js';
+import type { TimerHandle } from './ports/clock.js';
 
 /** After an overrun: the events are calm once none came, and no overrun, for this long. */
 const QUIET_MS = 500;
@@ -25,7 +19,7 @@ export interface ReloadResult {
   purged: number;
 }
 
-export class KernelResync {
+export class KernelResync extends EngineFlow {
   overruns = 0;
   resyncs = 0;
   /** What the last reload of the conntrack table found. */
@@ -34,19 +28,12 @@ export class KernelResync {
   private lastOverrunAt = 0;
 
   constructor(
-    private readonly caches: EngineCaches,
-    private readonly filter: ReplicationFilter,
-    private readonly ftfw: FtFw<SyncItem>,
-    private readonly tx: Transmitter,
-    private readonly kernel: KernelPort,
-    private readonly clock: EngineClock,
-    private readonly log: Logger,
-    private readonly config: CtsyncConfig,
-    /** ExpectationSync on: the expectation table is reloaded too. */
-    private readonly expectations: boolean,
+    ctx: EngineContext,
     /** Kernel events read so far (the overrun resync waits until they stop coming). */
     private readonly eventsReceived: () => number,
-  ) {}
+  ) {
+    super(ctx);
+  }
 
   stop(): void {
     if (this.overrunTimer !== undefined) this.clock.clearTimer(this.overrunTimer);

@@ -5,13 +5,10 @@ import type { Expect } from '../conntrack/entry.js';
 import { expectKey } from '../cache/expect-cache.js';
 import { RefreshStamps } from '../cache/refresh-stamps.js';
 import { ObjectState } from '../cache/sync-cache.js';
-import type { Logger } from '../log.js';
-import type { FtFw, PeerBulkAnswer } from '../sync/ftfw.js';
+import type { PeerBulkAnswer } from '../sync/ftfw.js';
 import { FLAG, MSG, decodeCtAttrs, decodeDatagram, type MalformedReason, type MsgHeader, type SyncVisitor } from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
-import type { EngineCaches } from './engine-caches.js';
-import type { EngineClock } from './ports/clock.js';
-import type { SyncItem, Transmitter } from './transmitter.js';
+import { EngineFlow } from './engine-flow.js';
 
 export interface MalformedCounters {
   total: number;
@@ -23,7 +20,7 @@ export interface MalformedCounters {
   badPayload: number;
 }
 
-export class Reception {
+export class Reception extends EngineFlow {
   readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
   /** Well-formed messages whose entry cannot be used (no addresses or protocol). */
   unusable = 0;
@@ -37,16 +34,6 @@ export class Reception {
   rxNow = 0;
   /** Unix seconds of the datagram being handled. */
   private rxSec = 0;
-
-  constructor(
-    private readonly caches: EngineCaches,
-    private readonly ftfw: FtFw<SyncItem>,
-    private readonly tx: Transmitter,
-    private readonly clock: EngineClock,
-    private readonly log: Logger,
-    /** ExpectationSync on: EXP messages are stored. */
-    private readonly expectations: boolean,
-  ) {}
 
   /** A datagram from the peer (PeerChannelHandlers.datagram). */
   readonly onDatagram = (d: Buffer): void => {

@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import { FtFw, type BulkReason } from '../sync/ftfw.js';
 import { Committer, type CommitMode, type EngineCommitResult } from './committer.js';
 import { EngineCaches } from './engine-caches.js';
+import type { EngineContext } from './engine-flow.js';
 import { KernelIntake } from './kernel-intake.js';
 import { KernelResync, type ReloadResult } from './kernel-resync.js';
 import type { EngineClock, EnginePorts, KernelEventSource, KernelPort, PeerChannel, CommitPoolPort } from './ports/index.js';
@@ -101,10 +102,13 @@ export class SyncEngine {
       },
     );
     this.tx = new Transmitter(this.caches, this.ftfw, channel, clock);
-    this.intake = new KernelIntake(this.caches, this.filter, this.ftfw, this.tx, kernel, clock);
-    this.reception = new Reception(this.caches, this.ftfw, this.tx, clock, log, this.expectations);
-    this.resync = new KernelResync(this.caches, this.filter, this.ftfw, this.tx, kernel, clock, log, config, this.expectations, () => this.eventsReceived);
-    this.committer = new Committer(this.caches, this.filter, this.intake, kernel, commitPool, clock, log, config, this.expectations);
+    const ctx: EngineContext = {
+      config, log, caches: this.caches, filter: this.filter, ftfw: this.ftfw, tx: this.tx, kernel, clock, expectations: this.expectations,
+    };
+    this.intake = new KernelIntake(ctx);
+    this.reception = new Reception(ctx);
+    this.resync = new KernelResync(ctx, () => this.eventsReceived);
+    this.committer = new Committer(ctx, this.intake, commitPool);
   }
 
   // ------------------------------------------------------------------------- caches

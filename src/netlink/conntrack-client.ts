@@ -165,6 +165,13 @@ const EXP_STAT_NAMES: Record<number, string> = {
   [CTA_STATS_EXP.NEW]: 'expect_new', [CTA_STATS_EXP.CREATE]: 'expect_create', [CTA_STATS_EXP.DELETE]: 'expect_delete',
 };
 
+/** What a streaming dump hands its callback, as an array. */
+async function collect<T>(dump: (onItem: (x: T) => void) => Promise<number>): Promise<T[]> {
+  const out: T[] = [];
+  await dump((x) => out.push(x));
+  return out;
+}
+
 const RCVBUF = 8 * 1024 * 1024;
 const SNDBUF = 4 * 1024 * 1024;
 
@@ -322,10 +329,8 @@ export class ConntrackClient {
     return count;
   }
 
-  async list(filter: DumpFilter = {}): Promise<Entry[]> {
-    const out: Entry[] = [];
-    await this.dump(filter, (e) => out.push(e));
-    return out;
+  list(filter: DumpFilter = {}): Promise<Entry[]> {
+    return collect((onEntry) => this.dump(filter, onEntry));
   }
 
   /** Looks up one entry by original tuple (and zone); undefined if it does not exist. */
@@ -523,10 +528,8 @@ export class ConntrackClient {
     return count;
   }
 
-  async listExpect(filter: ExpectDumpFilter = {}): Promise<Expect[]> {
-    const out: Expect[] = [];
-    await this.dumpExpect(filter, (x) => out.push(x));
-    return out;
+  listExpect(filter: ExpectDumpFilter = {}): Promise<Expect[]> {
+    return collect((onExpect) => this.dumpExpect(filter, onExpect));
   }
 
   /** Looks up one expectation by its tuple (and zone); undefined if there is none. */

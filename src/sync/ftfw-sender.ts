@@ -230,15 +230,7 @@ export class FtFwSender<O> extends FtFwPart<O> {
    */
   private onRegression(): void {
     this.st.peerRegressions++;
-    let n = this.q.rs.head;
-    while (n !== null) {
-      const next = n.next;
-      if (n.kind === K_OBJ) {
-        this.q.requeue(n);
-        this.st.regressionRetransmits++;
-      }
-      n = next;
-    }
+    this.st.regressionRetransmits += this.requeueObjects(false);
   }
 
   /** S3: objects unacknowledged for a while, while the peer is alive (`lastRxAt`), are sent again. */
@@ -274,18 +266,28 @@ export class FtFwSender<O> extends FtFwPart<O> {
    */
   peerRestarted(): void {
     this.ackHighSet = false;
+    this.st.restartRequeues += this.requeueObjects(true);
+  }
+
+  /**
+   * Every object of the resend queue goes to the transmit queue again; with `dropControl`, its
+   * control messages are dropped. Returns how many objects.
+   */
+  private requeueObjects(dropControl: boolean): number {
+    let count = 0;
     let n = this.q.rs.head;
     while (n !== null) {
       const next = n.next;
       if (n.kind === K_OBJ) {
         this.q.requeue(n);
-        this.st.restartRequeues++;
-      } else {
+        count++;
+      } else if (dropControl) {
         this.q.rs.remove(n);
         this.q.recycle(n);
       }
       n = next;
     }
+    return count;
   }
 }
 

@@ -73,26 +73,33 @@ function checkMsgLen(len: number): void {
   if (len > 0xffff) throw new WireEncodeError(`message of ${len} bytes does not fit the 16-bit length field`);
 }
 
+/** Where the attributes of a CT or EXP message at buf[off] go; RangeError if its header does not fit. */
+function attrsStart(buf: Uint8Array, off: number): number {
+  if (off + HDR_LEN > buf.length) throw new RangeError('sync message does not fit in the output buffer');
+  return off + HDR_LEN;
+}
+
+/** Heads the message at buf[off, end) once its attributes are written; returns `end`. */
+function finishMsg(buf: Uint8Array, off: number, end: number, type: number, flags: number, seq: number): number {
+  checkMsgLen(end - off);
+  writeHeader(buf, off, type, flags, end - off, seq);
+  return end;
+}
+
 /**
  * Encodes one CT_NEW / CT_UPD / CT_DEL message for `entry` at `buf[off]`; returns the offset just
  * past it (the message is a multiple of 4 bytes). Throws WireEncodeError for an entry that cannot
  * be sent, RangeError when `buf` is too small; nothing before `off` is touched either way.
  */
 export function encodeCt(buf: Uint8Array, off: number, type: number, flags: number, seq: number, entry: Entry, opts?: CtEncodeOptions): number {
-  if (off + HDR_LEN > buf.length) throw new RangeError('sync message does not fit in the output buffer');
-  const end = encodeCtAttrs(buf, off + HDR_LEN, entry, opts);
-  checkMsgLen(end - off);
-  writeHeader(buf, off, type, flags, end - off, seq);
-  return end;
+  const end = encodeCtAttrs(buf, attrsStart(buf, off), entry, opts);
+  return finishMsg(buf, off, end, type, flags, seq);
 }
 
 /** Encodes one EXP_NEW / EXP_UPD / EXP_DEL message for `expect`; see encodeCt. */
 export function encodeExp(buf: Uint8Array, off: number, type: number, flags: number, seq: number, expect: Expect, opts?: ExpEncodeOptions): number {
-  if (off + HDR_LEN > buf.length) throw new RangeError('sync message does not fit in the output buffer');
-  const end = encodeExpAttrs(buf, off + HDR_LEN, expect, opts);
-  checkMsgLen(end - off);
-  writeHeader(buf, off, type, flags, end - off, seq);
-  return end;
+  const end = encodeExpAttrs(buf, attrsStart(buf, off), expect, opts);
+  return finishMsg(buf, off, end, type, flags, seq);
 }
 
 /**

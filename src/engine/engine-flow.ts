@@ -1,0 +1,49 @@
+// What every flow of the SyncEngine (kernel intake, reception, kernel resync, committer) works
+// with; each flow extends EngineFlow and takes the flows it talks to besides. The fields are
+// copied onto the flow, so a hot path reads `this.caches`, not `this.ctx.caches`.
+import type { CtsyncConfig } from '../config/model.js';
+import type { Logger } from '../log.js';
+import type { FtFw } from '../sync/ftfw.js';
+import type { EngineCaches } from './engine-caches.js';
+import type { EngineClock } from './ports/clock.js';
+import type { KernelPort } from './ports/kernel.js';
+import type { ReplicationFilter } from './replication-filter.js';
+import type { SyncItem, Transmitter } from './transmitter.js';
+
+/** The engine's configuration, log, caches, Filter, protocol, transmitter and ports. */
+export interface EngineContext {
+  readonly config: CtsyncConfig;
+  readonly log: Logger;
+  readonly caches: EngineCaches;
+  readonly filter: ReplicationFilter;
+  readonly ftfw: FtFw<SyncItem>;
+  readonly tx: Transmitter;
+  readonly kernel: KernelPort;
+  readonly clock: EngineClock;
+  /** ExpectationSync on: expectations are fed, sent, stored and committed. */
+  readonly expectations: boolean;
+}
+
+export abstract class EngineFlow {
+  protected readonly config: CtsyncConfig;
+  protected readonly log: Logger;
+  protected readonly caches: EngineCaches;
+  protected readonly filter: ReplicationFilter;
+  protected readonly ftfw: FtFw<SyncItem>;
+  protected readonly tx: Transmitter;
+  protected readonly kernel: KernelPort;
+  protected readonly clock: EngineClock;
+  protected readonly expectations: boolean;
+
+  constructor(ctx: EngineContext) {
+    this.config = ctx.config;
+    this.log = ctx.log;
+    this.caches = ctx.caches;
+    this.filter = ctx.filter;
+    this.ftfw = ctx.ftfw;
+    this.tx = ctx.tx;
+    this.kernel = ctx.kernel;
+    this.clock = ctx.clock;
+    this.expectations = ctx.expectations;
+  }
+}
