@@ -85,7 +85,15 @@ export class LogRateLimiter {
       }
     }
     if (!w) {
-      w = { level, start: now, length: this.windowMs, allowance: this.burst, suppressed: 0, lastSuppressed: '', overflow: key.endsWith('\0overflow') };
+      w = {
+        level,
+        start: now,
+        length: this.windowMs,
+        allowance: this.burst,
+        suppressed: 0,
+        lastSuppressed: '',
+        overflow: key.endsWith('\0overflow'),
+      };
       this.windows.set(key, w);
     }
     if (w.allowance > 0) {
@@ -139,7 +147,8 @@ export class LogRateLimiter {
   }
 
   private summary(w: Window, seconds: number): string {
-    if (w.overflow) return `${w.suppressed} more ${w.level} messages of other kinds in the last ${seconds} s (too many kinds at once to count them apart)`;
+    if (w.overflow)
+      return `${w.suppressed} more ${w.level} messages of other kinds in the last ${seconds} s (too many kinds at once to count them apart)`;
     return `${w.lastSuppressed} (${w.suppressed} more like it in the last ${seconds} s)`;
   }
 

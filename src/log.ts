@@ -6,7 +6,17 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import { LogRateLimiter, type RateLimitClock, type RateLimitOptions } from './log-rate-limit.js';
 
-const FACILITY: Record<string, number> = { daemon: 3, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23 };
+const FACILITY: Record<string, number> = {
+  daemon: 3,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
+};
 const SEVERITY: Record<string, number> = { error: 3, warn: 4, info: 6, verbose: 7, debug: 7 };
 
 /**
@@ -22,7 +32,9 @@ class SyslogTransport extends Transport {
 
   private writer(): ChildProcess {
     if (!this.child || this.child.exitCode !== null) {
-      this.child = spawn('logger', ['--prio-prefix', '-t', 'ctsync', '--id=' + process.pid], { stdio: ['pipe', 'ignore', 'ignore'] });
+      this.child = spawn('logger', ['--prio-prefix', '-t', 'ctsync', '--id=' + process.pid], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
       this.child.on('error', () => undefined); // no logger installed: syslog is best effort
       this.child.stdin!.on('error', () => undefined);
       this.child.unref();
@@ -73,7 +85,8 @@ export function createLogger(opts: LogOptions): Logger {
   const line = winston.format.printf(({ timestamp, level, message }) => `[${timestamp}] (${level}) ${message}`);
   if (opts.file) checkLogFile(opts.file);
   const transports: winston.transport[] = [];
-  if (opts.console ?? true) transports.push(new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'verbose', 'debug'] }));
+  if (opts.console ?? true)
+    transports.push(new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'verbose', 'debug'] }));
   if (opts.file) transports.push(new winston.transports.File({ filename: opts.file }));
   if (opts.syslog) transports.push(new SyslogTransport(opts.syslog));
   // One limiter for the whole log, as a format ahead of the others: every call site and every
@@ -89,7 +102,11 @@ export function createLogger(opts: LogOptions): Logger {
     transports,
   });
   if (opts.rateLimit !== false) {
-    const summaries = new LogRateLimiter(opts.clock ?? realClock, (level, message) => logger.log({ level, message, [SUMMARY]: true }), opts.rateLimit);
+    const summaries = new LogRateLimiter(
+      opts.clock ?? realClock,
+      (level, message) => logger.log({ level, message, [SUMMARY]: true }),
+      opts.rateLimit,
+    );
     limiter = summaries;
     // the counts of windows still open go out before the log closes
     const end = logger.end.bind(logger) as (...args: unknown[]) => winston.Logger;
@@ -112,7 +129,12 @@ function checkLogFile(file: string): void {
     fs.closeSync(fs.openSync(file, 'a'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? ': a part of its path is not a directory' : code === 'EISDIR' ? ': it is a directory' : '';
+    const why =
+      code === 'ENOTDIR' || code === 'EEXIST'
+        ? ': a part of its path is not a directory'
+        : code === 'EISDIR'
+          ? ': it is a directory'
+          : '';
     throw new Error(`log file ${file} cannot be written (${code}${why}): check LogFile in General`, { cause: err });
   }
 }

@@ -23,7 +23,14 @@
 // (dumps); the commit hands whole runs of records to its workers as they are (forEachSegment),
 // and the workers read them with forEachRecord.
 import type { Entry } from '../conntrack/entry.js';
-import { CacheObject, ObjectState, decodeStored, mergeEntry, type CacheCounters, type CacheView } from './sync-cache.js';
+import {
+  CacheObject,
+  ObjectState,
+  decodeStored,
+  mergeEntry,
+  type CacheCounters,
+  type CacheView,
+} from './sync-cache.js';
 import { decodeCtAttrs, encodeCtAttrs, type CtEncodeOptions } from '../sync/wire-attrs.js';
 
 const HDR = 20;
@@ -42,7 +49,10 @@ interface GrowableShared extends SharedArrayBuffer {
   readonly maxByteLength: number;
   grow(bytes: number): void;
 }
-const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (bytes: number, opts: { maxByteLength: number }) => GrowableShared;
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (
+  bytes: number,
+  opts: { maxByteLength: number },
+) => GrowableShared;
 /** Address space a shared arena reserves to grow into, at most (pages count only once written). */
 const ARENA_RESERVE_MAX = 2 ** 31;
 
@@ -95,7 +105,14 @@ export class ArenaCache implements CacheView {
   private handleTop = 0;
   /** DEAD records held. */
   private dead = 0;
-  readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
+  readonly counters: CacheCounters = {
+    created: 0,
+    createFailed: 0,
+    updated: 0,
+    updateFailed: 0,
+    destroyed: 0,
+    destroyFailed: 0,
+  };
   /** Called when an entry is refused because the cache is full (after createFailed counted it). */
   onRefused?: () => void;
   /** Called when the cache, empty, takes an entry (the external cache's commit workers start then). */
@@ -110,7 +127,13 @@ export class ArenaCache implements CacheView {
    * @param shared the arena lives in shared memory, for readers on other threads (lendArena):
    *   the external cache, which a commit's workers read in place instead of a copy of it
    */
-  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: CtEncodeOptions, sizeHint = 0, private readonly shared = false) {
+  constructor(
+    readonly name: string,
+    readonly limit: number,
+    private readonly encodeOptions: CtEncodeOptions,
+    sizeHint = 0,
+    private readonly shared = false,
+  ) {
     if (shared) this.setArena(this.allocArena(MIN_ARENA));
     const n = Math.min(sizeHint, limit);
     if (n > MIN_TABLE / 2) {
@@ -317,7 +340,8 @@ export class ArenaCache implements CacheView {
     const kl = this.keyBytes(key);
     const h = this.findHandle(this.keyScratch, 0, kl);
     this.lastChanged = true;
-    if (h === 0 || this.stateOf(h) === ObjectState.DEAD) return this.store(this.keyScratch, 0, kl, this.encScratch, 0, n, now, ObjectState.NEW);
+    if (h === 0 || this.stateOf(h) === ObjectState.DEAD)
+      return this.store(this.keyScratch, 0, kl, this.encScratch, 0, n, now, ObjectState.NEW);
     if (this.sameAttrs(h, this.encScratch, 0, n)) this.lastChanged = false;
     else this.overwrite(this.recOf[h] - 1, this.encScratch, 0, n, now);
     return h;
@@ -386,7 +410,16 @@ export class ArenaCache implements CacheView {
    * full message: CT_NEW, or CT_UPD of an unknown flow; a NEW event). Returns the record's
    * handle, or 0 when the cache is full (HashLimit; counted in createFailed).
    */
-  store(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, now: number, state: ObjectState): number {
+  store(
+    kb: Uint8Array,
+    ko: number,
+    klen: number,
+    src: Buffer,
+    start: number,
+    end: number,
+    now: number,
+    state: ObjectState,
+  ): number {
     const h = hashKey(kb, ko, klen);
     const rec = this.findHashed(kb, ko, klen, h);
     if (rec >= 0) {
@@ -538,8 +571,13 @@ export class ArenaCache implements CacheView {
     const klen = (w[rec] >>> 8) & 0xff;
     const p = rec * 4 + HDR;
     const q = p + align4(klen);
-    return new CacheObject(a.toString('latin1', p, p + klen), a.toString('latin1', q, q + (w[rec] >>> 16)),
-      (w[rec] & 0xff) as ObjectState, w[rec + 2], w[rec + 3]);
+    return new CacheObject(
+      a.toString('latin1', p, p + klen),
+      a.toString('latin1', q, q + (w[rec] >>> 16)),
+      (w[rec] & 0xff) as ObjectState,
+      w[rec + 2],
+      w[rec + 3],
+    );
   }
 
   private recordWords(rec: number): number {
@@ -547,7 +585,15 @@ export class ArenaCache implements CacheView {
   }
 
   /** New attributes for a held record: in place when they fit, else the record moves. */
-  private writeAttrs(rec: number, src: Buffer, start: number, end: number, now: number, state: ObjectState, renew: boolean): void {
+  private writeAttrs(
+    rec: number,
+    src: Buffer,
+    start: number,
+    end: number,
+    now: number,
+    state: ObjectState,
+    renew: boolean,
+  ): void {
     this.beforeWrite();
     const w = this.words;
     const n = end - start;
@@ -591,7 +637,18 @@ export class ArenaCache implements CacheView {
    * Appends a record; returns its word offset. May grow or compact the arena. `handle` is the
    * moved record's, or 0 for a new one.
    */
-  private append(kb: Uint8Array, ko: number, klen: number, src: Buffer, start: number, end: number, added: number, now: number, state: ObjectState, handle: number): number {
+  private append(
+    kb: Uint8Array,
+    ko: number,
+    klen: number,
+    src: Buffer,
+    start: number,
+    end: number,
+    added: number,
+    now: number,
+    state: ObjectState,
+    handle: number,
+  ): number {
     const n = end - start;
     // room for a later update that adds a few attributes (mark, NAT, labels) without moving
     const cap = align4(n + 16);
@@ -705,8 +762,22 @@ export class ArenaCache implements CacheView {
   arenaAllocations = 0;
 
   /** The arena's size and use in bytes, and how often it was compacted, copied or allocated (for stats). */
-  arenaStats(): { bytes: number; used: number; garbage: number; compactions: number; copiesForReaders: number; allocations: number } {
-    return { bytes: this.arena.length, used: this.used, garbage: this.garbage, compactions: this.compactions, copiesForReaders: this.arenaCopiesForReaders, allocations: this.arenaAllocations };
+  arenaStats(): {
+    bytes: number;
+    used: number;
+    garbage: number;
+    compactions: number;
+    copiesForReaders: number;
+    allocations: number;
+  } {
+    return {
+      bytes: this.arena.length,
+      used: this.used,
+      garbage: this.garbage,
+      compactions: this.compactions,
+      copiesForReaders: this.arenaCopiesForReaders,
+      allocations: this.arenaAllocations,
+    };
   }
 
   private setArena(b: Buffer): void {
@@ -857,7 +928,12 @@ export class SegmentWalk {
   end = 0;
   number = -1;
 
-  constructor(arena: ArrayBufferLike, byteOffset: number, used: number, private readonly limits: readonly number[]) {
+  constructor(
+    arena: ArrayBufferLike,
+    byteOffset: number,
+    used: number,
+    private readonly limits: readonly number[],
+  ) {
     this.words = new Uint32Array(arena, byteOffset, used >> 2);
     this.endRec = used >> 2;
   }

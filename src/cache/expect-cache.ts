@@ -37,7 +37,14 @@ export function decodeStoredExpect(attrs: string): Expect {
 export class ExpectCache {
   private readonly objects = new Map<string, ExpectObject>();
   private live = 0;
-  readonly counters: CacheCounters = { created: 0, createFailed: 0, updated: 0, updateFailed: 0, destroyed: 0, destroyFailed: 0 };
+  readonly counters: CacheCounters = {
+    created: 0,
+    createFailed: 0,
+    updated: 0,
+    updateFailed: 0,
+    destroyed: 0,
+    destroyFailed: 0,
+  };
   /** Called when an expectation is refused because the cache is full (after createFailed counted it). */
   onRefused?: () => void;
 
@@ -46,7 +53,11 @@ export class ExpectCache {
    * @param limit most expectations held (conntrackd's HashLimit); more are refused and counted
    * @param encodeOptions how expectations are stored = how they are sent (CommitTimeout)
    */
-  constructor(readonly name: string, readonly limit: number, private readonly encodeOptions: ExpEncodeOptions) {}
+  constructor(
+    readonly name: string,
+    readonly limit: number,
+    private readonly encodeOptions: ExpEncodeOptions,
+  ) {}
 
   /** Expectations that are not DEAD. */
   get size(): number {

@@ -58,7 +58,8 @@ export function mergeEntry(prev: Entry, next: Entry): Entry {
     if (v === undefined) continue;
     const old = out[k];
     // protocol info is itself partial in events: merge one level down
-    out[k] = (k === 'tcp' || k === 'sctp' || k === 'dccp') && old && typeof old === 'object' ? Object.assign(old, v) : v;
+    out[k] =
+      (k === 'tcp' || k === 'sctp' || k === 'dccp') && old && typeof old === 'object' ? Object.assign(old, v) : v;
   }
   return prev;
 }

@@ -5,13 +5,24 @@
 // the full command line (program.ts), which then behaves as it always did: this parser only
 // takes argument lists that commander would read the same way (test/unit/cli/client-argv.test.ts
 // holds the two equal).
-import { CLIENT_FLAGS, matchChoice, type ClientFlag, type ClientFlagKey, type DaemonCliOptions } from './client-flags.js';
+import {
+  CLIENT_FLAGS,
+  matchChoice,
+  type ClientFlag,
+  type ClientFlagKey,
+  type DaemonCliOptions,
+} from './client-flags.js';
 
 export type ClientCall =
   | { kind: 'version' }
   | { kind: 'request'; action: ClientFlagKey; opts: DaemonCliOptions }
   | { kind: 'notify'; program: DaemonCliOptions; args: string[]; opts: { json?: boolean } }
-  | { kind: 'transition'; program: DaemonCliOptions; name: 'promote' | 'demote'; opts: { force?: boolean; json?: boolean } }
+  | {
+      kind: 'transition';
+      program: DaemonCliOptions;
+      name: 'promote' | 'demote';
+      opts: { force?: boolean; json?: boolean };
+    }
   | { kind: 'status'; program: DaemonCliOptions; opts: { json?: boolean } };
 
 const FLAG_BY_NAME = new Map<string, ClientFlag>();
@@ -42,7 +53,13 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
     if (name === '-C' || name === '--config') {
       // `-C FILE`, `--config FILE`, `--config=FILE`
       const value = inline ?? args[++i];
-      if (opts.config !== undefined || value === undefined || value === '' || (inline === undefined && looksLikeOption(value))) return undefined;
+      if (
+        opts.config !== undefined ||
+        value === undefined ||
+        value === '' ||
+        (inline === undefined && looksLikeOption(value))
+      )
+        return undefined;
       opts.config = value;
       continue;
     }
@@ -56,7 +73,8 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
       // once only; `--name=value` only for a flag that takes a value
       if (opts[flag.key] !== undefined || (inline !== undefined && !flag.arg)) return undefined;
       let value: string | true = true;
-      const given = inline ?? (flag.arg && i + 1 < args.length && !looksLikeOption(args[i + 1]) ? args[++i] : undefined);
+      const given =
+        inline ?? (flag.arg && i + 1 < args.length && !looksLikeOption(args[i + 1]) ? args[++i] : undefined);
       if (given !== undefined) {
         const hit = matchChoice(given, flag.arg!.choices);
         if (hit === undefined) return undefined;
@@ -77,13 +95,18 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
   return given.length === 1 ? { kind: 'request', action: given[0].key, opts } : undefined;
 }
 
-function subcommand(name: 'notify' | 'promote' | 'demote' | 'status', program: DaemonCliOptions, rest: string[]): ClientCall | undefined {
+function subcommand(
+  name: 'notify' | 'promote' | 'demote' | 'status',
+  program: DaemonCliOptions,
+  rest: string[],
+): ClientCall | undefined {
   const allowed = name === 'promote' || name === 'demote' ? ['--json', '--force'] : ['--json'];
   const opts: { json?: boolean; force?: boolean } = {};
   const operands: string[] = [];
   for (const arg of rest) {
     if (!looksLikeOption(arg)) operands.push(arg);
-    else if (allowed.includes(arg) && !opts[arg.slice(2) as 'json' | 'force']) opts[arg.slice(2) as 'json' | 'force'] = true;
+    else if (allowed.includes(arg) && !opts[arg.slice(2) as 'json' | 'force'])
+      opts[arg.slice(2) as 'json' | 'force'] = true;
     else return undefined;
   }
   if (name === 'notify') return operands.length > 0 ? { kind: 'notify', program, args: operands, opts } : undefined;

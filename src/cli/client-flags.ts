@@ -35,24 +35,65 @@ export interface ClientFlag {
   help: string;
 }
 
-export type ClientFlagKey = 'commit' | 'flush' | 'flushKernel' | 'resyncKernel' | 'bulk' | 'requestResync' | 'purge' | 'kill' | 'stats' | 'internal' | 'external';
+export type ClientFlagKey =
+  | 'commit'
+  | 'flush'
+  | 'flushKernel'
+  | 'resyncKernel'
+  | 'bulk'
+  | 'requestResync'
+  | 'purge'
+  | 'kill'
+  | 'stats'
+  | 'internal'
+  | 'external';
 
 const CT_EXPECT = ['ct', 'expect'] as const;
 const ctOrExpect = { placeholder: 'ct|expect', choices: CT_EXPECT };
 
 /** The request flags, in the order of the help. */
 export const CLIENT_FLAGS: readonly ClientFlag[] = [
-  { key: 'commit', short: 'c', long: 'commit', arg: ctOrExpect, help: 'commit the external cache into the kernel table' },
-  { key: 'flush', short: 'f', long: 'flush', arg: { placeholder: 'internal|external', choices: ['internal', 'external'] }, help: 'flush the internal and/or external cache' },
-  { key: 'flushKernel', short: 'F', long: 'flush-kernel', arg: ctOrExpect, help: 'flush the kernel table (entries the Filter ignores are kept)' },
-  { key: 'resyncKernel', short: 'R', long: 'resync-kernel', arg: ctOrExpect, help: 're-read the kernel table into the internal cache' },
+  {
+    key: 'commit',
+    short: 'c',
+    long: 'commit',
+    arg: ctOrExpect,
+    help: 'commit the external cache into the kernel table',
+  },
+  {
+    key: 'flush',
+    short: 'f',
+    long: 'flush',
+    arg: { placeholder: 'internal|external', choices: ['internal', 'external'] },
+    help: 'flush the internal and/or external cache',
+  },
+  {
+    key: 'flushKernel',
+    short: 'F',
+    long: 'flush-kernel',
+    arg: ctOrExpect,
+    help: 'flush the kernel table (entries the Filter ignores are kept)',
+  },
+  {
+    key: 'resyncKernel',
+    short: 'R',
+    long: 'resync-kernel',
+    arg: ctOrExpect,
+    help: 're-read the kernel table into the internal cache',
+  },
   { key: 'bulk', short: 'B', long: 'bulk', help: 'send the whole internal cache to the peer' },
   { key: 'requestResync', short: 'n', long: 'request-resync', help: 'ask the peer for its whole internal cache' },
   { key: 'purge', short: 't', long: 'purge', help: 'flush the kernel table after PurgeTimeout seconds' },
   { key: 'kill', short: 'k', long: 'kill', help: 'stop the daemon' },
   {
-    key: 'stats', short: 's', long: 'stats', help: 'statistics: network, cache, runtime, link, rsqueue, process, queue, ct, expect',
-    arg: { placeholder: 'section', choices: ['network', 'cache', 'runtime', 'link', 'rsqueue', 'process', 'queue', 'ct', 'expect', 'multicast'] },
+    key: 'stats',
+    short: 's',
+    long: 'stats',
+    help: 'statistics: network, cache, runtime, link, rsqueue, process, queue, ct, expect',
+    arg: {
+      placeholder: 'section',
+      choices: ['network', 'cache', 'runtime', 'link', 'rsqueue', 'process', 'queue', 'ct', 'expect', 'multicast'],
+    },
   },
   { key: 'internal', short: 'i', long: 'internal', arg: ctOrExpect, help: 'dump the internal cache' },
   { key: 'external', short: 'e', long: 'external', arg: ctOrExpect, help: 'dump the external cache' },

@@ -6,7 +6,8 @@ import { ConfigError } from '../config/errors.js';
 export function configCommand(): Command {
   const config = new Command('config').description('check or convert configuration files');
 
-  config.command('check')
+  config
+    .command('check')
     .description('validate a configuration (ctsync JSON or conntrackd.conf); every problem is listed with its place')
     .argument('<file>')
     .option('--json', 'print the resolved configuration (defaults filled in) as JSON')
@@ -16,7 +17,10 @@ export function configCommand(): Command {
         const { config: cfg, warnings, format } = await loadConfig(file);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
-        else process.stdout.write(`${file}: ok (${format === 'json' ? 'ctsync JSON' : 'conntrackd.conf'}${warnings.length ? `, ${warnings.length} warning(s)` : ''})\n`);
+        else
+          process.stdout.write(
+            `${file}: ok (${format === 'json' ? 'ctsync JSON' : 'conntrackd.conf'}${warnings.length ? `, ${warnings.length} warning(s)` : ''})\n`,
+          );
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         process.stderr.write(err.message + '\n');
@@ -24,7 +28,8 @@ export function configCommand(): Command {
       }
     });
 
-  config.command('convert')
+  config
+    .command('convert')
     .description('convert a conntrackd.conf into ctsync JSON (printed on stdout)')
     .argument('<file>')
     .action(async (file: string) => {

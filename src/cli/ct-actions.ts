@@ -26,7 +26,10 @@ export async function list(opts: ListOptions): Promise<void> {
   const filter: DumpFilter = { family: opts.family, zone: opts.zone, mark: opts.mark, markMask: opts.markMask };
   const json = opts.json;
   const extended = opts.extended;
-  const n = await client.dump(filter, json ? (e) => out.line(entryToJson(e)) : (e) => out.line(formatEntry(e, { extended })));
+  const n = await client.dump(
+    filter,
+    json ? (e) => out.line(entryToJson(e)) : (e) => out.line(formatEntry(e, { extended })),
+  );
   out.flush();
   client.close();
   if (!json) process.stderr.write(`ctsync: ${n} flow entries have been shown.\n`);
@@ -64,25 +67,48 @@ function acceptParsed(errors: string[], skipInvalid: boolean | undefined): boole
 }
 
 /** Summary and exit code of a batched update (`load --update`). */
-function reportUpdate(u: { updated: number; missing: number; failed: CreateFailure<unknown>[] }, count: number, source: string, lines: number[], opts: LoadOptions): void {
+function reportUpdate(
+  u: { updated: number; missing: number; failed: CreateFailure<unknown>[] },
+  count: number,
+  source: string,
+  lines: number[],
+  opts: LoadOptions,
+): void {
   for (const f of u.failed) printError(`${source}:${lines[f.index]}: ${f.reason}`);
   const summary = { entries: count, updated: u.updated, missing: u.missing, failed: u.failed.length };
   if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else if (!opts.quiet) process.stderr.write(`ctsync: ${u.updated} updated, ${u.missing} not found, ${u.failed.length} failed\n`);
+  else if (!opts.quiet)
+    process.stderr.write(`ctsync: ${u.updated} updated, ${u.missing} not found, ${u.failed.length} failed\n`);
   if (u.failed.length || u.missing) process.exitCode = 1;
 }
 
 /** Summary and exit code of a batched create (`load`); `noun` names the items in the summary. */
-function reportCreate(r: CreateResult<unknown>, count: number, invalid: number, seconds: number, source: string, lines: number[], opts: LoadOptions, noun: string): void {
+function reportCreate(
+  r: CreateResult<unknown>,
+  count: number,
+  invalid: number,
+  seconds: number,
+  source: string,
+  lines: number[],
+  opts: LoadOptions,
+  noun: string,
+): void {
   for (const f of r.failed) printError(`${source}:${lines[f.index]}: ${f.reason}`);
   const summary = {
-    entries: count, created: r.created, existing: r.existing, replaced: r.replaced,
-    failed: r.failed.length, invalid, seconds: Number(seconds.toFixed(6)),
+    entries: count,
+    created: r.created,
+    existing: r.existing,
+    replaced: r.replaced,
+    failed: r.failed.length,
+    invalid,
+    seconds: Number(seconds.toFixed(6)),
   };
   if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else if (!opts.quiet) {
-    process.stderr.write(`ctsync: ${r.created} created, ${r.existing} already existing, ${r.replaced} replaced, ${r.failed.length} failed` +
-      `${invalid ? `, ${invalid} invalid lines skipped` : ''} (${count} ${noun} in ${seconds.toFixed(3)} s)\n`);
+    process.stderr.write(
+      `ctsync: ${r.created} created, ${r.existing} already existing, ${r.replaced} replaced, ${r.failed.length} failed` +
+        `${invalid ? `, ${invalid} invalid lines skipped` : ''} (${count} ${noun} in ${seconds.toFixed(3)} s)\n`,
+    );
   }
   if (r.failed.length || invalid || (r.existing && !opts.replace)) process.exitCode = 1;
 }
@@ -92,7 +118,10 @@ interface LoadKind<T> {
   /** What the summary calls the items. */
   noun: string;
   parse(text: string, source: string): Promise<ParsedLines<T>>;
-  update(client: ConntrackClient, items: T[]): Promise<{ updated: number; missing: number; failed: CreateFailure<unknown>[] }>;
+  update(
+    client: ConntrackClient,
+    items: T[],
+  ): Promise<{ updated: number; missing: number; failed: CreateFailure<unknown>[] }>;
   create(client: ConntrackClient, items: T[], replace: boolean | undefined): Promise<CreateResult<unknown>>;
 }
 
@@ -149,11 +178,14 @@ export interface EventsOptions {
   expect?: boolean;
 }
 
-
 export async function events(opts: EventsOptions): Promise<void> {
   const conntrack = opts.conntrack ?? true;
   // expectation groups are joined whole; the type filter applies to them here
-  const ev = new ConntrackEvents({ types: conntrack ? opts.types : [], expectations: opts.expect, rcvbuf: opts.bufferSize });
+  const ev = new ConntrackEvents({
+    types: conntrack ? opts.types : [],
+    expectations: opts.expect,
+    rcvbuf: opts.bufferSize,
+  });
   const out = new LineWriter(1, 0); // unbuffered: events are live
   let seen = 0;
   const done = new Promise<void>((resolve) => {
@@ -167,19 +199,29 @@ export async function events(opts: EventsOptions): Promise<void> {
     };
     ev.on('event', (type, e, portid) => {
       // like conntrack -E: name the program behind events a netlink request caused
-      out.line(opts.json ? JSON.stringify({ type, ...e, ...(portid ? { portid } : {}) }) : formatEvent(type, e, portid ? { portid, progname: programOfPortId(portid) } : undefined));
+      out.line(
+        opts.json
+          ? JSON.stringify({ type, ...e, ...(portid ? { portid } : {}) })
+          : formatEvent(type, e, portid ? { portid, progname: programOfPortId(portid) } : undefined),
+      );
       out.flush();
       counted();
     });
     ev.on('expect', (type, x, portid) => {
       if (opts.types && !opts.types.includes(type)) return;
       // conntrack -E expect prints no [USERSPACE] part; the JSON line keeps the port id
-      out.line(opts.json ? JSON.stringify({ type, table: 'expect', ...x, ...(portid ? { portid } : {}) }) : formatExpectEvent(type, x));
+      out.line(
+        opts.json
+          ? JSON.stringify({ type, table: 'expect', ...x, ...(portid ? { portid } : {}) })
+          : formatExpectEvent(type, x),
+      );
       out.flush();
       counted();
     });
     ev.on('overrun', ({ bufferSize, count }) => {
-      const relist = [conntrack ? "'ctsync ct list'" : '', opts.expect ? "'ctsync ct expect list'" : ''].filter(Boolean).join(' and ');
+      const relist = [conntrack ? "'ctsync ct list'" : '', opts.expect ? "'ctsync ct expect list'" : '']
+        .filter(Boolean)
+        .join(' and ');
       const msg = `event overrun: the kernel dropped events (receive buffer ${bufferSize} bytes, overrun #${count}); the table must be re-read with ${relist}`;
       if (opts.json) {
         out.line(JSON.stringify({ type: 'OVERRUN', bufferSize, count }));
@@ -205,7 +247,12 @@ function printCpuStats(stats: CpuStats[], json: boolean | undefined): void {
   const out = new LineWriter();
   for (const { cpu, ...counters } of stats) {
     if (json) out.line(JSON.stringify({ cpu, ...counters }));
-    else out.line(`cpu=${String(cpu).padEnd(4)}\t${Object.entries(counters).map(([k, v]) => `${k}=${v} `).join('')}`);
+    else
+      out.line(
+        `cpu=${String(cpu).padEnd(4)}\t${Object.entries(counters)
+          .map(([k, v]) => `${k}=${v} `)
+          .join('')}`,
+      );
   }
   out.flush();
 }
@@ -223,7 +270,10 @@ export async function expectList(opts: { json?: boolean; family?: number }): Pro
   const client = new ConntrackClient({ blocking: true });
   const out = new LineWriter();
   // few and small: plain JSON.stringify (decodeExpect already orders the fields)
-  const n = await client.dumpExpect({ family: opts.family }, opts.json ? (x) => out.line(JSON.stringify(x)) : (x) => out.line(formatExpect(x)));
+  const n = await client.dumpExpect(
+    { family: opts.family },
+    opts.json ? (x) => out.line(JSON.stringify(x)) : (x) => out.line(formatExpect(x)),
+  );
   out.flush();
   client.close();
   if (!opts.json) process.stderr.write(`ctsync: ${n} expectations have been shown.\n`);
@@ -233,7 +283,10 @@ export function expectLoad(file: string, opts: LoadOptions): Promise<void> {
   return loadItems(file, opts, LOAD_EXPECTATIONS);
 }
 
-export async function expectDelete(file: string, opts: { skipInvalid?: boolean; json?: boolean; quiet?: boolean }): Promise<void> {
+export async function expectDelete(
+  file: string,
+  opts: { skipInvalid?: boolean; json?: boolean; quiet?: boolean },
+): Promise<void> {
   const input = readInput(file);
   if (!input) return;
   const { source } = input;
@@ -243,9 +296,16 @@ export async function expectDelete(file: string, opts: { skipInvalid?: boolean; 
   const d = await client.deleteExpect(items);
   client.close();
   for (const f of d.failed) printError(`${source}:${lines[f.index]}: ${f.reason}`);
-  const summary = { entries: items.length, deleted: d.deleted, missing: d.missing, failed: d.failed.length, invalid: errors.length };
+  const summary = {
+    entries: items.length,
+    deleted: d.deleted,
+    missing: d.missing,
+    failed: d.failed.length,
+    invalid: errors.length,
+  };
   if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
-  else if (!opts.quiet) process.stderr.write(`ctsync: ${d.deleted} deleted, ${d.missing} not found, ${d.failed.length} failed\n`);
+  else if (!opts.quiet)
+    process.stderr.write(`ctsync: ${d.deleted} deleted, ${d.missing} not found, ${d.failed.length} failed\n`);
   if (d.failed.length || d.missing || errors.length) process.exitCode = 1;
 }
 
@@ -268,5 +328,8 @@ export async function expectFlush(opts: { family?: number }): Promise<void> {
   const n = await client.flushExpect(opts.family);
   client.close();
   if (opts.family === undefined) process.stderr.write('ctsync: expectation table has been emptied.\n');
-  else process.stderr.write(`ctsync: ${n} ${opts.family === AF_INET6 ? 'ipv6' : 'ipv4'} expectations have been deleted.\n`);
+  else
+    process.stderr.write(
+      `ctsync: ${n} ${opts.family === AF_INET6 ? 'ipv6' : 'ipv4'} expectations have been deleted.\n`,
+    );
 }

@@ -19,28 +19,45 @@ function oneOf(what: string, choices: readonly string[]) {
 
 export function addDaemonOptions(program: Command): void {
   program
-    .option('-C, --config <file>', `configuration: conntrackd.conf or ctsync JSON (default: ${DEFAULT_CONFIGS.join(' or ')})`)
+    .option(
+      '-C, --config <file>',
+      `configuration: conntrackd.conf or ctsync JSON (default: ${DEFAULT_CONFIGS.join(' or ')})`,
+    )
     .option('-d, --daemon', 'run the daemon in the background');
   for (const f of CLIENT_FLAGS) {
-    if (f.arg) program.option(`-${f.short}, --${f.long} [${f.arg.placeholder}]`, f.help, oneOf(`-${f.short}`, f.arg.choices));
+    if (f.arg)
+      program.option(`-${f.short}, --${f.long} [${f.arg.placeholder}]`, f.help, oneOf(`-${f.short}`, f.arg.choices));
     else program.option(`-${f.short}, --${f.long}`, f.help);
   }
   program
     .option('-x, --xml', 'XML output for -i/-e (not supported: use --json)')
     .option('--json', 'JSON output (JSON lines for -i/-e)')
     .addOption(new Option('--background-child').hideHelp())
-    .option('--log-level <level>', 'daemon log level: error, warn, info, verbose, debug', oneOf('--log-level', ['error', 'warn', 'info', 'verbose', 'debug']));
+    .option(
+      '--log-level <level>',
+      'daemon log level: error, warn, info, verbose, debug',
+      oneOf('--log-level', ['error', 'warn', 'info', 'verbose', 'debug']),
+    );
 }
 
 export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise<void> {
   const actions = requestFlags(opts);
-  if (actions.length > 1) throw new InvalidArgumentError(`one request at a time: got ${actions.map((a) => `--${a.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')}`);
+  if (actions.length > 1)
+    throw new InvalidArgumentError(
+      `one request at a time: got ${actions.map((a) => `--${a.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')}`,
+    );
   const path = configPath(opts);
   if (actions.length === 0) {
     const { runDaemon, startInBackground } = await import('../daemon/daemon.js');
     if (opts.daemon) {
       const loaded = await loadConfigForCli(path); // config errors are reported here, not lost in a log
-      const args = [argv[1], '-C', path, '--background-child', ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
+      const args = [
+        argv[1],
+        '-C',
+        path,
+        '--background-child',
+        ...(opts.logLevel ? ['--log-level', opts.logLevel] : []),
+      ];
       await startInBackground(args, loaded.config);
       return;
     }

@@ -5,16 +5,23 @@ import { notifyRequest, statusRequest, transitionRequest } from './client-reques
 
 export function haCommands(program: Command): Command[] {
   const notify = new Command('notify')
-    .description('keepalived notify script: ctsync -C FILE notify TYPE NAME STATE [PRIORITY] (the 4 arguments keepalived appends)')
+    .description(
+      'keepalived notify script: ctsync -C FILE notify TYPE NAME STATE [PRIORITY] (the 4 arguments keepalived appends)',
+    )
     .argument('<args...>', 'INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP|DELETED [PRIORITY]')
     .option('--json', 'print the decision as JSON')
     .action((args: string[], opts: { json?: boolean }) => notifyRequest(program.opts(), args, opts));
 
-  const transition = (name: 'promote' | 'demote'): Command => new Command(name)
-    .description(name === 'promote' ? 'make this node the active one: commit, resync, bulk send' : 'make this node the backup: request a resync, schedule a purge')
-    .option('--force', 'run the transition even if the node already has that role')
-    .option('--json', 'print the outcome as JSON')
-    .action((opts: { force?: boolean; json?: boolean }) => transitionRequest(program.opts(), name, opts));
+  const transition = (name: 'promote' | 'demote'): Command =>
+    new Command(name)
+      .description(
+        name === 'promote'
+          ? 'make this node the active one: commit, resync, bulk send'
+          : 'make this node the backup: request a resync, schedule a purge',
+      )
+      .option('--force', 'run the transition even if the node already has that role')
+      .option('--json', 'print the outcome as JSON')
+      .action((opts: { force?: boolean; json?: boolean }) => transitionRequest(program.opts(), name, opts));
 
   const status = new Command('status')
     .description('role, last transition, caches and link of the running daemon')

@@ -17,10 +17,14 @@ import { printError, writeOut } from './output.js';
 async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<void> {
   try {
     switch (call.kind) {
-      case 'request': return await clientRequest(call.action, call.opts, await daemonSocket(call.opts));
-      case 'notify': return await notifyRequest(call.program, call.args, call.opts);
-      case 'transition': return await transitionRequest(call.program, call.name, call.opts);
-      case 'status': return await statusRequest(call.program, call.opts);
+      case 'request':
+        return await clientRequest(call.action, call.opts, await daemonSocket(call.opts));
+      case 'notify':
+        return await notifyRequest(call.program, call.args, call.opts);
+      case 'transition':
+        return await transitionRequest(call.program, call.name, call.opts);
+      case 'status':
+        return await statusRequest(call.program, call.opts);
     }
   } catch (err) {
     printError(err instanceof Error ? err.message : String(err));

@@ -6,7 +6,10 @@ import fs from 'node:fs';
 export class LineWriter {
   private chunk = '';
 
-  constructor(private readonly fd = 1, private readonly limit = 64 * 1024) {}
+  constructor(
+    private readonly fd = 1,
+    private readonly limit = 64 * 1024,
+  ) {}
 
   line(s: string): void {
     this.chunk += s + '\n';

@@ -30,7 +30,11 @@ export async function runProgram(argv: string[]): Promise<void> {
     await program().parseAsync(argv);
   } catch (err) {
     // by name: importing NetlinkError would load the netlink modules for every command
-    if (err instanceof Error && err.name === 'NetlinkError' && (err as Error & { errno?: number }).errno === 1 /* EPERM */) {
+    if (
+      err instanceof Error &&
+      err.name === 'NetlinkError' &&
+      (err as Error & { errno?: number }).errno === 1 /* EPERM */
+    ) {
       printError(`${err.message}: ctsync needs root (CAP_NET_ADMIN) to talk to the conntrack table`);
     } else printError(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;

@@ -18,12 +18,26 @@ function fail(what: string, value: unknown, why: string): never {
 
 function name(what: string, v: string): string {
   const cls = classifyWord(v);
-  if (cls !== 'string') fail(what, v, cls === 'ip' ? 'conntrackd would read it as an IPv6 address' : cls === 'keyword' ? 'it is a conntrackd.conf keyword' : cls === 'bool' ? 'conntrackd would read it as a boolean' : cls === 'mode' ? 'conntrackd would read it as a sync mode' : 'conntrackd names are a letter followed by letters, digits, ".", "-" or "_"');
+  if (cls !== 'string')
+    fail(
+      what,
+      v,
+      cls === 'ip'
+        ? 'conntrackd would read it as an IPv6 address'
+        : cls === 'keyword'
+          ? 'it is a conntrackd.conf keyword'
+          : cls === 'bool'
+            ? 'conntrackd would read it as a boolean'
+            : cls === 'mode'
+              ? 'conntrackd would read it as a sync mode'
+              : 'conntrackd names are a letter followed by letters, digits, ".", "-" or "_"',
+    );
   return v;
 }
 
 function path(what: string, v: string): string {
-  if (!v.startsWith('/') || /[\s"#{}]/.test(v)) fail(what, v, 'conntrackd paths start with "/" and contain no spaces, quotes, "#" or braces');
+  if (!v.startsWith('/') || /[\s"#{}]/.test(v))
+    fail(what, v, 'conntrackd paths start with "/" and contain no spaces, quotes, "#" or braces');
   return v;
 }
 
@@ -64,10 +78,15 @@ function protocolWord(num: number): string {
   return word;
 }
 
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export function toConntrackdConf(config: CtsyncConfig): string {
   const s = config.sync;
   const g = config.general;
-  const out: string[] = ['# Written by ctsync from its configuration; read by conntrackd 1.4.7 and ctsync alike.', 'Sync {', '\tMode FTFW {'];
+  const out: string[] = [
+    '# Written by ctsync from its configuration; read by conntrackd 1.4.7 and ctsync alike.',
+    'Sync {',
+    '\tMode FTFW {',
+  ];
   out.push(`\t\tResendQueueSize ${s.resendQueueSize}`);
   out.push(`\t\tACKWindowSize ${s.ackWindowSize}`);
   if (s.commitTimeout !== undefined) out.push(`\t\tCommitTimeout ${s.commitTimeout}`);
@@ -101,13 +120,27 @@ export function toConntrackdConf(config: CtsyncConfig): string {
   out.push(`\tNetlinkEventsReliable ${onOff(g.netlinkEventsReliable)}`);
   if (g.pollSecs !== undefined) out.push(`\tPollSecs ${g.pollSecs}`);
   out.push(`\tEventIterationLimit ${g.eventIterationLimit}`);
-  if (g.scheduler) out.push('\tScheduler {', `\t\tType ${g.scheduler.type.toUpperCase()}`, `\t\tPriority ${g.scheduler.priority}`, '\t}');
-  else out.push('\t# No Scheduler: ctsync leaves the scheduling policy alone; conntrackd switches to SCHED_RR priority 99.');
+  if (g.scheduler)
+    out.push(
+      '\tScheduler {',
+      `\t\tType ${g.scheduler.type.toUpperCase()}`,
+      `\t\tPriority ${g.scheduler.priority}`,
+      '\t}',
+    );
+  else
+    out.push(
+      '\t# No Scheduler: ctsync leaves the scheduling policy alone; conntrackd switches to SCHED_RR priority 99.',
+    );
   const f = g.filter;
   if (f.protocol || f.address || f.state || f.from !== 'userspace') {
     out.push(`\tFilter From ${f.from === 'userspace' ? 'Userspace' : 'Kernelspace'} {`);
     const mode = (m: string) => (m === 'accept' ? 'Accept' : 'Ignore');
-    if (f.protocol) out.push(`\t\tProtocol ${mode(f.protocol.mode)} {`, ...f.protocol.protocols.map((p) => `\t\t\t${protocolWord(p)}`), '\t\t}');
+    if (f.protocol)
+      out.push(
+        `\t\tProtocol ${mode(f.protocol.mode)} {`,
+        ...f.protocol.protocols.map((p) => `\t\t\t${protocolWord(p)}`),
+        '\t\t}',
+      );
     if (f.address) {
       out.push(`\t\tAddress ${mode(f.address.mode)} {`);
       for (const a of f.address.ipv4) out.push(`\t\t\tIPv4_address ${ip('filter address', a)}`);
@@ -122,8 +155,15 @@ export function toConntrackdConf(config: CtsyncConfig): string {
     out.push('\t}');
   }
   out.push('}');
-  if (config.ha !== undefined || config.hooks !== undefined || config.log !== undefined || config.metrics !== undefined) {
-    out.push('# ctsync-only sections (ha, hooks, log, metrics) have no conntrackd.conf equivalent and are not written.');
+  if (
+    config.ha !== undefined ||
+    config.hooks !== undefined ||
+    config.log !== undefined ||
+    config.metrics !== undefined
+  ) {
+    out.push(
+      '# ctsync-only sections (ha, hooks, log, metrics) have no conntrackd.conf equivalent and are not written.',
+    );
   }
   return `${out.join('\n')}\n`;
 }

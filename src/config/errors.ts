@@ -58,7 +58,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   let bestScore = Infinity;
   for (const c of candidates) {
     const d = c.toLowerCase() === lower ? 0 : distance(lower, c.toLowerCase());
-    if (d < bestScore) { best = c; bestScore = d; }
+    if (d < bestScore) {
+      best = c;
+      bestScore = d;
+    }
   }
   if (best === undefined) return undefined;
   const limit = Math.max(1, Math.floor(Math.min(word.length, best.length) / 3));

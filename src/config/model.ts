@@ -21,8 +21,19 @@
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
 
-export type SyslogFacility = 'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
-export const SYSLOG_FACILITIES: readonly SyslogFacility[] = ['daemon', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'];
+export type SyslogFacility =
+  'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
+export const SYSLOG_FACILITIES: readonly SyslogFacility[] = [
+  'daemon',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+];
 
 export type FilterMode = 'accept' | 'ignore';
 
@@ -40,8 +51,19 @@ export interface SchedulesConfig {
 }
 
 /** TCP states a `State` filter can name (conntrackd keywords; `CLOSED` is read as `CLOSE`, `LISTEN` is the kernel's SYN_SENT2). */
-export type TcpFilterState = 'SYN_SENT' | 'SYN_RECV' | 'ESTABLISHED' | 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT' | 'CLOSE' | 'LISTEN';
-export const TCP_FILTER_STATES: readonly TcpFilterState[] = ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'LISTEN'];
+export type TcpFilterState =
+  'SYN_SENT' | 'SYN_RECV' | 'ESTABLISHED' | 'FIN_WAIT' | 'CLOSE_WAIT' | 'LAST_ACK' | 'TIME_WAIT' | 'CLOSE' | 'LISTEN';
+export const TCP_FILTER_STATES: readonly TcpFilterState[] = [
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'LISTEN',
+];
 
 // ------------------------------------------------------------------------------------ resolved
 
@@ -275,6 +297,7 @@ export const DEFAULTS = {
  * The resolved configuration: defaults filled in, `true` shorthands expanded, protocol names
  * resolved to numbers. Expects an input that passed validateConfig (unknown protocol names throw).
  */
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   const s = input.sync;
   const g = input.general ?? {};
@@ -315,9 +338,12 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   };
   if (s.commitTimeout !== undefined) sync.commitTimeout = s.commitTimeout;
 
-  const logFile = g.logFile === true ? DEFAULT_LOG_FILE : g.logFile ?? D.general.logFile;
-  const syslog = g.syslog === true ? DEFAULT_SYSLOG_FACILITY : g.syslog ?? D.general.syslog;
-  const overrun = g.netlinkOverrunResync === true ? DEFAULT_OVERRUN_RESYNC_SECS : g.netlinkOverrunResync ?? D.general.netlinkOverrunResync;
+  const logFile = g.logFile === true ? DEFAULT_LOG_FILE : (g.logFile ?? D.general.logFile);
+  const syslog = g.syslog === true ? DEFAULT_SYSLOG_FACILITY : (g.syslog ?? D.general.syslog);
+  const overrun =
+    g.netlinkOverrunResync === true
+      ? DEFAULT_OVERRUN_RESYNC_SECS
+      : (g.netlinkOverrunResync ?? D.general.netlinkOverrunResync);
 
   const filter: FilterConfig = { from: g.filter?.from ?? D.general.filterFrom };
   const f = g.filter;
@@ -332,7 +358,8 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
       }),
     };
   }
-  if (f?.address) filter.address = { mode: f.address.mode, ipv4: [...(f.address.ipv4 ?? [])], ipv6: [...(f.address.ipv6 ?? [])] };
+  if (f?.address)
+    filter.address = { mode: f.address.mode, ipv4: [...(f.address.ipv4 ?? [])], ipv6: [...(f.address.ipv6 ?? [])] };
   if (f?.state) filter.state = { mode: f.state.mode, tcpStates: [...f.state.tcpStates] };
 
   const unix: GeneralConfig['unix'] = { path: g.unix?.path ?? D.general.unixPath };
@@ -347,7 +374,10 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
     lockFile: g.lockFile ?? D.general.lockFile,
     unix,
     // ctsync default (see DEFAULTS): the configured initial size is always honoured.
-    netlinkBufferSizeMaxGrowth: Math.max(g.netlinkBufferSizeMaxGrowth ?? D.general.netlinkBufferSizeMaxGrowth, g.netlinkBufferSize ?? 0),
+    netlinkBufferSizeMaxGrowth: Math.max(
+      g.netlinkBufferSizeMaxGrowth ?? D.general.netlinkBufferSizeMaxGrowth,
+      g.netlinkBufferSize ?? 0,
+    ),
     netlinkOverrunResync: overrun,
     netlinkEventsReliable: g.netlinkEventsReliable ?? D.general.netlinkEventsReliable,
     eventIterationLimit: g.eventIterationLimit ?? D.general.eventIterationLimit,

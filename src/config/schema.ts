@@ -50,7 +50,10 @@ export function isInterfaceName(s: string): boolean {
 }
 
 export function isMulticast(addr: string): boolean {
-  if (isIPv4(addr)) { const first = Number(addr.split('.')[0]); return first >= 224 && first <= 239; }
+  if (isIPv4(addr)) {
+    const first = Number(addr.split('.')[0]);
+    return first >= 224 && first <= 239;
+  }
   if (isIPv6(addr)) return /^ff/i.test(addr);
   return false;
 }
@@ -63,8 +66,17 @@ const port = { type: 'integer', minimum: 1, maximum: 65535, expected: 'a UDP por
 const ipv4 = { type: 'string', format: 'ipv4', expected: 'an IPv4 address' };
 const ipv6 = { type: 'string', format: 'ipv6', expected: 'an IPv6 address' };
 const ip = { type: 'string', format: 'ip', expected: 'an IPv4 or IPv6 address' };
-const ifname = { type: 'string', format: 'ifname', expected: 'a network interface name such as "eth2" (1-15 characters, no "/", ":" or spaces)' };
-const absPath = (max: number) => ({ type: 'string', format: 'abs-path', maxLength: max, expected: `an absolute path (starting with "/", at most ${max} characters)` });
+const ifname = {
+  type: 'string',
+  format: 'ifname',
+  expected: 'a network interface name such as "eth2" (1-15 characters, no "/", ":" or spaces)',
+};
+const absPath = (max: number) => ({
+  type: 'string',
+  format: 'abs-path',
+  maxLength: max,
+  expected: `an absolute path (starting with "/", at most ${max} characters)`,
+});
 const mode = { enum: ['accept', 'ignore'], expected: '"accept" or "ignore"' };
 const socketBuffer = { ...posInt, expected: 'a buffer size in bytes (1 to 2147483647)' };
 
@@ -99,7 +111,13 @@ const multicastChannel = channelSchema('multicast', 'group', {
   ipv4Interface: { ...ipv4, expected: 'the local IPv4 address of the sync interface' },
 });
 
-const helperName = { type: 'string', minLength: 1, maxLength: 15, pattern: '^\\S+$', expected: 'a conntrack helper name such as "ftp" (1-15 characters, no spaces)' };
+const helperName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 15,
+  pattern: '^\\S+$',
+  expected: 'a conntrack helper name such as "ftp" (1-15 characters, no spaces)',
+};
 
 export const configSchema = {
   $id: 'https://ctsync.dev/schema/config.json',
@@ -156,8 +174,14 @@ export const configSchema = {
         systemd: bool,
         hashSize: posInt,
         hashLimit: posInt,
-        logFile: { anyOf: [{ type: 'boolean' }, absPath(256)], expected: 'false, true (/var/log/conntrackd.log) or an absolute path' },
-        syslog: { anyOf: [{ type: 'boolean' }, { enum: SYSLOG_FACILITIES }], expected: `false, true ("daemon") or one of ${SYSLOG_FACILITIES.map((f) => `"${f}"`).join(', ')}` },
+        logFile: {
+          anyOf: [{ type: 'boolean' }, absPath(256)],
+          expected: 'false, true (/var/log/conntrackd.log) or an absolute path',
+        },
+        syslog: {
+          anyOf: [{ type: 'boolean' }, { enum: SYSLOG_FACILITIES }],
+          expected: `false, true ("daemon") or one of ${SYSLOG_FACILITIES.map((f) => `"${f}"`).join(', ')}`,
+        },
         lockFile: absPath(256),
         unix: {
           type: 'object',
@@ -165,8 +189,16 @@ export const configSchema = {
           properties: { path: absPath(107), backlog: posInt },
         },
         netlinkBufferSize: { ...posInt, expected: 'a buffer size in bytes (1 to 2147483647)' },
-        netlinkBufferSizeMaxGrowth: { type: 'integer', minimum: 0, maximum: INT_MAX, expected: 'a buffer size in bytes (0 to 2147483647)' },
-        netlinkOverrunResync: { anyOf: [{ type: 'boolean' }, posInt], expected: 'false, true (30 s) or seconds (1 to 2147483647)' },
+        netlinkBufferSizeMaxGrowth: {
+          type: 'integer',
+          minimum: 0,
+          maximum: INT_MAX,
+          expected: 'a buffer size in bytes (0 to 2147483647)',
+        },
+        netlinkOverrunResync: {
+          anyOf: [{ type: 'boolean' }, posInt],
+          expected: 'false, true (30 s) or seconds (1 to 2147483647)',
+        },
         netlinkEventsReliable: bool,
         pollSecs: { ...posInt, expected: 'seconds (1 to 2147483647)' },
         eventIterationLimit: posInt,
@@ -194,7 +226,10 @@ export const configSchema = {
                   type: 'array',
                   expected: 'a list of IP protocols',
                   items: {
-                    anyOf: [{ type: 'integer', minimum: 0, maximum: 255 }, { type: 'string', minLength: 1 }],
+                    anyOf: [
+                      { type: 'integer', minimum: 0, maximum: 255 },
+                      { type: 'string', minLength: 1 },
+                    ],
                     expected: 'an IP protocol number (0-255) or a name from /etc/protocols such as "tcp"',
                   },
                 },
@@ -206,8 +241,22 @@ export const configSchema = {
               additionalProperties: false,
               properties: {
                 mode,
-                ipv4: { type: 'array', items: { type: 'string', format: 'ipv4-cidr', expected: 'an IPv4 address or network such as "192.168.0.0/24"' } },
-                ipv6: { type: 'array', items: { type: 'string', format: 'ipv6-cidr', expected: 'an IPv6 address or network such as "fd00::/8"' } },
+                ipv4: {
+                  type: 'array',
+                  items: {
+                    type: 'string',
+                    format: 'ipv4-cidr',
+                    expected: 'an IPv4 address or network such as "192.168.0.0/24"',
+                  },
+                },
+                ipv6: {
+                  type: 'array',
+                  items: {
+                    type: 'string',
+                    format: 'ipv6-cidr',
+                    expected: 'an IPv6 address or network such as "fd00::/8"',
+                  },
+                },
               },
             },
             state: {
@@ -216,7 +265,10 @@ export const configSchema = {
               additionalProperties: false,
               properties: {
                 mode,
-                tcpStates: { type: 'array', items: { enum: TCP_FILTER_STATES, expected: `a TCP state: ${TCP_FILTER_STATES.join(', ')}` } },
+                tcpStates: {
+                  type: 'array',
+                  items: { enum: TCP_FILTER_STATES, expected: `a TCP state: ${TCP_FILTER_STATES.join(', ')}` },
+                },
               },
             },
           },
@@ -231,7 +283,10 @@ export const configSchema = {
       additionalProperties: false,
       expected: 'the log section: {"level": "info"}',
       properties: {
-        level: { enum: ['error', 'warn', 'info', 'verbose', 'debug'], expected: 'a log level: error, warn, info, verbose or debug' },
+        level: {
+          enum: ['error', 'warn', 'info', 'verbose', 'debug'],
+          expected: 'a log level: error, warn, info, verbose or debug',
+        },
       },
     },
     schedules: {
@@ -239,15 +294,30 @@ export const configSchema = {
       additionalProperties: false,
       expected: 'the schedules section: {"consistencyCheck": "*/5 * * * *", "statsLog": "0 * * * *"}',
       properties: {
-        consistencyCheck: { type: 'string', format: 'cron', expected: 'a cron expression (node-cron syntax, e.g. "*/5 * * * *")' },
-        statsLog: { type: 'string', format: 'cron', expected: 'a cron expression (node-cron syntax, e.g. "0 * * * *")' },
+        consistencyCheck: {
+          type: 'string',
+          format: 'cron',
+          expected: 'a cron expression (node-cron syntax, e.g. "*/5 * * * *")',
+        },
+        statsLog: {
+          type: 'string',
+          format: 'cron',
+          expected: 'a cron expression (node-cron syntax, e.g. "0 * * * *")',
+        },
       },
     },
     metrics: {},
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictTypes: false, strictRequired: false });
+const ajv = new Ajv({
+  allErrors: true,
+  verbose: true,
+  discriminator: true,
+  strict: true,
+  strictTypes: false,
+  strictRequired: false,
+});
 ajv.addKeyword({ keyword: 'expected', schemaType: 'string' });
 ajv.addFormat('ipv4', { type: 'string', validate: isIPv4 });
 ajv.addFormat('ipv6', { type: 'string', validate: isIPv6 });
@@ -260,7 +330,8 @@ ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
 let cronValidate: ((expression: string) => boolean) | undefined;
 ajv.addFormat('cron', {
   type: 'string',
-  validate: (s: string) => (cronValidate ??= (createRequire(import.meta.url)('node-cron') as { validate(e: string): boolean }).validate)(s),
+  validate: (s: string) =>
+    (cronValidate ??= (createRequire(import.meta.url)('node-cron') as { validate(e: string): boolean }).validate)(s),
 });
 ajv.addFormat('abs-path', { type: 'string', validate: (s: string) => s.startsWith('/') && !s.includes('\0') });
 const validateSchema = ajv.compile(configSchema);
@@ -281,7 +352,11 @@ export function keyPath(pointer: string): string {
 }
 
 function join(path: string, key: string): string {
-  return path === '' ? key : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  return path === ''
+    ? key
+    : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)
+      ? `${path}.${key}`
+      : `${path}[${JSON.stringify(key)}]`;
 }
 
 /** A value as it appears in messages: JSON for scalars, a kind for containers. */
@@ -294,7 +369,13 @@ export function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-interface SchemaNode { expected?: string; properties?: Record<string, SchemaNode>; type?: string; enum?: readonly unknown[]; const?: unknown }
+interface SchemaNode {
+  expected?: string;
+  properties?: Record<string, SchemaNode>;
+  type?: string;
+  enum?: readonly unknown[];
+  const?: unknown;
+}
 
 const UNSUPPORTED_MODE: Record<string, string> = {
   alarm: 'Mode ALARM is not supported by ctsync (only "ftfw")',
@@ -302,6 +383,7 @@ const UNSUPPORTED_MODE: Record<string, string> = {
   notrack: 'Mode NOTRACK is not supported by ctsync (only "ftfw")',
 };
 
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined {
   const path = keyPath(e.instancePath);
   const parent = (e.parentSchema ?? {}) as SchemaNode;
@@ -312,7 +394,12 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       const allowed = Object.keys(parent.properties ?? {});
       const near = closest(key, allowed);
-      return { path: join(path, key), message: near ? `unknown key (did you mean "${near}"?)` : `unknown key (expected one of: ${allowed.join(', ')})` };
+      return {
+        path: join(path, key),
+        message: near
+          ? `unknown key (did you mean "${near}"?)`
+          : `unknown key (expected one of: ${allowed.join(', ')})`,
+      };
     }
     case 'required': {
       const key = (e.params as { missingProperty: string }).missingProperty;
@@ -321,7 +408,14 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
     }
     case 'discriminator': {
       // A missing or unknown tag is already reported by `required` / the enum on `kind`.
-      if (all.some((o) => (o.keyword === 'required' && o.instancePath === e.instancePath) || o.instancePath === `${e.instancePath}/kind`)) return undefined;
+      if (
+        all.some(
+          (o) =>
+            (o.keyword === 'required' && o.instancePath === e.instancePath) ||
+            o.instancePath === `${e.instancePath}/kind`,
+        )
+      )
+        return undefined;
       const p = e.params as { tag: string; tagValue: unknown };
       return { path: join(path, p.tag), message: `must be "udp" or "multicast", got ${show(p.tagValue)}` };
     }
@@ -330,18 +424,31 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
       if (path === 'sync.mode' && typeof e.data === 'string' && UNSUPPORTED_MODE[e.data.toLowerCase()]) {
         return { path, message: UNSUPPORTED_MODE[e.data.toLowerCase()]! };
       }
-      if (/^sync\.channels\[[0-9]+\]\.kind$/.test(path) && typeof e.data === 'string' && e.data.toLowerCase() === 'tcp') {
+      if (
+        /^sync\.channels\[[0-9]+\]\.kind$/.test(path) &&
+        typeof e.data === 'string' &&
+        e.data.toLowerCase() === 'tcp'
+      ) {
         return { path, message: 'TCP channels are not supported by ctsync (use "udp" or "multicast")' };
       }
-      const values = e.keyword === 'const' ? [(e.params as { allowedValue: unknown }).allowedValue] : (e.params as { allowedValues: unknown[] }).allowedValues;
-      return { path, message: `must be ${expected ?? `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`}${got}` };
+      const values =
+        e.keyword === 'const'
+          ? [(e.params as { allowedValue: unknown }).allowedValue]
+          : (e.params as { allowedValues: unknown[] }).allowedValues;
+      return {
+        path,
+        message: `must be ${expected ?? `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`}${got}`,
+      };
     }
     case 'type':
     case 'format':
     case 'pattern':
     case 'anyOf':
     case 'oneOf':
-      return { path, message: `must be ${expected ?? (e.keyword === 'type' ? `of type ${(e.params as { type: string }).type}` : (e.message ?? 'valid'))}${got}` };
+      return {
+        path,
+        message: `must be ${expected ?? (e.keyword === 'type' ? `of type ${(e.params as { type: string }).type}` : (e.message ?? 'valid'))}${got}`,
+      };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
@@ -349,7 +456,10 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
       return { path, message: `${e.message ?? 'out of range'}${got}` };
     case 'minItems': {
       const n = (e.params as { limit: number }).limit;
-      return { path, message: `must have at least ${n} ${n === 1 ? 'entry' : 'entries'}${expected ? ` (${expected})` : ''}` };
+      return {
+        path,
+        message: `must have at least ${n} ${n === 1 ? 'entry' : 'entries'}${expected ? ` (${expected})` : ''}`,
+      };
     }
     case 'maxItems': {
       const n = (e.params as { limit: number }).limit;
@@ -359,7 +469,12 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
     case 'maxLength': {
       const n = (e.params as { limit: number }).limit;
       const len = typeof e.data === 'string' ? e.data.length : 0;
-      const msg = e.keyword === 'minLength' ? (n === 1 ? 'must not be empty' : `must be at least ${n} characters long`) : `must be at most ${n} characters long, got ${len}`;
+      const msg =
+        e.keyword === 'minLength'
+          ? n === 1
+            ? 'must not be empty'
+            : `must be at least ${n} characters long`
+          : `must be at most ${n} characters long, got ${len}`;
       return { path, message: expected ? `${msg} (expected ${expected})` : msg };
     }
     default:
@@ -402,6 +517,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 const PROTOCOL_HINTS: Record<string, string> = { icmpv6: 'ipv6-icmp', icmp6: 'ipv6-icmp', ipv6icmp: 'ipv6-icmp' };
 
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 function semanticProblems(root: unknown): KeyedProblem[] {
   const out: KeyedProblem[] = [];
   if (!isObj(root)) return out;
@@ -417,30 +533,54 @@ function semanticProblems(root: unknown): KeyedProblem[] {
       const at = `sync.channels[${i}]`;
       if (c.default === true) defaults.push(i);
       if (kind0 && typeof c.kind === 'string' && (c.kind === 'udp' || c.kind === 'multicast') && c.kind !== kind0) {
-        out.push({ path: `${at}.kind`, message: `must be "${kind0}" like sync.channels[${i0}] (all links of a config use one transport), got "${c.kind}"` });
+        out.push({
+          path: `${at}.kind`,
+          message: `must be "${kind0}" like sync.channels[${i0}] (all links of a config use one transport), got "${c.kind}"`,
+        });
       }
       if (c.kind === 'udp') {
         const has4 = c.ipv4Address !== undefined;
         const has6 = c.ipv6Address !== undefined;
         if (has4 && has6) out.push({ path: at, message: 'must have ipv4Address or ipv6Address, not both' });
-        if (!has4 && !has6) out.push({ path: `${at}.ipv4Address`, message: 'is missing; expected the local address to bind, as ipv4Address or ipv6Address' });
+        if (!has4 && !has6)
+          out.push({
+            path: `${at}.ipv4Address`,
+            message: 'is missing; expected the local address to bind, as ipv4Address or ipv6Address',
+          });
         const dest = c.destination;
         if (typeof dest === 'string') {
-          if (has4 && !has6 && typeof c.ipv4Address === 'string' && isIPv6(dest)) out.push({ path: `${at}.destination`, message: `must be an IPv4 address like ipv4Address, got ${show(dest)}` });
-          if (has6 && !has4 && typeof c.ipv6Address === 'string' && isIPv4(dest)) out.push({ path: `${at}.destination`, message: `must be an IPv6 address like ipv6Address, got ${show(dest)}` });
+          if (has4 && !has6 && typeof c.ipv4Address === 'string' && isIPv6(dest))
+            out.push({
+              path: `${at}.destination`,
+              message: `must be an IPv4 address like ipv4Address, got ${show(dest)}`,
+            });
+          if (has6 && !has4 && typeof c.ipv6Address === 'string' && isIPv4(dest))
+            out.push({
+              path: `${at}.destination`,
+              message: `must be an IPv6 address like ipv6Address, got ${show(dest)}`,
+            });
         }
       } else if (c.kind === 'multicast') {
         const g = c.group;
         if (typeof g === 'string' && (isIPv4(g) || isIPv6(g)) && !isMulticast(g)) {
-          out.push({ path: `${at}.group`, message: `must be a multicast address (224.0.0.0/4 or ff00::/8), got ${show(g)}` });
+          out.push({
+            path: `${at}.group`,
+            message: `must be a multicast address (224.0.0.0/4 or ff00::/8), got ${show(g)}`,
+          });
         }
         if (typeof g === 'string' && isIPv6(g) && c.ipv4Interface !== undefined) {
-          out.push({ path: `${at}.ipv4Interface`, message: 'only applies to an IPv4 group (IPv6 groups use the interface index of "interface")' });
+          out.push({
+            path: `${at}.ipv4Interface`,
+            message: 'only applies to an IPv4 group (IPv6 groups use the interface index of "interface")',
+          });
         }
       }
     });
     if (defaults.length > 1) {
-      out.push({ path: 'sync.channels', message: `at most one channel may be "default", got ${defaults.length} (${defaults.map((i) => `[${i}]`).join(', ')})` });
+      out.push({
+        path: 'sync.channels',
+        message: `at most one channel may be "default", got ${defaults.length} (${defaults.map((i) => `[${i}]`).join(', ')})`,
+      });
     }
   }
   const general = root.general;
@@ -450,7 +590,10 @@ function semanticProblems(root: unknown): KeyedProblem[] {
     protocol.protocols.forEach((p, i) => {
       if (typeof p !== 'string' || p === '' || protocolByNameLoose(p) !== undefined) return;
       const hint = PROTOCOL_HINTS[p.toLowerCase()] ?? closest(p, PROTOCOL_NAMES);
-      out.push({ path: `general.filter.protocol.protocols[${i}]`, message: `unknown protocol name ${show(p)}${hint ? ` (did you mean "${hint}"?)` : ' (not in /etc/protocols)'}` });
+      out.push({
+        path: `general.filter.protocol.protocols[${i}]`,
+        message: `unknown protocol name ${show(p)}${hint ? ` (did you mean "${hint}"?)` : ' (not in /etc/protocols)'}`,
+      });
     });
   }
   return out;
@@ -463,7 +606,8 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of [...semanticProblems(value), ...checkHaConfig(value)]) if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
+  for (const p of [...semanticProblems(value), ...checkHaConfig(value)])
+    if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }
 
@@ -475,7 +619,8 @@ export function keyedMessage(p: KeyedProblem): string {
 /** Returns `value` typed as a config input if valid; throws a ConfigError listing every problem. */
 export function validateConfig(value: unknown, source: string): CtsyncConfigInput {
   const problems = checkConfig(value);
-  if (problems.length > 0) throw new ConfigError(problems.map((p): ConfigProblem => ({ source, path: p.path, message: keyedMessage(p) })));
+  if (problems.length > 0)
+    throw new ConfigError(problems.map((p): ConfigProblem => ({ source, path: p.path, message: keyedMessage(p) })));
   return value as CtsyncConfigInput;
 }
 
@@ -484,20 +629,36 @@ export function lintConfig(config: CtsyncConfig): KeyedProblem[] {
   const out: KeyedProblem[] = [];
   const s = config.sync;
   if (s.disableExternalCache && s.commitTimeout !== undefined) {
-    out.push({ path: 'sync.commitTimeout', message: 'is ignored when disableExternalCache is on (received entries go straight into the kernel)' });
+    out.push({
+      path: 'sync.commitTimeout',
+      message: 'is ignored when disableExternalCache is on (received entries go straight into the kernel)',
+    });
   }
   const seenLinks = new Map<string, number>();
   s.channels.forEach((c, i) => {
     const key = c.kind === 'udp' ? `${c.ipv4Address ?? c.ipv6Address}|${c.port}` : `${c.group}|${c.port}`;
     const prev = seenLinks.get(key);
-    if (prev !== undefined) out.push({ path: `sync.channels[${i}]`, message: `uses the same ${c.kind === 'udp' ? 'local address and port' : 'group and port'} as an earlier link; use distinct ones per link`, related: `sync.channels[${prev}]` });
+    if (prev !== undefined)
+      out.push({
+        path: `sync.channels[${i}]`,
+        message: `uses the same ${c.kind === 'udp' ? 'local address and port' : 'group and port'} as an earlier link; use distinct ones per link`,
+        related: `sync.channels[${prev}]`,
+      });
     else seenLinks.set(key, i);
   });
   const exp = s.options.expectationSync;
-  if (Array.isArray(exp)) dupes(exp.map((x) => x.toLowerCase()), 'sync.options.expectationSync', out);
+  if (Array.isArray(exp))
+    dupes(
+      exp.map((x) => x.toLowerCase()),
+      'sync.options.expectationSync',
+      out,
+    );
   const f = config.general.filter;
   if (f.protocol) dupes(f.protocol.protocols, 'general.filter.protocol.protocols', out);
-  if (f.address) { dupes(f.address.ipv4, 'general.filter.address.ipv4', out); dupes(f.address.ipv6, 'general.filter.address.ipv6', out); }
+  if (f.address) {
+    dupes(f.address.ipv4, 'general.filter.address.ipv4', out);
+    dupes(f.address.ipv6, 'general.filter.address.ipv6', out);
+  }
   if (f.state) dupes(f.state.tcpStates, 'general.filter.state.tcpStates', out);
   return out;
 }
@@ -506,7 +667,12 @@ function dupes(list: readonly unknown[], path: string, out: KeyedProblem[]): voi
   const seen = new Map<unknown, number>();
   list.forEach((v, i) => {
     const prev = seen.get(v);
-    if (prev !== undefined) out.push({ path: `${path}[${i}]`, message: `repeats an earlier entry (${show(v)})`, related: `${path}[${prev}]` });
+    if (prev !== undefined)
+      out.push({
+        path: `${path}[${i}]`,
+        message: `repeats an earlier entry (${show(v)})`,
+        related: `${path}[${prev}]`,
+      });
     else seen.set(v, i);
   });
 }

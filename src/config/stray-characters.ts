@@ -68,7 +68,8 @@ const NAMED: ReadonlyMap<number, readonly [string, string]> = new Map([
 const hex4 = (code: number) => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** True for C0 controls other than tab, LF and CR, DEL and C1 controls. */
-const isControl = (code: number) => (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || (code >= 0x7f && code <= 0x9f);
+const isControl = (code: number) =>
+  (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || (code >= 0x7f && code <= 0x9f);
 
 /**
  * The stray character `c` (one UTF-16 code unit) if conntrackd.conf cannot have it outside a
@@ -80,7 +81,10 @@ export function strayCharacter(c: string): StrayCharacter | undefined {
   const named = NAMED.get(code);
   if (!named && !isControl(code)) return undefined;
   const [name, advice] = named ?? ['control character', DELETE];
-  const conntrackd = code === 0 || code >= 0x80 ? 'conntrackd 1.4.7 stops reading the file there' : 'conntrackd 1.4.7 fails with a syntax error';
+  const conntrackd =
+    code === 0 || code >= 0x80
+      ? 'conntrackd 1.4.7 stops reading the file there'
+      : 'conntrackd 1.4.7 fails with a syntax error';
   return { name: `${hex4(code)} ${name}`, advice, spaceLike: advice === SPACE || advice === NEWLINE, conntrackd };
 }
 

@@ -11,13 +11,22 @@
 import { endianness } from 'node:os';
 import { IPS } from '../netlink/constants.js';
 import type { Entry, EventType, Expect, Tuple } from './entry.js';
-import {
-  EXPECT_FLAG_NAMES, dccpStateName, l3protoName, protoName, sctpStateName, tcpStateName,
-} from './names.js';
+import { EXPECT_FLAG_NAMES, dccpStateName, l3protoName, protoName, sctpStateName, tcpStateName } from './names.js';
 
 export {
-  protoName, l3protoName, tcpStateName, sctpStateName, dccpStateName, protoNumber, tcpStateNumber,
-  sctpStateNumber, dccpStateNumber, parseConnlabelConf, TCP_STATES, SCTP_STATES, DCCP_STATES,
+  protoName,
+  l3protoName,
+  tcpStateName,
+  sctpStateName,
+  dccpStateName,
+  protoNumber,
+  tcpStateNumber,
+  sctpStateNumber,
+  dccpStateNumber,
+  parseConnlabelConf,
+  TCP_STATES,
+  SCTP_STATES,
+  DCCP_STATES,
   EXPECT_FLAG_NAMES,
 } from './names.js';
 
@@ -72,13 +81,23 @@ function addrPart(family: number, t: Tuple, srcTag: string, dstTag: string): str
 /** Layer-4 fields of a tuple, chosen by that tuple's protocol number. */
 function l4Part(t: Tuple): string {
   switch (t.proto) {
-    case 6: case 17: case 136: case 132: case 33:
+    case 6:
+    case 17:
+    case 136:
+    case 132:
+    case 33:
       return 'sport=' + (t.sport ?? 0) + ' dport=' + (t.dport ?? 0) + ' ';
     case 47:
       // The library prints the 16-bit keys of the GRE tuple in unpadded lowercase hex.
-      return 'srckey=0x' + ((t.sport ?? 0) & 0xffff).toString(16) +
-        ' dstkey=0x' + ((t.dport ?? 0) & 0xffff).toString(16) + ' ';
-    case 1: case 58:
+      return (
+        'srckey=0x' +
+        ((t.sport ?? 0) & 0xffff).toString(16) +
+        ' dstkey=0x' +
+        ((t.dport ?? 0) & 0xffff).toString(16) +
+        ' '
+      );
+    case 1:
+    case 58:
       return 'type=' + (t.icmpType ?? 0) + ' code=' + (t.icmpCode ?? 0) + ' id=' + (t.icmpId ?? 0) + ' ';
     default:
       return '';
@@ -101,8 +120,21 @@ function pad2(n: number): string {
 export function ctime(sec: number): string {
   const d = new Date(sec * 1000);
   const day = d.getDate();
-  return DAYS[d.getDay()] + ' ' + MONTHS[d.getMonth()] + (day < 10 ? '  ' : ' ') + day + ' ' +
-    pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds()) + ' ' + d.getFullYear();
+  return (
+    DAYS[d.getDay()] +
+    ' ' +
+    MONTHS[d.getMonth()] +
+    (day < 10 ? '  ' : ' ') +
+    day +
+    ' ' +
+    pad2(d.getHours()) +
+    ':' +
+    pad2(d.getMinutes()) +
+    ':' +
+    pad2(d.getSeconds()) +
+    ' ' +
+    d.getFullYear()
+  );
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -130,9 +162,7 @@ function deltaPart(e: Entry, now: number | undefined): string {
   const start = nsToSec(e.timestampStart!);
   const stopNs = e.timestampStop;
   // A zero or missing stop means "still alive": the library measures up to time(NULL).
-  const stop = stopNs !== undefined && stopNs !== '0'
-    ? nsToSec(stopNs)
-    : now ?? Math.floor(Date.now() / 1000);
+  const stop = stopNs !== undefined && stopNs !== '0' ? nsToSec(stopNs) : (now ?? Math.floor(Date.now() / 1000));
   const delta = stop - start;
   // Printed as %llu of a signed time_t: a negative delta wraps.
   return 'delta-time=' + (delta >= 0 ? delta : (2n ** 64n + BigInt(delta)).toString()) + ' ';
@@ -246,7 +276,16 @@ export function formatExpectEvent(type: EventType, x: Expect): string {
  * `[active since Ns]`.
  */
 export function formatCacheEntry(e: Entry, activeSeconds: number, external: boolean): string {
-  const shown: Entry = { ...e, timeout: undefined, use: undefined, id: undefined, countersOrig: undefined, countersReply: undefined, timestampStart: undefined, timestampStop: undefined };
+  const shown: Entry = {
+    ...e,
+    timeout: undefined,
+    use: undefined,
+    id: undefined,
+    countersOrig: undefined,
+    countersReply: undefined,
+    timestampStart: undefined,
+    timestampStop: undefined,
+  };
   if (external) shown.reply = undefined;
   return formatEntry(shown) + ' [active since ' + activeSeconds + 's]';
 }

@@ -57,7 +57,16 @@ export function writeKeyHead(b: Uint8Array, family: number, proto: number, zone:
 }
 
 /** The last 4 bytes of a key, at `o`: ports or ICMP type, code and id, by protocol (0 for absent ones). */
-export function writeKeyL4(b: Uint8Array, o: number, proto: number, sport: number, dport: number, type: number, code: number, id: number): void {
+export function writeKeyL4(
+  b: Uint8Array,
+  o: number,
+  proto: number,
+  sport: number,
+  dport: number,
+  type: number,
+  code: number,
+  id: number,
+): void {
   if (isIcmp(proto)) {
     b[o] = type;
     b[o + 1] = code;
@@ -87,7 +96,15 @@ export function flowKeyOfFields(f: FlowFields, b: Uint8Array): number {
   for (let i = 0, s = t.src; i < al; i++) b[4 + i] = s < 0 ? 0 : tb[s + i];
   for (let i = 0, d = t.dst; i < al; i++) b[4 + al + i] = d < 0 ? 0 : tb[d + i];
   const o = 4 + 2 * al;
-  writeKeyL4(b, o, t.proto, t.sport < 0 ? 0 : t.sport, t.dport < 0 ? 0 : t.dport, t.icmpType < 0 ? 0 : t.icmpType,
-    t.icmpCode < 0 ? 0 : t.icmpCode, t.icmpId < 0 ? 0 : t.icmpId);
+  writeKeyL4(
+    b,
+    o,
+    t.proto,
+    t.sport < 0 ? 0 : t.sport,
+    t.dport < 0 ? 0 : t.dport,
+    t.icmpType < 0 ? 0 : t.icmpType,
+    t.icmpCode < 0 ? 0 : t.icmpCode,
+    t.icmpId < 0 ? 0 : t.icmpId,
+  );
   return o + 4;
 }

@@ -4,22 +4,53 @@
 
 /** Layer-4 names the library knows; every other number prints as "unknown". */
 const PROTO_NAMES: Record<number, string> = {
-  1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite',
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  33: 'dccp',
+  47: 'gre',
+  58: 'icmpv6',
+  132: 'sctp',
+  136: 'udplite',
 };
 
 /** Index = kernel state number (enum tcp_conntrack); 9 is the kernel's SYN_SENT2 (a.k.a. LISTEN). */
 export const TCP_STATES: readonly string[] = [
-  'NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT',
-  'CLOSE', 'SYN_SENT2',
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
 ];
 
 export const SCTP_STATES: readonly string[] = [
-  'NONE', 'CLOSED', 'COOKIE_WAIT', 'COOKIE_ECHOED', 'ESTABLISHED', 'SHUTDOWN_SENT', 'SHUTDOWN_RECD',
-  'SHUTDOWN_ACK_SENT', 'HEARTBEAT_SENT', 'HEARTBEAT_ACKED',
+  'NONE',
+  'CLOSED',
+  'COOKIE_WAIT',
+  'COOKIE_ECHOED',
+  'ESTABLISHED',
+  'SHUTDOWN_SENT',
+  'SHUTDOWN_RECD',
+  'SHUTDOWN_ACK_SENT',
+  'HEARTBEAT_SENT',
+  'HEARTBEAT_ACKED',
 ];
 
 export const DCCP_STATES: readonly string[] = [
-  'NONE', 'REQUEST', 'RESPOND', 'PARTOPEN', 'OPEN', 'CLOSEREQ', 'CLOSING', 'TIMEWAIT', 'IGNORE',
+  'NONE',
+  'REQUEST',
+  'RESPOND',
+  'PARTOPEN',
+  'OPEN',
+  'CLOSEREQ',
+  'CLOSING',
+  'TIMEWAIT',
+  'IGNORE',
   'INVALID',
 ];
 
@@ -63,7 +94,9 @@ export function dccpStateNumber(name: string): number {
 
 /** Expectation flag bits (NF_CT_EXPECT_*) in the order the library prints them. */
 export const EXPECT_FLAG_NAMES: readonly (readonly [number, string])[] = [
-  [1, 'PERMANENT'], [2, 'INACTIVE'], [4, 'USERSPACE'],
+  [1, 'PERMANENT'],
+  [2, 'INACTIVE'],
+  [4, 'USERSPACE'],
 ];
 
 /**
@@ -79,7 +112,10 @@ export function parseConnlabelConf(text: string): (string | undefined)[] {
     if (line[0] === '#') continue;
     const m = /^[ \t\f\r\v]*[+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)(.*)$/s.exec(line);
     if (!m) continue;
-    const bit = parseInt(m[1]!, m[1]!.length > 1 && m[1]![0] === '0' ? (m[1]![1] === 'x' || m[1]![1] === 'X' ? 16 : 8) : 10);
+    const bit = parseInt(
+      m[1]!,
+      m[1]!.length > 1 && m[1]![0] === '0' ? (m[1]![1] === 'x' || m[1]![1] === 'X' ? 16 : 8) : 10,
+    );
     if (!(bit < 1024) || out[bit] !== undefined) continue;
     const name = m[2]!.replace(/^[ \t\f\r\v]+|[ \t\f\r\v]+$/g, '');
     if (name === '' || !/^[A-Za-z0-9 -]+$/.test(name) || seenNames.has(name)) continue;

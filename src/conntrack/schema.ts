@@ -10,17 +10,44 @@ const u32 = { type: 'integer', minimum: 0, maximum: 4294967295 };
 const ip = { type: 'string', minLength: 2, maxLength: 45 };
 const hexString = { type: 'string', pattern: '^([0-9a-f]{2})*$' };
 const decimal = { type: 'string', pattern: '^[0-9]{1,20}$' };
-const counters = { type: 'object', required: ['packets', 'bytes'], additionalProperties: false, properties: { packets: { type: 'integer', minimum: 0 }, bytes: { type: 'integer', minimum: 0 } } };
-const seqAdj = { type: 'object', required: ['correctionPos', 'offsetBefore', 'offsetAfter'], additionalProperties: false, properties: { correctionPos: u32, offsetBefore: u32, offsetAfter: u32 } };
-const natRange = { type: 'object', additionalProperties: false, properties: { minIp: ip, maxIp: ip, minPort: u16, maxPort: u16 } };
-const rawAttr = { type: 'object', required: ['type', 'data'], additionalProperties: false, properties: { type: u16, data: hexString, path: { type: 'string' } } };
+const counters = {
+  type: 'object',
+  required: ['packets', 'bytes'],
+  additionalProperties: false,
+  properties: { packets: { type: 'integer', minimum: 0 }, bytes: { type: 'integer', minimum: 0 } },
+};
+const seqAdj = {
+  type: 'object',
+  required: ['correctionPos', 'offsetBefore', 'offsetAfter'],
+  additionalProperties: false,
+  properties: { correctionPos: u32, offsetBefore: u32, offsetAfter: u32 },
+};
+const natRange = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { minIp: ip, maxIp: ip, minPort: u16, maxPort: u16 },
+};
+const rawAttr = {
+  type: 'object',
+  required: ['type', 'data'],
+  additionalProperties: false,
+  properties: { type: u16, data: hexString, path: { type: 'string' } },
+};
 
 export const tupleSchema = {
   type: 'object',
   required: ['src', 'dst', 'proto'],
   additionalProperties: false,
   properties: {
-    src: ip, dst: ip, proto: u8, sport: u16, dport: u16, icmpType: u8, icmpCode: u8, icmpId: u16, zone: u16,
+    src: ip,
+    dst: ip,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    icmpType: u8,
+    icmpCode: u8,
+    icmpId: u16,
+    zone: u16,
   },
 } as const;
 
@@ -46,8 +73,17 @@ export const entrySchema = {
     labels: hexString,
     labelsMask: hexString,
     tcp: {
-      type: 'object', additionalProperties: false,
-      properties: { state: u8, wscaleOrig: u8, wscaleReply: u8, flagsOrig: u8, maskOrig: u8, flagsReply: u8, maskReply: u8 },
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        state: u8,
+        wscaleOrig: u8,
+        wscaleReply: u8,
+        flagsOrig: u8,
+        maskOrig: u8,
+        flagsReply: u8,
+        maskReply: u8,
+      },
     },
     sctp: { type: 'object', additionalProperties: false, properties: { state: u8, vtagOrig: u32, vtagReply: u32 } },
     dccp: { type: 'object', additionalProperties: false, properties: { state: u8, role: u8, handshakeSeq: decimal } },
@@ -59,7 +95,12 @@ export const entrySchema = {
     countersReply: counters,
     timestampStart: decimal,
     timestampStop: decimal,
-    synproxy: { type: 'object', required: ['isn', 'its', 'tsoff'], additionalProperties: false, properties: { isn: u32, its: u32, tsoff: u32 } },
+    synproxy: {
+      type: 'object',
+      required: ['isn', 'its', 'tsoff'],
+      additionalProperties: false,
+      properties: { isn: u32, its: u32, tsoff: u32 },
+    },
     unknown: { type: 'array', items: rawAttr },
   },
 } as const;
@@ -102,9 +143,12 @@ let validateExpect: ValidateFunction<Expect> | undefined;
 
 function describe(err: ErrorObject, what = 'entry'): string {
   const where = err.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : what;
-  if (err.keyword === 'additionalProperties') return `${where}: unknown field '${(err.params as { additionalProperty: string }).additionalProperty}'`;
-  if (err.keyword === 'required') return `${where}: missing field '${(err.params as { missingProperty: string }).missingProperty}'`;
-  if (err.keyword === 'enum') return `${where}: must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  if (err.keyword === 'additionalProperties')
+    return `${where}: unknown field '${(err.params as { additionalProperty: string }).additionalProperty}'`;
+  if (err.keyword === 'required')
+    return `${where}: missing field '${(err.params as { missingProperty: string }).missingProperty}'`;
+  if (err.keyword === 'enum')
+    return `${where}: must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
   return `${where}: ${err.message ?? 'invalid'}`;
 }
 
@@ -118,7 +162,13 @@ export function checkEntry(value: unknown): Entry {
   const e = value;
   const v6 = e.family === 10;
   // the address text must match the family: a v4 address in a v6 entry can't be encoded
-  const bad = familyMismatch(e.orig, v6) ? 'orig' : familyMismatch(e.reply, v6) ? 'reply' : familyMismatch(e.master, v6) ? 'master' : '';
+  const bad = familyMismatch(e.orig, v6)
+    ? 'orig'
+    : familyMismatch(e.reply, v6)
+      ? 'reply'
+      : familyMismatch(e.master, v6)
+        ? 'master'
+        : '';
   if (bad) throw new Error(`${bad}: address family does not match family ${e.family} (${v6 ? 'ipv6' : 'ipv4'})`);
   return e;
 }
@@ -139,15 +189,25 @@ export function checkExpect(value: unknown): Expect {
   const v6 = x.family === 10;
   const m = x.mask as Partial<Tuple> & { src: string };
   const n = x.natTuple as (Partial<Tuple> & { src: string; proto: number }) | undefined;
-  const bad = familyMismatch(x.master, v6) ? 'master' : familyMismatch(x.tuple, v6) ? 'tuple'
-    : familyMismatch({ src: m.src, dst: m.dst ?? allOnes(v6) }, v6) ? 'mask'
-      : n && familyMismatch({ src: n.src, dst: n.dst ?? anyAddr(v6) }, v6) ? 'natTuple' : '';
+  const bad = familyMismatch(x.master, v6)
+    ? 'master'
+    : familyMismatch(x.tuple, v6)
+      ? 'tuple'
+      : familyMismatch({ src: m.src, dst: m.dst ?? allOnes(v6) }, v6)
+        ? 'mask'
+        : n && familyMismatch({ src: n.src, dst: n.dst ?? anyAddr(v6) }, v6)
+          ? 'natTuple'
+          : '';
   if (bad) throw new Error(`${bad}: address family does not match family ${x.family} (${v6 ? 'ipv6' : 'ipv4'})`);
-  if ((x.natDir === undefined) !== (x.natTuple === undefined)) throw new Error(`${x.natDir === undefined ? 'natDir' : 'natTuple'}: missing (NAT needs both natDir and natTuple)`);
+  if ((x.natDir === undefined) !== (x.natTuple === undefined))
+    throw new Error(`${x.natDir === undefined ? 'natDir' : 'natTuple'}: missing (NAT needs both natDir and natTuple)`);
   if (m.dst !== undefined && m.proto !== undefined && (n === undefined || n.dst !== undefined)) return x;
   // field order as a dump has it (src, dst, proto, ...)
   const { src: maskSrc, dst: maskDst, proto: maskProto, ...maskRest } = m;
-  const out: Expect = { ...x, mask: { src: maskSrc, dst: maskDst ?? allOnes(v6), proto: maskProto ?? x.tuple.proto, ...maskRest } };
+  const out: Expect = {
+    ...x,
+    mask: { src: maskSrc, dst: maskDst ?? allOnes(v6), proto: maskProto ?? x.tuple.proto, ...maskRest },
+  };
   if (n) {
     const { src: natSrc, dst: natDst, ...natRest } = n;
     out.natTuple = { src: natSrc, dst: natDst ?? anyAddr(v6), ...natRest };

@@ -22,7 +22,12 @@ export function controlRequest(path: string, req: ControlRequest, onRecord?: (r:
     };
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `no daemon is listening on ${path} (is ctsync running with this configuration?)` : err.code === 'EACCES' ? `permission denied on ${path}: run as root` : err.message;
+      const why =
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? `no daemon is listening on ${path} (is ctsync running with this configuration?)`
+          : err.code === 'EACCES'
+            ? `permission denied on ${path}: run as root`
+            : err.message;
       finish(new ControlClientError(why));
     });
     sock.on('data', (d: Buffer) => {

@@ -42,13 +42,18 @@ function peerUid(sock: net.Socket): number | undefined {
 export class ControlServer {
   private server?: net.Server;
 
-  constructor(readonly path: string, private readonly handler: ControlHandler, private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void) {}
+  constructor(
+    readonly path: string,
+    private readonly handler: ControlHandler,
+    private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void,
+  ) {}
 
   async listen(): Promise<void> {
     // A socket file left by a crashed daemon blocks start-up (conntrackd's classic failure):
     // remove it only if nobody answers on it.
     if (fs.existsSync(this.path)) {
-      if (await answers(this.path)) throw new Error(`${this.path}: another daemon is running (it answers on this socket)`);
+      if (await answers(this.path))
+        throw new Error(`${this.path}: another daemon is running (it answers on this socket)`);
       fs.unlinkSync(this.path);
     }
     const server = net.createServer((sock) => this.serve(sock));
@@ -56,7 +61,11 @@ export class ControlServer {
     await new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException): void => {
         const noDir = !fs.existsSync(path.dirname(this.path));
-        reject(new Error(`control socket ${this.path}: cannot listen (${err.code ?? err.message}${noDir ? ': its directory does not exist' : ''}): check Path in General > UNIX`));
+        reject(
+          new Error(
+            `control socket ${this.path}: cannot listen (${err.code ?? err.message}${noDir ? ': its directory does not exist' : ''}): check Path in General > UNIX`,
+          ),
+        );
       };
       server.once('error', fail);
       server.listen(this.path, () => {

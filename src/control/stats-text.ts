@@ -11,19 +11,23 @@ type CacheCounts = { size: number; counters: CacheCounters };
 
 function cacheBlock(name: string, c: CacheCounts): string {
   const k = c.counters;
-  return `cache ${name}:\n` +
+  return (
+    `cache ${name}:\n` +
     `current active connections:\t${n12(c.size)}\n` +
     `connections created:\t\t${n12(k.created)}\tfailed:\t${n12(k.createFailed)}\n` +
     `connections updated:\t\t${n12(k.updated)}\tfailed:\t${n12(k.updateFailed)}\n` +
-    `connections destroyed:\t\t${n12(k.destroyed)}\tfailed:\t${n12(k.destroyFailed)}\n\n`;
+    `connections destroyed:\t\t${n12(k.destroyed)}\tfailed:\t${n12(k.destroyFailed)}\n\n`
+  );
 }
 
 function traffic(e: SyncEngine, header: string): string {
   const s = e.channel.stats;
-  return `${header}\n` +
+  return (
+    `${header}\n` +
     `${n20(s.bytesSent)} Bytes sent ${n20(s.bytesReceived)} Bytes recv\n` +
     `${n20(s.packetsSent)} Pckts sent ${n20(s.packetsReceived)} Pckts recv\n` +
-    `${n20(s.sendErrors)} Error send ${n20(s.receiveErrors)} Error recv\n\n`;
+    `${n20(s.sendErrors)} Error send ${n20(s.receiveErrors)} Error recv\n\n`
+  );
 }
 
 function udpHeader(e: SyncEngine): string {
@@ -48,7 +52,11 @@ export function expectStats(e: SyncEngine): string {
 export function cacheFullLines(e: SyncEngine, kind: 'ct' | 'expect' | 'both'): string[] {
   const lines: Array<string | undefined> = [];
   if (kind !== 'expect') lines.push(cacheFullText(e.internal, 'internal'), cacheFullText(e.external, 'external'));
-  if (kind !== 'ct' && e.expectations) lines.push(cacheFullText(e.internalExpect, 'internal expectation'), cacheFullText(e.externalExpect, 'external expectation'));
+  if (kind !== 'ct' && e.expectations)
+    lines.push(
+      cacheFullText(e.internalExpect, 'internal expectation'),
+      cacheFullText(e.externalExpect, 'external expectation'),
+    );
   return lines.filter((l): l is string => l !== undefined);
 }
 
@@ -59,17 +67,21 @@ function cacheWarnings(lines: string[]): string {
 
 function summary(e: SyncEngine, internal: CacheCounts, external: CacheCounts): string {
   const f = e.ftfw.stats();
-  return cacheBlock('internal', internal) + cacheBlock('external', external) +
+  return (
+    cacheBlock('internal', internal) +
+    cacheBlock('external', external) +
     `traffic processed:\n${n20(0)} Bytes      ${n20(0)} Pckts\n\n` +
     traffic(e, udpHeader(e)) +
     `message tracking:\n${n20(e.malformed.total)} Malformed msgs ${n20(f.lost)} Lost msgs\n\n` +
-    ctsyncStats(e);
+    ctsyncStats(e)
+  );
 }
 
 export function networkStats(e: SyncEngine): string {
   const m = e.malformed;
   const f = e.ftfw.stats();
-  return 'network statistics:\n\trecv:\n' +
+  return (
+    'network statistics:\n\trecv:\n' +
     `\t\tMalformed messages:\t${n20(m.total)}\n` +
     `\t\tWrong protocol version:\t${n20(m.badVersion)}\n` +
     `\t\tMalformed header:\t${n20(m.badHeader)}\n` +
@@ -81,12 +93,14 @@ export function networkStats(e: SyncEngine): string {
     'sequence tracking statistics:\n\trecv:\n' +
     `\t\tPackets lost:\t\t${n20(f.lost)}\n` +
     `\t\tPackets before:\t\t${n20(f.before)}\n\n` +
-    traffic(e, udpHeader(e));
+    traffic(e, udpHeader(e))
+  );
 }
 
 function cacheDetail(name: string, c: CacheView): string {
   const k = c.counters;
-  return `cache:${name}\tactive objects:\t\t${n12(c.size)}\n` +
+  return (
+    `cache:${name}\tactive objects:\t\t${n12(c.size)}\n` +
     `\tactive/total entries:\t\t${n12(c.size)}/${n12(c.totalObjects)}\n` +
     `\tcreation OK/failed:\t\t${n12(k.created)}/${n12(k.createFailed)}\n` +
     `\t\tno memory available:\t${n12(0)}\n` +
@@ -94,16 +108,20 @@ function cacheDetail(name: string, c: CacheView): string {
     `\tupdate OK/failed:\t\t${n12(k.updated)}/${n12(k.updateFailed)}\n` +
     `\t\tentry not found:\t${n12(0)}\n` +
     `\tdeletion created/failed:\t${n12(k.destroyed)}/${n12(k.destroyFailed)}\n` +
-    `\t\tentry not found:\t${n12(k.destroyFailed)}\n\n`;
+    `\t\tentry not found:\t${n12(k.destroyFailed)}\n\n`
+  );
 }
 
 export function cacheStats(e: SyncEngine): string {
-  return cacheDetail('internal', e.internal) + cacheDetail('external', e.external) + cacheWarnings(cacheFullLines(e, 'ct'));
+  return (
+    cacheDetail('internal', e.internal) + cacheDetail('external', e.external) + cacheWarnings(cacheFullLines(e, 'ct'))
+  );
 }
 
 export function runtimeStats(e: SyncEngine, eventsReceived: number, bufferSize: number): string {
   const minutes = Math.floor((Date.now() - e.startedAt) / 60000);
-  return `daemon uptime: ${minutes} min\n\n` +
+  return (
+    `daemon uptime: ${minutes} min\n\n` +
     'netlink stats:\n' +
     `\tevents received:\t${n20(eventsReceived)}\n` +
     `\tevents filtered:\t${n20(0)}\n` +
@@ -121,7 +139,8 @@ export function runtimeStats(e: SyncEngine, eventsReceived: number, bufferSize: 
     `\tselect failed:\t\t\t${n12(0)}\n` +
     `\twait failed:\t\t\t${n12(0)}\n` +
     `\tlocal read failed:\t\t${n12(0)}\n` +
-    `\tlocal unknown request:\t\t${n12(0)}\n\n`;
+    `\tlocal unknown request:\t\t${n12(0)}\n\n`
+  );
 }
 
 export function linkStats(e: SyncEngine): string {
@@ -135,10 +154,12 @@ export function rsqueueStats(e: SyncEngine): string {
 
 export function queueStats(e: SyncEngine): string {
   const f = e.ftfw.stats();
-  return `allocated queue nodes:\t\t${n12(f.rsQueueLen + f.txQueueLen)}\n\n` +
+  return (
+    `allocated queue nodes:\t\t${n12(f.rsQueueLen + f.txQueueLen)}\n\n` +
     `queue txqueue:\ncurrent elements:\t\t${n12(f.txQueueLen)}\nmaximum elements:\t\t${n12(2147483647)}\nnot enough space errors:\t${n12(0)}\n\n` +
     `queue errorq:\ncurrent elements:\t\t${n12(0)}\nmaximum elements:\t\t${n12(128)}\nnot enough space errors:\t${n12(0)}\n\n` +
-    `queue rsqueue:\ncurrent elements:\t\t${n12(f.rsQueueLen)}\nmaximum elements:\t\t${n12(e.config.sync.resendQueueSize)}\nnot enough space errors:\t${n12(f.rsEvicted)}\n\n`;
+    `queue rsqueue:\ncurrent elements:\t\t${n12(f.rsQueueLen)}\nmaximum elements:\t\t${n12(e.config.sync.resendQueueSize)}\nnot enough space errors:\t${n12(f.rsEvicted)}\n\n`
+  );
 }
 
 /** What ctsync counts beyond conntrackd (appended after the stock sections). */
@@ -163,7 +184,8 @@ export function ctsyncStats(e: SyncEngine): string {
     ['kernel event overruns', e.overruns],
     ['resyncs with the kernel', e.resyncs],
   ];
-  if (e.expectations) rows.push(['expectations internal', e.internalExpect.size], ['expectations external', e.externalExpect.size]);
+  if (e.expectations)
+    rows.push(['expectations internal', e.internalExpect.size], ['expectations external', e.externalExpect.size]);
   else rows.push(['EXP messages ignored', e.expectMessagesIgnored]);
   return 'ctsync:\n' + rows.map(([k, v]) => `\t${(k + ':').padEnd(28)}${n20(v)}\n`).join('') + '\n';
 }

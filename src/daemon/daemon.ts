@@ -41,9 +41,11 @@ export function takeLock(path: string, log: Logger): () => void {
         }
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`lock file ${path}: ${(err as Error).message}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new Error(`lock file ${path}: ${(err as Error).message}`, { cause: err });
       const pid = Number(fs.readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) throw new Error(`lock file ${path} is held by a running daemon (pid ${pid}); stop it with -k`, { cause: err });
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid))
+        throw new Error(`lock file ${path} is held by a running daemon (pid ${pid}); stop it with -k`, { cause: err });
       log.warn(`lock file ${path} was left by a process that is gone${pid ? ` (pid ${pid})` : ''}: taking it over`);
       fs.unlinkSync(path);
     }
@@ -52,17 +54,29 @@ export function takeLock(path: string, log: Logger): () => void {
 }
 
 /** node-cron jobs from the `schedules` section (stopped with the process). node-cron is loaded only for them. */
-async function scheduleJobs(config: CtsyncConfig, engine: SyncEngine, handler: DaemonHandler, log: Logger): Promise<void> {
+async function scheduleJobs(
+  config: CtsyncConfig,
+  engine: SyncEngine,
+  handler: DaemonHandler,
+  log: Logger,
+): Promise<void> {
   const s = config.schedules;
   if (!s?.consistencyCheck && !s?.statsLog) return;
   const { default: cron } = await import('node-cron');
   if (s?.consistencyCheck) {
-    cron.schedule(s.consistencyCheck, () => {
-      engine.checkConsistency().catch((err) => log.error(`consistency check failed: ${(err as Error).message}`));
-    }, { name: 'consistency-check', noOverlap: true });
+    cron.schedule(
+      s.consistencyCheck,
+      () => {
+        engine.checkConsistency().catch((err) => log.error(`consistency check failed: ${(err as Error).message}`));
+      },
+      { name: 'consistency-check', noOverlap: true },
+    );
   }
   if (s?.statsLog) {
-    cron.schedule(s.statsLog, () => log.info(`stats: ${JSON.stringify(handler.counters())}`), { name: 'stats-log', noOverlap: true });
+    cron.schedule(s.statsLog, () => log.info(`stats: ${JSON.stringify(handler.counters())}`), {
+      name: 'stats-log',
+      noOverlap: true,
+    });
   }
 }
 
@@ -114,17 +128,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
 const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, '; ');
 
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 async function startDaemon(opts: DaemonOptions): Promise<void> {
   const { config, warnings } = await loadConfig(opts.configPath);
   let execvError: number | undefined;
   const again = config.general.scheduler ? argvWithRealtimeFlags(process.execArgv, process.argv) : undefined;
   if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
   const log = createLogger({
-    level: opts.logLevel ?? config.log?.level, console: opts.console,
-    file: config.general.logFile || undefined, syslog: config.general.syslog || undefined,
+    level: opts.logLevel ?? config.log?.level,
+    console: opts.console,
+    file: config.general.logFile || undefined,
+    syslog: config.general.syslog || undefined,
   });
   for (const w of warnings) log.warn(w);
-  if (execvError !== undefined) log.warn(`could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`);
+  if (execvError !== undefined)
+    log.warn(
+      `could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`,
+    );
   let release: (() => void) | undefined;
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
@@ -160,25 +180,33 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     engine = new SyncEngine(config, log, productionPorts(config));
     const eng = engine;
     const handler = new DaemonHandler({
-      engine: eng, log, shutdown: () => shutdown('kill request'), ha: () => ha,
-      eventsReceived: () => eng.eventsReceived, eventBufferSize: () => eng.eventBufferSize,
+      engine: eng,
+      log,
+      shutdown: () => shutdown('kill request'),
+      ha: () => ha,
+      eventsReceived: () => eng.eventsReceived,
+      eventBufferSize: () => eng.eventBufferSize,
     });
     server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
     await server.listen();
     await engine.start();
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
-    ha = new HaRuntime(resolveHaConfig(config.ha ?? { track: {} }, config.hooks), {
-      commit: () => handler.commitForPromotion(),
-      // After a commit the internal cache already holds the committed flows, and the reload
-      // that follows replaces it from the kernel (and purges what is gone): flushing it first
-      // would leave nothing to bulk-send if that reload failed. Only the external cache goes.
-      flushCaches: () => handler.flushCaches('external'),
-      schedulePurge: () => handler.schedulePurge(),
-      reloadInternal: (send) => eng.reloadInternal(send),
-      bulkSend: () => eng.bulkSend(),
-      requestResync: () => eng.requestResync(),
-    }, log);
+    ha = new HaRuntime(
+      resolveHaConfig(config.ha ?? { track: {} }, config.hooks),
+      {
+        commit: () => handler.commitForPromotion(),
+        // After a commit the internal cache already holds the committed flows, and the reload
+        // that follows replaces it from the kernel (and purges what is gone): flushing it first
+        // would leave nothing to bulk-send if that reload failed. Only the external cache goes.
+        flushCaches: () => handler.flushCaches('external'),
+        schedulePurge: () => handler.schedulePurge(),
+        reloadInternal: (send) => eng.reloadInternal(send),
+        bulkSend: () => eng.bulkSend(),
+        requestResync: () => eng.requestResync(),
+      },
+      log,
+    );
     await ha.start();
     await scheduleJobs(config, eng, handler, log);
   } catch (err) {
@@ -242,7 +270,8 @@ export async function startInBackground(argv: string[], config: CtsyncConfig): P
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 30_000)));
   const state = await Promise.race([ready.then(() => 'ready' as const), exited, timeout]);
   clearTimeout(timer);
-  if (state === 'timeout') throw new Error(`the daemon did not finish starting within 30 s (control socket ${config.general.unix.path})`);
+  if (state === 'timeout')
+    throw new Error(`the daemon did not finish starting within 30 s (control socket ${config.general.unix.path})`);
   if (state !== 'ready') {
     // the child's reason, on one line (before it, its stderr has its log lines)
     const failed = stderr.split('\n').find((l) => l.startsWith(FAILED_MARK));

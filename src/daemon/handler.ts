@@ -27,9 +27,15 @@ export interface DaemonControl {
 type StatsSection = 'general' | 'network' | 'cache' | 'runtime' | 'link' | 'rsqueue' | 'process' | 'queue' | 'expect';
 
 const STATS_BY_ACTION: Record<number, StatsSection> = {
-  [ACTION.STATS]: 'general', [ACTION.STATS_NETWORK]: 'network', [ACTION.STATS_CACHE]: 'cache',
-  [ACTION.STATS_RUNTIME]: 'runtime', [ACTION.STATS_LINK]: 'link', [ACTION.STATS_RSQUEUE]: 'rsqueue',
-  [ACTION.STATS_PROCESS]: 'process', [ACTION.STATS_QUEUE]: 'queue', [ACTION.EXP_STATS]: 'expect',
+  [ACTION.STATS]: 'general',
+  [ACTION.STATS_NETWORK]: 'network',
+  [ACTION.STATS_CACHE]: 'cache',
+  [ACTION.STATS_RUNTIME]: 'runtime',
+  [ACTION.STATS_LINK]: 'link',
+  [ACTION.STATS_RSQUEUE]: 'rsqueue',
+  [ACTION.STATS_PROCESS]: 'process',
+  [ACTION.STATS_QUEUE]: 'queue',
+  [ACTION.EXP_STATS]: 'expect',
 };
 
 /** The live (not DEAD) objects of a cache, decoded, with their age in seconds ("active since"). */
@@ -84,21 +90,33 @@ export class DaemonHandler implements ControlHandler {
   }
 
   private requireExpectations(): void {
-    if (!this.engine.expectations) throw new ControlError('expectations are not synchronized by this daemon: set ExpectationSync on (Sync > Options) to cache, send and commit them');
+    if (!this.engine.expectations)
+      throw new ControlError(
+        'expectations are not synchronized by this daemon: set ExpectationSync on (Sync > Options) to cache, send and commit them',
+      );
   }
 
   stats(section: StatsSection): string {
     const e = this.engine;
     switch (section) {
-      case 'general': return text.generalStats(e);
-      case 'network': return text.networkStats(e);
-      case 'cache': return text.cacheStats(e);
-      case 'runtime': return text.runtimeStats(e, this.d.eventsReceived(), this.d.eventBufferSize());
-      case 'link': return text.linkStats(e);
-      case 'rsqueue': return text.rsqueueStats(e);
-      case 'queue': return text.queueStats(e);
-      case 'expect': return this.engine.expectations ? text.expectStats(e) : '';
-      case 'process': return '';
+      case 'general':
+        return text.generalStats(e);
+      case 'network':
+        return text.networkStats(e);
+      case 'cache':
+        return text.cacheStats(e);
+      case 'runtime':
+        return text.runtimeStats(e, this.d.eventsReceived(), this.d.eventBufferSize());
+      case 'link':
+        return text.linkStats(e);
+      case 'rsqueue':
+        return text.rsqueueStats(e);
+      case 'queue':
+        return text.queueStats(e);
+      case 'expect':
+        return this.engine.expectations ? text.expectStats(e) : '';
+      case 'process':
+        return '';
     }
   }
 
@@ -127,14 +145,23 @@ export class DaemonHandler implements ControlHandler {
     const r = await this.engine.commit(mode);
     const log = this.d.log;
     if (mode.what !== 'expect') {
-      log.info(`committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`);
-      if (r.phases) log.verbose(`commit phases (ms): ${Object.entries(r.phases).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')}`);
+      log.info(
+        `committed ${r.committed} entries (${r.replaced} replaced), ${r.failed.length} failed, in ${r.seconds.toFixed(6)} s`,
+      );
+      if (r.phases)
+        log.verbose(
+          `commit phases (ms): ${Object.entries(r.phases)
+            .map(([k, v]) => `${k} ${Math.round(v)}`)
+            .join(', ')}`,
+        );
       for (const f of r.failed.slice(0, 20)) log.warn(`commit: ${f.reason}: ${entryToJson(f.entry)}`);
       if (r.failed.length > 20) log.warn(`commit: ${r.failed.length - 20} more failures not shown`);
     }
     const x = r.expect;
     if (x) {
-      log.info(`committed ${x.committed} expectations (${x.replaced} replaced), ${x.failed.length} failed, in ${x.seconds.toFixed(6)} s`);
+      log.info(
+        `committed ${x.committed} expectations (${x.replaced} replaced), ${x.failed.length} failed, in ${x.seconds.toFixed(6)} s`,
+      );
       for (const f of x.failed.slice(0, 20)) log.warn(`commit: expectation ${JSON.stringify(f.expect)}: ${f.reason}`);
       if (x.failed.length > 20) log.warn(`commit: ${x.failed.length - 20} more expectation failures not shown`);
     }
@@ -142,7 +169,8 @@ export class DaemonHandler implements ControlHandler {
   }
 
   flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number } {
-    if (this.committing && which !== 'internal') throw new ControlError('cannot flush the external cache while a commit is running');
+    if (this.committing && which !== 'internal')
+      throw new ControlError('cannot flush the external cache while a commit is running');
     if (which !== 'external') this.cancelPurge();
     return this.engine.flushCaches(which);
   }
@@ -198,37 +226,77 @@ export class DaemonHandler implements ControlHandler {
 
   // ------------------------------------------------------------------------- conntrackd protocol
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   async conntrackd(action: number): Promise<string | AsyncIterable<string>> {
     const name = actionName(action);
     this.d.log.verbose(`control: conntrackd request ${name ?? action}`);
     switch (action) {
-      case ACTION.DUMP_INTERNAL: case ACTION.DUMP_EXTERNAL: {
+      case ACTION.DUMP_INTERNAL:
+      case ACTION.DUMP_EXTERNAL: {
         const external = action === ACTION.DUMP_EXTERNAL;
         const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
         return textChunks(entries, ([entry, age]) => formatCacheEntry(entry, age, external));
       }
       // conntrackd answers these with nothing, whatever they did (its log tells)
-      case ACTION.COMMIT: await this.commit({ what: 'ct' }); return '';
-      case ACTION.ALL_COMMIT: await this.commit(); return '';
-      case ACTION.EXP_COMMIT: if (this.engine.expectations) await this.commit({ what: 'expect' }); return '';
-      case ACTION.EXP_FLUSH_MASTER: await this.flushKernel('expect'); return '';
-      case ACTION.EXP_RESYNC_MASTER: await this.engine.reloadInternal(false, 'expect'); return '';
-      case ACTION.FLUSH_INT_CACHE: this.flushCaches('internal'); return '';
-      case ACTION.FLUSH_EXT_CACHE: this.flushCaches('external'); return '';
-      case ACTION.ALL_FLUSH_CACHE: this.flushCaches('both'); return '';
-      case ACTION.FLUSH_MASTER: await this.flushKernel('ct'); return '';
-      case ACTION.ALL_FLUSH_MASTER: await this.flushKernel(this.engine.expectations ? 'both' : 'ct'); return '';
-      case ACTION.RESYNC_MASTER: await this.engine.reloadInternal(false, 'ct'); return '';
-      case ACTION.ALL_RESYNC_MASTER: await this.engine.reloadInternal(false); return '';
-      case ACTION.SEND_BULK: this.engine.bulkSend(); return '';
-      case ACTION.REQUEST_DUMP: this.engine.requestResync(); return '';
-      case ACTION.RESET_TIMERS: this.schedulePurge(); return '';
-      case ACTION.KILL: setImmediate(() => this.d.shutdown()); return '';
-      case ACTION.EXP_DUMP_INTERNAL: case ACTION.EXP_DUMP_EXTERNAL: {
+      case ACTION.COMMIT:
+        await this.commit({ what: 'ct' });
+        return '';
+      case ACTION.ALL_COMMIT:
+        await this.commit();
+        return '';
+      case ACTION.EXP_COMMIT:
+        if (this.engine.expectations) await this.commit({ what: 'expect' });
+        return '';
+      case ACTION.EXP_FLUSH_MASTER:
+        await this.flushKernel('expect');
+        return '';
+      case ACTION.EXP_RESYNC_MASTER:
+        await this.engine.reloadInternal(false, 'expect');
+        return '';
+      case ACTION.FLUSH_INT_CACHE:
+        this.flushCaches('internal');
+        return '';
+      case ACTION.FLUSH_EXT_CACHE:
+        this.flushCaches('external');
+        return '';
+      case ACTION.ALL_FLUSH_CACHE:
+        this.flushCaches('both');
+        return '';
+      case ACTION.FLUSH_MASTER:
+        await this.flushKernel('ct');
+        return '';
+      case ACTION.ALL_FLUSH_MASTER:
+        await this.flushKernel(this.engine.expectations ? 'both' : 'ct');
+        return '';
+      case ACTION.RESYNC_MASTER:
+        await this.engine.reloadInternal(false, 'ct');
+        return '';
+      case ACTION.ALL_RESYNC_MASTER:
+        await this.engine.reloadInternal(false);
+        return '';
+      case ACTION.SEND_BULK:
+        this.engine.bulkSend();
+        return '';
+      case ACTION.REQUEST_DUMP:
+        this.engine.requestResync();
+        return '';
+      case ACTION.RESET_TIMERS:
+        this.schedulePurge();
+        return '';
+      case ACTION.KILL:
+        setImmediate(() => this.d.shutdown());
+        return '';
+      case ACTION.EXP_DUMP_INTERNAL:
+      case ACTION.EXP_DUMP_EXTERNAL: {
         if (!this.engine.expectations) return '';
-        return textChunks(this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL)), ([x, age]) => formatCacheExpect(x, age));
+        return textChunks(this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL)), ([x, age]) =>
+          formatCacheExpect(x, age),
+        );
       }
-      case ACTION.DUMP_INT_XML: case ACTION.DUMP_EXT_XML: case ACTION.EXP_DUMP_INT_XML: case ACTION.EXP_DUMP_EXT_XML:
+      case ACTION.DUMP_INT_XML:
+      case ACTION.DUMP_EXT_XML:
+      case ACTION.EXP_DUMP_INT_XML:
+      case ACTION.EXP_DUMP_EXT_XML:
         throw new ControlError('ctsync: XML dumps are not supported; use --json');
       default: {
         const section = STATS_BY_ACTION[action];
@@ -240,11 +308,14 @@ export class DaemonHandler implements ControlHandler {
 
   // ------------------------------------------------------------------------- JSON protocol
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   async json(req: ControlRequest): Promise<ControlReply> {
     const args = req.args ?? {};
     this.d.log.verbose(`control: ${req.cmd}`);
     switch (req.cmd) {
-      case 'dump': case 'dump-text': return { records: this.dumpRecords(args, req.cmd === 'dump-text') };
+      case 'dump':
+      case 'dump-text':
+        return { records: this.dumpRecords(args, req.cmd === 'dump-text') };
       case 'stats': {
         const section = (args.section as StatsSection | undefined) ?? 'general';
         return { result: { text: this.stats(section), counters: this.counters() } };
@@ -254,7 +325,8 @@ export class DaemonHandler implements ControlHandler {
         if (what === 'expect') this.requireExpectations();
         return { result: await this.commit({ what }) };
       }
-      case 'flush-cache': return { result: this.flushCaches((args.which as 'internal' | 'external' | undefined) ?? 'both') };
+      case 'flush-cache':
+        return { result: this.flushCaches((args.which as 'internal' | 'external' | undefined) ?? 'both') };
       case 'flush-kernel': {
         const what = (args.what as 'ct' | 'expect' | 'both' | undefined) ?? (this.engine.expectations ? 'both' : 'ct');
         return { result: { deleted: await this.flushKernel(what) } };
@@ -264,11 +336,18 @@ export class DaemonHandler implements ControlHandler {
         if (what === 'expect') this.requireExpectations();
         return { result: { entries: await this.engine.reloadInternal(false, what) } };
       }
-      case 'bulk': return { result: { queued: this.engine.bulkSend() } };
-      case 'request-resync': this.engine.requestResync(); return { result: {} };
-      case 'purge': return { result: { inSeconds: this.schedulePurge() } };
-      case 'kill': setImmediate(() => this.d.shutdown()); return { result: {} };
-      case 'status': return { result: this.status() };
+      case 'bulk':
+        return { result: { queued: this.engine.bulkSend() } };
+      case 'request-resync':
+        this.engine.requestResync();
+        return { result: {} };
+      case 'purge':
+        return { result: { inSeconds: this.schedulePurge() } };
+      case 'kill':
+        setImmediate(() => this.d.shutdown());
+        return { result: {} };
+      case 'status':
+        return { result: this.status() };
       case 'notify': {
         const ha = this.requireHa();
         const argv = Array.isArray(args.argv) ? args.argv.map(String) : [];
@@ -279,14 +358,18 @@ export class DaemonHandler implements ControlHandler {
           throw err;
         }
       }
-      case 'promote': case 'demote': {
+      case 'promote':
+      case 'demote': {
         const ha = this.requireHa();
         const target = req.cmd === 'promote' ? 'active' : 'backup';
-        const outcome = await ha.request(target, `ctsync ${req.cmd}${args.force ? ' --force' : ''}`, { force: args.force === true });
+        const outcome = await ha.request(target, `ctsync ${req.cmd}${args.force ? ' --force' : ''}`, {
+          force: args.force === true,
+        });
         if (outcome.outcome === 'refused') throw new ControlError(`${req.cmd} refused: ${outcome.why}`);
         return { result: { outcome, status: ha.status() } };
       }
-      default: throw new ControlError(`unknown command '${req.cmd}'`);
+      default:
+        throw new ControlError(`unknown command '${req.cmd}'`);
     }
   }
 
@@ -295,10 +378,14 @@ export class DaemonHandler implements ControlHandler {
     const external = args.cache === 'external';
     if (args.kind === 'expect') {
       const expects = this.expectEntries(this.expectCache(external));
-      return mapped(expects, ([x, activeSeconds]) => (asText ? formatCacheExpect(x, activeSeconds) : { ...x, activeSeconds }));
+      return mapped(expects, ([x, activeSeconds]) =>
+        asText ? formatCacheExpect(x, activeSeconds) : { ...x, activeSeconds },
+      );
     }
     const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
-    return mapped(entries, ([e, activeSeconds]) => (asText ? formatCacheEntry(e, activeSeconds, external) : { ...e, activeSeconds }));
+    return mapped(entries, ([e, activeSeconds]) =>
+      asText ? formatCacheEntry(e, activeSeconds, external) : { ...e, activeSeconds },
+    );
   }
 
   private requireHa(): HaRuntime {
@@ -326,10 +413,20 @@ export class DaemonHandler implements ControlHandler {
     return {
       internal: { active: e.internal.size, limit: e.internal.limit, ...e.internal.counters },
       external: { active: e.external.size, limit: e.external.limit, ...e.external.counters },
-      ...(e.expectations ? {
-        internalExpect: { active: e.internalExpect.size, limit: e.internalExpect.limit, ...e.internalExpect.counters },
-        externalExpect: { active: e.externalExpect.size, limit: e.externalExpect.limit, ...e.externalExpect.counters },
-      } : { expectMessagesIgnored: e.expectMessagesIgnored }),
+      ...(e.expectations
+        ? {
+            internalExpect: {
+              active: e.internalExpect.size,
+              limit: e.internalExpect.limit,
+              ...e.internalExpect.counters,
+            },
+            externalExpect: {
+              active: e.externalExpect.size,
+              limit: e.externalExpect.limit,
+              ...e.externalExpect.counters,
+            },
+          }
+        : { expectMessagesIgnored: e.expectMessagesIgnored }),
       // what an operator must act on, as -s says it (empty when all is well)
       warnings: text.cacheFullLines(e, 'both'),
       channel: e.channel.stats,
@@ -342,7 +439,11 @@ export class DaemonHandler implements ControlHandler {
       staleRemoved: e.staleRemoved,
       // the process's memory (process.memoryUsage: rss, JS heap, external and array buffers) and
       // the caches' arenas, which live outside the JS heap
-      memory: { ...process.memoryUsage(), internalArena: e.internal.arenaStats(), externalArena: e.external.arenaStats() },
+      memory: {
+        ...process.memoryUsage(),
+        internalArena: e.internal.arenaStats(),
+        externalArena: e.external.arenaStats(),
+      },
     };
   }
 }

@@ -16,7 +16,10 @@ const ROLES: Record<CacheRole, { refused: string; cost: string }> = {
   internal: { refused: 'kernel entries', cost: 'those flows are not sent to the peer' },
   external: { refused: 'entries', cost: 'those flows from the peer are not committed on failover' },
   'internal expectation': { refused: 'kernel expectations', cost: 'they are not sent to the peer' },
-  'external expectation': { refused: 'expectations', cost: 'those expectations from the peer are not committed on failover' },
+  'external expectation': {
+    refused: 'expectations',
+    cost: 'those expectations from the peer are not committed on failover',
+  },
 };
 
 /**
@@ -25,7 +28,12 @@ const ROLES: Record<CacheRole, { refused: string; cost: string }> = {
  * (default: after the current turn's I/O), with the total so far. The log's rate limit
  * (log-rate-limit.ts) keeps a long stretch of full cache to a few lines and counted summaries.
  */
-export function warnWhenFull(cache: LimitedCache, role: CacheRole, log: { warn(message: string): unknown }, defer: (report: () => void) => void = setImmediate): void {
+export function warnWhenFull(
+  cache: LimitedCache,
+  role: CacheRole,
+  log: { warn(message: string): unknown },
+  defer: (report: () => void) => void = setImmediate,
+): void {
   let pending = false;
   cache.onRefused = () => {
     if (pending) return;
@@ -33,7 +41,9 @@ export function warnWhenFull(cache: LimitedCache, role: CacheRole, log: { warn(m
     defer(() => {
       pending = false;
       const r = ROLES[role];
-      log.warn(`${role} cache full: ${cache.counters.createFailed} ${r.refused} refused so far (HashLimit ${cache.limit}): ${r.cost}; raise HashLimit`);
+      log.warn(
+        `${role} cache full: ${cache.counters.createFailed} ${r.refused} refused so far (HashLimit ${cache.limit}): ${r.cost}; raise HashLimit`,
+      );
     });
   };
 }

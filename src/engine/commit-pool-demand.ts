@@ -50,7 +50,10 @@ export function runPoolWhileFilled(pool: DemandPool, cache: FilledCache, opts: P
     if (pool.size > 0 || pool.busy) return;
     const t0 = Date.now();
     pool.start().then(
-      () => log.verbose(`commit workers started (${pool.size}, warm in ${Date.now() - t0} ms): the external cache holds entries`),
+      () =>
+        log.verbose(
+          `commit workers started (${pool.size}, warm in ${Date.now() - t0} ms): the external cache holds entries`,
+        ),
       (err: Error) => {
         if (following) log.error(`commit workers did not start: ${err.message} (tried again at the next commit)`);
       },

@@ -157,20 +157,26 @@ export class CommitPool {
     const url = new URL('./commit-worker.js', import.meta.url);
     // the workers take turns in the kernel (see KernelTurn)
     const turn = KernelTurn.allocate();
-    const settled = await Promise.allSettled(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
-      const worker = new Worker(url, { workerData: { turn } });
-      const failed = (err: Error): void => {
-        void worker.terminate();
-        reject(err);
-      };
-      worker.once('error', failed);
-      worker.once('message', (m: CommitReply) => {
-        worker.off('error', failed);
-        worker.unref();
-        if (m.type === 'ready') resolve({ worker, portId: m.portId });
-        else failed(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
-      });
-    })));
+    const settled = await Promise.allSettled(
+      Array.from(
+        { length: size },
+        () =>
+          new Promise<PoolWorker>((resolve, reject) => {
+            const worker = new Worker(url, { workerData: { turn } });
+            const failed = (err: Error): void => {
+              void worker.terminate();
+              reject(err);
+            };
+            worker.once('error', failed);
+            worker.once('message', (m: CommitReply) => {
+              worker.off('error', failed);
+              worker.unref();
+              if (m.type === 'ready') resolve({ worker, portId: m.portId });
+              else failed(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
+            });
+          }),
+      ),
+    );
     const workers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure || stops !== this.stops) {
@@ -214,7 +220,8 @@ export class CommitPool {
    */
   async commit(cache: ArenaCache, opts: CommitOptions): Promise<CommitResult> {
     const t0 = performance.now();
-    if (this.workers.length === 0 && cache.size === 0) return { committed: 0, replaced: 0, inserted: 0, failed: [], seconds: (performance.now() - t0) / 1000 };
+    if (this.workers.length === 0 && cache.size === 0)
+      return { committed: 0, replaced: 0, inserted: 0, failed: [], seconds: (performance.now() - t0) / 1000 };
     this.committing++;
     try {
       // running workers get the arena in this call, before the caller's next write to the cache
@@ -226,6 +233,7 @@ export class CommitPool {
     }
   }
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private async commitStarted(cache: ArenaCache, opts: CommitOptions, t0: number): Promise<CommitResult> {
     const tStarted = performance.now();
     const now = opts.now ?? Math.floor(Date.now() / 1000);
@@ -233,12 +241,23 @@ export class CommitPool {
     if (workers.length === 0) throw new Error('commit pool stopped');
     for (const w of workers) {
       w.worker.ref();
-      w.worker.postMessage({ type: 'begin', now, fixedTimeout: opts.commitTimeout, liberal: !opts.tcpWindowTracking } satisfies CommitRequest);
+      w.worker.postMessage({
+        type: 'begin',
+        now,
+        fixedTimeout: opts.commitTimeout,
+        liberal: !opts.tcpWindowTracking,
+      } satisfies CommitRequest);
     }
     const lent = cache.lendArena();
     try {
       workers.forEach((w, index) => {
-        w.worker.postMessage({ type: 'arena', arena: lent.arena, used: lent.used, index, of: workers.length } satisfies CommitRequest);
+        w.worker.postMessage({
+          type: 'arena',
+          arena: lent.arena,
+          used: lent.used,
+          index,
+          of: workers.length,
+        } satisfies CommitRequest);
       });
       const tHanded = performance.now();
       const parts = await allOf(workers.map((w) => this.reply(w, { type: 'end' })));
@@ -246,11 +265,13 @@ export class CommitPool {
       // RELATED entries: once every master is in (each worker holds back its own)
       const results = parts.map((p) => p.result);
       const relatedCount = parts.reduce((s, p) => s + p.related, 0);
-      const second = await allOf(workers.map((w, k) => {
-        if (parts[k].related > 0) return this.reply(w, { type: 'related' });
-        w.worker.postMessage({ type: 'forget' } satisfies CommitRequest);
-        return undefined;
-      }));
+      const second = await allOf(
+        workers.map((w, k) => {
+          if (parts[k].related > 0) return this.reply(w, { type: 'related' });
+          w.worker.postMessage({ type: 'forget' } satisfies CommitRequest);
+          return undefined;
+        }),
+      );
       for (const s of second) if (s) results.push(s.result);
       const tEnd = performance.now();
 
@@ -268,7 +289,10 @@ export class CommitPool {
         sendMs += r.sendMs;
         turnWaitMs += r.turnWaitMs;
         for (const f of r.failures) {
-          const reason = f.errno > 0 ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}` : f.message ?? 'could not be encoded';
+          const reason =
+            f.errno > 0
+              ? `${errnoName(f.errno)}: ${describeErrno(f.errno)}${f.message ? ` (${f.message})` : ''}`
+              : (f.message ?? 'could not be encoded');
           const entry = decodeStored(f.attrs);
           out.failed.push({ entry, key: flowKey(entry), errno: f.errno, reason });
         }
@@ -278,8 +302,13 @@ export class CommitPool {
         // waiting for the workers to start and warm up (0 when they were running)
         poolStart: tStarted - t0,
         handedOut: tHanded - t0,
-        plainDone: tPlain - t0, relatedDone: tEnd - t0, related: relatedCount,
-        workersEncode: encodeMs, workersKernel: kernelMs, workersSend: sendMs, workersTurnWait: turnWaitMs,
+        plainDone: tPlain - t0,
+        relatedDone: tEnd - t0,
+        related: relatedCount,
+        workersEncode: encodeMs,
+        workersKernel: kernelMs,
+        workersSend: sendMs,
+        workersTurnWait: turnWaitMs,
         // the workers send in turns: the time the kernel had none of our batches to work on
         kernelIdle: Math.max(0, tEnd - t0 - sendMs),
       };

@@ -5,7 +5,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { KernelTurn } from '../netlink/kernel-turn.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { NlWriter } from '../netlink/attr.js';
-import { IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from '../netlink/constants.js';
+import {
+  IPCTNL_MSG_CT_DELETE,
+  IPCTNL_MSG_CT_NEW,
+  NFNL_SUBSYS_CTNETLINK,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REQUEST,
+} from '../netlink/constants.js';
 import { errno } from '../netlink/socket.js';
 import { RX_SLOT, runBatch, type BatchChannel, type BatchRun } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
@@ -29,8 +36,12 @@ const WORKER_BATCH_MESSAGES = 4096;
  */
 function batchChannel(socket: NetlinkSocket, turn: KernelTurn): BatchChannel {
   return {
-    socket, rx: Buffer.allocUnsafe(1024 * 1024), rxLengths: new Int32Array((1024 * 1024) / RX_SLOT), w: new NlWriter(WORKER_BATCH_BYTES + 64 * 1024),
-    batchBytes: WORKER_BATCH_BYTES, batchMessages: WORKER_BATCH_MESSAGES,
+    socket,
+    rx: Buffer.allocUnsafe(1024 * 1024),
+    rxLengths: new Int32Array((1024 * 1024) / RX_SLOT),
+    w: new NlWriter(WORKER_BATCH_BYTES + 64 * 1024),
+    batchBytes: WORKER_BATCH_BYTES,
+    batchMessages: WORKER_BATCH_MESSAGES,
     // a worker may block: nothing else runs on this thread
     wait: async () => {
       socket.waitReadable(-1);
@@ -91,13 +102,24 @@ function tallyKernel(result: CommitPartResult, run: BatchRun): void {
 }
 
 /** Commits the chunk's records rec[0..count): create, and replace what exists. */
-async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<number>, count: number, result: CommitPartResult): Promise<void> {
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
+async function commitRecords(
+  channel: BatchChannel,
+  c: Chunk,
+  rec: ArrayLike<number>,
+  count: number,
+  result: CommitPartResult,
+): Promise<void> {
   const t0 = performance.now();
   const { buf, start, end, updated } = c;
   let encodeMs = 0;
   /** Request j of `run`, for record k, failed: reported with the entry's wire attributes. */
   const fail = (run: BatchRun, j: number, k: number): void => {
-    result.failures.push({ errno: run.outcome.errnos[j], message: run.outcome.messages.get(j), attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]) });
+    result.failures.push({
+      errno: run.outcome.errnos[j],
+      message: run.outcome.messages.get(j),
+      attrs: buf.toString('latin1', start[rec[k]], end[rec[k]]),
+    });
   };
   // a create, or (update) a create-or-update: without NLM_F_EXCL the kernel changes the entry it has
   const encodeNew = (w: NlWriter, k: number, s: number, update: boolean): void => {
@@ -105,8 +127,14 @@ async function commitRecords(channel: BatchChannel, c: Chunk, rec: ArrayLike<num
     const cached = scanTimeout(buf, start[r], end[r]);
     let timeout = job.fixedTimeout ?? cached - (job.now - updated[r]);
     if (job.fixedTimeout === undefined && (cached < 0 || timeout <= 0)) timeout = 60;
-    w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, update ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s, scannedFamily());
-    if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal, update })) throw new Error('entry has no usable tuple');
+    w.beginNf(
+      (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW,
+      update ? NLM_F_REQUEST | NLM_F_CREATE : NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
+      s,
+      scannedFamily(),
+    );
+    if (!writeScannedCreate(w, buf, { timeout, liberal: job.liberal, update }))
+      throw new Error('entry has no usable tuple');
     w.end();
   };
   const encodeCreate = (w: NlWriter, k: number, s: number): void => encodeNew(w, k, s, false);
@@ -194,10 +222,20 @@ async function commitChunk(channel: BatchChannel, buf: Buffer, result: CommitPar
 }
 
 /** Commits segments index, index + of... of the arena's records [0, used) (the rest are others'). */
-async function commitShare(channel: BatchChannel, arena: SharedArrayBuffer, used: number, index: number, of: number, limits: readonly number[], result: CommitPartResult, hold: Chunk[]): Promise<void> {
+async function commitShare(
+  channel: BatchChannel,
+  arena: SharedArrayBuffer,
+  used: number,
+  index: number,
+  of: number,
+  limits: readonly number[],
+  result: CommitPartResult,
+  hold: Chunk[],
+): Promise<void> {
   const walk = new SegmentWalk(arena, 0, used, limits);
   while (walk.next()) {
-    if (walk.number % of === index) await commitChunk(channel, Buffer.from(arena, walk.start, walk.end - walk.start), result, hold);
+    if (walk.number % of === index)
+      await commitChunk(channel, Buffer.from(arena, walk.start, walk.end - walk.start), result, hold);
   }
 }
 
@@ -225,7 +263,16 @@ async function warmUp(): Promise<void> {
   for (let i = 0; i < 4096; i++) {
     const { entry, windowTracking } = samples[i % samples.length];
     const key = Buffer.from(`warm-up key ${String(i).padStart(4, '0')}`, 'latin1'); // 16 bytes
-    cache.store(key, 0, key.length, scratch, 0, encodeCtAttrs(scratch, 0, entry, { tcpWindowTracking: windowTracking }), 300, 0);
+    cache.store(
+      key,
+      0,
+      key.length,
+      scratch,
+      0,
+      encodeCtAttrs(scratch, 0, entry, { tcpWindowTracking: windowTracking }),
+      300,
+      0,
+    );
   }
   // the same code on the same kind of socket, which answers every batch itself
   // (every 7th create finds its entry there, every 7th update of those is refused: the code of
@@ -243,7 +290,16 @@ async function warmUp(): Promise<void> {
     const lent = cache.lendArena();
     const related: Chunk[] = [];
     for (let index = 0; index < 2; index++) {
-      await commitShare(ch, lent.arena, lent.used, index, 2, round < 8 ? [16 * 1024, 64 * 1024] : CHUNK_LIMITS, newPart(), related);
+      await commitShare(
+        ch,
+        lent.arena,
+        lent.used,
+        index,
+        2,
+        round < 8 ? [16 * 1024, 64 * 1024] : CHUNK_LIMITS,
+        newPart(),
+        related,
+      );
     }
     for (const c of related) await commitRecords(ch, c, c.related, c.related.length, newPart());
     lent.release();
@@ -257,43 +313,45 @@ const post = (m: CommitReply): void => parentPort!.postMessage(m);
 
 /** Messages are handled in order, each after the previous one's work. */
 parentPort!.on('message', (m: CommitRequest) => {
-  queue = queue.then(async () => {
-    switch (m.type) {
-      case 'begin':
-        job = newJob(m.now, m.fixedTimeout, m.liberal);
-        held = [];
-        part = newPart();
-        failed = undefined;
-        return;
-      case 'arena':
-        if (failed) return;
-        try {
-          await commitShare(channel, m.arena, m.used, m.index, m.of, CHUNK_LIMITS, part, held);
-        } catch (err) {
-          failed = err as Error;
-        }
-        return;
-      case 'end':
-        if (failed) post({ type: 'error', error: failed.message });
-        else post({ type: 'part', result: part, related: held.reduce((s, c) => s + c.related.length, 0) });
-        part = newPart();
-        return;
-      case 'related':
-        try {
-          post({ type: 'part', result: await commitRelated(), related: 0 });
-        } catch (err) {
-          post({ type: 'error', error: (err as Error).message });
-        }
-        held = [];
-        return;
-      case 'forget':
-        held = [];
-        return;
-    }
-  }).catch((err: Error) => {
-    // a bug, not a kernel answer: say so rather than leave the pool waiting
-    failed = err;
-    post({ type: 'error', error: err.message });
-  });
+  queue = queue
+    .then(async () => {
+      switch (m.type) {
+        case 'begin':
+          job = newJob(m.now, m.fixedTimeout, m.liberal);
+          held = [];
+          part = newPart();
+          failed = undefined;
+          return;
+        case 'arena':
+          if (failed) return;
+          try {
+            await commitShare(channel, m.arena, m.used, m.index, m.of, CHUNK_LIMITS, part, held);
+          } catch (err) {
+            failed = err as Error;
+          }
+          return;
+        case 'end':
+          if (failed) post({ type: 'error', error: failed.message });
+          else post({ type: 'part', result: part, related: held.reduce((s, c) => s + c.related.length, 0) });
+          part = newPart();
+          return;
+        case 'related':
+          try {
+            post({ type: 'part', result: await commitRelated(), related: 0 });
+          } catch (err) {
+            post({ type: 'error', error: (err as Error).message });
+          }
+          held = [];
+          return;
+        case 'forget':
+          held = [];
+          return;
+      }
+    })
+    .catch((err: Error) => {
+      // a bug, not a kernel answer: say so rather than leave the pool waiting
+      failed = err;
+      post({ type: 'error', error: err.message });
+    });
 });
 post({ type: 'ready', portId: socket.portId });

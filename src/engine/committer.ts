@@ -19,7 +19,7 @@ const EXPECT_MIN_TIMEOUT_S = 60;
 /** Sum of per-CPU u32 counter increments (each may have wrapped). */
 export function countDelta(before: readonly number[], after: readonly number[]): number {
   let d = 0;
-  for (let i = 0; i < after.length; i++) d += ((after[i] - (before[i] ?? 0)) >>> 0);
+  for (let i = 0; i < after.length; i++) d += (after[i] - (before[i] ?? 0)) >>> 0;
   return d;
 }
 
@@ -68,7 +68,8 @@ export class Committer extends EngineFlow {
   async commit(mode: CommitMode = {}): Promise<EngineCommitResult> {
     this.caches.settle();
     const what = mode.what ?? 'both';
-    const r: EngineCommitResult = what === 'expect' ? { committed: 0, replaced: 0, failed: [], seconds: 0 } : await this.commitConntrack(mode);
+    const r: EngineCommitResult =
+      what === 'expect' ? { committed: 0, replaced: 0, failed: [], seconds: 0 } : await this.commitConntrack(mode);
     if (what !== 'ct' && this.expectations) r.expect = await this.commitExpectations(mode.adopt !== false);
     return r;
   }
@@ -96,7 +97,10 @@ export class Committer extends EngineFlow {
     this.events?.hearNew(false);
     let r: CommitResult;
     try {
-      r = await this.pool.commit(this.caches.external, { commitTimeout: cfg.commitTimeout, tcpWindowTracking: cfg.options.tcpWindowTracking });
+      r = await this.pool.commit(this.caches.external, {
+        commitTimeout: cfg.commitTimeout,
+        tcpWindowTracking: cfg.options.tcpWindowTracking,
+      });
     } finally {
       this.events?.hearNew(true);
       this.intake.touchedDuringCommit = undefined;
@@ -105,7 +109,10 @@ export class Committer extends EngineFlow {
     const insertsAfter = await this.kernelInserts();
     r.phases = { statsBefore: tStats - t0, ...r.phases, statsAfter: clock.monotonic() - tPool };
     // entries updated in place insert nothing; new and created-again ones do
-    const foreign = insertsBefore === undefined || insertsAfter === undefined || r.inserted === undefined ? -1 : countDelta(insertsBefore, insertsAfter) - r.inserted;
+    const foreign =
+      insertsBefore === undefined || insertsAfter === undefined || r.inserted === undefined
+        ? -1
+        : countDelta(insertsBefore, insertsAfter) - r.inserted;
     this.warnSmallKernelHash();
     if (mode.adopt === false) return r;
     const failed = new Set(r.failed.map((f) => f.key));
@@ -115,7 +122,9 @@ export class Committer extends EngineFlow {
       const skip = failed.size + touched.size > 0 ? (key: string) => failed.has(key) || touched.has(key) : undefined;
       this.caches.external.copyLiveInto(this.caches.internalAsIs, now, skip);
       if (foreign !== 0) {
-        this.pickUpMissedFlows(foreign).catch((err) => this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`));
+        this.pickUpMissedFlows(foreign).catch((err) =>
+          this.log.error(`reading the flows created during the commit failed: ${(err as Error).message}`),
+        );
       }
     });
     // Not at once: the copy takes the main thread for 50-90 ms per 100k entries, and the client
@@ -154,7 +163,8 @@ export class Committer extends EngineFlow {
     const timed = made.filter((x) => x.timeout !== undefined);
     if (timed.length) {
       const u = await this.kernel.updateExpect(timed);
-      for (const f of u.failed) failed.push({ expect: f.entry, reason: `created, but its timeout could not be set: ${f.reason}` });
+      for (const f of u.failed)
+        failed.push({ expect: f.entry, reason: `created, but its timeout could not be set: ${f.reason}` });
     }
     if (adopt) for (const x of made) this.caches.internalExpectAsIs.add(x, now);
     return { committed: made.length, replaced: r.replaced, failed, seconds: (this.clock.monotonic() - t0) / 1000 };
@@ -185,7 +195,9 @@ export class Committer extends EngineFlow {
       found++;
       this.intake.applyDecoded('NEW', e, 0);
     });
-    this.log.info(`flows created while the commit ran: ${found} picked up from the kernel${expected > 0 ? ` (the kernel counted ${expected} inserts besides ours)` : ''}`);
+    this.log.info(
+      `flows created while the commit ran: ${found} picked up from the kernel${expected > 0 ? ` (the kernel counted ${expected} inserts besides ours)` : ''}`,
+    );
   }
 
   /**
@@ -200,6 +212,8 @@ export class Committer extends EngineFlow {
     const n = this.caches.external.size;
     if (n <= 2 * buckets) return;
     this.hashWarned = true;
-    this.log.warn(`the kernel conntrack hash has ${buckets} buckets for ${n} entries here: inserts and commits slow down; raise it (echo N > /sys/module/nf_conntrack/parameters/hashsize, N >= ${n}) as for conntrackd`);
+    this.log.warn(
+      `the kernel conntrack hash has ${buckets} buckets for ${n} entries here: inserts and commits slow down; raise it (echo N > /sys/module/nf_conntrack/parameters/hashsize, N >= ${n}) as for conntrackd`,
+    );
   }
 }

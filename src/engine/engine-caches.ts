@@ -21,10 +21,20 @@ export class EngineCaches {
   constructor(config: CtsyncConfig, log: Logger, nextTurn: (cb: () => void) => void) {
     const g = config.general;
     const commitTimeout = config.sync.commitTimeout !== undefined;
-    const storeAs = { commitTimeout, tcpWindowTracking: config.sync.options.tcpWindowTracking, longHelper: 'omit' as const };
+    const storeAs = {
+      commitTimeout,
+      tcpWindowTracking: config.sync.options.tcpWindowTracking,
+      longHelper: 'omit' as const,
+    };
     this.internalStoreAs = storeAs;
     this.internalCache = new ArenaCache('internal', g.hashLimit, storeAs, g.hashSize);
-    this.external = new ArenaCache('external', g.hashLimit, { tcpWindowTracking: true, longHelper: 'omit' }, g.hashSize, true);
+    this.external = new ArenaCache(
+      'external',
+      g.hashLimit,
+      { tcpWindowTracking: true, longHelper: 'omit' },
+      g.hashSize,
+      true,
+    );
     this.internalExpectCache = new ExpectCache('internal', g.hashLimit, { commitTimeout, longHelper: 'omit' });
     this.externalExpect = new ExpectCache('external', g.hashLimit, { longHelper: 'omit' });
     // a full cache (HashLimit) refuses entries: said in the log, and in -s (stats-text.ts)

@@ -45,7 +45,9 @@ export class KernelResync extends EngineFlow {
     this.overruns++;
     this.lastOverrunAt = this.clock.now();
     const delay = this.config.general.netlinkOverrunResync;
-    this.log.warn(`kernel event overrun (buffer ${bufferSize} bytes): events were lost; resync from the kernel ${delay === false ? 'disabled (NetlinkOverrunResync off)' : `once the events calm down, within ${delay} s`}`);
+    this.log.warn(
+      `kernel event overrun (buffer ${bufferSize} bytes): events were lost; resync from the kernel ${delay === false ? 'disabled (NetlinkOverrunResync off)' : `once the events calm down, within ${delay} s`}`,
+    );
     if (delay === false || this.overrunTimer !== undefined) return;
     // conntrackd waits the whole NetlinkOverrunResync (30 s by default) with a stale cache; we
     // resync as soon as the burst is over (no overrun and no event for half a second), and at
@@ -100,7 +102,8 @@ export class KernelResync extends EngineFlow {
     });
     // purge: what the cache has and the kernel no longer does
     for (let h = 1; h <= c.maxHandle; h++) {
-      if (!c.has(h) || c.stateOf(h) === ObjectState.DEAD || (h < seen.length ? seen[h] === 1 : seenLater.has(h))) continue;
+      if (!c.has(h) || c.stateOf(h) === ObjectState.DEAD || (h < seen.length ? seen[h] === 1 : seenLater.has(h)))
+        continue;
       purged++;
       c.kill(h, now);
       if (send) this.ftfw.queueObject(h);
@@ -145,7 +148,10 @@ export class KernelResync extends EngineFlow {
   async checkConsistency(): Promise<ReloadResult> {
     await this.reload(true);
     const r = this.lastReload!;
-    if (r.changed || r.purged) this.log.warn(`consistency check: ${r.changed} entries differed from the kernel and ${r.purged} were gone; fixed and sent to the peer`);
+    if (r.changed || r.purged)
+      this.log.warn(
+        `consistency check: ${r.changed} entries differed from the kernel and ${r.purged} were gone; fixed and sent to the peer`,
+      );
     else this.log.verbose(`consistency check: internal cache matches the kernel (${r.entries} entries)`);
     return r;
   }

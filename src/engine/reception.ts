@@ -6,7 +6,15 @@ import { expectKey } from '../cache/expect-cache.js';
 import { RefreshStamps } from '../cache/refresh-stamps.js';
 import { ObjectState } from '../cache/sync-cache.js';
 import type { PeerBulkAnswer } from '../sync/ftfw.js';
-import { FLAG, MSG, decodeCtAttrs, decodeDatagram, type MalformedReason, type MsgHeader, type SyncVisitor } from '../sync/wire.js';
+import {
+  FLAG,
+  MSG,
+  decodeCtAttrs,
+  decodeDatagram,
+  type MalformedReason,
+  type MsgHeader,
+  type SyncVisitor,
+} from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
 import { EngineFlow } from './engine-flow.js';
 
@@ -21,7 +29,15 @@ export interface MalformedCounters {
 }
 
 export class Reception extends EngineFlow {
-  readonly malformed: MalformedCounters = { total: 0, truncated: 0, badSize: 0, badVersion: 0, badHeader: 0, badType: 0, badPayload: 0 };
+  readonly malformed: MalformedCounters = {
+    total: 0,
+    truncated: 0,
+    badSize: 0,
+    badVersion: 0,
+    badHeader: 0,
+    badType: 0,
+    badPayload: 0,
+  };
   /** Well-formed messages whose entry cannot be used (no addresses or protocol). */
   unusable = 0;
   /** External entries removed because the peer's complete answer to a resync left them out. */
@@ -136,7 +152,9 @@ export class Reception extends EngineFlow {
    */
   reconcile({ epoch, clean }: PeerBulkAnswer): void {
     if (!clean) {
-      this.log.info(`the peer's answer to our resync arrived with gaps: entries it no longer has may stay in the external cache (a resync is asked again later)`);
+      this.log.info(
+        `the peer's answer to our resync arrived with gaps: entries it no longer has may stay in the external cache (a resync is asked again later)`,
+      );
       return;
     }
     this.caches.settle();
@@ -150,25 +168,39 @@ export class Reception extends EngineFlow {
     }
     this.staleRemoved += flows + expects;
     const what = `${flows} flows${this.expectations ? ` and ${expects} expectations` : ''}`;
-    if (flows + expects > 0) this.log.info(`external cache reconciled with the peer's table: removed ${what} the peer no longer has`);
-    else this.log.verbose('external cache reconciled with the peer\'s table: nothing stale');
+    if (flows + expects > 0)
+      this.log.info(`external cache reconciled with the peer's table: removed ${what} the peer no longer has`);
+    else this.log.verbose("external cache reconciled with the peer's table: nothing stale");
   }
 
   private onMalformed(reason: MalformedReason, header?: MsgHeader): void {
     // conntrackd runs its sequence tracking on these too (see wire.ts SyncVisitor.malformed)
-    if (header && reason !== 'bad-version') this.ftfw.receive({ type: header.type, flags: header.flags & (FLAG.HELLO | FLAG.HELLO_BACK), seq: header.seq });
+    if (header && reason !== 'bad-version')
+      this.ftfw.receive({ type: header.type, flags: header.flags & (FLAG.HELLO | FLAG.HELLO_BACK), seq: header.seq });
     this.countMalformed(reason);
   }
 
   private countMalformed(reason: MalformedReason): void {
     this.malformed.total++;
     switch (reason) {
-      case 'truncated': this.malformed.truncated++; break;
-      case 'bad-size': this.malformed.badSize++; break;
-      case 'bad-version': this.malformed.badVersion++; break;
-      case 'bad-header': this.malformed.badHeader++; break;
-      case 'bad-type': this.malformed.badType++; break;
-      case 'bad-payload': this.malformed.badPayload++; break;
+      case 'truncated':
+        this.malformed.truncated++;
+        break;
+      case 'bad-size':
+        this.malformed.badSize++;
+        break;
+      case 'bad-version':
+        this.malformed.badVersion++;
+        break;
+      case 'bad-header':
+        this.malformed.badHeader++;
+        break;
+      case 'bad-type':
+        this.malformed.badType++;
+        break;
+      case 'bad-payload':
+        this.malformed.badPayload++;
+        break;
     }
   }
 }

@@ -17,7 +17,14 @@ import { EngineCaches } from './engine-caches.js';
 import type { EngineContext } from './engine-flow.js';
 import { KernelIntake } from './kernel-intake.js';
 import { KernelResync, type ReloadResult } from './kernel-resync.js';
-import type { EngineClock, EnginePorts, KernelEventSource, KernelPort, PeerChannel, CommitPoolPort } from './ports/index.js';
+import type {
+  EngineClock,
+  EnginePorts,
+  KernelEventSource,
+  KernelPort,
+  PeerChannel,
+  CommitPoolPort,
+} from './ports/index.js';
 import { runPoolWhileFilled } from './commit-pool-demand.js';
 import { Reception, type MalformedCounters } from './reception.js';
 import { ReplicationFilter } from './replication-filter.js';
@@ -62,7 +69,12 @@ export class SyncEngine {
   /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
 
-  constructor(readonly config: CtsyncConfig, private readonly log: Logger, ports: EnginePorts) {
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
+  constructor(
+    readonly config: CtsyncConfig,
+    private readonly log: Logger,
+    ports: EnginePorts,
+  ) {
     const { kernel, channel, commitPool, clock } = ports;
     this.kernel = kernel;
     this.channel = channel;
@@ -75,7 +87,11 @@ export class SyncEngine {
     this.filter = new ReplicationFilter(config.general.filter, expSync);
     this.ftfw = new FtFw<SyncItem>(
       // inside a datagram, its arrival time (one clock reading per datagram)
-      { now: () => this.reception.rxNow || clock.now(), setTimer: (ms, cb) => clock.setTimer(ms, cb), clearTimer: (h) => clock.clearTimer(h) },
+      {
+        now: () => this.reception.rxNow || clock.now(),
+        setTimer: (ms, cb) => clock.setTimer(ms, cb),
+        clearTimer: (h) => clock.clearTimer(h),
+      },
       {
         released: (obj) => this.tx.released(obj),
         bulk: (reason) => {
@@ -86,7 +102,9 @@ export class SyncEngine {
         peerStart: ({ firstContact }) => this.log.info(firstContact ? 'peer contacted us' : 'peer restarted'),
         peerBulkComplete: (answer) => this.reception.reconcile(answer),
         peerSequenceReset: ({ lastSeq, seq }) =>
-          this.log.warn(`the peer's messages all looked late (ours: after ${lastSeq}, its: ${seq}): its sequence is taken as new, and a resync is asked for what was dropped`),
+          this.log.warn(
+            `the peer's messages all looked late (ours: after ${lastSeq}, its: ${seq}): its sequence is taken as new, and a resync is asked for what was dropped`,
+          ),
         handshakeComplete: () => this.log.verbose('handshake with the peer complete'),
       },
       {
@@ -103,7 +121,15 @@ export class SyncEngine {
     );
     this.tx = new Transmitter(this.caches, this.ftfw, channel, clock);
     const ctx: EngineContext = {
-      config, log, caches: this.caches, filter: this.filter, ftfw: this.ftfw, tx: this.tx, kernel, clock, expectations: this.expectations,
+      config,
+      log,
+      caches: this.caches,
+      filter: this.filter,
+      ftfw: this.ftfw,
+      tx: this.tx,
+      kernel,
+      clock,
+      expectations: this.expectations,
     };
     this.intake = new KernelIntake(ctx);
     this.reception = new Reception(ctx);
@@ -201,7 +227,12 @@ export class SyncEngine {
     // costs a resync. (conntrackd starts small and doubles only after losing events.)
     const buffer = Math.max(g.netlinkBufferSize ?? 0, g.netlinkBufferSizeMaxGrowth, EVENT_BUFFER_MIN);
     const events = this.kernel.subscribe(
-      { rcvbuf: buffer, rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth), iterationLimit: g.eventIterationLimit, expectations: this.expectations },
+      {
+        rcvbuf: buffer,
+        rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth),
+        iterationLimit: g.eventIterationLimit,
+        expectations: this.expectations,
+      },
       {
         conntrack: this.intake.onConntrack,
         expect: this.intake.onExpect,
@@ -246,7 +277,10 @@ export class SyncEngine {
    * turns that into a few lines, then one line a minute with the count.
    */
   private onChannelError(err: Error): void {
-    const hint = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ': the peer refuses the sync port (is its daemon running?)' : '';
+    const hint =
+      (err as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+        ? ': the peer refuses the sync port (is its daemon running?)'
+        : '';
     this.log.warn(`sync channel: ${err.message}${hint}`);
   }
 
@@ -334,7 +368,12 @@ export class SyncEngine {
    * `-f`: flush one or both caches, conntracks and expectations (conntrackd's `-f internal`
    * keeps the expectations; expectations whose masters were flushed are of no use).
    */
-  flushCaches(which: 'internal' | 'external' | 'both'): { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } {
+  flushCaches(which: 'internal' | 'external' | 'both'): {
+    internal?: number;
+    external?: number;
+    internalExpect?: number;
+    externalExpect?: number;
+  } {
     const out: { internal?: number; external?: number; internalExpect?: number; externalExpect?: number } = {};
     this.settleCommit();
     if (which !== 'external') {

@@ -55,7 +55,10 @@ export class Transmitter {
     private readonly clock: EngineClock,
   ) {
     this.builder = new DatagramBuilder({
-      mtu: channel.maxDatagram + UDP_IP_HEADERS, reserve: UDP_IP_HEADERS, onDatagram: (d) => channel.send(d), lend: true,
+      mtu: channel.maxDatagram + UDP_IP_HEADERS,
+      reserve: UDP_IP_HEADERS,
+      onDatagram: (d) => channel.send(d),
+      lend: true,
     });
   }
 
@@ -135,12 +138,23 @@ export class Transmitter {
         const c = this.caches.internalAsIs;
         const state = c.stateOf(item);
         const start = c.attrsStart(item);
-        this.builder.addStoredBytes(state === ObjectState.NEW ? MSG.CT_NEW : state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL,
-          flags, seq, c.buffer, start, start + c.attrsLength(item));
+        this.builder.addStoredBytes(
+          state === ObjectState.NEW ? MSG.CT_NEW : state === ObjectState.ALIVE ? MSG.CT_UPD : MSG.CT_DEL,
+          flags,
+          seq,
+          c.buffer,
+          start,
+          start + c.attrsLength(item),
+        );
         return;
       }
       const s = item.state;
-      this.builder.addStored(s === ObjectState.NEW ? MSG.EXP_NEW : s === ObjectState.ALIVE ? MSG.EXP_UPD : MSG.EXP_DEL, flags, seq, item.attrs);
+      this.builder.addStored(
+        s === ObjectState.NEW ? MSG.EXP_NEW : s === ObjectState.ALIVE ? MSG.EXP_UPD : MSG.EXP_DEL,
+        flags,
+        seq,
+        item.attrs,
+      );
     },
     // flags is the whole flags byte (ACK/NACK/RESYNC/ALIVE bit included)
     control: (_kind, seq, flags, from, to) => {

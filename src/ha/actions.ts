@@ -55,7 +55,9 @@ export function createHaActions(o: HaActionsOptions): HaActions {
     async commitExternal(): Promise<StepReport> {
       const r = await ops.commit();
       const detail = `committed ${r.committed} entries (${r.replaced} replaced) in ${r.seconds.toFixed(3)} s`;
-      return r.failed.length > 0 ? { detail, warning: `${r.failed.length} entries could not be committed` } : { detail };
+      return r.failed.length > 0
+        ? { detail, warning: `${r.failed.length} entries could not be committed` }
+        : { detail };
     },
     async flushCaches(): Promise<StepReport> {
       const r = ops.flushCaches('both');
@@ -87,7 +89,9 @@ export function createHaActions(o: HaActionsOptions): HaActions {
       const r = await h.release();
       const detail = `held ${r.heldMs} ms${r.droppedPackets !== undefined ? `, ${r.droppedPackets} packets dropped` : ''}`;
       if (r.error) throw new Error(`${r.error} (${detail})`);
-      return r.releasedBy === 'max-hold' ? { detail, warning: 'maximum hold reached before the commit finished' } : { detail };
+      return r.releasedBy === 'max-hold'
+        ? { detail, warning: 'maximum hold reached before the commit finished' }
+        : { detail };
     };
   }
   return actions;

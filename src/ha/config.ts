@@ -105,10 +105,32 @@ export const HA_DEFAULTS = {
 
 const INT_MAX = 2147483647;
 /** keepalived names: one config token; the FIFO quotes them, so no '"' and no white space. */
-const vrrpName = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\s"]+$', expected: 'a keepalived vrrp_instance or vrrp_sync_group name (no spaces or quotes)' };
-const nameList = (what: string) => ({ type: 'array', minItems: 1, uniqueItems: true, items: vrrpName, expected: `a non-empty list of ${what} names` });
-const ms = (min: number, max: number, what: string) => ({ type: 'integer', minimum: min, maximum: max, expected: `${what} in milliseconds (${min} to ${max})` });
-const absPath = { type: 'string', format: 'abs-path', maxLength: 4096, expected: 'an absolute path (starting with "/")' };
+const vrrpName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[^\\s"]+$',
+  expected: 'a keepalived vrrp_instance or vrrp_sync_group name (no spaces or quotes)',
+};
+const nameList = (what: string) => ({
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: vrrpName,
+  expected: `a non-empty list of ${what} names`,
+});
+const ms = (min: number, max: number, what: string) => ({
+  type: 'integer',
+  minimum: min,
+  maximum: max,
+  expected: `${what} in milliseconds (${min} to ${max})`,
+});
+const absPath = {
+  type: 'string',
+  format: 'abs-path',
+  maxLength: 4096,
+  expected: 'an absolute path (starting with "/")',
+};
 const hookCommand = {
   anyOf: [
     { type: 'string', pattern: '^/', minLength: 2 },
@@ -151,11 +173,27 @@ export const haSchema = {
       expected: 'the traffic guard: {"enabled": true, "virtualAddresses": [...], "maxHoldMs": 2000}',
       properties: {
         enabled: { type: 'boolean', expected: 'true or false' },
-        virtualAddresses: { type: 'array', uniqueItems: true, items: { type: 'string', format: 'ip', expected: 'an IPv4 or IPv6 address (a VIP)' }, expected: 'a list of virtual IP addresses' },
-        interfaces: { type: 'array', uniqueItems: true, items: { type: 'string', format: 'ifname', expected: 'a network interface name such as "eth1"' }, expected: 'a list of interface names' },
+        virtualAddresses: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', format: 'ip', expected: 'an IPv4 or IPv6 address (a VIP)' },
+          expected: 'a list of virtual IP addresses',
+        },
+        interfaces: {
+          type: 'array',
+          uniqueItems: true,
+          items: { type: 'string', format: 'ifname', expected: 'a network interface name such as "eth1"' },
+          expected: 'a list of interface names',
+        },
         exemptSources: {
           type: 'array',
-          items: { anyOf: [{ type: 'string', format: 'ipv4-cidr' }, { type: 'string', format: 'ipv6-cidr' }], expected: 'an address or network such as "198.51.100.0/24"' },
+          items: {
+            anyOf: [
+              { type: 'string', format: 'ipv4-cidr' },
+              { type: 'string', format: 'ipv6-cidr' },
+            ],
+            expected: 'an address or network such as "198.51.100.0/24"',
+          },
           expected: 'a list of source addresses or networks',
         },
         maxHoldMs: ms(50, 60_000, 'the longest traffic may be held'),
@@ -202,21 +240,38 @@ export function checkHaConfig(root: unknown): HaProblem[] {
     for (const k of ['prePromote', 'postPromote', 'preDemote', 'postDemote']) {
       const v = hooks[k];
       if (Array.isArray(v) && typeof v[0] === 'string' && !v[0].startsWith('/')) {
-        out.push({ path: `hooks.${k}[0]`, message: `must be an absolute path (the program to run), got ${JSON.stringify(v[0])}` });
+        out.push({
+          path: `hooks.${k}[0]`,
+          message: `must be an absolute path (the program to run), got ${JSON.stringify(v[0])}`,
+        });
       }
     }
   }
   const ha = root.ha;
   if (!isObj(ha)) return out;
   const track = ha.track;
-  if (isObj(track) && Array.isArray(track.groups) && Array.isArray(track.instances) && track.groups.length > 0 && track.instances.length > 0) {
-    out.push({ path: 'ha.track', message: 'must list groups or instances, not both (with a sync group only GROUP events count; attach ctsync to the group, as conntrackd\'s reference config does)' });
+  if (
+    isObj(track) &&
+    Array.isArray(track.groups) &&
+    Array.isArray(track.instances) &&
+    track.groups.length > 0 &&
+    track.instances.length > 0
+  ) {
+    out.push({
+      path: 'ha.track',
+      message:
+        "must list groups or instances, not both (with a sync group only GROUP events count; attach ctsync to the group, as conntrackd's reference config does)",
+    });
   }
   const guard = ha.guard;
   if (isObj(guard) && guard.enabled === true) {
     const vips = Array.isArray(guard.virtualAddresses) ? guard.virtualAddresses.length : 0;
     const ifs = Array.isArray(guard.interfaces) ? guard.interfaces.length : 0;
-    if (vips + ifs === 0) out.push({ path: 'ha.guard.virtualAddresses', message: 'is empty; an enabled guard needs virtualAddresses or interfaces to hold' });
+    if (vips + ifs === 0)
+      out.push({
+        path: 'ha.guard.virtualAddresses',
+        message: 'is empty; an enabled guard needs virtualAddresses or interfaces to hold',
+      });
   }
   return out;
 }
@@ -227,7 +282,10 @@ export function checkHaConfig(root: unknown): HaProblem[] {
 export function resolveHaConfig(ha: HaConfigInput, hooks: HooksConfigInput = {}): HaConfig {
   const g = ha.guard ?? {};
   const out: HaConfig = {
-    track: { ...(ha.track.groups ? { groups: [...ha.track.groups] } : {}), ...(ha.track.instances ? { instances: [...ha.track.instances] } : {}) },
+    track: {
+      ...(ha.track.groups ? { groups: [...ha.track.groups] } : {}),
+      ...(ha.track.instances ? { instances: [...ha.track.instances] } : {}),
+    },
     guard: {
       enabled: g.enabled ?? false,
       virtualAddresses: [...(g.virtualAddresses ?? [])],

@@ -161,7 +161,13 @@ export class NotifyFifoReader {
   private opening = false;
   /** Last error text logged, so a retry loop logs each distinct problem once. */
   private lastLogged?: string;
-  private readonly counts: Omit<FifoReaderStats, 'overlong'> = { opens: 0, reopens: 0, lines: 0, partialDropped: 0, created: 0 };
+  private readonly counts: Omit<FifoReaderStats, 'overlong'> = {
+    opens: 0,
+    reopens: 0,
+    lines: 0,
+    partialDropped: 0,
+    created: 0,
+  };
 
   constructor(opts: FifoReaderOptions) {
     this.o = {
@@ -215,7 +221,10 @@ export class NotifyFifoReader {
         st = await fs.promises.stat(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        if (!this.o.create) throw Object.assign(new Error(`${path} does not exist (yet); waiting for keepalived to create it`), { code: 'ENOENT' });
+        if (!this.o.create)
+          throw Object.assign(new Error(`${path} does not exist (yet); waiting for keepalived to create it`), {
+            code: 'ENOENT',
+          });
         try {
           await this.o.mkfifo(path);
           created = true;
@@ -223,7 +232,8 @@ export class NotifyFifoReader {
           this.o.log.info(`ha: fifo: created ${path}`);
         } catch (mkErr) {
           // keepalived may have made it meanwhile; the stat below tells
-          if (!fs.existsSync(path)) throw new Error(`could not create ${path}: ${(mkErr as Error).message}`, { cause: mkErr });
+          if (!fs.existsSync(path))
+            throw new Error(`could not create ${path}: ${(mkErr as Error).message}`, { cause: mkErr });
         }
         st = await fs.promises.stat(path);
       }
@@ -291,7 +301,9 @@ export class NotifyFifoReader {
     const n = this.splitter.reset();
     if (n > 0) {
       this.counts.partialDropped++;
-      this.o.log.warn(`ha: fifo: dropped an unfinished line of ${n} bytes (was another process reading ${this.o.path}?)`);
+      this.o.log.warn(
+        `ha: fifo: dropped an unfinished line of ${n} bytes (was another process reading ${this.o.path}?)`,
+      );
     }
   }
 
@@ -323,7 +335,8 @@ export class NotifyFifoReader {
     let why: string | undefined;
     try {
       const st = await fs.promises.stat(this.o.path);
-      if (st.ino !== ident.ino || st.dev !== ident.dev) why = `${this.o.path} was replaced (inode ${ident.ino} → ${st.ino})`;
+      if (st.ino !== ident.ino || st.dev !== ident.dev)
+        why = `${this.o.path} was replaced (inode ${ident.ino} → ${st.ino})`;
     } catch (err) {
       why = `${this.o.path} is gone (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
     }

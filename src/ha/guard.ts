@@ -56,7 +56,11 @@ export function execaNft(command: readonly string[] = ['nft'], timeoutMs = 10_00
   loaded.catch(() => undefined);
   return async (args, input) => {
     const { execa } = await loaded;
-    const r = await execa(file, [...pre, ...args], { reject: false, timeout: timeoutMs, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    const r = await execa(file, [...pre, ...args], {
+      reject: false,
+      timeout: timeoutMs,
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+    });
     const ok = !r.failed && r.exitCode === 0;
     const stdout = String(r.stdout ?? '');
     const stderr = String(r.stderr ?? '');
@@ -93,18 +97,24 @@ function isCidr(s: string): 4 | 6 | 0 {
  * Throws on an address, interface or network that is not valid (nothing is ever pasted into the
  * script unchecked).
  */
-export function guardInstallScript(cfg: Pick<GuardConfig, 'virtualAddresses' | 'interfaces' | 'exemptSources' | 'maxHoldMs'>, opts: GuardScriptOptions = {}): string {
+export function guardInstallScript(
+  cfg: Pick<GuardConfig, 'virtualAddresses' | 'interfaces' | 'exemptSources' | 'maxHoldMs'>,
+  opts: GuardScriptOptions = {},
+): string {
   const table = validTable(opts.table ?? GUARD_TABLE);
-  if (!Number.isInteger(cfg.maxHoldMs) || cfg.maxHoldMs < 1) throw new Error(`guard: maxHoldMs must be a positive whole number of milliseconds, got ${cfg.maxHoldMs}`);
+  if (!Number.isInteger(cfg.maxHoldMs) || cfg.maxHoldMs < 1)
+    throw new Error(`guard: maxHoldMs must be a positive whole number of milliseconds, got ${cfg.maxHoldMs}`);
   const v4: string[] = [];
   const v6: string[] = [];
   for (const a of cfg.virtualAddresses) {
     const fam = net.isIP(a);
-    if (fam === 0 || a.includes('%')) throw new Error(`guard: virtualAddresses: ${JSON.stringify(a)} is not an IPv4 or IPv6 address`);
+    if (fam === 0 || a.includes('%'))
+      throw new Error(`guard: virtualAddresses: ${JSON.stringify(a)} is not an IPv4 or IPv6 address`);
     (fam === 4 ? v4 : v6).push(a);
   }
   for (const i of cfg.interfaces) {
-    if (!/^[A-Za-z0-9_.@+-]{1,15}$/.test(i) || i === '.' || i === '..') throw new Error(`guard: interfaces: ${JSON.stringify(i)} is not an interface name`);
+    if (!/^[A-Za-z0-9_.@+-]{1,15}$/.test(i) || i === '.' || i === '..')
+      throw new Error(`guard: interfaces: ${JSON.stringify(i)} is not an interface name`);
   }
   const ex4: string[] = [];
   const ex6: string[] = [];
@@ -113,7 +123,8 @@ export function guardInstallScript(cfg: Pick<GuardConfig, 'virtualAddresses' | '
     if (fam === 0) throw new Error(`guard: exemptSources: ${JSON.stringify(s)} is not an address or network`);
     (fam === 4 ? ex4 : ex6).push(s);
   }
-  if (v4.length + v6.length + cfg.interfaces.length === 0) throw new Error('guard: nothing to hold (virtualAddresses and interfaces are empty)');
+  if (v4.length + v6.length + cfg.interfaces.length === 0)
+    throw new Error('guard: nothing to hold (virtualAddresses and interfaces are empty)');
   const t = `timeout ${cfg.maxHoldMs}ms`;
   const elems = (xs: string[]) => xs.map((x) => `${x} ${t}`).join(', ');
   const L: string[] = [];
@@ -122,7 +133,10 @@ export function guardInstallScript(cfg: Pick<GuardConfig, 'virtualAddresses' | '
   L.push('  counter held { }');
   if (v4.length) L.push(`  set vip4 { type ipv4_addr; flags timeout; elements = { ${elems(v4)} } }`);
   if (v6.length) L.push(`  set vip6 { type ipv6_addr; flags timeout; elements = { ${elems(v6)} } }`);
-  if (cfg.interfaces.length) L.push(`  set ifaces { type ifname; flags timeout; elements = { ${cfg.interfaces.map((i) => `"${i}" ${t}`).join(', ')} } }`);
+  if (cfg.interfaces.length)
+    L.push(
+      `  set ifaces { type ifname; flags timeout; elements = { ${cfg.interfaces.map((i) => `"${i}" ${t}`).join(', ')} } }`,
+    );
   L.push('  chain hold {');
   L.push('    type filter hook prerouting priority -300; policy accept;');
   L.push('    meta l4proto 112 accept');
@@ -153,7 +167,8 @@ export function parseHeldCounter(json: string): { packets: number; bytes: number
     const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
     for (const item of doc.nftables ?? []) {
       const c = item.counter as { name?: string; packets?: number; bytes?: number } | undefined;
-      if (c && c.name === 'held' && typeof c.packets === 'number' && typeof c.bytes === 'number') return { packets: c.packets, bytes: c.bytes };
+      if (c && c.name === 'held' && typeof c.packets === 'number' && typeof c.bytes === 'number')
+        return { packets: c.packets, bytes: c.bytes };
     }
   } catch {
     // not JSON
@@ -237,7 +252,10 @@ export class TrafficGuard {
     if (!r.ok) throw new Error(`guard: nft could not install table inet ${this.table}: ${oneLine(r.stderr)}`);
     const hold = new GuardHold(this, this.clock.now(), this.cfg.maxHoldMs, this.clock);
     this.current = hold;
-    const what = [...this.cfg.virtualAddresses.map((a) => `to ${a}`), ...this.cfg.interfaces.map((i) => `in on ${i}`)].join(', ');
+    const what = [
+      ...this.cfg.virtualAddresses.map((a) => `to ${a}`),
+      ...this.cfg.interfaces.map((i) => `in on ${i}`),
+    ].join(', ');
     this.log.info(`ha: guard on: dropping new traffic ${what} for at most ${this.cfg.maxHoldMs} ms`);
     return hold;
   }
@@ -252,7 +270,10 @@ export class TrafficGuard {
   async remove(hold: GuardHold, by: 'caller' | 'max-hold', maxHoldMs: number): Promise<GuardReport> {
     const r = await this.nft(['-f', '-'], guardReleaseScript({ table: this.table }));
     const releasedAt = this.clock.now();
-    const report: GuardReport = { heldMs: Math.min(Math.max(0, releasedAt - hold.installedAt), maxHoldMs), releasedBy: by };
+    const report: GuardReport = {
+      heldMs: Math.min(Math.max(0, releasedAt - hold.installedAt), maxHoldMs),
+      releasedBy: by,
+    };
     if (!r.ok) report.error = `nft could not delete chain hold: ${oneLine(r.stderr)}`;
     const c = await this.nft(['-j', 'list', 'counter', 'inet', this.table, 'held']);
     const counter = c.ok ? parseHeldCounter(c.stdout) : undefined;
@@ -268,7 +289,9 @@ export class TrafficGuard {
     if (this.current === hold) this.current = undefined;
     const dropped = report.droppedPackets !== undefined ? `, ${report.droppedPackets} packets dropped` : '';
     if (report.error) {
-      this.log.error(`ha: guard off FAILED after ${report.heldMs} ms: ${report.error} (the kernel stops holding after ${maxHoldMs} ms by itself)`);
+      this.log.error(
+        `ha: guard off FAILED after ${report.heldMs} ms: ${report.error} (the kernel stops holding after ${maxHoldMs} ms by itself)`,
+      );
     } else if (by === 'max-hold') {
       this.log.warn(`ha: guard off after its maximum hold of ${maxHoldMs} ms, before the commit finished${dropped}`);
     } else {

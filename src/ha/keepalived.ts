@@ -54,7 +54,12 @@ export class KeepalivedInputError extends Error {
 
 const TYPES: readonly VrrpType[] = ['INSTANCE', 'GROUP'];
 const STATES: readonly VrrpState[] = ['MASTER', 'BACKUP', 'FAULT', 'STOP', 'DELETED'];
-const FIFO_STATES: readonly (VrrpState | FifoExtraState)[] = [...STATES, 'MASTER_RX_LOWER_PRI', 'MASTER_PRIORITY', 'BACKUP_PRIORITY'];
+const FIFO_STATES: readonly (VrrpState | FifoExtraState)[] = [
+  ...STATES,
+  'MASTER_RX_LOWER_PRI',
+  'MASTER_PRIORITY',
+  'BACKUP_PRIORITY',
+];
 
 function orList(words: readonly string[]): string {
   return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
@@ -69,10 +74,16 @@ const EXPECT = {
 };
 
 function caseHint(got: string, allowed: readonly string[]): string {
-  return got !== got.toUpperCase() && allowed.includes(got.toUpperCase()) ? ' (keepalived writes it in upper case)' : '';
+  return got !== got.toUpperCase() && allowed.includes(got.toUpperCase())
+    ? ' (keepalived writes it in upper case)'
+    : '';
 }
 
-function parsePriority(text: string, fail: (field: string, expected: string, got: string) => never, field: string): number {
+function parsePriority(
+  text: string,
+  fail: (field: string, expected: string, got: string) => never,
+  field: string,
+): number {
   if (!/^[0-9]{1,3}$/.test(text) || Number(text) > 255) fail(field, EXPECT.priority, JSON.stringify(text));
   return Number(text);
 }
@@ -87,13 +98,23 @@ export function parseNotifyArgs(args: readonly string[]): KeepalivedEvent {
   };
   if (args.length < 3 || args.length > 4) {
     const expected = 'TYPE NAME STATE [PRIORITY] (the arguments keepalived appends to a notify script)';
-    const got = args.length === 0 ? 'no arguments' : `${args.length} argument${args.length === 1 ? '' : 's'}: ${args.map((a) => JSON.stringify(a)).join(' ')}`;
+    const got =
+      args.length === 0
+        ? 'no arguments'
+        : `${args.length} argument${args.length === 1 ? '' : 's'}: ${args.map((a) => JSON.stringify(a)).join(' ')}`;
     throw new KeepalivedInputError(`keepalived notify: expected ${expected}, got ${got}`, 'arguments', expected, got);
   }
   const [type, name, state, prio] = args as [string, string, string, string | undefined];
-  if (!TYPES.includes(type as VrrpType)) fail('argument 1 (TYPE)', EXPECT.type, `${JSON.stringify(type)}${caseHint(type, TYPES)}`);
-  if (name === '' || /[\s"]/.test(name)) fail('argument 2 (NAME)', `${EXPECT.name} (no spaces or quotes)`, name === '' ? 'an empty string' : JSON.stringify(name));
-  if (!STATES.includes(state as VrrpState)) fail('argument 3 (STATE)', EXPECT.state, `${JSON.stringify(state)}${caseHint(state, STATES)}`);
+  if (!TYPES.includes(type as VrrpType))
+    fail('argument 1 (TYPE)', EXPECT.type, `${JSON.stringify(type)}${caseHint(type, TYPES)}`);
+  if (name === '' || /[\s"]/.test(name))
+    fail(
+      'argument 2 (NAME)',
+      `${EXPECT.name} (no spaces or quotes)`,
+      name === '' ? 'an empty string' : JSON.stringify(name),
+    );
+  if (!STATES.includes(state as VrrpState))
+    fail('argument 3 (STATE)', EXPECT.state, `${JSON.stringify(state)}${caseHint(state, STATES)}`);
   const ev: KeepalivedEvent = { type: type as VrrpType, name, state: state as VrrpState, source: 'notify' };
   if (prio !== undefined) ev.priority = parsePriority(prio, fail, 'argument 4 (PRIORITY)');
   return ev;
@@ -109,21 +130,42 @@ export function parseFifoLine(rawLine: string): FifoLine {
   if (/^(VS|RS) /.test(line)) return { kind: 'checker', line };
   const shown = line.length > 120 ? `${line.slice(0, 117)}...` : line;
   const fail = (field: string, expected: string, got: string): never => {
-    throw new KeepalivedInputError(`keepalived FIFO line ${JSON.stringify(shown)}: ${field} must be ${expected}, got ${got}`, field, expected, got);
+    throw new KeepalivedInputError(
+      `keepalived FIFO line ${JSON.stringify(shown)}: ${field} must be ${expected}, got ${got}`,
+      field,
+      expected,
+      got,
+    );
   };
   const sp = line.indexOf(' ');
   const type = sp < 0 ? line : line.slice(0, sp);
-  if (!TYPES.includes(type as VrrpType)) fail('TYPE', `${EXPECT.type} (or VS/RS for checker lines)`, `${JSON.stringify(type)}${caseHint(type, TYPES)}`);
+  if (!TYPES.includes(type as VrrpType))
+    fail('TYPE', `${EXPECT.type} (or VS/RS for checker lines)`, `${JSON.stringify(type)}${caseHint(type, TYPES)}`);
   const rest = sp < 0 ? '' : line.slice(sp + 1);
   // The name is written as "%s"; names are single config tokens, so the last '" ' ends it.
   const m = /^"(.+)" (\S+)(?: (\S+))?$/.exec(rest);
   if (!m) {
-    if (!rest.startsWith('"') || rest.indexOf('"', 1) < 0) fail('NAME', `${EXPECT.name} in double quotes, e.g. "VI_1"`, rest === '' ? 'nothing' : JSON.stringify(rest.split(' ')[0]));
-    fail('STATE and PRIORITY', `"STATE PRIORITY" after the name, e.g. ${type} "${rest.slice(1, rest.indexOf('"', 1)) || 'VI_1'}" MASTER 100`, JSON.stringify(rest.slice(rest.indexOf('"', 1) + 1)));
+    if (!rest.startsWith('"') || rest.indexOf('"', 1) < 0)
+      fail(
+        'NAME',
+        `${EXPECT.name} in double quotes, e.g. "VI_1"`,
+        rest === '' ? 'nothing' : JSON.stringify(rest.split(' ')[0]),
+      );
+    fail(
+      'STATE and PRIORITY',
+      `"STATE PRIORITY" after the name, e.g. ${type} "${rest.slice(1, rest.indexOf('"', 1)) || 'VI_1'}" MASTER 100`,
+      JSON.stringify(rest.slice(rest.indexOf('"', 1) + 1)),
+    );
   }
   const [, name, state, prio] = m as RegExpExecArray & [string, string, string, string | undefined];
-  if (!FIFO_STATES.includes(state as VrrpState)) fail('STATE', EXPECT.fifoState, `${JSON.stringify(state)}${caseHint(state, FIFO_STATES)}`);
-  const ev: KeepalivedEvent = { type: type as VrrpType, name, state: state as VrrpState | FifoExtraState, source: 'fifo' };
+  if (!FIFO_STATES.includes(state as VrrpState))
+    fail('STATE', EXPECT.fifoState, `${JSON.stringify(state)}${caseHint(state, FIFO_STATES)}`);
+  const ev: KeepalivedEvent = {
+    type: type as VrrpType,
+    name,
+    state: state as VrrpState | FifoExtraState,
+    source: 'fifo',
+  };
   if (prio !== undefined) ev.priority = parsePriority(prio, fail, 'PRIORITY');
   return { kind: 'vrrp', event: ev };
 }
@@ -140,7 +182,11 @@ export type TrackedState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'DELETED';
 
 /** The state an event says the instance or group is in. */
 const IMPLIED: Record<VrrpState | FifoExtraState, TrackedState> = {
-  MASTER: 'MASTER', BACKUP: 'BACKUP', FAULT: 'FAULT', STOP: 'STOP', DELETED: 'DELETED',
+  MASTER: 'MASTER',
+  BACKUP: 'BACKUP',
+  FAULT: 'FAULT',
+  STOP: 'STOP',
+  DELETED: 'DELETED',
   // still MASTER, but an advert with a lower priority came in (the peer thinks it is master too)
   MASTER_RX_LOWER_PRI: 'MASTER',
   // priority changed, state unchanged
@@ -218,8 +264,16 @@ export class KeepalivedTracker {
       return { kind: 'request', target, detail: eventText(ev) };
     }
     const want: VrrpType = this.follows === 'groups' ? 'GROUP' : 'INSTANCE';
-    if (ev.type !== want) return { kind: 'ignored', why: `${ev.type.toLowerCase()} event; following ${this.follows} ${this.names.join(', ')}` };
-    if (!this.names.includes(ev.name)) return { kind: 'ignored', why: `${ev.type.toLowerCase()} ${ev.name} is not tracked (following ${this.names.join(', ')})` };
+    if (ev.type !== want)
+      return {
+        kind: 'ignored',
+        why: `${ev.type.toLowerCase()} event; following ${this.follows} ${this.names.join(', ')}`,
+      };
+    if (!this.names.includes(ev.name))
+      return {
+        kind: 'ignored',
+        why: `${ev.type.toLowerCase()} ${ev.name} is not tracked (following ${this.names.join(', ')})`,
+      };
     const entry: { state: TrackedState; priority?: number } = { state: IMPLIED[ev.state] };
     if (ev.priority !== undefined) entry.priority = ev.priority;
     this.states.set(ev.name, entry);
@@ -247,11 +301,20 @@ export class KeepalivedTracker {
 
   private aggregate(): { target?: Exclude<Target, 'stopped'>; missing: string[]; note?: string } {
     const missing = this.names.filter((n) => !this.states.has(n));
-    const with_ = (pred: (s: TrackedState) => boolean) => this.names.filter((n) => { const s = this.states.get(n); return s !== undefined && pred(s.state); });
+    const with_ = (pred: (s: TrackedState) => boolean) =>
+      this.names.filter((n) => {
+        const s = this.states.get(n);
+        return s !== undefined && pred(s.state);
+      });
     const faulted = with_((s) => s === 'FAULT');
     if (faulted.length > 0) return { target: 'fault', missing, note: `FAULT: ${faulted.join(', ')}` };
     const notMaster = with_((s) => s !== 'MASTER');
-    if (notMaster.length > 0) return { target: 'backup', missing, note: `not MASTER: ${notMaster.map((n) => `${n} ${this.states.get(n)!.state}`).join(', ')}` };
+    if (notMaster.length > 0)
+      return {
+        target: 'backup',
+        missing,
+        note: `not MASTER: ${notMaster.map((n) => `${n} ${this.states.get(n)!.state}`).join(', ')}`,
+      };
     if (missing.length > 0) return { missing, note: `waiting for ${missing.join(', ')}` };
     return { target: 'active', missing, note: `all of ${this.names.join(', ')} MASTER` };
   }
@@ -265,7 +328,12 @@ export interface RequestSink {
 }
 
 /** Feeds one event to the tracker and, if it yields a target, to the machine. Returns the decision (for logs, tests). */
-export function applyKeepalivedEvent(ev: KeepalivedEvent, tracker: KeepalivedTracker, machine: RequestSink, log: { verbose(m: string): unknown; debug(m: string): unknown }): TrackDecision {
+export function applyKeepalivedEvent(
+  ev: KeepalivedEvent,
+  tracker: KeepalivedTracker,
+  machine: RequestSink,
+  log: { verbose(m: string): unknown; debug(m: string): unknown },
+): TrackDecision {
   const d = tracker.update(ev);
   switch (d.kind) {
     case 'request':
@@ -288,7 +356,11 @@ export function applyKeepalivedEvent(ev: KeepalivedEvent, tracker: KeepalivedTra
  * A FifoReader onLine handler: parse, track, request. Bad lines are logged (warn) and change
  * nothing.
  */
-export function fifoLineHandler(tracker: KeepalivedTracker, machine: RequestSink, log: { warn(m: string): unknown; verbose(m: string): unknown; debug(m: string): unknown }): (line: string) => void {
+export function fifoLineHandler(
+  tracker: KeepalivedTracker,
+  machine: RequestSink,
+  log: { warn(m: string): unknown; verbose(m: string): unknown; debug(m: string): unknown },
+): (line: string) => void {
   return (line) => {
     let parsed: FifoLine;
     try {

@@ -202,7 +202,16 @@ export interface HaStatus {
   /** The latest request accepted (what keepalived or the operator wants). */
   wanted?: { target: Target; reason: Reason; at: number };
   /** The transition running now. */
-  current?: { id: number; kind: TransitionKind; from: Role; to: Role; reason: Reason; startedAt: number; step?: StepName; stepStartedAt?: number };
+  current?: {
+    id: number;
+    kind: TransitionKind;
+    from: Role;
+    to: Role;
+    reason: Reason;
+    startedAt: number;
+    step?: StepName;
+    stepStartedAt?: number;
+  };
   /** The request that runs after `current` (or that preempts it: fault, stopped). */
   pending?: { target: Target; reason: Reason; force: boolean; requestedAt: number; preempts: boolean };
   last?: TransitionRecord;
@@ -254,16 +263,35 @@ const TABLE: Record<StableRole, Record<Target, TransitionKind | null>> = {
 const FORCED: Record<Target, TransitionKind> = { active: 'promote', backup: 'demote', fault: 'fault', stopped: 'stop' };
 
 const STEPS: Record<TransitionKind, readonly StepName[]> = {
-  promote: ['guardOn', 'preHook', 'commitExternal', 'guardOff', 'flushCaches', 'resyncInternalFromKernel', 'bulkSend', 'postHook'],
+  promote: [
+    'guardOn',
+    'preHook',
+    'commitExternal',
+    'guardOff',
+    'flushCaches',
+    'resyncInternalFromKernel',
+    'bulkSend',
+    'postHook',
+  ],
   demote: ['preHook', 'requestResync', 'schedulePurge', 'postHook'],
   fault: ['preHook', 'schedulePurge', 'postHook'],
   stop: [],
 };
 
 /** Role while the transition runs, and once it has succeeded. */
-const DURING: Record<TransitionKind, Role> = { promote: 'promoting', demote: 'demoting', fault: 'fault', stop: 'stopped' };
+const DURING: Record<TransitionKind, Role> = {
+  promote: 'promoting',
+  demote: 'demoting',
+  fault: 'fault',
+  stop: 'stopped',
+};
 const AFTER: Record<TransitionKind, Role> = { promote: 'active', demote: 'backup', fault: 'fault', stop: 'stopped' };
-const TARGET_OF: Record<TransitionKind, Target> = { promote: 'active', demote: 'backup', fault: 'fault', stop: 'stopped' };
+const TARGET_OF: Record<TransitionKind, Target> = {
+  promote: 'active',
+  demote: 'backup',
+  fault: 'fault',
+  stop: 'stopped',
+};
 
 /** Which running transitions a pending target cuts short. */
 const PREEMPTS: Record<Target, readonly TransitionKind[]> = {
@@ -309,7 +337,17 @@ export class FailoverMachine {
   private draining?: Promise<void>;
   private readonly history: TransitionRecord[] = [];
   private nextId = 1;
-  private readonly counters: HaCounters = { requests: 0, transitions: 0, noops: 0, collapsed: 0, superseded: 0, preempted: 0, aborted: 0, degraded: 0, refused: 0 };
+  private readonly counters: HaCounters = {
+    requests: 0,
+    transitions: 0,
+    noops: 0,
+    collapsed: 0,
+    superseded: 0,
+    preempted: 0,
+    aborted: 0,
+    degraded: 0,
+    refused: 0,
+  };
 
   constructor(opts: MachineOptions) {
     this.actions = opts.actions;
@@ -367,7 +405,9 @@ export class FailoverMachine {
     if (p && p.target === target && p.force === req.force) {
       this.counters.collapsed++;
       p.waiters.push(...req.waiters);
-      this.log.verbose(`ha: request ${target} (${reasonText(reason)}) collapses into the pending one (${reasonText(p.reason)})`);
+      this.log.verbose(
+        `ha: request ${target} (${reasonText(reason)}) collapses into the pending one (${reasonText(p.reason)})`,
+      );
       return done;
     }
     if (p) this.supersede(p, req);
@@ -397,14 +437,28 @@ export class FailoverMachine {
     };
     if (this.wanted) s.wanted = { ...this.wanted };
     if (run) {
-      s.current = { id: run.ctx.id, kind: run.ctx.kind, from: run.ctx.from, to: AFTER[run.ctx.kind], reason: run.ctx.reason, startedAt: run.ctx.startedAt };
+      s.current = {
+        id: run.ctx.id,
+        kind: run.ctx.kind,
+        from: run.ctx.from,
+        to: AFTER[run.ctx.kind],
+        reason: run.ctx.reason,
+        startedAt: run.ctx.startedAt,
+      };
       if (run.step) {
         s.current.step = run.step;
         s.current.stepStartedAt = run.stepStartedAt;
       }
     }
     const p = this.pending;
-    if (p) s.pending = { target: p.target, reason: p.reason, force: p.force, requestedAt: p.at, preempts: !!run && PREEMPTS[p.target].includes(run.ctx.kind) };
+    if (p)
+      s.pending = {
+        target: p.target,
+        reason: p.reason,
+        force: p.force,
+        requestedAt: p.at,
+        preempts: !!run && PREEMPTS[p.target].includes(run.ctx.kind),
+      };
     const last = this.history[this.history.length - 1];
     if (last) s.last = last;
     return s;
@@ -423,10 +477,14 @@ export class FailoverMachine {
   private kindFor(role: Role, req: Req): TransitionKind | null {
     let kind: TransitionKind | null;
     switch (role) {
-      case 'starting': case 'backup': case 'active': case 'fault':
+      case 'starting':
+      case 'backup':
+      case 'active':
+      case 'fault':
         kind = TABLE[role][req.target];
         break;
-      case 'promoting': case 'demoting':
+      case 'promoting':
+      case 'demoting':
         // Only reached when fault/stop cut a transition short: the target alone decides.
         kind = FORCED[req.target];
         break;
@@ -445,7 +503,9 @@ export class FailoverMachine {
 
   private supersede(old: Req, by: Req): void {
     this.counters.superseded++;
-    this.log.info(`ha: pending request ${old.target} (${reasonText(old.reason)}) superseded by ${by.target} (${reasonText(by.reason)})`);
+    this.log.info(
+      `ha: pending request ${old.target} (${reasonText(old.reason)}) superseded by ${by.target} (${reasonText(by.reason)})`,
+    );
     settle(old.waiters, { outcome: 'superseded', by: { target: by.target, reason: by.reason } });
   }
 
@@ -489,14 +549,25 @@ export class FailoverMachine {
     return !!p && PREEMPTS[p.target].includes(run.ctx.kind);
   }
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private async execute(kind: TransitionKind, req: Req): Promise<void> {
     const from = this.role;
     const startedAt = this.clock.now();
-    const ctx: TransitionContext = { id: this.nextId++, kind, from, target: TARGET_OF[kind], reason: req.reason, force: req.force, startedAt };
+    const ctx: TransitionContext = {
+      id: this.nextId++,
+      kind,
+      from,
+      target: TARGET_OF[kind],
+      reason: req.reason,
+      force: req.force,
+      startedAt,
+    };
     const run: Run = { ctx, waiters: req.waiters };
     this.running = run;
     this.setRole(DURING[kind]);
-    this.log.info(`ha: ${kind} ${from} → ${AFTER[kind]} started (${reasonText(req.reason)})${req.force ? ' [forced]' : ''}`);
+    this.log.info(
+      `ha: ${kind} ${from} → ${AFTER[kind]} started (${reasonText(req.reason)})${req.force ? ' [forced]' : ''}`,
+    );
 
     const steps: StepRecord[] = [];
     let result: TransitionResult = 'ok';
@@ -526,7 +597,12 @@ export class FailoverMachine {
         const rec = await this.step(run, name);
         steps.push(rec);
         if (name === 'guardOn' && rec.result !== 'skipped') guardHeld = true;
-        if (name === 'preHook' && rec.result === 'failed' && this.onPreHookFailure === 'abort' && (kind === 'promote' || kind === 'demote')) {
+        if (
+          name === 'preHook' &&
+          rec.result === 'failed' &&
+          this.onPreHookFailure === 'abort' &&
+          (kind === 'promote' || kind === 'demote')
+        ) {
           result = 'aborted';
           error = `pre-${kind} hook failed: ${rec.detail ?? 'no detail'}`;
         }
@@ -548,8 +624,16 @@ export class FailoverMachine {
     // preempted: stay in the transitional role; the preempting transition starts right away.
 
     const rec: TransitionRecord = {
-      id: ctx.id, kind, from, to: AFTER[kind], reason: req.reason, force: req.force, startedAt,
-      durationMs: this.clock.now() - startedAt, result, steps,
+      id: ctx.id,
+      kind,
+      from,
+      to: AFTER[kind],
+      reason: req.reason,
+      force: req.force,
+      startedAt,
+      durationMs: this.clock.now() - startedAt,
+      result,
+      steps,
     };
     if (error !== undefined) rec.error = error;
     this.running = undefined;
@@ -572,10 +656,18 @@ export class FailoverMachine {
     const head = `ha: ${rec.kind} ${rec.from} → ${rec.to}`;
     const tail = `in ${rec.durationMs} ms (${reasonText(rec.reason)})`;
     switch (rec.result) {
-      case 'ok': this.log.info(`${head} done ${tail}`); break;
-      case 'degraded': this.log.error(`${head} done with failures ${tail}: ${rec.error}`); break;
-      case 'aborted': this.log.error(`${head} ABORTED ${tail}: ${rec.error}; role stays ${this.role}`); break;
-      case 'preempted': this.log.warn(`${head} preempted ${tail}: ${rec.error}`); break;
+      case 'ok':
+        this.log.info(`${head} done ${tail}`);
+        break;
+      case 'degraded':
+        this.log.error(`${head} done with failures ${tail}: ${rec.error}`);
+        break;
+      case 'aborted':
+        this.log.error(`${head} ABORTED ${tail}: ${rec.error}; role stays ${this.role}`);
+        break;
+      case 'preempted':
+        this.log.warn(`${head} preempted ${tail}: ${rec.error}`);
+        break;
     }
   }
 
@@ -584,6 +676,7 @@ export class FailoverMachine {
   }
 
   /** Runs one step with the step timeout; never throws. */
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private async step(run: Run, name: StepName): Promise<StepRecord> {
     const ctx = run.ctx;
     const startedAt = this.clock.now();
@@ -592,16 +685,26 @@ export class FailoverMachine {
     const a = this.actions;
     const invoke = (): Promise<StepReport | HookReport | void> => {
       switch (name) {
-        case 'guardOn': return a.guardOn ? a.guardOn(ctx) : Promise.resolve({ status: 'skipped', detail: 'no guard' });
-        case 'guardOff': return a.guardOff ? a.guardOff(ctx) : Promise.resolve({ status: 'skipped', detail: 'no guard' });
-        case 'preHook': return a.runHook('pre', ctx);
-        case 'postHook': return a.runHook('post', ctx);
-        case 'commitExternal': return a.commitExternal(ctx);
-        case 'flushCaches': return a.flushCaches(ctx);
-        case 'resyncInternalFromKernel': return a.resyncInternalFromKernel(ctx);
-        case 'bulkSend': return a.bulkSend(ctx);
-        case 'requestResync': return a.requestResync(ctx);
-        case 'schedulePurge': return a.schedulePurge(ctx);
+        case 'guardOn':
+          return a.guardOn ? a.guardOn(ctx) : Promise.resolve({ status: 'skipped', detail: 'no guard' });
+        case 'guardOff':
+          return a.guardOff ? a.guardOff(ctx) : Promise.resolve({ status: 'skipped', detail: 'no guard' });
+        case 'preHook':
+          return a.runHook('pre', ctx);
+        case 'postHook':
+          return a.runHook('post', ctx);
+        case 'commitExternal':
+          return a.commitExternal(ctx);
+        case 'flushCaches':
+          return a.flushCaches(ctx);
+        case 'resyncInternalFromKernel':
+          return a.resyncInternalFromKernel(ctx);
+        case 'bulkSend':
+          return a.bulkSend(ctx);
+        case 'requestResync':
+          return a.requestResync(ctx);
+        case 'schedulePurge':
+          return a.schedulePurge(ctx);
       }
     };
     // An action that throws synchronously fails its step like one that rejects.

@@ -12,9 +12,24 @@ import type { HaConfig } from './config.js';
 import { NotifyFifoReader, type FifoReaderStats } from './fifo.js';
 import { TrafficGuard, type NftRunner } from './guard.js';
 import { HookRunner } from './hooks.js';
-import { KeepalivedTracker, applyKeepalivedEvent, fifoLineHandler, parseNotifyArgs, type TrackDecision, type TrackerSnapshot } from './keepalived.js';
+import {
+  KeepalivedTracker,
+  applyKeepalivedEvent,
+  fifoLineHandler,
+  parseNotifyArgs,
+  type TrackDecision,
+  type TrackerSnapshot,
+} from './keepalived.js';
 import type { HaLog } from './log.js';
-import { FailoverMachine, type Clock, type HaStatus, type RequestOptions, type RequestOutcome, type Target, type TransitionRecord } from './machine.js';
+import {
+  FailoverMachine,
+  type Clock,
+  type HaStatus,
+  type RequestOptions,
+  type RequestOutcome,
+  type Target,
+  type TransitionRecord,
+} from './machine.js';
 
 export interface HaRuntimeStatus extends HaStatus {
   keepalived: TrackerSnapshot;
@@ -44,7 +59,12 @@ export class HaRuntime {
   ) {
     this.tracker = new KeepalivedTracker(cfg.track);
     this.hooks = new HookRunner({ hooks: cfg.hooks, log, ...(cfg.node ? { node: cfg.node } : {}) });
-    if (cfg.guard.enabled) this.guard = new TrafficGuard(cfg.guard, { log, ...(opts.nft ? { nft: opts.nft } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    if (cfg.guard.enabled)
+      this.guard = new TrafficGuard(cfg.guard, {
+        log,
+        ...(opts.nft ? { nft: opts.nft } : {}),
+        ...(opts.clock ? { clock: opts.clock } : {}),
+      });
     this.machine = new FailoverMachine({
       actions: createHaActions({ ops, hooks: this.hooks, ...(this.guard ? { guard: this.guard } : {}) }),
       log,
@@ -55,7 +75,12 @@ export class HaRuntime {
       stepTimeoutMs: cfg.stepTimeoutMs,
     });
     if (cfg.fifo) {
-      this.fifo = new NotifyFifoReader({ path: cfg.fifo.path, create: cfg.fifo.create, log, onLine: fifoLineHandler(this.tracker, this.machine, log) });
+      this.fifo = new NotifyFifoReader({
+        path: cfg.fifo.path,
+        create: cfg.fifo.create,
+        log,
+        onLine: fifoLineHandler(this.tracker, this.machine, log),
+      });
     }
   }
 
@@ -63,7 +88,8 @@ export class HaRuntime {
   async start(): Promise<void> {
     await this.guard?.clearStale();
     this.fifo?.start();
-    if (this.cfg.initialRole) void this.machine.request(this.cfg.initialRole, { source: 'startup', detail: 'ha.initialRole' });
+    if (this.cfg.initialRole)
+      void this.machine.request(this.cfg.initialRole, { source: 'startup', detail: 'ha.initialRole' });
   }
 
   /**

@@ -135,7 +135,10 @@ export class NlWriter {
 
 /** A malformed netlink buffer: says what and where. */
 export class NetlinkDecodeError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} (at byte ${offset})`);
     this.name = 'NetlinkDecodeError';
   }
@@ -145,7 +148,12 @@ export class NetlinkDecodeError extends Error {
  * Calls `fn(type, payloadOffset, payloadLength)` for each attribute in [start, end).
  * `type` is masked (no NESTED/BYTEORDER bits). Throws NetlinkDecodeError on a bad length.
  */
-export function forEachAttr(buf: Buffer, start: number, end: number, fn: (type: number, p: number, len: number, rawType: number) => void): void {
+export function forEachAttr(
+  buf: Buffer,
+  start: number,
+  end: number,
+  fn: (type: number, p: number, len: number, rawType: number) => void,
+): void {
   let off = start;
   while (off + 4 <= end) {
     const len = buf.readUInt16LE(off);

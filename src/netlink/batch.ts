@@ -59,7 +59,13 @@ export interface BatchRun {
  * Sends requests 0..count-1; `encode(w, i, seq)` writes request i (header included, with the seq
  * given) and throws to mark it unencodable. Returns per-request outcomes and the last seq used.
  */
-export async function runBatch(ch: BatchChannel, count: number, firstSeq: number, encode: (w: NlWriter, i: number, seq: number) => void): Promise<BatchRun> {
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
+export async function runBatch(
+  ch: BatchChannel,
+  count: number,
+  firstSeq: number,
+  encode: (w: NlWriter, i: number, seq: number) => void,
+): Promise<BatchRun> {
   const outcome: BatchOutcome = { errnos: new Int32Array(count), messages: new Map() };
   const { w, rx, socket } = ch;
   const base = firstSeq >>> 0;
@@ -122,7 +128,12 @@ export async function runBatch(ch: BatchChannel, count: number, firstSeq: number
         await ch.wait();
         continue;
       }
-      if (n < 0) throw new NetlinkError(-n, 'conntrack batch', n === -errno.ENOBUFS ? 'replies were lost: the receive buffer overran' : undefined);
+      if (n < 0)
+        throw new NetlinkError(
+          -n,
+          'conntrack batch',
+          n === -errno.ENOBUFS ? 'replies were lost: the receive buffer overran' : undefined,
+        );
       // the fence's ACK comes last: nothing of this batch follows it
       for (let d = 0; d < n && !done; d++) {
         const at = d * RX_SLOT;

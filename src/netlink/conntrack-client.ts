@@ -20,18 +20,44 @@
 //    EOPNOTSUPP). Replaying a dumped helper name is thus the same as leaving it out, on both.
 //  - There are expectation events for NEW and DESTROY only (never UPDATE).
 import {
-  AF_UNSPEC, CTA, CTA_STATS, CTA_STATS_EXP, CTA_STATS_GLOBAL, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET,
-  IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_GET_STATS_CPU, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_DELETE,
-  IPCTNL_MSG_EXP_GET, IPCTNL_MSG_EXP_GET_STATS_CPU, IPCTNL_MSG_EXP_NEW, NFGENMSG_LEN,
-  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN,
-  NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
+  AF_UNSPEC,
+  CTA,
+  CTA_STATS,
+  CTA_STATS_EXP,
+  CTA_STATS_GLOBAL,
+  IPCTNL_MSG_CT_DELETE,
+  IPCTNL_MSG_CT_GET,
+  IPCTNL_MSG_CT_GET_STATS,
+  IPCTNL_MSG_CT_GET_STATS_CPU,
+  IPCTNL_MSG_CT_NEW,
+  IPCTNL_MSG_EXP_DELETE,
+  IPCTNL_MSG_EXP_GET,
+  IPCTNL_MSG_EXP_GET_STATS_CPU,
+  IPCTNL_MSG_EXP_NEW,
+  NFGENMSG_LEN,
+  NFNL_SUBSYS_CTNETLINK,
+  NFNL_SUBSYS_CTNETLINK_EXP,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_EXCL,
+  NLM_F_REQUEST,
 } from './constants.js';
 import { NlWriter, forEachAttr } from './attr.js';
 import { BATCH_BYTES, BATCH_MAX_MESSAGES, RX_SLOT, runBatch, type BatchChannel, type BatchOutcome } from './batch.js';
 import { NlHeader, decodeError, forEachMessage } from './nlmsg.js';
 import { NetlinkError, NetlinkSocket, describeErrno, errno, errnoName } from './socket.js';
 import {
-  EntryEncodeError, RequestOptions, decodeConntrack, writeCreateAttrs, writeIdentity, writeUpdateAttrs,
+  EntryEncodeError,
+  RequestOptions,
+  decodeConntrack,
+  writeCreateAttrs,
+  writeIdentity,
+  writeUpdateAttrs,
 } from './ctnetlink.js';
 import { decodeExpect, writeExpectCreateAttrs, writeExpectIdentity } from './expect.js';
 import type { Entry, Expect } from '../conntrack/entry.js';
@@ -116,7 +142,8 @@ const CONNTRACK: TableKind<Entry> = {
  */
 function writeExpectUpdateAttrs(w: NlWriter, x: Expect, opts: RequestOptions): void {
   const timeout = opts.timeout ?? x.timeout;
-  if (timeout === undefined) throw new EntryEncodeError('timeout: missing (the timeout is all an update of an expectation can change)');
+  if (timeout === undefined)
+    throw new EntryEncodeError('timeout: missing (the timeout is all an update of an expectation can change)');
   writeExpectCreateAttrs(w, { ...x, timeout, helper: undefined });
 }
 
@@ -151,18 +178,28 @@ export interface ClientOptions {
 
 /** CTA_STATS_* attribute -> the name `conntrack -S` prints. */
 const CPU_STAT_NAMES: Record<number, string> = {
-  [CTA_STATS.SEARCHED]: 'searched', [CTA_STATS.FOUND]: 'found', [CTA_STATS.NEW]: 'new',
-  [CTA_STATS.INVALID]: 'invalid', [CTA_STATS.IGNORE]: 'ignore', [CTA_STATS.DELETE]: 'delete',
-  [CTA_STATS.DELETE_LIST]: 'delete_list', [CTA_STATS.INSERT]: 'insert',
-  [CTA_STATS.INSERT_FAILED]: 'insert_failed', [CTA_STATS.DROP]: 'drop',
-  [CTA_STATS.EARLY_DROP]: 'early_drop', [CTA_STATS.ERROR]: 'error',
-  [CTA_STATS.SEARCH_RESTART]: 'search_restart', [CTA_STATS.CLASH_RESOLVE]: 'clash_resolve',
+  [CTA_STATS.SEARCHED]: 'searched',
+  [CTA_STATS.FOUND]: 'found',
+  [CTA_STATS.NEW]: 'new',
+  [CTA_STATS.INVALID]: 'invalid',
+  [CTA_STATS.IGNORE]: 'ignore',
+  [CTA_STATS.DELETE]: 'delete',
+  [CTA_STATS.DELETE_LIST]: 'delete_list',
+  [CTA_STATS.INSERT]: 'insert',
+  [CTA_STATS.INSERT_FAILED]: 'insert_failed',
+  [CTA_STATS.DROP]: 'drop',
+  [CTA_STATS.EARLY_DROP]: 'early_drop',
+  [CTA_STATS.ERROR]: 'error',
+  [CTA_STATS.SEARCH_RESTART]: 'search_restart',
+  [CTA_STATS.CLASH_RESOLVE]: 'clash_resolve',
   [CTA_STATS.CHAIN_TOOLONG]: 'chaintoolong',
 };
 
 /** CTA_STATS_EXP_* attribute -> the name `conntrack -S expect` prints. */
 const EXP_STAT_NAMES: Record<number, string> = {
-  [CTA_STATS_EXP.NEW]: 'expect_new', [CTA_STATS_EXP.CREATE]: 'expect_create', [CTA_STATS_EXP.DELETE]: 'expect_delete',
+  [CTA_STATS_EXP.NEW]: 'expect_new',
+  [CTA_STATS_EXP.CREATE]: 'expect_create',
+  [CTA_STATS_EXP.DELETE]: 'expect_delete',
 };
 
 /** What a streaming dump hands its callback, as an array. */
@@ -253,7 +290,11 @@ export class ConntrackClient {
   // exchange normally runs to its end without yielding in readable().
 
   /** Sends one request with ACK and waits for its answer; `onReply` sees each reply message. */
-  private async simpleRequest(what: string, build: (w: NlWriter, seq: number) => void, onReply?: (h: NlHeader) => void): Promise<void> {
+  private async simpleRequest(
+    what: string,
+    build: (w: NlWriter, seq: number) => void,
+    onReply?: (h: NlHeader) => void,
+  ): Promise<void> {
     const w = this.w;
     w.reset();
     const seq = this.nextSeq();
@@ -279,7 +320,13 @@ export class ConntrackClient {
    * NLMSG_DONE. Throws NetlinkError on an error reply, and EINTR when the kernel flagged the dump
    * as inconsistent (NLM_F_DUMP_INTR: the table changed meanwhile).
    */
-  private async dumpRequest(what: string, type: number, family: number, attrs: ((w: NlWriter) => void) | undefined, onMessage: (h: NlHeader) => void): Promise<void> {
+  private async dumpRequest(
+    what: string,
+    type: number,
+    family: number,
+    attrs: ((w: NlWriter) => void) | undefined,
+    onMessage: (h: NlHeader) => void,
+  ): Promise<void> {
     const w = this.w;
     w.reset();
     const seq = this.nextSeq();
@@ -302,7 +349,8 @@ export class ConntrackClient {
       return false;
     });
     if (failure) throw failure;
-    if (interrupted) throw new NetlinkError(errno.EINTR, what, 'the table changed during the dump (NLM_F_DUMP_INTR): dump again');
+    if (interrupted)
+      throw new NetlinkError(errno.EINTR, what, 'the table changed during the dump (NLM_F_DUMP_INTR): dump again');
   }
 
   /**
@@ -312,20 +360,26 @@ export class ConntrackClient {
   async dump(filter: DumpFilter, onEntry: (e: Entry) => void): Promise<number> {
     let count = 0;
     const markMask = filter.markMask ?? 0xffffffff;
-    await this.dumpRequest('conntrack dump', CT_MSG(IPCTNL_MSG_CT_GET), filter.family ?? AF_UNSPEC, (w) => {
-      if (filter.mark !== undefined) {
-        w.u32be(CTA.MARK, filter.mark);
-        w.u32be(CTA.MARK_MASK, markMask);
-      }
-      if (filter.zone !== undefined) w.u16be(CTA.ZONE, filter.zone);
-    }, (h) => {
-      const e = decodeConntrack(this.rx, h.off, h.len);
-      if (filter.family !== undefined && e.family !== filter.family) return;
-      if (filter.zone !== undefined && (e.zone ?? 0) !== filter.zone) return;
-      if (filter.mark !== undefined && ((e.mark ?? 0) & markMask) !== (filter.mark & markMask)) return;
-      count++;
-      onEntry(e);
-    });
+    await this.dumpRequest(
+      'conntrack dump',
+      CT_MSG(IPCTNL_MSG_CT_GET),
+      filter.family ?? AF_UNSPEC,
+      (w) => {
+        if (filter.mark !== undefined) {
+          w.u32be(CTA.MARK, filter.mark);
+          w.u32be(CTA.MARK_MASK, markMask);
+        }
+        if (filter.zone !== undefined) w.u16be(CTA.ZONE, filter.zone);
+      },
+      (h) => {
+        const e = decodeConntrack(this.rx, h.off, h.len);
+        if (filter.family !== undefined && e.family !== filter.family) return;
+        if (filter.zone !== undefined && (e.zone ?? 0) !== filter.zone) return;
+        if (filter.mark !== undefined && ((e.mark ?? 0) & markMask) !== (filter.mark & markMask)) return;
+        count++;
+        onEntry(e);
+      },
+    );
     return count;
   }
 
@@ -338,16 +392,25 @@ export class ConntrackClient {
     return this.getOne(CONNTRACK, CT_MSG(IPCTNL_MSG_CT_GET), e, decodeConntrack);
   }
 
-  private async getOne<T extends { family: number }>(kind: TableKind<T>, type: number, x: T, decode: (buf: Buffer, off: number, len: number) => T): Promise<T | undefined> {
+  private async getOne<T extends { family: number }>(
+    kind: TableKind<T>,
+    type: number,
+    x: T,
+    decode: (buf: Buffer, off: number, len: number) => T,
+  ): Promise<T | undefined> {
     let found: T | undefined;
     try {
-      await this.simpleRequest(`${kind.what} get`, (w, seq) => {
-        w.beginNf(type, NLM_F_REQUEST | NLM_F_ACK, seq, x.family);
-        kind.writeIdentity(w, x);
-        w.end();
-      }, (h) => {
-        found = decode(this.rx, h.off, h.len);
-      });
+      await this.simpleRequest(
+        `${kind.what} get`,
+        (w, seq) => {
+          w.beginNf(type, NLM_F_REQUEST | NLM_F_ACK, seq, x.family);
+          kind.writeIdentity(w, x);
+          w.end();
+        },
+        (h) => {
+          found = decode(this.rx, h.off, h.len);
+        },
+      );
     } catch (err) {
       if (err instanceof NetlinkError && err.errno === errno.ENOENT) return undefined;
       throw err;
@@ -365,7 +428,11 @@ export class ConntrackClient {
     return this.createBatched(CONNTRACK, entries, opts);
   }
 
-  private async createBatched<T extends { family: number }>(kind: TableKind<T>, items: Iterable<T>, opts: CreateOptions): Promise<CreateResult<T>> {
+  private async createBatched<T extends { family: number }>(
+    kind: TableKind<T>,
+    items: Iterable<T>,
+    opts: CreateOptions,
+  ): Promise<CreateResult<T>> {
     const result: CreateResult<T> = { created: 0, existing: 0, replaced: 0, failed: [] };
     const pending: T[] = [];
     const pendingIndex: number[] = [];
@@ -394,14 +461,30 @@ export class ConntrackClient {
     return result;
   }
 
-  private failure<T extends { family: number }>(kind: TableKind<T>, index: number, entry: T, err: number, message?: string): CreateFailure<T> {
+  private failure<T extends { family: number }>(
+    kind: TableKind<T>,
+    index: number,
+    entry: T,
+    err: number,
+    message?: string,
+  ): CreateFailure<T> {
     if (err < 0) return { index, entry, errno: 0, reason: message ?? 'could not be encoded' };
     const hint = kind.hints?.[err];
-    return { index, entry, errno: err, reason: `${errnoName(err)}: ${describeErrno(err)}${hint ? `: ${hint}` : ''}${message ? ` (${message})` : ''}` };
+    return {
+      index,
+      entry,
+      errno: err,
+      reason: `${errnoName(err)}: ${describeErrno(err)}${hint ? `: ${hint}` : ''}${message ? ` (${message})` : ''}`,
+    };
   }
 
   /** Entries that already existed: delete them, then create them again, in batches. */
-  private async replaceExisting<T extends { family: number }>(kind: TableKind<T>, retry: Array<{ index: number; entry: T }>, opts: CreateOptions, result: CreateResult<T>): Promise<void> {
+  private async replaceExisting<T extends { family: number }>(
+    kind: TableKind<T>,
+    retry: Array<{ index: number; entry: T }>,
+    opts: CreateOptions,
+    result: CreateResult<T>,
+  ): Promise<void> {
     for (let start = 0; start < retry.length; start += BATCH_MAX_MESSAGES) {
       const slice = retry.slice(start, start + BATCH_MAX_MESSAGES);
       const batch = slice.map((r) => r.entry);
@@ -409,7 +492,10 @@ export class ConntrackClient {
       const outcomes = await this.sendBatch(kind, 'create', batch, opts);
       for (let i = 0; i < slice.length; i++) {
         if (outcomes.errnos[i] === 0) result.replaced++;
-        else result.failed.push(this.failure(kind, slice[i].index, slice[i].entry, outcomes.errnos[i], outcomes.messages.get(i)));
+        else
+          result.failed.push(
+            this.failure(kind, slice[i].index, slice[i].entry, outcomes.errnos[i], outcomes.messages.get(i)),
+          );
       }
     }
   }
@@ -418,10 +504,21 @@ export class ConntrackClient {
    * Sends one batch (create, update or delete) and returns per-entry outcomes: 0 ok, errno > 0,
    * or -1 when the entry could not be encoded (message in `.messages`).
    */
-  private async sendBatch<T extends { family: number }>(kind: TableKind<T>, op: BatchOp, batch: T[], opts: RequestOptions): Promise<BatchOutcome> {
+  private async sendBatch<T extends { family: number }>(
+    kind: TableKind<T>,
+    op: BatchOp,
+    batch: T[],
+    opts: RequestOptions,
+  ): Promise<BatchOutcome> {
     const type = op === 'delete' ? kind.deleteType : kind.newType;
     const flags = NLM_F_REQUEST | (op === 'create' ? NLM_F_CREATE | NLM_F_EXCL : 0);
-    const channel: BatchChannel = { socket: this.socket, rx: this.rx, rxLengths: this.rxLengths, w: this.w, wait: () => this.readable() };
+    const channel: BatchChannel = {
+      socket: this.socket,
+      rx: this.rx,
+      rxLengths: this.rxLengths,
+      w: this.w,
+      wait: () => this.readable(),
+    };
     const { outcome, lastSeq } = await runBatch(channel, batch.length, this.seq + 1, (w, i, seq) => {
       const e = batch[i];
       w.beginNf(type, flags, seq, e.family);
@@ -435,7 +532,12 @@ export class ConntrackClient {
   }
 
   /** Update or delete in batches: each entry done, missing (ENOENT) or failed with its reason. */
-  private async applyBatched<T extends { family: number }>(kind: TableKind<T>, op: 'update' | 'delete', list: T[], opts: RequestOptions): Promise<{ done: number; missing: number; failed: CreateFailure<T>[] }> {
+  private async applyBatched<T extends { family: number }>(
+    kind: TableKind<T>,
+    op: 'update' | 'delete',
+    list: T[],
+    opts: RequestOptions,
+  ): Promise<{ done: number; missing: number; failed: CreateFailure<T>[] }> {
     const out = { done: 0, missing: 0, failed: [] as CreateFailure<T>[] };
     for (let start = 0; start < list.length; start += BATCH_MAX_MESSAGES) {
       const batch = list.slice(start, start + BATCH_MAX_MESSAGES);
@@ -451,7 +553,10 @@ export class ConntrackClient {
   }
 
   /** Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels. */
-  async update(entries: Entry[], opts: RequestOptions = {}): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
+  async update(
+    entries: Entry[],
+    opts: RequestOptions = {},
+  ): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
     const { done, missing, failed } = await this.applyBatched(CONNTRACK, 'update', entries, opts);
     return { updated: done, missing, failed };
   }
@@ -483,15 +588,19 @@ export class ConntrackClient {
   /** Number of entries in the table and the table limit (nf_conntrack_max). */
   async count(): Promise<{ entries: number; maxEntries?: number }> {
     const out: { entries: number; maxEntries?: number } = { entries: 0 };
-    await this.simpleRequest('conntrack count', (w, seq) => {
-      w.beginNf(CT_MSG(IPCTNL_MSG_CT_GET_STATS), NLM_F_REQUEST | NLM_F_ACK, seq, AF_UNSPEC);
-      w.end();
-    }, (h) => {
-      forEachAttr(this.rx, h.off + NLMSG_HDRLEN + NFGENMSG_LEN, h.off + h.len, (t, p) => {
-        if (t === CTA_STATS_GLOBAL.ENTRIES) out.entries = this.rx.readUInt32BE(p);
-        else if (t === CTA_STATS_GLOBAL.MAX_ENTRIES) out.maxEntries = this.rx.readUInt32BE(p);
-      });
-    });
+    await this.simpleRequest(
+      'conntrack count',
+      (w, seq) => {
+        w.beginNf(CT_MSG(IPCTNL_MSG_CT_GET_STATS), NLM_F_REQUEST | NLM_F_ACK, seq, AF_UNSPEC);
+        w.end();
+      },
+      (h) => {
+        forEachAttr(this.rx, h.off + NLMSG_HDRLEN + NFGENMSG_LEN, h.off + h.len, (t, p) => {
+          if (t === CTA_STATS_GLOBAL.ENTRIES) out.entries = this.rx.readUInt32BE(p);
+          else if (t === CTA_STATS_GLOBAL.MAX_ENTRIES) out.maxEntries = this.rx.readUInt32BE(p);
+        });
+      },
+    );
     return out;
   }
 
@@ -519,12 +628,18 @@ export class ConntrackClient {
   /** Streams the expectation table (or one family of it) to `onExpect`; returns the count. */
   async dumpExpect(filter: ExpectDumpFilter, onExpect: (x: Expect) => void): Promise<number> {
     let count = 0;
-    await this.dumpRequest('expectation dump', EXP_MSG(IPCTNL_MSG_EXP_GET), filter.family ?? AF_UNSPEC, undefined, (h) => {
-      const x = decodeExpect(this.rx, h.off, h.len);
-      if (filter.family !== undefined && x.family !== filter.family) return;
-      count++;
-      onExpect(x);
-    });
+    await this.dumpRequest(
+      'expectation dump',
+      EXP_MSG(IPCTNL_MSG_EXP_GET),
+      filter.family ?? AF_UNSPEC,
+      undefined,
+      (h) => {
+        const x = decodeExpect(this.rx, h.off, h.len);
+        if (filter.family !== undefined && x.family !== filter.family) return;
+        count++;
+        onExpect(x);
+      },
+    );
     return count;
   }
 
@@ -581,7 +696,11 @@ export class ConntrackClient {
     const r = await this.deleteExpect(list);
     if (r.failed.length) {
       const f = r.failed[0];
-      throw new NetlinkError(f.errno || errno.EINVAL, 'expectation flush', `${r.failed.length} expectation(s) could not be deleted, first: ${f.reason}`);
+      throw new NetlinkError(
+        f.errno || errno.EINVAL,
+        'expectation flush',
+        `${r.failed.length} expectation(s) could not be deleted, first: ${f.reason}`,
+      );
     }
     return r.deleted;
   }

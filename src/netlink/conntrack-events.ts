@@ -3,10 +3,19 @@
 // from a dump; it is never swallowed and never takes the process down.
 import { EventEmitter } from 'node:events';
 import {
-  IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_NEW,
-  NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_EXP_DESTROY, NFNLGRP_CONNTRACK_EXP_NEW,
-  NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE,
-  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, NLMSG_HDRLEN, NLM_F_CREATE, NLM_F_EXCL,
+  IPCTNL_MSG_CT_NEW,
+  IPCTNL_MSG_EXP_NEW,
+  NFNLGRP_CONNTRACK_DESTROY,
+  NFNLGRP_CONNTRACK_EXP_DESTROY,
+  NFNLGRP_CONNTRACK_EXP_NEW,
+  NFNLGRP_CONNTRACK_EXP_UPDATE,
+  NFNLGRP_CONNTRACK_NEW,
+  NFNLGRP_CONNTRACK_UPDATE,
+  NFNL_SUBSYS_CTNETLINK,
+  NFNL_SUBSYS_CTNETLINK_EXP,
+  NLMSG_HDRLEN,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
 } from './constants.js';
 import { NetlinkDecodeError } from './attr.js';
 import { NetlinkError, NetlinkSocket, errno } from './socket.js';
@@ -92,7 +101,8 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     if (types.includes('NEW')) groups.push(NFNLGRP_CONNTRACK_NEW);
     if (types.includes('UPDATE')) groups.push(NFNLGRP_CONNTRACK_UPDATE);
     if (types.includes('DESTROY')) groups.push(NFNLGRP_CONNTRACK_DESTROY);
-    if (opts.expectations) groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_EXP_DESTROY);
+    if (opts.expectations)
+      groups.push(NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_UPDATE, NFNLGRP_CONNTRACK_EXP_DESTROY);
     this.bufferSize = opts.rcvbuf ?? 16 * 1024 * 1024;
     this.bufferMax = Math.max(opts.rcvbufMax ?? this.bufferSize, this.bufferSize);
     this.iterationLimit = Math.max(opts.iterationLimit ?? Infinity, 1);
@@ -223,7 +233,8 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
         const flags = rx.readUInt16LE(off + 6);
         const pid = rx.readUInt32LE(off + 12);
         const newMsg = subsys === NFNL_SUBSYS_CTNETLINK ? IPCTNL_MSG_CT_NEW : IPCTNL_MSG_EXP_NEW;
-        const et: EventType = (type & 0xff) !== newMsg ? 'DESTROY' : flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'NEW' : 'UPDATE';
+        const et: EventType =
+          (type & 0xff) !== newMsg ? 'DESTROY' : flags & (NLM_F_CREATE | NLM_F_EXCL) ? 'NEW' : 'UPDATE';
         // decode errors are the peer's fault (counted), also when a raw consumer decodes;
         // other exceptions from a listener are not ours to hide
         let bad: Error | undefined;

@@ -81,54 +81,180 @@ export const NFNLGRP_CONNTRACK_EXP_DESTROY = 6;
 
 // enum ctattr_type
 export const enum CTA {
-  TUPLE_ORIG = 1, TUPLE_REPLY = 2, STATUS = 3, PROTOINFO = 4, HELP = 5, NAT_SRC = 6, TIMEOUT = 7, MARK = 8,
-  COUNTERS_ORIG = 9, COUNTERS_REPLY = 10, USE = 11, ID = 12, NAT_DST = 13, TUPLE_MASTER = 14,
-  SEQ_ADJ_ORIG = 15, SEQ_ADJ_REPLY = 16, SECMARK = 17, ZONE = 18, SECCTX = 19, TIMESTAMP = 20,
-  MARK_MASK = 21, LABELS = 22, LABELS_MASK = 23, SYNPROXY = 24, FILTER = 25, STATUS_MASK = 26,
+  TUPLE_ORIG = 1,
+  TUPLE_REPLY = 2,
+  STATUS = 3,
+  PROTOINFO = 4,
+  HELP = 5,
+  NAT_SRC = 6,
+  TIMEOUT = 7,
+  MARK = 8,
+  COUNTERS_ORIG = 9,
+  COUNTERS_REPLY = 10,
+  USE = 11,
+  ID = 12,
+  NAT_DST = 13,
+  TUPLE_MASTER = 14,
+  SEQ_ADJ_ORIG = 15,
+  SEQ_ADJ_REPLY = 16,
+  SECMARK = 17,
+  ZONE = 18,
+  SECCTX = 19,
+  TIMESTAMP = 20,
+  MARK_MASK = 21,
+  LABELS = 22,
+  LABELS_MASK = 23,
+  SYNPROXY = 24,
+  FILTER = 25,
+  STATUS_MASK = 26,
   TIMESTAMP_EVENT = 27,
 }
-export const enum CTA_TUPLE { IP = 1, PROTO = 2, ZONE = 3 }
-export const enum CTA_IP { V4_SRC = 1, V4_DST = 2, V6_SRC = 3, V6_DST = 4 }
-export const enum CTA_PROTO {
-  NUM = 1, SRC_PORT = 2, DST_PORT = 3, ICMP_ID = 4, ICMP_TYPE = 5, ICMP_CODE = 6,
-  ICMPV6_ID = 7, ICMPV6_TYPE = 8, ICMPV6_CODE = 9,
+export const enum CTA_TUPLE {
+  IP = 1,
+  PROTO = 2,
+  ZONE = 3,
 }
-export const enum CTA_PROTOINFO { TCP = 1, DCCP = 2, SCTP = 3 }
-export const enum CTA_PROTOINFO_TCP { STATE = 1, WSCALE_ORIGINAL = 2, WSCALE_REPLY = 3, FLAGS_ORIGINAL = 4, FLAGS_REPLY = 5 }
-export const enum CTA_PROTOINFO_DCCP { STATE = 1, ROLE = 2, HANDSHAKE_SEQ = 3 }
-export const enum CTA_PROTOINFO_SCTP { STATE = 1, VTAG_ORIGINAL = 2, VTAG_REPLY = 3 }
-export const enum CTA_COUNTERS { PACKETS = 1, BYTES = 2 }
-export const enum CTA_TIMESTAMP { START = 1, STOP = 2 }
-export const enum CTA_HELP { NAME = 1, INFO = 2 }
-export const enum CTA_SECCTX { NAME = 1 }
-export const enum CTA_SEQADJ { CORRECTION_POS = 1, OFFSET_BEFORE = 2, OFFSET_AFTER = 3 }
-export const enum CTA_NAT { V4_MINIP = 1, V4_MAXIP = 2, PROTO = 3, V6_MINIP = 4, V6_MAXIP = 5 }
-export const enum CTA_PROTONAT { PORT_MIN = 1, PORT_MAX = 2 }
-export const enum CTA_SYNPROXY { ISN = 1, ITS = 2, TSOFF = 3 }
+export const enum CTA_IP {
+  V4_SRC = 1,
+  V4_DST = 2,
+  V6_SRC = 3,
+  V6_DST = 4,
+}
+export const enum CTA_PROTO {
+  NUM = 1,
+  SRC_PORT = 2,
+  DST_PORT = 3,
+  ICMP_ID = 4,
+  ICMP_TYPE = 5,
+  ICMP_CODE = 6,
+  ICMPV6_ID = 7,
+  ICMPV6_TYPE = 8,
+  ICMPV6_CODE = 9,
+}
+export const enum CTA_PROTOINFO {
+  TCP = 1,
+  DCCP = 2,
+  SCTP = 3,
+}
+export const enum CTA_PROTOINFO_TCP {
+  STATE = 1,
+  WSCALE_ORIGINAL = 2,
+  WSCALE_REPLY = 3,
+  FLAGS_ORIGINAL = 4,
+  FLAGS_REPLY = 5,
+}
+export const enum CTA_PROTOINFO_DCCP {
+  STATE = 1,
+  ROLE = 2,
+  HANDSHAKE_SEQ = 3,
+}
+export const enum CTA_PROTOINFO_SCTP {
+  STATE = 1,
+  VTAG_ORIGINAL = 2,
+  VTAG_REPLY = 3,
+}
+export const enum CTA_COUNTERS {
+  PACKETS = 1,
+  BYTES = 2,
+}
+export const enum CTA_TIMESTAMP {
+  START = 1,
+  STOP = 2,
+}
+export const enum CTA_HELP {
+  NAME = 1,
+  INFO = 2,
+}
+export const enum CTA_SECCTX {
+  NAME = 1,
+}
+export const enum CTA_SEQADJ {
+  CORRECTION_POS = 1,
+  OFFSET_BEFORE = 2,
+  OFFSET_AFTER = 3,
+}
+export const enum CTA_NAT {
+  V4_MINIP = 1,
+  V4_MAXIP = 2,
+  PROTO = 3,
+  V6_MINIP = 4,
+  V6_MAXIP = 5,
+}
+export const enum CTA_PROTONAT {
+  PORT_MIN = 1,
+  PORT_MAX = 2,
+}
+export const enum CTA_SYNPROXY {
+  ISN = 1,
+  ITS = 2,
+  TSOFF = 3,
+}
 export const CTA_STATS = {
-  SEARCHED: 1, FOUND: 2, NEW: 3, INVALID: 4, IGNORE: 5, DELETE: 6, DELETE_LIST: 7, INSERT: 8,
-  INSERT_FAILED: 9, DROP: 10, EARLY_DROP: 11, ERROR: 12, SEARCH_RESTART: 13, CLASH_RESOLVE: 14,
+  SEARCHED: 1,
+  FOUND: 2,
+  NEW: 3,
+  INVALID: 4,
+  IGNORE: 5,
+  DELETE: 6,
+  DELETE_LIST: 7,
+  INSERT: 8,
+  INSERT_FAILED: 9,
+  DROP: 10,
+  EARLY_DROP: 11,
+  ERROR: 12,
+  SEARCH_RESTART: 13,
+  CLASH_RESOLVE: 14,
   CHAIN_TOOLONG: 15,
 } as const;
 export const CTA_STATS_GLOBAL = { ENTRIES: 1, MAX_ENTRIES: 2 } as const;
 
 // enum ctattr_expect
 export const CTA_EXPECT = {
-  MASTER: 1, TUPLE: 2, MASK: 3, TIMEOUT: 4, ID: 5, HELP_NAME: 6, ZONE: 7, FLAGS: 8, CLASS: 9,
-  NAT: 10, FN: 11,
+  MASTER: 1,
+  TUPLE: 2,
+  MASK: 3,
+  TIMEOUT: 4,
+  ID: 5,
+  HELP_NAME: 6,
+  ZONE: 7,
+  FLAGS: 8,
+  CLASS: 9,
+  NAT: 10,
+  FN: 11,
 } as const;
 export const CTA_EXPECT_NAT = { DIR: 1, TUPLE: 2 } as const;
 export const CTA_STATS_EXP = { NEW: 1, CREATE: 2, DELETE: 3 } as const;
 
 // ip_conntrack_status bits
 export const enum IPS {
-  EXPECTED = 0x1, SEEN_REPLY = 0x2, ASSURED = 0x4, CONFIRMED = 0x8, SRC_NAT = 0x10, DST_NAT = 0x20,
-  SEQ_ADJUST = 0x40, SRC_NAT_DONE = 0x80, DST_NAT_DONE = 0x100, DYING = 0x200, FIXED_TIMEOUT = 0x400,
-  TEMPLATE = 0x800, UNTRACKED = 0x1000, HELPER = 0x2000, OFFLOAD = 0x4000, HW_OFFLOAD = 0x8000,
+  EXPECTED = 0x1,
+  SEEN_REPLY = 0x2,
+  ASSURED = 0x4,
+  CONFIRMED = 0x8,
+  SRC_NAT = 0x10,
+  DST_NAT = 0x20,
+  SEQ_ADJUST = 0x40,
+  SRC_NAT_DONE = 0x80,
+  DST_NAT_DONE = 0x100,
+  DYING = 0x200,
+  FIXED_TIMEOUT = 0x400,
+  TEMPLATE = 0x800,
+  UNTRACKED = 0x1000,
+  HELPER = 0x2000,
+  OFFLOAD = 0x4000,
+  HW_OFFLOAD = 0x8000,
 }
 
 export const IP_CT_TCP_FLAG_BE_LIBERAL = 0x08;
 
 export const enum IPPROTO {
-  ICMP = 1, IGMP = 2, TCP = 6, UDP = 17, DCCP = 33, GRE = 47, ICMPV6 = 58, SCTP = 132, UDPLITE = 136,
+  ICMP = 1,
+  IGMP = 2,
+  TCP = 6,
+  UDP = 17,
+  DCCP = 33,
+  GRE = 47,
+  ICMPV6 = 58,
+  SCTP = 132,
+  UDPLITE = 136,
 }

@@ -7,16 +7,42 @@
 // Layout: netlink attributes (u16 length and type in host order, little-endian here; payload
 // padded to 4 bytes), nested ones flagged NLA_F_NESTED; payload numbers are big-endian.
 import {
-  CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_DCCP,
-  CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ, CTA_SYNPROXY,
-  CTA_TIMESTAMP, CTA_TUPLE,
+  CTA,
+  CTA_COUNTERS,
+  CTA_HELP,
+  CTA_IP,
+  CTA_NAT,
+  CTA_PROTO,
+  CTA_PROTOINFO,
+  CTA_PROTOINFO_DCCP,
+  CTA_PROTOINFO_SCTP,
+  CTA_PROTOINFO_TCP,
+  CTA_PROTONAT,
+  CTA_SECCTX,
+  CTA_SEQADJ,
+  CTA_SYNPROXY,
+  CTA_TIMESTAMP,
+  CTA_TUPLE,
 } from './constants.js';
 
 /** Where an attribute lives: Entry.unknown's path of the nest ('tuple' for all three tuples). */
 export type CtNest =
-  | '' | 'tuple' | 'tuple.ip' | 'tuple.proto' | 'protoinfo' | 'protoinfo.tcp' | 'protoinfo.sctp'
-  | 'protoinfo.dccp' | 'help' | 'secctx' | 'counters' | 'timestamp' | 'seqadj' | 'nat'
-  | 'nat.proto' | 'synproxy';
+  | ''
+  | 'tuple'
+  | 'tuple.ip'
+  | 'tuple.proto'
+  | 'protoinfo'
+  | 'protoinfo.tcp'
+  | 'protoinfo.sctp'
+  | 'protoinfo.dccp'
+  | 'help'
+  | 'secctx'
+  | 'counters'
+  | 'timestamp'
+  | 'seqadj'
+  | 'nat'
+  | 'nat.proto'
+  | 'synproxy';
 
 export interface CtAttr {
   nest: CtNest;
@@ -36,7 +62,15 @@ export interface CtAttr {
   field: string;
 }
 
-function a(nest: CtNest, type: number, name: string, min: number, kind: CtAttr['kind'], field: string, short: CtAttr['short'] = 'error'): CtAttr {
+function a(
+  nest: CtNest,
+  type: number,
+  name: string,
+  min: number,
+  kind: CtAttr['kind'],
+  field: string,
+  short: CtAttr['short'] = 'error',
+): CtAttr {
   return Object.freeze({ nest, type, name, min, short, kind, field });
 }
 
@@ -95,14 +129,28 @@ export const TCP_STATE = a('protoinfo.tcp', CTA_PROTOINFO_TCP.STATE, 'TCP state'
 export const TCP_WSCALE_ORIGINAL = a('protoinfo.tcp', CTA_PROTOINFO_TCP.WSCALE_ORIGINAL, 'TCP wscale', 1, 'u8', 'wsO');
 export const TCP_WSCALE_REPLY = a('protoinfo.tcp', CTA_PROTOINFO_TCP.WSCALE_REPLY, 'TCP wscale', 1, 'u8', 'wsR');
 /** struct nf_ct_tcp_flags: flags, then mask (a mask of 0 means none). */
-export const TCP_FLAGS_ORIGINAL = a('protoinfo.tcp', CTA_PROTOINFO_TCP.FLAGS_ORIGINAL, 'TCP flags', 2, 'flags', 'flagsO');
+export const TCP_FLAGS_ORIGINAL = a(
+  'protoinfo.tcp',
+  CTA_PROTOINFO_TCP.FLAGS_ORIGINAL,
+  'TCP flags',
+  2,
+  'flags',
+  'flagsO',
+);
 export const TCP_FLAGS_REPLY = a('protoinfo.tcp', CTA_PROTOINFO_TCP.FLAGS_REPLY, 'TCP flags', 2, 'flags', 'flagsR');
 export const SCTP_STATE = a('protoinfo.sctp', CTA_PROTOINFO_SCTP.STATE, 'SCTP state', 1, 'u8', 'sctpState');
 export const SCTP_VTAG_ORIGINAL = a('protoinfo.sctp', CTA_PROTOINFO_SCTP.VTAG_ORIGINAL, 'SCTP vtag', 4, 'u32', 'vtagO');
 export const SCTP_VTAG_REPLY = a('protoinfo.sctp', CTA_PROTOINFO_SCTP.VTAG_REPLY, 'SCTP vtag', 4, 'u32', 'vtagR');
 export const DCCP_STATE = a('protoinfo.dccp', CTA_PROTOINFO_DCCP.STATE, 'DCCP state', 1, 'u8', 'dccpState');
 export const DCCP_ROLE = a('protoinfo.dccp', CTA_PROTOINFO_DCCP.ROLE, 'DCCP role', 1, 'u8', 'dccpRole');
-export const DCCP_HANDSHAKE_SEQ = a('protoinfo.dccp', CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ, 'DCCP handshake seq', 8, 'u64', 'dccpSeq');
+export const DCCP_HANDSHAKE_SEQ = a(
+  'protoinfo.dccp',
+  CTA_PROTOINFO_DCCP.HANDSHAKE_SEQ,
+  'DCCP handshake seq',
+  8,
+  'u64',
+  'dccpSeq',
+);
 
 // ---- the other nests
 
@@ -122,8 +170,24 @@ export const NAT_V4_MAXIP = a('nat', CTA_NAT.V4_MAXIP, 'NAT ip', 4, 'v4', 'maxIp
 export const NAT_V6_MINIP = a('nat', CTA_NAT.V6_MINIP, 'NAT ip', 16, 'v6', 'minIp');
 export const NAT_V6_MAXIP = a('nat', CTA_NAT.V6_MAXIP, 'NAT ip', 16, 'v6', 'maxIp');
 export const NAT_PROTO = a('nat', CTA_NAT.PROTO, 'CTA_NAT_PROTO', 0, 'nest', '');
-export const PROTONAT_PORT_MIN = a('nat.proto', CTA_PROTONAT.PORT_MIN, 'CTA_PROTONAT_PORT_MIN', 2, 'u16', 'minPort', 'keep');
-export const PROTONAT_PORT_MAX = a('nat.proto', CTA_PROTONAT.PORT_MAX, 'CTA_PROTONAT_PORT_MAX', 2, 'u16', 'maxPort', 'keep');
+export const PROTONAT_PORT_MIN = a(
+  'nat.proto',
+  CTA_PROTONAT.PORT_MIN,
+  'CTA_PROTONAT_PORT_MIN',
+  2,
+  'u16',
+  'minPort',
+  'keep',
+);
+export const PROTONAT_PORT_MAX = a(
+  'nat.proto',
+  CTA_PROTONAT.PORT_MAX,
+  'CTA_PROTONAT_PORT_MAX',
+  2,
+  'u16',
+  'maxPort',
+  'keep',
+);
 /** Every attribute of a synproxy nest must carry 4 bytes, known or not. */
 export const SYNPROXY_ISN = a('synproxy', CTA_SYNPROXY.ISN, 'synproxy', 4, 'u32', 'isn');
 export const SYNPROXY_ITS = a('synproxy', CTA_SYNPROXY.ITS, 'synproxy', 4, 'u32', 'its');
@@ -131,17 +195,78 @@ export const SYNPROXY_TSOFF = a('synproxy', CTA_SYNPROXY.TSOFF, 'synproxy', 4, '
 
 /** Every attribute the codec knows, in the order of the nests above. */
 export const CT_NETLINK_ATTRS: readonly CtAttr[] = [
-  CT_TUPLE_ORIG, CT_TUPLE_REPLY, CT_TUPLE_MASTER, CT_STATUS, CT_PROTOINFO, CT_HELP, CT_NAT_SRC, CT_TIMEOUT,
-  CT_MARK, CT_COUNTERS_ORIG, CT_COUNTERS_REPLY, CT_USE, CT_ID, CT_NAT_DST, CT_SEQ_ADJ_ORIG, CT_SEQ_ADJ_REPLY,
-  CT_SECMARK, CT_ZONE, CT_SECCTX, CT_TIMESTAMP, CT_LABELS, CT_LABELS_MASK, CT_SYNPROXY,
-  TUPLE_IP, TUPLE_PROTO, TUPLE_ZONE, IP_V4_SRC, IP_V4_DST, IP_V6_SRC, IP_V6_DST,
-  PROTO_NUM, PROTO_SRC_PORT, PROTO_DST_PORT, PROTO_ICMP_ID, PROTO_ICMP_TYPE, PROTO_ICMP_CODE,
-  PROTO_ICMPV6_ID, PROTO_ICMPV6_TYPE, PROTO_ICMPV6_CODE,
-  PROTOINFO_TCP, PROTOINFO_DCCP, PROTOINFO_SCTP, TCP_STATE, TCP_WSCALE_ORIGINAL, TCP_WSCALE_REPLY,
-  TCP_FLAGS_ORIGINAL, TCP_FLAGS_REPLY, SCTP_STATE, SCTP_VTAG_ORIGINAL, SCTP_VTAG_REPLY, DCCP_STATE, DCCP_ROLE,
-  DCCP_HANDSHAKE_SEQ, HELP_NAME, SECCTX_NAME, COUNTERS_PACKETS, COUNTERS_BYTES, TIMESTAMP_START, TIMESTAMP_STOP,
-  SEQADJ_CORRECTION_POS, SEQADJ_OFFSET_BEFORE, SEQADJ_OFFSET_AFTER, NAT_V4_MINIP, NAT_V4_MAXIP, NAT_V6_MINIP,
-  NAT_V6_MAXIP, NAT_PROTO, PROTONAT_PORT_MIN, PROTONAT_PORT_MAX, SYNPROXY_ISN, SYNPROXY_ITS, SYNPROXY_TSOFF,
+  CT_TUPLE_ORIG,
+  CT_TUPLE_REPLY,
+  CT_TUPLE_MASTER,
+  CT_STATUS,
+  CT_PROTOINFO,
+  CT_HELP,
+  CT_NAT_SRC,
+  CT_TIMEOUT,
+  CT_MARK,
+  CT_COUNTERS_ORIG,
+  CT_COUNTERS_REPLY,
+  CT_USE,
+  CT_ID,
+  CT_NAT_DST,
+  CT_SEQ_ADJ_ORIG,
+  CT_SEQ_ADJ_REPLY,
+  CT_SECMARK,
+  CT_ZONE,
+  CT_SECCTX,
+  CT_TIMESTAMP,
+  CT_LABELS,
+  CT_LABELS_MASK,
+  CT_SYNPROXY,
+  TUPLE_IP,
+  TUPLE_PROTO,
+  TUPLE_ZONE,
+  IP_V4_SRC,
+  IP_V4_DST,
+  IP_V6_SRC,
+  IP_V6_DST,
+  PROTO_NUM,
+  PROTO_SRC_PORT,
+  PROTO_DST_PORT,
+  PROTO_ICMP_ID,
+  PROTO_ICMP_TYPE,
+  PROTO_ICMP_CODE,
+  PROTO_ICMPV6_ID,
+  PROTO_ICMPV6_TYPE,
+  PROTO_ICMPV6_CODE,
+  PROTOINFO_TCP,
+  PROTOINFO_DCCP,
+  PROTOINFO_SCTP,
+  TCP_STATE,
+  TCP_WSCALE_ORIGINAL,
+  TCP_WSCALE_REPLY,
+  TCP_FLAGS_ORIGINAL,
+  TCP_FLAGS_REPLY,
+  SCTP_STATE,
+  SCTP_VTAG_ORIGINAL,
+  SCTP_VTAG_REPLY,
+  DCCP_STATE,
+  DCCP_ROLE,
+  DCCP_HANDSHAKE_SEQ,
+  HELP_NAME,
+  SECCTX_NAME,
+  COUNTERS_PACKETS,
+  COUNTERS_BYTES,
+  TIMESTAMP_START,
+  TIMESTAMP_STOP,
+  SEQADJ_CORRECTION_POS,
+  SEQADJ_OFFSET_BEFORE,
+  SEQADJ_OFFSET_AFTER,
+  NAT_V4_MINIP,
+  NAT_V4_MAXIP,
+  NAT_V6_MINIP,
+  NAT_V6_MAXIP,
+  NAT_PROTO,
+  PROTONAT_PORT_MIN,
+  PROTONAT_PORT_MAX,
+  SYNPROXY_ISN,
+  SYNPROXY_ITS,
+  SYNPROXY_TSOFF,
 ];
 
 /**
@@ -150,18 +275,48 @@ export const CT_NETLINK_ATTRS: readonly CtAttr[] = [
  * expectation's), named by the caller.
  */
 export const enum UnknownAt {
-  TOP = 0, TUPLE_ORIG = 1, TUPLE_REPLY = 2, TUPLE_MASTER = 3, PROTOINFO = 4, PROTOINFO_TCP = 5,
-  PROTOINFO_SCTP = 6, PROTOINFO_DCCP = 7, HELP = 8, SECCTX = 9, COUNTERS_ORIG = 10,
-  COUNTERS_REPLY = 11, TIMESTAMP = 12, SEQADJ_ORIG = 13, SEQADJ_REPLY = 14, NAT_SRC = 15,
-  NAT_DST = 16, SYNPROXY = 17, CALLER = 18,
+  TOP = 0,
+  TUPLE_ORIG = 1,
+  TUPLE_REPLY = 2,
+  TUPLE_MASTER = 3,
+  PROTOINFO = 4,
+  PROTOINFO_TCP = 5,
+  PROTOINFO_SCTP = 6,
+  PROTOINFO_DCCP = 7,
+  HELP = 8,
+  SECCTX = 9,
+  COUNTERS_ORIG = 10,
+  COUNTERS_REPLY = 11,
+  TIMESTAMP = 12,
+  SEQADJ_ORIG = 13,
+  SEQADJ_REPLY = 14,
+  NAT_SRC = 15,
+  NAT_DST = 16,
+  SYNPROXY = 17,
+  CALLER = 18,
 }
 export const AT_IP = 1;
 export const AT_PROTO = 2;
 
 const NEST_PATH = [
-  '', 'tuple-orig', 'tuple-reply', 'tuple-master', 'protoinfo', 'protoinfo.tcp', 'protoinfo.sctp',
-  'protoinfo.dccp', 'help', 'secctx', 'counters-orig', 'counters-reply', 'timestamp', 'seqadj-orig',
-  'seqadj-reply', 'nat-src', 'nat-dst', 'synproxy',
+  '',
+  'tuple-orig',
+  'tuple-reply',
+  'tuple-master',
+  'protoinfo',
+  'protoinfo.tcp',
+  'protoinfo.sctp',
+  'protoinfo.dccp',
+  'help',
+  'secctx',
+  'counters-orig',
+  'counters-reply',
+  'timestamp',
+  'seqadj-orig',
+  'seqadj-reply',
+  'nat-src',
+  'nat-dst',
+  'synproxy',
 ];
 const LEVEL = ['', '.ip', '.proto'];
 

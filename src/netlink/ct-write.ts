@@ -10,8 +10,41 @@
 // A writer fails (a negative CtWriteError, lastCtWriteError says which field) where the fields
 // cannot be written; an adapter over it (ctnetlink.ts) names the field.
 import type { NlWriter } from './attr.js';
-import { AF_INET, AF_INET6, CTA, CTA_COUNTERS, CTA_HELP, CTA_IP, CTA_NAT, CTA_PROTO, CTA_PROTOINFO, CTA_PROTOINFO_DCCP, CTA_PROTOINFO_SCTP, CTA_PROTOINFO_TCP, CTA_PROTONAT, CTA_SECCTX, CTA_SEQADJ, CTA_SYNPROXY, CTA_TIMESTAMP, CTA_TUPLE, IPPROTO, IPS, IP_CT_TCP_FLAG_BE_LIBERAL, NLA } from './constants.js';
-import { AddrKind, BAD_OFFSET, FlowFields, isIcmp, sameBytes, TupleFields, type NatFields, type SeqAdjFields, type SynproxyFields } from '../conntrack/flow-fields.js';
+import {
+  AF_INET,
+  AF_INET6,
+  CTA,
+  CTA_COUNTERS,
+  CTA_HELP,
+  CTA_IP,
+  CTA_NAT,
+  CTA_PROTO,
+  CTA_PROTOINFO,
+  CTA_PROTOINFO_DCCP,
+  CTA_PROTOINFO_SCTP,
+  CTA_PROTOINFO_TCP,
+  CTA_PROTONAT,
+  CTA_SECCTX,
+  CTA_SEQADJ,
+  CTA_SYNPROXY,
+  CTA_TIMESTAMP,
+  CTA_TUPLE,
+  IPPROTO,
+  IPS,
+  IP_CT_TCP_FLAG_BE_LIBERAL,
+  NLA,
+} from './constants.js';
+import {
+  AddrKind,
+  BAD_OFFSET,
+  FlowFields,
+  isIcmp,
+  sameBytes,
+  TupleFields,
+  type NatFields,
+  type SeqAdjFields,
+  type SynproxyFields,
+} from '../conntrack/flow-fields.js';
 import { UnknownAt } from './ct-attrs.js';
 
 /** Why a writer failed. */
@@ -28,8 +61,19 @@ export const enum CtWriteError {
 
 /** The field a failed write could not use. */
 export const enum CtSource {
-  ORIG_SRC, ORIG_DST, REPLY_SRC, REPLY_DST, MASTER_SRC, MASTER_DST,
-  NAT_SRC_MIN, NAT_SRC_MAX, NAT_DST_MIN, NAT_DST_MAX, DCCP_SEQ, TS_START, TS_STOP,
+  ORIG_SRC,
+  ORIG_DST,
+  REPLY_SRC,
+  REPLY_DST,
+  MASTER_SRC,
+  MASTER_DST,
+  NAT_SRC_MIN,
+  NAT_SRC_MAX,
+  NAT_DST_MIN,
+  NAT_DST_MAX,
+  DCCP_SEQ,
+  TS_START,
+  TS_STOP,
 }
 
 /** What made the last writer fail: the field, and the name an error message gives it. */
@@ -157,7 +201,16 @@ function run(w: NlWriter, f: FlowFields, room: number, write: (f: FlowFields) =>
 
 // ------------------------------------------------------------------------------- parts
 
-function addr(type: number, t: TupleFields, p: number, kind: AddrKind, v6: boolean, source: CtSource, what: string, end: string): void {
+function addr(
+  type: number,
+  t: TupleFields,
+  p: number,
+  kind: AddrKind,
+  v6: boolean,
+  source: CtSource,
+  what: string,
+  end: string,
+): void {
   if (kind !== (v6 ? AddrKind.V6 : AddrKind.V4)) fail(CtWriteError.ADDR, source, what + end);
   bytes(type, t.buf, p, v6 ? 16 : 4);
 }
@@ -353,10 +406,16 @@ export function deriveNat(f: FlowFields): void {
   const status = f.status < 0 ? 0 : f.status;
   const none = (status & (IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE)) === 0;
   const icmp = isIcmp(o.proto);
-  if (((status & IPS.SRC_NAT_DONE) !== 0 || none) && (differs(r, r.dst, r.dstKind, o, o.src, o.srcKind) || (!icmp && r.dport !== o.sport))) {
+  if (
+    ((status & IPS.SRC_NAT_DONE) !== 0 || none) &&
+    (differs(r, r.dst, r.dstKind, o, o.src, o.srcKind) || (!icmp && r.dport !== o.sport))
+  ) {
     natSrc.single(r, r.dst, r.dstKind, !icmp && r.dport >= 0 && r.dport !== o.sport ? r.dport : -1, CtSource.REPLY_DST);
   }
-  if (((status & IPS.DST_NAT_DONE) !== 0 || none) && (differs(r, r.src, r.srcKind, o, o.dst, o.dstKind) || (!icmp && r.sport !== o.dport))) {
+  if (
+    ((status & IPS.DST_NAT_DONE) !== 0 || none) &&
+    (differs(r, r.src, r.srcKind, o, o.dst, o.dstKind) || (!icmp && r.sport !== o.dport))
+  ) {
     natDst.single(r, r.src, r.srcKind, !icmp && r.sport >= 0 && r.sport !== o.dport ? r.sport : -1, CtSource.REPLY_SRC);
   }
 }
@@ -366,7 +425,15 @@ export function derivedNat(): { readonly src: NatRangeOut; readonly dst: NatRang
   return { src: natSrc, dst: natDst };
 }
 
-function natAddr(type: number, n: NatRangeOut, p: number, kind: AddrKind, v6: boolean, source: CtSource, what: string): void {
+function natAddr(
+  type: number,
+  n: NatRangeOut,
+  p: number,
+  kind: AddrKind,
+  v6: boolean,
+  source: CtSource,
+  what: string,
+): void {
   if (p < 0 && kind === AddrKind.NONE) return;
   if (kind !== (v6 ? AddrKind.V6 : AddrKind.V4)) fail(CtWriteError.ADDR, source, what);
   bytes(type, n.buf, p, v6 ? 16 : 4);
@@ -391,7 +458,22 @@ function nat(type: number, n: NatRangeOut, v6: boolean, what: string): void {
 export function requestStatus(status: number | undefined): number {
   const s = (status ?? 0) | IPS.CONFIRMED;
   // >>> 0: status is a u32, JS bit operators give int32 (bit 31 would make it negative)
-  return (s & ~(IPS.EXPECTED | IPS.DYING | IPS.SRC_NAT | IPS.DST_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE | IPS.TEMPLATE | IPS.UNTRACKED | IPS.OFFLOAD | IPS.HW_OFFLOAD)) >>> 0;
+  return (
+    (s &
+      ~(
+        IPS.EXPECTED |
+        IPS.DYING |
+        IPS.SRC_NAT |
+        IPS.DST_NAT |
+        IPS.SRC_NAT_DONE |
+        IPS.DST_NAT_DONE |
+        IPS.TEMPLATE |
+        IPS.UNTRACKED |
+        IPS.OFFLOAD |
+        IPS.HW_OFFLOAD
+      )) >>>
+    0
+  );
 }
 
 export interface CreateOptions {
@@ -415,7 +497,8 @@ function create(f: FlowFields): void {
   natRanges(f);
   tuple(CTA.TUPLE_ORIG, o, v6, CtSource.ORIG_SRC, CtSource.ORIG_DST, 'orig');
   // with NAT the kernel computes the translated reply itself from the NAT ranges
-  if (f.reply.present && !natSrc.present && !natDst.present) tuple(CTA.TUPLE_REPLY, f.reply, v6, CtSource.REPLY_SRC, CtSource.REPLY_DST, 'reply');
+  if (f.reply.present && !natSrc.present && !natDst.present)
+    tuple(CTA.TUPLE_REPLY, f.reply, v6, CtSource.REPLY_SRC, CtSource.REPLY_DST, 'reply');
   else {
     inverse.invertOf(o);
     tuple(CTA.TUPLE_REPLY, inverse, v6, CtSource.ORIG_DST, CtSource.ORIG_SRC, 'reply');

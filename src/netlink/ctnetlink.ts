@@ -18,8 +18,17 @@ import { EntryFields, asBuffer, entryOfFields, tupleOf } from '../conntrack/flow
 import { UnknownAt, unknownPath } from './ct-attrs.js';
 import { scanConntrack, scanTuple } from './ct-scan.js';
 import {
-  CtSource, CtWriteError, deriveNat, derivedNat, lastCtWriteError, writeCreate, writeDump, writeIdentity as writeIdentityFields,
-  writeTupleNest, writeUpdate, type CreateOptions,
+  CtSource,
+  CtWriteError,
+  deriveNat,
+  derivedNat,
+  lastCtWriteError,
+  writeCreate,
+  writeDump,
+  writeIdentity as writeIdentityFields,
+  writeTupleNest,
+  writeUpdate,
+  type CreateOptions,
 } from './ct-write.js';
 
 export { inverseIcmpType } from '../conntrack/flow-fields.js';
@@ -43,7 +52,13 @@ const tupleScan = new TupleFields();
 const tupleUnknown = new RawAttrList();
 
 /** Decodes a CTA_TUPLE_* nest. `owner` collects unknown attributes, found at `path`. */
-export function decodeTuple(buf: Buffer, start: number, end: number, owner: { unknown?: RawAttr[] }, path: string): Tuple {
+export function decodeTuple(
+  buf: Buffer,
+  start: number,
+  end: number,
+  owner: { unknown?: RawAttr[] },
+  path: string,
+): Tuple {
   tupleUnknown.count = 0;
   scanTuple(buf, start, end, tupleScan, tupleUnknown, UnknownAt.CALLER);
   if (tupleUnknown.count > 0) (owner.unknown ??= []).push(...unknownOf(tupleUnknown, buf, path));
@@ -78,17 +93,28 @@ const scratch16 = new Uint8Array(16);
 /** The text of the address a writer could not use. */
 function addrSource(e: Entry, s: CtSource): string | undefined {
   switch (s) {
-    case CtSource.ORIG_SRC: return e.orig.src;
-    case CtSource.ORIG_DST: return e.orig.dst;
-    case CtSource.REPLY_SRC: return e.reply?.src;
-    case CtSource.REPLY_DST: return e.reply?.dst;
-    case CtSource.MASTER_SRC: return e.master?.src;
-    case CtSource.MASTER_DST: return e.master?.dst;
-    case CtSource.NAT_SRC_MIN: return e.natSrc?.minIp;
-    case CtSource.NAT_SRC_MAX: return e.natSrc?.maxIp;
-    case CtSource.NAT_DST_MIN: return e.natDst?.minIp;
-    case CtSource.NAT_DST_MAX: return e.natDst?.maxIp;
-    default: return undefined;
+    case CtSource.ORIG_SRC:
+      return e.orig.src;
+    case CtSource.ORIG_DST:
+      return e.orig.dst;
+    case CtSource.REPLY_SRC:
+      return e.reply?.src;
+    case CtSource.REPLY_DST:
+      return e.reply?.dst;
+    case CtSource.MASTER_SRC:
+      return e.master?.src;
+    case CtSource.MASTER_DST:
+      return e.master?.dst;
+    case CtSource.NAT_SRC_MIN:
+      return e.natSrc?.minIp;
+    case CtSource.NAT_SRC_MAX:
+      return e.natSrc?.maxIp;
+    case CtSource.NAT_DST_MIN:
+      return e.natDst?.minIp;
+    case CtSource.NAT_DST_MAX:
+      return e.natDst?.maxIp;
+    default:
+      return undefined;
   }
 }
 

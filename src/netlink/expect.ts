@@ -17,9 +17,7 @@
 //    ports), so every one of them must be complete; the timeout of a new expectation comes from
 //    the master's helper policy and CTA_EXPECT_TIMEOUT is ignored (a later EXP_NEW without
 //    NLM_F_EXCL on the existing expectation changes it).
-import {
-  AF_INET, AF_INET6, CTA_EXPECT, CTA_EXPECT_NAT, IPPROTO, NFGENMSG_LEN, NLMSG_HDRLEN,
-} from './constants.js';
+import { AF_INET, AF_INET6, CTA_EXPECT, CTA_EXPECT_NAT, IPPROTO, NFGENMSG_LEN, NLMSG_HDRLEN } from './constants.js';
 import { NetlinkDecodeError, NlWriter, forEachAttr, hex, readStrz } from './attr.js';
 import { EntryEncodeError, decodeTuple, writeTuple } from './ctnetlink.js';
 import { isIcmp } from '../conntrack/flow-fields.js';
@@ -28,7 +26,9 @@ import type { Expect, RawAttr, Tuple } from '../conntrack/entry.js';
 // ---------------------------------------------------------------- decoding
 
 function keep(x: { unknown?: RawAttr[] }, buf: Buffer, p: number, len: number, rawType: number, path: string): void {
-  (x.unknown ??= []).push(path ? { type: rawType, data: hex(buf, p, len), path } : { type: rawType, data: hex(buf, p, len) });
+  (x.unknown ??= []).push(
+    path ? { type: rawType, data: hex(buf, p, len), path } : { type: rawType, data: hex(buf, p, len) },
+  );
 }
 
 function need(len: number, want: number, what: string, p: number): void {
@@ -41,6 +41,7 @@ function need(len: number, want: number, what: string, p: number): void {
  * Expect.unknown with the nest they came from ("" top level, "tuple.proto", "nat", ...).
  * Throws NetlinkDecodeError when the message is malformed or lacks MASTER, TUPLE or MASK.
  */
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export function decodeExpect(buf: Buffer, off: number, len: number): Expect {
   const end = off + len;
   if (len < NLMSG_HDRLEN + NFGENMSG_LEN) throw new NetlinkDecodeError('truncated expectation message', off);
@@ -51,16 +52,41 @@ export function decodeExpect(buf: Buffer, off: number, len: number): Expect {
   let mask: Tuple | undefined;
   forEachAttr(buf, off + NLMSG_HDRLEN + NFGENMSG_LEN, end, (type, p, alen, raw) => {
     switch (type) {
-      case CTA_EXPECT.MASTER: master = decodeTuple(buf, p, p + alen, x, 'master'); break;
-      case CTA_EXPECT.TUPLE: tuple = decodeTuple(buf, p, p + alen, x, 'tuple'); break;
-      case CTA_EXPECT.MASK: mask = decodeTuple(buf, p, p + alen, x, 'mask'); break;
-      case CTA_EXPECT.TIMEOUT: need(alen, 4, 'CTA_EXPECT_TIMEOUT', p); x.timeout = buf.readUInt32BE(p); break;
-      case CTA_EXPECT.ID: need(alen, 4, 'CTA_EXPECT_ID', p); x.id = buf.readUInt32BE(p); break;
-      case CTA_EXPECT.HELP_NAME: x.helper = readStrz(buf, p, alen); break;
-      case CTA_EXPECT.ZONE: need(alen, 2, 'CTA_EXPECT_ZONE', p); x.zone = buf.readUInt16BE(p); break;
-      case CTA_EXPECT.FLAGS: need(alen, 4, 'CTA_EXPECT_FLAGS', p); x.flags = buf.readUInt32BE(p); break;
-      case CTA_EXPECT.CLASS: need(alen, 4, 'CTA_EXPECT_CLASS', p); x.class = buf.readUInt32BE(p); break;
-      case CTA_EXPECT.FN: x.fn = readStrz(buf, p, alen); break;
+      case CTA_EXPECT.MASTER:
+        master = decodeTuple(buf, p, p + alen, x, 'master');
+        break;
+      case CTA_EXPECT.TUPLE:
+        tuple = decodeTuple(buf, p, p + alen, x, 'tuple');
+        break;
+      case CTA_EXPECT.MASK:
+        mask = decodeTuple(buf, p, p + alen, x, 'mask');
+        break;
+      case CTA_EXPECT.TIMEOUT:
+        need(alen, 4, 'CTA_EXPECT_TIMEOUT', p);
+        x.timeout = buf.readUInt32BE(p);
+        break;
+      case CTA_EXPECT.ID:
+        need(alen, 4, 'CTA_EXPECT_ID', p);
+        x.id = buf.readUInt32BE(p);
+        break;
+      case CTA_EXPECT.HELP_NAME:
+        x.helper = readStrz(buf, p, alen);
+        break;
+      case CTA_EXPECT.ZONE:
+        need(alen, 2, 'CTA_EXPECT_ZONE', p);
+        x.zone = buf.readUInt16BE(p);
+        break;
+      case CTA_EXPECT.FLAGS:
+        need(alen, 4, 'CTA_EXPECT_FLAGS', p);
+        x.flags = buf.readUInt32BE(p);
+        break;
+      case CTA_EXPECT.CLASS:
+        need(alen, 4, 'CTA_EXPECT_CLASS', p);
+        x.class = buf.readUInt32BE(p);
+        break;
+      case CTA_EXPECT.FN:
+        x.fn = readStrz(buf, p, alen);
+        break;
       case CTA_EXPECT.NAT:
         forEachAttr(buf, p, p + alen, (nt, np, nlen, nraw) => {
           if (nt === CTA_EXPECT_NAT.DIR) {
@@ -70,7 +96,8 @@ export function decodeExpect(buf: Buffer, off: number, len: number): Expect {
           else keep(x, buf, np, nlen, nraw, 'nat');
         });
         break;
-      default: keep(x, buf, p, alen, raw, '');
+      default:
+        keep(x, buf, p, alen, raw, '');
     }
   });
   if (!master) throw new NetlinkDecodeError('expectation message without CTA_EXPECT_MASTER', off);
@@ -90,14 +117,20 @@ export function decodeExpect(buf: Buffer, off: number, len: number): Expect {
  * nf_ct_port_nlattr_to_tuple requires both of.
  */
 const hasPorts = (proto: number): boolean =>
-  proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.UDPLITE || proto === IPPROTO.SCTP ||
-  proto === IPPROTO.DCCP || proto === IPPROTO.GRE;
+  proto === IPPROTO.TCP ||
+  proto === IPPROTO.UDP ||
+  proto === IPPROTO.UDPLITE ||
+  proto === IPPROTO.SCTP ||
+  proto === IPPROTO.DCCP ||
+  proto === IPPROTO.GRE;
 
-const allOnes = (family: number): string => (family === AF_INET6 ? 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' : '255.255.255.255');
+const allOnes = (family: number): string =>
+  family === AF_INET6 ? 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' : '255.255.255.255';
 const anyAddr = (family: number): string => (family === AF_INET6 ? '::' : '0.0.0.0');
 
 function checkFamily(x: Expect): void {
-  if (x.family !== AF_INET && x.family !== AF_INET6) throw new EntryEncodeError(`family: ${x.family} is not 2 (ipv4) or 10 (ipv6)`);
+  if (x.family !== AF_INET && x.family !== AF_INET6)
+    throw new EntryEncodeError(`family: ${x.family} is not 2 (ipv4) or 10 (ipv6)`);
 }
 
 function requireTuple(t: Tuple | undefined, what: string): Tuple {
@@ -163,7 +196,8 @@ export function writeExpectCreateAttrs(w: NlWriter, x: Expect): void {
   if (x.helper !== undefined) w.strz(CTA_EXPECT.HELP_NAME, x.helper);
   if (x.natDir !== undefined || x.natTuple !== undefined) {
     // the kernel wants both or rejects the request (EINVAL)
-    if (x.natDir === undefined || x.natTuple === undefined) throw new EntryEncodeError('natDir/natTuple: both are needed for expectation NAT');
+    if (x.natDir === undefined || x.natTuple === undefined)
+      throw new EntryEncodeError('natDir/natTuple: both are needed for expectation NAT');
     const n = w.nestStart(CTA_EXPECT.NAT);
     w.u32be(CTA_EXPECT_NAT.DIR, x.natDir);
     writeTuple(w, CTA_EXPECT_NAT.TUPLE, fam, requestNatTuple(fam, x.natTuple), 'natTuple');

@@ -15,8 +15,14 @@ export function formatIPv6(b: Uint8Array, p: number): string {
   let curLen = 0;
   for (let i = 0; i < 8; i++) {
     if (w[i] === 0) {
-      if (curBase < 0) { curBase = i; curLen = 1; } else curLen++;
-      if (curLen > bestLen) { bestBase = curBase; bestLen = curLen; }
+      if (curBase < 0) {
+        curBase = i;
+        curLen = 1;
+      } else curLen++;
+      if (curLen > bestLen) {
+        bestBase = curBase;
+        bestLen = curLen;
+      }
     } else curBase = -1;
   }
   if (bestLen < 2) bestBase = -1;

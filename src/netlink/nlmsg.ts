@@ -1,7 +1,5 @@
 // Walking the netlink messages of one received datagram, and decoding NLMSG_ERROR. Pure.
-import {
-  NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG,
-} from './constants.js';
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSGERR_ATTR_MSG } from './constants.js';
 import { NetlinkDecodeError, forEachAttr, readStrz } from './attr.js';
 
 export interface NlHeader {

@@ -33,7 +33,8 @@ export function programOfPortId(portid: number): string | undefined {
     }
     for (const fd of fds) {
       try {
-        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target)
+          return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
       } catch {
         /* raced with the process exiting */
       }

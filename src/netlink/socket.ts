@@ -3,14 +3,25 @@
 import os from 'node:os';
 import { NativeSocket, nativeAddon } from '../native.js';
 import {
-  NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_NETFILTER, NETLINK_NO_ENOBUFS,
-  SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_DROP_MEMBERSHIP,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NETLINK_NETFILTER,
+  NETLINK_NO_ENOBUFS,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
 } from './constants.js';
 
 export const errno = os.constants.errno;
 
 const ERRNO_NAMES = new Map<number, string>();
-for (const [name, value] of Object.entries(os.constants.errno)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+for (const [name, value] of Object.entries(os.constants.errno))
+  if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
 // aliases sharing a number: print the name the netfilter sources use
 ERRNO_NAMES.set(errno.EOPNOTSUPP, 'EOPNOTSUPP');
 ERRNO_NAMES.set(errno.EAGAIN, 'EAGAIN');
@@ -21,7 +32,11 @@ export function errnoName(code: number): string {
 
 /** An error from a netlink system call or an NLMSG_ERROR reply, with errno and a readable reason. */
 export class NetlinkError extends Error {
-  constructor(readonly errno: number, readonly operation: string, detail?: string) {
+  constructor(
+    readonly errno: number,
+    readonly operation: string,
+    detail?: string,
+  ) {
     super(`${operation}: ${errnoName(errno)} (${describeErrno(errno)})${detail ? `: ${detail}` : ''}`);
     this.name = 'NetlinkError';
   }
@@ -32,20 +47,34 @@ export class NetlinkError extends Error {
 
 export function describeErrno(code: number): string {
   switch (code) {
-    case errno.EEXIST: return 'entry already exists';
-    case errno.ENOENT: return 'no such entry';
-    case errno.EBUSY: return 'entry busy or status change not allowed';
-    case errno.EINVAL: return 'invalid request';
-    case errno.EPERM: return 'operation not permitted';
-    case errno.EOPNOTSUPP: return 'not supported (unknown helper, or NAT/master on update)';
-    case errno.ENOBUFS: return 'socket receive buffer overrun: events were lost';
-    case errno.ENOMEM: return 'out of memory (or table full)';
-    case errno.EAGAIN: return 'try again';
-    case errno.EMSGSIZE: return 'message too long';
-    case errno.EAFNOSUPPORT: return 'address family not supported';
-    case errno.EPROTONOSUPPORT: return 'protocol not supported (module not loaded?)';
-    case errno.ERANGE: return 'a value out of range (e.g. a TCP state the kernel does not know)';
-    default: return `errno ${code}`;
+    case errno.EEXIST:
+      return 'entry already exists';
+    case errno.ENOENT:
+      return 'no such entry';
+    case errno.EBUSY:
+      return 'entry busy or status change not allowed';
+    case errno.EINVAL:
+      return 'invalid request';
+    case errno.EPERM:
+      return 'operation not permitted';
+    case errno.EOPNOTSUPP:
+      return 'not supported (unknown helper, or NAT/master on update)';
+    case errno.ENOBUFS:
+      return 'socket receive buffer overrun: events were lost';
+    case errno.ENOMEM:
+      return 'out of memory (or table full)';
+    case errno.EAGAIN:
+      return 'try again';
+    case errno.EMSGSIZE:
+      return 'message too long';
+    case errno.EAFNOSUPPORT:
+      return 'address family not supported';
+    case errno.EPROTONOSUPPORT:
+      return 'protocol not supported (module not loaded?)';
+    case errno.ERANGE:
+      return 'a value out of range (e.g. a TCP state the kernel does not know)';
+    default:
+      return `errno ${code}`;
   }
 }
 

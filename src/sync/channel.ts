@@ -79,7 +79,8 @@ const BIND_ERRORS: Record<string, string> = {
 };
 
 const codeOf = (err: Error): string => (err as NodeJS.ErrnoException).code ?? err.message;
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+const hostPort = (address: string, port: number): string =>
+  address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 
 /**
  * One set-up step of a socket (bind, connect): resolves when `start` calls back; the socket's
@@ -97,7 +98,15 @@ function setUp(sock: dgram.Socket, start: (done: () => void) => void, explain: (
 }
 
 export class SyncChannel extends EventEmitter<ChannelEvents> {
-  readonly stats: ChannelStats = { bytesSent: 0, packetsSent: 0, bytesReceived: 0, packetsReceived: 0, sendErrors: 0, receiveErrors: 0, foreign: 0 };
+  readonly stats: ChannelStats = {
+    bytesSent: 0,
+    packetsSent: 0,
+    bytesReceived: 0,
+    packetsReceived: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+    foreign: 0,
+  };
   /** Largest datagram payload: MTU minus IP and UDP headers, as conntrackd reserves. */
   readonly maxDatagram: number;
   private readonly v6: boolean;
@@ -141,12 +150,15 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
 
   constructor(readonly opts: ChannelOptions) {
     super();
-    this.v6 = (opts.kind === 'udp' ? opts.destination ?? opts.localAddress : opts.group ?? '').includes(':');
+    this.v6 = (opts.kind === 'udp' ? (opts.destination ?? opts.localAddress) : (opts.group ?? '')).includes(':');
     // the link's MTU, and never more than a UDP datagram can carry (loopback's MTU is 65536:
     // a 65508-byte payload makes a 65536-byte IPv4 packet, one more than its length field holds)
     this.maxDatagram = Math.min(interfaceMtu(opts.interface) - (this.v6 ? 48 : 28), this.v6 ? 65527 : 65507);
     const target = opts.kind === 'udp' ? opts.destination : opts.group;
-    if (!target) throw new Error(`${opts.kind} channel on ${opts.interface}: no ${opts.kind === 'udp' ? 'destination address' : 'group'} configured`);
+    if (!target)
+      throw new Error(
+        `${opts.kind} channel on ${opts.interface}: no ${opts.kind === 'udp' ? 'destination address' : 'group'} configured`,
+      );
     this.target = target;
   }
 
@@ -154,6 +166,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     return `${this.opts.kind} ${this.opts.localAddress} -> ${this.target}:${this.opts.port} on ${this.opts.interface}`;
   }
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   async open(): Promise<void> {
     const type = this.v6 ? 'udp6' : 'udp4';
     const o = this.opts;
@@ -175,9 +188,17 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     });
     rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
     const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
-    await setUp(rx, (done) => rx.bind(o.port, bindAddress, done), (err) => this.bindError(err, bindAddress, o.port));
+    await setUp(
+      rx,
+      (done) => rx.bind(o.port, bindAddress, done),
+      (err) => this.bindError(err, bindAddress, o.port),
+    );
     const txAddress = o.kind === 'udp' ? o.localAddress : undefined;
-    await setUp(tx, (done) => tx.bind(0, txAddress, done), (err) => this.bindError(err, txAddress ?? 'any address', 0));
+    await setUp(
+      tx,
+      (done) => tx.bind(0, txAddress, done),
+      (err) => this.bindError(err, txAddress ?? 'any address', 0),
+    );
     const native = nativeAddon();
     const rxFd = fdOf(rx);
     const txFd = fdOf(tx);
@@ -189,13 +210,23 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     if (o.sndSocketBuffer) native.setsockoptInt(txFd, SOL_SOCKET, SO_SNDBUFFORCE, o.sndSocketBuffer);
     if (o.checksum === false) native.setsockoptInt(txFd, SOL_SOCKET, SO_NO_CHECK, 1);
     // one destination: connect once, so each send skips the address lookup
-    await setUp(tx, (done) => tx.connect(o.port, this.target, done), (err) => new Error(`sync channel: cannot reach ${hostPort(this.target, o.port)} (${codeOf(err)})`));
+    await setUp(
+      tx,
+      (done) => tx.connect(o.port, this.target, done),
+      (err) => new Error(`sync channel: cannot reach ${hostPort(this.target, o.port)} (${codeOf(err)})`),
+    );
     if (o.kind === 'multicast') {
       try {
         rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
       } catch (err) {
-        const why = codeOf(err as Error) === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: the interface address is not on this machine' : codeOf(err as Error);
-        throw new Error(`sync channel: cannot join the multicast group ${o.group} on ${o.localAddress} (${why}; check IPv4_interface and Group in Sync > Multicast)`, { cause: err });
+        const why =
+          codeOf(err as Error) === 'EADDRNOTAVAIL'
+            ? 'EADDRNOTAVAIL: the interface address is not on this machine'
+            : codeOf(err as Error);
+        throw new Error(
+          `sync channel: cannot join the multicast group ${o.group} on ${o.localAddress} (${why}; check IPv4_interface and Group in Sync > Multicast)`,
+          { cause: err },
+        );
       }
       tx.setMulticastInterface(this.v6 ? `::%${o.interface}` : o.localAddress);
       tx.setMulticastLoopback(false);
@@ -217,8 +248,11 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     const section = this.opts.kind === 'udp' ? 'Sync > UDP' : 'Sync > Multicast';
     const addressSetting = this.opts.kind === 'udp' ? (this.v6 ? 'IPv6_address' : 'IPv4_address') : 'Group';
     const why = BIND_ERRORS[code];
-    const check = code === 'EADDRNOTAVAIL' ? addressSetting : code === 'EADDRINUSE' ? 'Port' : `${addressSetting} and Port`;
-    return new Error(`sync channel: cannot bind ${hostPort(address, port)} (${why ? `${code}: ${why}` : code}; check ${check} in ${section})`);
+    const check =
+      code === 'EADDRNOTAVAIL' ? addressSetting : code === 'EADDRINUSE' ? 'Port' : `${addressSetting} and Port`;
+    return new Error(
+      `sync channel: cannot bind ${hostPort(address, port)} (${why ? `${code}: ${why}` : code}; check ${check} in ${section})`,
+    );
   }
 
   /**

@@ -18,7 +18,14 @@
 import { isUtf8 } from 'node:buffer';
 import { AF_INET, AF_INET6, IPPROTO, IPS } from '../netlink/constants.js';
 import {
-  AddrKind, TupleFields, copyBytes, hasWirePorts, isIcmp, sameBytes, type FlowFields, type SeqAdjFields,
+  AddrKind,
+  TupleFields,
+  copyBytes,
+  hasWirePorts,
+  isIcmp,
+  sameBytes,
+  type FlowFields,
+  type SeqAdjFields,
 } from '../conntrack/flow-fields.js';
 import { CT_MAX_LEN, NTA, NTA_MAX, ctAttrOk } from './ct-attrs.js';
 
@@ -26,7 +33,8 @@ import { CT_MAX_LEN, NTA, NTA_MAX, ctAttrOk } from './ct-attrs.js';
 
 const get16be = (b: Uint8Array, p: number): number => (b[p] << 8) | b[p + 1];
 const get16le = (b: Uint8Array, p: number): number => b[p] | (b[p + 1] << 8);
-const get32be = (b: Uint8Array, p: number): number => ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+const get32be = (b: Uint8Array, p: number): number =>
+  ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 
 /**
  * Where the attributes of a scanned message are: per id, the payload offset of its last
@@ -50,6 +58,7 @@ export class WireIndex {
  * With `x` it records where each attribute is (indexCtWire: the receive path keys the message
  * from that, no more); with `f` it reads them into `f` (scanCtWire). The presence bits go to both.
  */
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f: FlowFields | null): boolean {
   const at = x === null ? null : x.at;
   let t: TupleFields | null = null;
@@ -96,39 +105,115 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
     }
     if (f === null || t === null || m === null) continue;
     switch (id) {
-      case NTA.IPV4: f.family = AF_INET; address(t, p, 4); break;
-      case NTA.IPV6: f.family = AF_INET6; address(t, p, 16); break;
-      case NTA.L4PROTO: t.proto = b[p]; break;
-      case NTA.PORT: t.sport = get16be(b, p); t.dport = get16be(b, p + 2); break;
-      case NTA.TCP_STATE: f.tcp = true; f.tcpState = b[p]; break;
-      case NTA.STATUS: f.status = get32be(b, p); break;
-      case NTA.TIMEOUT: f.timeout = get32be(b, p); break;
-      case NTA.MARK: f.mark = get32be(b, p); break;
-      case NTA.MASTER_IPV4: masterOf(m, b); address(m, p, 4); break;
-      case NTA.MASTER_IPV6: masterOf(m, b); address(m, p, 16); break;
-      case NTA.MASTER_L4PROTO: masterOf(m, b); m.proto = b[p]; break;
-      case NTA.MASTER_PORT: masterOf(m, b); m.sport = get16be(b, p); m.dport = get16be(b, p + 2); break;
-      case NTA.SNAT_IPV4: snat = p; snatKind = AddrKind.V4; break;
-      case NTA.DNAT_IPV4: dnat = p; dnatKind = AddrKind.V4; break;
-      case NTA.SNAT_IPV6: snat = p; snatKind = AddrKind.V6; break;
-      case NTA.DNAT_IPV6: dnat = p; dnatKind = AddrKind.V6; break;
-      case NTA.SPAT_PORT: spat = get16le(b, p); break;
-      case NTA.DPAT_PORT: dpat = get16le(b, p); break;
+      case NTA.IPV4:
+        f.family = AF_INET;
+        address(t, p, 4);
+        break;
+      case NTA.IPV6:
+        f.family = AF_INET6;
+        address(t, p, 16);
+        break;
+      case NTA.L4PROTO:
+        t.proto = b[p];
+        break;
+      case NTA.PORT:
+        t.sport = get16be(b, p);
+        t.dport = get16be(b, p + 2);
+        break;
+      case NTA.TCP_STATE:
+        f.tcp = true;
+        f.tcpState = b[p];
+        break;
+      case NTA.STATUS:
+        f.status = get32be(b, p);
+        break;
+      case NTA.TIMEOUT:
+        f.timeout = get32be(b, p);
+        break;
+      case NTA.MARK:
+        f.mark = get32be(b, p);
+        break;
+      case NTA.MASTER_IPV4:
+        masterOf(m, b);
+        address(m, p, 4);
+        break;
+      case NTA.MASTER_IPV6:
+        masterOf(m, b);
+        address(m, p, 16);
+        break;
+      case NTA.MASTER_L4PROTO:
+        masterOf(m, b);
+        m.proto = b[p];
+        break;
+      case NTA.MASTER_PORT:
+        masterOf(m, b);
+        m.sport = get16be(b, p);
+        m.dport = get16be(b, p + 2);
+        break;
+      case NTA.SNAT_IPV4:
+        snat = p;
+        snatKind = AddrKind.V4;
+        break;
+      case NTA.DNAT_IPV4:
+        dnat = p;
+        dnatKind = AddrKind.V4;
+        break;
+      case NTA.SNAT_IPV6:
+        snat = p;
+        snatKind = AddrKind.V6;
+        break;
+      case NTA.DNAT_IPV6:
+        dnat = p;
+        dnatKind = AddrKind.V6;
+        break;
+      case NTA.SPAT_PORT:
+        spat = get16le(b, p);
+        break;
+      case NTA.DPAT_PORT:
+        dpat = get16le(b, p);
+        break;
       case NTA.NAT_SEQ_ADJ:
         f.rare = true;
         seqAdjAt(f.seqO, b, p);
         seqAdjAt(f.seqR, b, p + 12);
         break;
-      case NTA.SCTP_STATE: f.sctp = true; f.sctpState = b[p]; break;
-      case NTA.SCTP_VTAG_ORIG: f.sctp = true; f.vtagO = get32be(b, p); break;
-      case NTA.SCTP_VTAG_REPL: f.sctp = true; f.vtagR = get32be(b, p); break;
-      case NTA.DCCP_STATE: f.dccp = true; f.dccpState = b[p]; break;
-      case NTA.DCCP_ROLE: f.dccp = true; f.dccpRole = b[p]; break;
-      case NTA.ICMP_TYPE: t.icmpType = b[p]; break;
-      case NTA.ICMP_CODE: t.icmpCode = b[p]; break;
-      case NTA.ICMP_ID: t.icmpId = get16le(b, p); break;
-      case NTA.TCP_WSCALE_ORIG: f.tcp = true; f.wsO = b[p]; break;
-      case NTA.TCP_WSCALE_REPL: f.tcp = true; f.wsR = b[p]; break;
+      case NTA.SCTP_STATE:
+        f.sctp = true;
+        f.sctpState = b[p];
+        break;
+      case NTA.SCTP_VTAG_ORIG:
+        f.sctp = true;
+        f.vtagO = get32be(b, p);
+        break;
+      case NTA.SCTP_VTAG_REPL:
+        f.sctp = true;
+        f.vtagR = get32be(b, p);
+        break;
+      case NTA.DCCP_STATE:
+        f.dccp = true;
+        f.dccpState = b[p];
+        break;
+      case NTA.DCCP_ROLE:
+        f.dccp = true;
+        f.dccpRole = b[p];
+        break;
+      case NTA.ICMP_TYPE:
+        t.icmpType = b[p];
+        break;
+      case NTA.ICMP_CODE:
+        t.icmpCode = b[p];
+        break;
+      case NTA.ICMP_ID:
+        t.icmpId = get16le(b, p);
+        break;
+      case NTA.TCP_WSCALE_ORIG:
+        f.tcp = true;
+        f.wsO = b[p];
+        break;
+      case NTA.TCP_WSCALE_REPL:
+        f.tcp = true;
+        f.wsR = b[p];
+        break;
       case NTA.HELPER_NAME: {
         let q = p;
         while (q < p + len - 4 && b[q] !== 0) q++;
@@ -136,9 +221,18 @@ function walk(b: Uint8Array, start: number, end: number, x: WireIndex | null, f:
         f.helperLen = q - p;
         break;
       }
-      case NTA.SYNPROXY: f.rare = true; f.syn.present = true; f.syn.its = get32be(b, p); f.syn.isn = get32be(b, p + 4); f.syn.tsoff = get32be(b, p + 8); break;
-      case NTA.ZONE: f.zone = get16be(b, p); break;
-      default: break;
+      case NTA.SYNPROXY:
+        f.rare = true;
+        f.syn.present = true;
+        f.syn.its = get32be(b, p);
+        f.syn.isn = get32be(b, p + 4);
+        f.syn.tsoff = get32be(b, p + 8);
+        break;
+      case NTA.ZONE:
+        f.zone = get16be(b, p);
+        break;
+      default:
+        break;
     }
   }
   if (x !== null && at !== null) {
@@ -362,6 +456,7 @@ const HELPER_MAX = CT_MAX_LEN[NTA.HELPER_NAME];
  * offset, or a negative WireError (then wireErrorAt says how far it got). The caller ensures
  * MAX_CT_ATTRS_LEN bytes of room.
  */
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export function writeCtWire(f: FlowFields, opt: number, b: Uint8Array, o: number): number {
   const fam = f.family;
   if (fam !== AF_INET && fam !== AF_INET6) return fail(WireError.FAMILY, o);
@@ -440,8 +535,10 @@ export function writeCtWire(f: FlowFields, opt: number, b: Uint8Array, o: number
       o += 4 + al;
     }
     // the value sent is the reply *port*: 0 for ICMP
-    if (srcDone && rawL4Dst(rt, icmp) !== rawL4Src(orig, icmp)) o = u16leAttr(b, o, NTA.SPAT_PORT, icmp || rt.dport < 0 ? 0 : rt.dport);
-    if (dstDone && rawL4Src(rt, icmp) !== rawL4Dst(orig, icmp)) o = u16leAttr(b, o, NTA.DPAT_PORT, icmp || rt.sport < 0 ? 0 : rt.sport);
+    if (srcDone && rawL4Dst(rt, icmp) !== rawL4Src(orig, icmp))
+      o = u16leAttr(b, o, NTA.SPAT_PORT, icmp || rt.dport < 0 ? 0 : rt.dport);
+    if (dstDone && rawL4Src(rt, icmp) !== rawL4Dst(orig, icmp))
+      o = u16leAttr(b, o, NTA.DPAT_PORT, icmp || rt.sport < 0 ? 0 : rt.sport);
   }
 
   if (f.seqO.present && f.seqR.present) {

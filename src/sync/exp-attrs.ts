@@ -14,11 +14,27 @@ import { WireEncodeError, addrInto, nameTooLong } from './wire-errors.js';
 
 /** enum nta_exp_attr. */
 export const enum NTA_EXP {
-  MASTER_IPV4 = 0, MASTER_IPV6 = 1, MASTER_L4PROTO = 2, MASTER_PORT = 3,
-  EXPECT_IPV4 = 4, EXPECT_IPV6 = 5, EXPECT_L4PROTO = 6, EXPECT_PORT = 7,
-  MASK_IPV4 = 8, MASK_IPV6 = 9, MASK_L4PROTO = 10, MASK_PORT = 11,
-  TIMEOUT = 12, FLAGS = 13, CLASS = 14, NAT_IPV4 = 15, NAT_PORT = 16, NAT_L4PROTO = 17, NAT_DIR = 18,
-  HELPER_NAME = 19, FN = 20,
+  MASTER_IPV4 = 0,
+  MASTER_IPV6 = 1,
+  MASTER_L4PROTO = 2,
+  MASTER_PORT = 3,
+  EXPECT_IPV4 = 4,
+  EXPECT_IPV6 = 5,
+  EXPECT_L4PROTO = 6,
+  EXPECT_PORT = 7,
+  MASK_IPV4 = 8,
+  MASK_IPV6 = 9,
+  MASK_L4PROTO = 10,
+  MASK_PORT = 11,
+  TIMEOUT = 12,
+  FLAGS = 13,
+  CLASS = 14,
+  NAT_IPV4 = 15,
+  NAT_PORT = 16,
+  NAT_L4PROTO = 17,
+  NAT_DIR = 18,
+  HELPER_NAME = 19,
+  FN = 20,
 }
 /** First invalid EXP attribute id. */
 export const NTA_EXP_MAX = 21;
@@ -42,23 +58,36 @@ const row = (id: NTA_EXP, name: string, len: number, maxLen = 0): ExpWireAttr =>
 
 /** Every EXP attribute, by id. */
 export const EXP_ATTRS: readonly ExpWireAttr[] = [
-  row(NTA_EXP.MASTER_IPV4, 'MASTER_IPV4', ip4), row(NTA_EXP.MASTER_IPV6, 'MASTER_IPV6', ip6),
-  row(NTA_EXP.MASTER_L4PROTO, 'MASTER_L4PROTO', u8), row(NTA_EXP.MASTER_PORT, 'MASTER_PORT', ports),
-  row(NTA_EXP.EXPECT_IPV4, 'EXPECT_IPV4', ip4), row(NTA_EXP.EXPECT_IPV6, 'EXPECT_IPV6', ip6),
-  row(NTA_EXP.EXPECT_L4PROTO, 'EXPECT_L4PROTO', u8), row(NTA_EXP.EXPECT_PORT, 'EXPECT_PORT', ports),
-  row(NTA_EXP.MASK_IPV4, 'MASK_IPV4', ip4), row(NTA_EXP.MASK_IPV6, 'MASK_IPV6', ip6),
-  row(NTA_EXP.MASK_L4PROTO, 'MASK_L4PROTO', u8), row(NTA_EXP.MASK_PORT, 'MASK_PORT', ports),
-  row(NTA_EXP.TIMEOUT, 'TIMEOUT', u32), row(NTA_EXP.FLAGS, 'FLAGS', u32), row(NTA_EXP.CLASS, 'CLASS', u32),
-  row(NTA_EXP.NAT_IPV4, 'NAT_IPV4', ip4), row(NTA_EXP.NAT_PORT, 'NAT_PORT', ports),
-  row(NTA_EXP.NAT_L4PROTO, 'NAT_L4PROTO', u8), row(NTA_EXP.NAT_DIR, 'NAT_DIR', u32),
+  row(NTA_EXP.MASTER_IPV4, 'MASTER_IPV4', ip4),
+  row(NTA_EXP.MASTER_IPV6, 'MASTER_IPV6', ip6),
+  row(NTA_EXP.MASTER_L4PROTO, 'MASTER_L4PROTO', u8),
+  row(NTA_EXP.MASTER_PORT, 'MASTER_PORT', ports),
+  row(NTA_EXP.EXPECT_IPV4, 'EXPECT_IPV4', ip4),
+  row(NTA_EXP.EXPECT_IPV6, 'EXPECT_IPV6', ip6),
+  row(NTA_EXP.EXPECT_L4PROTO, 'EXPECT_L4PROTO', u8),
+  row(NTA_EXP.EXPECT_PORT, 'EXPECT_PORT', ports),
+  row(NTA_EXP.MASK_IPV4, 'MASK_IPV4', ip4),
+  row(NTA_EXP.MASK_IPV6, 'MASK_IPV6', ip6),
+  row(NTA_EXP.MASK_L4PROTO, 'MASK_L4PROTO', u8),
+  row(NTA_EXP.MASK_PORT, 'MASK_PORT', ports),
+  row(NTA_EXP.TIMEOUT, 'TIMEOUT', u32),
+  row(NTA_EXP.FLAGS, 'FLAGS', u32),
+  row(NTA_EXP.CLASS, 'CLASS', u32),
+  row(NTA_EXP.NAT_IPV4, 'NAT_IPV4', ip4),
+  row(NTA_EXP.NAT_PORT, 'NAT_PORT', ports),
+  row(NTA_EXP.NAT_L4PROTO, 'NAT_L4PROTO', u8),
+  row(NTA_EXP.NAT_DIR, 'NAT_DIR', u32),
   // NFCT_HELPER_NAME_MAX with the NUL; the expectation function name: at most 31 bytes and the NUL
-  row(NTA_EXP.HELPER_NAME, 'HELPER_NAME', 0, 16), row(NTA_EXP.FN, 'FN', 0, 32),
+  row(NTA_EXP.HELPER_NAME, 'HELPER_NAME', 0, 16),
+  row(NTA_EXP.FN, 'FN', 0, 32),
 ];
 
 /** Exact nta_len of each fixed-size EXP attribute, 0 = variable. By id. */
 export const EXP_FIXED_LEN: readonly number[] = EXP_ATTRS.map((a) => a.len);
 /** Largest nta_len of the variable EXP attributes, by id. */
-export const EXP_MAX_LEN: Readonly<Record<number, number>> = Object.fromEntries(EXP_ATTRS.filter((a) => a.len === 0).map((a) => [a.id, a.maxLen]));
+export const EXP_MAX_LEN: Readonly<Record<number, number>> = Object.fromEntries(
+  EXP_ATTRS.filter((a) => a.len === 0).map((a) => [a.id, a.maxLen]),
+);
 
 export interface ExpEncodeOptions {
   /** The sender has `CommitTimeout` configured: EXP_TIMEOUT is left out. */
@@ -124,7 +153,15 @@ function portPairAttr(buf: Uint8Array, o: number, id: number, t: Tuple): number 
   return o + 8;
 }
 
-function strAttr(buf: Uint8Array, o: number, id: number, s: string, maxLen: number, policy: 'error' | 'omit' | undefined, what: string): number {
+function strAttr(
+  buf: Uint8Array,
+  o: number,
+  id: number,
+  s: string,
+  maxLen: number,
+  policy: 'error' | 'omit' | undefined,
+  what: string,
+): number {
   const n = Buffer.byteLength(s);
   if (4 + n + 1 > maxLen) {
     if (policy === 'omit') return o;
@@ -163,7 +200,8 @@ export function encodeExpAttrs(buf: Uint8Array, o: number, x: Expect, opts: ExpE
     if (ports) o = portPairAttr(buf, o, NTA_EXP.NAT_PORT, n);
     o = u32beAttr(buf, o, NTA_EXP.NAT_DIR, x.natDir ?? 0);
   }
-  if (x.helper !== undefined) o = strAttr(buf, o, NTA_EXP.HELPER_NAME, x.helper, EXP_MAX_LEN[NTA_EXP.HELPER_NAME], opts?.longHelper, 'helper');
+  if (x.helper !== undefined)
+    o = strAttr(buf, o, NTA_EXP.HELPER_NAME, x.helper, EXP_MAX_LEN[NTA_EXP.HELPER_NAME], opts?.longHelper, 'helper');
   if (x.fn !== undefined) o = strAttr(buf, o, NTA_EXP.FN, x.fn, EXP_MAX_LEN[NTA_EXP.FN], opts?.longHelper, 'fn');
   return o;
 }
@@ -171,7 +209,8 @@ export function encodeExpAttrs(buf: Uint8Array, o: number, x: Expect, opts: ExpE
 // ------------------------------------------------------------------------------- decoding
 
 const get16be = (b: Uint8Array, p: number): number => (b[p] << 8) | b[p + 1];
-const get32be = (b: Uint8Array, p: number): number => ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+const get32be = (b: Uint8Array, p: number): number =>
+  ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 
 /** NUL-terminated string inside [p, p + n): up to the first NUL, or all n bytes. */
 function readStr(b: Uint8Array, p: number, n: number): string {
@@ -226,6 +265,7 @@ function toTuple(a: TupleAcc): Tuple {
  * reject it. family comes from EXP_MASTER_IPV4/IPV6 (else from the expected tuple, else 0);
  * missing addresses are ''. The NAT tuple of an IPv6 expectation has no addresses on the wire.
  */
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export function decodeExpAttrs(b: Uint8Array, start: number, end: number): Expect | null {
   let famMaster = 0;
   let famOther = 0;
@@ -247,34 +287,87 @@ export function decodeExpAttrs(b: Uint8Array, start: number, end: number): Expec
     t.sport = get16be(b, p);
     t.dport = get16be(b, p + 2);
   };
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   const ok = walk(b, start, end, (id, p, n) => {
     switch (id) {
-      case NTA_EXP.MASTER_IPV4: pair(master, p, false); famMaster = AF_INET; break;
-      case NTA_EXP.MASTER_IPV6: pair(master, p, true); famMaster = AF_INET6; break;
-      case NTA_EXP.MASTER_L4PROTO: master.proto = b[p]; break;
-      case NTA_EXP.MASTER_PORT: ports(master, p); break;
-      case NTA_EXP.EXPECT_IPV4: pair(tuple, p, false); famOther = AF_INET; break;
-      case NTA_EXP.EXPECT_IPV6: pair(tuple, p, true); famOther = AF_INET6; break;
-      case NTA_EXP.EXPECT_L4PROTO: tuple.proto = b[p]; break;
-      case NTA_EXP.EXPECT_PORT: ports(tuple, p); break;
-      case NTA_EXP.MASK_IPV4: pair(mask, p, false); break;
-      case NTA_EXP.MASK_IPV6: pair(mask, p, true); break;
-      case NTA_EXP.MASK_L4PROTO: mask.proto = b[p]; break;
-      case NTA_EXP.MASK_PORT: ports(mask, p); break;
-      case NTA_EXP.TIMEOUT: timeout = get32be(b, p); break;
-      case NTA_EXP.FLAGS: flags = get32be(b, p); break;
-      case NTA_EXP.CLASS: cls = get32be(b, p); break;
-      case NTA_EXP.NAT_IPV4: pair((nat ??= {}), p, false); break;
-      case NTA_EXP.NAT_PORT: ports((nat ??= {}), p); break;
-      case NTA_EXP.NAT_L4PROTO: (nat ??= {}).proto = b[p]; break;
-      case NTA_EXP.NAT_DIR: natDir = get32be(b, p); break;
-      case NTA_EXP.HELPER_NAME: helper = readStr(b, p, n); break;
-      case NTA_EXP.FN: fn = readStr(b, p, n); break;
-      default: break;
+      case NTA_EXP.MASTER_IPV4:
+        pair(master, p, false);
+        famMaster = AF_INET;
+        break;
+      case NTA_EXP.MASTER_IPV6:
+        pair(master, p, true);
+        famMaster = AF_INET6;
+        break;
+      case NTA_EXP.MASTER_L4PROTO:
+        master.proto = b[p];
+        break;
+      case NTA_EXP.MASTER_PORT:
+        ports(master, p);
+        break;
+      case NTA_EXP.EXPECT_IPV4:
+        pair(tuple, p, false);
+        famOther = AF_INET;
+        break;
+      case NTA_EXP.EXPECT_IPV6:
+        pair(tuple, p, true);
+        famOther = AF_INET6;
+        break;
+      case NTA_EXP.EXPECT_L4PROTO:
+        tuple.proto = b[p];
+        break;
+      case NTA_EXP.EXPECT_PORT:
+        ports(tuple, p);
+        break;
+      case NTA_EXP.MASK_IPV4:
+        pair(mask, p, false);
+        break;
+      case NTA_EXP.MASK_IPV6:
+        pair(mask, p, true);
+        break;
+      case NTA_EXP.MASK_L4PROTO:
+        mask.proto = b[p];
+        break;
+      case NTA_EXP.MASK_PORT:
+        ports(mask, p);
+        break;
+      case NTA_EXP.TIMEOUT:
+        timeout = get32be(b, p);
+        break;
+      case NTA_EXP.FLAGS:
+        flags = get32be(b, p);
+        break;
+      case NTA_EXP.CLASS:
+        cls = get32be(b, p);
+        break;
+      case NTA_EXP.NAT_IPV4:
+        pair((nat ??= {}), p, false);
+        break;
+      case NTA_EXP.NAT_PORT:
+        ports((nat ??= {}), p);
+        break;
+      case NTA_EXP.NAT_L4PROTO:
+        (nat ??= {}).proto = b[p];
+        break;
+      case NTA_EXP.NAT_DIR:
+        natDir = get32be(b, p);
+        break;
+      case NTA_EXP.HELPER_NAME:
+        helper = readStr(b, p, n);
+        break;
+      case NTA_EXP.FN:
+        fn = readStr(b, p, n);
+        break;
+      default:
+        break;
     }
   });
   if (!ok) return null;
-  const x: Expect = { family: famMaster || famOther, master: toTuple(master), tuple: toTuple(tuple), mask: toTuple(mask) };
+  const x: Expect = {
+    family: famMaster || famOther,
+    master: toTuple(master),
+    tuple: toTuple(tuple),
+    mask: toTuple(mask),
+  };
   if (timeout !== undefined) x.timeout = timeout;
   if (helper !== undefined) x.helper = helper;
   if (flags !== undefined) x.flags = flags;

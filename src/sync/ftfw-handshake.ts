@@ -30,7 +30,6 @@ export class FtFwHandshake<O> extends FtFwPart<O> {
   /** S6: a bulk was requested while we were saying HELLO (its entries get replayed anyway). */
   private bulkInHello = false;
 
-
   /** The HELLO bits of the message about to be transmitted with `seq`. */
   flagsFor(seq: number): number {
     let flags = 0;
@@ -84,7 +83,10 @@ export class FtFwHandshake<O> extends FtFwPart<O> {
    * after the last of them); several requests before that collapse into one.
    */
   requestResync(): void {
-    if (!this.opts.conntrackdCompat && (this.state !== 'done' || (this.lingerActive && this.env.now() < this.lingerUntil))) {
+    if (
+      !this.opts.conntrackdCompat &&
+      (this.state !== 'done' || (this.lingerActive && this.env.now() < this.lingerUntil))
+    ) {
       this.resyncPending = true;
       return;
     }

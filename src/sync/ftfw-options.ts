@@ -43,15 +43,23 @@ export function resolveFtFwOptions<O>(options: FtFwOptions<O>): FtFwSettings {
   const resendQueueSize = positiveInt(options.resendQueueSize ?? 131072, 'resendQueueSize');
   const alivePeriodMs = positiveInt(options.alivePeriodMs ?? 1000, 'alivePeriodMs');
   const lingerMs = nonNegInt(options.helloLingerPeriods ?? 3, 'helloLingerPeriods') * alivePeriodMs;
-  const retransmitTimeoutPeriods = compat ? 0 : nonNegInt(options.retransmitTimeoutPeriods ?? 5, 'retransmitTimeoutPeriods');
-  const retransmitMaxPeriods = Math.max(retransmitTimeoutPeriods, nonNegInt(options.retransmitMaxPeriods ?? 60, 'retransmitMaxPeriods'));
+  const retransmitTimeoutPeriods = compat
+    ? 0
+    : nonNegInt(options.retransmitTimeoutPeriods ?? 5, 'retransmitTimeoutPeriods');
+  const retransmitMaxPeriods = Math.max(
+    retransmitTimeoutPeriods,
+    nonNegInt(options.retransmitMaxPeriods ?? 60, 'retransmitMaxPeriods'),
+  );
   const reorderTolerance = nonNegInt(options.reorderTolerance ?? 64, 'reorderTolerance');
   const maxReorderMs = nonNegInt(options.maxReorderMs ?? 1000, 'maxReorderMs');
   const restartSeqJump = positiveInt(options.restartSeqJump ?? 65536, 'restartSeqJump');
   const reconcileRetries = nonNegInt(options.reconcileRetries ?? 3, 'reconcileRetries');
   const bulkMinGapMs = compat ? 0 : nonNegInt(options.bulkMinGapMs ?? 1000, 'bulkMinGapMs');
   const restartHoldOffMs = nonNegInt(options.restartHoldOffMs ?? 5000, 'restartHoldOffMs');
-  const restartHoldOffMaxMs = Math.max(restartHoldOffMs, nonNegInt(options.restartHoldOffMaxMs ?? 300_000, 'restartHoldOffMaxMs'));
+  const restartHoldOffMaxMs = Math.max(
+    restartHoldOffMs,
+    nonNegInt(options.restartHoldOffMaxMs ?? 300_000, 'restartHoldOffMaxMs'),
+  );
   return Object.freeze({
     ackWindowSize,
     resendQueueSize,
@@ -69,7 +77,9 @@ export function resolveFtFwOptions<O>(options: FtFwOptions<O>): FtFwSettings {
     retransmitMaxPeriods,
     bulkOnUnservableNack: ours(options.bulkOnUnservableNack, true),
     // a reserve for control messages: they must never be the ones that cannot go out
-    objectLimit: ours(options.flowControl, true) ? Math.max(1, resendQueueSize - Math.min(1024, Math.floor(resendQueueSize / 4))) : Infinity,
+    objectLimit: ours(options.flowControl, true)
+      ? Math.max(1, resendQueueSize - Math.min(1024, Math.floor(resendQueueSize / 4)))
+      : Infinity,
     reorderTolerance,
     maxReorderMs,
     restartSeqJump,

@@ -101,7 +101,10 @@ export class FtFwQueues<O> {
   private free: QNode<O> | null = null;
   private freeLen = 0;
 
-  constructor(access: RecordAccess<O>, private readonly hooks: FtFwHooks<O>) {
+  constructor(
+    access: RecordAccess<O>,
+    private readonly hooks: FtFwHooks<O>,
+  ) {
     this.keyOf = access.keyOf;
     this.nodeOf = access.nodeOf;
     this.setNodeOf = access.setNodeOf;

@@ -48,6 +48,7 @@ export class FtFwSender<O> extends FtFwPart<O> {
    * Sends what the tx queue holds (the caller has checked it is not empty): controls first, then
    * objects while the resend queue has room (S7). Returns how many messages went out.
    */
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   transmit(sink: TxSink<O>): number {
     // read here, not passed in: a time passed to a call that is not inlined is boxed
     const now = this.env.now();
@@ -213,12 +214,18 @@ export class FtFwSender<O> extends FtFwPart<O> {
    */
   private regressed(start: number, peerSeq: number): boolean {
     const hs = this.hs;
-    if (!(hs.state === 'done' && hs.helloRange && this.ackHighSet &&
+    if (!(
+      hs.state === 'done' &&
+      hs.helloRange &&
+      this.ackHighSet &&
       seqAfter(this.ackHigh, hs.helloHi) &&
-      !seqBefore(start, hs.helloLo) && !seqAfter(start, hs.helloHi))) return false;
+      !seqBefore(start, hs.helloLo) &&
+      !seqAfter(start, hs.helloHi)
+    ))
+      return false;
     // the ACK(h,h) + NACK(h+1,..) a stock receiver sends back to back after accepting h are
     // one regression (the same late message accepted again later is another one)
-    const same = this.lastRegStart === start && this.lastRegPeerSeq === ((peerSeq - 1) >>> 0);
+    const same = this.lastRegStart === start && this.lastRegPeerSeq === (peerSeq - 1) >>> 0;
     this.lastRegStart = start;
     this.lastRegPeerSeq = peerSeq;
     return !same;

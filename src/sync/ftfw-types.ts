@@ -292,20 +292,47 @@ export interface FtFwStats {
   lastSeqReceived: number | undefined;
 }
 
-
 /** The counters the parts of an FtFw add to (FtFwStats without the queue and state readings). */
 export type FtFwCounters = Omit<FtFwStats, 'rsQueueLen' | 'txQueueLen' | 'hello' | 'nextSeq' | 'lastSeqReceived'>;
 
 /** All counters at zero (one object per FtFw, shared by its parts). */
 export function newCounters(): FtFwCounters {
   return {
-    msgsSent: 0, msgsReceived: 0, lost: 0, before: 0, badHeader: 0,
-    dataSent: 0, ackSent: 0, nackSent: 0, resyncSent: 0, aliveSent: 0,
-    dataReceived: 0, ackReceived: 0, nackReceived: 0, resyncReceived: 0, aliveReceived: 0,
-    lostExact: 0, rsEvicted: 0, nackRetransmits: 0, unservableNacks: 0,
-    helloReplays: 0, holeRetransmits: 0, timeoutRetransmits: 0, bulkFallbacks: 0, flowBlocked: 0,
-    peerRestarts: 0, restartRequeues: 0, bulksRequested: 0, helloTracked: 0,
-    peerRegressions: 0, regressionRetransmits: 0,
-    peerBulksComplete: 0, peerBulksUnclean: 0, acksHeld: 0, sequenceResets: 0, restartsDeferred: 0, bulkRequestsMerged: 0,
+    msgsSent: 0,
+    msgsReceived: 0,
+    lost: 0,
+    before: 0,
+    badHeader: 0,
+    dataSent: 0,
+    ackSent: 0,
+    nackSent: 0,
+    resyncSent: 0,
+    aliveSent: 0,
+    dataReceived: 0,
+    ackReceived: 0,
+    nackReceived: 0,
+    resyncReceived: 0,
+    aliveReceived: 0,
+    lostExact: 0,
+    rsEvicted: 0,
+    nackRetransmits: 0,
+    unservableNacks: 0,
+    helloReplays: 0,
+    holeRetransmits: 0,
+    timeoutRetransmits: 0,
+    bulkFallbacks: 0,
+    flowBlocked: 0,
+    peerRestarts: 0,
+    restartRequeues: 0,
+    bulksRequested: 0,
+    helloTracked: 0,
+    peerRegressions: 0,
+    regressionRetransmits: 0,
+    peerBulksComplete: 0,
+    peerBulksUnclean: 0,
+    acksHeld: 0,
+    sequenceResets: 0,
+    restartsDeferred: 0,
+    bulkRequestsMerged: 0,
   };
 }

@@ -141,16 +141,37 @@ import { FtFwReceiver } from './ftfw-receiver.js';
 import { FtFwSender, KIND_NAME } from './ftfw-sender.js';
 import {
   newCounters,
-  type BulkReason, type FtFwCounters, type FtFwEnv, type FtFwHooks, type FtFwOptions, type FtFwStats, type HelloState,
-  type RxHeader, type RxVerdict, type TxItem, type TxMessage, type TxSink,
+  type BulkReason,
+  type FtFwCounters,
+  type FtFwEnv,
+  type FtFwHooks,
+  type FtFwOptions,
+  type FtFwStats,
+  type HelloState,
+  type RxHeader,
+  type RxVerdict,
+  type TxItem,
+  type TxMessage,
+  type TxSink,
 } from './ftfw-types.js';
 
 export { seqAdd, seqAfter, seqBefore, seqDiff } from './seq.js';
 export type { PeerBulkAnswer } from './resync-watch.js';
 export { FTFW_FLAG, FTFW_TYPE } from './ftfw-types.js';
 export type {
-  BulkReason, ControlKind, FtFwEnv, FtFwHooks, FtFwOptions, FtFwStats, HelloState, ReleaseReason,
-  RxHeader, RxVerdict, TxItem, TxMessage, TxSink,
+  BulkReason,
+  ControlKind,
+  FtFwEnv,
+  FtFwHooks,
+  FtFwOptions,
+  FtFwStats,
+  HelloState,
+  ReleaseReason,
+  RxHeader,
+  RxVerdict,
+  TxItem,
+  TxMessage,
+  TxSink,
 } from './ftfw-types.js';
 export type { FtFwSettings } from './ftfw-options.js';
 
@@ -212,7 +233,11 @@ export class FtFw<O> {
     }
     const o = resolveFtFwOptions(options);
     this.settings = o;
-    const access = { keyOf: options.keyOf ?? ((x: O) => x), nodeOf: options.nodeOf ?? null, setNodeOf: options.setNodeOf ?? null };
+    const access = {
+      keyOf: options.keyOf ?? ((x: O) => x),
+      nodeOf: options.nodeOf ?? null,
+      setNodeOf: options.setNodeOf ?? null,
+    };
     this.q = new FtFwQueues<O>(access, hooks);
     const core = { opts: o, env, q: this.q, notices: this.notices, st: this.st };
     this.hs = new FtFwHandshake<O>(core);
@@ -460,7 +485,12 @@ export class FtFw<O> {
   rsQueueEntries(): Array<{ seq: number; flags: number; item: TxItem<O> }> {
     const r: Array<{ seq: number; flags: number; item: TxItem<O> }> = [];
     for (let n = this.q.rs.head; n !== null; n = n.next) {
-      r.push({ seq: n.seq, flags: n.flags, item: n.kind === K_OBJ ? { kind: 'object', obj: n.obj as O } : { kind: KIND_NAME[n.kind], from: n.from, to: n.to } });
+      r.push({
+        seq: n.seq,
+        flags: n.flags,
+        item:
+          n.kind === K_OBJ ? { kind: 'object', obj: n.obj as O } : { kind: KIND_NAME[n.kind], from: n.from, to: n.to },
+      });
     }
     return r;
   }
@@ -468,6 +498,10 @@ export class FtFw<O> {
   /** Receive-side state (tests, diagnostics). */
   rxState(): { lastSeq: number | undefined; ackFrom: number | undefined; window: number } {
     const rx = this.rx;
-    return { lastSeq: rx.rxSeqSet ? rx.lastSeq : undefined, ackFrom: rx.ackFromSet ? rx.ackFrom : undefined, window: rx.window };
+    return {
+      lastSeq: rx.rxSeqSet ? rx.lastSeq : undefined,
+      ackFrom: rx.ackFromSet ? rx.ackFrom : undefined,
+      window: rx.window,
+    };
   }
 }

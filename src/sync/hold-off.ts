@@ -17,7 +17,8 @@ export class HoldOff {
     private readonly baseMs: number,
     private readonly maxMs: number,
   ) {
-    if (!(baseMs >= 0 && maxMs >= baseMs)) throw new RangeError(`hold-off: need 0 <= base (${baseMs}) <= max (${maxMs})`);
+    if (!(baseMs >= 0 && maxMs >= baseMs))
+      throw new RangeError(`hold-off: need 0 <= base (${baseMs}) <= max (${maxMs})`);
   }
 
   /** The current hold-off after an action, in ms. */

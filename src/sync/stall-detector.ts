@@ -38,7 +38,8 @@ export class StallDetector {
       this.firstDropSeq = seq;
     }
     this.drops++;
-    if (this.drops < this.minDrops || now - this.firstDropAt < this.windowMs || !seqAfter(seq, this.firstDropSeq)) return false;
+    if (this.drops < this.minDrops || now - this.firstDropAt < this.windowMs || !seqAfter(seq, this.firstDropSeq))
+      return false;
     this.drops = 0;
     return true;
   }

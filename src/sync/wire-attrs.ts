@@ -13,11 +13,28 @@ import { FlowFields } from '../conntrack/flow-fields.js';
 import { EntryFields, entryOfFields } from '../conntrack/flow-entry.js';
 import { writeKeyHead, writeKeyL4 } from '../conntrack/key.js';
 import { CT_MAX_LEN, NTA } from './ct-attrs.js';
-import { MAX_CT_ATTRS_LEN, WireError, WireIndex, WireOpt, indexCtWire, scanCtWire, wireErrorAt, writeCtWire } from './ct-wire.js';
+import {
+  MAX_CT_ATTRS_LEN,
+  WireError,
+  WireIndex,
+  WireOpt,
+  indexCtWire,
+  scanCtWire,
+  wireErrorAt,
+  writeCtWire,
+} from './ct-wire.js';
 import { WireEncodeError, addrInto, nameTooLong } from './wire-errors.js';
 
 export { NTA, NTA_MAX, CT_ATTRS, CT_FIXED_LEN, CT_MAX_LEN, MAX_HELPER_NAME, ctAttrOk } from './ct-attrs.js';
-export { NTA_EXP, NTA_EXP_MAX, EXP_ATTRS, EXP_FIXED_LEN, EXP_MAX_LEN, decodeExpAttrs, encodeExpAttrs } from './exp-attrs.js';
+export {
+  NTA_EXP,
+  NTA_EXP_MAX,
+  EXP_ATTRS,
+  EXP_FIXED_LEN,
+  EXP_MAX_LEN,
+  decodeExpAttrs,
+  encodeExpAttrs,
+} from './exp-attrs.js';
 export type { ExpEncodeOptions } from './exp-attrs.js';
 export { WireEncodeError } from './wire-errors.js';
 
@@ -36,8 +53,11 @@ export interface CtEncodeOptions {
 
 /** The options as writeCtWire's WireOpt bits. */
 export function wireOptBits(opts: CtEncodeOptions | undefined): number {
-  return (opts?.commitTimeout ? WireOpt.COMMIT_TIMEOUT : 0) | (opts?.tcpWindowTracking ? WireOpt.WINDOW_TRACKING : 0)
-    | (opts?.longHelper === 'omit' ? WireOpt.OMIT_LONG_HELPER : 0);
+  return (
+    (opts?.commitTimeout ? WireOpt.COMMIT_TIMEOUT : 0) |
+    (opts?.tcpWindowTracking ? WireOpt.WINDOW_TRACKING : 0) |
+    (opts?.longHelper === 'omit' ? WireOpt.OMIT_LONG_HELPER : 0)
+  );
 }
 
 // ------------------------------------------------------------------------------- decoding
@@ -101,16 +121,32 @@ function throwWireError(err: number, e: Entry): never {
   const v6 = e.family === AF_INET6;
   const check = (s: string, what: string): void => addrInto(s, v6, scratch16, 0, what);
   switch (err) {
-    case WireError.ORIG_ADDR: check(e.orig.src, 'orig.src'); check(e.orig.dst, 'orig.dst'); break;
-    case WireError.MASTER_ADDR: check(e.master!.src, 'master.src'); check(e.master!.dst, 'master.dst'); break;
-    case WireError.REPLY_DST: check(e.reply!.dst, 'reply.dst'); break;
-    case WireError.REPLY_SRC: check(e.reply!.src, 'reply.src'); break;
-    case WireError.HELPER_LONG: throw nameTooLong('helper', e.helper!, CT_MAX_LEN[NTA.HELPER_NAME]);
+    case WireError.ORIG_ADDR:
+      check(e.orig.src, 'orig.src');
+      check(e.orig.dst, 'orig.dst');
+      break;
+    case WireError.MASTER_ADDR:
+      check(e.master!.src, 'master.src');
+      check(e.master!.dst, 'master.dst');
+      break;
+    case WireError.REPLY_DST:
+      check(e.reply!.dst, 'reply.dst');
+      break;
+    case WireError.REPLY_SRC:
+      check(e.reply!.src, 'reply.src');
+      break;
+    case WireError.HELPER_LONG:
+      throw nameTooLong('helper', e.helper!, CT_MAX_LEN[NTA.HELPER_NAME]);
     case WireError.LABELS_HEX:
-      throw new WireEncodeError(e.labels!.length % 2 !== 0 ? `labels: odd-length hex '${e.labels}'` : `labels: not hex: '${e.labels}'`);
+      throw new WireEncodeError(
+        e.labels!.length % 2 !== 0 ? `labels: odd-length hex '${e.labels}'` : `labels: not hex: '${e.labels}'`,
+      );
     case WireError.LABELS_LONG:
-      throw new WireEncodeError(`labels: ${e.labels!.length >> 1} bytes, conntrackd peers accept at most ${CT_MAX_LEN[NTA.LABELS] - 4}`);
-    default: break;
+      throw new WireEncodeError(
+        `labels: ${e.labels!.length >> 1} bytes, conntrackd peers accept at most ${CT_MAX_LEN[NTA.LABELS] - 4}`,
+      );
+    default:
+      break;
   }
   throw new Error(`cannot encode the entry (writeCtWire ${err})`);
 }
@@ -172,8 +208,16 @@ function keyOfIndex(b: Uint8Array, at: Int32Array, k: Uint8Array): number {
   const ty = at[NTA.ICMP_TYPE];
   const code = at[NTA.ICMP_CODE];
   const id = at[NTA.ICMP_ID];
-  writeKeyL4(k, 4 + n, proto, port < 0 ? 0 : (b[port] << 8) | b[port + 1], port < 0 ? 0 : (b[port + 2] << 8) | b[port + 3],
-    ty < 0 ? 0 : b[ty], code < 0 ? 0 : b[code], id < 0 ? 0 : b[id] | (b[id + 1] << 8)); // ICMP_ID: little-endian (quirk Q1)
+  writeKeyL4(
+    k,
+    4 + n,
+    proto,
+    port < 0 ? 0 : (b[port] << 8) | b[port + 1],
+    port < 0 ? 0 : (b[port + 2] << 8) | b[port + 3],
+    ty < 0 ? 0 : b[ty],
+    code < 0 ? 0 : b[code],
+    id < 0 ? 0 : b[id] | (b[id + 1] << 8),
+  ); // ICMP_ID: little-endian (quirk Q1)
   return 8 + n;
 }
 

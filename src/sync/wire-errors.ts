@@ -25,5 +25,7 @@ export function addrInto(s: string, v6: boolean, out: Uint8Array, p: number, wha
 
 /** A name attribute longer than conntrackd peers accept (`maxLen`: largest nta_len, NUL included). */
 export function nameTooLong(what: string, s: string, maxLen: number): WireEncodeError {
-  return new WireEncodeError(`${what}: '${s}' is ${Buffer.byteLength(s)} bytes, conntrackd peers accept at most ${maxLen - 5}`);
+  return new WireEncodeError(
+    `${what}: '${s}' is ${Buffer.byteLength(s)} bytes, conntrackd peers accept at most ${maxLen - 5}`,
+  );
 }

@@ -10,14 +10,34 @@
 // message, header included), BE32 seq. ACK / NACK / RESYNC add BE32 from, BE32 to (16 bytes).
 import type { Entry, Expect } from '../conntrack/entry.js';
 import {
-  CtScan, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs, scanCtKey,
-  type CtEncodeOptions, type ExpEncodeOptions,
+  CtScan,
+  WireEncodeError,
+  decodeCtAttrs,
+  decodeExpAttrs,
+  encodeCtAttrs,
+  encodeExpAttrs,
+  scanCtKey,
+  type CtEncodeOptions,
+  type ExpEncodeOptions,
 } from './wire-attrs.js';
 import { CTL_RANGE_LEN, FLAG, HDR_LEN, MSG, MSG_DATA_MAX, PROTOCOL_VERSION } from './nethdr.js';
 
 export {
-  NTA, NTA_MAX, NTA_EXP, NTA_EXP_MAX, CT_FIXED_LEN, CT_MAX_LEN, EXP_FIXED_LEN, EXP_MAX_LEN,
-  MAX_HELPER_NAME, CtScan, WireEncodeError, decodeCtAttrs, decodeExpAttrs, encodeCtAttrs, encodeExpAttrs,
+  NTA,
+  NTA_MAX,
+  NTA_EXP,
+  NTA_EXP_MAX,
+  CT_FIXED_LEN,
+  CT_MAX_LEN,
+  EXP_FIXED_LEN,
+  EXP_MAX_LEN,
+  MAX_HELPER_NAME,
+  CtScan,
+  WireEncodeError,
+  decodeCtAttrs,
+  decodeExpAttrs,
+  encodeCtAttrs,
+  encodeExpAttrs,
 } from './wire-attrs.js';
 export type { CtEncodeOptions, ExpEncodeOptions } from './wire-attrs.js';
 
@@ -91,13 +111,29 @@ function finishMsg(buf: Uint8Array, off: number, end: number, type: number, flag
  * past it (the message is a multiple of 4 bytes). Throws WireEncodeError for an entry that cannot
  * be sent, RangeError when `buf` is too small; nothing before `off` is touched either way.
  */
-export function encodeCt(buf: Uint8Array, off: number, type: number, flags: number, seq: number, entry: Entry, opts?: CtEncodeOptions): number {
+export function encodeCt(
+  buf: Uint8Array,
+  off: number,
+  type: number,
+  flags: number,
+  seq: number,
+  entry: Entry,
+  opts?: CtEncodeOptions,
+): number {
   const end = encodeCtAttrs(buf, attrsStart(buf, off), entry, opts);
   return finishMsg(buf, off, end, type, flags, seq);
 }
 
 /** Encodes one EXP_NEW / EXP_UPD / EXP_DEL message for `expect`; see encodeCt. */
-export function encodeExp(buf: Uint8Array, off: number, type: number, flags: number, seq: number, expect: Expect, opts?: ExpEncodeOptions): number {
+export function encodeExp(
+  buf: Uint8Array,
+  off: number,
+  type: number,
+  flags: number,
+  seq: number,
+  expect: Expect,
+  opts?: ExpEncodeOptions,
+): number {
   const end = encodeExpAttrs(buf, attrsStart(buf, off), expect, opts);
   return finishMsg(buf, off, end, type, flags, seq);
 }
@@ -114,8 +150,14 @@ export function encodeControl(buf: Uint8Array, off: number, flags: number, seq: 
   if (range) {
     const b = buf;
     const p = off + 8;
-    b[p] = (from >>> 24) & 0xff; b[p + 1] = (from >>> 16) & 0xff; b[p + 2] = (from >>> 8) & 0xff; b[p + 3] = from & 0xff;
-    b[p + 4] = (to >>> 24) & 0xff; b[p + 5] = (to >>> 16) & 0xff; b[p + 6] = (to >>> 8) & 0xff; b[p + 7] = to & 0xff;
+    b[p] = (from >>> 24) & 0xff;
+    b[p + 1] = (from >>> 16) & 0xff;
+    b[p + 2] = (from >>> 8) & 0xff;
+    b[p + 3] = from & 0xff;
+    b[p + 4] = (to >>> 24) & 0xff;
+    b[p + 5] = (to >>> 16) & 0xff;
+    b[p + 6] = (to >>> 8) & 0xff;
+    b[p + 7] = to & 0xff;
   }
   return off + len;
 }
@@ -154,12 +196,28 @@ export interface SyncVisitor {
    * A valid CT_NEW / CT_UPD / CT_DEL; `buf[attrStart, attrEnd)` are its attributes as received
    * (a receiver can store them without re-encoding).
    */
-  ct?(type: number, flags: number, seq: number, entry: Entry, buf: Uint8Array, attrStart: number, attrEnd: number): void;
+  ct?(
+    type: number,
+    flags: number,
+    seq: number,
+    entry: Entry,
+    buf: Uint8Array,
+    attrStart: number,
+    attrEnd: number,
+  ): void;
   /**
    * Instead of ct(): the message is validated and keyed (scanCtKey) but not decoded, for a
    * receiver that stores the bytes. `scan` is reused for the next message.
    */
-  ctKeyed?(type: number, flags: number, seq: number, scan: CtScan, buf: Uint8Array, attrStart: number, attrEnd: number): void;
+  ctKeyed?(
+    type: number,
+    flags: number,
+    seq: number,
+    scan: CtScan,
+    buf: Uint8Array,
+    attrStart: number,
+    attrEnd: number,
+  ): void;
   /** A valid EXP_NEW / EXP_UPD / EXP_DEL. */
   exp(type: number, flags: number, seq: number, expect: Expect): void;
   /**
@@ -194,7 +252,15 @@ export interface DecodeOptions {
 
 function readHeader(b: Uint8Array, o: number, range: boolean): MsgHeader {
   const seq = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
-  const h: MsgHeader = { version: b[o] >> 4, type: b[o] & 0x0f, flags: b[o + 1], len: (b[o + 2] << 8) | b[o + 3], seq, from: 0, to: 0 };
+  const h: MsgHeader = {
+    version: b[o] >> 4,
+    type: b[o] & 0x0f,
+    flags: b[o + 1],
+    len: (b[o + 2] << 8) | b[o + 3],
+    seq,
+    from: 0,
+    to: 0,
+  };
   if (range) {
     h.from = ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0;
     h.to = ((b[o + 12] << 24) | (b[o + 13] << 16) | (b[o + 14] << 8) | b[o + 15]) >>> 0;
@@ -260,7 +326,16 @@ export function decodeDatagram(buf: Uint8Array, len: number, visitor: SyncVisito
 
 const ctScan = new CtScan();
 
-function step(b: Uint8Array, o: number, mlen: number, type: number, flags: number, range: boolean, mode: string, v: SyncVisitor): void {
+function step(
+  b: Uint8Array,
+  o: number,
+  mlen: number,
+  type: number,
+  flags: number,
+  range: boolean,
+  mode: string,
+  v: SyncVisitor,
+): void {
   const version = b[o] >> 4;
   const seq = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
   if (version !== PROTOCOL_VERSION) {
@@ -352,7 +427,8 @@ export class DatagramBuilder {
     const mtu = opts.mtu ?? 1500;
     const reserve = opts.reserve ?? UDP_RESERVE;
     this.capacity = mtu - reserve;
-    if (!(this.capacity > HDR_LEN) || !Number.isInteger(this.capacity)) throw new RangeError(`mtu ${mtu} - reserve ${reserve} leaves no room for a message`);
+    if (!(this.capacity > HDR_LEN) || !Number.isInteger(this.capacity))
+      throw new RangeError(`mtu ${mtu} - reserve ${reserve} leaves no room for a message`);
     // room for a full datagram plus the largest message being staged after it
     this.buf = Buffer.alloc(this.capacity + 0x10000);
     this.onDatagram = opts.onDatagram;
@@ -378,7 +454,8 @@ export class DatagramBuilder {
 
   /** Appends an already encoded message (e.g. one kept for retransmission). */
   addRaw(msg: Uint8Array): void {
-    if (msg.length > 0x10000) throw new WireEncodeError(`message of ${msg.length} bytes does not fit the 16-bit length field`);
+    if (msg.length > 0x10000)
+      throw new WireEncodeError(`message of ${msg.length} bytes does not fit the 16-bit length field`);
     this.buf.set(msg, this.len);
     this.place(this.len + msg.length);
   }
@@ -450,7 +527,9 @@ export class DatagramBuilder {
     const start = this.len;
     const mlen = end - start;
     if (mlen >= this.capacity) {
-      throw new WireEncodeError(`message of ${mlen} bytes does not fit a datagram buffer of ${this.capacity} bytes (messages must be smaller)`);
+      throw new WireEncodeError(
+        `message of ${mlen} bytes does not fit a datagram buffer of ${this.capacity} bytes (messages must be smaller)`,
+      );
     }
     if (start + mlen < this.capacity) {
       this.len = end;

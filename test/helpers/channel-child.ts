@@ -43,21 +43,34 @@ if (spec.role !== 'recv') {
 }
 const end = Date.now() + (spec.waitMs ?? 20_000);
 const expectBack = spec.role === 'send' ? 0 : spec.count;
-const txDone = (): boolean => ch.stats.packetsSent + ch.stats.sendErrors >= (spec.role === 'recv' ? 0 : spec.count) && ch.deferredPending === 0;
+const txDone = (): boolean =>
+  ch.stats.packetsSent + ch.stats.sendErrors >= (spec.role === 'recv' ? 0 : spec.count) && ch.deferredPending === 0;
 while ((seen.length < expectBack || !txDone()) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 if (spec.role === 'send') await new Promise((r) => setTimeout(r, 100));
 let inOrder = true;
 let firstMissing = -1;
 let disorder: number[] = [];
-for (let i = 0; i < seen.length; i++) if (seen[i] !== i) {
-  inOrder = false;
-  disorder = seen.slice(Math.max(0, i - 3), i + 8);
-  break;
-}
+for (let i = 0; i < seen.length; i++)
+  if (seen[i] !== i) {
+    inOrder = false;
+    disorder = seen.slice(Math.max(0, i - 3), i + 8);
+    break;
+  }
 const got = new Set(seen);
-for (let i = 0; i < spec.count; i++) if (!got.has(i)) {
-  firstMissing = i;
-  break;
-}
-process.stdout.write(JSON.stringify({ stats: ch.stats, deferredSends: ch.deferredSends, batchedReceive: ch.receivesBatched, received: seen.length, inOrder, disorder, firstMissing }) + '\n');
+for (let i = 0; i < spec.count; i++)
+  if (!got.has(i)) {
+    firstMissing = i;
+    break;
+  }
+process.stdout.write(
+  JSON.stringify({
+    stats: ch.stats,
+    deferredSends: ch.deferredSends,
+    batchedReceive: ch.receivesBatched,
+    received: seen.length,
+    inOrder,
+    disorder,
+    firstMissing,
+  }) + '\n',
+);
 ch.close();

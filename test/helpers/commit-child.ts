@@ -13,8 +13,18 @@ import type { Entry } from '../../src/conntrack/entry.js';
 
 const n = Number(process.argv[2] ?? '20000');
 const flow = (i: number, mark: number): Entry => ({
-  family: 2, orig: { src: `192.0.2.${1 + (i % 250)}`, dst: '198.51.100.80', proto: 6, sport: 1024 + Math.floor(i / 250), dport: 443 },
-  status: 14, timeout: 600, mark, tcp: { state: 3 },
+  family: 2,
+  orig: {
+    src: `192.0.2.${1 + (i % 250)}`,
+    dst: '198.51.100.80',
+    proto: 6,
+    sport: 1024 + Math.floor(i / 250),
+    dport: 443,
+  },
+  status: 14,
+  timeout: 600,
+  mark,
+  tcp: { state: 3 },
 });
 const cache = new ArenaCache('external', n * 2, { tcpWindowTracking: false }, n, true);
 const scratch = Buffer.alloc(1024);
@@ -41,6 +51,14 @@ for (const o of cache.values()) {
   const m = String(cache.entry(o).mark);
   marks[m] = (marks[m] ?? 0) + 1;
 }
-process.stdout.write(JSON.stringify({ committed: r.committed, failed: r.failed.length, copies: cache.arenaCopiesForReaders, size: cache.size, marks }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    committed: r.committed,
+    failed: r.failed.length,
+    copies: cache.arenaCopiesForReaders,
+    size: cache.size,
+    marks,
+  }) + '\n',
+);
 pool.stop();
 process.exit(0);

@@ -36,10 +36,14 @@ function checkTokens(text: string): void {
   for (const t of toks.slice(0, -1)) {
     check(t.kind !== 'eof', 'eof before the end');
     check(t.text.length > 0, `empty ${t.kind} token at ${t.line}:${t.col}`);
-    check(t.line > prev.line || (t.line === prev.line && t.col > prev.col), `token at ${t.line}:${t.col} after ${prev.line}:${prev.col}`);
+    check(
+      t.line > prev.line || (t.line === prev.line && t.col > prev.col),
+      `token at ${t.line}:${t.col} after ${prev.line}:${prev.col}`,
+    );
     prev = t;
   }
-  for (const p of problems) check(p.line >= 1 && p.line <= lines && p.col >= 1 && p.message !== '', `lexer problem ${JSON.stringify(p)}`);
+  for (const p of problems)
+    check(p.line >= 1 && p.line <= lines && p.col >= 1 && p.message !== '', `lexer problem ${JSON.stringify(p)}`);
 }
 
 /** Runs `read`; a ConfigError must place every problem inside the text. */
@@ -53,7 +57,8 @@ function verdictOf(text: string, read: () => unknown): 'config' | 'errors' {
     check(e.problems.length > 0, 'a ConfigError without problems');
     for (const p of e.problems) {
       check(p.message !== '', 'a problem without a message');
-      if (p.line !== undefined) check(p.line >= 1 && p.line <= lines && (p.column ?? 1) >= 1, `problem outside the text: ${JSON.stringify(p)}`);
+      if (p.line !== undefined)
+        check(p.line >= 1 && p.line <= lines && (p.column ?? 1) >= 1, `problem outside the text: ${JSON.stringify(p)}`);
     }
     return 'errors';
   }

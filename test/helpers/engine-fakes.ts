@@ -10,8 +10,15 @@ import type { ArenaCache } from '../../src/cache/arena-cache.js';
 import { ObjectState } from '../../src/cache/sync-cache.js';
 import type { CommitOptions, CommitResult } from '../../src/engine/commit-pool.js';
 import type {
-  CommitPoolPort, EngineClock, EnginePorts, KernelEventHandlers, KernelEventOptions, KernelEventSource, KernelPort,
-  PeerChannel, PeerChannelHandlers,
+  CommitPoolPort,
+  EngineClock,
+  EnginePorts,
+  KernelEventHandlers,
+  KernelEventOptions,
+  KernelEventSource,
+  KernelPort,
+  PeerChannel,
+  PeerChannelHandlers,
 } from '../../src/engine/ports/index.js';
 import type { ChannelStats } from '../../src/sync/channel.js';
 import { DatagramBuilder, FLAG, decodeDatagram } from '../../src/sync/wire.js';
@@ -81,7 +88,10 @@ export class FakeEventSource implements KernelEventSource {
   started = false;
   closed = false;
 
-  constructor(readonly opts: KernelEventOptions, readonly handlers: KernelEventHandlers) {
+  constructor(
+    readonly opts: KernelEventOptions,
+    readonly handlers: KernelEventHandlers,
+  ) {
     this.receiveBufferSize = opts.rcvbuf;
   }
 
@@ -226,7 +236,15 @@ export class FakeChannel implements PeerChannel {
   readonly description = 'fake link';
   readonly maxDatagram = 1472;
   readonly opts = { kind: 'udp' as const, interface: 'fake0' };
-  readonly stats: ChannelStats = { bytesSent: 0, packetsSent: 0, bytesReceived: 0, packetsReceived: 0, sendErrors: 0, receiveErrors: 0, foreign: 0 };
+  readonly stats: ChannelStats = {
+    bytesSent: 0,
+    packetsSent: 0,
+    bytesReceived: 0,
+    packetsReceived: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+    foreign: 0,
+  };
   /** Datagrams sent (copies), in order. */
   readonly sent: Buffer[] = [];
   handlers?: PeerChannelHandlers;
@@ -357,7 +375,9 @@ export function fakePorts(): FakePorts {
 /** A config for the engine under test: one UDP link, defaults otherwise. */
 export function engineConfig(patch: (c: CtsyncConfigInput) => void = () => undefined): CtsyncConfig {
   const input: CtsyncConfigInput = {
-    sync: { channels: [{ kind: 'udp', ipv4Address: '192.0.2.1', destination: '192.0.2.2', port: 3780, interface: 'fake0' }] },
+    sync: {
+      channels: [{ kind: 'udp', ipv4Address: '192.0.2.1', destination: '192.0.2.2', port: 3780, interface: 'fake0' }],
+    },
     general: { hashSize: 1024 },
   };
   patch(input);
@@ -385,7 +405,10 @@ export interface EngineRig extends FakePorts {
   events: FakeEventSource;
 }
 
-export async function startedEngine(patch?: (c: CtsyncConfigInput) => void, before?: (p: FakePorts) => void): Promise<EngineRig> {
+export async function startedEngine(
+  patch?: (c: CtsyncConfigInput) => void,
+  before?: (p: FakePorts) => void,
+): Promise<EngineRig> {
   const ports = fakePorts();
   before?.(ports);
   const log = new RecLog();
@@ -397,7 +420,10 @@ export async function startedEngine(patch?: (c: CtsyncConfigInput) => void, befo
 
 /** The other node, as datagrams it sends to the engine: sequence numbers in order from `seq`. */
 export class FakePeer {
-  constructor(private readonly channel: FakeChannel, public seq = 5000) {}
+  constructor(
+    private readonly channel: FakeChannel,
+    public seq = 5000,
+  ) {}
 
   /** Delivers one datagram; `fill` adds its messages, taking a sequence number each from `next()`. */
   send(fill: (b: DatagramBuilder, next: () => number) => void): void {

@@ -7,11 +7,21 @@ import { fileURLToPath } from 'node:url';
 /** A logger that records its lines (`level message`), for assertions on what was logged. */
 export class RecLog {
   lines: string[] = [];
-  error(m: string): void { this.lines.push(`error ${m}`); }
-  warn(m: string): void { this.lines.push(`warn ${m}`); }
-  info(m: string): void { this.lines.push(`info ${m}`); }
-  verbose(m: string): void { this.lines.push(`verbose ${m}`); }
-  debug(m: string): void { this.lines.push(`debug ${m}`); }
+  error(m: string): void {
+    this.lines.push(`error ${m}`);
+  }
+  warn(m: string): void {
+    this.lines.push(`warn ${m}`);
+  }
+  info(m: string): void {
+    this.lines.push(`info ${m}`);
+  }
+  verbose(m: string): void {
+    this.lines.push(`verbose ${m}`);
+  }
+  debug(m: string): void {
+    this.lines.push(`debug ${m}`);
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -42,11 +52,17 @@ export function mulberry32(seed: number): () => number {
 /** HA actions that only record which were called, in order (hooks are skipped). */
 export function recordingActions(): { actions: HaActions; calls: string[] } {
   const calls: string[] = [];
-  const act = (name: string) => async (): Promise<void> => { calls.push(name); };
+  const act = (name: string) => async (): Promise<void> => {
+    calls.push(name);
+  };
   const actions: HaActions = {
     runHook: async () => ({ status: 'skipped' }),
-    commitExternal: act('commit'), flushCaches: act('flush'), resyncInternalFromKernel: act('reload'), bulkSend: act('bulk'),
-    requestResync: act('resync'), schedulePurge: act('purge'),
+    commitExternal: act('commit'),
+    flushCaches: act('flush'),
+    resyncInternalFromKernel: act('reload'),
+    bulkSend: act('bulk'),
+    requestResync: act('resync'),
+    schedulePurge: act('purge'),
   };
   return { actions, calls };
 }

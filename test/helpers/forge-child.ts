@@ -15,7 +15,9 @@ const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
 const sock = dgram.createSocket(spec.from.includes(':') ? 'udp6' : 'udp4');
 await new Promise<void>((resolve) => sock.bind(0, spec.from, resolve));
 for (const hex of spec.datagrams) {
-  await new Promise<void>((resolve, reject) => sock.send(Buffer.from(hex, 'hex'), spec.port, spec.to, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    sock.send(Buffer.from(hex, 'hex'), spec.port, spec.to, (err) => (err ? reject(err) : resolve())),
+  );
   if (spec.gapMs) await new Promise((r) => setTimeout(r, spec.gapMs));
 }
 sock.close();

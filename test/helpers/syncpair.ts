@@ -32,13 +32,37 @@ export class SyncNode {
   readonly sock: string;
   readonly log: string;
 
-  constructor(readonly ns: Netns, readonly impl: Impl, readonly name: string, dir: string, readonly addr: string, readonly peer: string, readonly ifname: string, opts: NodeOptions) {
+  constructor(
+    readonly ns: Netns,
+    readonly impl: Impl,
+    readonly name: string,
+    dir: string,
+    readonly addr: string,
+    readonly peer: string,
+    readonly ifname: string,
+    opts: NodeOptions,
+  ) {
     this.conf = path.join(dir, `${name}.conf`);
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
     const { ftfw, options, general, hashSize, hashLimit } = opts;
-    fs.writeFileSync(this.conf, pairNodeConf({ addr, peer, ifname, log: this.log, lock, sock: this.sock, ftfw, options, general, hashSize, hashLimit }));
+    fs.writeFileSync(
+      this.conf,
+      pairNodeConf({
+        addr,
+        peer,
+        ifname,
+        log: this.log,
+        lock,
+        sock: this.sock,
+        ftfw,
+        options,
+        general,
+        hashSize,
+        hashLimit,
+      }),
+    );
   }
 
   /** Runs a client request (-e, -i, -n, -B, -f …) with this node's own tool. */
@@ -90,7 +114,8 @@ export class SyncNode {
   async settled(timeoutMs = 15_000): Promise<void> {
     if (this.impl !== 'ctsync') return;
     type Ftfw = { hello: string; resyncSent: number; msgsReceived: number };
-    const ftfw = async (): Promise<Ftfw> => ((await controlRequest(this.sock, { cmd: 'stats' })) as { counters: { ftfw: Ftfw } }).counters.ftfw;
+    const ftfw = async (): Promise<Ftfw> =>
+      ((await controlRequest(this.sock, { cmd: 'stats' })) as { counters: { ftfw: Ftfw } }).counters.ftfw;
     const end = Date.now() + timeoutMs;
     let last = await ftfw();
     while (Date.now() < end) {
@@ -124,7 +149,11 @@ export class SyncNode {
 }
 
 export function stripActive(text: string): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => l.replace(/ \[active since \d+s\]$/, '')).sort();
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.replace(/ \[active since \d+s\]$/, ''))
+    .sort();
 }
 
 /** What a peer's `-e` must show for the given kernel entries (conntrackd's external layout). */
@@ -139,7 +168,10 @@ export class SyncPair {
   a!: SyncNode;
   b!: SyncNode;
 
-  private constructor(readonly nsA: Netns, readonly nsB: Netns) {
+  private constructor(
+    readonly nsA: Netns,
+    readonly nsB: Netns,
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-pair-'));
   }
 
@@ -178,7 +210,10 @@ export class SyncPair {
   async kernel(node: SyncNode): Promise<Entry[]> {
     const r = await node.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'list', '--json']);
     if (r.exitCode !== 0) throw new Error(`ct list on ${node.name}: ${r.stderr}`);
-    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Entry);
   }
 
   /**
@@ -199,9 +234,11 @@ export class SyncPair {
     const gotSet = new Set(got);
     const missing = want.filter((l) => !gotSet.has(l));
     const extra = got.filter((l) => !wantSet.has(l));
-    throw new Error(`${to.impl} on ${to.name} did not converge with ${from.name}'s kernel in ${timeoutMs} ms: ` +
-      `${want.length} expected, ${got.length} present, ${missing.length} missing, ${extra.length} unexpected\n` +
-      `missing: ${missing.slice(0, 5).join('\n         ')}\nunexpected: ${extra.slice(0, 5).join('\n            ')}${to.logTail()}`);
+    throw new Error(
+      `${to.impl} on ${to.name} did not converge with ${from.name}'s kernel in ${timeoutMs} ms: ` +
+        `${want.length} expected, ${got.length} present, ${missing.length} missing, ${extra.length} unexpected\n` +
+        `missing: ${missing.slice(0, 5).join('\n         ')}\nunexpected: ${extra.slice(0, 5).join('\n            ')}${to.logTail()}`,
+    );
   }
 }
 
@@ -217,15 +254,55 @@ export function mixedFlows(n: number, base = 0): Entry[] {
     const timeout = 3600;
     if (kind <= 4) {
       const states = [3, 3, 3, 1, 7];
-      out.push({ family: 2, orig: { src: a, dst: b, proto: 6, sport, dport: 80 + (i % 3) }, status: states[kind] === 3 ? 14 : 8, timeout, mark: i % 7, tcp: { state: states[kind] }, ...(i % 50 === 0 ? { zone: 5 } : {}) });
+      out.push({
+        family: 2,
+        orig: { src: a, dst: b, proto: 6, sport, dport: 80 + (i % 3) },
+        status: states[kind] === 3 ? 14 : 8,
+        timeout,
+        mark: i % 7,
+        tcp: { state: states[kind] },
+        ...(i % 50 === 0 ? { zone: 5 } : {}),
+      });
     } else if (kind <= 6) {
-      out.push({ family: 2, orig: { src: a, dst: b, proto: 17, sport, dport: 53 }, status: kind === 5 ? 14 : 8, timeout, mark: 0 });
+      out.push({
+        family: 2,
+        orig: { src: a, dst: b, proto: 17, sport, dport: 53 },
+        status: kind === 5 ? 14 : 8,
+        timeout,
+        mark: 0,
+      });
     } else if (kind === 7) {
-      out.push({ family: 2, orig: { src: a, dst: b, proto: 1, icmpType: 8, icmpCode: 0, icmpId: sport }, status: 8, timeout: 30, mark: 0 });
+      out.push({
+        family: 2,
+        orig: { src: a, dst: b, proto: 1, icmpType: 8, icmpCode: 0, icmpId: sport },
+        status: 8,
+        timeout: 30,
+        mark: 0,
+      });
     } else if (kind === 8) {
-      out.push({ family: 10, orig: { src: `2001:db8::${(i % 65000).toString(16)}`, dst: `2001:db8:1::${Math.floor(i / 65000).toString(16)}`, proto: 6, sport, dport: 443 }, status: 14, timeout, mark: 1, tcp: { state: 3 } });
+      out.push({
+        family: 10,
+        orig: {
+          src: `2001:db8::${(i % 65000).toString(16)}`,
+          dst: `2001:db8:1::${Math.floor(i / 65000).toString(16)}`,
+          proto: 6,
+          sport,
+          dport: 443,
+        },
+        status: 14,
+        timeout,
+        mark: 1,
+        tcp: { state: 3 },
+      });
     } else {
-      out.push({ family: 2, orig: { src: a, dst: b, proto: 132, sport, dport: 5000 }, status: 8, timeout, mark: 0, sctp: { state: 4, vtagOrig: 1000 + i, vtagReply: 2000 + i } });
+      out.push({
+        family: 2,
+        orig: { src: a, dst: b, proto: 132, sport, dport: 5000 },
+        status: 8,
+        timeout,
+        mark: 0,
+        sctp: { state: 4, vtagOrig: 1000 + i, vtagReply: 2000 + i },
+      });
     }
   }
   return out;
@@ -247,14 +324,21 @@ export function ftpSessions(n: number): { masters: Entry[]; expects: Expect[] } 
     const orig = tcp(client, server, 40000 + i, 21);
     masters.push({ family: v6 ? 10 : 2, orig, status: 6, timeout: 3600, tcp: { state: 3 }, helper: 'ftp' });
     const x: Expect = {
-      family: v6 ? 10 : 2, master: orig, tuple: tcp(client, server, 0, 50000 + i),
+      family: v6 ? 10 : 2,
+      master: orig,
+      tuple: tcp(client, server, 0, 50000 + i),
       // given by its source part only, as a user would (the loader fills in the rest)
       mask: { src: v6 ? 'ffff:ffff:ffff:ffff::' : '255.255.255.255', sport: 0 } as Tuple,
     };
     if (i % 5 === 1) x.flags = 1; // PERMANENT
     if (i === 2) {
       // active FTP through NAT: the server connects back to the NATed address
-      Object.assign(x, { tuple: tcp(server, '203.0.113.5', 0, 6000), natDir: 1, natTuple: { src: client, proto: 6, sport: 5000 }, fn: 'nat-follow-master' });
+      Object.assign(x, {
+        tuple: tcp(server, '203.0.113.5', 0, 6000),
+        natDir: 1,
+        natTuple: { src: client, proto: 6, sport: 5000 },
+        fn: 'nat-follow-master',
+      });
     }
     expects.push(x);
   }
@@ -267,7 +351,10 @@ export function ftpSessions(n: number): { masters: Entry[]; expects: Expect[] } 
  * `sportBase`), and deletes the one it made `deleteLag` before when that is given. Resolves with
  * how many it created.
  */
-export async function flowChurn(node: SyncNode, opts: { ms: number; dstOctet: number; sportBase: number; deleteLag?: number }): Promise<number> {
+export async function flowChurn(
+  node: SyncNode,
+  opts: { ms: number; dstOctet: number; sportBase: number; deleteLag?: number },
+): Promise<number> {
   const script = `
     const { ConntrackClient } = await import(${JSON.stringify(path.join(repoRoot(), 'dist/src/netlink/conntrack-client.js'))});
     const c = new ConntrackClient();

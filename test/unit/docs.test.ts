@@ -24,7 +24,10 @@ const SKIP_DIRS = new Set(['.git', 'node_modules', 'dist', 'build']);
 /** Repository-relative paths of the files in the checkout (tracked, and new files not ignored). */
 function repoFiles(root: string): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     return out.split('\0').filter((f) => f !== '' && existsSync(path.join(root, f)));
   } catch {
     // not a git checkout (an unpacked tarball): every file outside the build outputs
@@ -44,7 +47,11 @@ function repoFiles(root: string): string[] {
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, each space a hyphen. */
 export function headingSlug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 /** What a Markdown document offers to citations: its numbered sections and its anchors. */
@@ -88,7 +95,12 @@ const isMarkdown = (file: string): boolean => file.endsWith('.md');
  * document does not have, links and anchors that lead nowhere. `docOf` indexes a document by its
  * repository-relative path (undefined: no such file).
  */
-export function problemsIn(file: string, text: string, exists: (rel: string) => boolean, docOf: (rel: string) => DocIndex | undefined): string[] {
+export function problemsIn(
+  file: string,
+  text: string,
+  exists: (rel: string) => boolean,
+  docOf: (rel: string) => DocIndex | undefined,
+): string[] {
   const out: string[] = [];
   const dir = path.posix.dirname(file);
   // A document name is relative to the repository root (as code comments write them), or in
@@ -115,7 +127,9 @@ export function problemsIn(file: string, text: string, exists: (rel: string) => 
       }
       const doc = current ?? (isMarkdown(file) ? file : undefined);
       if (doc === undefined) {
-        out.push(`${at}: \u00a7${m[2]} names no document (name the document first on the same line, e.g. docs/ftfw-protocol.md \u00a73)`);
+        out.push(
+          `${at}: \u00a7${m[2]} names no document (name the document first on the same line, e.g. docs/ftfw-protocol.md \u00a73)`,
+        );
         continue;
       }
       const index = docOf(doc);
@@ -131,7 +145,8 @@ export function problemsIn(file: string, text: string, exists: (rel: string) => 
         out.push(`${at}: link to ${link}: no such file in the repository`);
         continue;
       }
-      if (anchor !== undefined && isMarkdown(rel) && !docOf(rel)?.anchors.has(anchor)) out.push(`${at}: link to ${link}: ${rel} has no such heading`);
+      if (anchor !== undefined && isMarkdown(rel) && !docOf(rel)?.anchors.has(anchor))
+        out.push(`${at}: link to ${link}: ${rel} has no such heading`);
     }
   });
   return out;
@@ -144,7 +159,7 @@ export function problemsIn(file: string, text: string, exists: (rel: string) => 
  */
 export function codeSpanPathProblems(file: string, text: string, exists: (rel: string) => boolean): string[] {
   const problems: string[] = [];
-  const re = /`((?:src|test|tools|scripts|native|etc|keepalived|docs)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_])\/?`/g;
+  const re = /`((?:src|test|tools|scripts|native|etc|keepalived|docs)\/[A-Za-z0-9_./-]*[A-Za-z0-9_])\/?`/g;
   for (const m of text.matchAll(re)) {
     const rel = m[1];
     if (/[A-Z]{3,}/.test(rel.replace(/README|ARCHITECTURE/g, ''))) continue; // a placeholder
@@ -155,7 +170,9 @@ export function codeSpanPathProblems(file: string, text: string, exists: (rel: s
 
 describe('documentation: citations and links', () => {
   it('reads numbered sections and GitHub anchors from headings, not from code blocks', () => {
-    const d = indexDoc('# Title\n## 3. Datagrams and messages\n### 3.1 Packing `x`\n```\n## 9. not a heading\n```\n## Notes\n## Notes\n');
+    const d = indexDoc(
+      '# Title\n## 3. Datagrams and messages\n### 3.1 Packing `x`\n```\n## 9. not a heading\n```\n## Notes\n## Notes\n',
+    );
     assert.deepStrictEqual([...d.sections], ['3', '3.1']);
     assert.deepStrictEqual([...d.anchors], ['title', '3-datagrams-and-messages', '31-packing-x', 'notes', 'notes-1']);
   });
@@ -163,21 +180,29 @@ describe('documentation: citations and links', () => {
   it('reports outside paths, unknown documents and sections, and broken links and anchors', () => {
     // (written with stand-ins, so that this file's own text passes the check below:
     // @ is the section sign, % the .md suffix, ~ the outside folder)
-    const t = (s: string): string => s.replace(/@/g, '\u00a7').replace(/%/g, '.md').replace(/~/g, '/wo' + 'rk/');
+    const t = (s: string): string =>
+      s
+        .replace(/@/g, '\u00a7')
+        .replace(/%/g, '.md')
+        .replace(/~/g, '/wo' + 'rk/');
     const docs: Record<string, string> = { [t('docs/a%')]: '## 1. One\n### 1.2 Two\n' };
     const exists = (rel: string): boolean => rel in docs || rel === 'src/x.ts';
     const docOf = (rel: string): DocIndex | undefined => (rel in docs ? indexDoc(docs[rel]) : undefined);
-    const check = (file: string, text: string): string[] => problemsIn(file, t(text), exists, docOf).map((p) => p.replace(/^\S+: /, ''));
+    const check = (file: string, text: string): string[] =>
+      problemsIn(file, t(text), exists, docOf).map((p) => p.replace(/^\S+: /, ''));
     assert.deepStrictEqual(check('src/x.ts', '// see docs/a% @1.2, @1 and @1.2\n'), []);
     assert.deepStrictEqual(check(t('docs/a%'), 'as @1.2 says; [one](#1-one), [code](../src/x.ts)\n'), []);
-    assert.deepStrictEqual(check('src/x.ts', '// facts: ~elsewhere/ref%\n// see spec @4.2\n// see docs/a% @3, docs/b%\n'), [
-      'names a path under /work: // facts: ' + t('~elsewhere/ref%'),
-      'names ' + t('work/elsewhere/ref%') + ', which is not a file of the repository',
-      'names a "spec" section (cite docs/ftfw-protocol.md or docs/conntrackd-compat.md): // see spec ' + t('@4.2'),
-      t('@4.2 names no document (name the document first on the same line, e.g. docs/ftfw-protocol.md @3)'),
-      t('docs/a% has no section 3'),
-      'names ' + t('docs/b%') + ', which is not a file of the repository',
-    ]);
+    assert.deepStrictEqual(
+      check('src/x.ts', '// facts: ~elsewhere/ref%\n// see spec @4.2\n// see docs/a% @3, docs/b%\n'),
+      [
+        'names a path under /work: // facts: ' + t('~elsewhere/ref%'),
+        'names ' + t('work/elsewhere/ref%') + ', which is not a file of the repository',
+        'names a "spec" section (cite docs/ftfw-protocol.md or docs/conntrackd-compat.md): // see spec ' + t('@4.2'),
+        t('@4.2 names no document (name the document first on the same line, e.g. docs/ftfw-protocol.md @3)'),
+        t('docs/a% has no section 3'),
+        'names ' + t('docs/b%') + ', which is not a file of the repository',
+      ],
+    );
     assert.deepStrictEqual(check(t('docs/a%'), '[x](b%) [y](#nope) [z](../../x%)\n'), [
       'names ' + t('b%') + ', which is not a file of the repository',
       'names ' + t('../../x%') + ', which is not a file of the repository',

@@ -18,7 +18,8 @@ function setup(opts = {}) {
 }
 
 /** What the summaries of `lines` count in all (the N of "(N more like it …)"). */
-const summarised = (lines: string[]): number => lines.reduce((n, l) => n + Number(/\((\d+) more like it/.exec(l)?.[1] ?? 0), 0);
+const summarised = (lines: string[]): number =>
+  lines.reduce((n, l) => n + Number(/\((\d+) more like it/.exec(l)?.[1] ?? 0), 0);
 
 describe('LogRateLimiter', () => {
   it('lets a burst of 5 of a kind through, counts the rest and says how many at the end of the 10 s window', () => {
@@ -33,14 +34,19 @@ describe('LogRateLimiter', () => {
   });
 
   it('takes numbers and addresses out of the kind, and shows the last suppressed message in the summary', () => {
-    assert.equal(messageKind('warn', 'sync channel: 192.0.2.1:3780 said 42 (fe80::1a2b)'), messageKind('warn', 'sync channel: 198.51.100.7:80 said 7 (fe80::9)'));
+    assert.equal(
+      messageKind('warn', 'sync channel: 192.0.2.1:3780 said 42 (fe80::1a2b)'),
+      messageKind('warn', 'sync channel: 198.51.100.7:80 said 7 (fe80::9)'),
+    );
     assert.notEqual(messageKind('warn', 'peer restarted'), messageKind('warn', 'peer contacted us'));
     assert.notEqual(messageKind('warn', 'peer restarted'), messageKind('error', 'peer restarted'));
     const { clock, emitted, passed, log } = setup();
     for (let i = 1; i <= 8; i++) log('warn', `external cache full: ${i} entries refused (HashLimit 5000)`);
     assert.equal(passed.length, 5);
     clock.advance(10_000);
-    assert.deepEqual(emitted, ['warn external cache full: 8 entries refused (HashLimit 5000) (3 more like it in the last 10 s)']);
+    assert.deepEqual(emitted, [
+      'warn external cache full: 8 entries refused (HashLimit 5000) (3 more like it in the last 10 s)',
+    ]);
   });
 
   it('keeps kinds and levels apart', () => {
@@ -70,7 +76,10 @@ describe('LogRateLimiter', () => {
     }
     clock.advance(60_000);
     assert.equal(passed.length, 5, 'only the first burst');
-    assert.deepEqual(emitted.slice(0, 4).map((l) => /in the last (\d+) s/.exec(l)?.[1]), ['10', '20', '40', '60']);
+    assert.deepEqual(
+      emitted.slice(0, 4).map((l) => /in the last (\d+) s/.exec(l)?.[1]),
+      ['10', '20', '40', '60'],
+    );
     assert.ok(emitted.length <= 14, `one line per window (${emitted.length})`);
     assert.equal(passed.length + summarised(emitted), sent, 'every message is shown or counted');
   });
@@ -100,14 +109,22 @@ describe('LogRateLimiter', () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
-  it('tracks a bounded number of kinds: beyond, a level\'s messages share one count', () => {
+  it("tracks a bounded number of kinds: beyond, a level's messages share one count", () => {
     const { clock, emitted, passed, log, limiter } = setup({ maxKinds: 4, burst: 1 });
     const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
     for (const w of words) log('info', `kind ${w}`);
     assert.equal(limiter.kinds, 5, '4 kinds and the shared one');
-    assert.deepEqual(passed, ['info kind alpha', 'info kind bravo', 'info kind charlie', 'info kind delta', 'info kind echo']);
+    assert.deepEqual(passed, [
+      'info kind alpha',
+      'info kind bravo',
+      'info kind charlie',
+      'info kind delta',
+      'info kind echo',
+    ]);
     clock.advance(10_000);
-    assert.deepEqual(emitted, ['info 3 more info messages of other kinds in the last 10 s (too many kinds at once to count them apart)']);
+    assert.deepEqual(emitted, [
+      'info 3 more info messages of other kinds in the last 10 s (too many kinds at once to count them apart)',
+    ]);
     // the windows that ended are forgotten when room is needed
     clock.advance(60_000);
     log('info', 'kind india');
@@ -124,7 +141,7 @@ describe('createLogger rate limiting', () => {
     }
   }
 
-  it('limits every call site through one format, and the log\'s end flushes the counts', async () => {
+  it("limits every call site through one format, and the log's end flushes the counts", async () => {
     const clock = new ManualClock();
     const log = createLogger({ console: false, clock, level: 'info' });
     const out = new Capture();

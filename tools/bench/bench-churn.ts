@@ -49,14 +49,26 @@ interface DaemonMemory {
 
 const MIB = 1048576;
 
-const { sub, values: o, command: loaderCmd } = commandLine({
-  client: { type: 'string' }, flows: { type: 'string', default: '10000' }, rate: { type: 'string', default: '1000' },
-  tick: { type: 'string', default: '50' }, timeout: { type: 'string', default: '86400' },
-  'primary-pid': { type: 'string' }, 'backup-pid': { type: 'string' },
-  'primary-sock': { type: 'string' }, 'backup-sock': { type: 'string' },
-  'primary-proto': { type: 'string' }, 'backup-proto': { type: 'string' },
-  duration: { type: 'string', default: '600' }, warmup: { type: 'string', default: '120' },
-  interval: { type: 'string', default: '5' }, csv: { type: 'string' },
+const {
+  sub,
+  values: o,
+  command: loaderCmd,
+} = commandLine({
+  client: { type: 'string' },
+  flows: { type: 'string', default: '10000' },
+  rate: { type: 'string', default: '1000' },
+  tick: { type: 'string', default: '50' },
+  timeout: { type: 'string', default: '86400' },
+  'primary-pid': { type: 'string' },
+  'backup-pid': { type: 'string' },
+  'primary-sock': { type: 'string' },
+  'backup-sock': { type: 'string' },
+  'primary-proto': { type: 'string' },
+  'backup-proto': { type: 'string' },
+  duration: { type: 'string', default: '600' },
+  warmup: { type: 'string', default: '120' },
+  interval: { type: 'string', default: '5' },
+  csv: { type: 'string' },
 });
 
 /** A positive number option, or a clear failure naming it. */
@@ -75,7 +87,8 @@ function proto(name: Option): Proto {
 
 function positive(name: Option, integer = true): number {
   const v = Number(o[name]);
-  if (!(v > 0) || (integer && !Number.isInteger(v))) fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, not '${o[name]}'`);
+  if (!(v > 0) || (integer && !Number.isInteger(v)))
+    fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, not '${o[name]}'`);
   return v;
 }
 
@@ -99,13 +112,35 @@ function flow(i: number, timeout: number): Entry {
   const kind = n % 20;
   if (kind < 16) {
     const dport = 443;
-    return { family: 2, orig: { src, dst, proto: TCP, sport: p, dport }, reply: { src: dst, dst: src, proto: TCP, sport: dport, dport: p }, status: ASSURED, timeout, mark: 0, tcp: { state: 3 } };
+    return {
+      family: 2,
+      orig: { src, dst, proto: TCP, sport: p, dport },
+      reply: { src: dst, dst: src, proto: TCP, sport: dport, dport: p },
+      status: ASSURED,
+      timeout,
+      mark: 0,
+      tcp: { state: 3 },
+    };
   }
   if (kind < 19) {
     const dport = 53;
-    return { family: 2, orig: { src, dst, proto: UDP, sport: p, dport }, reply: { src: dst, dst: src, proto: UDP, sport: dport, dport: p }, status: ASSURED, timeout, mark: 0 };
+    return {
+      family: 2,
+      orig: { src, dst, proto: UDP, sport: p, dport },
+      reply: { src: dst, dst: src, proto: UDP, sport: dport, dport: p },
+      status: ASSURED,
+      timeout,
+      mark: 0,
+    };
   }
-  return { family: 2, orig: { src, dst, proto: ICMP, icmpType: 8, icmpCode: 0, icmpId: p }, reply: { src: dst, dst: src, proto: ICMP, icmpType: 0, icmpCode: 0, icmpId: p }, status: UNREPLIED, timeout, mark: 0 };
+  return {
+    family: 2,
+    orig: { src, dst, proto: ICMP, icmpType: 8, icmpCode: 0, icmpId: p },
+    reply: { src: dst, dst: src, proto: ICMP, icmpType: 0, icmpCode: 0, icmpId: p },
+    status: UNREPLIED,
+    timeout,
+    mark: 0,
+  };
 }
 
 async function churn(): Promise<void> {
@@ -184,7 +219,10 @@ function procMemory(pid: number): { rss: number; anon: number; file: number; shm
 }
 
 /** Cache counts and, for ctsync, process.memoryUsage() and the arenas (counters.memory). */
-async function daemonState(sock: string, proto: Proto): Promise<{ internal: number; external: number; memory: DaemonMemory | undefined }> {
+async function daemonState(
+  sock: string,
+  proto: Proto,
+): Promise<{ internal: number; external: number; memory: DaemonMemory | undefined }> {
   if (proto === 'conntrackd') return { ...(await counts(sock, proto)), memory: undefined };
   type Stats = { counters: { internal: { active: number }; external: { active: number }; memory: DaemonMemory } };
   const r = (await jsonRequest(sock, { cmd: 'stats', args: { section: 'cache' } })) as Stats;
@@ -236,9 +274,24 @@ function slope(xs: number[], ys: number[]): number {
 /** One sample of both daemons (a = primary, b = backup): bytes, counts, t in seconds. */
 interface Sample {
   t: number;
-  rss_a: number; anon_a: number; file_a: number; shmem_a: number; heap_a: number; ab_a: number;
-  rss_b: number; anon_b: number; file_b: number; shmem_b: number; heap_b: number; ab_b: number;
-  kernel_a: number; internal_a: number; external_b: number; arena_a: number; arena_b: number; compactions_b: number;
+  rss_a: number;
+  anon_a: number;
+  file_a: number;
+  shmem_a: number;
+  heap_a: number;
+  ab_a: number;
+  rss_b: number;
+  anon_b: number;
+  file_b: number;
+  shmem_b: number;
+  heap_b: number;
+  ab_b: number;
+  kernel_a: number;
+  internal_a: number;
+  external_b: number;
+  arena_a: number;
+  arena_b: number;
+  compactions_b: number;
 }
 
 // eslint-disable-next-line max-lines-per-function
@@ -246,13 +299,33 @@ async function run(): Promise<void> {
   if (loaderCmd.length === 0) fail('run: no loader command after --');
   const duration = positive('duration', false);
   const warmup = Number(o.warmup);
-  if (!(warmup >= 0 && warmup < duration)) fail(`--warmup must be at least 0 and below --duration (${duration}), not '${o.warmup}'`);
+  if (!(warmup >= 0 && warmup < duration))
+    fail(`--warmup must be at least 0 and below --duration (${duration}), not '${o.warmup}'`);
   const interval = positive('interval', false);
   const pidA = Number(o['primary-pid']);
   const pidB = Number(o['backup-pid']);
   const csv = o.csv ? fs.openSync(o.csv, 'w') : undefined;
-  const cols: (keyof Sample)[] = ['t', 'rss_a', 'anon_a', 'file_a', 'shmem_a', 'heap_a', 'ab_a', 'rss_b', 'anon_b', 'file_b', 'shmem_b', 'heap_b', 'ab_b',
-    'kernel_a', 'internal_a', 'external_b', 'arena_a', 'arena_b', 'compactions_b'];
+  const cols: (keyof Sample)[] = [
+    't',
+    'rss_a',
+    'anon_a',
+    'file_a',
+    'shmem_a',
+    'heap_a',
+    'ab_a',
+    'rss_b',
+    'anon_b',
+    'file_b',
+    'shmem_b',
+    'heap_b',
+    'ab_b',
+    'kernel_a',
+    'internal_a',
+    'external_b',
+    'arena_a',
+    'arena_b',
+    'compactions_b',
+  ];
   if (csv !== undefined) fs.writeSync(csv, cols.join(',') + '\n');
 
   const loader = spawn(loaderCmd[0]!, loaderCmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -266,11 +339,13 @@ async function run(): Promise<void> {
     wake?.();
   });
   let exited: number | string | undefined;
-  const exit = new Promise<void>((resolve) => loader.on('exit', (code, sig) => {
-    exited = code ?? sig ?? undefined;
-    resolve();
-    wake?.();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    loader.on('exit', (code, sig) => {
+      exited = code ?? sig ?? undefined;
+      resolve();
+      wake?.();
+    }),
+  );
   const stopLoader = async () => {
     if (exited === undefined) loader.kill('SIGTERM');
     await Promise.race([exit, sleep(10000)]);
@@ -311,17 +386,39 @@ async function run(): Promise<void> {
       break;
     }
     try {
-      const [a, b] = await Promise.all([daemonState(need('primary-sock'), proto('primary-proto')), daemonState(need('backup-sock'), proto('backup-proto'))]);
+      const [a, b] = await Promise.all([
+        daemonState(need('primary-sock'), proto('primary-proto')),
+        daemonState(need('backup-sock'), proto('backup-proto')),
+      ]);
       const ma = procMemory(pidA);
       const mb = procMemory(pidB);
       const s: Sample = {
-        t, rss_a: ma.rss, anon_a: ma.anon, file_a: ma.file, shmem_a: ma.shmem, heap_a: a.memory?.heapUsed ?? NaN, ab_a: a.memory?.arrayBuffers ?? NaN,
-        rss_b: mb.rss, anon_b: mb.anon, file_b: mb.file, shmem_b: mb.shmem, heap_b: b.memory?.heapUsed ?? NaN, ab_b: b.memory?.arrayBuffers ?? NaN,
-        kernel_a: kernelCount(pidA), internal_a: a.internal, external_b: b.external,
-        arena_a: a.memory?.internalArena.bytes ?? NaN, arena_b: b.memory?.externalArena.bytes ?? NaN, compactions_b: b.memory?.externalArena.compactions ?? NaN,
+        t,
+        rss_a: ma.rss,
+        anon_a: ma.anon,
+        file_a: ma.file,
+        shmem_a: ma.shmem,
+        heap_a: a.memory?.heapUsed ?? NaN,
+        ab_a: a.memory?.arrayBuffers ?? NaN,
+        rss_b: mb.rss,
+        anon_b: mb.anon,
+        file_b: mb.file,
+        shmem_b: mb.shmem,
+        heap_b: b.memory?.heapUsed ?? NaN,
+        ab_b: b.memory?.arrayBuffers ?? NaN,
+        kernel_a: kernelCount(pidA),
+        internal_a: a.internal,
+        external_b: b.external,
+        arena_a: a.memory?.internalArena.bytes ?? NaN,
+        arena_b: b.memory?.externalArena.bytes ?? NaN,
+        compactions_b: b.memory?.externalArena.compactions ?? NaN,
       };
       samples.push(s);
-      if (csv !== undefined) fs.writeSync(csv, cols.map((c) => (Number.isNaN(s[c]) ? '' : c === 't' ? s.t.toFixed(1) : String(s[c]))).join(',') + '\n');
+      if (csv !== undefined)
+        fs.writeSync(
+          csv,
+          cols.map((c) => (Number.isNaN(s[c]) ? '' : c === 't' ? s.t.toFixed(1) : String(s[c]))).join(',') + '\n',
+        );
     } catch (e) {
       failed = `sampling failed at ${t.toFixed(0)} s (a daemon gone?): ${(e as Error).message}`;
       break;
@@ -341,24 +438,40 @@ async function run(): Promise<void> {
   for (const q of ['rss_a', 'rss_b', 'heap_a', 'heap_b'] as const) {
     const ys = after.map((s) => s[q] / MIB);
     Object.assign(series, {
-      [`${q}0`]: first[q], [`${q}1`]: last[q], [`${q}_min`]: Math.min(...after.map((s) => s[q])), [`${q}_max`]: Math.max(...after.map((s) => s[q])),
-      [`${q}_slope`]: slope(mins, ys), [`${q}_rise`]: medianRise(mins, ys),
+      [`${q}0`]: first[q],
+      [`${q}1`]: last[q],
+      [`${q}_min`]: Math.min(...after.map((s) => s[q])),
+      [`${q}_max`]: Math.max(...after.map((s) => s[q])),
+      [`${q}_slope`]: slope(mins, ys),
+      [`${q}_rise`]: medianRise(mins, ys),
     });
   }
   const fields: Record<string, unknown> = {
-    samples: samples.length, warm_samples: after.length, seconds: last.t,
+    samples: samples.length,
+    warm_samples: after.length,
+    seconds: last.t,
     ...series,
-    ab_b0: first.ab_b, ab_b1: last.ab_b,
-    ext_min: ext.length ? Math.min(...ext) : undefined, ext_max: ext.length ? Math.max(...ext) : undefined,
+    ab_b0: first.ab_b,
+    ab_b1: last.ab_b,
+    ext_min: ext.length ? Math.min(...ext) : undefined,
+    ext_max: ext.length ? Math.max(...ext) : undefined,
     ext_mean: ext.length ? ext.reduce((x, y) => x + y, 0) / ext.length : undefined,
     kernel_mean: after.length ? after.reduce((x, s) => x + s.kernel_a, 0) / after.length : undefined,
     compactions_b: last.compactions_b,
-    churned: field(totals, 'created'), churn_rate: field(totals, 'rate'), churn_failed: field(totals, 'failed'), churn_behind: field(totals, 'behind'),
+    churned: field(totals, 'created'),
+    churn_rate: field(totals, 'rate'),
+    churn_failed: field(totals, 'failed'),
+    churn_behind: field(totals, 'behind'),
   };
-  for (const k of Object.keys(fields)) if (typeof fields[k] === 'number' && Number.isNaN(fields[k])) fields[k] = undefined;
+  for (const k of Object.keys(fields))
+    if (typeof fields[k] === 'number' && Number.isNaN(fields[k])) fields[k] = undefined;
   if (failed) fail(failed, fields);
   if (!totals) fail(`the loader printed no totals (exit ${exited}): ${loaderErr.trim().slice(0, 300)}`, fields);
-  if (after.length < 2) fail(`fewer than 2 samples after the warm-up (${after.length}): make --duration longer or --interval shorter`, fields);
+  if (after.length < 2)
+    fail(
+      `fewer than 2 samples after the warm-up (${after.length}): make --duration longer or --interval shorter`,
+      fields,
+    );
   out(fields);
 }
 

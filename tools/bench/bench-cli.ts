@@ -77,22 +77,40 @@ const daemons = entries.map((entry, k) => {
   const conf = path.join(dir, `d${k}.conf`);
   const sock = path.join(dir, `d${k}.sock`);
   // the pair's configuration; no netlink sizes or real-time scheduler: an idle daemon, clients timed
-  fs.writeFileSync(conf, pairNodeConf({
-    addr: '192.0.2.1', peer: '192.0.2.2', ifname: 'sync0', port: 3780 + k,
-    log: path.join(dir, `d${k}.log`), lock: path.join(dir, `d${k}.lock`), sock,
-    ftfw: ['PurgeTimeout 600'], netlinkBuffer: null, scheduler: false,
-  }));
+  fs.writeFileSync(
+    conf,
+    pairNodeConf({
+      addr: '192.0.2.1',
+      peer: '192.0.2.2',
+      ifname: 'sync0',
+      port: 3780 + k,
+      log: path.join(dir, `d${k}.log`),
+      lock: path.join(dir, `d${k}.lock`),
+      sock,
+      ftfw: ['PurgeTimeout 600'],
+      netlinkBuffer: null,
+      scheduler: false,
+    }),
+  );
   return { entry, conf, sock, lock: path.join(dir, `d${k}.lock`) };
 });
 
 type Daemon = (typeof daemons)[number];
-interface Runs { cmd: number[]; bare: number[]; ratio: number[] }
+interface Runs {
+  cmd: number[];
+  bare: number[];
+  ratio: number[];
+}
 
 function startDaemon(d: Daemon): void {
   const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, d.entry, '-C', d.conf, '-d'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`daemon did not start: ${r.stderr}`);
   for (let i = 0; i < 200; i++) {
-    if (fs.existsSync(d.sock) && spawnSync(process.execPath, [d.entry, '-C', d.conf, '-s'], { stdio: 'ignore' }).status === 0) return;
+    if (
+      fs.existsSync(d.sock) &&
+      spawnSync(process.execPath, [d.entry, '-C', d.conf, '-s'], { stdio: 'ignore' }).status === 0
+    )
+      return;
     spawnSync('sleep', ['0.05']);
   }
   throw new Error(`daemon does not answer on ${d.sock}`);
@@ -100,19 +118,28 @@ function startDaemon(d: Daemon): void {
 
 // the reference client: one file, node:net, the request -s makes
 const reference = path.join(dir, 'reference-client.mjs');
-fs.writeFileSync(reference, [
-  "import net from 'node:net';",
-  'const s = net.connect(process.argv[2]);',
-  `s.on('connect', () => s.write('{"cmd":"stats","args":{"section":"general"}}\\n'));`,
-  "let buf = '';",
-  "s.on('data', (d) => { buf += d; if (buf.includes('\\n')) { process.stdout.write(JSON.parse(buf).result.text); s.destroy(); } });",
-  '',
-].join('\n'));
+fs.writeFileSync(
+  reference,
+  [
+    "import net from 'node:net';",
+    'const s = net.connect(process.argv[2]);',
+    `s.on('connect', () => s.write('{"cmd":"stats","args":{"section":"general"}}\\n'));`,
+    "let buf = '';",
+    "s.on('data', (d) => { buf += d; if (buf.includes('\\n')) { process.stdout.write(JSON.parse(buf).result.text); s.destroy(); } });",
+    '',
+  ].join('\n'),
+);
 
 /** Waits until the daemon's CPU time stops moving (its start-up is over). */
 function waitIdle(d: Daemon): void {
   const pid = Number(fs.readFileSync(d.lock, 'utf8').trim());
-  const ticks = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  const ticks = () =>
+    fs
+      .readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ')
+      .slice(11, 13)
+      .reduce((a, b) => a + Number(b), 0);
   let last = ticks();
   for (let i = 0, quiet = 0; i < 100 && quiet < 2; i++) {
     spawnSync('sleep', ['0.25']);
@@ -177,11 +204,16 @@ const median = (a: number[]): number => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 console.log(`node ${process.version}, ${RUNS} runs per command, load average now ${load}`);
 const row = (name: string, r: Runs): void => {
   const ratio = median(r.ratio);
-  console.log(`${name.padEnd(34)} ${median(r.cmd).toFixed(1).padStart(9)} ${median(r.bare).toFixed(1).padStart(9)} ${ratio.toFixed(2).padStart(6)}${ratio > 1.2 ? '  > 1.2' : ''}`);
+  console.log(
+    `${name.padEnd(34)} ${median(r.cmd).toFixed(1).padStart(9)} ${median(r.bare).toFixed(1).padStart(9)} ${ratio.toFixed(2).padStart(6)}${ratio > 1.2 ? '  > 1.2' : ''}`,
+  );
 };
 daemons.forEach((d, k) => {
   console.log(`\n${d.entry}`);

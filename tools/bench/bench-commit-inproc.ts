@@ -22,12 +22,24 @@ import { ConntrackClient } from '../../src/netlink/conntrack-client.js';
 import { flowKey } from '../../src/conntrack/key.js';
 import type { Entry } from '../../src/conntrack/entry.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '5' }, 'no-listener': { type: 'boolean', default: false }, idle: { type: 'string', default: '0' }, keep: { type: 'boolean', default: false }, lazy: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'no-listener': { type: 'boolean', default: false },
+    idle: { type: 'string', default: '0' },
+    keep: { type: 'boolean', default: false },
+    lazy: { type: 'boolean', default: false },
+  },
+});
 if (positionals[0] === undefined) {
   console.error('usage: bench-commit-inproc.js FLOWS.jsonl [--rounds R] [--no-listener] [--idle S] [--keep] [--lazy]');
   process.exit(2);
 }
-const entries = readFileSync(positionals[0], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
+const entries = readFileSync(positionals[0], 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as Entry);
 const now = Math.floor(Date.now() / 1000);
 const external = new ArenaCache('external', 1e8, { tcpWindowTracking: true, longHelper: 'omit' }, 0, true);
 const scratch = Buffer.alloc(4096);
@@ -62,8 +74,15 @@ for (let round = 0; round < Number(values.rounds); round++) {
   const failed = new Set(r.failed.map((f) => f.key));
   external.copyLiveInto(internal, now, failed.size ? (key: string) => failed.has(key) : undefined);
   const t2 = performance.now();
-  const ph = r.phases ? ' ' + Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ') : '';
-  console.log(`round ${round}: ${r.committed} committed (${r.replaced} replaced, ${r.failed.length} failed): pool ${ms((t1 - t0) / 1000)} ms, +internal copy ${ms((t2 - t1) / 1000)} ms = ${ms((t2 - t0) / 1000)} ms;${ph} [own events seen: ${events}]`);
+  const ph = r.phases
+    ? ' ' +
+      Object.entries(r.phases)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ')
+    : '';
+  console.log(
+    `round ${round}: ${r.committed} committed (${r.replaced} replaced, ${r.failed.length} failed): pool ${ms((t1 - t0) / 1000)} ms, +internal copy ${ms((t2 - t1) / 1000)} ms = ${ms((t2 - t0) / 1000)} ms;${ph} [own events seen: ${events}]`,
+  );
 }
 pool.stop();
 ev?.stop();

@@ -45,8 +45,11 @@ const gc: () => void = globalThis.gc ?? (() => {});
 // GC pauses inside the timed sections (the explicit gc() between them excluded); the entries
 // arrive asynchronously and are matched with the recorded windows at the end
 const gcEntries: [number, number][] = [];
-new PerformanceObserver((list) => { for (const e of list.getEntries()) gcEntries.push([e.startTime, e.duration]); }).observe({ entryTypes: ['gc'] });
-const gcIn = (t0: number, t1: number): number => gcEntries.reduce((a, [st, d]) => (st >= t0 && st <= t1 ? a + d : a), 0);
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcEntries.push([e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
+const gcIn = (t0: number, t1: number): number =>
+  gcEntries.reduce((a, [st, d]) => (st >= t0 && st <= t1 ? a + d : a), 0);
 const tick = () => new Promise((r) => setImmediate(r));
 
 function makeEnv(): FtFwEnv & { clock: { t: number; id: number } } {
@@ -65,7 +68,24 @@ function makeObjects(n: number, salt: number): Obj[] {
   const cache = new Map(); // as the engine's internal cache: the key's hash is computed there
   for (let i = 0; i < n; i++) {
     const a = i + salt;
-    const key = String.fromCharCode(10, 0, (a >>> 16) & 255, (a >>> 8) & 255, a & 255, 1, 192, 168, 0, 1, 0, 6, (a >>> 8) & 255, a & 255, 0, 80);
+    const key = String.fromCharCode(
+      10,
+      0,
+      (a >>> 16) & 255,
+      (a >>> 8) & 255,
+      a & 255,
+      1,
+      192,
+      168,
+      0,
+      1,
+      0,
+      6,
+      (a >>> 8) & 255,
+      a & 255,
+      0,
+      80,
+    );
     objs[i] = { key, state: 0, attrs: 'x', ftfwNode: undefined };
     cache.set(key, objs[i]);
   }
@@ -76,15 +96,21 @@ function options(intrusive: boolean): FtFwOptions<Obj> {
   const o: FtFwOptions<Obj> = { keyOf: (x) => x.key };
   if (intrusive) {
     o.nodeOf = (x) => x.ftfwNode;
-    o.setNodeOf = (x, n) => { x.ftfwNode = n; };
+    o.setNodeOf = (x, n) => {
+      x.ftfwNode = n;
+    };
   }
   return o;
 }
 
 /** Brings a sender past its handshake and linger (steady state, as when flows arrive). */
 function steady(fw: Fw, env: ReturnType<typeof makeEnv>): number {
-  let first = -1, last = -1;
-  const rec = (m: TxMessage<Obj>): void => { if (first < 0) first = m.seq; last = m.seq; };
+  let first = -1,
+    last = -1;
+  const rec = (m: TxMessage<Obj>): void => {
+    if (first < 0) first = m.seq;
+    last = m.seq;
+  };
   fw.start();
   fw.onTimer(); // ALIVE|HELLO
   fw.transmitPass(rec);
@@ -99,7 +125,8 @@ function steady(fw: Fw, env: ReturnType<typeof makeEnv>): number {
     fw.transmitPass(rec);
   }
   fw.receive({ type: T_CTL, flags: FTFW_FLAG.ACK, seq: peer++, from: first, to: last });
-  if (fw.hello !== 'done' || fw.stats().rsQueueLen !== 0) throw new Error(`bench: sender not in steady state ${JSON.stringify(fw.stats())}`);
+  if (fw.hello !== 'done' || fw.stats().rsQueueLen !== 0)
+    throw new Error(`bench: sender not in steady state ${JSON.stringify(fw.stats())}`);
   return peer;
 }
 
@@ -120,7 +147,15 @@ interface Rep {
 function benchTx(intrusive: boolean, raw: boolean): Rep {
   const env = makeEnv();
   let released = 0;
-  const fw = new FtFw(env, { released: () => { released++; } }, { ...options(intrusive), startupResync: false, bulkOnStartup: false });
+  const fw = new FtFw(
+    env,
+    {
+      released: () => {
+        released++;
+      },
+    },
+    { ...options(intrusive), startupResync: false, bulkOnStartup: false },
+  );
   let peer = steady(fw, env);
   for (const o of objs) o.ftfwNode = undefined;
   // peer side of the ACK window: it ACKs every 300 in-sync messages; ACKs arrive one turn later
@@ -144,12 +179,20 @@ function benchTx(intrusive: boolean, raw: boolean): Rep {
     object: (o, seq, flags) => {
       sink += o.state + flags;
       if (ackFrom < 0) ackFrom = seq;
-      if (++inWin === 300) { nextAcks.push(ackFrom, seq); ackFrom = -1; inWin = 0; }
+      if (++inWin === 300) {
+        nextAcks.push(ackFrom, seq);
+        ackFrom = -1;
+        inWin = 0;
+      }
     },
     control: (kind, seq, flags, from, to) => {
       sink += from + to + flags;
       if (ackFrom < 0) ackFrom = seq;
-      if (++inWin === 300) { nextAcks.push(ackFrom, seq); ackFrom = -1; inWin = 0; }
+      if (++inWin === 300) {
+        nextAcks.push(ackFrom, seq);
+        ackFrom = -1;
+        inWin = 0;
+      }
     },
   };
   const pass = raw ? () => fw.transmitTo(rawSink) : () => fw.transmitPass(emit);
@@ -161,7 +204,8 @@ function benchTx(intrusive: boolean, raw: boolean): Rep {
     for (let j = i; j < end; j++) fw.queueObject(objs[j]);
     // updates to a few recent flows (coalesced / moved back from the resend queue)
     for (let j = Math.max(0, i - 50); j < i; j += 10) fw.queueObject(objs[j]);
-    for (let k = 0; k < acks.length; k += 2) fw.receive({ type: T_CTL, flags: FTFW_FLAG.ACK, seq: peer++, from: acks[k], to: acks[k + 1] });
+    for (let k = 0; k < acks.length; k += 2)
+      fw.receive({ type: T_CTL, flags: FTFW_FLAG.ACK, seq: peer++, from: acks[k], to: acks[k + 1] });
     pass();
     acks = nextAcks;
     nextAcks = [];
@@ -169,7 +213,8 @@ function benchTx(intrusive: boolean, raw: boolean): Rep {
   }
   // drain: the remaining ACKs (and the partial window, as the peer's timer ACK)
   for (let r = 0; r < 3; r++) {
-    for (let k = 0; k < acks.length; k += 2) fw.receive({ type: T_CTL, flags: FTFW_FLAG.ACK, seq: peer++, from: acks[k], to: acks[k + 1] });
+    for (let k = 0; k < acks.length; k += 2)
+      fw.receive({ type: T_CTL, flags: FTFW_FLAG.ACK, seq: peer++, from: acks[k], to: acks[k + 1] });
     acks = nextAcks;
     nextAcks = [];
     if (ackFrom >= 0) {
@@ -183,7 +228,8 @@ function benchTx(intrusive: boolean, raw: boolean): Rep {
   const t1 = performance.now();
   const wall = t1 - t0;
   const st = fw.stats();
-  if (st.rsQueueLen !== 0 || st.txQueueLen !== 0 || released < N) throw new Error(`tx bench did not drain: ${JSON.stringify({ rs: st.rsQueueLen, tx: st.txQueueLen, released })}`);
+  if (st.rsQueueLen !== 0 || st.txQueueLen !== 0 || released < N)
+    throw new Error(`tx bench did not drain: ${JSON.stringify({ rs: st.rsQueueLen, tx: st.txQueueLen, released })}`);
   return { cpu: (c.user + c.system) / 1000, wall, t0, t1 };
 }
 
@@ -192,8 +238,17 @@ function benchRx(raw: boolean): Rep {
   const fw = new FtFw(env, {}, { ...options(false), startupResync: false, bulkOnStartup: false });
   fw.start();
   let seq = 3_000_000_000;
-  const emit = (m: TxMessage<Obj>): void => { sink += m.seq + m.flags; };
-  const rawSink: TxSink<Obj> = { object: (o, seq, flags) => { sink += seq + flags; }, control: (k, seq, flags) => { sink += seq + flags; } };
+  const emit = (m: TxMessage<Obj>): void => {
+    sink += m.seq + m.flags;
+  };
+  const rawSink: TxSink<Obj> = {
+    object: (o, seq, flags) => {
+      sink += seq + flags;
+    },
+    control: (k, seq, flags) => {
+      sink += seq + flags;
+    },
+  };
   const pass = raw ? () => fw.transmitTo(rawSink) : () => fw.transmitPass(emit);
   // the peer's first message (HELLO run), then its handshake-complete traffic
   fw.receive({ type: T_CTL, flags: FTFW_FLAG.ALIVE | FTFW_FLAG.HELLO, seq: seq++ });
@@ -220,12 +275,17 @@ function benchRx(raw: boolean): Rep {
   return { cpu: (c.user + c.system) / 1000, wall, t0, t1 };
 }
 
-const median = (a: number[]): number => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
+const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[s.length >> 1];
+};
 const fmt = (x: number): string => x.toFixed(1).padStart(7);
 
 async function run(name: string, fn: () => Rep): Promise<void> {
   for (let i = 0; i < 5; i++) fn(); // warm-up (JIT, free lists, heap sizing)
-  const cpu: number[] = [], wall: number[] = [], win: [number, number][] = [];
+  const cpu: number[] = [],
+    wall: number[] = [],
+    win: [number, number][] = [];
   for (let r = 0; r < REPS; r++) {
     const x = fn();
     cpu.push(x.cpu);
@@ -236,7 +296,9 @@ async function run(name: string, fn: () => Rep): Promise<void> {
   await tick();
   const gcs = win.map(([t0, t1]) => gcIn(t0, t1));
   const per = 100_000 / N;
-  console.log(`${name.padEnd(40)} cpu ms/100k: median ${fmt(median(cpu) * per)}  min ${fmt(Math.min(...cpu) * per)}   gc ${fmt(median(gcs) * per)}   wall ${fmt(median(wall) * per)}   [${cpu.map((x) => (x * per).toFixed(0)).join(' ')}]`);
+  console.log(
+    `${name.padEnd(40)} cpu ms/100k: median ${fmt(median(cpu) * per)}  min ${fmt(Math.min(...cpu) * per)}   gc ${fmt(median(gcs) * per)}   wall ${fmt(median(wall) * per)}   [${cpu.map((x) => (x * per).toFixed(0)).join(' ')}]`,
+  );
 }
 
 console.log(`module ${modPath}, ${N} objects, batch ${BATCH}, ${REPS} reps${globalThis.gc ? '' : ' (no --expose-gc)'}`);
@@ -248,5 +310,6 @@ for (const intrusive of modes) {
   const tag = `${intrusive ? 'intrusive' : 'map'}, ${sinkTag}`;
   if (ONLY !== 'rx') await run(`tx send+ack (${tag})`, () => benchTx(intrusive, raw));
 }
-if (ONLY !== 'tx') await run(`rx receive (${raw ? 'receiveHeader, transmitTo' : 'receive, transmitPass'})`, () => benchRx(raw));
+if (ONLY !== 'tx')
+  await run(`rx receive (${raw ? 'receiveHeader, transmitTo' : 'receive, transmitPass'})`, () => benchRx(raw));
 if (sink === 0.5) console.log(sink);

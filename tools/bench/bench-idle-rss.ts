@@ -32,32 +32,50 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const IDLE = Number(values.idle);
-const impls: { name: string; entry: string | undefined }[] = (values.ctsync ?? [ctsyncBin()]).map((p) => ({ name: path.resolve(p), entry: path.resolve(p) }));
-if (!values['no-conntrackd'] && spawnSync('conntrackd', ['-v']).status === 0) impls.push({ name: 'conntrackd', entry: undefined });
+const impls: { name: string; entry: string | undefined }[] = (values.ctsync ?? [ctsyncBin()]).map((p) => ({
+  name: path.resolve(p),
+  entry: path.resolve(p),
+}));
+if (!values['no-conntrackd'] && spawnSync('conntrackd', ['-v']).status === 0)
+  impls.push({ name: 'conntrackd', entry: undefined });
 
 const { ns, dir } = loneNode('benchrss');
 
 const conf = path.join(dir, 'node.conf');
 const sock = path.join(dir, 'node.sock');
 const lock = path.join(dir, 'node.lock');
-fs.writeFileSync(conf, pairNodeConf({ addr: '192.0.2.1', peer: '192.0.2.2', ifname: 'sync0', log: path.join(dir, 'node.log'), lock, sock }));
+fs.writeFileSync(
+  conf,
+  pairNodeConf({ addr: '192.0.2.1', peer: '192.0.2.2', ifname: 'sync0', log: path.join(dir, 'node.log'), lock, sock }),
+);
 
 type Impl = (typeof impls)[number];
-interface Sample { rss: number; anon: number; file: number; threads: number }
+interface Sample {
+  rss: number;
+  anon: number;
+  file: number;
+  threads: number;
+}
 
 /** Sleeps S seconds, blocking (this benchmark is synchronous). */
 const sleep = (s: number): void => {
   spawnSync('sleep', [String(s)]);
 };
 
-const client = (impl: Impl, args: string[]) => (impl.entry
-  ? spawnSync('ip', ['netns', 'exec', ns, process.execPath, impl.entry, '-C', conf, ...args], { encoding: 'utf8' })
-  : spawnSync('ip', ['netns', 'exec', ns, 'conntrackd', '-C', conf, ...args], { encoding: 'utf8' }));
+const client = (impl: Impl, args: string[]) =>
+  impl.entry
+    ? spawnSync('ip', ['netns', 'exec', ns, process.execPath, impl.entry, '-C', conf, ...args], { encoding: 'utf8' })
+    : spawnSync('ip', ['netns', 'exec', ns, 'conntrackd', '-C', conf, ...args], { encoding: 'utf8' });
 
 function sample(pid: number): Sample {
   const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(st)?.[1] ?? NaN) / 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), threads: Number(/^Threads:\s+(\d+)/m.exec(st)?.[1]) };
+  return {
+    rss: kb('VmRSS'),
+    anon: kb('RssAnon'),
+    file: kb('RssFile'),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(st)?.[1]),
+  };
 }
 
 function daemonPid(): number {
@@ -67,7 +85,8 @@ function daemonPid(): number {
 }
 
 const results = impls.map((): { start: Sample[]; idle: Sample[] } => ({ start: [], idle: [] }));
-const fmt = (s: Sample): string => `RSS ${s.rss.toFixed(1).padStart(6)} MiB (anon ${s.anon.toFixed(1).padStart(5)}, file ${s.file.toFixed(1).padStart(5)}), ${String(s.threads).padStart(2)} threads`;
+const fmt = (s: Sample): string =>
+  `RSS ${s.rss.toFixed(1).padStart(6)} MiB (anon ${s.anon.toFixed(1).padStart(5)}, file ${s.file.toFixed(1).padStart(5)}), ${String(s.threads).padStart(2)} threads`;
 for (let round = 0; round < ROUNDS; round++) {
   for (let k = 0; k < impls.length; k++) {
     const i = (k + round) % impls.length;
@@ -103,7 +122,12 @@ const median = (a: number[]): number => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const med = (list: Sample[]): Sample => ({ rss: median(list.map((s) => s.rss)), anon: median(list.map((s) => s.anon)), file: median(list.map((s) => s.file)), threads: median(list.map((s) => s.threads)) });
+const med = (list: Sample[]): Sample => ({
+  rss: median(list.map((s) => s.rss)),
+  anon: median(list.map((s) => s.anon)),
+  file: median(list.map((s) => s.file)),
+  threads: median(list.map((s) => s.threads)),
+});
 console.log(`\nmedians of ${ROUNDS} rounds (node ${process.version})`);
 impls.forEach((impl, i) => {
   console.log(`${impl.name}\n  started: ${fmt(med(results[i].start))}\n  +${IDLE} s:  ${fmt(med(results[i].idle))}`);

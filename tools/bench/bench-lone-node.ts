@@ -23,7 +23,9 @@ export function loneNode(tag: string): { ns: string; dir: string; interface: str
   const ns = `ctsync-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ctsync-${tag}-`));
   process.on('exit', () => {
-    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+      .stdout.split(/\s+/)
+      .filter(Boolean)) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {

@@ -23,7 +23,8 @@ const count = Number(values.count);
 const timeout = Number(values.timeout);
 const HOSTS = 254;
 const PORTS = 64000;
-if (!Number.isInteger(count) || count < 1 || count > HOSTS * PORTS) throw new Error(`bad --count ${values.count} (1..${HOSTS * PORTS})`);
+if (!Number.isInteger(count) || count < 1 || count > HOSTS * PORTS)
+  throw new Error(`bad --count ${values.count} (1..${HOSTS * PORTS})`);
 if (!Number.isInteger(timeout) || timeout < 1) throw new Error(`bad --timeout ${values.timeout}`);
 if (!values.out) throw new Error('--out FILE.jsonl is required');
 
@@ -51,12 +52,34 @@ for (let i = 0; i < count; i++) {
   let e;
   if (r < 0.8) {
     const dport = tcpPorts[i % tcpPorts.length];
-    e = { family: 2, orig: { src, dst, proto: TCP, sport: p, dport }, reply: { src: dst, dst: src, proto: TCP, sport: dport, dport: p }, status: ASSURED, timeout, mark: 0, tcp: { state: 3 } };
+    e = {
+      family: 2,
+      orig: { src, dst, proto: TCP, sport: p, dport },
+      reply: { src: dst, dst: src, proto: TCP, sport: dport, dport: p },
+      status: ASSURED,
+      timeout,
+      mark: 0,
+      tcp: { state: 3 },
+    };
   } else if (r < 0.95) {
     const dport = udpPorts[i % udpPorts.length];
-    e = { family: 2, orig: { src, dst, proto: UDP, sport: p, dport }, reply: { src: dst, dst: src, proto: UDP, sport: dport, dport: p }, status: ASSURED, timeout, mark: 0 };
+    e = {
+      family: 2,
+      orig: { src, dst, proto: UDP, sport: p, dport },
+      reply: { src: dst, dst: src, proto: UDP, sport: dport, dport: p },
+      status: ASSURED,
+      timeout,
+      mark: 0,
+    };
   } else {
-    e = { family: 2, orig: { src, dst, proto: ICMP, icmpType: 8, icmpCode: 0, icmpId: p }, reply: { src: dst, dst: src, proto: ICMP, icmpType: 0, icmpCode: 0, icmpId: p }, status: UNREPLIED, timeout, mark: 0 };
+    e = {
+      family: 2,
+      orig: { src, dst, proto: ICMP, icmpType: 8, icmpCode: 0, icmpId: p },
+      reply: { src: dst, dst: src, proto: ICMP, icmpType: 0, icmpCode: 0, icmpId: p },
+      status: UNREPLIED,
+      timeout,
+      mark: 0,
+    };
   }
   lines[i] = JSON.stringify(e);
 }

@@ -117,7 +117,10 @@ export function jsonRequest(sock: string, req: object, timeoutMs = 10000): Promi
   });
 }
 
-const CD_RE = { internal: /cache:internal\s+active objects:\s+(\d+)/, external: /cache:external\s+active objects:\s+(\d+)/ };
+const CD_RE = {
+  internal: /cache:internal\s+active objects:\s+(\d+)/,
+  external: /cache:external\s+active objects:\s+(\d+)/,
+};
 
 /** { internal, external } active counts of a daemon's caches. */
 export async function counts(sock: string, proto: Proto): Promise<{ internal: number; external: number }> {
@@ -138,7 +141,11 @@ export async function action(sock: string, proto: Proto, what: Action): Promise<
     if (code === undefined) throw new Error(`unknown action ${what}`);
     return cdRequest(sock, code);
   }
-  const req = { 'flush-external': { cmd: 'flush-cache', args: { which: 'external' } }, 'request-resync': { cmd: 'request-resync' }, kill: { cmd: 'kill' } }[what];
+  const req = {
+    'flush-external': { cmd: 'flush-cache', args: { which: 'external' } },
+    'request-resync': { cmd: 'request-resync' },
+    kill: { cmd: 'kill' },
+  }[what];
   if (!req) throw new Error(`unknown action ${what}`);
   return jsonRequest(sock, req);
 }

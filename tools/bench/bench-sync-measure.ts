@@ -33,14 +33,39 @@
 
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { action, cdRequest, commandLine, counts, fail, jsonRequest, kernelCount, out, sleep, type Action, type Proto } from './bench-sync-lib.js';
+import {
+  action,
+  cdRequest,
+  commandLine,
+  counts,
+  fail,
+  jsonRequest,
+  kernelCount,
+  out,
+  sleep,
+  type Action,
+  type Proto,
+} from './bench-sync-lib.js';
 
-const { sub, values: o, command: loaderCmd } = commandLine({
-  sock: { type: 'string' }, proto: { type: 'string' }, cache: { type: 'string', default: 'external' },
-  eq: { type: 'string' }, timeout: { type: 'string', default: '120' }, interval: { type: 'string', default: '20' },
-  stall: { type: 'string', default: '45' }, count: { type: 'string' }, do: { type: 'string' },
-  'primary-sock': { type: 'string' }, 'primary-proto': { type: 'string' }, 'primary-pid': { type: 'string' },
-  'backup-sock': { type: 'string' }, 'backup-proto': { type: 'string' },
+const {
+  sub,
+  values: o,
+  command: loaderCmd,
+} = commandLine({
+  sock: { type: 'string' },
+  proto: { type: 'string' },
+  cache: { type: 'string', default: 'external' },
+  eq: { type: 'string' },
+  timeout: { type: 'string', default: '120' },
+  interval: { type: 'string', default: '20' },
+  stall: { type: 'string', default: '45' },
+  count: { type: 'string' },
+  do: { type: 'string' },
+  'primary-sock': { type: 'string' },
+  'primary-proto': { type: 'string' },
+  'primary-pid': { type: 'string' },
+  'backup-sock': { type: 'string' },
+  'backup-proto': { type: 'string' },
 });
 type Option = keyof typeof o;
 /** The value of a string option the subcommand needs. */
@@ -51,7 +76,8 @@ const need = (k: Option): string => {
 };
 const oneOf = <T extends string>(k: Option, allowed: readonly T[]): T => {
   const v = need(k);
-  if (!(allowed as readonly string[]).includes(v)) fail(`${sub}: --${k} must be one of ${allowed.join(', ')}, not ${v}`);
+  if (!(allowed as readonly string[]).includes(v))
+    fail(`${sub}: --${k} must be one of ${allowed.join(', ')}, not ${v}`);
   return v as T;
 };
 const proto = (k: Option): Proto => oneOf(k, ['ctsync', 'conntrackd'] as const);
@@ -74,7 +100,11 @@ try {
     }
     case 'dump-stats': {
       if (proto('proto') === 'conntrackd') process.stdout.write(await cdRequest(need('sock'), 21));
-      else process.stdout.write(JSON.stringify(((await jsonRequest(need('sock'), { cmd: 'stats' })) as { counters: unknown }).counters) + '\n');
+      else
+        process.stdout.write(
+          JSON.stringify(((await jsonRequest(need('sock'), { cmd: 'stats' })) as { counters: unknown }).counters) +
+            '\n',
+        );
       break;
     }
     case 'action': {
@@ -94,7 +124,8 @@ try {
         } catch (e) {
           last = { lastError: (e as Error).message };
         }
-        if (performance.now() - t0 > timeoutMs) fail(`${cache} cache did not reach ${want} within ${o.timeout} s`, last);
+        if (performance.now() - t0 > timeoutMs)
+          fail(`${cache} cache did not reach ${want} within ${o.timeout} s`, last);
         await sleep(interval);
       }
       out({ ...last, waited: (performance.now() - t0) / 1000 });
@@ -106,7 +137,13 @@ try {
       const stallMs = Number(o.stall) * 1000;
       if (loaderCmd.length === 0) throw new Error('replicate: no loader command after --');
       const r = { kernel: 0, primary: 0, backup: 0 };
-      const t: { kernel_first?: number; kernel_full?: number; loader_exit?: number; primary_full?: number; backup_full?: number } = {};
+      const t: {
+        kernel_first?: number;
+        kernel_full?: number;
+        loader_exit?: number;
+        primary_full?: number;
+        backup_full?: number;
+      } = {};
       let loaderErr = '';
       let loaderCode: number | string | undefined;
       let failed: string | undefined;
@@ -156,7 +193,8 @@ try {
           lastChange = performance.now();
         }
         if (deadline()) failed = `backup's external cache did not reach ${n} within ${o.timeout} s`;
-        else if (performance.now() - lastChange > stallMs) failed = `no progress for ${o.stall} s (kernel ${r.kernel}, primary internal ${r.primary}, backup external ${b.external})`;
+        else if (performance.now() - lastChange > stallMs)
+          failed = `no progress for ${o.stall} s (kernel ${r.kernel}, primary internal ${r.primary}, backup external ${b.external})`;
         else await sleep(Math.max(0, interval - (performance.now() - tick)));
       }
       await kernelLoop;
@@ -164,8 +202,12 @@ try {
       for (let i = 0; i < 300 && t.loader_exit === undefined; i++) await sleep(10);
       const fields = {
         ...t,
-        latency: t.backup_full !== undefined && t.kernel_first !== undefined ? t.backup_full - t.kernel_first : undefined,
-        kernel: r.kernel, primary: r.primary, backup: r.backup, loader_code: loaderCode,
+        latency:
+          t.backup_full !== undefined && t.kernel_first !== undefined ? t.backup_full - t.kernel_first : undefined,
+        kernel: r.kernel,
+        primary: r.primary,
+        backup: r.backup,
+        loader_code: loaderCode,
       };
       if (failed) {
         if (t.loader_exit === undefined) loader.kill('SIGKILL');
@@ -195,7 +237,8 @@ try {
         const tick = performance.now();
         c = await counts(sock, p);
         if (c.external >= n) break;
-        if (performance.now() - t0 > timeoutMs) fail(`external cache did not reach ${n} within ${o.timeout} s after -n`, { external: c.external, flush });
+        if (performance.now() - t0 > timeoutMs)
+          fail(`external cache did not reach ${n} within ${o.timeout} s after -n`, { external: c.external, flush });
         await sleep(Math.max(0, interval - (performance.now() - tick)));
       }
       out({ resync: (performance.now() - t0) / 1000, flush, request_ack: ack, external: c.external });

@@ -24,7 +24,10 @@ const OPTS = { tcpWindowTracking: true };
 const RULES: FilterRules = {
   protocol: { mode: 'accept', protocols: [6, 17, 132] },
   address: { mode: 'ignore', ipv4: ['127.0.0.0/8', '10.255.0.0/16'], ipv6: ['::1', 'fe80::/10'] },
-  state: { mode: 'accept', tcpStates: ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSED'] },
+  state: {
+    mode: 'accept',
+    tcpStates: ['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSED'],
+  },
 };
 
 let seed = 12345;
@@ -44,13 +47,21 @@ function flow(i: number): Flow {
   const kind = rnd(100);
   const v6 = kind >= 95;
   const proto = kind < 85 || v6 ? 6 : 17;
-  const src = v6 ? `2001:db8:${(i >> 16).toString(16)}::${(i & 0xffff).toString(16)}` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const src = v6
+    ? `2001:db8:${(i >> 16).toString(16)}::${(i & 0xffff).toString(16)}`
+    : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   const dst = v6 ? '2001:db8:ffff::80' : `198.51.${rnd(256)}.${rnd(256)}`;
   const sport = 1024 + rnd(60000);
   const dport = [80, 443, 53, 8080][rnd(4)]!;
   const snat = !v6 && rnd(5) === 0;
   const orig = { src, dst, proto, sport, dport };
-  const reply = { src: dst, dst: snat ? '203.0.113.7' : src, proto, sport: dport, dport: snat ? 30000 + rnd(30000) : sport };
+  const reply = {
+    src: dst,
+    dst: snat ? '203.0.113.7' : src,
+    proto,
+    sport: dport,
+    dport: snat ? 30000 + rnd(30000) : sport,
+  };
   return { family: v6 ? 10 : 2, orig, reply, snat };
 }
 
@@ -63,7 +74,14 @@ function newEntry(f: Flow, i: number): Entry {
 }
 
 function updateEntry(f: Flow, i: number): Entry {
-  const e: Entry = { family: f.family, orig: f.orig, reply: f.reply, status: (f.snat ? 0x188 : 0x8) | 0x6, id: i, timeout: 432000 };
+  const e: Entry = {
+    family: f.family,
+    orig: f.orig,
+    reply: f.reply,
+    status: (f.snat ? 0x188 : 0x8) | 0x6,
+    id: i,
+    timeout: 432000,
+  };
   if (f.orig.proto === 6) e.tcp = { state: 3 };
   return e;
 }
@@ -86,7 +104,9 @@ const flows = Array.from({ length: COUNT }, (_, i) => flow(i));
 const NEW = pack(flows.map(newEntry), 0x100);
 const UPD = pack(flows.map(updateEntry), 0x100);
 const scratch = Buffer.allocUnsafe(8192);
-const stored = flows.map((f, i) => scratch.toString('latin1', 0, encodeCtAttrs(scratch, 0, decodeConntrack(NEW.buf, NEW.offs[i], NEW.lens[i]), OPTS)));
+const stored = flows.map((f, i) =>
+  scratch.toString('latin1', 0, encodeCtAttrs(scratch, 0, decodeConntrack(NEW.buf, NEW.offs[i], NEW.lens[i]), OPTS)),
+);
 const slowFilter = makeFilter(RULES);
 const fastFilter = makeEventFilter(RULES);
 const t = new EventTranscoder(OPTS);
@@ -153,7 +173,8 @@ cases['NEW    general']!();
 const slowNew = attrs.slice();
 const slowKeys = keys.slice();
 cases['NEW    fast']!();
-for (let i = 0; i < COUNT; i++) if (attrs[i] !== slowNew[i] || keys[i] !== slowKeys[i]) throw new Error(`NEW mismatch at ${i}`);
+for (let i = 0; i < COUNT; i++)
+  if (attrs[i] !== slowNew[i] || keys[i] !== slowKeys[i]) throw new Error(`NEW mismatch at ${i}`);
 cases['UPDATE general (merge)']!();
 const slowUpd = attrs.slice();
 cases['UPDATE fast (merge)']!();
@@ -181,7 +202,11 @@ for (const [name, fn] of Object.entries(cases)) {
   runs.sort((a, b) => a.cpu - b.cpu);
   results[name] = runs[0];
   const per100k = (runs[0].cpu * 100000) / COUNT;
-  console.log(`${name.padEnd(24)} cpu ${per100k.toFixed(1).padStart(7)} ms/100k  wall ${((runs[0].wall * 100000) / COUNT).toFixed(1).padStart(7)} ms/100k  (median cpu ${((runs[Math.floor(REPS / 2)].cpu * 100000) / COUNT).toFixed(1)})`);
+  console.log(
+    `${name.padEnd(24)} cpu ${per100k.toFixed(1).padStart(7)} ms/100k  wall ${((runs[0].wall * 100000) / COUNT).toFixed(1).padStart(7)} ms/100k  (median cpu ${((runs[Math.floor(REPS / 2)].cpu * 100000) / COUNT).toFixed(1)})`,
+  );
 }
 const ratio = (a: string, b: string): string => (results[a]!.cpu / results[b]!.cpu).toFixed(1);
-console.log(`speed-up: NEW x${ratio('NEW    general', 'NEW    fast')}, UPDATE x${ratio('UPDATE general (merge)', 'UPDATE fast (merge)')}, filter-only x${ratio('decode+filter general', 'scan+filter fast')}`);
+console.log(
+  `speed-up: NEW x${ratio('NEW    general', 'NEW    fast')}, UPDATE x${ratio('UPDATE general (merge)', 'UPDATE fast (merge)')}, filter-only x${ratio('decode+filter general', 'scan+filter fast')}`,
+);

@@ -29,7 +29,9 @@ const { values } = parseArgs({
   strict: true,
 });
 if (values.help) {
-  process.stdout.write('usage: node dist/tools/bench/gen-entries.js [--count N] [--out PREFIX] [--ipv6-pct P] [--timeout S]\n');
+  process.stdout.write(
+    'usage: node dist/tools/bench/gen-entries.js [--count N] [--out PREFIX] [--ipv6-pct P] [--timeout S]\n',
+  );
   process.exit(0);
 }
 

@@ -41,7 +41,15 @@ if (values['netlink-buffer'] !== undefined) {
   if (!m) fail(`--netlink-buffer must be SIZE:MAXGROWTH in bytes, not '${values['netlink-buffer']}'`);
   netlinkBuffer = { size: Number(m[1]), maxGrowth: Number(m[2]) };
 }
-process.stdout.write(pairNodeConf({
-  addr, peer, ifname, ...stemFiles(stem),
-  hashSize: count('hash-size'), hashLimit: count('hash-limit'), netlinkBuffer, udp: values.udp,
-}));
+process.stdout.write(
+  pairNodeConf({
+    addr,
+    peer,
+    ifname,
+    ...stemFiles(stem),
+    hashSize: count('hash-size'),
+    hashLimit: count('hash-limit'),
+    netlinkBuffer,
+    udp: values.udp,
+  }),
+);

@@ -10,7 +10,13 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '../lib/repo.js';
 
 const { values: args } = parseArgs({
-  options: { from: { type: 'string' }, to: { type: 'string' }, port: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' } },
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    port: { type: 'string' },
+    count: { type: 'string' },
+    seed: { type: 'string' },
+  },
 });
 const from = args.from;
 const to = args.to;
@@ -23,15 +29,19 @@ if (!from || !to) {
 }
 // xorshift32: reproducible runs
 const rnd = () => {
-  seed ^= seed << 13; seed >>>= 0;
+  seed ^= seed << 13;
+  seed >>>= 0;
   seed ^= seed >>> 17;
-  seed ^= seed << 5; seed >>>= 0;
+  seed ^= seed << 5;
+  seed >>>= 0;
   return seed / 0x100000000;
 };
 const int = (n: number): number => Math.floor(rnd() * n);
 
 const golden = path.join(repoRoot(), 'test', 'golden');
-const seeds = fs.readdirSync(golden).filter((f) => /^sync-.*\.hex$/.test(f))
+const seeds = fs
+  .readdirSync(golden)
+  .filter((f) => /^sync-.*\.hex$/.test(f))
   .map((f) => Buffer.from(fs.readFileSync(path.join(golden, f), 'utf8').replace(/[^0-9a-f]/gi, ''), 'hex'))
   .filter((b) => b.length >= 8);
 
@@ -39,10 +49,22 @@ function mutate(b: Buffer): Buffer {
   const out = Buffer.from(b);
   const kind = int(8);
   if (kind === 0) return out.subarray(0, int(out.length + 1)); // truncate
-  if (kind === 1) { out.writeUInt16BE(int(65536), 2); return out; } // bogus length
-  if (kind === 2) { out[0] = int(256); return out; } // version/type
-  if (kind === 3) { out[1] = int(256); return out; } // flags
-  if (kind === 4 && out.length > 12) { out.writeUInt16BE(int(65536), 8 + 4 * int((out.length - 8) / 4) - 0 > out.length - 2 ? 8 : 8); return out; } // first TLV length
+  if (kind === 1) {
+    out.writeUInt16BE(int(65536), 2);
+    return out;
+  } // bogus length
+  if (kind === 2) {
+    out[0] = int(256);
+    return out;
+  } // version/type
+  if (kind === 3) {
+    out[1] = int(256);
+    return out;
+  } // flags
+  if (kind === 4 && out.length > 12) {
+    out.writeUInt16BE(int(65536), 8 + 4 * int((out.length - 8) / 4) - 0 > out.length - 2 ? 8 : 8);
+    return out;
+  } // first TLV length
   for (let i = 0, n = 1 + int(8); i < n; i++) out[int(out.length)] = int(256); // byte flips
   return out;
 }

@@ -18,7 +18,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
-import { decodeDatagram, encodeCt, encodeExp, WireEncodeError, type DecodeOptions, type SyncVisitor } from '../../src/sync/wire.js';
+import {
+  decodeDatagram,
+  encodeCt,
+  encodeExp,
+  WireEncodeError,
+  type DecodeOptions,
+  type SyncVisitor,
+} from '../../src/sync/wire.js';
 import type { Entry, Expect } from '../../src/conntrack/entry.js';
 import { repoRoot } from '../lib/repo.js';
 
@@ -34,12 +41,12 @@ const runs = Number(values.runs);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() ^ (process.pid << 8);
 const deadline = Date.now() + Number(values['max-seconds']) * 1000;
 
-
 const golden = path.join(ROOT, 'test/golden');
 const seeds: Buffer[] = [];
 for (const f of fs.readdirSync(golden)) {
   if (!f.startsWith('sync-') || !f.endsWith('.hex')) continue;
-  for (const line of fs.readFileSync(path.join(golden, f), 'utf8').trim().split('\n')) seeds.push(Buffer.from(line, 'hex'));
+  for (const line of fs.readFileSync(path.join(golden, f), 'utf8').trim().split('\n'))
+    seeds.push(Buffer.from(line, 'hex'));
 }
 if (seeds.length === 0) {
   console.error('fuzz-sync-wire: no test/golden/sync-*.hex (run tools/golden/capture-golden-sync.ts)');
@@ -56,7 +63,9 @@ const out2 = Buffer.alloc(1 << 16);
 type Decoded = { kind: 'ct'; obj: Entry } | { kind: 'exp'; obj: Expect };
 function encodeWith(buf: Buffer, type: number, flags: number, seq: number, d: Decoded): number {
   try {
-    return d.kind === 'ct' ? encodeCt(buf, 0, type, flags, seq, d.obj, { tcpWindowTracking: true }) : encodeExp(buf, 0, type, flags, seq, d.obj, {});
+    return d.kind === 'ct'
+      ? encodeCt(buf, 0, type, flags, seq, d.obj, { tcpWindowTracking: true })
+      : encodeExp(buf, 0, type, flags, seq, d.obj, {});
   } catch (err) {
     if (err instanceof WireEncodeError) return -1;
     throw err;
@@ -65,10 +74,18 @@ function encodeWith(buf: Buffer, type: number, flags: number, seq: number, d: De
 function decodeOne(buf: Buffer, end: number): Decoded {
   let again: Decoded | undefined;
   decodeDatagram(buf, end, {
-    ct: (_t, _f, _s, e) => { again = { kind: 'ct', obj: e }; },
-    exp: (_t, _f, _s, x) => { again = { kind: 'exp', obj: x }; },
-    control: () => { throw new Error('re-encoded message decoded as control'); },
-    malformed: (r) => { throw new Error(`re-encoded message rejected: ${r}`); },
+    ct: (_t, _f, _s, e) => {
+      again = { kind: 'ct', obj: e };
+    },
+    exp: (_t, _f, _s, x) => {
+      again = { kind: 'exp', obj: x };
+    },
+    control: () => {
+      throw new Error('re-encoded message decoded as control');
+    },
+    malformed: (r) => {
+      throw new Error(`re-encoded message rejected: ${r}`);
+    },
   });
   if (!again) throw new Error('re-encoded message not decoded');
   return again;
@@ -79,7 +96,8 @@ function reencode(d: Decoded, type: number, flags: number, seq: number): void {
   const end2 = encodeWith(out2, type, flags, seq, decodeOne(out1, end1));
   if (end2 < 0) throw new Error('a decoded re-encoding cannot be encoded');
   const end3 = encodeWith(out1, type, flags, seq, decodeOne(out2, end2));
-  if (end3 !== end2 || !out1.subarray(0, end3).equals(out2.subarray(0, end2))) throw new Error('encode/decode is not a fixed point after one round');
+  if (end3 !== end2 || !out1.subarray(0, end3).equals(out2.subarray(0, end2)))
+    throw new Error('encode/decode is not a fixed point after one round');
 }
 
 function check(b: Buffer, opts: DecodeOptions): void {
@@ -94,10 +112,13 @@ function check(b: Buffer, opts: DecodeOptions): void {
       calls++;
       if (x.family === 2 || x.family === 10) reencode({ kind: 'exp', obj: x }, t, f, s);
     },
-    control: () => { calls++; },
+    control: () => {
+      calls++;
+    },
     malformed: (r, off) => {
       calls++;
-      if (!(off > last && off < b.length)) throw new Error(`malformed offset ${off} (previous ${last}, length ${b.length})`);
+      if (!(off > last && off < b.length))
+        throw new Error(`malformed offset ${off} (previous ${last}, length ${b.length})`);
       last = off;
     },
   };
@@ -106,7 +127,11 @@ function check(b: Buffer, opts: DecodeOptions): void {
   if (calls > Math.floor(b.length / 8) + 1) throw new Error(`${calls} visitor calls for ${b.length} bytes`);
 }
 
-const mutation = fc.record({ k: fc.constantFrom('set', 'flip', 'cut', 'insert', 'len', 'dup'), at: fc.nat(), v: fc.integer({ min: 0, max: 0xffff }) });
+const mutation = fc.record({
+  k: fc.constantFrom('set', 'flip', 'cut', 'insert', 'len', 'dup'),
+  at: fc.nat(),
+  v: fc.integer({ min: 0, max: 0xffff }),
+});
 type Mutation = { k: 'set' | 'flip' | 'cut' | 'insert' | 'len' | 'dup'; at: number; v: number };
 function mutate(src: Buffer, ms: Mutation[]): Buffer {
   let b = Buffer.from(src);
@@ -114,17 +139,32 @@ function mutate(src: Buffer, ms: Mutation[]): Buffer {
     if (b.length === 0) break;
     const at = m.at % b.length;
     switch (m.k) {
-      case 'set': b[at] = m.v & 0xff; break;
-      case 'flip': b[at]! ^= 1 << (m.v & 7); break;
-      case 'cut': b = b.subarray(0, at); break;
-      case 'insert': b = Buffer.concat([b.subarray(0, at), Buffer.from([m.v & 0xff]), b.subarray(at)]); break;
-      case 'len': if (at + 1 < b.length) b.writeUInt16BE(m.v, at & ~1); break;
-      case 'dup': b = Buffer.concat([b, b.subarray(at)]); break;
+      case 'set':
+        b[at] = m.v & 0xff;
+        break;
+      case 'flip':
+        b[at]! ^= 1 << (m.v & 7);
+        break;
+      case 'cut':
+        b = b.subarray(0, at);
+        break;
+      case 'insert':
+        b = Buffer.concat([b.subarray(0, at), Buffer.from([m.v & 0xff]), b.subarray(at)]);
+        break;
+      case 'len':
+        if (at + 1 < b.length) b.writeUInt16BE(m.v, at & ~1);
+        break;
+      case 'dup':
+        b = Buffer.concat([b, b.subarray(at)]);
+        break;
     }
   }
   return b;
 }
-const opts = fc.record({ mode: fc.constantFrom('ftfw' as const, 'notrack' as const, 'alarm' as const), stream: fc.boolean() });
+const opts = fc.record({
+  mode: fc.constantFrom('ftfw' as const, 'notrack' as const, 'alarm' as const),
+  stream: fc.boolean(),
+});
 function framed(type: number, flags: number, attrs: [number, Uint8Array, number][]): Buffer {
   const parts = attrs.map(([id, d, lenDelta]) => {
     const a = Buffer.alloc((4 + d.length + 3) & ~3);
@@ -142,12 +182,28 @@ function framed(type: number, flags: number, attrs: [number, Uint8Array, number]
   return Buffer.concat([h, body]);
 }
 const input = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 8 })).map(([s, ms]) => mutate(s, ms)) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 8 }))
+      .map(([s, ms]) => mutate(s, ms)),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 4096 }).map((u) => Buffer.from(u)) },
   {
     weight: 3,
-    arbitrary: fc.tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom(0, 0, 0x20, 0x40, 0x60, 0x10, 0x08),
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.uint8Array({ maxLength: 48 }), fc.constantFrom(0, 0, 0, -1, 1, -4, 3)), { maxLength: 16 }))
+    arbitrary: fc
+      .tuple(
+        fc.integer({ min: 0, max: 15 }),
+        fc.constantFrom(0, 0, 0x20, 0x40, 0x60, 0x10, 0x08),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 40 }),
+            fc.uint8Array({ maxLength: 48 }),
+            fc.constantFrom(0, 0, 0, -1, 1, -4, 3),
+          ),
+          { maxLength: 16 },
+        ),
+      )
       .map(([t, f, a]) => framed(t, f, a)),
   },
 );
@@ -159,7 +215,10 @@ console.log(`fuzz-sync-wire: ${runs} cases, seed ${seed}, ${seeds.length} seed i
 try {
   for (let i = 0; done < runs && Date.now() < deadline; i++) {
     const n = Math.min(batch, runs - done);
-    fc.assert(fc.property(input, opts, (b, o) => check(b, o)), { numRuns: n, seed: seed + i, endOnFailure: false });
+    fc.assert(
+      fc.property(input, opts, (b, o) => check(b, o)),
+      { numRuns: n, seed: seed + i, endOnFailure: false },
+    );
     done += n;
     process.stdout.write(`  ${done} cases, ${Math.round((Date.now() - started) / 1000)} s\n`);
   }

@@ -33,10 +33,24 @@ import * as expect from '../../src/netlink/expect.js';
 import { forEachMessage, decodeError, isDone, isError } from '../../src/netlink/nlmsg.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import {
-  NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_DUMP, NLM_F_MULTI,
-  NFNL_SUBSYS_CTNETLINK, NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_CT_NEW, IPCTNL_MSG_EXP_NEW,
-  IPCTNL_MSG_EXP_GET, IPCTNL_MSG_EXP_DELETE, NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY,
-  AF_INET, AF_INET6, AF_UNSPEC, IPPROTO,
+  NLM_F_REQUEST,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_DUMP,
+  NLM_F_MULTI,
+  NFNL_SUBSYS_CTNETLINK,
+  NFNL_SUBSYS_CTNETLINK_EXP,
+  IPCTNL_MSG_CT_NEW,
+  IPCTNL_MSG_EXP_NEW,
+  IPCTNL_MSG_EXP_GET,
+  IPCTNL_MSG_EXP_DELETE,
+  NFNLGRP_CONNTRACK_EXP_NEW,
+  NFNLGRP_CONNTRACK_EXP_DESTROY,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  IPPROTO,
 } from '../../src/netlink/constants.js';
 import type { Entry, Expect, Tuple } from '../../src/conntrack/entry.js';
 import { repoRoot } from '../lib/repo.js';
@@ -83,7 +97,8 @@ function nsDelete(name: string): void {
 }
 
 async function parent(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('capture-golden-expect: must run as root (it creates a network namespace)');
+  if (process.getuid?.() !== 0)
+    throw new Error('capture-golden-expect: must run as root (it creates a network namespace)');
   const ns = `ctsync-expgold-${process.pid}-${randomBytes(4).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', ns], { stdio: 'inherit' });
   let deleted = false;
@@ -96,14 +111,18 @@ async function parent(): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       cleanup();
-      process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 })[sig]);
+      process.exit(128 + { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }[sig]);
     });
   }
   try {
     const code = await new Promise<number>((resolve, reject) => {
-      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--child', '--out', outDir], {
-        stdio: 'inherit',
-      });
+      const p = spawn(
+        'ip',
+        ['netns', 'exec', ns, process.execPath, fileURLToPath(import.meta.url), '--child', '--out', outDir],
+        {
+          stdio: 'inherit',
+        },
+      );
       const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
       p.on('error', reject);
       p.on('exit', (c, s) => {
@@ -123,11 +142,13 @@ async function parent(): Promise<void> {
 
 // eslint-disable-next-line max-lines-per-function
 async function child(): Promise<void> {
-
   // events are on by default only when someone listens (value 2); be explicit
   writeFileSync('/proc/sys/net/netfilter/nf_conntrack_events', '1\n');
 
-  const events = new NetlinkSocket({ groups: [NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY], rcvbuf: 1 << 20 });
+  const events = new NetlinkSocket({
+    groups: [NFNLGRP_CONNTRACK_EXP_NEW, NFNLGRP_CONNTRACK_EXP_DESTROY],
+    rcvbuf: 1 << 20,
+  });
   const ctl = new NetlinkSocket();
   const rx = Buffer.alloc(1 << 16);
   let seq = 1;
@@ -203,15 +224,18 @@ async function child(): Promise<void> {
   // A: FTP passive mode (client 192.0.2.10 -> server 198.51.100.20:21, data to port 50000)
   const mA = { src: '192.0.2.10', dst: '198.51.100.20', proto: TCP, sport: 40000, dport: 21 };
   const xA: Expect = {
-    family: AF_INET, master: mA,
+    family: AF_INET,
+    master: mA,
     tuple: { src: '192.0.2.10', dst: '198.51.100.20', proto: TCP, sport: 0, dport: 50000 },
     mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: TCP, sport: 0, dport: 0xffff },
-    helper: 'ftp', timeout: 300,
+    helper: 'ftp',
+    timeout: 300,
   };
   // B: IPv6, any host of the client's /64, flag INACTIVE; timeout changed after creation
   const mB = { src: '2001:db8::10', dst: '2001:db8:1::20', proto: TCP, sport: 40001, dport: 21 };
   const xB: Expect = {
-    family: AF_INET6, master: mB,
+    family: AF_INET6,
+    master: mB,
     tuple: { src: '2001:db8::10', dst: '2001:db8:1::20', proto: TCP, sport: 0, dport: 50001 },
     // partial tuples on purpose: the kernel reads only a mask's (and a NAT tuple's) source side
     mask: { src: 'ffff:ffff:ffff:ffff::', proto: TCP, sport: 0 } as Tuple,
@@ -221,11 +245,17 @@ async function child(): Promise<void> {
   // which the expectation NATs to the client 192.0.2.11:5000
   const mC = { src: '192.0.2.11', dst: '198.51.100.21', proto: TCP, sport: 40002, dport: 21 };
   const xC: Expect = {
-    family: AF_INET, master: mC, zone: 7,
+    family: AF_INET,
+    master: mC,
+    zone: 7,
     tuple: { src: '198.51.100.21', dst: '203.0.113.5', proto: TCP, sport: 0, dport: 6000 },
     mask: { src: '255.255.255.255', proto: TCP, sport: 0 } as Tuple,
-    flags: 1, class: 0, helper: 'ftp', natDir: 1,
-    natTuple: { src: '192.0.2.11', proto: TCP, sport: 5000 } as Tuple, fn: 'nat-follow-master',
+    flags: 1,
+    class: 0,
+    helper: 'ftp',
+    natDir: 1,
+    natTuple: { src: '192.0.2.11', proto: TCP, sport: 5000 } as Tuple,
+    fn: 'nat-follow-master',
   };
 
   master(AF_INET, mA);
@@ -242,10 +272,15 @@ async function child(): Promise<void> {
 
   // every one is visible to conntrack(8) (which lists one family at a time, IPv4 by default)
   const listExpect = () =>
-    ['ipv4', 'ipv6'].map((f) => execFileSync('conntrack', ['-L', 'expect', '-f', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).join('');
+    ['ipv4', 'ipv6']
+      .map((f) =>
+        execFileSync('conntrack', ['-L', 'expect', '-f', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+      )
+      .join('');
   const listed = listExpect();
   for (const port of [50000, 50001, 6000]) {
-    if (!listed.includes(`dport=${port} `)) throw new Error(`conntrack -L expect does not show dport=${port}:\n${listed}`);
+    if (!listed.includes(`dport=${port} `))
+      throw new Error(`conntrack -L expect does not show dport=${port}:\n${listed}`);
   }
 
   const dump = request(expGet, NLM_F_REQUEST | NLM_F_DUMP, AF_UNSPEC, () => {}, 'expectation dump');
@@ -273,16 +308,32 @@ async function child(): Promise<void> {
   const dumpKind = 'dump reply to EXP_GET ((2<<8)|1) NLM_F_REQUEST|NLM_F_DUMP';
   const files: Record<string, [Buffer, Record<string, unknown>]> = {
     'exp-dump-ipv4': [dumpA, { kind: dumpKind, master: masterOf(mA), created: xA }],
-    'exp-dump-ipv6': [dumpB, {
-      kind: dumpKind, master: masterOf(mB), created: xB,
-      updated: 'EXP_NEW NLM_F_REQUEST|NLM_F_ACK (no EXCL) with CTA_EXPECT_TIMEOUT 120',
-    }],
+    'exp-dump-ipv6': [
+      dumpB,
+      {
+        kind: dumpKind,
+        master: masterOf(mB),
+        created: xB,
+        updated: 'EXP_NEW NLM_F_REQUEST|NLM_F_ACK (no EXCL) with CTA_EXPECT_TIMEOUT 120',
+      },
+    ],
     'exp-dump-nat': [dumpC, { kind: dumpKind, master: masterOf(mC, 7), created: xC }],
-    'exp-event-new': [evNew, { kind: 'event (groups EXP_NEW, EXP_DESTROY) on creating exp-dump-ipv4\'s expectation', master: masterOf(mA), created: xA }],
-    'exp-event-destroy': [evDestroy, {
-      kind: 'event (groups EXP_NEW, EXP_DESTROY) on deleting it', master: masterOf(mA),
-      deleted: 'EXP_DELETE NLM_F_REQUEST|NLM_F_ACK with writeExpectIdentity (CTA_EXPECT_TUPLE)',
-    }],
+    'exp-event-new': [
+      evNew,
+      {
+        kind: "event (groups EXP_NEW, EXP_DESTROY) on creating exp-dump-ipv4's expectation",
+        master: masterOf(mA),
+        created: xA,
+      },
+    ],
+    'exp-event-destroy': [
+      evDestroy,
+      {
+        kind: 'event (groups EXP_NEW, EXP_DESTROY) on deleting it',
+        master: masterOf(mA),
+        deleted: 'EXP_DELETE NLM_F_REQUEST|NLM_F_ACK with writeExpectIdentity (CTA_EXPECT_TUPLE)',
+      },
+    ],
   };
   for (const [name, [buf, meta]] of Object.entries(files)) {
     writeFileSync(path.join(outDir, `${name}.hex`), buf.toString('hex') + '\n');

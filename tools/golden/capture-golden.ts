@@ -40,7 +40,10 @@ const OUT_ENV = 'CTSYNC_GOLDEN_OUT';
 // ---------------------------------------------------------------------------------------------
 if (!process.env[INNER_ENV]) {
   const { values } = parseArgs({
-    options: { out: { type: 'string', default: path.join(ROOT, 'test/golden') }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      out: { type: 'string', default: path.join(ROOT, 'test/golden') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     strict: true,
   });
   if (values.help) {
@@ -73,7 +76,12 @@ if (!process.env[INNER_ENV]) {
     const hostNetns = fs.readlinkSync('/proc/self/ns/net');
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, SCRIPT], {
       stdio: 'inherit',
-      env: { ...process.env, [INNER_ENV]: ns, [OUT_ENV]: path.resolve(values.out), CTSYNC_GOLDEN_HOST_NETNS: hostNetns },
+      env: {
+        ...process.env,
+        [INNER_ENV]: ns,
+        [OUT_ENV]: path.resolve(values.out),
+        CTSYNC_GOLDEN_HOST_NETNS: hostNetns,
+      },
     });
     status = r.status ?? 1;
     if (r.error) console.error(`capture-golden: ${r.error.message}`);
@@ -129,7 +137,10 @@ function writeGolden(name: string, msg: Buffer, meta: Record<string, unknown>): 
 function flushGolden(): void {
   for (const { name, msg, meta } of pending) {
     fs.writeFileSync(path.join(OUT, `${name}.hex`), msg.toString('hex') + '\n');
-    fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify({ name, kernel: KERNEL, tool: CONNTRACK_VERSION, ...meta }, null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(OUT, `${name}.json`),
+      JSON.stringify({ name, kernel: KERNEL, tool: CONNTRACK_VERSION, ...meta }, null, 2) + '\n',
+    );
     console.log(`  wrote ${path.join(OUT, `${name}.hex`)} (${msg.length} bytes)`);
   }
 }
@@ -164,7 +175,10 @@ const events = new NetlinkSocket({ groups: [1, 2, 3], rcvbuf: 4 << 20 });
 let seq = 1000;
 
 /** CT_NEW through our own encoder (for what conntrack(8) cannot express); returns errno (0 = ok). */
-function ctnetlinkCreate(entry: Entry, flags = F_REQUEST | F_ACK | F_CREATE | F_EXCL): { errno: number; reply: Buffer } {
+function ctnetlinkCreate(
+  entry: Entry,
+  flags = F_REQUEST | F_ACK | F_CREATE | F_EXCL,
+): { errno: number; reply: Buffer } {
   const w = new NlWriter();
   const s = ++seq;
   w.beginNf(CT_NEW, flags, s, entry.family);
@@ -195,23 +209,174 @@ const cliEntries = [
   {
     name: 'tcp-established-mark-zone',
     // conntrack 1.4.7 quirk: -u must come before -m
-    args: ['-p', 'tcp', '-s', '192.0.2.1', '-d', '198.51.100.1', '--sport', '40001', '--dport', '443', '--state', 'ESTABLISHED', '-u', 'ASSURED', '-m', '42', '-w', '5', '-t', '3600'],
+    args: [
+      '-p',
+      'tcp',
+      '-s',
+      '192.0.2.1',
+      '-d',
+      '198.51.100.1',
+      '--sport',
+      '40001',
+      '--dport',
+      '443',
+      '--state',
+      'ESTABLISHED',
+      '-u',
+      'ASSURED',
+      '-m',
+      '42',
+      '-w',
+      '5',
+      '-t',
+      '3600',
+    ],
   },
-  { name: 'udp', args: ['-p', 'udp', '-s', '192.0.2.2', '-d', '198.51.100.2', '--sport', '5353', '--dport', '53', '-u', 'SEEN_REPLY', '-t', '30'] },
-  { name: 'icmp', args: ['-p', 'icmp', '-s', '192.0.2.3', '-d', '198.51.100.3', '--icmp-type', '8', '--icmp-code', '0', '--icmp-id', '1234', '-t', '30'] },
-  { name: 'tcp6', args: ['-p', 'tcp', '-s', '2001:db8::4', '-d', '2001:db8:1::4', '--sport', '40004', '--dport', '80', '--state', 'ESTABLISHED', '-t', '3600'] },
-  { name: 'icmpv6', args: ['-p', 'icmpv6', '-s', '2001:db8::5', '-d', '2001:db8:1::5', '--icmpv6-type', '128', '--icmpv6-code', '0', '--icmpv6-id', '77', '-t', '30'] },
-  { name: 'gre', args: ['-p', 'gre', '-s', '192.0.2.7', '-d', '198.51.100.7', '--srckey', '0x1', '--dstkey', '0x2', '-t', '30'] },
-  { name: 'udplite', args: ['-p', 'udplite', '-s', '192.0.2.8', '-d', '198.51.100.8', '--sport', '1000', '--dport', '2000', '-t', '30'] },
+  {
+    name: 'udp',
+    args: [
+      '-p',
+      'udp',
+      '-s',
+      '192.0.2.2',
+      '-d',
+      '198.51.100.2',
+      '--sport',
+      '5353',
+      '--dport',
+      '53',
+      '-u',
+      'SEEN_REPLY',
+      '-t',
+      '30',
+    ],
+  },
+  {
+    name: 'icmp',
+    args: [
+      '-p',
+      'icmp',
+      '-s',
+      '192.0.2.3',
+      '-d',
+      '198.51.100.3',
+      '--icmp-type',
+      '8',
+      '--icmp-code',
+      '0',
+      '--icmp-id',
+      '1234',
+      '-t',
+      '30',
+    ],
+  },
+  {
+    name: 'tcp6',
+    args: [
+      '-p',
+      'tcp',
+      '-s',
+      '2001:db8::4',
+      '-d',
+      '2001:db8:1::4',
+      '--sport',
+      '40004',
+      '--dport',
+      '80',
+      '--state',
+      'ESTABLISHED',
+      '-t',
+      '3600',
+    ],
+  },
+  {
+    name: 'icmpv6',
+    args: [
+      '-p',
+      'icmpv6',
+      '-s',
+      '2001:db8::5',
+      '-d',
+      '2001:db8:1::5',
+      '--icmpv6-type',
+      '128',
+      '--icmpv6-code',
+      '0',
+      '--icmpv6-id',
+      '77',
+      '-t',
+      '30',
+    ],
+  },
+  {
+    name: 'gre',
+    args: ['-p', 'gre', '-s', '192.0.2.7', '-d', '198.51.100.7', '--srckey', '0x1', '--dstkey', '0x2', '-t', '30'],
+  },
+  {
+    name: 'udplite',
+    args: ['-p', 'udplite', '-s', '192.0.2.8', '-d', '198.51.100.8', '--sport', '1000', '--dport', '2000', '-t', '30'],
+  },
   {
     name: 'snat',
-    args: ['-p', 'tcp', '-s', '192.0.2.9', '-d', '198.51.100.9', '--sport', '40009', '--dport', '22', '--state', 'ESTABLISHED', '-t', '3600', '--src-nat', '203.0.113.9'],
+    args: [
+      '-p',
+      'tcp',
+      '-s',
+      '192.0.2.9',
+      '-d',
+      '198.51.100.9',
+      '--sport',
+      '40009',
+      '--dport',
+      '22',
+      '--state',
+      'ESTABLISHED',
+      '-t',
+      '3600',
+      '--src-nat',
+      '203.0.113.9',
+    ],
   },
   {
     name: 'dnat',
-    args: ['-p', 'tcp', '-s', '192.0.2.10', '-d', '203.0.113.10', '--sport', '40010', '--dport', '80', '--state', 'ESTABLISHED', '-t', '3600', '--dst-nat', '198.51.100.10:8080'],
+    args: [
+      '-p',
+      'tcp',
+      '-s',
+      '192.0.2.10',
+      '-d',
+      '203.0.113.10',
+      '--sport',
+      '40010',
+      '--dport',
+      '80',
+      '--state',
+      'ESTABLISHED',
+      '-t',
+      '3600',
+      '--dst-nat',
+      '198.51.100.10:8080',
+    ],
   },
-  { name: 'udp-orig-zone', args: ['-p', 'udp', '-s', '192.0.2.11', '-d', '198.51.100.11', '--sport', '1111', '--dport', '2222', '--orig-zone', '3', '-t', '30'] },
+  {
+    name: 'udp-orig-zone',
+    args: [
+      '-p',
+      'udp',
+      '-s',
+      '192.0.2.11',
+      '-d',
+      '198.51.100.11',
+      '--sport',
+      '1111',
+      '--dport',
+      '2222',
+      '--orig-zone',
+      '3',
+      '-t',
+      '30',
+    ],
+  },
 ];
 
 const helperEntry: Entry = {
@@ -280,7 +445,11 @@ function enableLabels(): string | undefined {
   // a rule that only matches a label is enough to make the kernel allocate label space
   const tries: [string, string[], string?][] = [
     ['iptables', ['-t', 'mangle', '-A', 'PREROUTING', '-m', 'connlabel', '--label', '127']],
-    ['nft', ['-f', '-'], 'table ip golden {\n chain c {\n  type filter hook prerouting priority 0\n  ct label 127\n }\n}\n'],
+    [
+      'nft',
+      ['-f', '-'],
+      'table ip golden {\n chain c {\n  type filter hook prerouting priority 0\n  ct label 127\n }\n}\n',
+    ],
   ];
   for (const [bin, args, input] of tries) {
     const r = spawnSync(bin, args, { input, encoding: 'utf8' });
@@ -315,10 +484,11 @@ async function makeTraffic(): Promise<void> {
   }
   const dgram = await import('node:dgram');
   const net = await import('node:net');
-  const once = (emitter: import('node:events').EventEmitter, ev: string): Promise<unknown> => new Promise((resolve, reject) => {
-    emitter.once(ev, resolve);
-    emitter.once('error', reject);
-  });
+  const once = (emitter: import('node:events').EventEmitter, ev: string): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      emitter.once(ev, resolve);
+      emitter.once('error', reject);
+    });
   // UDP: two datagrams out (10 and 20 bytes of payload), one back (30 bytes)
   const server = dgram.createSocket('udp4');
   const client = dgram.createSocket('udp4');
@@ -347,8 +517,20 @@ async function makeTraffic(): Promise<void> {
   await once(tcpClient, 'data');
   await new Promise((r) => setTimeout(r, 100));
   const how = 'packets on the namespace loopback: ';
-  inserted.set('192.0.2.100', { name: 'udp-traffic', meta: { inserted: how + 'UDP 192.0.2.100:40100 -> 198.51.100.100:5300, 2 datagrams (10 and 20 bytes payload) out, 1 (30 bytes) back' } });
-  inserted.set('192.0.2.101', { name: 'tcp-traffic', meta: { inserted: how + 'TCP 192.0.2.101:40101 -> 198.51.100.101:8080, handshake, "hello" out, "world!" back, left open' } });
+  inserted.set('192.0.2.100', {
+    name: 'udp-traffic',
+    meta: {
+      inserted:
+        how +
+        'UDP 192.0.2.100:40100 -> 198.51.100.100:5300, 2 datagrams (10 and 20 bytes payload) out, 1 (30 bytes) back',
+    },
+  });
+  inserted.set('192.0.2.101', {
+    name: 'tcp-traffic',
+    meta: {
+      inserted: how + 'TCP 192.0.2.101:40101 -> 198.51.100.101:8080, handshake, "hello" out, "world!" back, left open',
+    },
+  });
 }
 try {
   await makeTraffic();
@@ -379,7 +561,10 @@ for (const { name, entry, needsLabels } of apiEntries) {
     console.warn(`  skip ${name}: CT_NEW refused with errno ${errno}`);
     continue;
   }
-  const meta: Record<string, unknown> = { inserted: 'CT_NEW via writeCreateAttrs (src/netlink/ctnetlink.ts) of the entry below', entry };
+  const meta: Record<string, unknown> = {
+    inserted: 'CT_NEW via writeCreateAttrs (src/netlink/ctnetlink.ts) of the entry below',
+    entry,
+  };
   if (needsLabels) meta.labelsEnabledBy = labelRule;
   inserted.set(entry.orig.src, { name, meta });
 }
@@ -414,7 +599,19 @@ for (const s of trafficSockets) (s.destroy ?? s.close)?.call(s);
   receive(events, 300); // drop the events of the entries above
   // a DESTROY with real counters and a stop timestamp: the UDP traffic entry
   if (inserted.has('192.0.2.100')) {
-    const args = ['-D', '-p', 'udp', '-s', '192.0.2.100', '-d', '198.51.100.100', '--sport', '40100', '--dport', '5300'];
+    const args = [
+      '-D',
+      '-p',
+      'udp',
+      '-s',
+      '192.0.2.100',
+      '-d',
+      '198.51.100.100',
+      '--sport',
+      '40100',
+      '--dport',
+      '5300',
+    ];
     const r = conntrack(args);
     const got = r.status === 0 ? eventsFor('192.0.2.100').filter((x) => x.h.type === CT_DELETE) : [];
     if (got.length) {
@@ -427,7 +624,11 @@ for (const s of trafficSockets) (s.destroy ?? s.close)?.call(s);
   const src = '192.0.2.20';
   const base = ['-p', 'tcp', '-s', src, '-d', '198.51.100.20', '--sport', '40020', '--dport', '8443'];
   const steps = [
-    { name: 'ct-event-new', type: CT_NEW, args: ['-I', ...base, '--state', 'ESTABLISHED', '-u', 'ASSURED', '-m', '1', '-t', '3600'] },
+    {
+      name: 'ct-event-new',
+      type: CT_NEW,
+      args: ['-I', ...base, '--state', 'ESTABLISHED', '-u', 'ASSURED', '-m', '1', '-t', '3600'],
+    },
     { name: 'ct-event-update', type: CT_NEW, args: ['-U', ...base, '-m', '7'] },
     { name: 'ct-event-destroy', type: CT_DELETE, args: ['-D', ...base] },
   ];

@@ -59,7 +59,11 @@ export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles
     ctsyncLog: f(`ctsync-${gw.name}.log`),
     ctsyncLock: f(`ctsync-${gw.name}.lock`),
     keepalivedConf: f(`keepalived-${gw.name}.conf`),
-    pidFiles: { main: f(`keepalived-${gw.name}.pid`), vrrp: f(`keepalived-${gw.name}.vrrp.pid`), checkers: f(`keepalived-${gw.name}.checkers.pid`) },
+    pidFiles: {
+      main: f(`keepalived-${gw.name}.pid`),
+      vrrp: f(`keepalived-${gw.name}.vrrp.pid`),
+      checkers: f(`keepalived-${gw.name}.checkers.pid`),
+    },
     notifyScript: f(`notify-${gw.name}.sh`),
     notifyLog: f(`notify-${gw.name}.log`),
     notifyLock: f(`notify-${gw.name}.serial`),
@@ -122,7 +126,17 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
     sync: {
       mode: 'ftfw',
       startupResync: true,
-      channels: [{ kind: 'udp', default: true, ipv4Address: gw.syncAddr, destination: gw.peerSyncAddr, port: ADDR.syncPort, interface: gw.syncIf, checksum: true }],
+      channels: [
+        {
+          kind: 'udp',
+          default: true,
+          ipv4Address: gw.syncAddr,
+          destination: gw.peerSyncAddr,
+          port: ADDR.syncPort,
+          interface: gw.syncIf,
+          checksum: true,
+        },
+      ],
     },
     general: {
       hashSize: 32768,
@@ -134,7 +148,11 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
       netlinkBufferSize: 16777216,
       netlinkBufferSizeMaxGrowth: 134217728,
       netlinkOverrunResync: 1,
-      filter: { from: 'userspace', protocol: { mode: 'accept', protocols: ['tcp', 'udp', 'icmp'] }, address: { mode: 'ignore', ipv4: ownAddresses(gw) } },
+      filter: {
+        from: 'userspace',
+        protocol: { mode: 'accept', protocols: ['tcp', 'udp', 'icmp'] },
+        address: { mode: 'ignore', ipv4: ownAddresses(gw) },
+      },
     },
     ha: nativeHaSection(files),
   };
@@ -142,12 +160,13 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
 }
 
 export function keepalivedConf(gw: Gateway, files: GatewayFiles, o: ConfigOptions): string {
-  const notify = o.ha === 'script'
-    ? `\tnotify_master "${files.notifyScript} primary"
+  const notify =
+    o.ha === 'script'
+      ? `\tnotify_master "${files.notifyScript} primary"
 \tnotify_backup "${files.notifyScript} backup"
 \tnotify_fault "${files.notifyScript} fault"
 `
-    : '';
+      : '';
   const instance = (name: string, ifName: string, vrid: number, vip: string): string => `vrrp_instance ${name} {
 \t# both gateways start as BACKUP: the higher priority (gwA) becomes MASTER, and when it comes
 \t# back after a failure it takes over again (preempt) only after preempt_delay, which gives its
@@ -262,7 +281,10 @@ exit 0
 
 export function writeGatewayFiles(gw: Gateway, o: ConfigOptions): GatewayFiles {
   const files = gatewayFiles(o.dir, gw, o.ha);
-  fs.writeFileSync(files.ctsyncConf, o.ha === 'native' ? ctsyncJsonConf(gw, files, o) : ctsyncConntrackdConf(gw, files, o));
+  fs.writeFileSync(
+    files.ctsyncConf,
+    o.ha === 'native' ? ctsyncJsonConf(gw, files, o) : ctsyncConntrackdConf(gw, files, o),
+  );
   fs.writeFileSync(files.keepalivedConf, keepalivedConf(gw, files, o));
   if (o.ha === 'script') fs.writeFileSync(files.notifyScript, notifyScript(gw, files, o), { mode: 0o755 });
   return files;

@@ -14,7 +14,16 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ctsyncBin, type Netns } from '../lib/netns.js';
 import { controlRequest } from '../../src/control/client.js';
-import { ADDR, buildTopology, destroyTopology, firewallCounters, setLinks, type Gateway, type GwName, type Topology } from './topology.js';
+import {
+  ADDR,
+  buildTopology,
+  destroyTopology,
+  firewallCounters,
+  setLinks,
+  type Gateway,
+  type GwName,
+  type Topology,
+} from './topology.js';
 import { writeGatewayFiles, type GatewayFiles, type HaMode } from './configs.js';
 import type { ClientEvent, ConnReport, ServerEvent, UdpReport } from './traffic.js';
 
@@ -185,17 +194,37 @@ export class Lab {
   async setup(): Promise<void> {
     const o = this.o;
     if (o.ha === 'native' && !fs.existsSync(path.join(path.dirname(ctsyncBin()), '..', 'ha'))) {
-      throw new Error("--ha native needs ctsync's own keepalived integration (src/ha), which is not built yet: use --ha script");
+      throw new Error(
+        "--ha native needs ctsync's own keepalived integration (src/ha), which is not built yet: use --ha script",
+      );
     }
-    this.say('lab', `building the topology (${o.sync ? 'with ctsync' : 'CONTROL: no conntrack sync'}); files and logs in ${this.dir}`);
+    this.say(
+      'lab',
+      `building the topology (${o.sync ? 'with ctsync' : 'CONTROL: no conntrack sync'}); files and logs in ${this.dir}`,
+    );
     this.topo = await buildTopology(o.prefix);
     const hashLimit = Math.max(262144, 2 ** Math.ceil(Math.log2(o.flows * 2 + 1024)));
     for (const gw of [this.topo.gwA, this.topo.gwB]) {
       const files = writeGatewayFiles(gw, {
-        dir: this.dir, ha: o.ha, sync: o.sync, advertInt: o.advertInt, preemptDelay: o.preemptDelay, hashLimit,
-        node: process.execPath, ctsyncMain: ctsyncBin(),
+        dir: this.dir,
+        ha: o.ha,
+        sync: o.sync,
+        advertInt: o.advertInt,
+        preemptDelay: o.preemptDelay,
+        hashLimit,
+        node: process.execPath,
+        ctsyncMain: ctsyncBin(),
       });
-      this.gws[gw.name] = { gw, files, roles: {}, roleChanges: [], notify: [], notifyOffset: 0, commits: [], haLines: [] };
+      this.gws[gw.name] = {
+        gw,
+        files,
+        roles: {},
+        roleChanges: [],
+        notify: [],
+        notifyOffset: 0,
+        commits: [],
+        haLines: [],
+      };
     }
   }
 
@@ -230,7 +259,16 @@ export class Lab {
   }
 
   private startServer(): void {
-    this.server = this.topo.server.spawn(process.execPath, [TRAFFIC, 'server', '--addr', ADDR.server, '--tcp-port', String(ADDR.tcpPort), '--udp-port', String(ADDR.udpPort)]);
+    this.server = this.topo.server.spawn(process.execPath, [
+      TRAFFIC,
+      'server',
+      '--addr',
+      ADDR.server,
+      '--tcp-port',
+      String(ADDR.tcpPort),
+      '--udp-port',
+      String(ADDR.udpPort),
+    ]);
     lines(this.server.stdout, (l) => {
       this.log('traffic-server.log', l);
       let ev: ServerEvent;
@@ -262,7 +300,14 @@ export class Lab {
       // native mode: the daemon commits by itself; its log line carries the numbers
       const c = /committed (\d+) entries \((\d+) replaced\), (\d+) failed, in ([\d.]+) s/.exec(msg);
       if (c && this.o.ha === 'native') {
-        g.commits.push({ gw: name, at: Date.now(), committed: Number(c[1]), replaced: Number(c[2]), failed: Number(c[3]), seconds: Number(c[4]) });
+        g.commits.push({
+          gw: name,
+          at: Date.now(),
+          committed: Number(c[1]),
+          replaced: Number(c[2]),
+          failed: Number(c[3]),
+          seconds: Number(c[4]),
+        });
       }
     };
     lines(g.ctsync.stdout, onLine);
@@ -271,7 +316,10 @@ export class Lab {
       if (g.ctsync.exitCode !== null) break;
       try {
         await controlRequest(g.files.ctsyncSock, { cmd: 'stats', args: { section: 'general' } });
-        this.say(name, `ctsync running (sync link ${g.gw.syncAddr} -> ${g.gw.peerSyncAddr}, control socket ${g.files.ctsyncSock})`);
+        this.say(
+          name,
+          `ctsync running (sync link ${g.gw.syncAddr} -> ${g.gw.peerSyncAddr}, control socket ${g.files.ctsyncSock})`,
+        );
         return;
       } catch {
         await sleep(50);
@@ -285,10 +333,25 @@ export class Lab {
     g.roles = {};
     g.roleChanges.push({ t: Date.now(), role: 'starting' });
     const p = g.files.pidFiles;
-    const sub = g.gw.ns.spawn('keepalived', ['-n', '-l', '-D', '-G', '-P', '-f', g.files.keepalivedConf, '-p', p.main, '-r', p.vrrp, '-c', p.checkers]);
+    const sub = g.gw.ns.spawn('keepalived', [
+      '-n',
+      '-l',
+      '-D',
+      '-G',
+      '-P',
+      '-f',
+      g.files.keepalivedConf,
+      '-p',
+      p.main,
+      '-r',
+      p.vrrp,
+      '-c',
+      p.checkers,
+    ]);
     g.keepalived = sub;
     this.say(name, `keepalived started (priority ${g.gw.priority}, advert_int ${this.o.advertInt} s)`);
-    const interesting = /Entering|priority 0 advert|advertisement timeout|Stopping|Stopped Keepalived|preempt delay|link (down|up)| is (down|up)|Interface .* (down|up)|WARNING|error/i;
+    const interesting =
+      /Entering|priority 0 advert|advertisement timeout|Stopping|Stopped Keepalived|preempt delay|link (down|up)| is (down|up)|Interface .* (down|up)|WARNING|error/i;
     const onLine = (l: string): void => {
       this.log(`keepalived-${name}.log`, l);
       const msg = l.replace(/^\w{3} \w{3} +\d+ [\d:]+ \d{4}: /, '');
@@ -300,7 +363,10 @@ export class Lab {
         const role = this.role(name);
         if (['MASTER', 'BACKUP', 'FAULT'].includes(role) && g.roleChanges.at(-1)?.role !== role) {
           g.roleChanges.push({ t: Date.now(), role });
-          this.say(name, `is now ${role} (both VIPs${role === 'MASTER' ? ` ${ADDR.vipClient} and ${ADDR.vipServer} here` : ' elsewhere'})`);
+          this.say(
+            name,
+            `is now ${role} (both VIPs${role === 'MASTER' ? ` ${ADDR.vipClient} and ${ADDR.vipServer} here` : ' elsewhere'})`,
+          );
         }
       }
     };
@@ -324,9 +390,28 @@ export class Lab {
     }
   }
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private startClient(): Promise<void> {
-    const args = [TRAFFIC, 'client', '--server', ADDR.server, '--bind', ADDR.client, '--connections', String(this.o.connections),
-      '--tcp-port', String(ADDR.tcpPort), '--udp-port', String(ADDR.udpPort), '--interval', '50', '--gap', String(GAP_MS), '--stall', String(this.o.stallMs)];
+    const args = [
+      TRAFFIC,
+      'client',
+      '--server',
+      ADDR.server,
+      '--bind',
+      ADDR.client,
+      '--connections',
+      String(this.o.connections),
+      '--tcp-port',
+      String(ADDR.tcpPort),
+      '--udp-port',
+      String(ADDR.udpPort),
+      '--interval',
+      '50',
+      '--gap',
+      String(GAP_MS),
+      '--stall',
+      String(this.o.stallMs),
+    ];
     this.client = this.topo.client.spawn(process.execPath, args, { stdin: 'pipe' });
     let connected = 0;
     lines(this.client.stdout, (l) => {
@@ -340,10 +425,18 @@ export class Lab {
       switch (ev.ev) {
         case 'connected':
           connected++;
-          this.say('client', `TCP #${ev.conn} connected from ${ev.local} to ${ADDR.server}:${ADDR.tcpPort} (via VIP ${ADDR.vipClient})`, ev.t);
+          this.say(
+            'client',
+            `TCP #${ev.conn} connected from ${ev.local} to ${ADDR.server}:${ADDR.tcpPort} (via VIP ${ADDR.vipClient})`,
+            ev.t,
+          );
           break;
         case 'gap':
-          this.say('client', `${ev.conn === 'udp' ? 'UDP flow' : `TCP #${ev.conn}`}: data flows again after ${ev.ms} ms of silence`, ev.t);
+          this.say(
+            'client',
+            `${ev.conn === 'udp' ? 'UDP flow' : `TCP #${ev.conn}`}: data flows again after ${ev.ms} ms of silence`,
+            ev.t,
+          );
           break;
         case 'lost':
           this.say('client', `TCP #${ev.conn}: LOST (${ev.reason}; last byte ${ev.t - ev.lastRx} ms before)`, ev.t);
@@ -362,7 +455,11 @@ export class Lab {
     });
     lines(this.client.stderr, (l) => this.log('traffic-client.jsonl', `stderr: ${l}`));
     return this.waitFor(
-      () => this.clientFatal === undefined && connected === this.o.connections && !!this.clientStatus?.conns.every((c) => c.rx > 0) && (this.clientStatus?.udp.rx ?? 0) > 0,
+      () =>
+        this.clientFatal === undefined &&
+        connected === this.o.connections &&
+        !!this.clientStatus?.conns.every((c) => c.rx > 0) &&
+        (this.clientStatus?.udp.rx ?? 0) > 0,
       10_000,
       'the client connections to carry data',
       () => this.clientFatal,
@@ -388,7 +485,9 @@ export class Lab {
     for (const g of Object.values(this.gws)) {
       if (this.o.sync && g.ctsync && g.ctsync.exitCode === null) {
         try {
-          const r = (await controlRequest(g.files.ctsyncSock, { cmd: 'stats', args: { section: 'general' } })) as { counters: { internal: { active: number }; external: { active: number } } };
+          const r = (await controlRequest(g.files.ctsyncSock, { cmd: 'stats', args: { section: 'general' } })) as {
+            counters: { internal: { active: number }; external: { active: number } };
+          };
           g.counters = { internal: r.counters.internal.active, external: r.counters.external.active };
         } catch {
           g.counters = undefined;
@@ -397,6 +496,7 @@ export class Lab {
     }
   }
 
+  // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private readNotify(g: GwState): void {
     let text: string;
     try {
@@ -419,7 +519,14 @@ export class Lab {
     for (const l of text.split('\n')) {
       if (!l) continue;
       const [t, state, step, rc, ms, ...rest] = l.split('\t');
-      const s: NotifyStep = { t: Number(t), state: state!, step: step!, rc: Number(rc), ms: Number(ms), out: rest.join('\t') };
+      const s: NotifyStep = {
+        t: Number(t),
+        state: state!,
+        step: step!,
+        rc: Number(rc),
+        ms: Number(ms),
+        out: rest.join('\t'),
+      };
       g.notify.push(s);
       const name = g.gw.name;
       if (s.step === 'begin') {
@@ -430,7 +537,10 @@ export class Lab {
         this.say(name, `notify ${s.state}: done${s.out ? ` (${s.out})` : ''}`, s.t);
         continue;
       }
-      const flag = { commit: '-c', flush: '-f', resync: '-R', bulk: '-B', probe: '-s', start: '-d', purge: '-t', request: '-n' }[s.step] ?? s.step;
+      const flag =
+        { commit: '-c', flush: '-f', resync: '-R', bulk: '-B', probe: '-s', start: '-d', purge: '-t', request: '-n' }[
+          s.step
+        ] ?? s.step;
       let detail = s.out;
       if (s.step === 'commit') {
         // {"committed":N,"replaced":N,"failed":[{reason,entry}...],"seconds":S}, possibly cut short
@@ -440,7 +550,15 @@ export class Lab {
         };
         const committed = num('committed');
         if (committed !== undefined) {
-          const c: Commit = { gw: name, at: s.t + s.ms, committed, replaced: num('replaced') ?? 0, failed: 0, seconds: num('seconds') ?? NaN, wallMs: s.ms };
+          const c: Commit = {
+            gw: name,
+            at: s.t + s.ms,
+            committed,
+            replaced: num('replaced') ?? 0,
+            failed: 0,
+            seconds: num('seconds') ?? NaN,
+            wallMs: s.ms,
+          };
           const failedList = /"failed":\[(.*)/.exec(s.out)?.[1] ?? '';
           c.failed = failedList.startsWith(']') ? 0 : (failedList.match(/"reason":/g) ?? []).length;
           const reasons = [...new Set([...failedList.matchAll(/"reason":"([^"]*)"/g)].map((m) => m[1]))];
@@ -450,29 +568,40 @@ export class Lab {
       } else if (s.step === 'probe') {
         detail = s.rc === 0 ? 'ctsync answers' : detail;
       }
-      this.say(name, `notify ${s.state}: ctsync ${flag} -> exit ${s.rc} after ${s.ms} ms${detail ? `: ${detail}` : ''}`, s.t + s.ms);
+      this.say(
+        name,
+        `notify ${s.state}: ctsync ${flag} -> exit ${s.rc} after ${s.ms} ms${detail ? `: ${detail}` : ''}`,
+        s.t + s.ms,
+      );
     }
   }
 
   private status(): void {
     const st = this.clientStatus;
     // silence as of the client's last report (every 500 ms)
-    const silent = (lastRx: number): string | undefined => (st && st.t - lastRx > 200 ? `silent ${((st.t - lastRx) / 1000).toFixed(1)}s` : undefined);
+    const silent = (lastRx: number): string | undefined =>
+      st && st.t - lastRx > 200 ? `silent ${((st.t - lastRx) / 1000).toFixed(1)}s` : undefined;
     let conns = '-';
-    if (st && st.conns.length <= 8) conns = st.conns.map((c) => (c.lost ? 'LOST' : silent(c.lastRx) ?? fmtBytes(c.rx))).join(' ');
+    if (st && st.conns.length <= 8)
+      conns = st.conns.map((c) => (c.lost ? 'LOST' : (silent(c.lastRx) ?? fmtBytes(c.rx)))).join(' ');
     else if (st) {
       const lost = st.conns.filter((c) => c.lost).length;
       const quiet = st.conns.filter((c) => !c.lost && silent(c.lastRx)).length;
       conns = `${st.conns.length - lost - quiet} flowing, ${quiet} silent, ${lost} lost, ${fmtBytes(st.conns.reduce((n, c) => n + c.rx, 0))} in all`;
     }
-    const udp = st ? silent(st.udp.lastRx) ?? `${st.udp.rx} echoes` : '-';
+    const udp = st ? (silent(st.udp.lastRx) ?? `${st.udp.rx} echoes`) : '-';
     const caches = this.o.sync
       ? ` | ctsync gwA int ${this.gws.gwA.counters?.internal ?? '-'} ext ${this.gws.gwA.counters?.external ?? '-'}, gwB int ${this.gws.gwB.counters?.internal ?? '-'} ext ${this.gws.gwB.counters?.external ?? '-'}`
       : '';
     this.say('status', `gwA ${this.role('gwA')}, gwB ${this.role('gwB')} | TCP rx ${conns} | UDP ${udp}${caches}`);
   }
 
-  private async waitFor(cond: () => boolean, timeoutMs: number, what: string, why?: () => string | undefined): Promise<void> {
+  private async waitFor(
+    cond: () => boolean,
+    timeoutMs: number,
+    what: string,
+    why?: () => string | undefined,
+  ): Promise<void> {
     const t = Date.now();
     while (!cond()) {
       const reason = why?.();
@@ -494,19 +623,27 @@ export class Lab {
       if (!this.o.sync) return undefined;
       const kind = { primary: 'promote', backup: 'demote', fault: 'fault' }[state] ?? state;
       let hit: { t: number } | undefined;
-      await this.waitFor(() => {
-        hit = g.haLines.find((l) => l.t >= since && l.msg.includes(kind) && /\bdone\b/.test(l.msg));
-        return hit !== undefined;
-      }, timeoutMs, `ctsync on ${name} to finish its ${kind} (--ha native: is ctsync's keepalived integration wired in? see nativeHaSection() in tools/lab/configs.ts)`);
+      await this.waitFor(
+        () => {
+          hit = g.haLines.find((l) => l.t >= since && l.msg.includes(kind) && /\bdone\b/.test(l.msg));
+          return hit !== undefined;
+        },
+        timeoutMs,
+        `ctsync on ${name} to finish its ${kind} (--ha native: is ctsync's keepalived integration wired in? see nativeHaSection() in tools/lab/configs.ts)`,
+      );
       return hit!.t;
     }
     let done: NotifyStep | undefined;
-    await this.waitFor(() => {
-      this.readNotify(g);
-      const begin = g.notify.findIndex((s) => s.step === 'begin' && s.state === state && s.t >= since - 1000);
-      done = begin < 0 ? undefined : g.notify.slice(begin).find((s) => s.step === 'end');
-      return done !== undefined;
-    }, timeoutMs, `${name}'s notify script (${state}) to finish`);
+    await this.waitFor(
+      () => {
+        this.readNotify(g);
+        const begin = g.notify.findIndex((s) => s.step === 'begin' && s.state === state && s.t >= since - 1000);
+        done = begin < 0 ? undefined : g.notify.slice(begin).find((s) => s.step === 'end');
+        return done !== undefined;
+      },
+      timeoutMs,
+      `${name}'s notify script (${state}) to finish`,
+    );
     return done!.t;
   }
 
@@ -521,9 +658,16 @@ export class Lab {
     if (r.exitCode !== 0) throw new Error(`ct load on gwA failed: ${r.stderr}`);
     this.say('gwA', `ct load: ${r.stdout.trim()} in ${Date.now() - t} ms`);
     if (!this.o.sync) return;
-    await this.waitFor(() => (this.gws.gwB.counters?.external ?? 0) >= n, 120_000 + n, `gwB's external cache to hold the ${n} flows`);
+    await this.waitFor(
+      () => (this.gws.gwB.counters?.external ?? 0) >= n,
+      120_000 + n,
+      `gwB's external cache to hold the ${n} flows`,
+    );
     this.flowsReplicatedMs = Date.now() - t;
-    this.say('gwB', `external cache holds ${this.gws.gwB.counters?.external} entries: the ${n} flows were replicated in ${this.flowsReplicatedMs} ms (from the start of the load)`);
+    this.say(
+      'gwB',
+      `external cache holds ${this.gws.gwB.counters?.external} entries: the ${n} flows were replicated in ${this.flowsReplicatedMs} ms (from the start of the load)`,
+    );
   }
 
   /** Waits until gwB's external cache has every client connection as ESTABLISHED (and the UDP flow). */
@@ -534,16 +678,25 @@ export class Lab {
       const seen = new Set<number>();
       let udp = false;
       await controlRequest(this.gws.gwB.files.ctsyncSock, { cmd: 'dump', args: { cache: 'external' } }, (rec) => {
-        const e = rec as { orig: { src: string; proto: number; sport?: number; dport?: number }; tcp?: { state: number } };
+        const e = rec as {
+          orig: { src: string; proto: number; sport?: number; dport?: number };
+          tcp?: { state: number };
+        };
         if (e.orig.src !== ADDR.client) return;
         if (e.orig.proto === 6 && e.orig.dport === ADDR.tcpPort && e.tcp?.state === 3) seen.add(e.orig.sport!);
         if (e.orig.proto === 17 && e.orig.dport === ADDR.udpPort) udp = true;
       });
       if ([...want].every((p) => seen.has(p)) && udp) {
-        this.say('gwB', `external cache has all ${want.size} TCP connections (ESTABLISHED) and the UDP flow, replicated by ctsync`);
+        this.say(
+          'gwB',
+          `external cache has all ${want.size} TCP connections (ESTABLISHED) and the UDP flow, replicated by ctsync`,
+        );
         return;
       }
-      if (Date.now() - t > 15_000) throw new Error(`gwB's external cache lacks client connections after 15 s (has ${seen.size}/${want.size} TCP, UDP ${udp})`);
+      if (Date.now() - t > 15_000)
+        throw new Error(
+          `gwB's external cache lacks client connections after 15 s (has ${seen.size}/${want.size} TCP, UDP ${udp})`,
+        );
       await sleep(200);
     }
   }
@@ -551,10 +704,14 @@ export class Lab {
   /** Every live connection (and UDP) has received data since `since`, or was declared lost. */
   private async waitFlowing(since: number, timeoutMs: number, what: string): Promise<boolean> {
     try {
-      await this.waitFor(() => {
-        const st = this.clientStatus;
-        return !!st && st.conns.every((c) => c.lost || c.lastRx > since) && st.udp.lastRx > since;
-      }, timeoutMs, what);
+      await this.waitFor(
+        () => {
+          const st = this.clientStatus;
+          return !!st && st.conns.every((c) => c.lost || c.lastRx > since) && st.udp.lastRx > since;
+        },
+        timeoutMs,
+        what,
+      );
       return true;
     } catch {
       this.say('lab', `not every flow carried data within ${timeoutMs} ms (${what})`);
@@ -618,7 +775,8 @@ export class Lab {
     this.timers = [];
     for (const g of Object.values(this.gws)) this.readNotify(g);
     // a lab kept running keeps reporting what keepalived and the notify scripts do
-    if (this.o.keep) this.timers.push(setInterval(() => Object.values(this.gws).forEach((g) => this.readNotify(g)), 100));
+    if (this.o.keep)
+      this.timers.push(setInterval(() => Object.values(this.gws).forEach((g) => this.readNotify(g)), 100));
     const final = this.clientFinal ?? this.clientStatus;
     if (!final) throw new Error('the traffic client reported nothing');
     const fail = this.marks.fail ?? Infinity;
@@ -628,8 +786,12 @@ export class Lab {
     const gapAt = (gaps: Array<{ from: number; to: number; ms: number }>, t: number): number =>
       gaps.filter((g) => g.to >= t && g.from <= t + 1000).sort((a, b) => a.from - b.from)[0]?.ms ?? 0;
     // the failback moves the VIPs when gwA becomes MASTER again (after preempt_delay)
-    const backAt = this.marks.failback === undefined ? Infinity : this.gws.gwA.roleChanges.find((c) => c.role === 'MASTER' && c.t >= back)?.t ?? back;
-    const phaseOf = (t: number): 'failover' | 'failback' | 'other' => (t >= back ? 'failback' : t >= fail ? 'failover' : 'other');
+    const backAt =
+      this.marks.failback === undefined
+        ? Infinity
+        : (this.gws.gwA.roleChanges.find((c) => c.role === 'MASTER' && c.t >= back)?.t ?? back);
+    const phaseOf = (t: number): 'failover' | 'failback' | 'other' =>
+      t >= back ? 'failback' : t >= fail ? 'failover' : 'other';
     const connections: ConnResult[] = final.conns.map((c) => {
       const lostPhase = c.lost ? phaseOf(c.lost.t) : undefined;
       return {
@@ -637,16 +799,33 @@ export class Lab {
         local: c.local,
         rxBytes: c.rx,
         txBytes: c.tx,
-        failoverGapMs: this.marks.fail === undefined ? null : lostPhase === 'failover' || lostPhase === 'other' ? null : gapAt(c.gaps, fail),
+        failoverGapMs:
+          this.marks.fail === undefined
+            ? null
+            : lostPhase === 'failover' || lostPhase === 'other'
+              ? null
+              : gapAt(c.gaps, fail),
         failbackGapMs: this.marks.failback === undefined || c.lost ? null : gapAt(c.gaps, backAt),
-        ...(c.lost ? { lost: { reason: c.lost.reason, phase: lostPhase!, atMs: c.lost.t - (lostPhase === 'failback' ? back : fail) } } : {}),
+        ...(c.lost
+          ? {
+              lost: {
+                reason: c.lost.reason,
+                phase: lostPhase!,
+                atMs: c.lost.t - (lostPhase === 'failback' ? back : fail),
+              },
+            }
+          : {}),
         mismatches: c.mismatches,
       };
     });
-    const commitAfter = (name: GwName, t: number, until = Infinity): Commit | undefined => this.gws[name].commits.find((c) => c.at >= t && c.at < until && c.committed > 0) ?? this.gws[name].commits.find((c) => c.at >= t && c.at < until);
-    const masterAt = (name: GwName, t: number): number | undefined => this.gws[name].roleChanges.find((c) => c.role === 'MASTER' && c.t >= t)?.t;
+    const commitAfter = (name: GwName, t: number, until = Infinity): Commit | undefined =>
+      this.gws[name].commits.find((c) => c.at >= t && c.at < until && c.committed > 0) ??
+      this.gws[name].commits.find((c) => c.at >= t && c.at < until);
+    const masterAt = (name: GwName, t: number): number | undefined =>
+      this.gws[name].roleChanges.find((c) => c.role === 'MASTER' && c.t >= t)?.t;
     const doneAt = (name: GwName, t: number): number | undefined => {
-      if (this.o.ha === 'native') return this.gws[name].haLines.find((l) => l.t >= t && l.msg.includes('promote') && /\bdone\b/.test(l.msg))?.t;
+      if (this.o.ha === 'native')
+        return this.gws[name].haLines.find((l) => l.t >= t && l.msg.includes('promote') && /\bdone\b/.test(l.msg))?.t;
       const steps = this.gws[name].notify;
       const b = steps.findIndex((s) => s.step === 'begin' && s.state === 'primary' && s.t >= t - 1000);
       return b < 0 ? undefined : steps.slice(b).find((s) => s.step === 'end')?.t;
@@ -657,7 +836,8 @@ export class Lab {
       const r = await this.gws.gwB.gw.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'count']);
       inBackupKernel = Number(r.stdout.trim()) || undefined;
     }
-    const rel = (t: number | undefined, from: number): number | undefined => (t === undefined || !Number.isFinite(from) ? undefined : t - from);
+    const rel = (t: number | undefined, from: number): number | undefined =>
+      t === undefined || !Number.isFinite(from) ? undefined : t - from;
     const survived = connections.filter((c) => !c.lost).length;
     const result: ExperimentResult = {
       sync: this.o.sync,
@@ -682,11 +862,17 @@ export class Lab {
         commitDoneAfterMs: this.o.sync ? rel(doneAt('gwA', back), back) : undefined,
         commit: this.o.sync ? commitAfter('gwA', back) : undefined,
       },
-      flows: { loaded: this.o.flows, replicatedMs: this.flowsReplicatedMs, inBackupKernelAfterFailover: inBackupKernel },
+      flows: {
+        loaded: this.o.flows,
+        replicatedMs: this.flowsReplicatedMs,
+        inBackupKernelAfterFailover: inBackupKernel,
+      },
       firewall,
       serverResets: this.serverResets,
       // expected: gwA MASTER at start (and after the failback), gwB MASTER after the failover
-      vrrpFlaps: Math.max(0, this.masterCount('gwA') - (this.marks.failback === undefined ? 1 : 2)) + Math.max(0, this.masterCount('gwB') - 1),
+      vrrpFlaps:
+        Math.max(0, this.masterCount('gwA') - (this.marks.failback === undefined ? 1 : 2)) +
+        Math.max(0, this.masterCount('gwB') - 1),
       expected: this.o.sync
         ? survived === connections.length && connections.every((c) => c.mismatches === 0)
         : survived === 0,
@@ -757,20 +943,25 @@ export function syntheticFlows(n: number): string {
     const udp = i % 5 === 4;
     const proto = udp ? 17 : 6;
     const dport = udp ? 53 : 443;
-    out.push(JSON.stringify({
-      family: 2,
-      orig: { src, dst, proto, sport, dport },
-      reply: { src: dst, dst: src, proto, sport: dport, dport: sport },
-      status: 14,
-      timeout: 3600,
-      mark: 0,
-      ...(udp ? {} : { tcp: { state: 3 } }),
-    }));
+    out.push(
+      JSON.stringify({
+        family: 2,
+        orig: { src, dst, proto, sport, dport },
+        reply: { src: dst, dst: src, proto, sport: dport, dport: sport },
+        status: 14,
+        timeout: 3600,
+        mark: 0,
+        ...(udp ? {} : { tcp: { state: 3 } }),
+      }),
+    );
   }
   return out.join('\n') + '\n';
 }
 
-export async function runExperiment(o: LabOptions, onLab?: (lab: Lab) => void): Promise<{ result: ExperimentResult; lab: Lab }> {
+export async function runExperiment(
+  o: LabOptions,
+  onLab?: (lab: Lab) => void,
+): Promise<{ result: ExperimentResult; lab: Lab }> {
   const lab = new Lab(o);
   onLab?.(lab);
   let ok = false;

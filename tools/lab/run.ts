@@ -80,14 +80,20 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const num = (k: 'connections' | 'flows' | 'advert-int' | 'preempt-delay' | 'stall' | 'hold', min: number, max: number, int = false): number => {
+  const num = (
+    k: 'connections' | 'flows' | 'advert-int' | 'preempt-delay' | 'stall' | 'hold',
+    min: number,
+    max: number,
+    int = false,
+  ): number => {
     if (v[k] === undefined && k === 'stall') {
       // committing many flows takes seconds (replacing existing ones on failback even more), and TCP
       // retransmits at 6.2 s, 12.6 s... after the first loss: give big tables the next step
       return Number(v.flows) >= 50_000 ? 16 : 8;
     }
     const n = Number(v[k]);
-    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) fail(`--${k} must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}, got '${v[k]}'`);
+    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n)))
+      fail(`--${k} must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}, got '${v[k]}'`);
     return n;
   };
   if (!['keepalived', 'link'].includes(v.failure!)) fail(`--failure must be keepalived or link, got '${v.failure}'`);
@@ -119,8 +125,11 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
 async function main(): Promise<void> {
   const { base, control, main: withSync, json } = parse();
   if (process.getuid?.() !== 0) fail('the lab needs root (network namespaces, keepalived, conntrack)');
-  const missing = ['ip', 'keepalived', 'nft', 'flock'].filter((cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status !== 0);
-  if (missing.length) fail(`missing: ${missing.join(', ')} (Debian: apt-get install iproute2 keepalived nftables util-linux)`);
+  const missing = ['ip', 'keepalived', 'nft', 'flock'].filter(
+    (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status !== 0,
+  );
+  if (missing.length)
+    fail(`missing: ${missing.join(', ')} (Debian: apt-get install iproute2 keepalived nftables util-linux)`);
   const labs: Lab[] = [];
   // Ctrl-C / kill: tools/lib/netns.ts deletes every namespace (and so every process in them)
   // synchronously first; this removes the temporary directories and says so.
@@ -137,8 +146,13 @@ async function main(): Promise<void> {
   const run = async (sync: boolean): Promise<ExperimentResult> => {
     const dir = base.dir ? `${base.dir}/${sync ? 'sync' : 'control'}` : undefined;
     const keep = sync && base.keep;
-    process.stdout.write(`\n##### ${sync ? 'Failover WITH ctsync' : 'CONTROL: the same failover WITHOUT conntrack sync'} #####\n`);
-    const { result, lab } = await runExperiment({ ...base, failback: sync ? base.failback : false, sync, keep, prefix: sync ? 'lab' : 'labctl', dir }, (l) => labs.push(l));
+    process.stdout.write(
+      `\n##### ${sync ? 'Failover WITH ctsync' : 'CONTROL: the same failover WITHOUT conntrack sync'} #####\n`,
+    );
+    const { result, lab } = await runExperiment(
+      { ...base, failback: sync ? base.failback : false, sync, keep, prefix: sync ? 'lab' : 'labctl', dir },
+      (l) => labs.push(l),
+    );
     if (keep) kept = lab;
     process.stdout.write(experimentSummary(result) + '\n');
     return result;

@@ -106,6 +106,7 @@ table inet ctsync_lab {
 `;
 }
 
+// eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 export async function buildTopology(prefix: string): Promise<Topology> {
   const made: Netns[] = [];
   const make = async (role: string): Promise<Netns> => {
@@ -117,7 +118,13 @@ export async function buildTopology(prefix: string): Promise<Topology> {
     const sw = await make('switch');
     const client = await make('client');
     const server = await make('server');
-    const gw = async (name: GwName, n: 2 | 3, syncAddr: string, peerSyncAddr: string, priority: number): Promise<Gateway> => ({
+    const gw = async (
+      name: GwName,
+      n: 2 | 3,
+      syncAddr: string,
+      peerSyncAddr: string,
+      priority: number,
+    ): Promise<Gateway> => ({
       name,
       ns: await make(name),
       lanAddr: `192.0.2.${n}`,
@@ -144,7 +151,20 @@ export async function buildTopology(prefix: string): Promise<Topology> {
       await plug(sw, 'brs', `s-${g.name}`, g.ns, g.wanIf, `${g.wanAddr}/24`);
     }
     // the dedicated sync link
-    await host('ip', ['link', 'add', 'sync0', 'netns', gwA.ns.name, 'type', 'veth', 'peer', 'name', 'sync0', 'netns', gwB.ns.name]);
+    await host('ip', [
+      'link',
+      'add',
+      'sync0',
+      'netns',
+      gwA.ns.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'sync0',
+      'netns',
+      gwB.ns.name,
+    ]);
     for (const g of [gwA, gwB]) {
       await inNs(g.ns, 'ip', ['addr', 'add', `${g.syncAddr}/24`, 'dev', g.syncIf]);
       await inNs(g.ns, 'ip', ['link', 'set', g.syncIf, 'up']);
@@ -155,7 +175,12 @@ export async function buildTopology(prefix: string): Promise<Topology> {
     for (const g of [gwA, gwB]) {
       // the ruleset uses conntrack, so the kernel tracks this namespace's traffic from now on
       await inNs(g.ns, 'nft', ['-f', '-'], firewall(g));
-      await inNs(g.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.netfilter.nf_conntrack_tcp_loose=0', 'net.netfilter.nf_conntrack_tcp_be_liberal=0']);
+      await inNs(g.ns, 'sysctl', [
+        '-qw',
+        'net.ipv4.ip_forward=1',
+        'net.netfilter.nf_conntrack_tcp_loose=0',
+        'net.netfilter.nf_conntrack_tcp_be_liberal=0',
+      ]);
     }
     return { sw, client, server, gwA, gwB, all: made };
   } catch (err) {

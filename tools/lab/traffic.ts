@@ -113,7 +113,10 @@ class Conn {
   private pendingBytes = 0;
   private stopping = false;
 
-  constructor(readonly id: number, private readonly o: ClientOptions) {
+  constructor(
+    readonly id: number,
+    private readonly o: ClientOptions,
+  ) {
     this.report = { conn: id, tx: 0, rx: 0, lastRx: 0, gaps: [], mismatches: 0 };
   }
 
@@ -138,7 +141,9 @@ class Conn {
       sock.on('error', (err: NodeJS.ErrnoException) => {
         if (!connected) return reject(err);
         const code = err.code ?? err.message;
-        this.lose(code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : code === 'ETIMEDOUT' ? 'timeout' : `error ${code}`);
+        this.lose(
+          code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : code === 'ETIMEDOUT' ? 'timeout' : `error ${code}`,
+        );
       });
       sock.on('close', () => {
         if (connected && !this.stopping) this.lose('closed');

@@ -79,7 +79,6 @@ function run(cmd: string, args: string[]): { ok: boolean; stdout: string } {
   }
 }
 
-
 /** Whether a process exists and is not a zombie (an unreaped zombie cannot hold anything). */
 export function pidAlive(pid: number): boolean {
   try {

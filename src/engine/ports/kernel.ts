@@ -2,7 +2,14 @@
 // insert counters, and a subscription to their events. Production: production/netlink-kernel.ts
 // (ctnetlink over netlink sockets); tests: a fake table and an event source they drive.
 import type { Entry, EventType, Expect } from '../../conntrack/entry.js';
-import type { CpuStats, CreateFailure, CreateResult, DumpFilter, ExpectCreateOptions, ExpectDumpFilter } from '../../netlink/conntrack-client.js';
+import type {
+  CpuStats,
+  CreateFailure,
+  CreateResult,
+  DumpFilter,
+  ExpectCreateOptions,
+  ExpectDumpFilter,
+} from '../../netlink/conntrack-client.js';
 
 /**
  * What the event source calls, as plain functions (no `this`): give bound functions or arrows.

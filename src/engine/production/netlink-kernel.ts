@@ -2,7 +2,15 @@
 // (ConntrackEvents, raw mode: conntrack events reach the handler as bytes).
 import { readFileSync } from 'node:fs';
 import type { Entry, Expect } from '../../conntrack/entry.js';
-import { ConntrackClient, type CpuStats, type CreateFailure, type CreateResult, type DumpFilter, type ExpectCreateOptions, type ExpectDumpFilter } from '../../netlink/conntrack-client.js';
+import {
+  ConntrackClient,
+  type CpuStats,
+  type CreateFailure,
+  type CreateResult,
+  type DumpFilter,
+  type ExpectCreateOptions,
+  type ExpectDumpFilter,
+} from '../../netlink/conntrack-client.js';
 import { ConntrackEvents } from '../../netlink/conntrack-events.js';
 import type { KernelEventHandlers, KernelEventOptions, KernelEventSource, KernelPort } from '../ports/kernel.js';
 
@@ -54,7 +62,13 @@ export class NetlinkKernel implements KernelPort {
   }
 
   subscribe(opts: KernelEventOptions, h: KernelEventHandlers): KernelEventSource {
-    const events = new ConntrackEvents({ rcvbuf: opts.rcvbuf, rcvbufMax: opts.rcvbufMax, iterationLimit: opts.iterationLimit, raw: true, expectations: opts.expectations });
+    const events = new ConntrackEvents({
+      rcvbuf: opts.rcvbuf,
+      rcvbufMax: opts.rcvbufMax,
+      iterationLimit: opts.iterationLimit,
+      raw: true,
+      expectations: opts.expectations,
+    });
     // byte to byte: one plain call per conntrack event, no Entry, no emit
     events.onRawConntrack = h.conntrack;
     events.onDrain = h.batch;

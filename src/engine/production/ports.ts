@@ -13,13 +13,25 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
   const ch = cfg.sync.channels.find((c) => c.default) ?? cfg.sync.channels[0];
   if (ch.kind === 'udp') {
     return {
-      kind: 'udp', localAddress: (ch.ipv4Address ?? ch.ipv6Address)!, destination: ch.destination, port: ch.port,
-      interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+      kind: 'udp',
+      localAddress: (ch.ipv4Address ?? ch.ipv6Address)!,
+      destination: ch.destination,
+      port: ch.port,
+      interface: ch.interface,
+      sndSocketBuffer: ch.sndSocketBuffer,
+      rcvSocketBuffer: ch.rcvSocketBuffer,
+      checksum: ch.checksum,
     };
   }
   return {
-    kind: 'multicast', localAddress: ch.ipv4Interface ?? '0.0.0.0', group: ch.group, port: ch.port,
-    interface: ch.interface, sndSocketBuffer: ch.sndSocketBuffer, rcvSocketBuffer: ch.rcvSocketBuffer, checksum: ch.checksum,
+    kind: 'multicast',
+    localAddress: ch.ipv4Interface ?? '0.0.0.0',
+    group: ch.group,
+    port: ch.port,
+    interface: ch.interface,
+    sndSocketBuffer: ch.sndSocketBuffer,
+    rcvSocketBuffer: ch.rcvSocketBuffer,
+    checksum: ch.checksum,
   };
 }
 
@@ -31,7 +43,12 @@ export function productionPorts(config: CtsyncConfig): EnginePorts {
   // the kernel port first, as before the ports: its socket exists before the channel is checked
   const kernel = new NetlinkKernel();
   try {
-    return { kernel, channel: new UdpPeerChannel(channelOptions(config)), commitPool: new CommitPool(), clock: systemClock };
+    return {
+      kernel,
+      channel: new UdpPeerChannel(channelOptions(config)),
+      commitPool: new CommitPool(),
+      clock: systemClock,
+    };
   } catch (err) {
     kernel.close();
     throw err;

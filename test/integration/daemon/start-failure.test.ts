@@ -29,7 +29,8 @@ describe('a daemon that cannot start says why', function () {
   });
 
   /** Runs ctsync in b's namespace (foreground unless -d is among the arguments). */
-  const ctsync = (args: string[], timeout = 60_000): Promise<ExecResult> => pair.b.ns.exec(process.execPath, [ctsyncBin(), ...args], { timeout });
+  const ctsync = (args: string[], timeout = 60_000): Promise<ExecResult> =>
+    pair.b.ns.exec(process.execPath, [ctsyncBin(), ...args], { timeout });
   const stderrLines = (r: ExecResult): string[] => r.stderr.split('\n').filter((l) => l.trim() !== '');
   const logText = (): string => (fs.existsSync(pair.b.log) ? fs.readFileSync(pair.b.log, 'utf8') : '');
 
@@ -49,8 +50,10 @@ describe('a daemon that cannot start says why', function () {
   }
 
   /** b's config with a local address that is not on the machine (its interface has 192.0.2.2). */
-  const foreignAddressConf = (): string => confWith('foreign', /IPv4_address 192\.0\.2\.2\n/, 'IPv4_address 192.0.2.77\n');
-  const BIND_FAILURE = 'sync channel: cannot bind 192.0.2.77:3780 (EADDRNOTAVAIL: the address is not on this machine; check IPv4_address in Sync > UDP)';
+  const foreignAddressConf = (): string =>
+    confWith('foreign', /IPv4_address 192\.0\.2\.2\n/, 'IPv4_address 192.0.2.77\n');
+  const BIND_FAILURE =
+    'sync channel: cannot bind 192.0.2.77:3780 (EADDRNOTAVAIL: the address is not on this machine; check IPv4_address in Sync > UDP)';
 
   for (const mode of ['foreground', '-d'] as const) {
     const extra = mode === '-d' ? ['-d'] : [];
@@ -61,7 +64,7 @@ describe('a daemon that cannot start says why', function () {
       assert.notEqual(r.exitCode, 0);
       assert.deepEqual(stderrLines(r), [`ctsync: ${reason}`]);
       assert.ok(logText().includes(`(error) cannot start: ${reason}\n`), `in the log:\n${logText()}`);
-      assert.equal(fs.readFileSync(lockFile, 'utf8'), `${process.pid}\n`, 'the other daemon\'s lock is untouched');
+      assert.equal(fs.readFileSync(lockFile, 'utf8'), `${process.pid}\n`, "the other daemon's lock is untouched");
     });
 
     it(`${mode}: a local address that is not on the machine: one line naming address, port and setting; no lock file left`, async function () {
@@ -77,7 +80,9 @@ describe('a daemon that cannot start says why', function () {
     const conf = confWith('logdir', /LogFile .*\n/, `LogFile ${pair.dir}\n`);
     const r = await ctsync(['-C', conf], 15_000);
     assert.notEqual(r.exitCode, 0);
-    assert.deepEqual(stderrLines(r), [`ctsync: log file ${pair.dir} cannot be written (EISDIR: it is a directory): check LogFile in General`]);
+    assert.deepEqual(stderrLines(r), [
+      `ctsync: log file ${pair.dir} cannot be written (EISDIR: it is a directory): check LogFile in General`,
+    ]);
     assert.ok(!fs.existsSync(lockFile), 'no lock file left behind');
   });
 
@@ -91,14 +96,20 @@ describe('a daemon that cannot start says why', function () {
     assert.ok(logText().includes(`(error) cannot start: ${reason}\n`), `in the log:\n${logText()}`);
   });
 
-  it('a second daemon on the same control socket fails, and leaves the first one\'s socket alone', async function () {
+  it("a second daemon on the same control socket fails, and leaves the first one's socket alone", async function () {
     await pair.b.start();
     try {
       const conf = confWith('second', /LockFile .*\n/, `LockFile ${path.join(pair.dir, 'second.lock')}\n`);
       const r = await ctsync(['-C', conf]);
       assert.notEqual(r.exitCode, 0);
-      assert.deepEqual(stderrLines(r), [`ctsync: ${pair.b.sock}: another daemon is running (it answers on this socket)`]);
-      assert.equal((await pair.b.client(['-s', 'rsqueue'])).exitCode, 0, 'the first daemon still answers on its socket');
+      assert.deepEqual(stderrLines(r), [
+        `ctsync: ${pair.b.sock}: another daemon is running (it answers on this socket)`,
+      ]);
+      assert.equal(
+        (await pair.b.client(['-s', 'rsqueue'])).exitCode,
+        0,
+        'the first daemon still answers on its socket',
+      );
     } finally {
       await pair.b.stop();
     }

@@ -19,7 +19,11 @@ describe('a full cache (HashLimit) says so in the log and in -s', function () {
 
   before(async function () {
     requireRoot.call(this, 'conntrack');
-    pair = await SyncPair.create('cfull', { impl: 'ctsync', hashLimit: PRIMARY_LIMIT }, { impl: 'ctsync', hashLimit: BACKUP_LIMIT });
+    pair = await SyncPair.create(
+      'cfull',
+      { impl: 'ctsync', hashLimit: PRIMARY_LIMIT },
+      { impl: 'ctsync', hashLimit: BACKUP_LIMIT },
+    );
     await pair.b.start();
     await pair.a.start();
     await pair.a.settled();
@@ -32,13 +36,21 @@ describe('a full cache (HashLimit) says so in the log and in -s', function () {
     await pair?.destroy();
   });
 
-  type Counters = { internal: { active: number; createFailed: number; limit: number }; external: { active: number; createFailed: number; limit: number }; warnings: string[] };
-  const counters = async (node: SyncNode): Promise<Counters> => ((await controlRequest(node.sock, { cmd: 'stats' })) as { counters: Counters }).counters;
+  type Counters = {
+    internal: { active: number; createFailed: number; limit: number };
+    external: { active: number; createFailed: number; limit: number };
+    warnings: string[];
+  };
+  const counters = async (node: SyncNode): Promise<Counters> =>
+    ((await controlRequest(node.sock, { cmd: 'stats' })) as { counters: Counters }).counters;
 
   /** Waits for a line matching `re` in the node's log (refusals are reported after the loop turn). */
   async function logLine(node: SyncNode, re: RegExp): Promise<string> {
     for (let i = 0; i < 100; i++) {
-      const hit = fs.readFileSync(node.log, 'utf8').split('\n').find((l) => re.test(l));
+      const hit = fs
+        .readFileSync(node.log, 'utf8')
+        .split('\n')
+        .find((l) => re.test(l));
       if (hit) return hit;
       await sleep(100);
     }
@@ -50,15 +62,24 @@ describe('a full cache (HashLimit) says so in the log and in -s', function () {
     assert.equal(c.external.active, BACKUP_LIMIT);
     assert.ok(c.external.createFailed >= PRIMARY_LIMIT - BACKUP_LIMIT, `refused: ${c.external.createFailed}`);
     const line = await logLine(pair.b, /external cache full/);
-    assert.match(line, /\(warn\) external cache full: \d+ entries refused so far \(HashLimit 2000\): those flows from the peer are not committed on failover; raise HashLimit/);
+    assert.match(
+      line,
+      /\(warn\) external cache full: \d+ entries refused so far \(HashLimit 2000\): those flows from the peer are not committed on failover; raise HashLimit/,
+    );
     const s = await pair.b.client(['-s']);
     assert.equal(s.exitCode, 0, s.stderr);
     const refused = (await counters(pair.b)).external.createFailed;
     assert.match(s.stdout, new RegExp(`\\texternal cache full: ${refused} entries refused \\(HashLimit 2000\\)\\n`));
-    assert.match((await pair.b.client(['-s', 'cache'])).stdout, /external cache full: \d+ entries refused \(HashLimit 2000\)/);
+    assert.match(
+      (await pair.b.client(['-s', 'cache'])).stdout,
+      /external cache full: \d+ entries refused \(HashLimit 2000\)/,
+    );
     const json = await counters(pair.b);
     assert.equal(json.external.limit, BACKUP_LIMIT);
-    assert.ok(json.warnings.some((w) => /^external cache full: \d+ entries refused \(HashLimit 2000\)$/.test(w)), JSON.stringify(json.warnings));
+    assert.ok(
+      json.warnings.some((w) => /^external cache full: \d+ entries refused \(HashLimit 2000\)$/.test(w)),
+      JSON.stringify(json.warnings),
+    );
     console.log(`      (backup: ${refused} entries refused; log: ${line.replace(/^\[[^\]]*\] /, '')})`);
   });
 
@@ -67,7 +88,10 @@ describe('a full cache (HashLimit) says so in the log and in -s', function () {
     assert.equal(c.internal.active, PRIMARY_LIMIT);
     assert.ok(c.internal.createFailed >= FLOWS - PRIMARY_LIMIT, `refused: ${c.internal.createFailed}`);
     const line = await logLine(pair.a, /internal cache full/);
-    assert.match(line, /\(warn\) internal cache full: \d+ kernel entries refused so far \(HashLimit 2500\): those flows are not sent to the peer; raise HashLimit/);
+    assert.match(
+      line,
+      /\(warn\) internal cache full: \d+ kernel entries refused so far \(HashLimit 2500\): those flows are not sent to the peer; raise HashLimit/,
+    );
     const s = await pair.a.client(['-s']);
     assert.match(s.stdout, /\tinternal cache full: \d+ kernel entries refused \(HashLimit 2500\)\n/);
     assert.doesNotMatch(s.stdout, /external cache/, 'its external cache is fine');

@@ -14,7 +14,13 @@ describe('commit: the external cache changes while the workers read it', functio
   it('commits the flows as lent (mark 1, all of them) and keeps the updates in the cache (mark 2, removals)', async function () {
     const n = 20000;
     const r = await ns().exec(process.execPath, [child, String(n)]);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { committed: number; failed: number; copies: number; size: number; marks: Record<string, number> };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      committed: number;
+      failed: number;
+      copies: number;
+      size: number;
+      marks: Record<string, number>;
+    };
     assert.deepEqual({ committed: out.committed, failed: out.failed }, { committed: n, failed: 0 });
     assert.equal(out.copies, 1, 'the first write moved the cache to a copy, once');
     assert.deepEqual(out.marks, { 2: n - n / 10 }, 'the cache holds the updates and not the removed flows');

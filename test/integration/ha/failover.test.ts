@@ -15,7 +15,12 @@ const N = 3000;
 
 /** Keys of a kernel table, to compare tables across nodes. */
 async function kernelKeys(pair: SyncPair, node: SyncNode): Promise<Set<string>> {
-  return new Set((await pair.kernel(node)).map((e) => `${e.zone ?? 0}|${e.orig.proto}|${e.orig.src}|${e.orig.dst}|${e.orig.sport ?? e.orig.icmpId}|${e.orig.dport ?? e.orig.icmpType}`));
+  return new Set(
+    (await pair.kernel(node)).map(
+      (e) =>
+        `${e.zone ?? 0}|${e.orig.proto}|${e.orig.src}|${e.orig.dst}|${e.orig.sport ?? e.orig.icmpId}|${e.orig.dport ?? e.orig.icmpType}`,
+    ),
+  );
 }
 
 async function ctsync(node: SyncNode, args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
@@ -28,8 +33,12 @@ const SESSIONS = ftpSessions(10);
 async function kernelExpects(node: SyncNode): Promise<string[]> {
   const r = await node.ns.exec(process.execPath, [ctsyncBin(), 'ct', 'expect', 'list', '--json']);
   assert.equal(r.exitCode, 0, r.stderr);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Expect)
-    .map((x) => JSON.stringify([x.family, x.master, x.tuple, x.mask, x.flags ?? 0, x.helper])).sort();
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Expect)
+    .map((x) => JSON.stringify([x.family, x.master, x.tuple, x.mask, x.flags ?? 0, x.helper]))
+    .sort();
 }
 
 /** Loads the FTP sessions (masters, then expectations) into the node's kernel; waits until the peer's external cache has the expectations. */
@@ -66,7 +75,10 @@ describe('failover on a ctsync pair', function () {
     pair = await SyncPair.create('ha', node, node);
     await pair.a.start();
     await pair.b.start();
-    await pair.load(pair.a, mixedFlows(N).filter((e) => e.orig.proto !== 1)); // ICMP flows would time out mid-test
+    await pair.load(
+      pair.a,
+      mixedFlows(N).filter((e) => e.orig.proto !== 1),
+    ); // ICMP flows would time out mid-test
     await loadSessions(pair, pair.a, pair.b);
     await pair.converge(pair.a, pair.b);
     flows = await kernelKeys(pair, pair.a);
@@ -76,7 +88,7 @@ describe('failover on a ctsync pair', function () {
     await pair?.destroy();
   });
 
-  it('ctsync promote commits the external cache: the backup\'s kernel holds every flow', async function () {
+  it("ctsync promote commits the external cache: the backup's kernel holds every flow", async function () {
     assert.equal((await kernelKeys(pair, pair.b)).size, 0);
     const r = await ctsync(pair.b, ['promote', '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -126,7 +138,8 @@ for (const variant of ['ctsync', 'stock conntrackd client'] as const) {
       fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${process.execPath} ${ctsyncBin()} "$@"\n`, { mode: 0o755 });
       const bin = variant === 'ctsync' ? wrapper : '/usr/sbin/conntrackd';
       // the only edits: where the binary is, and which config/lock (each node has its own)
-      const text = fs.readFileSync(SCRIPT, 'utf8')
+      const text = fs
+        .readFileSync(SCRIPT, 'utf8')
         .replace(/^CONNTRACKD_BIN=.*$/m, `CONNTRACKD_BIN=${bin}`)
         .replace(/^CONNTRACKD_CONFIG=.*$/m, 'CONNTRACKD_CONFIG=$NODE_CONF')
         .replace(/^CONNTRACKD_LOCK=.*$/m, `CONNTRACKD_LOCK=${path.join(pair.dir, 'pb.lock')}`);
@@ -134,7 +147,10 @@ for (const variant of ['ctsync', 'stock conntrackd client'] as const) {
       fs.writeFileSync(script, text, { mode: 0o755 });
       await pair.a.start();
       await pair.b.start();
-      await pair.load(pair.a, mixedFlows(N).filter((e) => e.orig.proto !== 1));
+      await pair.load(
+        pair.a,
+        mixedFlows(N).filter((e) => e.orig.proto !== 1),
+      );
       await loadSessions(pair, pair.a, pair.b);
       await pair.converge(pair.a, pair.b);
     });

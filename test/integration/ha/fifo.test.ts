@@ -13,8 +13,6 @@ import { KeepalivedTracker, fifoLineHandler } from '../../../src/ha/keepalived.j
 import { FailoverMachine } from '../../../src/ha/machine.js';
 import { RecLog, sleep, recordingActions } from '../../helpers/fakes.js';
 
-
-
 async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -53,7 +51,7 @@ class FakeKeepalived {
   }
 }
 
-describe('ha fifo (integration): reading keepalived\'s notify FIFO', function () {
+describe("ha fifo (integration): reading keepalived's notify FIFO", function () {
   this.timeout(30_000);
   let dir: string;
   let reader: NotifyFifoReader | undefined;
@@ -70,7 +68,12 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
   afterEach(async () => {
     await reader?.stop();
     reader = undefined;
-    for (const w of writers) try { w.stop(); } catch { /* already */ }
+    for (const w of writers)
+      try {
+        w.stop();
+      } catch {
+        /* already */
+      }
     writers = [];
   });
   after(() => {
@@ -81,7 +84,16 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
     const lines: string[] = [];
     const log = new RecLog();
     const opens: number[] = [];
-    reader = new NotifyFifoReader({ path, onLine: (l) => lines.push(l), log, checkIntervalMs: 100, retryMinMs: 20, retryMaxMs: 200, onOpen: (i) => opens.push(i.ino), ...opts });
+    reader = new NotifyFifoReader({
+      path,
+      onLine: (l) => lines.push(l),
+      log,
+      checkIntervalMs: 100,
+      retryMinMs: 20,
+      retryMaxMs: 200,
+      onOpen: (i) => opens.push(i.ino),
+      ...opts,
+    });
     reader.start();
     return { lines, log, opens, r: reader };
   }
@@ -139,7 +151,12 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
     assert.equal(opens.length, 2);
     assert.notEqual(opens[0], opens[1]);
     assert.ok(r.stats.reopens >= 1);
-    assert.ok(log.lines.some((l) => /^info ha: fifo: reopening .* (is gone \(ENOENT\)|was replaced \(inode \d+ → \d+\))$/.test(l)), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) =>
+        /^info ha: fifo: reopening .* (is gone \(ENOENT\)|was replaced \(inode \d+ → \d+\))$/.test(l),
+      ),
+      log.lines.join('\n'),
+    );
   });
 
   it('waits for a FIFO that does not exist yet (create: false), logging it once', async () => {
@@ -200,7 +217,7 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
     assert.ok(fs.statSync(path).isFIFO());
   });
 
-  it('FIFO → tracker → machine: keepalived\'s group events switch the role, MASTER twice commits once', async () => {
+  it("FIFO → tracker → machine: keepalived's group events switch the role, MASTER twice commits once", async () => {
     const { actions, calls } = recordingActions();
     const log = new RecLog();
     const m = new FailoverMachine({ actions, log });
@@ -208,11 +225,27 @@ describe('ha fifo (integration): reading keepalived\'s notify FIFO', function ()
     await until(() => opens.length === 1, 'open');
     const k = await keepalived();
     // what keepalived writes for a sync group G1 {VI_1 VI_2} becoming master, plus a checker line
-    for (const l of ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_2" BACKUP 100', 'GROUP "G1" BACKUP 0', 'INSTANCE "VI_1" MASTER 100', 'INSTANCE "VI_2" MASTER 100', 'GROUP "G1" MASTER 0', 'VS [192.0.2.10]:tcp:80 UP', 'GROUP "G1" MASTER 0']) k.line(l);
+    for (const l of [
+      'INSTANCE "VI_1" BACKUP 100',
+      'INSTANCE "VI_2" BACKUP 100',
+      'GROUP "G1" BACKUP 0',
+      'INSTANCE "VI_1" MASTER 100',
+      'INSTANCE "VI_2" MASTER 100',
+      'GROUP "G1" MASTER 0',
+      'VS [192.0.2.10]:tcp:80 UP',
+      'GROUP "G1" MASTER 0',
+    ])
+      k.line(l);
     await until(() => m.currentRole === 'active' && calls.includes('bulk'), 'active');
     await m.idle();
     assert.deepEqual(calls, ['resync', 'purge', 'commit', 'flush', 'reload', 'bulk']);
-    assert.deepEqual(m.status().history.map((h) => [h.kind, h.reason.detail]), [['demote', 'GROUP "G1" BACKUP 0'], ['promote', 'GROUP "G1" MASTER 0']]);
+    assert.deepEqual(
+      m.status().history.map((h) => [h.kind, h.reason.detail]),
+      [
+        ['demote', 'GROUP "G1" BACKUP 0'],
+        ['promote', 'GROUP "G1" MASTER 0'],
+      ],
+    );
     k.line('GROUP "G1" FAULT 0');
     await until(() => m.currentRole === 'fault', 'fault');
   });

@@ -55,7 +55,10 @@ describe('ha guard (integration): nftables in a namespace', function () {
   });
 
   it('holds (drops, no RST) until released, then removes its table; reports the hold and the drops', async () => {
-    const guard = new TrafficGuard({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 10_000 }, { log: silentLogger(), nft });
+    const guard = new TrafficGuard(
+      { virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 10_000 },
+      { log: silentLogger(), nft },
+    );
     const hold = await guard.hold();
     const listed = (await gw().exec('nft', ['list', 'table', 'inet', TABLE], { reject: true })).stdout;
     assert.match(listed, /chain hold \{\n\s+type filter hook prerouting priority raw; policy accept;/);
@@ -72,7 +75,10 @@ describe('ha guard (integration): nftables in a namespace', function () {
   });
 
   it('exempt sources pass while the guard holds', async () => {
-    const guard = new TrafficGuard({ virtualAddresses: [VIP], interfaces: [], exemptSources: ['192.0.2.0/28'], maxHoldMs: 10_000 }, { log: silentLogger(), nft });
+    const guard = new TrafficGuard(
+      { virtualAddresses: [VIP], interfaces: [], exemptSources: ['192.0.2.0/28'], maxHoldMs: 10_000 },
+      { log: silentLogger(), nft },
+    );
     const hold = await guard.hold();
     try {
       assert.equal(await probe(client()), 'refused');
@@ -82,7 +88,10 @@ describe('ha guard (integration): nftables in a namespace', function () {
   });
 
   it('holds everything arriving on a listed interface (forwarded traffic on a router)', async () => {
-    const guard = new TrafficGuard({ virtualAddresses: [], interfaces: [ifGw], exemptSources: [], maxHoldMs: 10_000 }, { log: silentLogger(), nft });
+    const guard = new TrafficGuard(
+      { virtualAddresses: [], interfaces: [ifGw], exemptSources: [], maxHoldMs: 10_000 },
+      { log: silentLogger(), nft },
+    );
     const hold = await guard.hold();
     try {
       assert.equal(await probe(client()), 'timeout');
@@ -94,7 +103,10 @@ describe('ha guard (integration): nftables in a namespace', function () {
   });
 
   it('removes itself after maxHoldMs when nobody releases it', async () => {
-    const guard = new TrafficGuard({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 800 }, { log: silentLogger(), nft });
+    const guard = new TrafficGuard(
+      { virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 800 },
+      { log: silentLogger(), nft },
+    );
     const hold = await guard.hold();
     assert.match(await tables(gw()), new RegExp(TABLE));
     await sleep(1500);
@@ -107,12 +119,18 @@ describe('ha guard (integration): nftables in a namespace', function () {
 
   it('the kernel stops holding by itself after maxHoldMs (daemon gone), and clearStale removes the leftover', async () => {
     // as if the daemon had died right after installing: no timer, no release
-    await gw().exec('nft', ['-f', '-'], { input: guardInstallScript({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 1000 }), reject: true });
+    await gw().exec('nft', ['-f', '-'], {
+      input: guardInstallScript({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 1000 }),
+      reject: true,
+    });
     assert.equal(await probe(client(), VIP, 9, 300), 'timeout');
     await sleep(1000);
     assert.equal(await probe(client()), 'refused', 'the set elements expired in the kernel');
     assert.match(await tables(gw()), new RegExp(TABLE), 'the (harmless) table is still there');
-    await new TrafficGuard({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 1000 }, { log: silentLogger(), nft }).clearStale();
+    await new TrafficGuard(
+      { virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 1000 },
+      { log: silentLogger(), nft },
+    ).clearStale();
     assert.doesNotMatch(await tables(gw()), new RegExp(TABLE));
   });
 
@@ -132,7 +150,10 @@ describe('ha guard (integration): nftables in a namespace', function () {
       requestResync: () => undefined,
       schedulePurge: () => 60,
     };
-    const guard = new TrafficGuard({ virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 5000 }, { log: silentLogger(), nft });
+    const guard = new TrafficGuard(
+      { virtualAddresses: [VIP], interfaces: [], exemptSources: [], maxHoldMs: 5000 },
+      { log: silentLogger(), nft },
+    );
     const m = new FailoverMachine({ actions: createHaActions({ ops, guard }), log: silentLogger() });
     const o = await m.request('active', { source: 'fifo', detail: 'GROUP "G1" MASTER 0' });
     assert.equal(o.outcome === 'completed' && o.transition.result, 'ok');

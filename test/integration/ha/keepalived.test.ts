@@ -15,8 +15,6 @@ import { KeepalivedTracker, fifoLineHandler, parseFifoLine } from '../../../src/
 import { FailoverMachine, type Role } from '../../../src/ha/machine.js';
 import { RecLog, sleep, recordingActions } from '../../helpers/fakes.js';
 
-
-
 async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -42,32 +40,49 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
 
   function startKeepalived(fifo: string, run: number) {
     const conf = join(dir, `keepalived-${run}.conf`);
-    writeFileSync(conf, [
-      'global_defs {',
-      '  router_id ctsync_ha_test',
-      `  vrrp_notify_fifo ${fifo}`,
-      '  script_user root',
-      '  enable_script_security',
-      '}',
-      'vrrp_sync_group G1 {',
-      '  group {',
-      '    VI_1',
-      '  }',
-      '}',
-      'vrrp_instance VI_1 {',
-      '  state MASTER',
-      `  interface ${iface}`,
-      '  virtual_router_id 51',
-      '  priority 200',
-      '  advert_int 1',
-      '  virtual_ipaddress {',
-      '    192.0.2.100/24',
-      '  }',
-      '}',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        'global_defs {',
+        '  router_id ctsync_ha_test',
+        `  vrrp_notify_fifo ${fifo}`,
+        '  script_user root',
+        '  enable_script_security',
+        '}',
+        'vrrp_sync_group G1 {',
+        '  group {',
+        '    VI_1',
+        '  }',
+        '}',
+        'vrrp_instance VI_1 {',
+        '  state MASTER',
+        `  interface ${iface}`,
+        '  virtual_router_id 51',
+        '  priority 200',
+        '  advert_int 1',
+        '  virtual_ipaddress {',
+        '    192.0.2.100/24',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
     const f = (n: string) => join(dir, `${n}-${run}.pid`);
-    return gw().spawn('keepalived', ['-n', '-l', '-D', '-G', '-P', '-f', conf, '-p', f('main'), '-r', f('vrrp'), '-c', f('checkers')]);
+    return gw().spawn('keepalived', [
+      '-n',
+      '-l',
+      '-D',
+      '-G',
+      '-P',
+      '-f',
+      conf,
+      '-p',
+      f('main'),
+      '-r',
+      f('vrrp'),
+      '-c',
+      f('checkers'),
+    ]);
   }
 
   it('follows keepalived through MASTER, FAULT, BACKUP, MASTER and STOP, and across a keepalived restart', async () => {
@@ -78,7 +93,16 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
     const raw: string[] = [];
     const handle = fifoLineHandler(new KeepalivedTracker({ groups: ['G1'] }), machine, log);
     const opens: number[] = [];
-    const reader = new NotifyFifoReader({ path: fifo, log, checkIntervalMs: 200, onLine: (l) => { raw.push(l); handle(l); }, onOpen: (i) => opens.push(i.ino) });
+    const reader = new NotifyFifoReader({
+      path: fifo,
+      log,
+      checkIntervalMs: 200,
+      onLine: (l) => {
+        raw.push(l);
+        handle(l);
+      },
+      onOpen: (i) => opens.push(i.ino),
+    });
     const role = (r: Role) => () => machine.currentRole === r;
     reader.start();
     // our FIFO first: keepalived unlinks at exit a FIFO it created itself (the reader's mkfifo
@@ -98,7 +122,14 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
       await gw().exec('ip', ['link', 'set', iface, 'down'], { reject: true });
       await until(role('fault'), 'link down → FAULT → fault', 10_000);
       await gw().exec('ip', ['link', 'set', iface, 'up'], { reject: true });
-      await until(() => raw.filter((l) => l === 'GROUP "G1" BACKUP 0').length >= 1 && machine.currentRole === 'active' && raw.lastIndexOf('GROUP "G1" MASTER 0') > raw.indexOf('GROUP "G1" FAULT 0'), 'link up → BACKUP → MASTER → active', 20_000);
+      await until(
+        () =>
+          raw.filter((l) => l === 'GROUP "G1" BACKUP 0').length >= 1 &&
+          machine.currentRole === 'active' &&
+          raw.lastIndexOf('GROUP "G1" MASTER 0') > raw.indexOf('GROUP "G1" FAULT 0'),
+        'link up → BACKUP → MASTER → active',
+        20_000,
+      );
 
       ka.kill('SIGTERM');
       await ka;
@@ -122,11 +153,17 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
     }
     // every line keepalived wrote is understood; none was a checker line (-P: VRRP only)
     for (const l of raw) assert.equal(parseFifoLine(l).kind, 'vrrp', l);
-    assert.deepEqual(log.lines.filter((l) => l.startsWith('warn ha: keepalived')), []);
+    assert.deepEqual(
+      log.lines.filter((l) => l.startsWith('warn ha: keepalived')),
+      [],
+    );
     // each promotion committed once, although keepalived reports INSTANCE and GROUP lines
     const kinds = machine.status().history.map((h) => h.kind);
     assert.equal(calls.filter((c) => c === 'commit').length, kinds.filter((k) => k === 'promote').length);
     for (const h of machine.status().history) assert.equal(h.reason.source, 'fifo');
-    assert.ok(kinds.includes('fault') && kinds.includes('demote') && kinds.filter((k) => k === 'promote').length >= 3, kinds.join(' '));
+    assert.ok(
+      kinds.includes('fault') && kinds.includes('demote') && kinds.filter((k) => k === 'promote').length >= 3,
+      kinds.join(' '),
+    );
   });
 });

@@ -16,10 +16,6 @@ import { SENTINEL, lines, until } from '../../helpers/listen.js';
 
 type ExpectEvent = Expect & { type: string; table?: string; portid?: number };
 
-
-
-
-
 const tcp = (src: string, dst: string, sport: number, dport: number): Tuple => ({ src, dst, proto: 6, sport, dport });
 
 /** An FTP control connection, ESTABLISHED, with the ftp helper (what expectations need). */
@@ -39,23 +35,56 @@ const M = {
 };
 
 const MASTERS: Entry[] = [
-  master(2, M.a), master(2, M.b), master(10, M.c), master(10, M.d), master(2, M.e), master(2, M.f),
-  master(2, M.noHelper, false), master(2, M.sentinel),
+  master(2, M.a),
+  master(2, M.b),
+  master(10, M.c),
+  master(10, M.d),
+  master(2, M.e),
+  master(2, M.f),
+  master(2, M.noHelper, false),
+  master(2, M.sentinel),
 ];
 
 /** Hand-written expectations: masks given by their source part only, as a user would. */
 const EXPECTS = {
   // passive FTP: the client opens a data connection to port 50000 of the server
-  a: { family: 2, master: M.a, tuple: tcp('192.0.2.10', '198.51.100.20', 0, 50000), mask: { src: '255.255.255.255', sport: 0 } },
+  a: {
+    family: 2,
+    master: M.a,
+    tuple: tcp('192.0.2.10', '198.51.100.20', 0, 50000),
+    mask: { src: '255.255.255.255', sport: 0 },
+  },
   // any host of the client's /24, permanent
-  b: { family: 2, master: M.b, tuple: tcp('192.0.2.11', '198.51.100.21', 0, 50001), mask: { src: '255.255.255.0', sport: 0 }, flags: 1 },
-  c: { family: 10, master: M.c, tuple: tcp('2001:db8::10', '2001:db8:1::20', 0, 50002), mask: { src: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', sport: 0 } },
+  b: {
+    family: 2,
+    master: M.b,
+    tuple: tcp('192.0.2.11', '198.51.100.21', 0, 50001),
+    mask: { src: '255.255.255.0', sport: 0 },
+    flags: 1,
+  },
+  c: {
+    family: 10,
+    master: M.c,
+    tuple: tcp('2001:db8::10', '2001:db8:1::20', 0, 50002),
+    mask: { src: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', sport: 0 },
+  },
   // any host of the client's /64, inactive
-  d: { family: 10, master: M.d, tuple: tcp('2001:db8::11', '2001:db8:1::21', 0, 50003), mask: { src: 'ffff:ffff:ffff:ffff::', sport: 0 }, flags: 2 },
+  d: {
+    family: 10,
+    master: M.d,
+    tuple: tcp('2001:db8::11', '2001:db8:1::21', 0, 50003),
+    mask: { src: 'ffff:ffff:ffff:ffff::', sport: 0 },
+    flags: 2,
+  },
   // active FTP through NAT: the server connects back to 203.0.113.5:6000, NATed to the client
   e: {
-    family: 2, master: M.e, tuple: tcp('198.51.100.23', '203.0.113.5', 0, 6000), mask: { src: '255.255.255.255', sport: 0 },
-    natDir: 1, natTuple: { src: '192.0.2.13', proto: 6, sport: 5000 }, fn: 'nat-follow-master',
+    family: 2,
+    master: M.e,
+    tuple: tcp('198.51.100.23', '203.0.113.5', 0, 6000),
+    mask: { src: '255.255.255.255', sport: 0 },
+    natDir: 1,
+    natTuple: { src: '192.0.2.13', proto: 6, sport: 5000 },
+    fn: 'nat-follow-master',
   },
 };
 const ALL = Object.values(EXPECTS);
@@ -64,12 +93,19 @@ const jsonl = (rows: object[]): string => rows.map((r) => JSON.stringify(r)).joi
 
 /** Expectation lines with the timeout (first field) blanked, sorted. */
 function normalize(text: string): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => l.replace(/^\d+ /, 'T ')).sort();
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.replace(/^\d+ /, 'T '))
+    .sort();
 }
 
 /** `ct expect list --json` without the fields that change (timeout, id), sorted by port. */
 function stable(text: string): Expect[] {
-  return text.trim().split('\n').filter(Boolean)
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
     .map((l) => JSON.parse(l) as Expect)
     .map(({ timeout: _t, id: _i, ...x }) => x)
     .sort((p, q) => (p.tuple.dport ?? 0) - (q.tuple.dport ?? 0));
@@ -133,19 +169,28 @@ describe('ct expect on the real kernel', function () {
     assert.deepEqual(normalize(ours.stdout), normalize(stock));
     assert.equal(normalize(ours.stdout).length, ALL.length);
     // the layout details the test data was chosen for
-    assert.match(ours.stdout, /mask-src=255\.255\.255\.0 mask-dst=255\.255\.255\.255 sport=0 dport=65535 master-src=192\.0\.2\.11 .* PERMANENT class=0 helper=ftp/);
+    assert.match(
+      ours.stdout,
+      /mask-src=255\.255\.255\.0 mask-dst=255\.255\.255\.255 sport=0 dport=65535 master-src=192\.0\.2\.11 .* PERMANENT class=0 helper=ftp/,
+    );
     assert.match(ours.stdout, /mask-src=ffff:ffff:ffff:ffff:: .* INACTIVE class=0 helper=ftp/);
     // --family against the stock tool's per-family listing (ipv4 is its default)
     const v4 = await runCtsync(ns(), ['ct', 'expect', 'list', '--family', 'ipv4']);
     assert.deepEqual(normalize(v4.stdout), normalize((await ns().exec('conntrack', ['-L', 'expect'])).stdout));
     const v6 = await runCtsync(ns(), ['ct', 'expect', 'list', '--family', 'ipv6']);
-    assert.deepEqual(normalize(v6.stdout), normalize((await ns().exec('conntrack', ['-L', 'expect', '-f', 'ipv6'])).stdout));
+    assert.deepEqual(
+      normalize(v6.stdout),
+      normalize((await ns().exec('conntrack', ['-L', 'expect', '-f', 'ipv6'])).stdout),
+    );
     assert.equal(normalize(v6.stdout).length, 2);
   });
 
   it('--json has every field, and after conntrack -F expect loads back into the same table', async function () {
     const text = await listJson();
-    const list = text.trim().split('\n').map((l) => JSON.parse(l) as Expect);
+    const list = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Expect);
     assert.equal(list.length, ALL.length);
     const byPort = (port: number): Expect => {
       const x = list.find((y) => y.tuple.dport === port);
@@ -156,7 +201,7 @@ describe('ct expect on the real kernel', function () {
     assert.deepEqual(a.master, M.a);
     assert.deepEqual(a.tuple, EXPECTS.a.tuple);
     assert.deepEqual(a.mask, { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 65535 });
-    assert.equal(a.helper, 'ftp', 'dumps report the master\'s helper');
+    assert.equal(a.helper, 'ftp', "dumps report the master's helper");
     assert.equal(a.flags, 0);
     assert.equal(a.class, 0);
     assert.ok(a.timeout! > 250 && a.timeout! <= 300, `the ftp policy's 300 s, got ${a.timeout}`);
@@ -170,7 +215,13 @@ describe('ct expect on the real kernel', function () {
     assert.equal(e.fn, 'nat-follow-master');
     fs.writeFileSync(file('dump.jsonl'), text);
     const v6 = await listJson('--family', 'ipv6');
-    assert.deepEqual(v6.trim().split('\n').map((l) => (JSON.parse(l) as Expect).family), [10, 10]);
+    assert.deepEqual(
+      v6
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Expect).family),
+      [10, 10],
+    );
 
     const stockBefore = await stockList();
     const flush = await ns().exec('conntrack', ['-F', 'expect']);
@@ -193,17 +244,27 @@ describe('ct expect on the real kernel', function () {
     assert.equal(JSON.parse(replace.stdout).replaced, ALL.length);
 
     // the kernel ignores the timeout on create; an update sets it
-    const rows = fs.readFileSync(file('dump.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), timeout: 100 }));
+    const rows = fs
+      .readFileSync(file('dump.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => ({ ...JSON.parse(l), timeout: 100 }));
     fs.writeFileSync(file('timeouts.jsonl'), jsonl(rows));
     const created = await load('timeouts.jsonl', '--json', '--replace');
     assert.equal(created.exitCode, 0, created.stderr);
-    for (const x of (await listJson()).trim().split('\n').map((l) => JSON.parse(l) as Expect)) {
+    for (const x of (await listJson())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Expect)) {
       assert.ok(x.timeout! > 250, `create ignores the timeout: ${x.timeout}`);
     }
     const update = await load('timeouts.jsonl', '--json', '--update');
     assert.equal(update.exitCode, 0, update.stderr);
     assert.deepEqual(JSON.parse(update.stdout), { entries: ALL.length, updated: ALL.length, missing: 0, failed: 0 });
-    for (const x of (await listJson()).trim().split('\n').map((l) => JSON.parse(l) as Expect)) {
+    for (const x of (await listJson())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Expect)) {
       assert.ok(x.timeout! <= 100 && x.timeout! >= 90, `timeout set to 100: ${x.timeout}`);
     }
     assert.match((await ns().exec('conntrack', ['-L', 'expect'])).stdout, /^(100|99|98) proto=6 /m);
@@ -214,7 +275,10 @@ describe('ct expect on the real kernel', function () {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stderr, /2 ipv6 expectations have been deleted/);
     assert.equal((await ns().exec('conntrack', ['-L', 'expect', '-f', 'ipv6'])).stdout.trim(), '');
-    assert.deepEqual(stable(await listJson()).map((x) => x.family), [2, 2, 2]);
+    assert.deepEqual(
+      stable(await listJson()).map((x) => x.family),
+      [2, 2, 2],
+    );
     const all = await runCtsync(ns(), ['ct', 'expect', 'flush']);
     assert.equal(all.exitCode, 0, all.stderr);
     assert.match(all.stderr, /expectation table has been emptied/);
@@ -231,7 +295,10 @@ describe('ct expect on the real kernel', function () {
     const viaStats = await runCtsync(ns(), ['ct', 'stats', '--expect']);
     assert.equal(viaStats.stdout, stock.stdout);
     const json = await runCtsync(ns(), ['ct', 'expect', 'stats', '--json']);
-    const cpus = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const cpus = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     assert.equal(cpus.length, stock.stdout.trim().split('\n').length);
     const created = cpus.reduce((n, c) => n + c.expect_create, 0);
     assert.ok(created >= 4 * ALL.length, `expectations created so far: ${created}`);
@@ -243,22 +310,60 @@ describe('ct expect on the real kernel', function () {
     const out = lines(proc);
     try {
       let sport = 1000;
-      await until('the listener to subscribe', async () => {
-        // conntrack events come too: a sentinel flow, a new tuple each try
-        await ns().exec('conntrack', ['-I', '-p', 'udp', '-s', SENTINEL, '-d', '203.0.113.251', '--sport', String(++sport), '--dport', '9', '-t', '5']);
-        return out.some((l) => l.includes(SENTINEL));
-      }, 15_000);
+      await until(
+        'the listener to subscribe',
+        async () => {
+          // conntrack events come too: a sentinel flow, a new tuple each try
+          await ns().exec('conntrack', [
+            '-I',
+            '-p',
+            'udp',
+            '-s',
+            SENTINEL,
+            '-d',
+            '203.0.113.251',
+            '--sport',
+            String(++sport),
+            '--dport',
+            '9',
+            '-t',
+            '5',
+          ]);
+          return out.some((l) => l.includes(SENTINEL));
+        },
+        15_000,
+      );
       out.ready = true;
       out.length = 0;
       fs.writeFileSync(file('ac.jsonl'), jsonl([EXPECTS.a, EXPECTS.c]));
       assert.equal((await load('ac.jsonl')).exitCode, 0);
       // the stock tool insists on reply ports for -D expect -p tcp (and exits 1 even on success)
-      await ns().exec('conntrack', ['-D', 'expect', '-s', '192.0.2.10', '-d', '198.51.100.20', '-p', 'tcp', '--sport', '0', '--dport', '50000', '--reply-port-src', '0', '--reply-port-dst', '0']);
+      await ns().exec('conntrack', [
+        '-D',
+        'expect',
+        '-s',
+        '192.0.2.10',
+        '-d',
+        '198.51.100.20',
+        '-p',
+        'tcp',
+        '--sport',
+        '0',
+        '--dport',
+        '50000',
+        '--reply-port-src',
+        '0',
+        '--reply-port-dst',
+        '0',
+      ]);
       await until('the DESTROY of the ipv4 expectation', () => out.filter((l) => l.includes('"DESTROY"')).length >= 1);
       assert.equal((await runCtsync(ns(), ['ct', 'expect', 'flush'])).exitCode, 0);
       await until('four expectation events', () => out.filter((l) => l.includes('"table":"expect"')).length >= 4);
       const ev = out.map((l) => JSON.parse(l) as ExpectEvent).filter((e) => e.table === 'expect');
-      assert.deepEqual(ev.map((e) => `${e.type} ${e.tuple.dport}`), ['NEW 50000', 'NEW 50002', 'DESTROY 50000', 'DESTROY 50002']);
+      assert.deepEqual(
+        ev.map((e) => `${e.type} ${e.tuple.dport}`),
+        ['NEW 50000', 'NEW 50002', 'DESTROY 50000', 'DESTROY 50002'],
+      );
       for (const e of ev) {
         const want = e.tuple.dport === 50000 ? EXPECTS.a : EXPECTS.c;
         assert.equal(e.family, want.family);
@@ -272,7 +377,10 @@ describe('ct expect on the real kernel', function () {
       assert.equal(ev[2].id, ev[0].id, 'the same expectation');
       assert.equal(ev[3].id, ev[1].id, 'the same expectation');
       assert.ok(ev[0].timeout! > 290 && ev[0].timeout! <= 300);
-      assert.ok(!out.some((l) => l.includes('"UPDATE"') && l.includes('"table":"expect"')), 'no expectation UPDATE events exist');
+      assert.ok(
+        !out.some((l) => l.includes('"UPDATE"') && l.includes('"table":"expect"')),
+        'no expectation UPDATE events exist',
+      );
     } finally {
       proc.kill('SIGTERM');
     }
@@ -284,14 +392,23 @@ describe('ct expect on the real kernel', function () {
     const stock = ns().spawn('conntrack', ['-E', 'expect']);
     const ours = lines(proc);
     const theirs = lines(stock);
-    const sentinel = { family: 2, master: M.sentinel, tuple: tcp(SENTINEL, '203.0.113.251', 0, 50100), mask: { src: '255.255.255.255', sport: 0 } };
+    const sentinel = {
+      family: 2,
+      master: M.sentinel,
+      tuple: tcp(SENTINEL, '203.0.113.251', 0, 50100),
+      mask: { src: '255.255.255.255', sport: 0 },
+    };
     fs.writeFileSync(file('sentinel.jsonl'), jsonl([sentinel]));
     try {
-      await until('both listeners', async () => {
-        // expectation events only: re-create a sentinel expectation until both have seen one
-        await load('sentinel.jsonl', '--replace', '-q');
-        return ours.length > 0 && theirs.length > 0;
-      }, 15_000);
+      await until(
+        'both listeners',
+        async () => {
+          // expectation events only: re-create a sentinel expectation until both have seen one
+          await load('sentinel.jsonl', '--replace', '-q');
+          return ours.length > 0 && theirs.length > 0;
+        },
+        15_000,
+      );
       await runCtsync(ns(), ['ct', 'expect', 'delete', file('sentinel.jsonl'), '-q']);
       ours.ready = theirs.ready = true;
       ours.length = 0;
@@ -305,8 +422,14 @@ describe('ct expect on the real kernel', function () {
       // timeouts may differ by a second between the two readers
       const norm = (l: string): string => l.replace(/^(\s*\[\w+\]) \d+ /, '$1 T ');
       assert.deepEqual(ours.slice(0, 4).map(norm), theirs.slice(0, 4).map(norm));
-      assert.deepEqual(ours.map((l) => l.trim().split(' ')[0]), ['[NEW]', '[NEW]', '[DESTROY]', '[DESTROY]']);
-      assert.match(ours[1], /^ {4}\[NEW\] \d+ proto=6 src=2001:db8::11 dst=2001:db8:1::21 sport=0 dport=50003 mask-src=ffff:ffff:ffff:ffff:: /);
+      assert.deepEqual(
+        ours.map((l) => l.trim().split(' ')[0]),
+        ['[NEW]', '[NEW]', '[DESTROY]', '[DESTROY]'],
+      );
+      assert.match(
+        ours[1],
+        /^ {4}\[NEW\] \d+ proto=6 src=2001:db8::11 dst=2001:db8:1::21 sport=0 dport=50003 mask-src=ffff:ffff:ffff:ffff:: /,
+      );
     } finally {
       proc.kill('SIGTERM');
       stock.kill('SIGTERM');
@@ -315,13 +438,16 @@ describe('ct expect on the real kernel', function () {
 
   it('names the line and the reason for bad input, and loads nothing from a malformed file', async function () {
     await runCtsync(ns(), ['ct', 'expect', 'flush']);
-    fs.writeFileSync(file('bad.jsonl'), [
-      JSON.stringify(EXPECTS.a),
-      '{"family":2,',
-      JSON.stringify({ ...EXPECTS.b, mask: undefined }),
-      JSON.stringify({ ...EXPECTS.c, family: 2 }),
-      JSON.stringify({ ...EXPECTS.a, tuple: { ...EXPECTS.a.tuple, sport: 70000 } }),
-    ].join('\n'));
+    fs.writeFileSync(
+      file('bad.jsonl'),
+      [
+        JSON.stringify(EXPECTS.a),
+        '{"family":2,',
+        JSON.stringify({ ...EXPECTS.b, mask: undefined }),
+        JSON.stringify({ ...EXPECTS.c, family: 2 }),
+        JSON.stringify({ ...EXPECTS.a, tuple: { ...EXPECTS.a.tuple, sport: 70000 } }),
+      ].join('\n'),
+    );
     const r = await load('bad.jsonl');
     assert.equal(r.exitCode, 2);
     assert.match(r.stderr, /bad\.jsonl:2: not valid JSON/);
@@ -333,13 +459,30 @@ describe('ct expect on the real kernel', function () {
 
     const skip = await load('bad.jsonl', '--skip-invalid', '--json');
     assert.equal(skip.exitCode, 1, 'invalid lines make the exit code 1');
-    assert.deepEqual({ ...JSON.parse(skip.stdout), seconds: 0 }, { entries: 1, created: 1, existing: 0, replaced: 0, failed: 0, invalid: 4, seconds: 0 });
+    assert.deepEqual(
+      { ...JSON.parse(skip.stdout), seconds: 0 },
+      { entries: 1, created: 1, existing: 0, replaced: 0, failed: 0, invalid: 4, seconds: 0 },
+    );
   });
 
   it('reports expectations the kernel refuses, with the line and the errno', async function () {
-    const noMaster = { ...EXPECTS.a, master: tcp('192.0.2.99', '198.51.100.99', 40099, 21), tuple: tcp('192.0.2.99', '198.51.100.99', 0, 50099) };
-    const noHelper = { family: 2, master: M.noHelper, tuple: tcp('192.0.2.12', '198.51.100.22', 0, 50004), mask: { src: '255.255.255.255', sport: 0 } };
-    const ok = { family: 2, master: M.f, tuple: tcp('192.0.2.14', '198.51.100.24', 0, 50005), mask: { src: '255.255.255.255', sport: 0 } };
+    const noMaster = {
+      ...EXPECTS.a,
+      master: tcp('192.0.2.99', '198.51.100.99', 40099, 21),
+      tuple: tcp('192.0.2.99', '198.51.100.99', 0, 50099),
+    };
+    const noHelper = {
+      family: 2,
+      master: M.noHelper,
+      tuple: tcp('192.0.2.12', '198.51.100.22', 0, 50004),
+      mask: { src: '255.255.255.255', sport: 0 },
+    };
+    const ok = {
+      family: 2,
+      master: M.f,
+      tuple: tcp('192.0.2.14', '198.51.100.24', 0, 50005),
+      mask: { src: '255.255.255.255', sport: 0 },
+    };
     fs.writeFileSync(file('refused.jsonl'), jsonl([noMaster, noHelper, ok]));
     const r = await load('refused.jsonl');
     assert.equal(r.exitCode, 1);

@@ -10,20 +10,171 @@ import type { Entry } from '../../../src/conntrack/entry.js';
 
 /** `conntrack -I` argument lists: one entry of every protocol and feature the kernel allows here. */
 const INSERTS: string[][] = [
-  ['-p', 'tcp', '-s', '192.0.2.1', '-d', '198.51.100.1', '--sport', '40000', '--dport', '80', '--state', 'ESTABLISHED', '-t', '3000', '-u', 'SEEN_REPLY,ASSURED', '-m', '66'],
-  ['-p', 'tcp', '-s', '192.0.2.2', '-d', '198.51.100.1', '--sport', '40001', '--dport', '443', '--state', 'SYN_SENT', '-t', '3000'],
-  ['-p', 'tcp', '-s', '192.0.2.3', '-d', '198.51.100.1', '--sport', '40002', '--dport', '22', '--state', 'TIME_WAIT', '-t', '3000', '-w', '5'],
-  ['-p', 'tcp', '-s', '192.0.2.4', '-d', '198.51.100.1', '--sport', '40003', '--dport', '8080', '--state', 'ESTABLISHED', '-t', '3000', '--src-nat', '203.0.113.1'],
-  ['-p', 'tcp', '-s', '192.0.2.5', '-d', '198.51.100.2', '--sport', '40004', '--dport', '80', '--state', 'ESTABLISHED', '-t', '3000', '--dst-nat', '203.0.113.2'],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '192.0.2.1',
+    '-d',
+    '198.51.100.1',
+    '--sport',
+    '40000',
+    '--dport',
+    '80',
+    '--state',
+    'ESTABLISHED',
+    '-t',
+    '3000',
+    '-u',
+    'SEEN_REPLY,ASSURED',
+    '-m',
+    '66',
+  ],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '192.0.2.2',
+    '-d',
+    '198.51.100.1',
+    '--sport',
+    '40001',
+    '--dport',
+    '443',
+    '--state',
+    'SYN_SENT',
+    '-t',
+    '3000',
+  ],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '192.0.2.3',
+    '-d',
+    '198.51.100.1',
+    '--sport',
+    '40002',
+    '--dport',
+    '22',
+    '--state',
+    'TIME_WAIT',
+    '-t',
+    '3000',
+    '-w',
+    '5',
+  ],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '192.0.2.4',
+    '-d',
+    '198.51.100.1',
+    '--sport',
+    '40003',
+    '--dport',
+    '8080',
+    '--state',
+    'ESTABLISHED',
+    '-t',
+    '3000',
+    '--src-nat',
+    '203.0.113.1',
+  ],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '192.0.2.5',
+    '-d',
+    '198.51.100.2',
+    '--sport',
+    '40004',
+    '--dport',
+    '80',
+    '--state',
+    'ESTABLISHED',
+    '-t',
+    '3000',
+    '--dst-nat',
+    '203.0.113.2',
+  ],
   ['-p', 'udp', '-s', '192.0.2.6', '-d', '198.51.100.3', '--sport', '5353', '--dport', '53', '-t', '3000', '-m', '7'],
   ['-p', 'udp', '-s', '192.0.2.6', '-d', '198.51.100.3', '--sport', '5353', '--dport', '53', '-t', '3000', '-w', '9'],
   ['-p', 'udplite', '-s', '192.0.2.7', '-d', '198.51.100.4', '--sport', '1000', '--dport', '2000', '-t', '3000'],
-  ['-p', 'icmp', '-s', '192.0.2.8', '-d', '198.51.100.5', '--icmp-type', '8', '--icmp-code', '0', '--icmp-id', '4660', '-t', '3000'],
-  ['-p', 'sctp', '-s', '192.0.2.9', '-d', '198.51.100.6', '--sport', '5000', '--dport', '5001', '--state', 'ESTABLISHED', '--orig-vtag', '10', '--reply-vtag', '11', '-t', '3000'],
+  [
+    '-p',
+    'icmp',
+    '-s',
+    '192.0.2.8',
+    '-d',
+    '198.51.100.5',
+    '--icmp-type',
+    '8',
+    '--icmp-code',
+    '0',
+    '--icmp-id',
+    '4660',
+    '-t',
+    '3000',
+  ],
+  [
+    '-p',
+    'sctp',
+    '-s',
+    '192.0.2.9',
+    '-d',
+    '198.51.100.6',
+    '--sport',
+    '5000',
+    '--dport',
+    '5001',
+    '--state',
+    'ESTABLISHED',
+    '--orig-vtag',
+    '10',
+    '--reply-vtag',
+    '11',
+    '-t',
+    '3000',
+  ],
   ['-p', 'gre', '-s', '192.0.2.10', '-d', '198.51.100.7', '--srckey', '5', '--dstkey', '6', '-t', '3000'],
-  ['-p', 'tcp', '-s', '2001:db8::1', '-d', '2001:db8::2', '--sport', '40005', '--dport', '443', '--state', 'ESTABLISHED', '-t', '3000', '-m', '1'],
+  [
+    '-p',
+    'tcp',
+    '-s',
+    '2001:db8::1',
+    '-d',
+    '2001:db8::2',
+    '--sport',
+    '40005',
+    '--dport',
+    '443',
+    '--state',
+    'ESTABLISHED',
+    '-t',
+    '3000',
+    '-m',
+    '1',
+  ],
   ['-p', 'udp', '-s', '2001:db8::1', '-d', '2001:db8:1::3', '--sport', '546', '--dport', '547', '-t', '3000'],
-  ['-p', 'icmpv6', '-s', '2001:db8::1', '-d', '2001:db8::2', '--icmpv6-type', '128', '--icmpv6-code', '0', '--icmpv6-id', '7', '-t', '3000'],
+  [
+    '-p',
+    'icmpv6',
+    '-s',
+    '2001:db8::1',
+    '-d',
+    '2001:db8::2',
+    '--icmpv6-type',
+    '128',
+    '--icmpv6-code',
+    '0',
+    '--icmpv6-id',
+    '7',
+    '-t',
+    '3000',
+  ],
 ];
 
 /** `conntrack -L` lines with the timeout column (3rd field) blanked, sorted. */
@@ -54,7 +205,10 @@ describe('ct engine round trip on the real kernel', function () {
   it('lists every entry with every field (--json)', async function () {
     const r = await runCtsync(ns(), ['ct', 'list', '--json']);
     assert.equal(r.exitCode, 0, r.stderr);
-    const entries = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Entry);
+    const entries = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Entry);
     assert.equal(entries.length, INSERTS.length);
     fs.writeFileSync(jsonFile, r.stdout);
 
@@ -82,7 +236,14 @@ describe('ct engine round trip on the real kernel', function () {
     assert.deepEqual(udp.map((e) => e.zone ?? 0).sort(), [0, 9], 'same tuple in two zones');
     assert.equal(find((e) => e.orig.proto === 136, 'udplite').orig.dport, 2000);
     const icmp = find((e) => e.orig.proto === 1, 'icmp');
-    assert.deepEqual(icmp.orig, { src: '192.0.2.8', dst: '198.51.100.5', proto: 1, icmpId: 4660, icmpType: 8, icmpCode: 0 });
+    assert.deepEqual(icmp.orig, {
+      src: '192.0.2.8',
+      dst: '198.51.100.5',
+      proto: 1,
+      icmpId: 4660,
+      icmpType: 8,
+      icmpCode: 0,
+    });
     assert.equal(icmp.reply?.icmpType, 0);
     const sctp = find((e) => e.orig.proto === 132, 'sctp');
     // state 4 = ESTABLISHED; conntrack -I hands the vtags to the kernel in host order, so the
@@ -109,16 +270,36 @@ describe('ct engine round trip on the real kernel', function () {
     const oursExt = await runCtsync(ns(), ['ct', 'list', '-o']);
     assert.deepEqual(normalize(oursExt.stdout.replace(/^(\S+\s+\d+ )/gm, '')).length, INSERTS.length);
     assert.deepEqual(
-      oursExt.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^(\S+\s+\d+ \S+\s+\d+) \d+ /, '$1 T ')).sort(),
-      ext.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^(\S+\s+\d+ \S+\s+\d+) \d+ /, '$1 T ')).sort(),
+      oursExt.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/^(\S+\s+\d+ \S+\s+\d+) \d+ /, '$1 T '))
+        .sort(),
+      ext.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/^(\S+\s+\d+ \S+\s+\d+) \d+ /, '$1 T '))
+        .sort(),
     );
   });
 
   it('filters by zone, mark and family like the kernel does', async function () {
     const zone = await runCtsync(ns(), ['ct', 'list', '--json', '--zone', '5']);
-    assert.deepEqual(zone.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Entry).orig.sport), [40002]);
+    assert.deepEqual(
+      zone.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Entry).orig.sport),
+      [40002],
+    );
     const mark = await runCtsync(ns(), ['ct', 'list', '--json', '--mark', '66']);
-    assert.deepEqual(mark.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Entry).orig.sport), [40000]);
+    assert.deepEqual(
+      mark.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Entry).orig.sport),
+      [40000],
+    );
     const v6 = await runCtsync(ns(), ['ct', 'list', '--json', '--family', 'ipv6']);
     assert.equal(v6.stdout.trim().split('\n').length, 3);
     const count = await runCtsync(ns(), ['ct', 'count']);
@@ -151,7 +332,15 @@ describe('ct engine round trip on the real kernel', function () {
   it('names the line and the reason for bad input, and loads nothing from a malformed file', async function () {
     const bad = path.join(path.dirname(jsonFile), 'bad.jsonl');
     const good = fs.readFileSync(jsonFile, 'utf8').split('\n')[0];
-    fs.writeFileSync(bad, [good, '{"family":2,', '{"family":2,"orig":{"src":"192.0.2.1","dst":"198.51.100.1","proto":6,"sport":70000}}', '{"family":4,"orig":{"src":"a","dst":"b","proto":6}}'].join('\n'));
+    fs.writeFileSync(
+      bad,
+      [
+        good,
+        '{"family":2,',
+        '{"family":2,"orig":{"src":"192.0.2.1","dst":"198.51.100.1","proto":6,"sport":70000}}',
+        '{"family":4,"orig":{"src":"a","dst":"b","proto":6}}',
+      ].join('\n'),
+    );
     await ns().exec('conntrack', ['-F']);
     const r = await runCtsync(ns(), ['ct', 'load', bad]);
     assert.equal(r.exitCode, 2);
@@ -164,7 +353,11 @@ describe('ct engine round trip on the real kernel', function () {
 
   it('reports entries the kernel refuses, with the line and the errno', async function () {
     const file = path.join(path.dirname(jsonFile), 'refused.jsonl');
-    const ok = { family: 2, orig: { src: '192.0.2.50', dst: '198.51.100.50', proto: 17, sport: 1, dport: 2 }, timeout: 100 };
+    const ok = {
+      family: 2,
+      orig: { src: '192.0.2.50', dst: '198.51.100.50', proto: 17, sport: 1, dport: 2 },
+      timeout: 100,
+    };
     const noHelper = { ...ok, orig: { ...ok.orig, sport: 3 }, helper: 'nosuchhelper' };
     const noTimeout = { family: 2, orig: { ...ok.orig, sport: 4 } };
     fs.writeFileSync(file, [ok, noHelper, noTimeout].map((e) => JSON.stringify(e)).join('\n') + '\n');
@@ -178,14 +371,22 @@ describe('ct engine round trip on the real kernel', function () {
   it('loads an IPv6 entry whose reply tuple spells its addresses otherwise as un-NATed (no NAT status bits)', async function () {
     const file = path.join(path.dirname(jsonFile), 'spelling.jsonl');
     const e = {
-      family: 10, orig: { src: '2001:db8::60', dst: '2001:db8::61', proto: 6, sport: 1000, dport: 80 },
-      reply: { src: '2001:DB8:0::61', dst: '2001:0db8::60', proto: 6, sport: 80, dport: 1000 }, status: 8, timeout: 100, tcp: { state: 3 },
+      family: 10,
+      orig: { src: '2001:db8::60', dst: '2001:db8::61', proto: 6, sport: 1000, dport: 80 },
+      reply: { src: '2001:DB8:0::61', dst: '2001:0db8::60', proto: 6, sport: 80, dport: 1000 },
+      status: 8,
+      timeout: 100,
+      tcp: { state: 3 },
     };
     fs.writeFileSync(file, JSON.stringify(e) + '\n');
     const r = await runCtsync(ns(), ['ct', 'load', file]);
     assert.equal(r.exitCode, 0, r.stderr);
     const list = await runCtsync(ns(), ['ct', 'list', '--json', '--family', 'ipv6']);
-    const got = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as Entry).find((x) => x.orig.src === '2001:db8::60');
+    const got = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Entry)
+      .find((x) => x.orig.src === '2001:db8::60');
     assert.ok(got, list.stdout);
     assert.deepEqual(got.reply, { src: '2001:db8::61', dst: '2001:db8::60', proto: 6, sport: 80, dport: 1000 });
     assert.equal(got.status! & 0x1b0, 0, `no NAT bits in status ${got.status}`);

@@ -40,7 +40,13 @@ describe('sync channel: batched transmit', function () {
   }
 
   it('a datagram is at most what UDP carries, also on a link with a larger MTU (loopback: 65536)', function () {
-    const v4 = new SyncChannel({ kind: 'udp', localAddress: '127.0.0.1', destination: '127.0.0.1', port: 7199, interface: 'lo' });
+    const v4 = new SyncChannel({
+      kind: 'udp',
+      localAddress: '127.0.0.1',
+      destination: '127.0.0.1',
+      port: 7199,
+      interface: 'lo',
+    });
     const v6 = new SyncChannel({ kind: 'udp', localAddress: '::1', destination: '::1', port: 7199, interface: 'lo' });
     // IPv4: 65535 - 20 - 8 (the packet's length field, not the MTU, is the limit); IPv6: the
     // MTU is (its length field counts the payload only): 65536 - 40 - 8
@@ -50,7 +56,13 @@ describe('sync channel: batched transmit', function () {
   it('sends every datagram once and in order (unicast, loopback)', async function () {
     const ns = await netns('chan-lo');
     const count = 5000;
-    const r = await run(ns, { role: 'loop', count, size: 1000, perTurn: 150, channel: { kind: 'udp', localAddress: '127.0.0.1', destination: '127.0.0.1', port: 7100, interface: 'lo' } });
+    const r = await run(ns, {
+      role: 'loop',
+      count,
+      size: 1000,
+      perTurn: 150,
+      channel: { kind: 'udp', localAddress: '127.0.0.1', destination: '127.0.0.1', port: 7100, interface: 'lo' },
+    });
     assert.equal(r.received, count);
     assert.ok(r.inOrder);
     assert.deepEqual([r.stats.packetsSent, r.stats.bytesSent, r.stats.sendErrors], [count, count * 1000, 0]);
@@ -61,7 +73,13 @@ describe('sync channel: batched transmit', function () {
   it('IPv6 too: the sender is recognised from the raw address (unicast, ::1)', async function () {
     const ns = await netns('chan-lo6');
     const count = 2000;
-    const r = await run(ns, { role: 'loop', count, size: 800, perTurn: 100, channel: { kind: 'udp', localAddress: '::1', destination: '::1', port: 7106, interface: 'lo' } });
+    const r = await run(ns, {
+      role: 'loop',
+      count,
+      size: 800,
+      perTurn: 100,
+      channel: { kind: 'udp', localAddress: '::1', destination: '::1', port: 7106, interface: 'lo' },
+    });
     assert.equal(r.received, count, JSON.stringify(r));
     assert.ok(r.inOrder);
     assert.equal(r.batchedReceive, true);
@@ -71,11 +89,38 @@ describe('sync channel: batched transmit', function () {
     const ns = await netns('chan-eagain');
     // a slow link keeps sent datagrams charged to the socket: with a minimal send buffer, sendmmsg
     // soon says EAGAIN and the channel must hand the rest to node:dgram
-    const tc = await ns.exec('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', '40mbit', 'burst', '4kb', 'latency', '200ms']);
+    const tc = await ns.exec('tc', [
+      'qdisc',
+      'add',
+      'dev',
+      'lo',
+      'root',
+      'tbf',
+      'rate',
+      '40mbit',
+      'burst',
+      '4kb',
+      'latency',
+      '200ms',
+    ]);
     assert.equal(tc.exitCode, 0, tc.stderr);
     const count = 3000;
     for (const flush of [false, true]) {
-      const r = await run(ns, { role: 'loop', count, size: 1000, perTurn: 500, flush, channel: { kind: 'udp', localAddress: '127.0.0.1', destination: '127.0.0.1', port: 7101, interface: 'lo', sndSocketBuffer: 4096 } });
+      const r = await run(ns, {
+        role: 'loop',
+        count,
+        size: 1000,
+        perTurn: 500,
+        flush,
+        channel: {
+          kind: 'udp',
+          localAddress: '127.0.0.1',
+          destination: '127.0.0.1',
+          port: 7101,
+          interface: 'lo',
+          sndSocketBuffer: 4096,
+        },
+      });
       assert.ok(r.deferredSends > 0, `EAGAIN was hit (${r.deferredSends} datagrams deferred to node:dgram)`);
       assert.equal(r.stats.sendErrors, 0);
       assert.equal(r.stats.packetsSent, count);
@@ -89,8 +134,17 @@ describe('sync channel: batched transmit', function () {
     const b = await netns('chan-mc-b');
     const link = await vethPair(a, b, '192.0.2.1/24', '192.0.2.2/24');
     const count = 4000;
-    const mc = (addr: string, ifName: string) => ({ kind: 'multicast', localAddress: addr, group: '225.0.0.51', port: 7102, interface: ifName });
-    const rx = b.spawn(process.execPath, [child, JSON.stringify({ role: 'recv', count, size: 1200, waitMs: 30_000, channel: mc(link.addrB, link.ifB) })]);
+    const mc = (addr: string, ifName: string) => ({
+      kind: 'multicast',
+      localAddress: addr,
+      group: '225.0.0.51',
+      port: 7102,
+      interface: ifName,
+    });
+    const rx = b.spawn(process.execPath, [
+      child,
+      JSON.stringify({ role: 'recv', count, size: 1200, waitMs: 30_000, channel: mc(link.addrB, link.ifB) }),
+    ]);
     let rxOut = '';
     rx.stdout!.on('data', (d: Buffer) => (rxOut += d.toString()));
     const t0 = Date.now();

@@ -10,7 +10,9 @@ import { SyncPair, flowChurn, sleep, type SyncNode } from '../../helpers/syncpai
 type ArenaStats = { compactions: number; allocations: number };
 
 async function arenas(node: SyncNode): Promise<{ internal: ArenaStats; external: ArenaStats }> {
-  const r = (await controlRequest(node.sock, { cmd: 'stats' })) as { counters: { memory: { internalArena: ArenaStats; externalArena: ArenaStats } } };
+  const r = (await controlRequest(node.sock, { cmd: 'stats' })) as {
+    counters: { memory: { internalArena: ArenaStats; externalArena: ArenaStats } };
+  };
   return { internal: r.counters.memory.internalArena, external: r.counters.memory.externalArena };
 }
 
@@ -30,7 +32,7 @@ describe('sync under churn: compaction of the caches', function () {
     await pair?.destroy();
   });
 
-  it('compacts the primary\'s internal and the backup\'s external cache in place, and the backup converges', async function () {
+  it("compacts the primary's internal and the backup's external cache in place, and the backup converges", async function () {
     const churn = flowChurn(pair.a, { ms: 20_000, dstOctet: 7, sportBase: 20000, deleteLag: 300 });
     // counted from when the caches have reached their working size (300 flows alive)
     await sleep(5000);
@@ -40,10 +42,24 @@ describe('sync under churn: compaction of the caches', function () {
     const a1 = await arenas(pair.a);
     const b1 = await arenas(pair.b);
     await churn;
-    assert.ok(b1.external.compactions - b0.external.compactions >= 8, `backup external: ${b1.external.compactions - b0.external.compactions} compactions`);
-    assert.ok(a1.internal.compactions - a0.internal.compactions >= 8, `primary internal: ${a1.internal.compactions - a0.internal.compactions} compactions`);
-    assert.equal(b1.external.allocations, b0.external.allocations, 'no arena allocated for the backup\'s external cache');
-    assert.equal(a1.internal.allocations, a0.internal.allocations, 'no arena allocated for the primary\'s internal cache');
+    assert.ok(
+      b1.external.compactions - b0.external.compactions >= 8,
+      `backup external: ${b1.external.compactions - b0.external.compactions} compactions`,
+    );
+    assert.ok(
+      a1.internal.compactions - a0.internal.compactions >= 8,
+      `primary internal: ${a1.internal.compactions - a0.internal.compactions} compactions`,
+    );
+    assert.equal(
+      b1.external.allocations,
+      b0.external.allocations,
+      "no arena allocated for the backup's external cache",
+    );
+    assert.equal(
+      a1.internal.allocations,
+      a0.internal.allocations,
+      "no arena allocated for the primary's internal cache",
+    );
     await pair.converge(pair.a, pair.b);
   });
 });

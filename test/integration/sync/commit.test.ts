@@ -28,7 +28,7 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     await pair?.destroy();
   });
 
-  it('applies the config\'s Scheduler (FIFO 1) to the main thread only', function () {
+  it("applies the config's Scheduler (FIFO 1) to the main thread only", function () {
     // the pair's configuration has `Scheduler { Type FIFO Priority 1 }`, as conntrackd's examples
     const pid = execFileSync('pgrep', ['-f', '--', pair.b.conf], { encoding: 'utf8' }).trim().split('\n')[0];
     assert.ok(pid, 'daemon pid');
@@ -72,10 +72,25 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     const masters: Entry[] = [];
     const related: Entry[] = [];
     for (let k = 0; k < 40; k++) {
-      const m: Entry = { family: 2, orig: { src: `198.51.100.${k + 1}`, dst: '203.0.113.200', proto: 6, sport: 40000 + k, dport: 21 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 } };
+      const m: Entry = {
+        family: 2,
+        orig: { src: `198.51.100.${k + 1}`, dst: '203.0.113.200', proto: 6, sport: 40000 + k, dport: 21 },
+        status: 14,
+        timeout: 3600,
+        mark: 0,
+        tcp: { state: 3 },
+      };
       masters.push(m);
       // the data connection of an active-mode FTP session: server port 20 back to the client
-      related.push({ family: 2, orig: { src: '203.0.113.200', dst: `198.51.100.${k + 1}`, proto: 6, sport: 20, dport: 50000 + k }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 }, master: { ...m.orig } });
+      related.push({
+        family: 2,
+        orig: { src: '203.0.113.200', dst: `198.51.100.${k + 1}`, proto: 6, sport: 20, dport: 50000 + k },
+        status: 14,
+        timeout: 3600,
+        mark: 0,
+        tcp: { state: 3 },
+        master: { ...m.orig },
+      });
     }
     await pair.load(pair.a, [...masters, ...related, ...mixedFlows(2920)]);
     await pair.converge(pair.a, pair.b);
@@ -87,7 +102,10 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     for (const x of related) {
       const got = byKey.get(flowKey(x));
       assert.ok(got, `related flow ${x.orig.src}:${x.orig.sport} -> ${x.orig.dst}:${x.orig.dport} committed`);
-      assert.deepEqual([got.master?.src, got.master?.dst, got.master?.sport, got.master?.dport], [x.master!.src, x.master!.dst, x.master!.sport, x.master!.dport]);
+      assert.deepEqual(
+        [got.master?.src, got.master?.dst, got.master?.sport, got.master?.dport],
+        [x.master!.src, x.master!.dst, x.master!.sport, x.master!.dport],
+      );
     }
     // the internal cache took the committed entries at once (no event echo, no resync needed)
     const internal = await pair.b.client(['-i', '--json']);
@@ -102,7 +120,10 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     requireRoot.call(this, 'conntrackd');
     assert.equal((await pair.b.client(['-f', 'internal'])).exitCode, 0);
     const conf = pair.b.conf;
-    const r = await pair.b.ns.exec('sh', ['-c', `conntrackd -C ${conf} -c >/dev/null && conntrackd -C ${conf} -f external`]);
+    const r = await pair.b.ns.exec('sh', [
+      '-c',
+      `conntrackd -C ${conf} -c >/dev/null && conntrackd -C ${conf} -f external`,
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     const lines = (await pair.b.client(['-i', '--json'])).stdout.trim().split('\n').filter(Boolean);
     assert.equal(lines.length, 3000, 'internal cache holds the committed flows');
@@ -117,8 +138,22 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     await pair.a.stop();
     assert.equal((await pair.b.client(['-f'])).exitCode, 0);
     await pair.b.ns.exec('conntrack', ['-F']);
-    const good: Entry = { family: 2, orig: { src: '198.51.100.77', dst: '203.0.113.77', proto: 6, sport: 4000, dport: 443 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 } };
-    const bad: Entry = { family: 2, orig: { src: '198.51.100.78', dst: '203.0.113.78', proto: 6, sport: 4000, dport: 443 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 99 } };
+    const good: Entry = {
+      family: 2,
+      orig: { src: '198.51.100.77', dst: '203.0.113.77', proto: 6, sport: 4000, dport: 443 },
+      status: 14,
+      timeout: 3600,
+      mark: 0,
+      tcp: { state: 3 },
+    };
+    const bad: Entry = {
+      family: 2,
+      orig: { src: '198.51.100.78', dst: '203.0.113.78', proto: 6, sport: 4000, dport: 443 },
+      status: 14,
+      timeout: 3600,
+      mark: 0,
+      tcp: { state: 99 },
+    };
     const b = Buffer.alloc(512);
     let o = encodeCt(b, 0, MSG.CT_NEW, FLAG.HELLO, 5000, good, { tcpWindowTracking: true });
     o = encodeCt(b, o, MSG.CT_NEW, FLAG.HELLO, 5001, bad, { tcpWindowTracking: true });
@@ -135,7 +170,10 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.equal(c.exitCode, 1, 'a partial commit exits 1 (primary-backup.sh logs it)');
     assert.match(c.stdout, /committed 1 entries \(0 replaced\), 1 failed/);
     const kernel = await pair.kernel(pair.b);
-    assert.deepEqual(kernel.map((e) => e.orig.src), ['198.51.100.77']);
+    assert.deepEqual(
+      kernel.map((e) => e.orig.src),
+      ['198.51.100.77'],
+    );
     const internal = (await pair.b.client(['-i'])).stdout.trim().split('\n').filter(Boolean);
     assert.equal(internal.length, 1, 'the refused flow is not in the internal cache');
     assert.match(internal[0], /198\.51\.100\.77/);
@@ -173,7 +211,10 @@ describe('commit: flows created by packets meanwhile are not lost', function () 
     assert.ok(inserted > 100, `inserter created ${inserted} flows`);
     await sleep(1000);
     const kernel = new Set((await pair.kernel(pair.b)).map((e) => flowKey(e)));
-    const internal = (await pair.b.client(['-i', '--json'])).stdout.split('\n').filter(Boolean).map((l) => flowKey(JSON.parse(l) as Entry));
+    const internal = (await pair.b.client(['-i', '--json'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => flowKey(JSON.parse(l) as Entry));
     assert.equal(kernel.size, 30_000 + inserted, 'kernel: the committed and the inserted flows');
     assert.equal(internal.length, kernel.size, 'internal cache holds what the kernel holds');
     for (const k of internal) assert.ok(kernel.has(k));
@@ -183,7 +224,7 @@ describe('commit: flows created by packets meanwhile are not lost', function () 
   });
 });
 
-describe('commit: what the backup\'s kernel already has becomes the peer\'s flow', function () {
+describe("commit: what the backup's kernel already has becomes the peer's flow", function () {
   this.timeout(300_000);
   let pair: SyncPair;
 
@@ -199,15 +240,29 @@ describe('commit: what the backup\'s kernel already has becomes the peer\'s flow
   });
 
   it('updated in place where the kernel allows, deleted and created again where it does not', async function () {
-    const tcp = (i: number, e: Partial<Entry>): Entry => ({ family: 2, orig: { src: `192.0.2.${10 + i}`, dst: '198.51.100.10', proto: 6, sport: 40000 + i, dport: 443 }, ...e });
-    const udp = (e: Partial<Entry>): Entry => ({ family: 2, orig: { src: '192.0.2.99', dst: '198.51.100.53', proto: 17, sport: 5353, dport: 53 }, ...e });
+    const tcp = (i: number, e: Partial<Entry>): Entry => ({
+      family: 2,
+      orig: { src: `192.0.2.${10 + i}`, dst: '198.51.100.10', proto: 6, sport: 40000 + i, dport: 443 },
+      ...e,
+    });
+    const udp = (e: Partial<Entry>): Entry => ({
+      family: 2,
+      orig: { src: '192.0.2.99', dst: '198.51.100.53', proto: 17, sport: 5353, dport: 53 },
+      ...e,
+    });
     // the peer's flows: TCP established and assured with mark 7, UDP answered but not assured
-    const peer = [...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 14, timeout: 3600, mark: 7, tcp: { state: 3 } })), udp({ status: 10, timeout: 120, mark: 0 })];
+    const peer = [
+      ...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 14, timeout: 3600, mark: 7, tcp: { state: 3 } })),
+      udp({ status: 10, timeout: 120, mark: 0 }),
+    ];
     await pair.load(pair.a, peer);
     await pair.converge(pair.a, pair.b);
     // the backup's own entries for the same flows, as packets through it would have left them:
     // TCP half open with another mark; UDP assured, which an update cannot take back (EBUSY)
-    await pair.load(pair.b, [...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 8, timeout: 30, mark: 1, tcp: { state: 1 } })), udp({ status: 14, timeout: 30, mark: 5 })]);
+    await pair.load(pair.b, [
+      ...Array.from({ length: 50 }, (_, i) => tcp(i, { status: 8, timeout: 30, mark: 1, tcp: { state: 1 } })),
+      udp({ status: 14, timeout: 30, mark: 5 }),
+    ]);
     // the kernel counts every entry it inserts (conntrack -S): an update in place inserts none
     const inserts = async (): Promise<number> => {
       const r = await pair.b.ns.exec('conntrack', ['-S']);
@@ -217,16 +272,28 @@ describe('commit: what the backup\'s kernel already has becomes the peer\'s flow
     const c = await pair.b.client(['-c']);
     assert.equal(c.exitCode, 0, c.stderr);
     assert.match(c.stdout, /committed 51 entries \(51 replaced\), 0 failed/);
-    assert.equal(await inserts() - insertsBefore, 1, 'the TCP flows were updated in place, the UDP one created again');
+    assert.equal(
+      (await inserts()) - insertsBefore,
+      1,
+      'the TCP flows were updated in place, the UDP one created again',
+    );
     const after = await pair.kernel(pair.b);
     assert.equal(after.length, 51);
     for (const e of after) {
       if (e.orig.proto === 6) {
-        assert.deepEqual({ state: e.tcp?.state, mark: e.mark, assured: (e.status! & 4) !== 0 }, { state: 3, mark: 7, assured: true }, JSON.stringify(e));
+        assert.deepEqual(
+          { state: e.tcp?.state, mark: e.mark, assured: (e.status! & 4) !== 0 },
+          { state: 3, mark: 7, assured: true },
+          JSON.stringify(e),
+        );
         assert.ok(e.timeout! > 3000, `timeout ${e.timeout}`);
       } else {
         // an update cannot take ASSURED back: only a new entry is without it
-        assert.deepEqual({ mark: e.mark, assured: (e.status! & 4) !== 0, seenReply: (e.status! & 2) !== 0 }, { mark: 0, assured: false, seenReply: true }, JSON.stringify(e));
+        assert.deepEqual(
+          { mark: e.mark, assured: (e.status! & 4) !== 0, seenReply: (e.status! & 2) !== 0 },
+          { mark: 0, assured: false, seenReply: true },
+          JSON.stringify(e),
+        );
       }
     }
     // the insert counter moved by what the commit inserted, nothing else: no reading back

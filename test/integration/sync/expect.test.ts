@@ -15,7 +15,10 @@ import type { Expect } from '../../../src/conntrack/entry.js';
 
 const N = 60;
 
-for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsync']] as Array<[Impl, Impl]>) {
+for (const [primary, backup] of [
+  ['ctsync', 'conntrackd'],
+  ['conntrackd', 'ctsync'],
+] as Array<[Impl, Impl]>) {
   describe(`expectation sync: ${primary} primary -> ${backup} backup`, function () {
     this.timeout(120_000);
     let pair: SyncPair;
@@ -34,7 +37,10 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
     }
 
     const kernelExpects = async (node: SyncNode): Promise<Expect[]> =>
-      (await ctsync(node, ['ct', 'expect', 'list', '--json'])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Expect);
+      (await ctsync(node, ['ct', 'expect', 'list', '--json']))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Expect);
 
     /** What the peer's `-e expect` must show for a kernel's expectations. */
     const linesFor = (list: Expect[]): string[] => stripActive(list.map((x) => formatCacheExpect(x, 0)).join('\n'));
@@ -64,7 +70,11 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
 
     before(async function () {
       requireRoot.call(this, 'conntrack', 'conntrackd');
-      pair = await SyncPair.create(`xp${primary[1]}`, { impl: primary, options: ['ExpectationSync on'] }, { impl: backup, options: ['ExpectationSync on'] });
+      pair = await SyncPair.create(
+        `xp${primary[1]}`,
+        { impl: primary, options: ['ExpectationSync on'] },
+        { impl: backup, options: ['ExpectationSync on'] },
+      );
       await pair.a.start();
       await pair.b.start();
       await pair.b.settled();
@@ -79,8 +89,14 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       await ctsync(pair.a, ['ct', 'expect', 'load'], expects);
       const got = await converge(pair.a, pair.b);
       assert.equal(got.length, N);
-      assert.ok(got.some((l) => l.includes(' PERMANENT class=0 helper=ftp')), 'flags are carried');
-      assert.ok(got.some((l) => l.startsWith('proto=6 src=2001:db8:1::')) || got.some((l) => l.includes('src=2001:db8::')), 'IPv6 is carried');
+      assert.ok(
+        got.some((l) => l.includes(' PERMANENT class=0 helper=ftp')),
+        'flags are carried',
+      );
+      assert.ok(
+        got.some((l) => l.startsWith('proto=6 src=2001:db8:1::')) || got.some((l) => l.includes('src=2001:db8::')),
+        'IPv6 is carried',
+      );
       await pair.converge(pair.a, pair.b); // the masters too
     });
 
@@ -90,7 +106,7 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       assert.deepEqual(stripActive(r.stdout), linesFor(await kernelExpects(pair.a)));
     });
 
-    it('the stock conntrackd client dumps a ctsync daemon\'s caches as ctsync does', async function () {
+    it("the stock conntrackd client dumps a ctsync daemon's caches as ctsync does", async function () {
       const node = primary === 'ctsync' ? pair.a : pair.b;
       for (const args of [['-i', 'expect'], ['-e', 'expect'], ['-i'], ['-e']]) {
         const stock = await node.ns.exec('conntrackd', ['-C', node.conf, ...args]);
@@ -124,10 +140,17 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       const ours = await kernelExpects(pair.b);
       assert.deepEqual(stable(ours), stable(theirs));
       if (backup === 'ctsync') {
-        for (const x of ours) assert.ok(x.timeout! <= 298, `timeout ${x.timeout}: the kernel's own 300 s, not what was left`);
+        for (const x of ours)
+          assert.ok(x.timeout! <= 298, `timeout ${x.timeout}: the kernel's own 300 s, not what was left`);
         const s = await pair.b.client(['-s', 'expect']);
-        assert.match(s.stdout, new RegExp(`^cache external:\\ncurrent active connections:\\t\\s+${theirs.length}\\n`, 'm'));
-        assert.match((await pair.b.client(['-s'])).stdout, new RegExp(`\\texpectations external:\\s+${theirs.length}\\n`));
+        assert.match(
+          s.stdout,
+          new RegExp(`^cache external:\\ncurrent active connections:\\t\\s+${theirs.length}\\n`, 'm'),
+        );
+        assert.match(
+          (await pair.b.client(['-s'])).stdout,
+          new RegExp(`\\texpectations external:\\s+${theirs.length}\\n`),
+        );
       }
     });
   });
@@ -148,7 +171,7 @@ describe('expectation sync: ctsync without ExpectationSync', function () {
     await pair?.destroy();
   });
 
-  it('ignores the peer\'s EXP messages (counted) and says why -e expect has nothing', async function () {
+  it("ignores the peer's EXP messages (counted) and says why -e expect has nothing", async function () {
     const { masters, expects } = ftpSessions(3);
     await pair.load(pair.a, masters);
     const file = path.join(pair.dir, 'x.jsonl');

@@ -34,27 +34,40 @@ describe('sync receiver under fuzz', function () {
   const backupLog = (): { lines: string[]; bytes: number; summarised: number } => {
     const text = fs.readFileSync(pair.b.log, 'utf8');
     const lines = text.split('\n').filter(Boolean);
-    const summarised = lines.reduce((n, l) => n + Number(/\((\d+) more like it in the last \d+ s\)$/.exec(l)?.[1] ?? 0), 0);
+    const summarised = lines.reduce(
+      (n, l) => n + Number(/\((\d+) more like it in the last \d+ s\)$/.exec(l)?.[1] ?? 0),
+      0,
+    );
     return { lines, bytes: Buffer.byteLength(text), summarised };
   };
   /** Without the rate limit, 100,000 datagrams wrote ~5,600 lines (~390 KB) here. */
   const LOG_LINES_MAX = 150;
   const LOG_BYTES_MAX = 30_000;
 
-  const stats = async (): Promise<Counters> => ((await controlRequest(pair.b.sock, { cmd: 'stats' })) as { counters: Counters }).counters;
+  const stats = async (): Promise<Counters> =>
+    ((await controlRequest(pair.b.sock, { cmd: 'stats' })) as { counters: Counters }).counters;
 
   it('survives 100,000 random and mutated datagrams from the peer address, counting them malformed', async function () {
-    const r = await pair.a.ns.exec(process.execPath, [FUZZER, '--from', '192.0.2.1', '--to', '192.0.2.2', '--count', '100000'], { timeout: 240_000 });
+    const r = await pair.a.ns.exec(
+      process.execPath,
+      [FUZZER, '--from', '192.0.2.1', '--to', '192.0.2.2', '--count', '100000'],
+      { timeout: 240_000 },
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     const s = await stats();
     assert.ok(s.channel.packetsReceived > 50_000, `most datagrams reached the daemon (${s.channel.packetsReceived})`);
     assert.ok(s.malformed.total > 50_000, `counted as malformed (${s.malformed.total})`);
-    console.log(`      (${s.channel.packetsReceived} datagrams received, ${s.malformed.total} malformed messages counted)`);
+    console.log(
+      `      (${s.channel.packetsReceived} datagrams received, ${s.malformed.total} malformed messages counted)`,
+    );
     // mutated HELLO flags make it believe the peer restarted, and answer with a bulk: a line or
     // two each, thousands of times
     const log = backupLog();
     console.log(`      (its log: ${log.lines.length} lines, ${log.bytes} bytes)`);
-    assert.ok(log.lines.length <= LOG_LINES_MAX && log.bytes <= LOG_BYTES_MAX, `the log stays short: ${log.lines.length} lines, ${log.bytes} bytes`);
+    assert.ok(
+      log.lines.length <= LOG_LINES_MAX && log.bytes <= LOG_BYTES_MAX,
+      `the log stays short: ${log.lines.length} lines, ${log.bytes} bytes`,
+    );
   });
 
   it('drops and counts datagrams from anyone but the configured peer', async function () {
@@ -67,7 +80,15 @@ describe('sync receiver under fuzz', function () {
       if (now.channel.packetsReceived === before.channel.packetsReceived) break;
       before = now;
     }
-    const r = await pair.a.ns.exec(process.execPath, [FUZZER, '--from', '192.0.2.3', '--to', '192.0.2.2', '--count', '500']);
+    const r = await pair.a.ns.exec(process.execPath, [
+      FUZZER,
+      '--from',
+      '192.0.2.3',
+      '--to',
+      '192.0.2.2',
+      '--count',
+      '500',
+    ]);
     assert.equal(r.exitCode, 0, r.stderr);
     await new Promise((res) => setTimeout(res, 300));
     const after = await stats();
@@ -87,7 +108,9 @@ describe('sync receiver under fuzz', function () {
   it('says how many log lines it left out: the counts are written, at the latest when it stops', async function () {
     await pair.b.stop();
     const log = backupLog();
-    console.log(`      (its log: ${log.lines.length} lines, ${log.bytes} bytes; ${log.summarised} lines left out and counted)`);
+    console.log(
+      `      (its log: ${log.lines.length} lines, ${log.bytes} bytes; ${log.summarised} lines left out and counted)`,
+    );
     assert.ok(log.lines.length <= LOG_LINES_MAX + 10, `the log stays short: ${log.lines.length} lines`);
     assert.ok(log.summarised > 1000, `the suppressed lines are counted (${log.summarised})`);
     assert.match(log.lines.join('\n'), /\(info\) peer restarted \(\d+ more like it in the last \d+ s\)/);

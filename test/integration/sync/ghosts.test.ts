@@ -24,7 +24,12 @@ describe('ghost entries after peer restarts during churn', function () {
         await pair.b.start();
         await pair.b.settled();
         // ~2,000 flows alive: each one is deleted 2,000 creations later
-        const churn = flowChurn(pair.a, { ms: 6000 + RESTARTS * 4000, dstOctet: 250, sportBase: 30000, deleteLag: 2000 });
+        const churn = flowChurn(pair.a, {
+          ms: 6000 + RESTARTS * 4000,
+          dstOctet: 250,
+          sportBase: 30000,
+          deleteLag: 2000,
+        });
         await sleep(3000);
         for (let k = 0; k < RESTARTS; k++) {
           await pair.a.kill();
@@ -38,7 +43,8 @@ describe('ghost entries after peer restarts during churn', function () {
         else {
           // conntrackd's own cache can differ from its kernel (a flow that ends while it dumps
           // the table at start-up stays in its cache): what it can send is its cache
-          const flows = (lines: string[]): string[] => lines.map((l) => /src=\S+ dst=\S+ sport=\d+ dport=\d+/.exec(l)?.[0] ?? l).sort();
+          const flows = (lines: string[]): string[] =>
+            lines.map((l) => /src=\S+ dst=\S+ sport=\d+ dport=\d+/.exec(l)?.[0] ?? l).sort();
           let want: string[] = [];
           let got: string[] = [];
           for (let t = 0; t < 240; t++) {
@@ -48,10 +54,18 @@ describe('ghost entries after peer restarts during churn', function () {
             await sleep(250);
           }
           const kernel = (await pair.kernel(pair.a)).length;
-          assert.deepEqual(got, want, `the backup holds what conntrackd's cache holds (${want.length}; its kernel ${kernel})`);
+          assert.deepEqual(
+            got,
+            want,
+            `the backup holds what conntrackd's cache holds (${want.length}; its kernel ${kernel})`,
+          );
         }
-        const stats = (await controlRequest(pair.b.sock, { cmd: 'stats' })) as { counters: { staleRemoved: number; ftfw: { peerBulksComplete: number } } };
-        console.log(`      (${made} flows made; the backup removed ${stats.counters.staleRemoved} stale entries after ${stats.counters.ftfw.peerBulksComplete} complete answers)`);
+        const stats = (await controlRequest(pair.b.sock, { cmd: 'stats' })) as {
+          counters: { staleRemoved: number; ftfw: { peerBulksComplete: number } };
+        };
+        console.log(
+          `      (${made} flows made; the backup removed ${stats.counters.staleRemoved} stale entries after ${stats.counters.ftfw.peerBulksComplete} complete answers)`,
+        );
         assert.ok(stats.counters.staleRemoved > 0, 'the backup had ghosts to remove');
       } finally {
         await pair.destroy();

@@ -24,9 +24,16 @@ async function ftfw(node: SyncNode): Promise<FtFwStats> {
   return ((await controlRequest(node.sock, { cmd: 'stats' })) as { counters: { ftfw: FtFwStats } }).counters.ftfw;
 }
 
-const forged: Entry = { family: 2, orig: { src: '192.0.2.77', dst: '198.51.100.77', proto: 6, sport: 4077, dport: 443 }, status: 14, timeout: 3600, mark: 0, tcp: { state: 3 } };
+const forged: Entry = {
+  family: 2,
+  orig: { src: '192.0.2.77', dst: '198.51.100.77', proto: 6, sport: 4077, dport: 443 },
+  status: 14,
+  timeout: 3600,
+  mark: 0,
+  tcp: { state: 3 },
+};
 
-describe('a forger with the peer\'s address', function () {
+describe("a forger with the peer's address", function () {
   this.timeout(300_000);
   let pair: SyncPair;
 
@@ -54,12 +61,15 @@ describe('a forger with the peer\'s address', function () {
     // then a resync brings what was dropped, and its answer removes the forged entry
     await pair.converge(pair.a, pair.b, 30_000);
     const s = await ftfw(pair.b);
-    assert.ok(s.sequenceResets >= 1, 'the receiver reset its view of the peer\'s sequence');
+    assert.ok(s.sequenceResets >= 1, "the receiver reset its view of the peer's sequence");
     assert.equal((await pair.b.external()).length, 28);
   });
 
   it('ten forged 8-byte ALIVE|HELLO datagrams buy at most two bulks of 20,000 flows', async function () {
-    await pair.load(pair.a, mixedFlows(20_000, 5000).filter((e) => e.orig.proto !== 1));
+    await pair.load(
+      pair.a,
+      mixedFlows(20_000, 5000).filter((e) => e.orig.proto !== 1),
+    );
     await pair.converge(pair.a, pair.b, 60_000);
     await sleep(6000); // past the hold-off of the restart seen in the test before
     const before = await ftfw(pair.a);
@@ -73,7 +83,9 @@ describe('a forger with the peer\'s address', function () {
     await sleep(8000); // the hold-off's deferred bulk, if any, has gone
     const after = await ftfw(pair.a);
     const bulks = after.bulksRequested - before.bulksRequested;
-    console.log(`      (${after.peerRestarts - before.peerRestarts} restarts seen, ${bulks} bulks sent, ${after.restartsDeferred - before.restartsDeferred} held off)`);
+    console.log(
+      `      (${after.peerRestarts - before.peerRestarts} restarts seen, ${bulks} bulks sent, ${after.restartsDeferred - before.restartsDeferred} held off)`,
+    );
     assert.ok(bulks >= 1 && bulks <= 2, `bulks sent: ${bulks}`);
     await pair.converge(pair.a, pair.b, 60_000);
   });
@@ -94,7 +106,9 @@ describe('a forger with the peer\'s address', function () {
     await sleep(8000);
     const after = await ftfw(pair.b);
     const resyncs = after.resyncSent - before.resyncSent;
-    console.log(`      (${after.peerRestarts - before.peerRestarts} restarts seen, ${resyncs} resyncs asked, ${after.restartsDeferred - before.restartsDeferred} held off)`);
+    console.log(
+      `      (${after.peerRestarts - before.peerRestarts} restarts seen, ${resyncs} resyncs asked, ${after.restartsDeferred - before.restartsDeferred} held off)`,
+    );
     assert.ok(resyncs <= 2, `resyncs asked: ${resyncs}`);
     await pair.load(pair.a, mixedFlows(50, 40_000));
     await pair.converge(pair.a, pair.b, 60_000);

@@ -6,7 +6,10 @@ import { requireRoot } from '../../helpers/netns.js';
 
 const N = 10_000;
 
-for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsync']] as Array<[Impl, Impl]>) {
+for (const [primary, backup] of [
+  ['ctsync', 'conntrackd'],
+  ['conntrackd', 'ctsync'],
+] as Array<[Impl, Impl]>) {
   describe(`sync interop: ${primary} primary -> ${backup} backup`, function () {
     this.timeout(300_000);
     let pair: SyncPair;
@@ -33,17 +36,23 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       // new marks on every flow (`ct load --update`: the stock `conntrack -U` fails on some of
       // these entries with EOPNOTSUPP), then delete all UDP flows
       const table = await pair.kernel(pair.a);
-      await pair.update(pair.a, table.map((e) => ({ family: e.family, orig: e.orig, zone: e.zone, mark: 77 })));
+      await pair.update(
+        pair.a,
+        table.map((e) => ({ family: e.family, orig: e.orig, zone: e.zone, mark: 77 })),
+      );
       await pair.converge(pair.a, pair.b);
       const ext = await pair.b.external();
-      assert.ok(ext.every((l) => l.includes('mark=77')), 'every external entry has the new mark');
+      assert.ok(
+        ext.every((l) => l.includes('mark=77')),
+        'every external entry has the new mark',
+      );
       const del = await pair.a.ns.exec('conntrack', ['-D', '-p', 'udp']);
       assert.equal(del.exitCode, 0, del.stderr);
       await pair.converge(pair.a, pair.b);
       assert.ok(!(await pair.b.external()).some((l) => l.startsWith('udp ')), 'no UDP flow left');
     });
 
-    it('-n on the backup pulls the primary\'s cache again after -f external', async function () {
+    it("-n on the backup pulls the primary's cache again after -f external", async function () {
       await pair.b.settled(); // its own startup RESYNC's bulk must not land after the flush
       assert.equal((await pair.b.client(['-f', 'external'])).exitCode, 0);
       assert.equal((await pair.b.external()).length, 0);
@@ -59,7 +68,7 @@ for (const [primary, backup] of [['ctsync', 'conntrackd'], ['conntrackd', 'ctsyn
       await pair.converge(pair.a, pair.b);
     });
 
-    it('the reverse direction works too: the backup\'s own flows reach the primary', async function () {
+    it("the reverse direction works too: the backup's own flows reach the primary", async function () {
       await pair.load(pair.b, mixedFlows(500, 1_000_000));
       await pair.converge(pair.b, pair.a);
     });

@@ -8,7 +8,22 @@ import { requireRoot } from '../../helpers/netns.js';
 const N = 10_000;
 
 async function dropOnReceiver(node: SyncNode, probability: number): Promise<void> {
-  const r = await node.ns.exec('iptables', ['-I', 'INPUT', '-p', 'udp', '--dport', '3780', '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP']);
+  const r = await node.ns.exec('iptables', [
+    '-I',
+    'INPUT',
+    '-p',
+    'udp',
+    '--dport',
+    '3780',
+    '-m',
+    'statistic',
+    '--mode',
+    'random',
+    '--probability',
+    String(probability),
+    '-j',
+    'DROP',
+  ]);
   assert.equal(r.exitCode, 0, `iptables: ${r.stderr}`);
 }
 
@@ -34,7 +49,11 @@ describe('sync over a lossy link (20% of datagrams dropped at the receiver)', fu
 
   for (const c of CASES) {
     it(`${c.primary} -> ${c.backup}, ${c.cold ? 'cold start (drop active before the daemons start)' : 'warm'}: ${N} flows, none lost`, async function () {
-      const pair = await SyncPair.create(`loss${c.primary[1]}${c.backup[1]}${c.cold ? 'c' : 'w'}`, { impl: c.primary }, { impl: c.backup });
+      const pair = await SyncPair.create(
+        `loss${c.primary[1]}${c.backup[1]}${c.cold ? 'c' : 'w'}`,
+        { impl: c.primary },
+        { impl: c.backup },
+      );
       try {
         if (c.cold) await dropOnReceiver(pair.b, 0.2);
         await pair.a.start();

@@ -25,7 +25,10 @@ describe('reloading the internal cache while flows come and go', function () {
   });
 
   it('-R during creates and deletes leaves the internal cache equal to the kernel table', async function () {
-    await pair.load(pair.a, mixedFlows(30_000).filter((e) => e.orig.proto !== 1)); // ICMP would time out
+    await pair.load(
+      pair.a,
+      mixedFlows(30_000).filter((e) => e.orig.proto !== 1),
+    ); // ICMP would time out
     // another process creates a flow every millisecond or so and deletes the one it made 20 before
     const running = flowChurn(pair.a, { ms: 3000, dstOctet: 252, sportBase: 20000, deleteLag: 20 });
     await sleep(500);
@@ -37,9 +40,16 @@ describe('reloading the internal cache while flows come and go', function () {
     assert.ok(made > 200, `churn made ${made} flows`);
     await sleep(1000);
     const kernel = new Set((await pair.kernel(pair.a)).map((e) => flowKey(e)));
-    const internal = (await pair.a.client(['-i', '--json'])).stdout.split('\n').filter(Boolean).map((l) => flowKey(JSON.parse(l) as Entry));
+    const internal = (await pair.a.client(['-i', '--json'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => flowKey(JSON.parse(l) as Entry));
     const missing = [...kernel].filter((k) => !internal.includes(k)).length;
     const extra = internal.filter((k) => !kernel.has(k)).length;
-    assert.deepEqual({ missing, extra, size: internal.length }, { missing: 0, extra: 0, size: kernel.size }, 'internal cache = kernel table');
+    assert.deepEqual(
+      { missing, extra, size: internal.length },
+      { missing: 0, extra: 0, size: kernel.size },
+      'internal cache = kernel table',
+    );
   });
 });

@@ -20,7 +20,9 @@ const BASE: Omit<LabOptions, 'sync' | 'prefix' | 'failure'> = {
   statusEvery: 0,
 };
 
-async function experiment(opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'> & Partial<LabOptions>): Promise<ExperimentResult> {
+async function experiment(
+  opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'> & Partial<LabOptions>,
+): Promise<ExperimentResult> {
   const lines: string[] = [];
   let result: ExperimentResult | undefined;
   try {
@@ -28,7 +30,8 @@ async function experiment(opts: Pick<LabOptions, 'sync' | 'prefix' | 'failure'> 
     return result;
   } finally {
     // the lab's progress, for whoever reads a failure
-    if (!result?.expected) console.log(lines.map((l) => `        ${l}`).join('\n') + (result ? '\n' + experimentSummary(result) : ''));
+    if (!result?.expected)
+      console.log(lines.map((l) => `        ${l}`).join('\n') + (result ? '\n' + experimentSummary(result) : ''));
   }
 }
 
@@ -47,22 +50,36 @@ describe('failover lab: keepalived + ctsync, long-lived TCP through a strict sta
   for (const { failure, ha, flows, title } of cases) {
     it(`with ctsync, every connection survives failover and failback (${title})`, async function () {
       if (flows) this.timeout(300_000);
-      const r = await experiment({ sync: true, prefix: `tlab${failure[0]}${ha[0]}${flows ? 'f' : ''}`, failure, ha, flows, ...(flows ? { stallMs: 16_000 } : {}) });
+      const r = await experiment({
+        sync: true,
+        prefix: `tlab${failure[0]}${ha[0]}${flows ? 'f' : ''}`,
+        failure,
+        ha,
+        flows,
+        ...(flows ? { stallMs: 16_000 } : {}),
+      });
       for (const c of r.connections) {
         assert.equal(c.lost, undefined, `connection ${c.conn} was lost: ${JSON.stringify(c.lost)}`);
         assert.equal(c.mismatches, 0, `connection ${c.conn}: the echoed stream differs from what was sent`);
         assert.ok(c.failoverGapMs !== null && c.failbackGapMs !== null);
       }
       assert.equal(r.serverResets, 0, 'the server saw connections reset');
-      assert.ok(r.failover.commit && r.failover.commit.committed >= BASE.connections + flows && r.failover.commit.failed === 0, `gwB's commit: ${JSON.stringify(r.failover.commit)}`);
-      assert.ok(r.failback.commit && r.failback.commit.failed === 0, `gwA's commit: ${JSON.stringify(r.failback.commit)}`);
+      assert.ok(
+        r.failover.commit && r.failover.commit.committed >= BASE.connections + flows && r.failover.commit.failed === 0,
+        `gwB's commit: ${JSON.stringify(r.failover.commit)}`,
+      );
+      assert.ok(
+        r.failback.commit && r.failback.commit.failed === 0,
+        `gwA's commit: ${JSON.stringify(r.failback.commit)}`,
+      );
       assert.ok(r.expected);
     });
   }
 
   it('without conntrack sync, the same failover kills them (the new gateway drops their packets)', async function () {
     const r = await experiment({ sync: false, prefix: 'tlabc', failure: 'keepalived' });
-    for (const c of r.connections) assert.equal(c.lost?.reason, 'timeout', `connection ${c.conn}: ${JSON.stringify(c.lost)}`);
+    for (const c of r.connections)
+      assert.equal(c.lost?.reason, 'timeout', `connection ${c.conn}: ${JSON.stringify(c.lost)}`);
     assert.ok((r.firewall.gwB.fwd_invalid ?? 0) > 0, 'gwB dropped packets as ct state invalid');
     assert.ok(r.expected);
   });

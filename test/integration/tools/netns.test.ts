@@ -7,15 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import {
-  Netns,
-  ctsyncBin,
-  requireRoot,
-  runCtsync,
-  sweepStaleNetns,
-  useNetns,
-  vethPair,
-} from '../../helpers/netns.js';
+import { Netns, ctsyncBin, requireRoot, runCtsync, sweepStaleNetns, useNetns, vethPair } from '../../helpers/netns.js';
 
 const HELPER_URL = new URL('../../helpers/netns.js', import.meta.url).href;
 
@@ -30,7 +22,18 @@ function randomTuple() {
 }
 
 function tupleFilter(t: ReturnType<typeof randomTuple>): string[] {
-  return ['-p', 'tcp', '--orig-src', t.src, '--orig-dst', t.dst, '--sport', String(t.sport), '--dport', String(t.dport)];
+  return [
+    '-p',
+    'tcp',
+    '--orig-src',
+    t.src,
+    '--orig-dst',
+    t.dst,
+    '--sport',
+    String(t.sport),
+    '--dport',
+    String(t.dport),
+  ];
 }
 
 /** Runs a small ESM program that uses the helper in a separate node process. */
@@ -74,7 +77,14 @@ describe('netns helper', function () {
 
       const t = randomTuple();
       const ins = await ns.exec('conntrack', [
-        '-I', ...tupleFilter(t), '--state', 'ESTABLISHED', '-t', '600', '-u', 'SEEN_REPLY,ASSURED',
+        '-I',
+        ...tupleFilter(t),
+        '--state',
+        'ESTABLISHED',
+        '-t',
+        '600',
+        '-u',
+        'SEEN_REPLY,ASSURED',
       ]);
       assert.equal(ins.exitCode, 0, `conntrack -I failed: ${ins.stderr}`);
 

@@ -28,9 +28,35 @@ const keyBytes = (i: number, v6: boolean): Buffer => {
 const attrs = (len: number, fill: number): Buffer => Buffer.alloc(len, fill);
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('store' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), alive: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('overwrite' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('kill' as const), key: fc.nat(300), len: fc.integer({ min: 4, max: 600 }), fill: fc.nat(255), final: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      k: fc.constant('store' as const),
+      key: fc.nat(300),
+      len: fc.integer({ min: 4, max: 600 }),
+      fill: fc.nat(255),
+      alive: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('overwrite' as const),
+      key: fc.nat(300),
+      len: fc.integer({ min: 4, max: 600 }),
+      fill: fc.nat(255),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('kill' as const),
+      key: fc.nat(300),
+      len: fc.integer({ min: 4, max: 600 }),
+      fill: fc.nat(255),
+      final: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('remove' as const), key: fc.nat(300) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'flush' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'lend' as const }) },
@@ -40,101 +66,131 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 describe('ArenaCache', () => {
   it('behaves as a map of key -> (attributes, state) under random operations', () => {
     // sizeHint 0 starts at the minimum sizes; others start pre-sized, below or above the limit
-    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }), fc.integer({ min: 50, max: 400 }), fc.constantFrom(0, 9, 100, 1000), fc.boolean(), (ops, limit, sizeHint, shared) => {
-      const c = new ArenaCache('external', limit, { tcpWindowTracking: true }, sizeHint, shared);
-      // loans of the arena, with its bytes as lent: they must not change until given back
-      const loans: Array<{ lent: ReturnType<ArenaCache['lendArena']>; bytes: Buffer }> = [];
-      const unchanged = (l: (typeof loans)[number]): void => {
-        assert.ok(Buffer.from(l.lent.arena, 0, l.lent.used).equals(l.bytes), 'a lent arena changed under its readers');
-      };
-      // the model keeps each key's handle too: it must not change while the key is held
-      const model = new Map<string, { attrs: string; state: ObjectState; handle: number }>();
-      const liveCount = (): number => [...model.values()].filter((v) => v.state !== ObjectState.DEAD).length;
-      for (const o of ops) {
-        if (o.k === 'lend') {
-          const lent = c.lendArena();
-          loans.push({ lent, bytes: Buffer.from(Buffer.from(lent.arena, 0, lent.used)) });
-          continue;
-        }
-        if (o.k === 'release') {
-          const l = loans.shift();
-          if (l) {
-            unchanged(l);
-            l.lent.release();
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 300, maxLength: 1500, size: 'max' }),
+        fc.integer({ min: 50, max: 400 }),
+        fc.constantFrom(0, 9, 100, 1000),
+        fc.boolean(),
+        (ops, limit, sizeHint, shared) => {
+          const c = new ArenaCache('external', limit, { tcpWindowTracking: true }, sizeHint, shared);
+          // loans of the arena, with its bytes as lent: they must not change until given back
+          const loans: Array<{ lent: ReturnType<ArenaCache['lendArena']>; bytes: Buffer }> = [];
+          const unchanged = (l: (typeof loans)[number]): void => {
+            assert.ok(
+              Buffer.from(l.lent.arena, 0, l.lent.used).equals(l.bytes),
+              'a lent arena changed under its readers',
+            );
+          };
+          // the model keeps each key's handle too: it must not change while the key is held
+          const model = new Map<string, { attrs: string; state: ObjectState; handle: number }>();
+          const liveCount = (): number => [...model.values()].filter((v) => v.state !== ObjectState.DEAD).length;
+          for (const o of ops) {
+            if (o.k === 'lend') {
+              const lent = c.lendArena();
+              loans.push({ lent, bytes: Buffer.from(Buffer.from(lent.arena, 0, lent.used)) });
+              continue;
+            }
+            if (o.k === 'release') {
+              const l = loans.shift();
+              if (l) {
+                unchanged(l);
+                l.lent.release();
+              }
+              continue;
+            }
+            if (o.k === 'flush') {
+              assert.equal(c.flush(), liveCount());
+              model.clear();
+              continue;
+            }
+            const kb = keyBytes(o.key, o.key % 5 === 0);
+            const key = kb.toString('latin1');
+            const held = model.get(key);
+            if (o.k === 'store') {
+              const a = attrs(o.len, o.fill);
+              const state = o.alive ? ObjectState.ALIVE : ObjectState.NEW;
+              const h = c.store(kb, 0, kb.length, a, 0, a.length, 1000, state);
+              assert.equal(h !== 0, held !== undefined || liveCount() < limit);
+              if (held) assert.equal(h, held.handle, 'a held key keeps its handle');
+              if (h !== 0) model.set(key, { attrs: a.toString('latin1'), state, handle: h });
+            } else if (o.k === 'overwrite') {
+              const rec = c.find(kb, 0, kb.length);
+              assert.equal(rec >= 0, held !== undefined);
+              if (held) {
+                const a = attrs(o.len, o.fill);
+                c.overwriteHandle(held.handle, a, 0, a.length, 2000);
+                model.set(key, { attrs: a.toString('latin1'), state: ObjectState.ALIVE, handle: held.handle });
+              }
+            } else if (o.k === 'kill') {
+              const live = held !== undefined && held.state !== ObjectState.DEAD;
+              const a = attrs(o.len, o.fill);
+              const h = held?.handle ?? 0;
+              assert.equal(o.final ? c.kill(h, 3000, a, 0, a.length) : c.kill(h, 3000), live);
+              if (held && live)
+                model.set(key, {
+                  attrs: o.final ? a.toString('latin1') : held.attrs,
+                  state: ObjectState.DEAD,
+                  handle: h,
+                });
+            } else {
+              assert.equal(c.removeRaw(kb, 0, kb.length), model.delete(key));
+              if (held) assert.ok(!c.has(held.handle), 'a removed key frees its handle');
+            }
+            assert.equal(c.size, liveCount());
+            assert.equal(c.totalObjects, model.size);
           }
-          continue;
-        }
-        if (o.k === 'flush') {
-          assert.equal(c.flush(), liveCount());
-          model.clear();
-          continue;
-        }
-        const kb = keyBytes(o.key, o.key % 5 === 0);
-        const key = kb.toString('latin1');
-        const held = model.get(key);
-        if (o.k === 'store') {
-          const a = attrs(o.len, o.fill);
-          const state = o.alive ? ObjectState.ALIVE : ObjectState.NEW;
-          const h = c.store(kb, 0, kb.length, a, 0, a.length, 1000, state);
-          assert.equal(h !== 0, held !== undefined || liveCount() < limit);
-          if (held) assert.equal(h, held.handle, 'a held key keeps its handle');
-          if (h !== 0) model.set(key, { attrs: a.toString('latin1'), state, handle: h });
-        } else if (o.k === 'overwrite') {
-          const rec = c.find(kb, 0, kb.length);
-          assert.equal(rec >= 0, held !== undefined);
-          if (held) {
-            const a = attrs(o.len, o.fill);
-            c.overwriteHandle(held.handle, a, 0, a.length, 2000);
-            model.set(key, { attrs: a.toString('latin1'), state: ObjectState.ALIVE, handle: held.handle });
+          for (const l of loans) unchanged(l);
+          for (const [k, v] of model) {
+            const kb = Buffer.from(k, 'latin1');
+            assert.equal(c.findHandle(kb, 0, kb.length), v.handle);
+            assert.equal(c.stateOf(v.handle), v.state);
+            assert.equal(c.keyOf(v.handle), k);
+            const start = c.attrsStart(v.handle);
+            assert.equal(c.buffer.toString('latin1', start, start + c.attrsLength(v.handle)), v.attrs);
           }
-        } else if (o.k === 'kill') {
-          const live = held !== undefined && held.state !== ObjectState.DEAD;
-          const a = attrs(o.len, o.fill);
-          const h = held?.handle ?? 0;
-          assert.equal(o.final ? c.kill(h, 3000, a, 0, a.length) : c.kill(h, 3000), live);
-          if (held && live) model.set(key, { attrs: o.final ? a.toString('latin1') : held.attrs, state: ObjectState.DEAD, handle: h });
-        } else {
-          assert.equal(c.removeRaw(kb, 0, kb.length), model.delete(key));
-          if (held) assert.ok(!c.has(held.handle), 'a removed key frees its handle');
-        }
-        assert.equal(c.size, liveCount());
-        assert.equal(c.totalObjects, model.size);
-      }
-      for (const l of loans) unchanged(l);
-      for (const [k, v] of model) {
-        const kb = Buffer.from(k, 'latin1');
-        assert.equal(c.findHandle(kb, 0, kb.length), v.handle);
-        assert.equal(c.stateOf(v.handle), v.state);
-        assert.equal(c.keyOf(v.handle), k);
-        const start = c.attrsStart(v.handle);
-        assert.equal(c.buffer.toString('latin1', start, start + c.attrsLength(v.handle)), v.attrs);
-      }
-      assert.deepEqual([...c.handles()].sort((x, y) => x - y), [...model.values()].map((v) => v.handle).sort((x, y) => x - y));
-      const got = [...c.values()].map((x) => [x.key, x.attrs, x.state]).sort();
-      const want = [...model].map(([k, v]) => [k, v.attrs, v.state]).sort();
-      assert.deepEqual(got, want);
-      for (const [k, v] of model) assert.equal(c.get(k)?.attrs, v.attrs);
-      // the commit's view: segments of whole records, copied, then read back on their own
-      const first = 64 + (ops.length % 200);
-      const most = 256 + 3 * limit;
-      const seen: string[] = [];
-      let covered = 0;
-      const limits = [first, first + 8, most];
-      let index = 0;
-      c.forEachSegment(limits, (arena, start, end) => {
-        assert.equal(start, covered, 'segments follow each other');
-        covered = end;
-        const limit = limits[Math.min(index++, limits.length - 1)];
-        // over its limit only when one record alone is longer (20-byte header, key, room)
-        if (end - start > limit) assert.ok(end - start <= 20 + 40 + 600 + 16 + 4, `segment ${index - 1}: ${end - start} bytes for a limit of ${limit}`);
-        const copy = new Uint8Array(arena.subarray(start, end));
-        forEachRecord(copy, (s, e, updated) => {
-          assert.ok(updated === 1000 || updated === 2000, 'DEAD records are left out');
-          seen.push(Buffer.from(copy.buffer, s, e - s).toString('latin1'));
-        });
-      });
-      assert.deepEqual(seen.sort(), [...model.values()].filter((v) => v.state !== ObjectState.DEAD).map((v) => v.attrs).sort());
-    }), { numRuns: 300 });
+          assert.deepEqual(
+            [...c.handles()].sort((x, y) => x - y),
+            [...model.values()].map((v) => v.handle).sort((x, y) => x - y),
+          );
+          const got = [...c.values()].map((x) => [x.key, x.attrs, x.state]).sort();
+          const want = [...model].map(([k, v]) => [k, v.attrs, v.state]).sort();
+          assert.deepEqual(got, want);
+          for (const [k, v] of model) assert.equal(c.get(k)?.attrs, v.attrs);
+          // the commit's view: segments of whole records, copied, then read back on their own
+          const first = 64 + (ops.length % 200);
+          const most = 256 + 3 * limit;
+          const seen: string[] = [];
+          let covered = 0;
+          const limits = [first, first + 8, most];
+          let index = 0;
+          c.forEachSegment(limits, (arena, start, end) => {
+            assert.equal(start, covered, 'segments follow each other');
+            covered = end;
+            const limit = limits[Math.min(index++, limits.length - 1)];
+            // over its limit only when one record alone is longer (20-byte header, key, room)
+            if (end - start > limit)
+              assert.ok(
+                end - start <= 20 + 40 + 600 + 16 + 4,
+                `segment ${index - 1}: ${end - start} bytes for a limit of ${limit}`,
+              );
+            const copy = new Uint8Array(arena.subarray(start, end));
+            forEachRecord(copy, (s, e, updated) => {
+              assert.ok(updated === 1000 || updated === 2000, 'DEAD records are left out');
+              seen.push(Buffer.from(copy.buffer, s, e - s).toString('latin1'));
+            });
+          });
+          assert.deepEqual(
+            seen.sort(),
+            [...model.values()]
+              .filter((v) => v.state !== ObjectState.DEAD)
+              .map((v) => v.attrs)
+              .sort(),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('copies a lent arena at the first write into a record, not for appends nor after the loan', () => {
@@ -150,7 +206,8 @@ describe('ArenaCache', () => {
     const grown = new ArenaCache('external', 5000, { tcpWindowTracking: true }, 0, true);
     grown.store(k1, 0, 16, attrs(40, 1), 0, 40, 100, ObjectState.NEW);
     const lentBeforeGrowth = grown.lendArena();
-    for (let i = 3; i < 3000; i++) grown.store(keyBytes(i, false), 0, 16, attrs(40, i & 0xff), 0, 40, 100, ObjectState.NEW);
+    for (let i = 3; i < 3000; i++)
+      grown.store(keyBytes(i, false), 0, 16, attrs(40, i & 0xff), 0, 40, 100, ObjectState.NEW);
     assert.ok(grown.buffer.length > 100_000, 'the arena grew');
     assert.equal(grown.buffer.buffer, lentBeforeGrowth.arena, 'in place: the same shared memory');
     assert.equal(grown.arenaCopiesForReaders, 0);
@@ -160,7 +217,9 @@ describe('ArenaCache', () => {
     assert.notEqual(c.buffer.buffer, lent.arena);
     assert.equal(c.get(k1.toString('latin1'))!.attrs, attrs(40, 3).toString('latin1'));
     const seen: string[] = [];
-    forEachRecord(Buffer.from(lent.arena, 0, lent.used), (s, e) => seen.push(Buffer.from(lent.arena, s, e - s).toString('latin1')));
+    forEachRecord(Buffer.from(lent.arena, 0, lent.used), (s, e) =>
+      seen.push(Buffer.from(lent.arena, s, e - s).toString('latin1')),
+    );
     assert.deepEqual(seen, [attrs(40, 1).toString('latin1')], 'the readers see the arena as lent');
     c.overwriteHandle(c.findHandle(k1, 0, 16), attrs(40, 4), 0, 40, 300);
     assert.equal(c.arenaCopiesForReaders, 1, 'one copy per loan');
@@ -186,7 +245,14 @@ describe('ArenaCache', () => {
     assert.ok(c.store(kb, 0, 16, attrs(8, 3), 0, 8, 300, ObjectState.NEW));
     o = c.get(kb.toString('latin1'))!;
     assert.deepEqual([o.added, o.updated, o.state], [300, 300, ObjectState.NEW]);
-    assert.deepEqual(c.counters, { created: 2, createFailed: 0, updated: 1, updateFailed: 0, destroyed: 0, destroyFailed: 0 });
+    assert.deepEqual(c.counters, {
+      created: 2,
+      createFailed: 0,
+      updated: 1,
+      updateFailed: 0,
+      destroyed: 0,
+      destroyFailed: 0,
+    });
     assert.equal(c.removeRaw(kb, 0, 16), true);
     assert.equal(c.removeRaw(kb, 0, 16), false);
     assert.equal(c.counters.destroyed, 1);
@@ -269,7 +335,10 @@ describe('ArenaCache', () => {
           const h = c.findHandle(kb, 0, kb.length);
           assert.ok(h > 0, `flow ${i} is held`);
           assert.equal(c.keyOf(h), kb.toString('latin1'));
-          assert.ok(c.buffer.subarray(c.attrsStart(h), c.attrsStart(h) + c.attrsLength(h)).equals(attrsOf(i)), `flow ${i}'s attributes`);
+          assert.ok(
+            c.buffer.subarray(c.attrsStart(h), c.attrsStart(h) + c.attrsLength(h)).equals(attrsOf(i)),
+            `flow ${i}'s attributes`,
+          );
         }
       };
       churn(1);

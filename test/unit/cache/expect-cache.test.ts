@@ -14,14 +14,21 @@ import { formatCacheExpect } from '../../../src/conntrack/format.js';
 import { makeExpectHelperFilter } from '../../../src/engine/sync-engine.js';
 import type { Expect } from '../../../src/conntrack/entry.js';
 
-const fixture = (name: string): string => fs.readFileSync(fileURLToPath(new URL(`../../../../test/fixtures/conntrackd-output/${name}`, import.meta.url)), 'utf8');
+const fixture = (name: string): string =>
+  fs.readFileSync(
+    fileURLToPath(new URL(`../../../../test/fixtures/conntrackd-output/${name}`, import.meta.url)),
+    'utf8',
+  );
 
 const ftp = (dport: number, extra: Partial<Expect> = {}): Expect => ({
   family: 2,
   master: { src: '192.0.2.10', dst: '198.51.100.20', proto: 6, sport: 40000, dport: 21 },
   tuple: { src: '192.0.2.10', dst: '198.51.100.20', proto: 6, sport: 0, dport },
   mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 65535 },
-  timeout: 300, flags: 0, class: 0, helper: 'ftp',
+  timeout: 300,
+  flags: 0,
+  class: 0,
+  helper: 'ftp',
   ...extra,
 });
 
@@ -43,7 +50,15 @@ describe('ExpectCache', () => {
     assert.equal(obj.state, ObjectState.NEW);
     const { timeout, ...rest } = c.expect(obj);
     assert.equal(timeout, 300);
-    assert.deepEqual(rest, { family: 2, master: x.master, tuple: x.tuple, mask: x.mask, flags: 1, class: 0, helper: 'ftp' });
+    assert.deepEqual(rest, {
+      family: 2,
+      master: x.master,
+      tuple: x.tuple,
+      mask: x.mask,
+      flags: 1,
+      class: 0,
+      helper: 'ftp',
+    });
     // the same expectation again: unchanged, nothing counted as updated
     assert.equal(c.replace(x, 101), obj);
     assert.equal(c.counters.updated, 0);
@@ -94,7 +109,10 @@ describe('ExpectationSync helper filter', () => {
 
 describe('-i expect / -e expect lines', () => {
   it('are what conntrackd 1.4.7 prints for the same expectations, after a trip through the cache', () => {
-    const kernel = fixture('expect-cache.kernel.jsonl').trim().split('\n').map((l) => JSON.parse(l) as Expect);
+    const kernel = fixture('expect-cache.kernel.jsonl')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Expect);
     const theirs = fixture('expect-cache.txt').trim().split('\n').sort();
     const cache = new ExpectCache('internal', 10, { longHelper: 'omit' });
     const ours = kernel.map((x) => formatCacheExpect(cache.expect(cache.add(x, 0)!), 55)).sort();

@@ -49,18 +49,46 @@ class FakeDaemon {
 
   private static answer(cmd: string): unknown[] {
     const ok = (result: unknown): unknown => ({ ok: true, result });
-    const status = { role: 'active', since: 0, last: { from: 'backup', to: 'active', reason: { source: 'cli', detail: 'ctsync promote' }, durationMs: 7, result: 'ok' } };
+    const status = {
+      role: 'active',
+      since: 0,
+      last: {
+        from: 'backup',
+        to: 'active',
+        reason: { source: 'cli', detail: 'ctsync promote' },
+        durationMs: 7,
+        result: 'ok',
+      },
+    };
     switch (cmd) {
-      case 'stats': return [ok({ text: 'cache internal:\n\tactive: 0\n', counters: { internal: 0 } })];
-      case 'dump-text': return [{ data: 'tcp 6 300 ESTABLISHED src=192.0.2.1' }, { data: 'udp 17 30 src=192.0.2.2' }, ok({})];
-      case 'dump': return [{ data: { family: 2 } }, ok({})];
-      case 'commit': return [ok({ committed: 3, replaced: 1, failed: [], seconds: 0.0123, expect: { committed: 0, replaced: 0, failed: [], seconds: 0.001 } })];
-      case 'notify': return [ok({ decision: 'backup' })];
-      case 'promote': return [ok({ outcome: { outcome: 'completed', transition: { durationMs: 7, result: 'ok' } }, status })];
-      case 'demote': return [ok({ outcome: { outcome: 'noop' }, status: { ...status, role: 'backup' } })];
-      case 'status': return [ok({ pid: 1, uptimeSeconds: 5, ha: status, internal: 1, external: 2, channel: 'udp' })];
-      case 'kill': return [{ ok: false, error: 'refused for the test' }];
-      default: return [ok({})];
+      case 'stats':
+        return [ok({ text: 'cache internal:\n\tactive: 0\n', counters: { internal: 0 } })];
+      case 'dump-text':
+        return [{ data: 'tcp 6 300 ESTABLISHED src=192.0.2.1' }, { data: 'udp 17 30 src=192.0.2.2' }, ok({})];
+      case 'dump':
+        return [{ data: { family: 2 } }, ok({})];
+      case 'commit':
+        return [
+          ok({
+            committed: 3,
+            replaced: 1,
+            failed: [],
+            seconds: 0.0123,
+            expect: { committed: 0, replaced: 0, failed: [], seconds: 0.001 },
+          }),
+        ];
+      case 'notify':
+        return [ok({ decision: 'backup' })];
+      case 'promote':
+        return [ok({ outcome: { outcome: 'completed', transition: { durationMs: 7, result: 'ok' } }, status })];
+      case 'demote':
+        return [ok({ outcome: { outcome: 'noop' }, status: { ...status, role: 'backup' } })];
+      case 'status':
+        return [ok({ pid: 1, uptimeSeconds: 5, ha: status, internal: 1, external: 2, channel: 'udp' })];
+      case 'kill':
+        return [{ ok: false, error: 'refused for the test' }];
+      default:
+        return [ok({})];
     }
   }
 
@@ -89,7 +117,10 @@ describe('CLI fast path', function () {
     fs.writeFileSync(conf, `General {\n  UNIX {\n    Path ${daemon.path}\n  }\n}\n`);
     // the full command line alone, as main.js runs it for what the fast path leaves
     full = path.join(dir, 'full.mjs');
-    fs.writeFileSync(full, `import { runProgram } from ${JSON.stringify(pathToFileURL(path.join(dist, 'program.js')).href)};\nawait runProgram(process.argv);\n`);
+    fs.writeFileSync(
+      full,
+      `import { runProgram } from ${JSON.stringify(pathToFileURL(path.join(dist, 'program.js')).href)};\nawait runProgram(process.argv);\n`,
+    );
     await daemon.listen();
   });
 
@@ -100,33 +131,103 @@ describe('CLI fast path', function () {
 
   describe('parseClientArgv', () => {
     it('reads the plain client commands', () => {
-      assert.deepEqual(parseClientArgv(['-C', 'a.conf', '-c']), { kind: 'request', action: 'commit', opts: { config: 'a.conf', commit: true } });
-      assert.deepEqual(parseClientArgv(['-C', 'a.conf', '-s', 'n']), { kind: 'request', action: 'stats', opts: { config: 'a.conf', stats: 'network' } });
-      assert.deepEqual(parseClientArgv(['--config=a.conf', '--flush', 'ext', '--json']), { kind: 'request', action: 'flush', opts: { config: 'a.conf', flush: 'external', json: true } });
+      assert.deepEqual(parseClientArgv(['-C', 'a.conf', '-c']), {
+        kind: 'request',
+        action: 'commit',
+        opts: { config: 'a.conf', commit: true },
+      });
+      assert.deepEqual(parseClientArgv(['-C', 'a.conf', '-s', 'n']), {
+        kind: 'request',
+        action: 'stats',
+        opts: { config: 'a.conf', stats: 'network' },
+      });
+      assert.deepEqual(parseClientArgv(['--config=a.conf', '--flush', 'ext', '--json']), {
+        kind: 'request',
+        action: 'flush',
+        opts: { config: 'a.conf', flush: 'external', json: true },
+      });
       assert.deepEqual(parseClientArgv(['-B']), { kind: 'request', action: 'bulk', opts: { bulk: true } });
-      assert.deepEqual(parseClientArgv(['-C', 'a.conf', 'notify', 'GROUP', 'G1', 'MASTER', '0']), { kind: 'notify', program: { config: 'a.conf' }, args: ['GROUP', 'G1', 'MASTER', '0'], opts: {} });
-      assert.deepEqual(parseClientArgv(['promote', '--force', '--json']), { kind: 'transition', program: {}, name: 'promote', opts: { force: true, json: true } });
+      assert.deepEqual(parseClientArgv(['-C', 'a.conf', 'notify', 'GROUP', 'G1', 'MASTER', '0']), {
+        kind: 'notify',
+        program: { config: 'a.conf' },
+        args: ['GROUP', 'G1', 'MASTER', '0'],
+        opts: {},
+      });
+      assert.deepEqual(parseClientArgv(['promote', '--force', '--json']), {
+        kind: 'transition',
+        program: {},
+        name: 'promote',
+        opts: { force: true, json: true },
+      });
       assert.deepEqual(parseClientArgv(['--version']), { kind: 'version' });
     });
 
     it('leaves everything else to commander', () => {
       for (const args of [
-        [], ['-C', 'a.conf'], ['-C', 'a.conf', '-d'], ['--help'], ['-h'], ['-C', 'a.conf', '-c', '-f'], ['-c', '-c'],
-        ['-c', 'bogus'], ['-s', 'c'] /* cache or ct */, ['-sn'], ['-C'], ['-C', '-c'], ['--bulk=1'], ['-C', 'a', '-x', '-i'],
-        ['-C', 'a', '--log-level', 'debug'], ['-c', 'ct', 'extra'], ['ct', 'list'], ['config', 'check', 'x'], ['-B', 'notify', 'X'],
-        ['notify'], ['notify', 'A', '--bogus'], ['promote', 'now'], ['status', '--force'], ['--version', '-c'], ['--', '-c'],
-      ]) assert.equal(parseClientArgv(args), undefined, args.join(' '));
+        [],
+        ['-C', 'a.conf'],
+        ['-C', 'a.conf', '-d'],
+        ['--help'],
+        ['-h'],
+        ['-C', 'a.conf', '-c', '-f'],
+        ['-c', '-c'],
+        ['-c', 'bogus'],
+        ['-s', 'c'] /* cache or ct */,
+        ['-sn'],
+        ['-C'],
+        ['-C', '-c'],
+        ['--bulk=1'],
+        ['-C', 'a', '-x', '-i'],
+        ['-C', 'a', '--log-level', 'debug'],
+        ['-c', 'ct', 'extra'],
+        ['ct', 'list'],
+        ['config', 'check', 'x'],
+        ['-B', 'notify', 'X'],
+        ['notify'],
+        ['notify', 'A', '--bogus'],
+        ['promote', 'now'],
+        ['status', '--force'],
+        ['--version', '-c'],
+        ['--', '-c'],
+      ])
+        assert.equal(parseClientArgv(args), undefined, args.join(' '));
     });
   });
 
   // every argument list twice: main.js (the fast path where it applies) and the full command line
   const cases: string[][] = [
-    ['-c'], ['-c', 'ct'], ['-c', 'e'], ['--commit', 'expect', '--json'], ['-f'], ['-f', 'i'], ['-F'], ['-R', 'ct'], ['-B'], ['-n'],
-    ['-t'], ['-k'], ['-s'], ['-s', 'net'], ['-s', 'MULTI'], ['-s', 'ct', '--json'], ['-i'], ['-e', 'ct'], ['-e', '--json'],
-    ['notify', 'INSTANCE', 'VI_1', 'MASTER', '100'], ['notify', 'INSTANCE', 'VI_1', 'MAESTER'], ['notify', '--json', 'GROUP', 'G', 'BACKUP'],
-    ['promote'], ['promote', '--force', '--json'], ['demote'], ['status'], ['status', '--json'],
+    ['-c'],
+    ['-c', 'ct'],
+    ['-c', 'e'],
+    ['--commit', 'expect', '--json'],
+    ['-f'],
+    ['-f', 'i'],
+    ['-F'],
+    ['-R', 'ct'],
+    ['-B'],
+    ['-n'],
+    ['-t'],
+    ['-k'],
+    ['-s'],
+    ['-s', 'net'],
+    ['-s', 'MULTI'],
+    ['-s', 'ct', '--json'],
+    ['-i'],
+    ['-e', 'ct'],
+    ['-e', '--json'],
+    ['notify', 'INSTANCE', 'VI_1', 'MASTER', '100'],
+    ['notify', 'INSTANCE', 'VI_1', 'MAESTER'],
+    ['notify', '--json', 'GROUP', 'G', 'BACKUP'],
+    ['promote'],
+    ['promote', '--force', '--json'],
+    ['demote'],
+    ['status'],
+    ['status', '--json'],
     // not taken by the fast path: the same behaviour, trivially, but the cases keep it honest
-    ['-c', 'bogus'], ['-c', '-f'], ['-x', '-i'], ['promote', 'now'],
+    ['-c', 'bogus'],
+    ['-c', '-f'],
+    ['-x', '-i'],
+    ['promote', 'now'],
   ];
 
   it('sends the same requests and prints the same as the full command line', async () => {
@@ -149,18 +250,51 @@ describe('CLI fast path', function () {
     // an ES module hook that notes every module the command loads
     const log = path.join(dir, 'loaded.txt');
     const hooks = path.join(dir, 'hooks.mjs');
-    fs.writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
+    fs.writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`,
+    );
     const register = path.join(dir, 'register.mjs');
-    fs.writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-    const allowed = ['cli/main.js', 'cli/client-argv.js', 'cli/client-flags.js', 'cli/client-requests.js', 'cli/output.js', 'control/client.js', 'ha/keepalived.js'];
-    for (const c of [['-c'], ['-s', 'cache'], ['-i'], ['-k'], ['notify', 'INSTANCE', 'VI_1', 'BACKUP'], ['promote'], ['demote'], ['--version']]) {
+    fs.writeFileSync(
+      register,
+      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+    );
+    const allowed = [
+      'cli/main.js',
+      'cli/client-argv.js',
+      'cli/client-flags.js',
+      'cli/client-requests.js',
+      'cli/output.js',
+      'control/client.js',
+      'ha/keepalived.js',
+    ];
+    for (const c of [
+      ['-c'],
+      ['-s', 'cache'],
+      ['-i'],
+      ['-k'],
+      ['notify', 'INSTANCE', 'VI_1', 'BACKUP'],
+      ['promote'],
+      ['demote'],
+      ['--version'],
+    ]) {
       fs.rmSync(log, { force: true });
-      const r = await node(['--import', pathToFileURL(register).href, main, ...(c[0] === '--version' ? [] : ['-C', conf]), ...c]);
+      const r = await node([
+        '--import',
+        pathToFileURL(register).href,
+        main,
+        ...(c[0] === '--version' ? [] : ['-C', conf]),
+        ...c,
+      ]);
       assert.ok(r.code === 0 || c[0] === '-k', `${c.join(' ')}: ${r.stderr}`);
-      const ours = fs.readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:'));
+      const ours = fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((u) => u.startsWith('file:'));
       const extra = ours.filter((u) => !allowed.some((a) => u.endsWith(`/dist/src/${a}`)));
       assert.deepEqual(extra, [], `${c.join(' ')} loaded more than it uses`);
-      if (c[0] !== 'notify') assert.ok(!ours.some((u) => u.endsWith('ha/keepalived.js')), `${c.join(' ')} loaded the notify parser`);
+      if (c[0] !== 'notify')
+        assert.ok(!ours.some((u) => u.endsWith('ha/keepalived.js')), `${c.join(' ')} loaded the notify parser`);
     }
   });
 });

@@ -28,7 +28,8 @@ const MEMORY_LIMIT_MB = 256;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 
 /** `text` as a JSON string with every character outside printable ASCII escaped (U+00A0 is invisible otherwise). */
-const escaped = (text: string) => JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const escaped = (text: string) =>
+  JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** The input for a failure message, JSON-escaped; a long one is cut there and saved whole to a file. */
 function shown(text: string): string {
@@ -40,16 +41,20 @@ function shown(text: string): string {
 }
 
 /** Runs the readers in a worker thread and gives each input HANG_BOUND_MS to reach a verdict. */
-const startReaderThread = () => new Worker(new URL('../../helpers/config-fuzz-worker.js', import.meta.url), {
-  resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB },
-});
+const startReaderThread = () =>
+  new Worker(new URL('../../helpers/config-fuzz-worker.js', import.meta.url), {
+    resourceLimits: { maxOldGenerationSizeMb: MEMORY_LIMIT_MB },
+  });
 
 class WatchedReader {
   private worker?: Promise<Worker>;
   private seq = 0;
 
   /** `start` makes a thread that posts one message when ready, then answers each FuzzRequest. */
-  constructor(private readonly boundMs = HANG_BOUND_MS, private readonly start = startReaderThread) {}
+  constructor(
+    private readonly boundMs = HANG_BOUND_MS,
+    private readonly start = startReaderThread,
+  ) {}
 
   private started(): Promise<Worker> {
     this.worker ??= new Promise((resolve, reject) => {
@@ -74,8 +79,13 @@ class WatchedReader {
         void worker.terminate();
         reject(new Error(`${why}, on input ${shown(text)}`));
       };
-      const timer = setTimeout(() => settle(() => fail(`no verdict within ${this.boundMs} ms (the reader hangs; its thread was terminated)`)), this.boundMs);
-      const onMessage = (m: FuzzVerdict) => { if (m.id === id) settle(() => resolve(m)); };
+      const timer = setTimeout(
+        () => settle(() => fail(`no verdict within ${this.boundMs} ms (the reader hangs; its thread was terminated)`)),
+        this.boundMs,
+      );
+      const onMessage = (m: FuzzVerdict) => {
+        if (m.id === id) settle(() => resolve(m));
+      };
       const onError = (e: Error) => settle(() => fail(`the reader's thread failed: ${e.message}`));
       const onExit = (code: number) => settle(() => fail(`the reader's thread exited with code ${code}`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
@@ -96,7 +106,20 @@ class WatchedReader {
 const JS_WHITESPACE = Array.from({ length: 0x10000 }, (_, c) => String.fromCharCode(c)).filter((c) => /\s/.test(c));
 const STRAY = [
   ...JS_WHITESPACE,
-  '\0', '\x01', '\x08', '\x0e', '\x1b', '\x1f', '\x7f', '\x85', '\x9f', '\u200b', '\u200c', '\u200d', '\u2060', '\ufffd',
+  '\0',
+  '\x01',
+  '\x08',
+  '\x0e',
+  '\x1b',
+  '\x1f',
+  '\x7f',
+  '\x85',
+  '\x9f',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u2060',
+  '\ufffd',
 ];
 const SYNTAX = [' ', ' ', '\t', '\n', '\n', '\r', '{', '}', '#', '/', '"', '.', ':', '-'];
 
@@ -113,14 +136,42 @@ const randomText = fc.string({ unit: char, maxLength: 300 });
 
 const word = fc.oneof(
   fc.constantFrom(...KEYWORDS),
-  fc.constantFrom('{', '}', '{', '}', 'on', 'off', 'FTFW', 'ALARM', '3780', '-5', '99999999999', '192.0.2.1', '198.51.100.0/24', 'fe80::1', 'ae0', 'eth2', 'tcp', '/var/run/x', '/x}', '/x\f', '# comment\n', '"x"'),
+  fc.constantFrom(
+    '{',
+    '}',
+    '{',
+    '}',
+    'on',
+    'off',
+    'FTFW',
+    'ALARM',
+    '3780',
+    '-5',
+    '99999999999',
+    '192.0.2.1',
+    '198.51.100.0/24',
+    'fe80::1',
+    'ae0',
+    'eth2',
+    'tcp',
+    '/var/run/x',
+    '/x}',
+    '/x\f',
+    '# comment\n',
+    '"x"',
+  ),
   fc.string({ unit: char, maxLength: 6 }),
 );
 const separator = fc.oneof(fc.constantFrom(' ', ' ', '\n', '\t', '\r\n', ''), fc.constantFrom(...STRAY));
-const tokenSoup = fc.array(fc.tuple(word, separator), { maxLength: 80 }).map((parts) => parts.map(([w, s]) => w + s).join(''));
+const tokenSoup = fc
+  .array(fc.tuple(word, separator), { maxLength: 80 })
+  .map((parts) => parts.map(([w, s]) => w + s).join(''));
 
 const SEED_FILES = [
-  ...fs.readdirSync(path.join(repoRoot(), 'test/fixtures/conntrackd')).filter((f) => f.endsWith('.conf')).map((f) => `test/fixtures/conntrackd/${f}`),
+  ...fs
+    .readdirSync(path.join(repoRoot(), 'test/fixtures/conntrackd'))
+    .filter((f) => f.endsWith('.conf'))
+    .map((f) => `test/fixtures/conntrackd/${f}`),
   'etc/ctsync.conf',
   'etc/ctsync.json',
 ];
@@ -130,7 +181,9 @@ const SEED_BYTES = new Map(SEED_FILES.map((f) => [f, fs.readFileSync(path.join(r
 /** Bytes to insert: any byte, or the UTF-8 encoding of a stray character or a piece of syntax. */
 const piece = fc.oneof(
   fc.integer({ min: 0, max: 255 }).map((b) => String.fromCharCode(b)),
-  fc.constantFrom(...STRAY, ...SYNTAX, 'Sync {', 'General {', '}\n}\n').map((s) => Buffer.from(s, 'utf8').toString('latin1')),
+  fc
+    .constantFrom(...STRAY, ...SYNTAX, 'Sync {', 'General {', '}\n}\n')
+    .map((s) => Buffer.from(s, 'utf8').toString('latin1')),
 );
 const mutation = fc.record({
   op: fc.constantFrom('insert', 'insert', 'delete', 'replace', 'duplicate line', 'delete line', 'cut'),
@@ -143,10 +196,14 @@ type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
 function mutate(bytes: string, m: Mutation): string {
   const at = m.at % (bytes.length + 1);
   switch (m.op) {
-    case 'insert': return bytes.slice(0, at) + m.piece + bytes.slice(at);
-    case 'delete': return bytes.slice(0, at) + bytes.slice(at + m.len);
-    case 'replace': return bytes.slice(0, at) + m.piece + bytes.slice(at + 1);
-    case 'cut': return bytes.slice(0, at);
+    case 'insert':
+      return bytes.slice(0, at) + m.piece + bytes.slice(at);
+    case 'delete':
+      return bytes.slice(0, at) + bytes.slice(at + m.len);
+    case 'replace':
+      return bytes.slice(0, at) + m.piece + bytes.slice(at + 1);
+    case 'cut':
+      return bytes.slice(0, at);
     default: {
       const lines = bytes.split('\n');
       const k = m.at % lines.length;
@@ -164,7 +221,22 @@ const mutatedFile = fc
 
 /** Deeply nested or long repeated text (recursion and quadratic work show up here). */
 const deep = fc
-  .tuple(fc.constantFrom('{', '}', '[', '{"a":', '[{"sync":', 'Sync {', 'General { UNIX {', 'Sync { UDP { Port', '#{\n', '\f', '\u00a0'), fc.integer({ min: 1, max: 30000 }))
+  .tuple(
+    fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      '{"a":',
+      '[{"sync":',
+      'Sync {',
+      'General { UNIX {',
+      'Sync { UDP { Port',
+      '#{\n',
+      '\f',
+      '\u00a0',
+    ),
+    fc.integer({ min: 1, max: 30000 }),
+  )
   .map(([s, k]) => s.repeat(k));
 
 // ---------------------------------------------------------------- properties
@@ -173,14 +245,15 @@ describe('config: fuzzing the readers (every input ends in a verdict)', function
   const reader = new WatchedReader();
   after(() => reader.close());
 
-  const fuzz = (arb: fc.Arbitrary<string>, numRuns: number) => fc.assert(
-    fc.asyncProperty(arb, async (text) => {
-      const v = await reader.read(text);
-      if (v.verdict === 'broken') assert.fail(`${v.detail}\non input ${shown(text)}`);
-    }),
-    // No shrinking: each step would wait HANG_BOUND_MS again; the message has the whole input.
-    { numRuns, endOnFailure: true },
-  );
+  const fuzz = (arb: fc.Arbitrary<string>, numRuns: number) =>
+    fc.assert(
+      fc.asyncProperty(arb, async (text) => {
+        const v = await reader.read(text);
+        if (v.verdict === 'broken') assert.fail(`${v.detail}\non input ${shown(text)}`);
+      }),
+      // No shrinking: each step would wait HANG_BOUND_MS again; the message has the whole input.
+      { numRuns, endOnFailure: true },
+    );
 
   it('random text with control characters, Unicode spaces and invalid UTF-8', () => fuzz(randomText, RUNS));
   it('token soup with stray separators', () => fuzz(tokenSoup, RUNS));
@@ -189,9 +262,13 @@ describe('config: fuzzing the readers (every input ends in a verdict)', function
 
   it('the watchdog reports a reader that never returns (not a stuck test)', async () => {
     // A thread that says it is ready and then never answers: the watchdog must fire and name the input.
-    const hung = () => new Worker("require('node:worker_threads').parentPort.postMessage('ready'); for (;;) {}", { eval: true });
+    const hung = () =>
+      new Worker("require('node:worker_threads').parentPort.postMessage('ready'); for (;;) {}", { eval: true });
     const fake = new WatchedReader(200, hung);
-    await assert.rejects(fake.read('Port\f3780'), /^Error: no verdict within 200 ms \(the reader hangs; its thread was terminated\), on input "Port\\f3780"$/);
+    await assert.rejects(
+      fake.read('Port\f3780'),
+      /^Error: no verdict within 200 ms \(the reader hangs; its thread was terminated\), on input "Port\\f3780"$/,
+    );
     await fake.close();
   });
 });

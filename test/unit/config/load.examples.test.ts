@@ -4,7 +4,6 @@ import path from 'node:path';
 import { loadConfig } from '../../../src/config/load.js';
 import { repoRoot } from '../../helpers/fakes.js';
 
-
 describe('example configurations in etc/', function () {
   for (const file of ['etc/ctsync.json', 'etc/ctsync.conf']) {
     it(`${file} loads without errors or warnings`, async function () {

@@ -8,9 +8,12 @@ import { convertConntrackdConf, jsonError, loadConfig } from '../../../src/confi
 import { validateConfig } from '../../../src/config/schema.js';
 import { repoRoot } from '../../helpers/fakes.js';
 
-
 const DEBIAN = path.join(repoRoot(), 'test/fixtures/conntrackd/debian-ftfw.conf');
-const JSON_CONFIG = { sync: { channels: [{ kind: 'udp', ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1' }] } };
+const JSON_CONFIG = {
+  sync: {
+    channels: [{ kind: 'udp', ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1' }],
+  },
+};
 
 async function loadError(file: string): Promise<string> {
   try {
@@ -24,9 +27,15 @@ async function loadError(file: string): Promise<string> {
 
 describe('config: loading', () => {
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-config-')); });
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsync-config-'));
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const write = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text); return p; };
+  const write = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, text);
+    return p;
+  };
 
   it('reads a .json file as the native format', async () => {
     const r = await loadConfig(write('a.json', JSON.stringify(JSON_CONFIG)));
@@ -88,21 +97,32 @@ describe('config: loading', () => {
   });
 
   it('schema problems of a JSON file name the file and key path', async () => {
-    const file = write('ports.json', JSON.stringify({ sync: { channels: [{ ...JSON_CONFIG.sync.channels[0], port: 0 }] } }));
+    const file = write(
+      'ports.json',
+      JSON.stringify({ sync: { channels: [{ ...JSON_CONFIG.sync.channels[0], port: 0 }] } }),
+    );
     assert.equal(await loadError(file), `${file}: sync.channels[0].port: must be >= 1, got 0`);
   });
 
   it('conntrackd.conf problems name the file, line and column', async () => {
     const file = write('conntrackd.conf', 'Sync {\n  Mode FTFW {\n    Foo 1\n  }\n}\n');
-    assert.equal(await loadError(file), [
-      `${file}:1:1: 'Sync' section has no 'UDP' or 'Multicast' block (ctsync needs one to reach its peer)`,
-      `${file}:3:5: unknown option 'Foo' in Sync > Mode FTFW`,
-    ].join('\n'));
+    assert.equal(
+      await loadError(file),
+      [
+        `${file}:1:1: 'Sync' section has no 'UDP' or 'Multicast' block (ctsync needs one to reach its peer)`,
+        `${file}:3:5: unknown option 'Foo' in Sync > Mode FTFW`,
+      ].join('\n'),
+    );
   });
 
   it('JSON warnings are formatted with the key path', async () => {
-    const file = write('warn.json', JSON.stringify({ sync: { disableExternalCache: true, commitTimeout: 9, channels: JSON_CONFIG.sync.channels } }));
-    assert.deepStrictEqual((await loadConfig(file)).warnings, [`${file}: sync.commitTimeout: is ignored when disableExternalCache is on (received entries go straight into the kernel)`]);
+    const file = write(
+      'warn.json',
+      JSON.stringify({ sync: { disableExternalCache: true, commitTimeout: 9, channels: JSON_CONFIG.sync.channels } }),
+    );
+    assert.deepStrictEqual((await loadConfig(file)).warnings, [
+      `${file}: sync.commitTimeout: is ignored when disableExternalCache is on (received entries go straight into the kernel)`,
+    ]);
   });
 
   it('a missing file is a ConfigError naming it', async () => {
@@ -122,6 +142,12 @@ describe('config: loading', () => {
   });
 
   it('convertConntrackdConf refuses what ctsync does not support', () => {
-    assert.throws(() => convertConntrackdConf('Stats { LogFile on }\n', 'stats.conf'), (e: unknown) => e instanceof ConfigError && e.message === "stats.conf:1:1: 'Stats' section is not supported by ctsync (conntrackd's statistics mode; ctsync only synchronizes)");
+    assert.throws(
+      () => convertConntrackdConf('Stats { LogFile on }\n', 'stats.conf'),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message ===
+          "stats.conf:1:1: 'Stats' section is not supported by ctsync (conntrackd's statistics mode; ctsync only synchronizes)",
+    );
   });
 });

@@ -1,9 +1,17 @@
 // withDefaults(): conntrackd 1.4.7's defaults, ctsync's four deliberate differences, shorthands.
 import { strict as assert } from 'node:assert';
-import { DEFAULTS, defaultChannelIndex, withDefaults, type CtsyncConfig, type CtsyncConfigInput } from '../../../src/config/model.js';
+import {
+  DEFAULTS,
+  defaultChannelIndex,
+  withDefaults,
+  type CtsyncConfig,
+  type CtsyncConfigInput,
+} from '../../../src/config/model.js';
 
 const MINIMAL: CtsyncConfigInput = {
-  sync: { channels: [{ kind: 'udp', ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1' }] },
+  sync: {
+    channels: [{ kind: 'udp', ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1' }],
+  },
 };
 
 describe('config: model defaults', () => {
@@ -16,7 +24,17 @@ describe('config: model defaults', () => {
         purgeTimeout: 60,
         disableExternalCache: false,
         startupResync: true,
-        channels: [{ kind: 'udp', default: false, ipv4Address: '10.0.0.1', destination: '10.0.0.2', port: 3780, interface: 'eth1', checksum: true }],
+        channels: [
+          {
+            kind: 'udp',
+            default: false,
+            ipv4Address: '10.0.0.1',
+            destination: '10.0.0.2',
+            port: 3780,
+            interface: 'eth1',
+            checksum: true,
+          },
+        ],
         options: { tcpWindowTracking: false, expectationSync: false },
       },
       general: {
@@ -44,7 +62,11 @@ describe('config: model defaults', () => {
     assert.equal(c.general.scheduler, undefined); // conntrackd: SCHED_RR priority 99
     const g = withDefaults({ ...MINIMAL, general: { netlinkBufferSize: 4194304 } }).general;
     assert.equal(g.netlinkBufferSizeMaxGrowth, 4194304); // conntrackd: 0, and then ignores NetlinkBufferSize
-    assert.equal(withDefaults({ ...MINIMAL, general: { netlinkBufferSize: 1000, netlinkBufferSizeMaxGrowth: 8000 } }).general.netlinkBufferSizeMaxGrowth, 8000);
+    assert.equal(
+      withDefaults({ ...MINIMAL, general: { netlinkBufferSize: 1000, netlinkBufferSizeMaxGrowth: 8000 } }).general
+        .netlinkBufferSizeMaxGrowth,
+      8000,
+    );
   });
 
   it('leaves "not set" options absent (no undefined-valued keys)', () => {
@@ -58,15 +80,30 @@ describe('config: model defaults', () => {
   });
 
   it('expands the `true` shorthands', () => {
-    const g = withDefaults({ ...MINIMAL, general: { logFile: true, syslog: true, netlinkOverrunResync: true } }).general;
+    const g = withDefaults({
+      ...MINIMAL,
+      general: { logFile: true, syslog: true, netlinkOverrunResync: true },
+    }).general;
     assert.equal(g.logFile, '/var/log/conntrackd.log');
     assert.equal(g.syslog, 'daemon');
     assert.equal(g.netlinkOverrunResync, 30);
   });
 
   it('resolves protocol names (any case) to numbers and fills empty address lists', () => {
-    const f = withDefaults({ ...MINIMAL, general: { filter: { protocol: { mode: 'ignore', protocols: ['TCP', 17, 'ipv6-icmp'] }, address: { mode: 'ignore', ipv6: ['::1'] } } } }).general.filter;
-    assert.deepStrictEqual(f, { from: 'userspace', protocol: { mode: 'ignore', protocols: [6, 17, 58] }, address: { mode: 'ignore', ipv4: [], ipv6: ['::1'] } });
+    const f = withDefaults({
+      ...MINIMAL,
+      general: {
+        filter: {
+          protocol: { mode: 'ignore', protocols: ['TCP', 17, 'ipv6-icmp'] },
+          address: { mode: 'ignore', ipv6: ['::1'] },
+        },
+      },
+    }).general.filter;
+    assert.deepStrictEqual(f, {
+      from: 'userspace',
+      protocol: { mode: 'ignore', protocols: [6, 17, 58] },
+      address: { mode: 'ignore', ipv4: [], ipv6: ['::1'] },
+    });
   });
 
   it('is idempotent and does not share arrays with its input', () => {
@@ -78,13 +115,19 @@ describe('config: model defaults', () => {
   });
 
   it('passes the ctsync-only sections through', () => {
-    const c = withDefaults({ ...MINIMAL, ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } }, metrics: { port: 9100 } });
+    const c = withDefaults({
+      ...MINIMAL,
+      ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } },
+      metrics: { port: 9100 },
+    });
     assert.deepStrictEqual(c.ha, { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } });
     assert.deepStrictEqual(c.metrics, { port: 9100 });
   });
 
   it('the first link is the default unless one is marked', () => {
-    const chans = withDefaults({ sync: { channels: [MINIMAL.sync.channels[0]!, { ...MINIMAL.sync.channels[0]!, port: 3781, default: true }] } }).sync.channels;
+    const chans = withDefaults({
+      sync: { channels: [MINIMAL.sync.channels[0]!, { ...MINIMAL.sync.channels[0]!, port: 3781, default: true }] },
+    }).sync.channels;
     assert.equal(defaultChannelIndex(chans), 1);
     assert.equal(defaultChannelIndex(withDefaults(MINIMAL).sync.channels), 0);
   });

@@ -16,7 +16,12 @@ describe('entryToJson', function () {
   });
 
   it('escapes strings that need it', function () {
-    const e = { family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 6 }, helper: 'a"b\\c\n', secctx: 'system_u:object_r' };
+    const e = {
+      family: 2,
+      orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 6 },
+      helper: 'a"b\\c\n',
+      secctx: 'system_u:object_r',
+    };
     assert.deepEqual(JSON.parse(entryToJson(e)), e);
   });
 });

@@ -12,24 +12,48 @@ const master = { src: '192.0.2.10', dst: '198.51.100.20', proto: 6, sport: 40000
 const expected = { src: '192.0.2.10', dst: '198.51.100.20', proto: 6, sport: 0, dport: 50000 };
 /** An IPv4 expectation as `ct expect list --json` prints it (Linux 6.18 dump). */
 const dumped: Expect = {
-  family: 2, master, tuple: expected,
+  family: 2,
+  master,
+  tuple: expected,
   mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 65535 },
-  timeout: 299, id: 3215358448, flags: 0, class: 0, helper: 'ftp',
+  timeout: 299,
+  id: 3215358448,
+  flags: 0,
+  class: 0,
+  helper: 'ftp',
 };
 
 /** Expectations shaped like kernel dumps: full mask, optional NAT pair, every optional field. */
 function expectArb(family: 2 | 10): fc.Arbitrary<Expect> {
-  return fc.tuple(tuple(family), tuple(family), tuple(family), fc.option(fc.tuple(fc.constantFrom(0, 1), tuple(family)), { nil: undefined }))
-    .chain(([m, t, mask, nat]) => fc.record({
-      family: fc.constant(family),
-      master: fc.constant(m),
-      tuple: fc.constant(t),
-      mask: fc.constant({ ...mask, proto: t.proto }),
-      timeout: u32, id: u32, flags: u32, class: u32, zone: u16,
-      helper: fc.string({ minLength: 1, maxLength: 15 }),
-      fn: fc.string({ minLength: 1, maxLength: 30 }),
-      ...(nat ? { natDir: fc.constant(nat[0]), natTuple: fc.constant(nat[1]) } : {}),
-    }, { requiredKeys: ['family', 'master', 'tuple', 'mask', ...(nat ? ['natDir', 'natTuple'] as const : [])], noNullPrototype: true }));
+  return fc
+    .tuple(
+      tuple(family),
+      tuple(family),
+      tuple(family),
+      fc.option(fc.tuple(fc.constantFrom(0, 1), tuple(family)), { nil: undefined }),
+    )
+    .chain(([m, t, mask, nat]) =>
+      fc.record(
+        {
+          family: fc.constant(family),
+          master: fc.constant(m),
+          tuple: fc.constant(t),
+          mask: fc.constant({ ...mask, proto: t.proto }),
+          timeout: u32,
+          id: u32,
+          flags: u32,
+          class: u32,
+          zone: u16,
+          helper: fc.string({ minLength: 1, maxLength: 15 }),
+          fn: fc.string({ minLength: 1, maxLength: 30 }),
+          ...(nat ? { natDir: fc.constant(nat[0]), natTuple: fc.constant(nat[1]) } : {}),
+        },
+        {
+          requiredKeys: ['family', 'master', 'tuple', 'mask', ...(nat ? (['natDir', 'natTuple'] as const) : [])],
+          noNullPrototype: true,
+        },
+      ),
+    );
 }
 
 const errorOf = (value: unknown): string => {
@@ -56,10 +80,22 @@ describe('checkExpect', function () {
   });
 
   it('completes a mask given by its source part, and a NAT tuple without destination, as the kernel dumps them', function () {
-    const input = { family: 10, master: { ...master, src: '2001:db8::10', dst: '2001:db8:1::20' }, tuple: { ...expected, src: '2001:db8::10', dst: '2001:db8:1::20' }, mask: { src: 'ffff:ffff:ffff:ffff::', sport: 0 }, natDir: 1, natTuple: { src: '2001:db8::11', proto: 6, sport: 5000 } };
+    const input = {
+      family: 10,
+      master: { ...master, src: '2001:db8::10', dst: '2001:db8:1::20' },
+      tuple: { ...expected, src: '2001:db8::10', dst: '2001:db8:1::20' },
+      mask: { src: 'ffff:ffff:ffff:ffff::', sport: 0 },
+      natDir: 1,
+      natTuple: { src: '2001:db8::11', proto: 6, sport: 5000 },
+    };
     const frozen = JSON.stringify(input);
     const x = checkExpect(input);
-    assert.deepEqual(x.mask, { src: 'ffff:ffff:ffff:ffff::', dst: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', proto: 6, sport: 0 });
+    assert.deepEqual(x.mask, {
+      src: 'ffff:ffff:ffff:ffff::',
+      dst: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      proto: 6,
+      sport: 0,
+    });
     assert.deepEqual(Object.keys(x.mask), ['src', 'dst', 'proto', 'sport'], 'dump field order');
     assert.deepEqual(x.natTuple, { src: '2001:db8::11', dst: '::', proto: 6, sport: 5000 });
     assert.equal(JSON.stringify(input), frozen, 'the input is not modified');
@@ -72,7 +108,10 @@ describe('checkExpect', function () {
     assert.equal(errorOf({ ...dumped, tuple: { ...expected, dport: 70000 } }), 'tuple.dport: must be <= 65535');
     assert.equal(errorOf({ ...dumped, mask: { sport: 0 } }), "mask: missing field 'src'");
     assert.equal(errorOf({ ...dumped, orig: master }), "expectation: unknown field 'orig'");
-    assert.equal(errorOf({ ...dumped, helper: 'a-helper-name-too-long' }), 'helper: must NOT have more than 15 characters');
+    assert.equal(
+      errorOf({ ...dumped, helper: 'a-helper-name-too-long' }),
+      'helper: must NOT have more than 15 characters',
+    );
     assert.equal(errorOf({ ...dumped, natDir: 2, natTuple: master }), 'natDir: must be one of 0, 1');
     assert.equal(errorOf({ ...dumped, natDir: 1 }), 'natTuple: missing (NAT needs both natDir and natTuple)');
     assert.equal(errorOf({ ...dumped, natTuple: master }), 'natDir: missing (NAT needs both natDir and natTuple)');
@@ -81,9 +120,18 @@ describe('checkExpect', function () {
 
   it('rejects addresses of the other family, naming the tuple', function () {
     assert.equal(errorOf({ ...dumped, family: 10 }), 'master: address family does not match family 10 (ipv6)');
-    assert.equal(errorOf({ ...dumped, tuple: { ...expected, dst: '2001:db8::1' } }), 'tuple: address family does not match family 2 (ipv4)');
-    assert.equal(errorOf({ ...dumped, mask: { src: 'ffff::' } }), 'mask: address family does not match family 2 (ipv4)');
-    assert.equal(errorOf({ ...dumped, natDir: 1, natTuple: { src: '2001:db8::1', proto: 6 } }), 'natTuple: address family does not match family 2 (ipv4)');
+    assert.equal(
+      errorOf({ ...dumped, tuple: { ...expected, dst: '2001:db8::1' } }),
+      'tuple: address family does not match family 2 (ipv4)',
+    );
+    assert.equal(
+      errorOf({ ...dumped, mask: { src: 'ffff::' } }),
+      'mask: address family does not match family 2 (ipv4)',
+    );
+    assert.equal(
+      errorOf({ ...dumped, natDir: 1, natTuple: { src: '2001:db8::1', proto: 6 } }),
+      'natTuple: address family does not match family 2 (ipv4)',
+    );
   });
 });
 
@@ -98,7 +146,10 @@ describe('JSON-lines reader', function () {
       JSON.stringify({ ...dumped, tuple: { ...expected, dport: 50001 } }),
     ].join('\n');
     const r = await parseExpects(text, 'x.jsonl');
-    assert.deepEqual(r.items.map((x) => x.tuple.dport), [50000, 50001]);
+    assert.deepEqual(
+      r.items.map((x) => x.tuple.dport),
+      [50000, 50001],
+    );
     assert.deepEqual(r.lines, [2, 6]);
     assert.equal(r.errors.length, 2);
     assert.match(r.errors[0], /^x\.jsonl:4: not valid JSON: /);

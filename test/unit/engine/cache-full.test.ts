@@ -7,7 +7,13 @@ import { flowKey } from '../../../src/conntrack/key.js';
 import type { Entry } from '../../../src/conntrack/entry.js';
 import { RecLog } from '../../helpers/fakes.js';
 
-const flow = (i: number): Entry => ({ family: 2, orig: { src: `198.51.100.${i % 250}`, dst: '203.0.113.1', proto: 17, sport: 1024 + i, dport: 53 }, status: 8, timeout: 30, mark: 0 });
+const flow = (i: number): Entry => ({
+  family: 2,
+  orig: { src: `198.51.100.${i % 250}`, dst: '203.0.113.1', proto: 17, sport: 1024 + i, dport: 53 },
+  status: 8,
+  timeout: 30,
+  mark: 0,
+});
 
 describe('cache-full', () => {
   it('a full ArenaCache warns once per loop turn with the total refused, the cache and its limit', () => {
@@ -19,7 +25,9 @@ describe('cache-full', () => {
     assert.equal(cache.size, 3);
     assert.equal(turns.length, 1, 'one report for the turn');
     turns.shift()!();
-    assert.deepEqual(log.lines, ['warn external cache full: 7 entries refused so far (HashLimit 3): those flows from the peer are not committed on failover; raise HashLimit']);
+    assert.deepEqual(log.lines, [
+      'warn external cache full: 7 entries refused so far (HashLimit 3): those flows from the peer are not committed on failover; raise HashLimit',
+    ]);
     cache.storeEntry(flowKey(flow(20)), flow(20), 0, ObjectState.NEW);
     turns.shift()!();
     assert.match(log.lines[1], /^warn external cache full: 8 entries refused so far/);
@@ -32,6 +40,9 @@ describe('cache-full', () => {
     assert.equal(cacheFullText(c, 'external'), 'external cache full: 15000 entries refused (HashLimit 5000)');
     assert.equal(cacheFullText(c, 'internal'), 'internal cache full: 15000 kernel entries refused (HashLimit 5000)');
     Object.assign(c, { size: 1200 });
-    assert.equal(cacheFullText(c, 'external expectation'), 'external expectation cache was full: 15000 expectations refused (HashLimit 5000, 1200 held now)');
+    assert.equal(
+      cacheFullText(c, 'external expectation'),
+      'external expectation cache was full: 15000 expectations refused (HashLimit 5000, 1200 held now)',
+    );
   });
 });

@@ -52,11 +52,45 @@ describe('commit fast path', function () {
 
   it('handles NAT, ICMP and related entries like the general path', function () {
     const cases: Entry[] = [
-      { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 }, reply: { src: '198.51.100.1', dst: '203.0.113.1', proto: 6, sport: 80, dport: 6000 }, status: 0x19e, timeout: 100, mark: 3, tcp: { state: 3 } },
-      { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 }, reply: { src: '203.0.113.2', dst: '192.0.2.1', proto: 6, sport: 8080, dport: 1000 }, status: 0x1ae, timeout: 100, tcp: { state: 3 } },
-      { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 4660 }, status: 8, timeout: 30 },
-      { family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 58, icmpType: 128, icmpCode: 0, icmpId: 7 }, status: 8, timeout: 30 },
-      { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 2000, dport: 3000 }, master: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 21 }, status: 9, timeout: 100, helper: 'ftp', labels: '0100000000000000', zone: 4 },
+      {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 },
+        reply: { src: '198.51.100.1', dst: '203.0.113.1', proto: 6, sport: 80, dport: 6000 },
+        status: 0x19e,
+        timeout: 100,
+        mark: 3,
+        tcp: { state: 3 },
+      },
+      {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 },
+        reply: { src: '203.0.113.2', dst: '192.0.2.1', proto: 6, sport: 8080, dport: 1000 },
+        status: 0x1ae,
+        timeout: 100,
+        tcp: { state: 3 },
+      },
+      {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 4660 },
+        status: 8,
+        timeout: 30,
+      },
+      {
+        family: 10,
+        orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 58, icmpType: 128, icmpCode: 0, icmpId: 7 },
+        status: 8,
+        timeout: 30,
+      },
+      {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 2000, dport: 3000 },
+        master: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 21 },
+        status: 9,
+        timeout: 100,
+        helper: 'ftp',
+        labels: '0100000000000000',
+        zone: 4,
+      },
     ];
     for (const e of cases) {
       const r = both(e, true)!;
@@ -81,7 +115,13 @@ describe('commit fast path', function () {
       }
       return out;
     };
-    const flow = (mark?: number): Entry => ({ family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1000, dport: 53 }, status: 14, timeout: 30, mark });
+    const flow = (mark?: number): Entry => ({
+      family: 2,
+      orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1000, dport: 53 },
+      status: 14,
+      timeout: 30,
+      mark,
+    });
     assert.deepEqual(marks(flow(0), false), []);
     assert.deepEqual(marks(flow(undefined), false), []);
     assert.deepEqual(marks(flow(0), true), [0]);
@@ -92,7 +132,13 @@ describe('commit fast path', function () {
 });
 
 describe('commit fast path: stored attributes it used to read its own way', function () {
-  const base: Entry = { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 }, status: 0x18e, timeout: 100, tcp: { state: 3 } };
+  const base: Entry = {
+    family: 2,
+    orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 },
+    status: 0x18e,
+    timeout: 100,
+    tcp: { state: 3 },
+  };
   const wire = (e: Entry, extra = ''): Buffer => {
     const b = Buffer.alloc(4096);
     const n = encodeCtAttrs(b, 0, e, { tcpWindowTracking: true });
@@ -115,7 +161,10 @@ describe('commit fast path: stored attributes it used to read its own way', func
       slowOk = false;
     }
     slow.end();
-    return { fast: ok ? fast.bytes().toString('hex') : undefined, slow: slowOk ? slow.bytes().toString('hex') : undefined };
+    return {
+      fast: ok ? fast.bytes().toString('hex') : undefined,
+      slow: slowOk ? slow.bytes().toString('hex') : undefined,
+    };
   };
 
   /** Top-level attribute types of a request (hex, nlmsghdr + nfgenmsg first). */
@@ -133,7 +182,11 @@ describe('commit fast path: stored attributes it used to read its own way', func
   });
 
   it('an SNAT address with only DST_NAT_DONE set: the reply tuple the peer gave, as the general path', function () {
-    const e: Entry = { ...base, reply: { src: '198.51.100.1', dst: '203.0.113.9', proto: 6, sport: 80, dport: 1000 }, status: 0x18e };
+    const e: Entry = {
+      ...base,
+      reply: { src: '198.51.100.1', dst: '203.0.113.9', proto: 6, sport: 80, dport: 1000 },
+      status: 0x18e,
+    };
     // the NTA_SNAT_IPV4 attribute is there, but the status says only the destination was NATed
     const attrs = wire(e);
     attrs.writeUInt32BE(0x10e, attrs.indexOf(Buffer.from('00080005', 'hex')) + 4);
@@ -143,7 +196,12 @@ describe('commit fast path: stored attributes it used to read its own way', func
   });
 
   it('an IPv4 SNAT address in an IPv6 entry: refused (it used to read 16 bytes from a 4-byte attribute)', function () {
-    const e: Entry = { family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 17, sport: 1, dport: 2 }, status: 0x188, timeout: 30 };
+    const e: Entry = {
+      family: 10,
+      orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 17, sport: 1, dport: 2 },
+      status: 0x188,
+      timeout: 30,
+    };
     const r = requests(wire(e, '0008000ccb007109'));
     assert.equal(r.slow, undefined);
     assert.equal(r.fast, undefined);

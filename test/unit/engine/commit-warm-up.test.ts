@@ -27,7 +27,10 @@ describe('commit warm-up samples', () => {
   });
 
   it('are mostly plain flows, and each one encodes into a create request', () => {
-    const plain = samples.filter(({ entry: e }) => !e.master && !e.helper && !e.labels && !e.zone && !e.sctp && !e.dccp && !e.seqAdjOrig && !e.reply);
+    const plain = samples.filter(
+      ({ entry: e }) =>
+        !e.master && !e.helper && !e.labels && !e.zone && !e.sctp && !e.dccp && !e.seqAdjOrig && !e.reply,
+    );
     assert.ok(plain.length >= samples.length * 0.75, `${plain.length} plain of ${samples.length}`);
     for (const { entry, windowTracking } of samples) {
       const end = encodeCtAttrs(scratch, 0, entry, { tcpWindowTracking: windowTracking });

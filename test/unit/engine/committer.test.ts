@@ -22,9 +22,11 @@ function fromPeer(rig: EngineRig, ids: number[]): FakePeer {
   return peer;
 }
 
-const srcs = (rig: EngineRig): string[] => [...rig.engine.internal.values()].map((o) => rig.engine.internal.entry(o).orig.src).sort();
+const srcs = (rig: EngineRig): string[] =>
+  [...rig.engine.internal.values()].map((o) => rig.engine.internal.entry(o).orig.src).sort();
 /** The internal cache's size without making a pending copy (which its getter would). */
-const adoptedSoFar = (rig: EngineRig): number => (rig.engine as unknown as { caches: EngineCaches }).caches.internalAsIs.size;
+const adoptedSoFar = (rig: EngineRig): number =>
+  (rig.engine as unknown as { caches: EngineCaches }).caches.internalAsIs.size;
 const dataOf = (rig: EngineRig) => rig.channel.messages().filter((m) => m.type !== MSG.CTL);
 
 describe('engine: commit (external cache -> kernel)', () => {
@@ -37,7 +39,7 @@ describe('engine: commit (external cache -> kernel)', () => {
     assert.equal(rig.engine.internal.size, 3, 'adopted');
     assert.deepEqual(srcs(rig), ['198.51.100.2', '198.51.100.3', '198.51.100.4']);
     rig.clock.run(1000);
-    assert.deepEqual(dataOf(rig), [], 'the peer\'s own flows are not sent back');
+    assert.deepEqual(dataOf(rig), [], "the peer's own flows are not sent back");
   });
 
   it('the copy waits a little (the reply goes out first), or runs on the first access', async () => {
@@ -87,8 +89,15 @@ describe('engine: commit (external cache -> kernel)', () => {
     assert.deepEqual(srcs(rig), ['198.51.100.10', '198.51.100.2', '198.51.100.3']);
     rig.clock.settle();
     const sent = dataOf(rig);
-    assert.deepEqual(sent.map((m) => [m.type, m.entry?.orig.src]), [[MSG.CT_NEW, '198.51.100.10']], 'only the missed flow is replicated');
-    assert.ok(rig.log.lines.some((l) => /1 picked up from the kernel \(the kernel counted 1 inserts besides ours\)/.test(l)), rig.log.lines.join('\n'));
+    assert.deepEqual(
+      sent.map((m) => [m.type, m.entry?.orig.src]),
+      [[MSG.CT_NEW, '198.51.100.10']],
+      'only the missed flow is replicated',
+    );
+    assert.ok(
+      rig.log.lines.some((l) => /1 picked up from the kernel \(the kernel counted 1 inserts besides ours\)/.test(l)),
+      rig.log.lines.join('\n'),
+    );
   });
 
   it('no dump when the insert counter says only the commit inserted', async () => {
@@ -110,7 +119,7 @@ describe('engine: commit (external cache -> kernel)', () => {
     rig.clock.run(50);
     assert.deepEqual(srcs(rig), ['198.51.100.2', '198.51.100.3'], 'the failed one is not adopted');
     const h = rig.engine.internal.handleOfKey(flowKey(udpFlow(1)));
-    assert.equal(rig.engine.internal.entryOf(h).timeout, 333, 'the kernel\'s newer state stays');
+    assert.equal(rig.engine.internal.entryOf(h).timeout, 333, "the kernel's newer state stays");
   });
 
   it('warns once when the kernel hash is much smaller than the table', async () => {
@@ -119,7 +128,10 @@ describe('engine: commit (external cache -> kernel)', () => {
     fromPeer(rig, [1, 2, 3]);
     await rig.engine.commit();
     await rig.engine.commit();
-    assert.equal(rig.log.lines.filter((l) => /the kernel conntrack hash has 1 buckets for 3 entries/.test(l)).length, 1);
+    assert.equal(
+      rig.log.lines.filter((l) => /the kernel conntrack hash has 1 buckets for 3 entries/.test(l)).length,
+      1,
+    );
   });
 
   it('with ExpectationSync, expectations are committed after the conntracks, with what is left of their timeout', async () => {
@@ -128,7 +140,9 @@ describe('engine: commit (external cache -> kernel)', () => {
     });
     const peer = fromPeer(rig, [1]);
     const x: Expect = {
-      family: 2, helper: 'ftp', timeout: 300,
+      family: 2,
+      helper: 'ftp',
+      timeout: 300,
       master: { src: '198.51.100.2', dst: '203.0.113.1', proto: 17, sport: 10000, dport: 53 },
       tuple: { src: '198.51.100.2', dst: '203.0.113.1', proto: 6, sport: 0, dport: 50000 },
       mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 0xffff },
@@ -140,7 +154,7 @@ describe('engine: commit (external cache -> kernel)', () => {
     assert.equal(r.expect?.committed, 1);
     assert.equal(rig.kernel.createdExpect.length, 1);
     assert.equal(rig.kernel.createdExpect[0][0].timeout, 200, '300 s less the 100 s it has been held');
-    assert.equal(rig.kernel.updatedExpect[0][0].timeout, 200, 'set again: the kernel gives the helper\'s own');
+    assert.equal(rig.kernel.updatedExpect[0][0].timeout, 200, "set again: the kernel gives the helper's own");
     assert.equal(rig.engine.internalExpect.size, 1, 'adopted');
   });
 });

@@ -87,7 +87,10 @@ function mutateList(list: Node[], donor: Node[] | undefined, rnd: () => number, 
   }
   if (donor && donor.length && rnd() < rate) out.push(donor[Math.floor(rnd() * donor.length)]);
   if (rnd() < rate / 2) {
-    out = out.map((x) => [rnd(), x] as const).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+    out = out
+      .map((x) => [rnd(), x] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map((x) => x[1]);
   }
   return out;
 }
@@ -104,14 +107,18 @@ function mutateMsg(msg: Buffer, donorMsg: Buffer, seed: number, rate: number): B
 }
 
 /** A message for an Entry, often mutated with attributes of a message of the other family. */
-const message: fc.Arbitrary<Buffer> = fc.tuple(entry, entry, fc.integer(), fc.constantFrom(0, 0, 0.05, 0.15, 0.4))
+const message: fc.Arbitrary<Buffer> = fc
+  .tuple(entry, entry, fc.integer(), fc.constantFrom(0, 0, 0.05, 0.15, 0.4))
   .map(([e, donor, seed, rate]) => (rate === 0 ? msgOf(e) : mutateMsg(msgOf(e), msgOf(donor), seed, rate)));
 
-const options: fc.Arbitrary<CtEncodeOptions> = fc.record({
-  commitTimeout: fc.boolean(),
-  tcpWindowTracking: fc.boolean(),
-  longHelper: fc.constantFrom<('error' | 'omit' | undefined)>(undefined, 'error', 'omit'),
-}, { requiredKeys: [] });
+const options: fc.Arbitrary<CtEncodeOptions> = fc.record(
+  {
+    commitTimeout: fc.boolean(),
+    tcpWindowTracking: fc.boolean(),
+    longHelper: fc.constantFrom<'error' | 'omit' | undefined>(undefined, 'error', 'omit'),
+  },
+  { requiredKeys: [] },
+);
 
 const transcoders = new Map<string, EventTranscoder>();
 function transcoder(opts: CtEncodeOptions): EventTranscoder {
@@ -175,8 +182,11 @@ function checkKey(t: EventTranscoder, e: Entry): void {
     stats.keyErrors++;
   }
   const fast = t.key();
-  assert.equal(fast === undefined ? undefined : Buffer.from(fast, 'latin1').toString('hex'),
-    slow === undefined ? undefined : Buffer.from(slow, 'latin1').toString('hex'), 'flow key');
+  assert.equal(
+    fast === undefined ? undefined : Buffer.from(fast, 'latin1').toString('hex'),
+    slow === undefined ? undefined : Buffer.from(slow, 'latin1').toString('hex'),
+    'flow key',
+  );
 }
 
 function checkNew(msg: Buffer, opts: CtEncodeOptions): void {
@@ -214,7 +224,11 @@ function checkMerge(old: string, msg: Buffer, opts: CtEncodeOptions): void {
   // and from bytes in the middle of a bigger buffer (an arena record)
   const arena = Buffer.concat([Buffer.alloc(12, 0xee), Buffer.from(old, 'latin1'), Buffer.alloc(7, 0xee)]);
   const n3 = t.encodeMergedFrom(arena, 12, 12 + old.length);
-  assert.equal(n3 < 0 ? undefined : t.out.toString('hex', 0, n3), fast, 'merge from an arena record = merge from the string');
+  assert.equal(
+    n3 < 0 ? undefined : t.out.toString('hex', 0, n3),
+    fast,
+    'merge from an arena record = merge from the string',
+  );
   stats.compared++;
 }
 
@@ -243,7 +257,11 @@ function mutateWire(attrs: string, seed: number, rate: number): string {
     out.push(x);
     if (rnd() < rate / 2) out.push(x);
   }
-  if (rnd() < rate) out = out.map((x) => [rnd(), x] as const).sort((p, q) => p[0] - q[0]).map((x) => x[1]);
+  if (rnd() < rate)
+    out = out
+      .map((x) => [rnd(), x] as const)
+      .sort((p, q) => p[0] - q[0])
+      .map((x) => x[1]);
   if (rnd() < 0.3 && out.length) {
     // one TLV's length changed (fixed-size attributes must be exact, variable ones bounded)
     const i = Math.floor(rnd() * out.length);
@@ -254,7 +272,14 @@ function mutateWire(attrs: string, seed: number, rate: number): string {
   if (rnd() < 0.4 && out.length) {
     // LABELS of lengths decodeCtAttrs ignores, a corrupt STATUS, a 4-byte HELPER_NAME (at the very
     // end: too short for decodeCtAttrs' loop to look at), a helper without its NUL
-    const odd = ['0006001c01020000', '0004001c', '0009000500000000', '0004001b', '0007001b66747000', '0008001b66747078'];
+    const odd = [
+      '0006001c01020000',
+      '0004001c',
+      '0009000500000000',
+      '0004001b',
+      '0007001b66747000',
+      '0008001b66747078',
+    ];
     out.push(Buffer.from(odd[Math.floor(rnd() * odd.length)], 'hex'));
   }
   return Buffer.concat(out).toString('latin1');
@@ -263,12 +288,19 @@ function mutateWire(attrs: string, seed: number, rate: number): string {
 // ---------------------------------------------------------------- golden captures
 
 const GOLDEN = path.join(repoRoot(), 'test/golden');
-const goldenCt = fs.readdirSync(GOLDEN).filter((f) => /^ct-(dump|event)-.*\.hex$/.test(f)).map((f) => f.slice(0, -4)).sort();
+const goldenCt = fs
+  .readdirSync(GOLDEN)
+  .filter((f) => /^ct-(dump|event)-.*\.hex$/.test(f))
+  .map((f) => f.slice(0, -4))
+  .sort();
 function golden(name: string): Buffer {
   return Buffer.from(fs.readFileSync(path.join(GOLDEN, `${name}.hex`), 'utf8').replace(/\s+/g, ''), 'hex');
 }
 const OPTION_SETS: CtEncodeOptions[] = [
-  {}, { commitTimeout: true }, { tcpWindowTracking: true }, { commitTimeout: true, tcpWindowTracking: true, longHelper: 'omit' },
+  {},
+  { commitTimeout: true },
+  { tcpWindowTracking: true },
+  { commitTimeout: true, tcpWindowTracking: true, longHelper: 'omit' },
 ];
 
 /** Offsets of every attribute header, nests walked into (NLA.F_NESTED). */
@@ -289,9 +321,9 @@ function attrOffsets(b: Buffer, start: number, end: number): number[] {
 const TCP_STATE_NAMES = [...TCP_STATES.filter((s) => s !== 'SYN_SENT2'), 'LISTEN', 'CLOSED'];
 
 /** Entries whose TCP state is a real one (0..9, 9 = SYN_SENT2 = LISTEN) or just past them. */
-const smallStateEntry: fc.Arbitrary<Entry> = entry.chain((e) => (e.tcp
-  ? fc.integer({ min: 0, max: 11 }).map((state) => ({ ...e, tcp: { ...e.tcp, state } }))
-  : fc.constant(e)));
+const smallStateEntry: fc.Arbitrary<Entry> = entry.chain((e) =>
+  e.tcp ? fc.integer({ min: 0, max: 11 }).map((state) => ({ ...e, tcp: { ...e.tcp, state } })) : fc.constant(e),
+);
 
 /** Rules built around a message's own addresses, so address rules hit as often as they miss. */
 function rulesFor(msg: Buffer): fc.Arbitrary<FilterRules> {
@@ -299,17 +331,31 @@ function rulesFor(msg: Buffer): fc.Arbitrary<FilterRules> {
   try {
     const e = decodeConntrack(msg, 0, msg.length);
     for (const a of [e.orig.src, e.reply?.src, e.orig.dst]) if (a) addrs.push(a);
-  } catch { /* malformed: any rules */ }
+  } catch {
+    /* malformed: any rules */
+  }
   const v4pool = [...addrs.filter((a) => !a.includes(':')), '192.0.2.1', '0.0.0.0'];
   const v6pool = [...addrs.filter((a) => a.includes(':')), '2001:db8::1', '::'];
-  const prefix = (pool: string[], max: number) => fc.tuple(fc.constantFrom(...pool), fc.option(fc.integer({ min: 0, max }), { nil: undefined }))
-    .map(([a, n]) => (n === undefined ? a : `${a}/${n}`));
+  const prefix = (pool: string[], max: number) =>
+    fc
+      .tuple(fc.constantFrom(...pool), fc.option(fc.integer({ min: 0, max }), { nil: undefined }))
+      .map(([a, n]) => (n === undefined ? a : `${a}/${n}`));
   const mode = fc.constantFrom<'accept' | 'ignore'>('accept', 'ignore');
-  return fc.record({
-    protocol: fc.record({ mode, protocols: fc.array(fc.constantFrom(0, 1, 2, 6, 17, 33, 47, 50, 58, 132, 136, 255), { maxLength: 4 }) }),
-    address: fc.record({ mode, ipv4: fc.array(prefix(v4pool, 32), { maxLength: 3 }), ipv6: fc.array(prefix(v6pool, 128), { maxLength: 3 }) }),
-    state: fc.record({ mode, tcpStates: fc.array(fc.constantFrom(...TCP_STATE_NAMES), { maxLength: 4 }) }),
-  }, { requiredKeys: [] });
+  return fc.record(
+    {
+      protocol: fc.record({
+        mode,
+        protocols: fc.array(fc.constantFrom(0, 1, 2, 6, 17, 33, 47, 50, 58, 132, 136, 255), { maxLength: 4 }),
+      }),
+      address: fc.record({
+        mode,
+        ipv4: fc.array(prefix(v4pool, 32), { maxLength: 3 }),
+        ipv6: fc.array(prefix(v6pool, 128), { maxLength: 3 }),
+      }),
+      state: fc.record({ mode, tcpStates: fc.array(fc.constantFrom(...TCP_STATE_NAMES), { maxLength: 4 }) }),
+    },
+    { requiredKeys: [] },
+  );
 }
 
 // ---------------------------------------------------------------- tests
@@ -324,7 +370,11 @@ describe('kernel event fast path (event-transcoder)', function () {
   describe('golden kernel captures', () => {
     it('has the conntrack captures', () => {
       assert.ok(goldenCt.length >= 20, `found ${goldenCt.join(', ')}`);
-      assert.ok(goldenCt.includes('ct-event-update') && goldenCt.includes('ct-event-destroy') && goldenCt.includes('ct-dump-snat'));
+      assert.ok(
+        goldenCt.includes('ct-event-update') &&
+          goldenCt.includes('ct-event-destroy') &&
+          goldenCt.includes('ct-dump-snat'),
+      );
     });
 
     it('NEW: same key and attributes as the general path, for every capture and option set', () => {
@@ -354,7 +404,7 @@ describe('kernel event fast path (event-transcoder)', function () {
       }
     });
 
-    it('merge: every capture into every capture\'s stored attributes', () => {
+    it("merge: every capture into every capture's stored attributes", () => {
       for (const opts of OPTION_SETS) {
         for (const a of goldenCt) {
           const stored = storedOf(decodeConntrack(golden(a), 0, golden(a).length), opts)!;
@@ -379,9 +429,13 @@ describe('kernel event fast path (event-transcoder)', function () {
         assert.equal(t.key(), key, `${name}: same flow`);
         stored = t.attrs(t.encodeMerged(stored));
         slowStored = storedOf(mergeEntry(decodeStored(slowStored), decodeConntrack(m, 0, m.length)), opts)!;
-        assert.equal(Buffer.from(stored, 'latin1').toString('hex'), Buffer.from(slowStored, 'latin1').toString('hex'), name);
+        assert.equal(
+          Buffer.from(stored, 'latin1').toString('hex'),
+          Buffer.from(slowStored, 'latin1').toString('hex'),
+          name,
+        );
       }
-      assert.equal(decodeStored(stored).mark, 7, 'the UPDATE\'s mark is kept');
+      assert.equal(decodeStored(stored).mark, 7, "the UPDATE's mark is kept");
     });
 
     it('every truncation and many byte flips of every capture: scan fails exactly where decodeConntrack throws', () => {
@@ -422,7 +476,10 @@ describe('kernel event fast path (event-transcoder)', function () {
     it('every stored attribute of every capture at every length: merge fails exactly where decodeStored does', () => {
       for (const name of goldenCt) {
         const msg = golden(name);
-        const stored = Buffer.from(storedOf(decodeConntrack(msg, 0, msg.length), { tcpWindowTracking: true })!, 'latin1');
+        const stored = Buffer.from(
+          storedOf(decodeConntrack(msg, 0, msg.length), { tcpWindowTracking: true })!,
+          'latin1',
+        );
         for (let o = 0; o + 4 <= stored.length; o += (stored.readUInt16BE(o) + 3) & ~3) {
           for (let l = 0; l <= stored.readUInt16BE(o) + 8; l++) {
             const bad = Buffer.from(stored);
@@ -436,115 +493,185 @@ describe('kernel event fast path (event-transcoder)', function () {
 
   describe('properties', () => {
     it('NEW: key and attributes equal the general path (or both fail), for any message', () => {
-      fc.assert(fc.property(message, options, (msg, opts) => checkNew(msg, opts)), { numRuns: NUM_RUNS * 2 });
+      fc.assert(
+        fc.property(message, options, (msg, opts) => checkNew(msg, opts)),
+        { numRuns: NUM_RUNS * 2 },
+      );
     });
 
     it('NEW: unmutated messages for any Entry are all handled by the fast path, bar errors of the general path', () => {
       let handled = 0;
-      fc.assert(fc.property(entry, options, (e, opts) => {
-        const msg = msgOf(e);
-        checkNew(msg, opts);
-        if (transcoder(opts).encode() >= 0) handled++;
-      }), { numRuns: NUM_RUNS });
+      fc.assert(
+        fc.property(entry, options, (e, opts) => {
+          const msg = msgOf(e);
+          checkNew(msg, opts);
+          if (transcoder(opts).encode() >= 0) handled++;
+        }),
+        { numRuns: NUM_RUNS },
+      );
       assert.ok(handled > NUM_RUNS / 3, `fast path used for ${handled} of ${NUM_RUNS}`);
     });
 
     it('random bytes after a valid header: scan agrees with decodeConntrack', () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(2, 10, 0), (body, fam) => {
-        const msg = Buffer.concat([Buffer.alloc(20), body]);
-        msg.writeUInt32LE(msg.length, 0);
-        msg.writeUInt16LE(CT_NEW, 4);
-        msg[16] = fam;
-        checkNew(msg, {});
-      }), { numRuns: NUM_RUNS });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(2, 10, 0), (body, fam) => {
+          const msg = Buffer.concat([Buffer.alloc(20), body]);
+          msg.writeUInt32LE(msg.length, 0);
+          msg.writeUInt16LE(CT_NEW, 4);
+          msg[16] = fam;
+          checkNew(msg, {});
+        }),
+        { numRuns: NUM_RUNS },
+      );
     });
 
     it('merge: a (partial) event merged into stored attributes equals mergeEntry + encodeCtAttrs', () => {
       const arb = fc.tuple(entry, message, options, fc.boolean());
-      fc.assert(fc.property(arb, ([prev, msg, opts, sameFlow]) => {
-        let m = msg;
-        if (sameFlow) {
-          // the update is about the stored flow: give it the stored entry's original tuple
-          try {
-            const u = decodeConntrack(msg, 0, msg.length);
-            if (u.family === prev.family) m = msgOf({ ...u, orig: prev.orig, zone: prev.zone });
-          } catch { /* malformed, or not writable again: keep the message as it is */ }
-        }
-        const stored = storedOf(prev, opts);
-        if (stored === undefined) return;
-        checkMerge(stored, m, opts);
-      }), { numRuns: NUM_RUNS * 2 });
+      fc.assert(
+        fc.property(arb, ([prev, msg, opts, sameFlow]) => {
+          let m = msg;
+          if (sameFlow) {
+            // the update is about the stored flow: give it the stored entry's original tuple
+            try {
+              const u = decodeConntrack(msg, 0, msg.length);
+              if (u.family === prev.family) m = msgOf({ ...u, orig: prev.orig, zone: prev.zone });
+            } catch {
+              /* malformed, or not writable again: keep the message as it is */
+            }
+          }
+          const stored = storedOf(prev, opts);
+          if (stored === undefined) return;
+          checkMerge(stored, m, opts);
+        }),
+        { numRuns: NUM_RUNS * 2 },
+      );
     });
 
     it('merge into odd stored attributes (repeated, reordered, missing, ignored or corrupt TLVs)', () => {
-      fc.assert(fc.property(entry, message, options, fc.integer(), fc.constantFrom(0, 0.1, 0.3), (prev, msg, opts, seed, rate) => {
-        const stored = storedOf(prev, opts);
-        if (stored === undefined) return;
-        checkMerge(mutateWire(stored, seed, rate), msg, opts);
-      }), { numRuns: NUM_RUNS * 2 });
+      fc.assert(
+        fc.property(
+          entry,
+          message,
+          options,
+          fc.integer(),
+          fc.constantFrom(0, 0.1, 0.3),
+          (prev, msg, opts, seed, rate) => {
+            const stored = storedOf(prev, opts);
+            if (stored === undefined) return;
+            checkMerge(mutateWire(stored, seed, rate), msg, opts);
+          },
+        ),
+        { numRuns: NUM_RUNS * 2 },
+      );
     });
 
-    it('a chain of updates on one flow stays equal to the cache\'s merge', () => {
-      fc.assert(fc.property(entry, fc.array(fc.tuple(entry, fc.integer(), fc.constantFrom(0.1, 0.3, 0.6)), { minLength: 1, maxLength: 6 }), options, (first, updates, opts) => {
-        const t = transcoder(opts);
-        const m0 = msgOf(first);
-        assert.ok(t.scan(m0, 0, m0.length));
-        const n0 = t.encode();
-        let slow = storedOf(decodeConntrack(m0, 0, m0.length), opts);
-        if (n0 < 0 || slow === undefined) return;
-        let fast = t.attrs(n0);
-        assert.equal(fast, slow);
-        for (const [u, seed, rate] of updates) {
-          // an event for the same flow (same original tuple, zone and family), partial
-          const full = msgOf({ ...u, family: first.family, orig: first.orig, zone: first.zone, reply: u.family === first.family ? u.reply : undefined, master: u.family === first.family ? u.master : undefined, natSrc: undefined, natDst: undefined }, CT_DELETE);
-          const m = mutateMsg(full, full, seed, rate);
-          let e: Entry;
-          try {
-            e = decodeConntrack(m, 0, m.length);
-          } catch {
-            assert.equal(t.scan(m, 0, m.length), false);
-            continue;
-          }
-          assert.ok(t.scan(m, 0, m.length));
-          const s = storedOf(mergeEntry(decodeStored(slow!), e), opts);
-          const n = t.encodeMerged(fast);
-          if (s === undefined || n < 0) {
-            compareEncodings(n < 0 ? undefined : t.out.toString('hex', 0, n), s === undefined ? undefined : Buffer.from(s, 'latin1').toString('hex'), e, 'chain');
-            return;
-          }
-          fast = t.attrs(n);
-          slow = s;
-          assert.equal(Buffer.from(fast, 'latin1').toString('hex'), Buffer.from(slow, 'latin1').toString('hex'));
-        }
-      }), { numRuns: NUM_RUNS / 2 });
+    it("a chain of updates on one flow stays equal to the cache's merge", () => {
+      fc.assert(
+        fc.property(
+          entry,
+          fc.array(fc.tuple(entry, fc.integer(), fc.constantFrom(0.1, 0.3, 0.6)), { minLength: 1, maxLength: 6 }),
+          options,
+          (first, updates, opts) => {
+            const t = transcoder(opts);
+            const m0 = msgOf(first);
+            assert.ok(t.scan(m0, 0, m0.length));
+            const n0 = t.encode();
+            let slow = storedOf(decodeConntrack(m0, 0, m0.length), opts);
+            if (n0 < 0 || slow === undefined) return;
+            let fast = t.attrs(n0);
+            assert.equal(fast, slow);
+            for (const [u, seed, rate] of updates) {
+              // an event for the same flow (same original tuple, zone and family), partial
+              const full = msgOf(
+                {
+                  ...u,
+                  family: first.family,
+                  orig: first.orig,
+                  zone: first.zone,
+                  reply: u.family === first.family ? u.reply : undefined,
+                  master: u.family === first.family ? u.master : undefined,
+                  natSrc: undefined,
+                  natDst: undefined,
+                },
+                CT_DELETE,
+              );
+              const m = mutateMsg(full, full, seed, rate);
+              let e: Entry;
+              try {
+                e = decodeConntrack(m, 0, m.length);
+              } catch {
+                assert.equal(t.scan(m, 0, m.length), false);
+                continue;
+              }
+              assert.ok(t.scan(m, 0, m.length));
+              const s = storedOf(mergeEntry(decodeStored(slow!), e), opts);
+              const n = t.encodeMerged(fast);
+              if (s === undefined || n < 0) {
+                compareEncodings(
+                  n < 0 ? undefined : t.out.toString('hex', 0, n),
+                  s === undefined ? undefined : Buffer.from(s, 'latin1').toString('hex'),
+                  e,
+                  'chain',
+                );
+                return;
+              }
+              fast = t.attrs(n);
+              slow = s;
+              assert.equal(Buffer.from(fast, 'latin1').toString('hex'), Buffer.from(slow, 'latin1').toString('hex'));
+            }
+          },
+        ),
+        { numRuns: NUM_RUNS / 2 },
+      );
     });
 
     it('filter: makeEventFilter(rules)(scan) = makeFilter(rules)(decodeConntrack(msg))', () => {
       let passed = 0;
       let dropped = 0;
-      const msgs = fc.oneof(message, smallStateEntry.map((e) => msgOf(e)));
-      fc.assert(fc.property(msgs.chain((msg) => fc.tuple(fc.constant(msg), rulesFor(msg))), ([msg, rules]) => {
-        const t = transcoder({});
-        const e = scanBoth(t, msg);
-        if (!e) return;
-        const slow = makeFilter(rules)(e);
-        assert.equal(makeEventFilter(rules)(t), slow, JSON.stringify(rules));
-        if (slow) passed++;
-        else dropped++;
-      }), { numRuns: NUM_RUNS * 2 });
-      assert.ok(passed > NUM_RUNS / 10 && dropped > NUM_RUNS / 10, `both outcomes seen (${passed} passed, ${dropped} dropped)`);
+      const msgs = fc.oneof(
+        message,
+        smallStateEntry.map((e) => msgOf(e)),
+      );
+      fc.assert(
+        fc.property(
+          msgs.chain((msg) => fc.tuple(fc.constant(msg), rulesFor(msg))),
+          ([msg, rules]) => {
+            const t = transcoder({});
+            const e = scanBoth(t, msg);
+            if (!e) return;
+            const slow = makeFilter(rules)(e);
+            assert.equal(makeEventFilter(rules)(t), slow, JSON.stringify(rules));
+            if (slow) passed++;
+            else dropped++;
+          },
+        ),
+        { numRuns: NUM_RUNS * 2 },
+      );
+      assert.ok(
+        passed > NUM_RUNS / 10 && dropped > NUM_RUNS / 10,
+        `both outcomes seen (${passed} passed, ${dropped} dropped)`,
+      );
     });
 
     it('filter: every TCP state against every single-state rule, both modes (exhaustive)', () => {
       const t = transcoder({});
       for (let state = 0; state < 12; state++) {
         for (const proto of [6, 17]) {
-          const msg = msgOf({ family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto, sport: 1, dport: 2 }, status: 8, tcp: { state } });
+          const msg = msgOf({
+            family: 2,
+            orig: { src: '192.0.2.1', dst: '198.51.100.1', proto, sport: 1, dport: 2 },
+            status: 8,
+            tcp: { state },
+          });
           const e = scanBoth(t, msg)!;
           for (const name of [...TCP_STATE_NAMES, 'SYN_SENT2']) {
             for (const mode of ['accept', 'ignore'] as const) {
               const rules: FilterRules = { state: { mode, tcpStates: [name] } };
-              assert.equal(makeEventFilter(rules)(t), makeFilter(rules)(e), `state ${state} proto ${proto} ${mode} ${name}`);
+              assert.equal(
+                makeEventFilter(rules)(t),
+                makeFilter(rules)(e),
+                `state ${state} proto ${proto} ${mode} ${name}`,
+              );
             }
           }
         }
@@ -552,7 +679,10 @@ describe('kernel event fast path (event-transcoder)', function () {
     });
 
     it('filter: bad rules throw as makeFilter throws', () => {
-      for (const rules of [{ address: { mode: 'accept', ipv4: ['192.0.2.0/33'], ipv6: [] } }, { address: { mode: 'accept', ipv4: ['300.1.1.1'], ipv6: [] } }] as FilterRules[]) {
+      for (const rules of [
+        { address: { mode: 'accept', ipv4: ['192.0.2.0/33'], ipv6: [] } },
+        { address: { mode: 'accept', ipv4: ['300.1.1.1'], ipv6: [] } },
+      ] as FilterRules[]) {
         assert.throws(() => makeFilter(rules));
         assert.throws(() => makeEventFilter(rules));
       }
@@ -561,15 +691,99 @@ describe('kernel event fast path (event-transcoder)', function () {
 
   describe('fixed cases', () => {
     const cases: Array<[string, Entry]> = [
-      ['SNAT with port', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 }, reply: { src: '198.51.100.1', dst: '203.0.113.1', proto: 6, sport: 80, dport: 6000 }, status: 0x19e, timeout: 100, mark: 3, tcp: { state: 3, wscaleOrig: 7 } }],
-      ['DNAT with port', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 }, reply: { src: '203.0.113.2', dst: '192.0.2.1', proto: 6, sport: 8080, dport: 1000 }, status: 0x1ae, timeout: 100, tcp: { state: 3 } }],
-      ['ICMP without reply (SPAT/DPAT from the inverse)', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 4660 }, timeout: 30 }],
-      ['ICMPv6 NAT done', { family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 58, icmpType: 128, icmpCode: 0, icmpId: 7 }, reply: { src: '2001:db8::2', dst: '2001:db8::9', proto: 58, icmpType: 129, icmpCode: 0, icmpId: 7 }, status: 0x18e, timeout: 30 }],
-      ['related, helper, labels, zone', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 2000, dport: 3000 }, master: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 21 }, status: 9, timeout: 100, helper: 'ftp', labels: '0100000000000000ff', zone: 4 }],
-      ['long helper', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1, dport: 2 }, status: 8, helper: 'twelve-chars' }],
-      ['SCTP and DCCP', { family: 10, orig: { src: '::ffff:192.0.2.1', dst: '2001:db8::2', proto: 132, sport: 1, dport: 2 }, status: 8, sctp: { state: 3, vtagOrig: 0xdeadbeef }, dccp: { state: 1 } }],
-      ['labels too long', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1, dport: 2 }, status: 8, labels: '01'.repeat(1025) }],
-      ['seq-adj and synproxy', { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 }, status: 8, seqAdjOrig: { correctionPos: 1, offsetBefore: 2, offsetAfter: 3 }, seqAdjReply: { correctionPos: 4, offsetBefore: 5, offsetAfter: 6 }, synproxy: { isn: 1, its: 2, tsoff: 3 } }],
+      [
+        'SNAT with port',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 },
+          reply: { src: '198.51.100.1', dst: '203.0.113.1', proto: 6, sport: 80, dport: 6000 },
+          status: 0x19e,
+          timeout: 100,
+          mark: 3,
+          tcp: { state: 3, wscaleOrig: 7 },
+        },
+      ],
+      [
+        'DNAT with port',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 80 },
+          reply: { src: '203.0.113.2', dst: '192.0.2.1', proto: 6, sport: 8080, dport: 1000 },
+          status: 0x1ae,
+          timeout: 100,
+          tcp: { state: 3 },
+        },
+      ],
+      [
+        'ICMP without reply (SPAT/DPAT from the inverse)',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 1, icmpType: 8, icmpCode: 0, icmpId: 4660 },
+          timeout: 30,
+        },
+      ],
+      [
+        'ICMPv6 NAT done',
+        {
+          family: 10,
+          orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 58, icmpType: 128, icmpCode: 0, icmpId: 7 },
+          reply: { src: '2001:db8::2', dst: '2001:db8::9', proto: 58, icmpType: 129, icmpCode: 0, icmpId: 7 },
+          status: 0x18e,
+          timeout: 30,
+        },
+      ],
+      [
+        'related, helper, labels, zone',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 2000, dport: 3000 },
+          master: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1000, dport: 21 },
+          status: 9,
+          timeout: 100,
+          helper: 'ftp',
+          labels: '0100000000000000ff',
+          zone: 4,
+        },
+      ],
+      [
+        'long helper',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1, dport: 2 },
+          status: 8,
+          helper: 'twelve-chars',
+        },
+      ],
+      [
+        'SCTP and DCCP',
+        {
+          family: 10,
+          orig: { src: '::ffff:192.0.2.1', dst: '2001:db8::2', proto: 132, sport: 1, dport: 2 },
+          status: 8,
+          sctp: { state: 3, vtagOrig: 0xdeadbeef },
+          dccp: { state: 1 },
+        },
+      ],
+      [
+        'labels too long',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 17, sport: 1, dport: 2 },
+          status: 8,
+          labels: '01'.repeat(1025),
+        },
+      ],
+      [
+        'seq-adj and synproxy',
+        {
+          family: 2,
+          orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 },
+          status: 8,
+          seqAdjOrig: { correctionPos: 1, offsetBefore: 2, offsetAfter: 3 },
+          seqAdjReply: { correctionPos: 4, offsetBefore: 5, offsetAfter: 6 },
+          synproxy: { isn: 1, its: 2, tsoff: 3 },
+        },
+      ],
     ];
     for (const [name, e] of cases) {
       it(name, () => {
@@ -585,13 +799,19 @@ describe('kernel event fast path (event-transcoder)', function () {
 
     it('ICMP echo with id 0 / 2048 and no reply tuple: SPAT from the inverted type (NEW and merged)', () => {
       for (const icmpId of [0, 2048, 1]) {
-        for (const [family, proto, type, src, dst] of [[2, 1, 8, '192.0.2.1', '198.51.100.1'], [10, 58, 128, '2001:db8::1', '2001:db8::2']] as const) {
+        for (const [family, proto, type, src, dst] of [
+          [2, 1, 8, '192.0.2.1', '198.51.100.1'],
+          [10, 58, 128, '2001:db8::1', '2001:db8::2'],
+        ] as const) {
           const orig = { src, dst, proto, icmpType: type, icmpCode: 0, icmpId };
           for (const status of [0x18e, 0x8e, 0x10e, undefined]) {
             const e: Entry = status === undefined ? { family, orig } : { family, orig, status };
             for (const opts of OPTION_SETS) {
               checkNew(msgOf(e), opts);
-              const stored = storedOf({ ...e, reply: { src: dst, dst: src, proto, icmpType: type, icmpCode: 0, icmpId } }, opts)!;
+              const stored = storedOf(
+                { ...e, reply: { src: dst, dst: src, proto, icmpType: type, icmpCode: 0, icmpId } },
+                opts,
+              )!;
               checkMerge(stored, msgOf(e), opts);
               checkMerge(stored, msgOf({ family, orig, timeout: 5 }), opts);
             }
@@ -600,12 +820,17 @@ describe('kernel event fast path (event-transcoder)', function () {
       }
     });
 
-    it('reply addresses of the other family whose leading bytes equal the original\'s: the general path throws, so no fast result', () => {
+    it("reply addresses of the other family whose leading bytes equal the original's: the general path throws, so no fast result", () => {
       // family 2, reply carried in IPv6 attributes starting with the IPv4 original addresses
       const v4src = Buffer.from([192, 0, 2, 1]);
       const v4dst = Buffer.from([198, 51, 100, 1]);
       const pad = Buffer.alloc(12);
-      for (const [status, swap] of [[0x80, false], [0x100, true], [0x180, false], [0x180, true]] as const) {
+      for (const [status, swap] of [
+        [0x80, false],
+        [0x100, true],
+        [0x180, false],
+        [0x180, true],
+      ] as const) {
         const w = new NlWriter(256);
         w.beginNf(CT_NEW, 0, 0, 2);
         const tuple = (type: number, ip: Array<[number, Buffer]>) => {
@@ -620,8 +845,22 @@ describe('kernel event fast path (event-transcoder)', function () {
           w.nestEnd(p);
           w.nestEnd(n);
         };
-        tuple(1, [[1, v4src], [2, v4dst]]);
-        tuple(2, swap ? [[3, Buffer.concat([v4dst, pad])], [2, v4src]] : [[1, v4dst], [4, Buffer.concat([v4src, pad])]]);
+        tuple(1, [
+          [1, v4src],
+          [2, v4dst],
+        ]);
+        tuple(
+          2,
+          swap
+            ? [
+                [3, Buffer.concat([v4dst, pad])],
+                [2, v4src],
+              ]
+            : [
+                [1, v4dst],
+                [4, Buffer.concat([v4src, pad])],
+              ],
+        );
         w.u32be(3, status);
         w.end();
         const msg = Buffer.from(w.bytes());
@@ -633,7 +872,12 @@ describe('kernel event fast path (event-transcoder)', function () {
     });
 
     it('stored attributes ending in a 4-byte attribute (not looked at by decodeCtAttrs)', () => {
-      const e: Entry = { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 }, status: 8, helper: 'ftp' };
+      const e: Entry = {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 },
+        status: 8,
+        helper: 'ftp',
+      };
       const stored = storedOf({ ...e, helper: undefined }, {})!;
       for (const tail of ['0004001b', '0004001c', '0004000700', '00']) {
         checkMerge(stored + Buffer.from(tail, 'hex').toString('latin1'), msgOf({ ...e, helper: undefined }), {});
@@ -641,7 +885,12 @@ describe('kernel event fast path (event-transcoder)', function () {
     });
 
     it('a helper that is not UTF-8 falls back; the general path handles it', () => {
-      const e: Entry = { family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 }, status: 8, helper: 'ftp' };
+      const e: Entry = {
+        family: 2,
+        orig: { src: '192.0.2.1', dst: '198.51.100.1', proto: 6, sport: 1, dport: 2 },
+        status: 8,
+        helper: 'ftp',
+      };
       const msg = msgOf(e);
       const at = msg.indexOf(Buffer.from('ftp\0'));
       msg[at + 1] = 0xff;
@@ -652,7 +901,11 @@ describe('kernel event fast path (event-transcoder)', function () {
     });
 
     it('an address of the other family: no key, no attributes (the general path throws too)', () => {
-      const e: Entry = { family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, sport: 1, dport: 2 }, status: 8 };
+      const e: Entry = {
+        family: 10,
+        orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, sport: 1, dport: 2 },
+        status: 8,
+      };
       const msg = msgOf(e);
       msg[16] = 2;
       const t = transcoder({});

@@ -48,7 +48,13 @@ describe('engine: bulk and resync with the kernel', () => {
     assert.deepEqual(r, { entries: 2, changed: 1, purged: 1 });
     rig.clock.settle();
     const sent = dataOf(rig).map((m) => [m.type, m.entry?.orig.src]);
-    assert.deepEqual(sent.sort(), [[MSG.CT_NEW, '198.51.100.4'], [MSG.CT_DEL, '198.51.100.2']].sort());
+    assert.deepEqual(
+      sent.sort(),
+      [
+        [MSG.CT_NEW, '198.51.100.4'],
+        [MSG.CT_DEL, '198.51.100.2'],
+      ].sort(),
+    );
     assert.ok(rig.log.lines.some((l) => /1 entries differed from the kernel and 1 were gone/.test(l)));
   });
 
@@ -71,7 +77,10 @@ describe('engine: bulk and resync with the kernel', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(rig.kernel.dumps, 2, 'once');
     rig.clock.settle();
-    assert.ok(dataOf(rig).some((m) => m.type === MSG.CT_NEW && m.entry?.orig.src === '198.51.100.2'), 'the missed flow is sent');
+    assert.ok(
+      dataOf(rig).some((m) => m.type === MSG.CT_NEW && m.entry?.orig.src === '198.51.100.2'),
+      'the missed flow is sent',
+    );
   });
 
   it('an overrun with events that never calm down reloads at NetlinkOverrunResync at the latest', async () => {

@@ -4,9 +4,20 @@ import { strict as assert } from 'node:assert';
 import { FLAG, MSG } from '../../../src/sync/wire.js';
 import { ObjectState } from '../../../src/cache/sync-cache.js';
 import type { Expect } from '../../../src/conntrack/entry.js';
-import { FakePeer, ackAll, datagram, handshake, startedEngine, udpFlow, type EngineRig } from '../../helpers/engine-fakes.js';
+import {
+  FakePeer,
+  ackAll,
+  datagram,
+  handshake,
+  startedEngine,
+  udpFlow,
+  type EngineRig,
+} from '../../helpers/engine-fakes.js';
 
-const externalKeys = (rig: EngineRig): string[] => [...rig.engine.external.values()].map((o) => rig.engine.external.entry(o).orig.src + ':' + rig.engine.external.entry(o).orig.sport);
+const externalKeys = (rig: EngineRig): string[] =>
+  [...rig.engine.external.values()].map(
+    (o) => rig.engine.external.entry(o).orig.src + ':' + rig.engine.external.entry(o).orig.sport,
+  );
 
 describe('engine: reception (peer -> external cache)', () => {
   it('a received CT_NEW lands in the external cache; CT_UPD updates it; CT_DEL removes it', async () => {
@@ -32,7 +43,11 @@ describe('engine: reception (peer -> external cache)', () => {
     const peer = new FakePeer(rig.channel);
     peer.send((b, next) => b.addCt(MSG.CT_NEW, FLAG.HELLO, next(), udpFlow(9)));
     assert.equal(rig.commitPool.started, true);
-    assert.deepEqual(rig.events.ignored, [rig.kernel.portId, ...rig.commitPool.portIds], 'their requests are not heard');
+    assert.deepEqual(
+      rig.events.ignored,
+      [rig.kernel.portId, ...rig.commitPool.portIds],
+      'their requests are not heard',
+    );
   });
 
   it('a late duplicate is not applied again (FT-FW drops it)', async () => {
@@ -61,7 +76,10 @@ describe('engine: reception (peer -> external cache)', () => {
     assert.equal(rig.engine.external.size, 2, 'applied all the same');
     rig.clock.settle();
     const nacks = rig.channel.messages().filter((m) => m.type === MSG.CTL && m.flags & FLAG.NACK);
-    assert.deepEqual(nacks.map((m) => [m.from, m.to]), [[5002, 5003]]);
+    assert.deepEqual(
+      nacks.map((m) => [m.from, m.to]),
+      [[5002, 5003]],
+    );
   });
 
   it('malformed messages are counted by reason; a bad header still goes through sequence tracking', async () => {
@@ -134,7 +152,10 @@ describe('engine: reception (peer -> external cache)', () => {
       const rig = await answerWithout({ gap: false });
       assert.deepEqual(externalKeys(rig), ['198.51.100.12:10000']);
       assert.equal(rig.engine.staleRemoved, 1);
-      assert.ok(rig.log.lines.some((l) => /removed 1 flows the peer no longer has/.test(l)), rig.log.lines.join('\n'));
+      assert.ok(
+        rig.log.lines.some((l) => /removed 1 flows the peer no longer has/.test(l)),
+        rig.log.lines.join('\n'),
+      );
     });
 
     it('an answer with a gap removes nothing', async () => {

@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { FLAG, MSG } from '../../../src/sync/wire.js';
 import { FakePeer, ackAll, handshake, startedEngine, udpFlow, type EngineRig } from '../../helpers/engine-fakes.js';
 
-const controls = (rig: EngineRig, flag: number) => rig.channel.messages().filter((m) => m.type === MSG.CTL && m.flags & flag);
+const controls = (rig: EngineRig, flag: number) =>
+  rig.channel.messages().filter((m) => m.type === MSG.CTL && m.flags & flag);
 
 /** An engine with flows 1..3 in its internal cache and 4..5 from the peer, past the handshake. */
 async function busyEngine(): Promise<{ rig: EngineRig; peer: FakePeer }> {
@@ -33,7 +34,11 @@ describe('engine: cache commands', () => {
     rig.clock.settle();
     assert.equal(rig.engine.internal.size, 0);
     assert.equal(rig.engine.external.size, 2);
-    assert.deepEqual(rig.channel.messages().filter((m) => m.type !== MSG.CTL), [], 'the queued update is forgotten');
+    assert.deepEqual(
+      rig.channel.messages().filter((m) => m.type !== MSG.CTL),
+      [],
+      'the queued update is forgotten',
+    );
     assert.equal(rig.engine.ftfw.stats().txQueueLen, 0);
   });
 
@@ -80,6 +85,9 @@ describe('engine: cache commands', () => {
     rig.clock.run(1500);
     assert.equal(rig.engine.internal.size, 1);
     assert.equal(rig.engine.internal.totalObjects, 1, 'removed, not DEAD');
-    assert.deepEqual(rig.channel.messages().filter((m) => m.type !== MSG.CTL), []);
+    assert.deepEqual(
+      rig.channel.messages().filter((m) => m.type !== MSG.CTL),
+      [],
+    );
   });
 });

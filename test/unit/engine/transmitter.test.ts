@@ -33,16 +33,26 @@ describe('engine: replication out (kernel events -> peer)', () => {
     const e = udpFlow(2);
     rig.events.conntrack([['NEW', e]]);
     rig.clock.settle();
-    assert.deepEqual(dataOf(rig).map((m) => [m.type, m.flags]), [[MSG.CT_NEW, 0]], 'no HELLO any more');
+    assert.deepEqual(
+      dataOf(rig).map((m) => [m.type, m.flags]),
+      [[MSG.CT_NEW, 0]],
+      'no HELLO any more',
+    );
     rig.events.conntrack([['UPDATE', { ...e, timeout: 120 }]]);
     rig.clock.settle();
     const upd = dataOf(rig);
-    assert.deepEqual(upd.map((m) => m.type), [MSG.CT_UPD]);
+    assert.deepEqual(
+      upd.map((m) => m.type),
+      [MSG.CT_UPD],
+    );
     assert.equal(upd[0].entry?.timeout, 120);
     rig.events.conntrack([['DESTROY', e]]);
     rig.clock.settle();
     const del = rig.channel.messages(false).filter((m) => m.type !== MSG.CTL);
-    assert.deepEqual(del.map((m) => m.type), [MSG.CT_DEL]);
+    assert.deepEqual(
+      del.map((m) => m.type),
+      [MSG.CT_DEL],
+    );
     const h = rig.engine.internal.handleOfKey(rig.engine.internal.keyOf(1));
     assert.equal(rig.engine.internal.stateOf(h), ObjectState.DEAD, 'kept while the peer has not acknowledged it');
     ackAll(rig, peer);
@@ -67,7 +77,17 @@ describe('engine: replication out (kernel events -> peer)', () => {
     });
     rig.channel.messages();
     rig.events.conntrack([['NEW', udpFlow(4)]]);
-    rig.events.conntrack([['NEW', { ...udpFlow(5), orig: { ...udpFlow(5).orig, proto: 6, sport: 1, dport: 2 }, reply: { ...udpFlow(5).reply!, proto: 6, sport: 2, dport: 1 }, tcp: { state: 3 } }]]);
+    rig.events.conntrack([
+      [
+        'NEW',
+        {
+          ...udpFlow(5),
+          orig: { ...udpFlow(5).orig, proto: 6, sport: 1, dport: 2 },
+          reply: { ...udpFlow(5).reply!, proto: 6, sport: 2, dport: 1 },
+          tcp: { state: 3 },
+        },
+      ],
+    ]);
     rig.clock.settle();
     assert.equal(rig.engine.internal.size, 1, 'only the TCP flow');
     const data = dataOf(rig);
@@ -101,16 +121,24 @@ describe('engine: replication out (kernel events -> peer)', () => {
     rig.clock.settle();
     const msgs = dataOf(rig);
     assert.equal(first + msgs.length, n, 'every entry once');
-    assert.ok(msgs.every((m) => m.type === MSG.CT_NEW), 'as held: NEW');
+    assert.ok(
+      msgs.every((m) => m.type === MSG.CT_NEW),
+      'as held: NEW',
+    );
   });
 
   it('with ExpectationSync, a kernel expectation event goes out as EXP_NEW; -B covers expectations after the conntracks', async () => {
-    const rig = await startedEngine((c) => {
-      c.sync.options = { expectationSync: ['ftp'] };
-    }, (p) => p.kernel.add(udpFlow(7)));
+    const rig = await startedEngine(
+      (c) => {
+        c.sync.options = { expectationSync: ['ftp'] };
+      },
+      (p) => p.kernel.add(udpFlow(7)),
+    );
     rig.channel.messages();
     const x: Expect = {
-      family: 2, helper: 'ftp', timeout: 300,
+      family: 2,
+      helper: 'ftp',
+      timeout: 300,
       master: { src: '198.51.100.8', dst: '203.0.113.1', proto: 6, sport: 40000, dport: 21 },
       tuple: { src: '198.51.100.8', dst: '203.0.113.1', proto: 6, sport: 0, dport: 50000 },
       mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 0xffff },
@@ -119,10 +147,17 @@ describe('engine: replication out (kernel events -> peer)', () => {
     rig.events.expect('NEW', { ...x, helper: 'sip', tuple: { ...x.tuple, dport: 50001 } });
     rig.clock.settle();
     const sent = dataOf(rig);
-    assert.deepEqual(sent.map((m) => [m.type, m.expect?.tuple.dport]), [[MSG.EXP_NEW, 50000]], 'only the helper ExpectationSync names');
+    assert.deepEqual(
+      sent.map((m) => [m.type, m.expect?.tuple.dport]),
+      [[MSG.EXP_NEW, 50000]],
+      'only the helper ExpectationSync names',
+    );
     assert.equal(rig.engine.bulkSend(), 2);
     rig.clock.run(1500);
-    assert.deepEqual(dataOf(rig).map((m) => m.type), [MSG.CT_NEW, MSG.EXP_NEW]);
+    assert.deepEqual(
+      dataOf(rig).map((m) => m.type),
+      [MSG.CT_NEW, MSG.EXP_NEW],
+    );
   });
 
   it('after stop() nothing is sent, and every port is closed', async () => {

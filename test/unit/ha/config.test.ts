@@ -15,7 +15,14 @@ function cidr(s: string, v4: boolean): boolean {
 }
 
 // the settings of src/config/schema.ts
-const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictTypes: false, strictRequired: false });
+const ajv = new Ajv({
+  allErrors: true,
+  verbose: true,
+  discriminator: true,
+  strict: true,
+  strictTypes: false,
+  strictRequired: false,
+});
 ajv.addKeyword({ keyword: 'expected', schemaType: 'string' });
 ajv.addFormat('ipv4', { type: 'string', validate: isIPv4 });
 ajv.addFormat('ipv6', { type: 'string', validate: isIPv6 });
@@ -26,10 +33,18 @@ ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
 ajv.addFormat('abs-path', { type: 'string', validate: (s: string) => s.startsWith('/') && !s.includes('\0') });
 ajv.addFormat('cron', { type: 'string', validate: (s: string) => cron.validate(s) });
 
-const wired = { ...configSchema, $id: 'https://ctsync.dev/schema/config-ha-test.json', properties: { ...configSchema.properties, ha: haSchema, hooks: hooksSchema } };
+const wired = {
+  ...configSchema,
+  $id: 'https://ctsync.dev/schema/config-ha-test.json',
+  properties: { ...configSchema.properties, ha: haSchema, hooks: hooksSchema },
+};
 const validate = ajv.compile(wired);
 
-const base = { sync: { channels: [{ kind: 'udp', ipv4Address: '192.0.2.1', destination: '192.0.2.2', port: 3780, interface: 'eth1' }] } };
+const base = {
+  sync: {
+    channels: [{ kind: 'udp', ipv4Address: '192.0.2.1', destination: '192.0.2.2', port: 3780, interface: 'eth1' }],
+  },
+};
 
 /** `path keyword` of each error, for compact assertions. */
 function errors(value: unknown): string[] {
@@ -44,13 +59,26 @@ describe('ha config: schema fragments', () => {
       ha: {
         track: { groups: ['G1'] },
         fifo: { path: '/run/keepalived/ctsync.fifo', create: true },
-        guard: { enabled: true, virtualAddresses: ['192.0.2.1', '2001:db8::1'], interfaces: ['eth1'], exemptSources: ['198.51.100.0/24', '2001:db8:1::/48'], maxHoldMs: 2000 },
+        guard: {
+          enabled: true,
+          virtualAddresses: ['192.0.2.1', '2001:db8::1'],
+          interfaces: ['eth1'],
+          exemptSources: ['198.51.100.0/24', '2001:db8:1::/48'],
+          maxHoldMs: 2000,
+        },
         initialRole: 'backup',
         node: 'gw-a',
         historySize: 64,
         stepTimeoutMs: 60000,
       },
-      hooks: { prePromote: '/etc/ctsync/pre-promote --check', postPromote: ['/etc/ctsync/post', 'a b'], preDemote: '/x', postDemote: '/y', timeoutMs: 10000, onPreHookFailure: 'abort' },
+      hooks: {
+        prePromote: '/etc/ctsync/pre-promote --check',
+        postPromote: ['/etc/ctsync/post', 'a b'],
+        preDemote: '/x',
+        postDemote: '/y',
+        timeoutMs: 10000,
+        onPreHookFailure: 'abort',
+      },
     };
     assert.deepEqual(errors(cfg), []);
     assert.deepEqual(errors({ ...base, ha: { track: { instances: ['VI_1', 'VI_2'] } } }), []);
@@ -63,18 +91,28 @@ describe('ha config: schema fragments', () => {
       [{ ha: { track: { groups: [] } } }, ['/ha/track/groups minItems']],
       [{ ha: { track: { group: ['G1'] } } }, ['/ha/track additionalProperties']],
       [{ ha: { track: { instances: ['VI 1'] } } }, ['/ha/track/instances/0 pattern']],
-      [{ ha: { track: { groups: ['G1'] }, guard: { virtualAddresses: ['192.0.2.300'] } } }, ['/ha/guard/virtualAddresses/0 format']],
+      [
+        { ha: { track: { groups: ['G1'] }, guard: { virtualAddresses: ['192.0.2.300'] } } },
+        ['/ha/guard/virtualAddresses/0 format'],
+      ],
       [{ ha: { track: { groups: ['G1'] }, guard: { maxHoldMs: 10 } } }, ['/ha/guard/maxHoldMs minimum']],
-      [{ ha: { track: { groups: ['G1'] }, guard: { exemptSources: ['any'] } } }, ['/ha/guard/exemptSources/0 format', '/ha/guard/exemptSources/0 format', '/ha/guard/exemptSources/0 anyOf']],
+      [
+        { ha: { track: { groups: ['G1'] }, guard: { exemptSources: ['any'] } } },
+        ['/ha/guard/exemptSources/0 format', '/ha/guard/exemptSources/0 format', '/ha/guard/exemptSources/0 anyOf'],
+      ],
       [{ ha: { track: { groups: ['G1'] }, initialRole: 'active' } }, ['/ha/initialRole const']],
       [{ ha: { track: { groups: ['G1'] }, fifo: { path: 'relative.fifo' } } }, ['/ha/fifo/path format']],
-      [{ hooks: { prePromote: 'pre-promote.sh' } }, ['/hooks/prePromote type', '/hooks/prePromote pattern', '/hooks/prePromote anyOf']],
+      [
+        { hooks: { prePromote: 'pre-promote.sh' } },
+        ['/hooks/prePromote type', '/hooks/prePromote pattern', '/hooks/prePromote anyOf'],
+      ],
       [{ hooks: { onPreHookFailure: 'ignore' } }, ['/hooks/onPreHookFailure enum']],
       [{ hooks: { timeoutMs: 0 } }, ['/hooks/timeoutMs minimum']],
     ];
     for (const [patch, expected] of cases) {
       const got = errors({ ...base, ...(patch as object) });
-      for (const e of expected) assert.ok(got.includes(e), `${JSON.stringify(patch)}: expected ${e} in ${JSON.stringify(got)}`);
+      for (const e of expected)
+        assert.ok(got.includes(e), `${JSON.stringify(patch)}: expected ${e} in ${JSON.stringify(got)}`);
       assert.ok(got.length > 0);
     }
   });
@@ -95,15 +133,25 @@ describe('ha config: schema fragments', () => {
 describe('ha config: checks beyond the schema', () => {
   it('groups and instances together are refused', () => {
     assert.deepEqual(checkHaConfig({ ha: { track: { groups: ['G1'], instances: ['VI_1'] } } }), [
-      { path: 'ha.track', message: 'must list groups or instances, not both (with a sync group only GROUP events count; attach ctsync to the group, as conntrackd\'s reference config does)' },
+      {
+        path: 'ha.track',
+        message:
+          "must list groups or instances, not both (with a sync group only GROUP events count; attach ctsync to the group, as conntrackd's reference config does)",
+      },
     ]);
   });
 
   it('an enabled guard needs something to hold', () => {
     assert.deepEqual(checkHaConfig({ ha: { track: { groups: ['G1'] }, guard: { enabled: true } } }), [
-      { path: 'ha.guard.virtualAddresses', message: 'is empty; an enabled guard needs virtualAddresses or interfaces to hold' },
+      {
+        path: 'ha.guard.virtualAddresses',
+        message: 'is empty; an enabled guard needs virtualAddresses or interfaces to hold',
+      },
     ]);
-    assert.deepEqual(checkHaConfig({ ha: { track: { groups: ['G1'] }, guard: { enabled: true, interfaces: ['eth1'] } } }), []);
+    assert.deepEqual(
+      checkHaConfig({ ha: { track: { groups: ['G1'] }, guard: { enabled: true, interfaces: ['eth1'] } } }),
+      [],
+    );
     assert.deepEqual(checkHaConfig({ ha: { track: { groups: ['G1'] }, guard: { enabled: false } } }), []);
   });
 
@@ -134,11 +182,23 @@ describe('ha config: defaults', () => {
 
   it('keeps what is given', () => {
     const r = resolveHaConfig(
-      { track: { instances: ['VI_1'] }, fifo: { path: '/run/k.fifo' }, guard: { enabled: true, virtualAddresses: ['192.0.2.1'], maxHoldMs: 1500 }, initialRole: 'backup', node: 'gw-b' },
+      {
+        track: { instances: ['VI_1'] },
+        fifo: { path: '/run/k.fifo' },
+        guard: { enabled: true, virtualAddresses: ['192.0.2.1'], maxHoldMs: 1500 },
+        initialRole: 'backup',
+        node: 'gw-b',
+      },
       { prePromote: '/p', onPreHookFailure: 'abort' },
     );
     assert.deepEqual(r.fifo, { path: '/run/k.fifo', create: true });
-    assert.deepEqual(r.guard, { enabled: true, virtualAddresses: ['192.0.2.1'], interfaces: [], exemptSources: [], maxHoldMs: 1500 });
+    assert.deepEqual(r.guard, {
+      enabled: true,
+      virtualAddresses: ['192.0.2.1'],
+      interfaces: [],
+      exemptSources: [],
+      maxHoldMs: 1500,
+    });
     assert.deepEqual(r.hooks, { prePromote: '/p', timeoutMs: 10000, onPreHookFailure: 'abort' });
     assert.equal(r.initialRole, 'backup');
     assert.equal(r.node, 'gw-b');

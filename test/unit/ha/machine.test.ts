@@ -5,8 +5,18 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
-  FailoverMachine, type Clock, type HaActions, type HookReport, type MachineOptions, type Reason, type RequestOutcome,
-  type StepName, type StepReport, type Target, type TransitionContext, type TransitionRecord,
+  FailoverMachine,
+  type Clock,
+  type HaActions,
+  type HookReport,
+  type MachineOptions,
+  type Reason,
+  type RequestOutcome,
+  type StepName,
+  type StepReport,
+  type Target,
+  type TransitionContext,
+  type TransitionRecord,
 } from '../../../src/ha/machine.js';
 import type { HaLog } from '../../../src/ha/log.js';
 import type { Logger } from '../../../src/log.js';
@@ -26,11 +36,21 @@ class FakeClock extends ManualClock implements Clock {
 
 class RecLog implements HaLog {
   lines: Array<{ level: string; msg: string }> = [];
-  error(m: string) { this.lines.push({ level: 'error', msg: m }); }
-  warn(m: string) { this.lines.push({ level: 'warn', msg: m }); }
-  info(m: string) { this.lines.push({ level: 'info', msg: m }); }
-  verbose(m: string) { this.lines.push({ level: 'verbose', msg: m }); }
-  debug(m: string) { this.lines.push({ level: 'debug', msg: m }); }
+  error(m: string) {
+    this.lines.push({ level: 'error', msg: m });
+  }
+  warn(m: string) {
+    this.lines.push({ level: 'warn', msg: m });
+  }
+  info(m: string) {
+    this.lines.push({ level: 'info', msg: m });
+  }
+  verbose(m: string) {
+    this.lines.push({ level: 'verbose', msg: m });
+  }
+  debug(m: string) {
+    this.lines.push({ level: 'debug', msg: m });
+  }
   at(level: string): string[] {
     return this.lines.filter((l) => l.level === level).map((l) => l.msg);
   }
@@ -63,7 +83,11 @@ class FakeActions {
   behaviours = new Map<StepName, Behaviour>();
   contexts: TransitionContext[] = [];
 
-  constructor(private readonly clock: FakeClock, private readonly cost = 10, readonly withGuard = true) {}
+  constructor(
+    private readonly clock: FakeClock,
+    private readonly cost = 10,
+    readonly withGuard = true,
+  ) {}
 
   gate(step: StepName): Gate {
     let onReached!: () => void;
@@ -135,7 +159,16 @@ const MASTER = fifo('INSTANCE "VI_1" MASTER 100');
 const BACKUP = fifo('INSTANCE "VI_1" BACKUP 100');
 const FAULT = fifo('INSTANCE "VI_1" FAULT 0');
 
-const PROMOTE = ['guardOn', 'preHook', 'commitExternal', 'guardOff', 'flushCaches', 'resyncInternalFromKernel', 'bulkSend', 'postHook'].map((s) => `promote:${s}`);
+const PROMOTE = [
+  'guardOn',
+  'preHook',
+  'commitExternal',
+  'guardOff',
+  'flushCaches',
+  'resyncInternalFromKernel',
+  'bulkSend',
+  'postHook',
+].map((s) => `promote:${s}`);
 const DEMOTE = ['preHook', 'requestResync', 'schedulePurge', 'postHook'].map((s) => `demote:${s}`);
 const FAULTS = ['preHook', 'schedulePurge', 'postHook'].map((s) => `fault:${s}`);
 
@@ -167,11 +200,22 @@ describe('ha machine: transitions', () => {
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(m.currentRole, 'active');
     assert.deepEqual(
-      { kind: rec.kind, from: rec.from, to: rec.to, result: rec.result, startedAt: rec.startedAt, durationMs: rec.durationMs, force: rec.force },
+      {
+        kind: rec.kind,
+        from: rec.from,
+        to: rec.to,
+        result: rec.result,
+        startedAt: rec.startedAt,
+        durationMs: rec.durationMs,
+        force: rec.force,
+      },
       { kind: 'promote', from: 'starting', to: 'active', result: 'ok', startedAt: t0, durationMs: 80, force: false },
     );
     assert.deepEqual(rec.reason, MASTER);
-    assert.deepEqual(rec.steps.map((s) => [s.name, s.result, s.durationMs]), PROMOTE.map((s) => [s.split(':')[1], 'ok', 10]));
+    assert.deepEqual(
+      rec.steps.map((s) => [s.name, s.result, s.durationMs]),
+      PROMOTE.map((s) => [s.split(':')[1], 'ok', 10]),
+    );
     const st = m.status();
     assert.equal(st.since, t0 + 80);
     assert.deepEqual(st.last, rec);
@@ -183,7 +227,16 @@ describe('ha machine: transitions', () => {
     const { m, fake, clock } = setup();
     const t0 = clock.t;
     await m.request('active', MASTER);
-    for (const ctx of fake.contexts) assert.deepEqual(ctx, { id: 1, kind: 'promote', from: 'starting', target: 'active', reason: MASTER, force: false, startedAt: t0 });
+    for (const ctx of fake.contexts)
+      assert.deepEqual(ctx, {
+        id: 1,
+        kind: 'promote',
+        from: 'starting',
+        target: 'active',
+        reason: MASTER,
+        force: false,
+        startedAt: t0,
+      });
   });
 
   it('starting → backup runs the demote steps (-n, -t with hooks)', async () => {
@@ -242,8 +295,17 @@ describe('ha machine: transitions', () => {
   it('without a guard the guard steps are recorded as skipped', async () => {
     const { m, fake } = setup({ guard: false });
     const rec = completed(await m.request('active', MASTER));
-    assert.deepEqual(fake.calls, PROMOTE.filter((c) => !c.includes('guard')));
-    assert.deepEqual(rec.steps.filter((s) => s.name.startsWith('guard')).map((s) => [s.name, s.result]), [['guardOn', 'skipped'], ['guardOff', 'skipped']]);
+    assert.deepEqual(
+      fake.calls,
+      PROMOTE.filter((c) => !c.includes('guard')),
+    );
+    assert.deepEqual(
+      rec.steps.filter((s) => s.name.startsWith('guard')).map((s) => [s.name, s.result]),
+      [
+        ['guardOn', 'skipped'],
+        ['guardOff', 'skipped'],
+      ],
+    );
     assert.equal(rec.result, 'ok');
   });
 
@@ -251,7 +313,16 @@ describe('ha machine: transitions', () => {
     const { m, fake } = setup();
     fake.behaviours.set('preHook', async () => ({ status: 'skipped', detail: 'no prePromote hook' }));
     const rec = completed(await m.request('active', MASTER));
-    assert.deepEqual(rec.steps.find((s) => s.name === 'preHook'), { name: 'preHook', result: 'skipped', startedAt: rec.startedAt + 10, durationMs: 10, detail: 'no prePromote hook' });
+    assert.deepEqual(
+      rec.steps.find((s) => s.name === 'preHook'),
+      {
+        name: 'preHook',
+        result: 'skipped',
+        startedAt: rec.startedAt + 10,
+        durationMs: 10,
+        detail: 'no prePromote hook',
+      },
+    );
     assert.equal(rec.result, 'ok');
   });
 
@@ -265,7 +336,9 @@ describe('ha machine: transitions', () => {
     assert.equal(m.currentRole, 'stopped');
     const o = await m.request('active', MASTER);
     assert.deepEqual(o, { outcome: 'refused', why: 'the daemon has stopped' });
-    assert.ok(log.at('warn').includes('ha: request active (fifo: INSTANCE "VI_1" MASTER 100) refused: the daemon has stopped'));
+    assert.ok(
+      log.at('warn').includes('ha: request active (fifo: INSTANCE "VI_1" MASTER 100) refused: the daemon has stopped'),
+    );
     assert.equal(m.status().counters.refused, 1);
   });
 
@@ -273,7 +346,9 @@ describe('ha machine: transitions', () => {
     const { m, log } = setup();
     await m.request('active', MASTER);
     assert.ok(log.at('info').includes('ha: promote starting → active started (fifo: INSTANCE "VI_1" MASTER 100)'));
-    assert.ok(log.at('info').includes('ha: promote starting → active done in 80 ms (fifo: INSTANCE "VI_1" MASTER 100)'));
+    assert.ok(
+      log.at('info').includes('ha: promote starting → active done in 80 ms (fifo: INSTANCE "VI_1" MASTER 100)'),
+    );
     assert.ok(log.at('verbose').includes('ha: promote step commitExternal ok in 10 ms'));
   });
 
@@ -281,13 +356,25 @@ describe('ha machine: transitions', () => {
     const { m } = setup({ historySize: 3 });
     for (const t of ['active', 'backup', 'active', 'backup', 'fault'] as Target[]) await m.request(t, fifo(t));
     const h = m.status().history;
-    assert.deepEqual(h.map((r) => [r.id, r.kind]), [[3, 'promote'], [4, 'demote'], [5, 'fault']]);
+    assert.deepEqual(
+      h.map((r) => [r.id, r.kind]),
+      [
+        [3, 'promote'],
+        [4, 'demote'],
+        [5, 'fault'],
+      ],
+    );
     assert.equal(m.status().counters.transitions, 5);
   });
 
   it('calls onTransition with every record; a throwing listener is logged, not fatal', async () => {
     const got: number[] = [];
-    const { m, log } = setup({ onTransition: (r) => { got.push(r.id); throw new Error('listener broke'); } });
+    const { m, log } = setup({
+      onTransition: (r) => {
+        got.push(r.id);
+        throw new Error('listener broke');
+      },
+    });
     await m.request('active', MASTER);
     await m.request('backup', BACKUP);
     assert.deepEqual(got, [1, 2]);
@@ -324,7 +411,9 @@ describe('ha machine: idempotence and races', () => {
   it('force re-runs the transition for the role already held (manual re-commit)', async () => {
     const { m, fake } = setup();
     await m.request('active', MASTER);
-    const rec = completed(await m.request('active', { source: 'manual', detail: 'ctsync promote --force' }, { force: true }));
+    const rec = completed(
+      await m.request('active', { source: 'manual', detail: 'ctsync promote --force' }, { force: true }),
+    );
     assert.equal(rec.kind, 'promote');
     assert.equal(rec.from, 'active');
     assert.equal(rec.force, true);
@@ -337,7 +426,13 @@ describe('ha machine: idempotence and races', () => {
     const p1 = m.request('active', MASTER);
     await g.reached;
     const p2 = m.request('backup', BACKUP);
-    assert.deepEqual(m.status().pending, { target: 'backup', reason: BACKUP, force: false, requestedAt: m.status().pending!.requestedAt, preempts: false });
+    assert.deepEqual(m.status().pending, {
+      target: 'backup',
+      reason: BACKUP,
+      force: false,
+      requestedAt: m.status().pending!.requestedAt,
+      preempts: false,
+    });
     g.release();
     const r1 = completed(await p1);
     const r2 = completed(await p2);
@@ -358,7 +453,10 @@ describe('ha machine: idempotence and races', () => {
     g.release();
     await m.idle();
     assert.deepEqual(fake.calls, [...PROMOTE, ...DEMOTE]);
-    assert.deepEqual(m.status().history.map((r) => r.kind), ['promote', 'demote']);
+    assert.deepEqual(
+      m.status().history.map((r) => r.kind),
+      ['promote', 'demote'],
+    );
     assert.equal(m.status().counters.collapsed, 2);
   });
 
@@ -369,14 +467,23 @@ describe('ha machine: idempotence and races', () => {
     await g.reached;
     const pb = m.request('backup', BACKUP);
     const pm = m.request('active', fifo('INSTANCE "VI_1" MASTER 100 #2'));
-    assert.deepEqual(await pb, { outcome: 'superseded', by: { target: 'active', reason: fifo('INSTANCE "VI_1" MASTER 100 #2') } });
+    assert.deepEqual(await pb, {
+      outcome: 'superseded',
+      by: { target: 'active', reason: fifo('INSTANCE "VI_1" MASTER 100 #2') },
+    });
     g.release();
     assert.equal(completed(await pm).kind, 'promote');
     await m.idle();
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(m.currentRole, 'active');
     assert.equal(m.status().counters.superseded, 1);
-    assert.ok(log.at('info').some((l) => l.startsWith('ha: pending request backup (fifo: INSTANCE "VI_1" BACKUP 100) superseded by active')));
+    assert.ok(
+      log
+        .at('info')
+        .some((l) =>
+          l.startsWith('ha: pending request backup (fifo: INSTANCE "VI_1" BACKUP 100) superseded by active'),
+        ),
+    );
   });
 
   it('BACKUP then FAULT queued behind a demotion: only the fault runs next', async () => {
@@ -393,7 +500,16 @@ describe('ha machine: idempotence and races', () => {
     await m.idle();
     // fault preempted the rest of the demotion (schedulePurge, postHook)
     assert.deepEqual(fake.calls, ['demote:preHook', 'demote:requestResync', ...FAULTS]);
-    assert.deepEqual(m.status().history.slice(1).map((r) => [r.kind, r.result]), [['demote', 'preempted'], ['fault', 'ok']]);
+    assert.deepEqual(
+      m
+        .status()
+        .history.slice(1)
+        .map((r) => [r.kind, r.result]),
+      [
+        ['demote', 'preempted'],
+        ['fault', 'ok'],
+      ],
+    );
   });
 
   it('FAULT during the commit: the commit finishes, the guard is released, the rest is skipped, then fault', async () => {
@@ -410,17 +526,36 @@ describe('ha machine: idempotence and races', () => {
     g.release({ detail: 'committed 10 entries' });
     const rp = completed(await pm);
     const rf = completed(await pf);
-    assert.deepEqual(fake.calls, ['promote:guardOn', 'promote:preHook', 'promote:commitExternal', 'promote:guardOff', ...FAULTS]);
+    assert.deepEqual(fake.calls, [
+      'promote:guardOn',
+      'promote:preHook',
+      'promote:commitExternal',
+      'promote:guardOff',
+      ...FAULTS,
+    ]);
     assert.equal(rp.result, 'preempted');
     assert.equal(rp.error, 'fault requested (fifo: INSTANCE "VI_1" FAULT 0) before flushCaches');
-    assert.deepEqual(rp.steps.map((s) => [s.name, s.result]), [
-      ['guardOn', 'ok'], ['preHook', 'ok'], ['commitExternal', 'ok'], ['guardOff', 'ok'],
-      ['flushCaches', 'skipped'], ['resyncInternalFromKernel', 'skipped'], ['bulkSend', 'skipped'], ['postHook', 'skipped'],
-    ]);
+    assert.deepEqual(
+      rp.steps.map((s) => [s.name, s.result]),
+      [
+        ['guardOn', 'ok'],
+        ['preHook', 'ok'],
+        ['commitExternal', 'ok'],
+        ['guardOff', 'ok'],
+        ['flushCaches', 'skipped'],
+        ['resyncInternalFromKernel', 'skipped'],
+        ['bulkSend', 'skipped'],
+        ['postHook', 'skipped'],
+      ],
+    );
     assert.deepEqual([rf.kind, rf.from, rf.to, rf.result], ['fault', 'promoting', 'fault', 'ok']);
     assert.equal(m.currentRole, 'fault');
     assert.equal(m.status().counters.preempted, 1);
-    assert.ok(log.at('info').includes('ha: request fault (fifo: INSTANCE "VI_1" FAULT 0) preempts the running promote at its next step'));
+    assert.ok(
+      log
+        .at('info')
+        .includes('ha: request fault (fifo: INSTANCE "VI_1" FAULT 0) preempts the running promote at its next step'),
+    );
   });
 
   it('FAULT during the pre-hook: the guard still comes off, nothing is committed', async () => {
@@ -495,8 +630,23 @@ describe('ha machine: idempotence and races', () => {
     void m.request('backup', BACKUP);
     const s = m.status();
     assert.equal(s.role, 'promoting');
-    assert.deepEqual(s.current, { id: 1, kind: 'promote', from: 'starting', to: 'active', reason: MASTER, startedAt: clock.t - 70, step: 'bulkSend', stepStartedAt: clock.t - 10 });
-    assert.deepEqual(s.pending, { target: 'backup', reason: BACKUP, force: false, requestedAt: clock.t, preempts: false });
+    assert.deepEqual(s.current, {
+      id: 1,
+      kind: 'promote',
+      from: 'starting',
+      to: 'active',
+      reason: MASTER,
+      startedAt: clock.t - 70,
+      step: 'bulkSend',
+      stepStartedAt: clock.t - 10,
+    });
+    assert.deepEqual(s.pending, {
+      target: 'backup',
+      reason: BACKUP,
+      force: false,
+      requestedAt: clock.t,
+      preempts: false,
+    });
     assert.deepEqual(s.wanted, { target: 'backup', reason: BACKUP, at: clock.t });
     g.release();
     await m.idle();
@@ -512,7 +662,13 @@ describe('ha machine: idempotence and races', () => {
   it('property: steps never interleave and, once idle, the role is the last accepted target', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ target: fc.constantFrom<Target>('active', 'backup', 'fault'), wait: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 25 }),
+        fc.array(
+          fc.record({
+            target: fc.constantFrom<Target>('active', 'backup', 'fault'),
+            wait: fc.integer({ min: 0, max: 3 }),
+          }),
+          { minLength: 1, maxLength: 25 },
+        ),
         async (reqs) => {
           const { m, fake } = setup();
           const outcomes: Array<Promise<RequestOutcome>> = [];
@@ -542,7 +698,10 @@ describe('ha machine: failures', () => {
     const { m, fake, log } = setup({ onPreHookFailure: 'abort' });
     await m.request('backup', BACKUP);
     fake.calls = [];
-    fake.behaviours.set('preHook', async () => ({ status: 'failed', detail: '/etc/ctsync/pre-promote exited with code 3: link down' }));
+    fake.behaviours.set('preHook', async () => ({
+      status: 'failed',
+      detail: '/etc/ctsync/pre-promote exited with code 3: link down',
+    }));
     const rec = completed(await m.request('active', MASTER));
     assert.equal(rec.result, 'aborted');
     assert.equal(rec.error, 'pre-promote hook failed: /etc/ctsync/pre-promote exited with code 3: link down');
@@ -551,7 +710,16 @@ describe('ha machine: failures', () => {
     const s = m.status();
     assert.equal(s.wanted?.target, 'active');
     assert.equal(s.counters.aborted, 1);
-    assert.ok(log.at('error').some((l) => l.startsWith('ha: promote backup → active ABORTED in 30 ms (fifo: INSTANCE "VI_1" MASTER 100): pre-promote hook failed') && l.endsWith('role stays backup')));
+    assert.ok(
+      log
+        .at('error')
+        .some(
+          (l) =>
+            l.startsWith(
+              'ha: promote backup → active ABORTED in 30 ms (fifo: INSTANCE "VI_1" MASTER 100): pre-promote hook failed',
+            ) && l.endsWith('role stays backup'),
+        ),
+    );
     // keepalived says MASTER again (or `ctsync promote`): not a no-op, since the role is backup
     fake.behaviours.delete('preHook');
     fake.calls = [];
@@ -573,18 +741,27 @@ describe('ha machine: failures', () => {
 
   it('pre-hook failure with onPreHookFailure=continue: promotes anyway, degraded', async () => {
     const { m, fake, log } = setup({ onPreHookFailure: 'continue' });
-    fake.behaviours.set('preHook', async () => ({ status: 'failed', detail: 'hook timed out after 500 ms (killed with SIGTERM)' }));
+    fake.behaviours.set('preHook', async () => ({
+      status: 'failed',
+      detail: 'hook timed out after 500 ms (killed with SIGTERM)',
+    }));
     const rec = completed(await m.request('active', MASTER));
     assert.equal(rec.result, 'degraded');
     assert.equal(rec.error, 'preHook failed: hook timed out after 500 ms (killed with SIGTERM)');
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(m.currentRole, 'active');
-    assert.ok(log.at('error').includes('ha: promote step preHook failed in 10 ms: hook timed out after 500 ms (killed with SIGTERM)'));
+    assert.ok(
+      log
+        .at('error')
+        .includes('ha: promote step preHook failed in 10 ms: hook timed out after 500 ms (killed with SIGTERM)'),
+    );
   });
 
   it('a pre-hook that throws counts as failed', async () => {
     const { m, fake } = setup({ onPreHookFailure: 'abort' });
-    fake.behaviours.set('preHook', async () => { throw new Error('spawn EACCES'); });
+    fake.behaviours.set('preHook', async () => {
+      throw new Error('spawn EACCES');
+    });
     const rec = completed(await m.request('active', MASTER));
     assert.equal(rec.result, 'aborted');
     assert.equal(rec.error, 'pre-promote hook failed: spawn EACCES');
@@ -601,24 +778,38 @@ describe('ha machine: failures', () => {
 
   it('a failing commit still promotes (traffic must flow), loudly, and the later steps run', async () => {
     const { m, fake, log } = setup();
-    fake.behaviours.set('commitExternal', async () => { throw new Error('commit already in progress'); });
+    fake.behaviours.set('commitExternal', async () => {
+      throw new Error('commit already in progress');
+    });
     const rec = completed(await m.request('active', MASTER));
     assert.equal(rec.result, 'degraded');
     assert.equal(rec.error, 'commitExternal failed: commit already in progress');
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(m.currentRole, 'active');
     assert.ok(log.at('error').includes('ha: promote step commitExternal failed in 10 ms: commit already in progress'));
-    assert.ok(log.at('error').includes('ha: promote starting → active done with failures in 80 ms (fifo: INSTANCE "VI_1" MASTER 100): commitExternal failed: commit already in progress'));
+    assert.ok(
+      log
+        .at('error')
+        .includes(
+          'ha: promote starting → active done with failures in 80 ms (fifo: INSTANCE "VI_1" MASTER 100): commitExternal failed: commit already in progress',
+        ),
+    );
     assert.equal(m.status().counters.degraded, 1);
   });
 
   it('a partly failed commit (warning) degrades the transition', async () => {
     const { m, fake, log } = setup();
-    fake.behaviours.set('commitExternal', async () => ({ detail: 'committed 990 entries (0 replaced) in 0.100 s', warning: '10 entries could not be committed' }));
+    fake.behaviours.set('commitExternal', async () => ({
+      detail: 'committed 990 entries (0 replaced) in 0.100 s',
+      warning: '10 entries could not be committed',
+    }));
     const rec = completed(await m.request('active', MASTER));
     assert.equal(rec.result, 'degraded');
     const step = rec.steps.find((s) => s.name === 'commitExternal')!;
-    assert.deepEqual([step.result, step.detail], ['warning', '10 entries could not be committed (committed 990 entries (0 replaced) in 0.100 s)']);
+    assert.deepEqual(
+      [step.result, step.detail],
+      ['warning', '10 entries could not be committed (committed 990 entries (0 replaced) in 0.100 s)'],
+    );
     assert.ok(log.at('warn').some((l) => l.startsWith('ha: promote step commitExternal warning')));
   });
 
@@ -635,7 +826,10 @@ describe('ha machine: failures', () => {
     const rec = completed(await p);
     assert.equal(rec.result, 'degraded');
     const step = rec.steps.find((s) => s.name === 'commitExternal')!;
-    assert.deepEqual([step.result, step.detail, step.durationMs], ['failed', 'timed out after 5000 ms (still running in the background)', 5000]);
+    assert.deepEqual(
+      [step.result, step.detail, step.durationMs],
+      ['failed', 'timed out after 5000 ms (still running in the background)', 5000],
+    );
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(m.currentRole, 'active');
     assert.equal(clock.pendingTimers, 0, 'step timers are cleared');
@@ -646,7 +840,9 @@ describe('ha machine: failures', () => {
     const actions: HaActions = {
       runHook: async () => ({ status: 'skipped' }),
       commitExternal: async () => undefined,
-      flushCaches: () => { throw new Error('cannot flush the external cache while a commit is running'); },
+      flushCaches: () => {
+        throw new Error('cannot flush the external cache while a commit is running');
+      },
       resyncInternalFromKernel: async () => undefined,
       bulkSend: async () => undefined,
       requestResync: async () => undefined,
@@ -661,7 +857,9 @@ describe('ha machine: failures', () => {
 
   it('a failing guardOn does not stop the promotion, and guardOff still runs (it may be half installed)', async () => {
     const { m, fake } = setup();
-    fake.behaviours.set('guardOn', async () => { throw new Error('guard: nft could not install table inet ctsync_guard: Operation not permitted'); });
+    fake.behaviours.set('guardOn', async () => {
+      throw new Error('guard: nft could not install table inet ctsync_guard: Operation not permitted');
+    });
     const rec = completed(await m.request('active', MASTER));
     assert.deepEqual(fake.calls, PROMOTE);
     assert.equal(rec.result, 'degraded');
@@ -677,7 +875,7 @@ describe('ha machine: failures', () => {
     assert.equal(m.currentRole, 'backup');
   });
 
-  it('winston\'s Logger fits the HaLog interface', () => {
+  it("winston's Logger fits the HaLog interface", () => {
     const check = (l: Logger): HaLog => l;
     assert.equal(typeof check, 'function');
   });

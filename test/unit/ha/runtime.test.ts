@@ -8,22 +8,42 @@ import { HaRuntime } from '../../../src/ha/runtime.js';
 import type { HaOperations } from '../../../src/ha/actions.js';
 import { RecLog } from '../../helpers/fakes.js';
 
-
 function ops(calls: string[]): HaOperations {
   return {
-    commit: async () => { calls.push('-c'); return { committed: 1, replaced: 0, failed: [], seconds: 0 }; },
-    flushCaches: () => { calls.push('-f'); return {}; },
-    reloadInternal: async () => { calls.push('-R'); return 0; },
-    bulkSend: () => { calls.push('-B'); return 0; },
-    requestResync: () => { calls.push('-n'); },
-    schedulePurge: () => { calls.push('-t'); return 60; },
+    commit: async () => {
+      calls.push('-c');
+      return { committed: 1, replaced: 0, failed: [], seconds: 0 };
+    },
+    flushCaches: () => {
+      calls.push('-f');
+      return {};
+    },
+    reloadInternal: async () => {
+      calls.push('-R');
+      return 0;
+    },
+    bulkSend: () => {
+      calls.push('-B');
+      return 0;
+    },
+    requestResync: () => {
+      calls.push('-n');
+    },
+    schedulePurge: () => {
+      calls.push('-t');
+      return 60;
+    },
   };
 }
 
 describe('ha runtime: the assembled failover layer', () => {
   it('enters initialRole at start, follows notify arguments, refuses bad ones without a transition', async () => {
     const calls: string[] = [];
-    const ha = new HaRuntime(resolveHaConfig({ track: { instances: ['VI_1', 'VI_2'] }, initialRole: 'backup', node: 'gw-a' }), ops(calls), new RecLog());
+    const ha = new HaRuntime(
+      resolveHaConfig({ track: { instances: ['VI_1', 'VI_2'] }, initialRole: 'backup', node: 'gw-a' }),
+      ops(calls),
+      new RecLog(),
+    );
     await ha.start();
     await ha.machine.idle();
     assert.equal(ha.status().role, 'backup');
@@ -34,16 +54,27 @@ describe('ha runtime: the assembled failover layer', () => {
     assert.equal(ha.status().counters.requests, 1, 'no request from bad input');
 
     // VI_2 has not reported yet: nothing is requested, the node stays backup
-    assert.deepEqual(ha.notify(['INSTANCE', 'VI_1', 'MASTER', '100']), { kind: 'waiting', missing: ['VI_2'], detail: 'INSTANCE "VI_1" MASTER 100 (waiting for VI_2)' });
+    assert.deepEqual(ha.notify(['INSTANCE', 'VI_1', 'MASTER', '100']), {
+      kind: 'waiting',
+      missing: ['VI_2'],
+      detail: 'INSTANCE "VI_1" MASTER 100 (waiting for VI_2)',
+    });
     assert.equal(ha.notify(['INSTANCE', 'VI_2', 'MASTER', '100']).kind, 'request');
     await ha.machine.idle();
     assert.equal(ha.status().role, 'active');
     assert.deepEqual(calls.slice(2), ['-c', '-f', '-R', '-B']);
     const s = ha.status();
-    assert.deepEqual(s.keepalived, { follows: 'instances', names: { VI_1: { state: 'MASTER', priority: 100 }, VI_2: { state: 'MASTER', priority: 100 } }, target: 'active' });
+    assert.deepEqual(s.keepalived, {
+      follows: 'instances',
+      names: { VI_1: { state: 'MASTER', priority: 100 }, VI_2: { state: 'MASTER', priority: 100 } },
+      target: 'active',
+    });
     assert.deepEqual(s.guard, { enabled: false, holding: false });
     assert.equal(s.fifo, undefined);
-    assert.deepEqual(s.last?.reason, { source: 'notify', detail: 'INSTANCE "VI_2" MASTER 100 (all of VI_1, VI_2 MASTER)' });
+    assert.deepEqual(s.last?.reason, {
+      source: 'notify',
+      detail: 'INSTANCE "VI_2" MASTER 100 (all of VI_1, VI_2 MASTER)',
+    });
   });
 
   it('manual requests, and shutdown to stopped', async () => {

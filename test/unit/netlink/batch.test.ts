@@ -7,7 +7,14 @@ import { NlWriter } from '../../../src/netlink/attr.js';
 import { runBatch, BATCH_MAX_MESSAGES, RX_SLOT, type BatchChannel } from '../../../src/netlink/batch.js';
 import { KernelTurn } from '../../../src/netlink/kernel-turn.js';
 import { nativeAddon } from '../../../src/native.js';
-import { IPCTNL_MSG_CT_NEW, NFNL_SUBSYS_CTNETLINK, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST, AF_UNSPEC } from '../../../src/netlink/constants.js';
+import {
+  IPCTNL_MSG_CT_NEW,
+  NFNL_SUBSYS_CTNETLINK,
+  NLMSG_ERROR,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  AF_UNSPEC,
+} from '../../../src/netlink/constants.js';
 
 describe('netlink batches', () => {
   describe('NetlinkSocket in loopback mode', () => {
@@ -37,7 +44,13 @@ describe('netlink batches', () => {
     });
 
     it('lets runBatch complete a batch of thousands of requests, all successful', async () => {
-      const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), rxLengths: new Int32Array(65536 / RX_SLOT), w: new NlWriter(512 * 1024), wait: async () => undefined };
+      const ch: BatchChannel = {
+        socket: sock,
+        rx: Buffer.alloc(65536),
+        rxLengths: new Int32Array(65536 / RX_SLOT),
+        w: new NlWriter(512 * 1024),
+        wait: async () => undefined,
+      };
       const count = BATCH_MAX_MESSAGES * 2 + 5;
       const r = await runBatch(ch, count, 1000, (w, i, seq) => {
         if (i === 7) throw new Error('cannot encode this one');
@@ -56,10 +69,19 @@ describe('netlink batches', () => {
     it('fails every n-th create with EEXIST and every n-th create-or-update with EBUSY, in order, the fence last', async () => {
       const sock = new NetlinkSocket({ loopback: true, loopbackErrors: 3 });
       try {
-        const ch: BatchChannel = { socket: sock, rx: Buffer.alloc(65536), rxLengths: new Int32Array(65536 / RX_SLOT), w: new NlWriter(64 * 1024), wait: async () => undefined };
+        const ch: BatchChannel = {
+          socket: sock,
+          rx: Buffer.alloc(65536),
+          rxLengths: new Int32Array(65536 / RX_SLOT),
+          w: new NlWriter(64 * 1024),
+          wait: async () => undefined,
+        };
         const kinds = ['create', 'create', 'create', 'update', 'create', 'update', 'update', 'create', 'create'];
         const r = await runBatch(ch, kinds.length, 100, (w, i, seq) => {
-          const flags = kinds[i] === 'create' ? NLM_F_REQUEST | 0x200 /* NLM_F_EXCL */ | 0x400 /* NLM_F_CREATE */ : NLM_F_REQUEST | 0x400;
+          const flags =
+            kinds[i] === 'create'
+              ? NLM_F_REQUEST | 0x200 /* NLM_F_EXCL */ | 0x400 /* NLM_F_CREATE */
+              : NLM_F_REQUEST | 0x400;
           w.beginNf((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, flags, seq, 2);
           w.end();
         });
@@ -94,11 +116,19 @@ describe('netlink batches', () => {
           parentPort.postMessage('done');
         });`;
       const module = new URL('../../../src/netlink/kernel-turn.js', import.meta.url).href;
-      const workers = Array.from({ length: 4 }, () => new Worker(code, { eval: true, workerData: { turn, counter, rounds, module } }));
-      await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      })));
+      const workers = Array.from(
+        { length: 4 },
+        () => new Worker(code, { eval: true, workerData: { turn, counter, rounds, module } }),
+      );
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise((resolve, reject) => {
+              w.once('message', resolve);
+              w.once('error', reject);
+            }),
+        ),
+      );
       await Promise.all(workers.map((w) => w.terminate()));
       assert.equal(new Int32Array(counter)[0], 4 * rounds);
       assert.equal(new Int32Array(turn)[0], 0, 'free again');

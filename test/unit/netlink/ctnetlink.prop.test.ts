@@ -10,7 +10,13 @@ import { strict as assert } from 'node:assert';
 import net from 'node:net';
 import fc from 'fast-check';
 import { NlWriter, NetlinkDecodeError } from '../../../src/netlink/attr.js';
-import { decodeConntrack, invertTuple, requestStatus, writeCreateAttrs, writeDumpAttrs } from '../../../src/netlink/ctnetlink.js';
+import {
+  decodeConntrack,
+  invertTuple,
+  requestStatus,
+  writeCreateAttrs,
+  writeDumpAttrs,
+} from '../../../src/netlink/ctnetlink.js';
 import { formatIPv4, formatIPv6, parseIPv4Into, parseIPv6Into } from '../../../src/netlink/ip.js';
 import { CTA } from '../../../src/netlink/constants.js';
 import type { Entry } from '../../../src/conntrack/entry.js';
@@ -34,56 +40,79 @@ describe('ctnetlink properties', function () {
   this.timeout(120000);
 
   it('any Entry survives writeDumpAttrs -> decodeConntrack', () => {
-    fc.assert(fc.property(entry, (e) => {
-      const buf = encodeDump(e);
-      assert.equal(buf.readUInt32LE(0), buf.length);
-      assert.deepStrictEqual(decodeConntrack(buf, 0, buf.length), e);
-    }), { numRuns: NUM_RUNS * 4 });
+    fc.assert(
+      fc.property(entry, (e) => {
+        const buf = encodeDump(e);
+        assert.equal(buf.readUInt32LE(0), buf.length);
+        assert.deepStrictEqual(decodeConntrack(buf, 0, buf.length), e);
+      }),
+      { numRuns: NUM_RUNS * 4 },
+    );
   });
 
   it('decoding at an offset inside a larger buffer gives the same Entry', () => {
-    fc.assert(fc.property(entry, fc.nat({ max: 64 }).map((n) => n * 4), (e, pad) => {
-      const msg = encodeDump(e);
-      const buf = Buffer.concat([Buffer.alloc(pad, 0xa5), msg, Buffer.alloc(8, 0x5a)]);
-      assert.deepStrictEqual(decodeConntrack(buf, pad, msg.length), e);
-    }), { numRuns: NUM_RUNS });
+    fc.assert(
+      fc.property(
+        entry,
+        fc.nat({ max: 64 }).map((n) => n * 4),
+        (e, pad) => {
+          const msg = encodeDump(e);
+          const buf = Buffer.concat([Buffer.alloc(pad, 0xa5), msg, Buffer.alloc(8, 0x5a)]);
+          assert.deepStrictEqual(decodeConntrack(buf, pad, msg.length), e);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
   });
 
   it('a CT_NEW request decodes back to the fields it asks for', () => {
     const createable = entry.filter((e) => e.timeout !== undefined);
-    fc.assert(fc.property(createable, (e) => {
-      const w = new NlWriter(256);
-      w.beginNf(CT_NEW, 0x1 | 0x4 | 0x200 | 0x400, 1, e.family);
-      writeCreateAttrs(w, e);
-      w.end();
-      const d = decodeConntrack(w.bytes(), 0, w.bytes().length);
-      assert.deepStrictEqual(d.orig, e.orig);
-      assert.equal(d.status, requestStatus(e.status));
-      assert.equal(d.timeout, e.timeout);
-      // mark 0 and an all-zero synproxy are what a new entry has anyway: not sent
-      assert.equal(d.mark, e.mark || undefined);
-      assert.equal(d.zone, e.zone);
-      assert.equal(d.helper, e.helper);
-      assert.equal(d.labels, e.labels);
-      if (e.labels !== undefined) assert.equal(d.labelsMask, e.labelsMask ?? 'ff'.repeat(e.labels.length / 2));
-      assert.deepStrictEqual(d.master, e.master);
-      assert.deepStrictEqual(d.seqAdjOrig, e.seqAdjOrig);
-      assert.deepStrictEqual(d.seqAdjReply, e.seqAdjReply);
-      const s = e.synproxy;
-      assert.deepStrictEqual(d.synproxy, s && (s.isn || s.its || s.tsoff) ? s : undefined);
-      assert.deepStrictEqual(d.sctp, e.sctp);
-      assert.deepStrictEqual(d.dccp, e.dccp);
-      // read-only fields never go into a request
-      for (const k of ['use', 'id', 'secmark', 'secctx', 'countersOrig', 'countersReply', 'timestampStart', 'timestampStop', 'unknown'] as const) {
-        assert.equal(d[k], undefined, k);
-      }
-      // an explicit NAT range replaces the reply tuple by the plain inverse (the kernel NATs it)
-      if (e.natSrc || e.natDst) {
-        assert.deepStrictEqual(d.reply, invertTuple(e.orig));
-        assert.deepStrictEqual(d.natSrc, e.natSrc);
-        assert.deepStrictEqual(d.natDst, e.natDst);
-      }
-    }), { numRuns: NUM_RUNS });
+    fc.assert(
+      fc.property(createable, (e) => {
+        const w = new NlWriter(256);
+        w.beginNf(CT_NEW, 0x1 | 0x4 | 0x200 | 0x400, 1, e.family);
+        writeCreateAttrs(w, e);
+        w.end();
+        const d = decodeConntrack(w.bytes(), 0, w.bytes().length);
+        assert.deepStrictEqual(d.orig, e.orig);
+        assert.equal(d.status, requestStatus(e.status));
+        assert.equal(d.timeout, e.timeout);
+        // mark 0 and an all-zero synproxy are what a new entry has anyway: not sent
+        assert.equal(d.mark, e.mark || undefined);
+        assert.equal(d.zone, e.zone);
+        assert.equal(d.helper, e.helper);
+        assert.equal(d.labels, e.labels);
+        if (e.labels !== undefined) assert.equal(d.labelsMask, e.labelsMask ?? 'ff'.repeat(e.labels.length / 2));
+        assert.deepStrictEqual(d.master, e.master);
+        assert.deepStrictEqual(d.seqAdjOrig, e.seqAdjOrig);
+        assert.deepStrictEqual(d.seqAdjReply, e.seqAdjReply);
+        const s = e.synproxy;
+        assert.deepStrictEqual(d.synproxy, s && (s.isn || s.its || s.tsoff) ? s : undefined);
+        assert.deepStrictEqual(d.sctp, e.sctp);
+        assert.deepStrictEqual(d.dccp, e.dccp);
+        // read-only fields never go into a request
+        for (const k of [
+          'use',
+          'id',
+          'secmark',
+          'secctx',
+          'countersOrig',
+          'countersReply',
+          'timestampStart',
+          'timestampStop',
+          'unknown',
+        ] as const) {
+          assert.equal(d[k], undefined, k);
+        }
+        // an explicit NAT range replaces the reply tuple by the plain inverse (the kernel NATs it)
+        if (e.natSrc || e.natDst) {
+          assert.deepStrictEqual(d.reply, invertTuple(e.orig));
+          assert.deepStrictEqual(d.natSrc, e.natSrc);
+          assert.deepStrictEqual(d.natDst, e.natDst);
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
   });
 
   describe('decodeConntrack on garbage throws only NetlinkDecodeError, and returns', () => {
@@ -96,16 +125,22 @@ describe('ctnetlink properties', function () {
     };
 
     it('random bytes', () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => check(Buffer.from(b))), { numRuns: NUM_RUNS * 4 });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 600 }), (b) => check(Buffer.from(b))),
+        { numRuns: NUM_RUNS * 4 },
+      );
     });
 
     it('random bytes behind a valid header, with random offsets and lengths', () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(32), fc.nat(500), (b, off, len) => {
-        const buf = Buffer.concat([Buffer.alloc(20), Buffer.from(b)]);
-        buf.writeUInt32LE(buf.length, 0);
-        check(buf);
-        check(buf, off, len);
-      }), { numRuns: NUM_RUNS * 4 });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(32), fc.nat(500), (b, off, len) => {
+          const buf = Buffer.concat([Buffer.alloc(20), Buffer.from(b)]);
+          buf.writeUInt32LE(buf.length, 0);
+          check(buf);
+          check(buf, off, len);
+        }),
+        { numRuns: NUM_RUNS * 4 },
+      );
     });
 
     // Well-formed attribute trees of known types with random shapes and sizes: this reaches every
@@ -128,26 +163,32 @@ describe('ctnetlink properties', function () {
     };
 
     it('random attribute trees', () => {
-      fc.assert(fc.property(tree, fc.boolean(), (t, withOrig) => {
-        const w = new NlWriter(256);
-        w.beginNf(CT_NEW, 0, 0, 2);
-        if (withOrig) {
-          const o = w.nestStart(CTA.TUPLE_ORIG);
-          w.nestEnd(o);
-        }
-        for (const k of t.kids ?? []) write(w, k);
-        w.end();
-        check(Buffer.from(w.bytes()));
-      }), { numRuns: NUM_RUNS * 4 });
+      fc.assert(
+        fc.property(tree, fc.boolean(), (t, withOrig) => {
+          const w = new NlWriter(256);
+          w.beginNf(CT_NEW, 0, 0, 2);
+          if (withOrig) {
+            const o = w.nestStart(CTA.TUPLE_ORIG);
+            w.nestEnd(o);
+          }
+          for (const k of t.kids ?? []) write(w, k);
+          w.end();
+          check(Buffer.from(w.bytes()));
+        }),
+        { numRuns: NUM_RUNS * 4 },
+      );
     });
 
     it('valid messages with bytes flipped or cut off', () => {
-      fc.assert(fc.property(entry, fc.array(fc.tuple(fc.nat(), u8), { maxLength: 6 }), fc.nat(), (e, flips, cut) => {
-        const buf = encodeDump(e);
-        for (const [at, v] of flips) buf[at % buf.length] = v;
-        check(buf);
-        check(buf.subarray(0, cut % (buf.length + 1)));
-      }), { numRuns: NUM_RUNS * 2 });
+      fc.assert(
+        fc.property(entry, fc.array(fc.tuple(fc.nat(), u8), { maxLength: 6 }), fc.nat(), (e, flips, cut) => {
+          const buf = encodeDump(e);
+          for (const [at, v] of flips) buf[at % buf.length] = v;
+          check(buf);
+          check(buf.subarray(0, cut % (buf.length + 1)));
+        }),
+        { numRuns: NUM_RUNS * 2 },
+      );
     });
   });
 });
@@ -181,7 +222,10 @@ function spellings(b: Buffer, pick: number): string[] {
   const out = [
     words.map((x) => x.toString(16).padStart(4, '0')).join(':'),
     full(b).toUpperCase(),
-    `${words.slice(0, 6).map((x) => x.toString(16)).join(':')}:${b[12]}.${b[13]}.${b[14]}.${b[15]}`,
+    `${words
+      .slice(0, 6)
+      .map((x) => x.toString(16))
+      .join(':')}:${b[12]}.${b[13]}.${b[14]}.${b[15]}`,
   ];
   // compress the zero run starting at some zero word, whatever its length (also length 1)
   const zeros = words.map((x, i) => (x === 0 ? i : -1)).filter((i) => i >= 0);
@@ -189,8 +233,14 @@ function spellings(b: Buffer, pick: number): string[] {
     const start = zeros[pick % zeros.length];
     let end = start;
     while (end + 1 < 8 && words[end + 1] === 0 && end - start < pick % 8) end++;
-    const head = words.slice(0, start).map((x) => x.toString(16)).join(':');
-    const tail = words.slice(end + 1).map((x) => x.toString(16)).join(':');
+    const head = words
+      .slice(0, start)
+      .map((x) => x.toString(16))
+      .join(':');
+    const tail = words
+      .slice(end + 1)
+      .map((x) => x.toString(16))
+      .join(':');
     out.push(`${head}::${tail}`);
   }
   return out;
@@ -200,51 +250,80 @@ describe('IP address text properties', function () {
   this.timeout(120000);
 
   it('IPv6: parseIPv6Into(formatIPv6(b)) = b', () => {
-    fc.assert(fc.property(v6Bytes, (b) => {
-      assert.deepStrictEqual(parse6(formatIPv6(b, 0)), b);
-    }), { numRuns: NUM_RUNS * 10 });
+    fc.assert(
+      fc.property(v6Bytes, (b) => {
+        assert.deepStrictEqual(parse6(formatIPv6(b, 0)), b);
+      }),
+      { numRuns: NUM_RUNS * 10 },
+    );
   });
 
   it("IPv6: formatIPv6 is Node's canonical text (libuv inet_ntop, same rules as glibc)", () => {
-    fc.assert(fc.property(v6Bytes, (b) => {
-      const node = new net.SocketAddress({ address: full(b), family: 'ipv6' }).address;
-      assert.equal(formatIPv6(b, 0), node);
-    }), { numRuns: NUM_RUNS * 10 });
+    fc.assert(
+      fc.property(v6Bytes, (b) => {
+        const node = new net.SocketAddress({ address: full(b), family: 'ipv6' }).address;
+        assert.equal(formatIPv6(b, 0), node);
+      }),
+      { numRuns: NUM_RUNS * 10 },
+    );
   });
 
   it('IPv6: without a dotted tail, formatIPv6 is also the WHATWG URL (RFC 5952) form', () => {
-    fc.assert(fc.property(v6Bytes, (b) => {
-      const s = formatIPv6(b, 0);
-      fc.pre(!s.includes('.'));
-      assert.equal(`[${s}]`, new URL(`http://[${full(b)}]/`).hostname);
-    }), { numRuns: NUM_RUNS * 10 });
+    fc.assert(
+      fc.property(v6Bytes, (b) => {
+        const s = formatIPv6(b, 0);
+        fc.pre(!s.includes('.'));
+        assert.equal(`[${s}]`, new URL(`http://[${full(b)}]/`).hostname);
+      }),
+      { numRuns: NUM_RUNS * 10 },
+    );
   });
 
   it('IPv6: every valid spelling parses to the same bytes', () => {
-    fc.assert(fc.property(v6Bytes, fc.nat(), (b, pick) => {
-      for (const s of spellings(b, pick)) {
-        assert.ok(net.isIPv6(s), `test spelling ${s} should be valid`);
-        assert.deepStrictEqual(parse6(s), b, s);
-      }
-    }), { numRuns: NUM_RUNS * 4 });
+    fc.assert(
+      fc.property(v6Bytes, fc.nat(), (b, pick) => {
+        for (const s of spellings(b, pick)) {
+          assert.ok(net.isIPv6(s), `test spelling ${s} should be valid`);
+          assert.deepStrictEqual(parse6(s), b, s);
+        }
+      }),
+      { numRuns: NUM_RUNS * 4 },
+    );
   });
 
   it('IPv6: parseIPv6Into accepts exactly what net.isIPv6 accepts (no zone ids)', () => {
     const ch = fc.constantFrom(...'0123456789abcdefABCDEF:.'.split(''), ':', ':', '0', '1', 'f');
-    fc.assert(fc.property(fc.string({ unit: ch, maxLength: 45 }), (s) => {
-      assert.equal(ok(() => parse6(s)), net.isIPv6(s), JSON.stringify(s));
-    }), { numRuns: NUM_RUNS * 40 });
+    fc.assert(
+      fc.property(fc.string({ unit: ch, maxLength: 45 }), (s) => {
+        assert.equal(
+          ok(() => parse6(s)),
+          net.isIPv6(s),
+          JSON.stringify(s),
+        );
+      }),
+      { numRuns: NUM_RUNS * 40 },
+    );
   });
 
   it('IPv4: parse(format(b)) = b, and parse accepts exactly what net.isIPv4 accepts', () => {
-    fc.assert(fc.property(v4Bytes, (b) => {
-      const out = Buffer.alloc(4);
-      parseIPv4Into(formatIPv4(b, 0), out, 0);
-      assert.deepStrictEqual(out, b);
-    }), { numRuns: NUM_RUNS * 4 });
+    fc.assert(
+      fc.property(v4Bytes, (b) => {
+        const out = Buffer.alloc(4);
+        parseIPv4Into(formatIPv4(b, 0), out, 0);
+        assert.deepStrictEqual(out, b);
+      }),
+      { numRuns: NUM_RUNS * 4 },
+    );
     const ch = fc.constantFrom(...'0123456789.'.split(''), '.', '1', '2', '5');
-    fc.assert(fc.property(fc.string({ unit: ch, maxLength: 17 }), (s) => {
-      assert.equal(ok(() => parseIPv4Into(s, Buffer.alloc(4), 0)), net.isIPv4(s), JSON.stringify(s));
-    }), { numRuns: NUM_RUNS * 40 });
+    fc.assert(
+      fc.property(fc.string({ unit: ch, maxLength: 17 }), (s) => {
+        assert.equal(
+          ok(() => parseIPv4Into(s, Buffer.alloc(4), 0)),
+          net.isIPv4(s),
+          JSON.stringify(s),
+        );
+      }),
+      { numRuns: NUM_RUNS * 40 },
+    );
   });
 });

@@ -29,7 +29,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NlWriter, NetlinkDecodeError } from '../../../src/netlink/attr.js';
 import {
-  decodeConntrack, invertTuple, natFromReply, writeCreateAttrs, writeDumpAttrs,
+  decodeConntrack,
+  invertTuple,
+  natFromReply,
+  writeCreateAttrs,
+  writeDumpAttrs,
 } from '../../../src/netlink/ctnetlink.js';
 import { decodeError, forEachMessage, type NlHeader } from '../../../src/netlink/nlmsg.js';
 import { CTA, IPPROTO, IPS, NLA, NLM_F_CAPPED, NLM_F_MULTI, NLMSG_ERROR } from '../../../src/netlink/constants.js';
@@ -42,7 +46,6 @@ const EEXIST = 17;
 const TCP_CONNTRACK_ESTABLISHED = 3;
 const SCTP_CONNTRACK_ESTABLISHED = 4;
 const TCP_FLAG = { WINDOW_SCALE: 0x01, SACK_PERM: 0x02, BE_LIBERAL: 0x08, MAXACK_SET: 0x20 };
-
 
 const GOLDEN = path.join(repoRoot(), 'test/golden');
 
@@ -105,7 +108,11 @@ function attrLines(buf: Buffer): string[] {
 }
 
 function listGolden(prefix: string): string[] {
-  return fs.readdirSync(GOLDEN).filter((f) => f.startsWith(prefix) && f.endsWith('.hex')).map((f) => f.slice(0, -4)).sort();
+  return fs
+    .readdirSync(GOLDEN)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.hex'))
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 /** A timeout the kernel reported a moment after the entry was made with `set` seconds. */
@@ -121,10 +128,23 @@ const ZERO = { packets: 0, bytes: 0 };
 const SYNPROXY_ZERO = { isn: 0, its: 0, tsoff: 0 };
 
 const DUMPS = [
-  'ct-dump-dnat', 'ct-dump-gre', 'ct-dump-icmp', 'ct-dump-icmpv6', 'ct-dump-sctp', 'ct-dump-snat',
-  'ct-dump-tcp-established-mark-zone', 'ct-dump-tcp-helper-ftp', 'ct-dump-tcp-labels',
-  'ct-dump-tcp-related-master', 'ct-dump-tcp-seqadj-synproxy', 'ct-dump-tcp-traffic', 'ct-dump-tcp6',
-  'ct-dump-udp', 'ct-dump-udp-orig-zone', 'ct-dump-udp-traffic', 'ct-dump-udplite',
+  'ct-dump-dnat',
+  'ct-dump-gre',
+  'ct-dump-icmp',
+  'ct-dump-icmpv6',
+  'ct-dump-sctp',
+  'ct-dump-snat',
+  'ct-dump-tcp-established-mark-zone',
+  'ct-dump-tcp-helper-ftp',
+  'ct-dump-tcp-labels',
+  'ct-dump-tcp-related-master',
+  'ct-dump-tcp-seqadj-synproxy',
+  'ct-dump-tcp-traffic',
+  'ct-dump-tcp6',
+  'ct-dump-udp',
+  'ct-dump-udp-orig-zone',
+  'ct-dump-udp-traffic',
+  'ct-dump-udplite',
 ];
 const EVENTS = ['ct-event-destroy', 'ct-event-destroy-traffic', 'ct-event-new', 'ct-event-update'];
 
@@ -134,7 +154,10 @@ describe('ctnetlink codec against golden kernel messages', () => {
     assert.deepEqual(listGolden('ct-event-'), EVENTS);
     assert.ok(fs.existsSync(path.join(GOLDEN, 'nlmsg-error-eexist.hex')));
     for (const name of [...DUMPS, ...EVENTS]) {
-      const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, `${name}.json`), 'utf8')) as { name: string; inserted: string };
+      const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, `${name}.json`), 'utf8')) as {
+        name: string;
+        inserted: string;
+      };
       assert.equal(meta.name, name);
       assert.ok(meta.inserted, `${name}.json says how the entry was made`);
     }
@@ -159,7 +182,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
       const e = decode('ct-dump-tcp-established-mark-zone');
       assert.equal(e.family, 2);
       assert.deepEqual(e.orig, { src: '192.0.2.1', dst: '198.51.100.1', proto: IPPROTO.TCP, sport: 40001, dport: 443 });
-      assert.deepEqual(e.reply, { src: '198.51.100.1', dst: '192.0.2.1', proto: IPPROTO.TCP, sport: 443, dport: 40001 });
+      assert.deepEqual(e.reply, {
+        src: '198.51.100.1',
+        dst: '192.0.2.1',
+        proto: IPPROTO.TCP,
+        sport: 443,
+        dport: 40001,
+      });
       assert.equal(e.status, IPS.ASSURED | IPS.CONFIRMED);
       assert.equal(e.mark, 42);
       assert.equal(e.zone, 5);
@@ -168,8 +197,11 @@ describe('ctnetlink codec against golden kernel messages', () => {
       assert.equal(typeof e.id, 'number');
       // conntrack(8) asks for window tracking to be liberal; it also sets SACK_PERM
       assert.deepEqual(e.tcp, {
-        state: TCP_CONNTRACK_ESTABLISHED, wscaleOrig: 0, wscaleReply: 0,
-        flagsOrig: TCP_FLAG.SACK_PERM | TCP_FLAG.BE_LIBERAL, flagsReply: TCP_FLAG.SACK_PERM | TCP_FLAG.BE_LIBERAL,
+        state: TCP_CONNTRACK_ESTABLISHED,
+        wscaleOrig: 0,
+        wscaleReply: 0,
+        flagsOrig: TCP_FLAG.SACK_PERM | TCP_FLAG.BE_LIBERAL,
+        flagsReply: TCP_FLAG.SACK_PERM | TCP_FLAG.BE_LIBERAL,
       });
       assert.deepEqual(e.countersOrig, ZERO);
       assert.deepEqual(e.countersReply, ZERO);
@@ -196,8 +228,22 @@ describe('ctnetlink codec against golden kernel messages', () => {
 
     it('ICMP echo: type, code, id; reply type inverted', () => {
       const e = decode('ct-dump-icmp');
-      assert.deepEqual(e.orig, { src: '192.0.2.3', dst: '198.51.100.3', proto: IPPROTO.ICMP, icmpType: 8, icmpCode: 0, icmpId: 1234 });
-      assert.deepEqual(e.reply, { src: '198.51.100.3', dst: '192.0.2.3', proto: IPPROTO.ICMP, icmpType: 0, icmpCode: 0, icmpId: 1234 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.3',
+        dst: '198.51.100.3',
+        proto: IPPROTO.ICMP,
+        icmpType: 8,
+        icmpCode: 0,
+        icmpId: 1234,
+      });
+      assert.deepEqual(e.reply, {
+        src: '198.51.100.3',
+        dst: '192.0.2.3',
+        proto: IPPROTO.ICMP,
+        icmpType: 0,
+        icmpCode: 0,
+        icmpId: 1234,
+      });
       assert.equal(e.status, IPS.CONFIRMED);
       assertTimeout(e.timeout, 30);
       assert.equal(e.unknown, undefined);
@@ -206,8 +252,20 @@ describe('ctnetlink codec against golden kernel messages', () => {
     it('IPv6 TCP', () => {
       const e = decode('ct-dump-tcp6');
       assert.equal(e.family, 10);
-      assert.deepEqual(e.orig, { src: '2001:db8::4', dst: '2001:db8:1::4', proto: IPPROTO.TCP, sport: 40004, dport: 80 });
-      assert.deepEqual(e.reply, { src: '2001:db8:1::4', dst: '2001:db8::4', proto: IPPROTO.TCP, sport: 80, dport: 40004 });
+      assert.deepEqual(e.orig, {
+        src: '2001:db8::4',
+        dst: '2001:db8:1::4',
+        proto: IPPROTO.TCP,
+        sport: 40004,
+        dport: 80,
+      });
+      assert.deepEqual(e.reply, {
+        src: '2001:db8:1::4',
+        dst: '2001:db8::4',
+        proto: IPPROTO.TCP,
+        sport: 80,
+        dport: 40004,
+      });
       assert.equal(e.tcp?.state, TCP_CONNTRACK_ESTABLISHED);
       assert.equal(e.status, IPS.CONFIRMED);
       assertTimeout(e.timeout, 3600);
@@ -217,15 +275,35 @@ describe('ctnetlink codec against golden kernel messages', () => {
     it('ICMPv6 echo: CTA_PROTO_ICMPV6_* read into the icmp fields', () => {
       const e = decode('ct-dump-icmpv6');
       assert.equal(e.family, 10);
-      assert.deepEqual(e.orig, { src: '2001:db8::5', dst: '2001:db8:1::5', proto: IPPROTO.ICMPV6, icmpType: 128, icmpCode: 0, icmpId: 77 });
-      assert.deepEqual(e.reply, { src: '2001:db8:1::5', dst: '2001:db8::5', proto: IPPROTO.ICMPV6, icmpType: 129, icmpCode: 0, icmpId: 77 });
+      assert.deepEqual(e.orig, {
+        src: '2001:db8::5',
+        dst: '2001:db8:1::5',
+        proto: IPPROTO.ICMPV6,
+        icmpType: 128,
+        icmpCode: 0,
+        icmpId: 77,
+      });
+      assert.deepEqual(e.reply, {
+        src: '2001:db8:1::5',
+        dst: '2001:db8::5',
+        proto: IPPROTO.ICMPV6,
+        icmpType: 129,
+        icmpCode: 0,
+        icmpId: 77,
+      });
       assert.deepEqual(e.reply, invertTuple(e.orig));
       assert.equal(e.unknown, undefined);
     });
 
     it('SCTP with vtags', () => {
       const e = decode('ct-dump-sctp');
-      assert.deepEqual(e.orig, { src: '192.0.2.6', dst: '198.51.100.6', proto: IPPROTO.SCTP, sport: 3868, dport: 3868 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.6',
+        dst: '198.51.100.6',
+        proto: IPPROTO.SCTP,
+        sport: 3868,
+        dport: 3868,
+      });
       assert.deepEqual(e.sctp, { state: SCTP_CONNTRACK_ESTABLISHED, vtagOrig: 0x11223344, vtagReply: 0x55667788 });
       assert.equal(e.tcp, undefined);
       assertTimeout(e.timeout, 3600);
@@ -241,7 +319,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
 
     it('UDPLite', () => {
       const e = decode('ct-dump-udplite');
-      assert.deepEqual(e.orig, { src: '192.0.2.8', dst: '198.51.100.8', proto: IPPROTO.UDPLITE, sport: 1000, dport: 2000 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.8',
+        dst: '198.51.100.8',
+        proto: IPPROTO.UDPLITE,
+        sport: 1000,
+        dport: 2000,
+      });
       assert.deepEqual(e.reply, invertTuple(e.orig));
       assert.equal(e.unknown, undefined);
     });
@@ -249,7 +333,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
     it('SNAT: translated reply tuple, NAT status bits, natFromReply recovers the range', () => {
       const e = decode('ct-dump-snat');
       assert.deepEqual(e.orig, { src: '192.0.2.9', dst: '198.51.100.9', proto: IPPROTO.TCP, sport: 40009, dport: 22 });
-      assert.deepEqual(e.reply, { src: '198.51.100.9', dst: '203.0.113.9', proto: IPPROTO.TCP, sport: 22, dport: 40009 });
+      assert.deepEqual(e.reply, {
+        src: '198.51.100.9',
+        dst: '203.0.113.9',
+        proto: IPPROTO.TCP,
+        sport: 22,
+        dport: 40009,
+      });
       assert.equal(e.status, IPS.CONFIRMED | IPS.SRC_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE);
       assert.equal(e.natSrc, undefined, 'the kernel does not dump NAT ranges');
       assert.deepEqual(natFromReply(e), { natSrc: { minIp: '203.0.113.9', maxIp: '203.0.113.9' } });
@@ -258,21 +348,42 @@ describe('ctnetlink codec against golden kernel messages', () => {
     it('DNAT with a port: natFromReply recovers address and port', () => {
       const e = decode('ct-dump-dnat');
       assert.deepEqual(e.orig, { src: '192.0.2.10', dst: '203.0.113.10', proto: IPPROTO.TCP, sport: 40010, dport: 80 });
-      assert.deepEqual(e.reply, { src: '198.51.100.10', dst: '192.0.2.10', proto: IPPROTO.TCP, sport: 8080, dport: 40010 });
+      assert.deepEqual(e.reply, {
+        src: '198.51.100.10',
+        dst: '192.0.2.10',
+        proto: IPPROTO.TCP,
+        sport: 8080,
+        dport: 40010,
+      });
       assert.equal(e.status, IPS.CONFIRMED | IPS.DST_NAT | IPS.SRC_NAT_DONE | IPS.DST_NAT_DONE);
-      assert.deepEqual(natFromReply(e), { natDst: { minIp: '198.51.100.10', maxIp: '198.51.100.10', minPort: 8080, maxPort: 8080 } });
+      assert.deepEqual(natFromReply(e), {
+        natDst: { minIp: '198.51.100.10', maxIp: '198.51.100.10', minPort: 8080, maxPort: 8080 },
+      });
     });
 
     it('per-direction zone: CTA_TUPLE_ZONE in the original tuple, no CTA_ZONE', () => {
       const e = decode('ct-dump-udp-orig-zone');
-      assert.deepEqual(e.orig, { src: '192.0.2.11', dst: '198.51.100.11', proto: IPPROTO.UDP, sport: 1111, dport: 2222, zone: 3 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.11',
+        dst: '198.51.100.11',
+        proto: IPPROTO.UDP,
+        sport: 1111,
+        dport: 2222,
+        zone: 3,
+      });
       assert.equal(e.reply?.zone, undefined);
       assert.equal(e.zone, undefined);
     });
 
     it('helper', () => {
       const e = decode('ct-dump-tcp-helper-ftp');
-      assert.deepEqual(e.orig, { src: '192.0.2.12', dst: '198.51.100.12', proto: IPPROTO.TCP, sport: 40012, dport: 21 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.12',
+        dst: '198.51.100.12',
+        proto: IPPROTO.TCP,
+        sport: 40012,
+        dport: 21,
+      });
       assert.equal(e.helper, 'ftp');
       assert.equal(e.status, IPS.SEEN_REPLY | IPS.ASSURED | IPS.CONFIRMED | IPS.HELPER);
       assert.equal(e.unknown, undefined, 'the ftp helper adds no CTA_HELP_INFO');
@@ -280,7 +391,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
 
     it('master tuple of a RELATED entry', () => {
       const e = decode('ct-dump-tcp-related-master');
-      assert.deepEqual(e.orig, { src: '198.51.100.12', dst: '192.0.2.12', proto: IPPROTO.TCP, sport: 20, dport: 40013 });
+      assert.deepEqual(e.orig, {
+        src: '198.51.100.12',
+        dst: '192.0.2.12',
+        proto: IPPROTO.TCP,
+        sport: 20,
+        dport: 40013,
+      });
       assert.deepEqual(e.master, decode('ct-dump-tcp-helper-ftp').orig);
       assert.equal(e.status, IPS.EXPECTED | IPS.SEEN_REPLY | IPS.CONFIRMED);
       assertTimeout(e.timeout, 120);
@@ -300,12 +417,24 @@ describe('ctnetlink codec against golden kernel messages', () => {
       assert.deepEqual(e.seqAdjReply, { correctionPos: 2000, offsetBefore: 4, offsetAfter: 12 });
       assert.deepEqual(e.synproxy, { isn: 0x01020304, its: 0x0a0b0c0d, tsoff: 0x100 });
       const f = TCP_FLAG.WINDOW_SCALE | TCP_FLAG.SACK_PERM;
-      assert.deepEqual(e.tcp, { state: TCP_CONNTRACK_ESTABLISHED, wscaleOrig: 7, wscaleReply: 8, flagsOrig: f, flagsReply: f });
+      assert.deepEqual(e.tcp, {
+        state: TCP_CONNTRACK_ESTABLISHED,
+        wscaleOrig: 7,
+        wscaleReply: 8,
+        flagsOrig: f,
+        flagsReply: f,
+      });
     });
 
     it('UDP made by packets: real counters, no synproxy extension', () => {
       const e = decode('ct-dump-udp-traffic');
-      assert.deepEqual(e.orig, { src: '192.0.2.100', dst: '198.51.100.100', proto: IPPROTO.UDP, sport: 40100, dport: 5300 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.100',
+        dst: '198.51.100.100',
+        proto: IPPROTO.UDP,
+        sport: 40100,
+        dport: 5300,
+      });
       assert.deepEqual(e.reply, invertTuple(e.orig));
       assert.equal(e.status, IPS.SEEN_REPLY | IPS.CONFIRMED);
       // 20 (IP) + 8 (UDP) + payload: 10 and 20 bytes out, 30 back
@@ -318,7 +447,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
 
     it('TCP made by packets: real window scales, flags and counters', () => {
       const e = decode('ct-dump-tcp-traffic');
-      assert.deepEqual(e.orig, { src: '192.0.2.101', dst: '198.51.100.101', proto: IPPROTO.TCP, sport: 40101, dport: 8080 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.101',
+        dst: '198.51.100.101',
+        proto: IPPROTO.TCP,
+        sport: 40101,
+        dport: 8080,
+      });
       assert.equal(e.status, IPS.SEEN_REPLY | IPS.ASSURED | IPS.CONFIRMED);
       assert.equal(e.tcp?.state, TCP_CONNTRACK_ESTABLISHED);
       const f = TCP_FLAG.WINDOW_SCALE | TCP_FLAG.SACK_PERM | TCP_FLAG.MAXACK_SET;
@@ -350,7 +485,10 @@ describe('ctnetlink codec against golden kernel messages', () => {
       forEachMessage(datagram, datagram.length, (h) => {
         entries.push(decodeConntrack(datagram, h.off, h.len));
       });
-      assert.deepEqual(entries, bufs.map((b) => decodeConntrack(b, 0, b.length)));
+      assert.deepEqual(
+        entries,
+        bufs.map((b) => decodeConntrack(b, 0, b.length)),
+      );
     });
   });
 
@@ -362,7 +500,13 @@ describe('ctnetlink codec against golden kernel messages', () => {
       assert.equal(h.flags, 0x400 | 0x200);
       assert.equal(h.seq, 0);
       const e = decodeConntrack(buf, 0, buf.length);
-      assert.deepEqual(e.orig, { src: '192.0.2.20', dst: '198.51.100.20', proto: IPPROTO.TCP, sport: 40020, dport: 8443 });
+      assert.deepEqual(e.orig, {
+        src: '192.0.2.20',
+        dst: '198.51.100.20',
+        proto: IPPROTO.TCP,
+        sport: 40020,
+        dport: 8443,
+      });
       assert.deepEqual(e.reply, invertTuple(e.orig));
       assert.equal(e.status, IPS.ASSURED | IPS.CONFIRMED);
       assert.equal(e.mark, 1);
@@ -467,7 +611,9 @@ describe('ctnetlink codec against golden kernel messages', () => {
 
     it('the request that got it was what writeCreateAttrs makes for the sidecar entry', () => {
       const buf = golden('nlmsg-error-eexist');
-      const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'nlmsg-error-eexist.json'), 'utf8')) as { entry: Entry };
+      const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'nlmsg-error-eexist.json'), 'utf8')) as {
+        entry: Entry;
+      };
       const w = new NlWriter(64);
       w.beginNf(CT_NEW, 0x1 | 0x4 | 0x200 | 0x400, buf.readUInt32LE(16 + 4 + 8), meta.entry.family);
       writeCreateAttrs(w, meta.entry);
@@ -533,14 +679,21 @@ describe('create requests', () => {
     w.end();
     const b = w.bytes();
     const out: number[] = [];
-    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3) out.push(b.readUInt16LE(o + 2) & NLA.TYPE_MASK);
+    for (let o = 20; o + 4 <= b.length; o += (b.readUInt16LE(o) + 3) & ~3)
+      out.push(b.readUInt16LE(o + 2) & NLA.TYPE_MASK);
     return out;
   };
 
   it('a reply address spelled otherwise than the original one (the same address) is no NAT', () => {
     // `ct load` takes any spelling; the addresses are compared as addresses, not as text
     const orig = { src: '2001:db8::1', dst: '2001:db8::2', proto: IPPROTO.TCP, sport: 1000, dport: 80 };
-    const e: Entry = { family: 10, orig, reply: { src: '2001:DB8:0::2', dst: '2001:0db8::1', proto: IPPROTO.TCP, sport: 80, dport: 1000 }, status: 0x8, timeout: 60 };
+    const e: Entry = {
+      family: 10,
+      orig,
+      reply: { src: '2001:DB8:0::2', dst: '2001:0db8::1', proto: IPPROTO.TCP, sport: 80, dport: 1000 },
+      status: 0x8,
+      timeout: 60,
+    };
     assert.deepEqual(natFromReply(e), {});
     const types = createTypes(e);
     assert.ok(!types.includes(CTA.NAT_SRC) && !types.includes(CTA.NAT_DST), `no NAT range: ${types}`);

@@ -5,13 +5,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { NetlinkDecodeError, NlWriter, forEachAttr } from '../../../src/netlink/attr.js';
-import { CTA_EXPECT, NLMSG_HDRLEN, NFGENMSG_LEN, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI } from '../../../src/netlink/constants.js';
+import {
+  CTA_EXPECT,
+  NLMSG_HDRLEN,
+  NFGENMSG_LEN,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_MULTI,
+} from '../../../src/netlink/constants.js';
 import { EntryEncodeError } from '../../../src/netlink/ctnetlink.js';
-import { decodeExpect, writeExpectCreateAttrs, writeExpectDumpAttrs, writeExpectIdentity } from '../../../src/netlink/expect.js';
+import {
+  decodeExpect,
+  writeExpectCreateAttrs,
+  writeExpectDumpAttrs,
+  writeExpectIdentity,
+} from '../../../src/netlink/expect.js';
 import { formatIPv4, formatIPv6 } from '../../../src/netlink/ip.js';
 import type { Expect, RawAttr, Tuple } from '../../../src/conntrack/entry.js';
 import { repoRoot } from '../../helpers/fakes.js';
-
 
 const GOLDEN = join(repoRoot(), 'test/golden');
 const golden = (name: string): Buffer => Buffer.from(readFileSync(join(GOLDEN, `${name}.hex`), 'utf8').trim(), 'hex');
@@ -54,7 +65,15 @@ describe('expect codec', () => {
       assert.ok(b.readUInt16LE(6) & NLM_F_MULTI);
       const x = decode(b);
       const { timeout, id, ...rest } = x;
-      assert.deepEqual(rest, { family: 2, master: masterA, tuple: tupleA, mask: maskV4, flags: 0, class: 0, helper: 'ftp' });
+      assert.deepEqual(rest, {
+        family: 2,
+        master: masterA,
+        tuple: tupleA,
+        mask: maskV4,
+        flags: 0,
+        class: 0,
+        helper: 'ftp',
+      });
       // the ftp helper's expect policy decides the timeout (300 s); captured a moment later
       assert.ok(timeout !== undefined && timeout > 290 && timeout <= 300, `timeout ${timeout}`);
       assert.equal(typeof id, 'number');
@@ -67,7 +86,11 @@ describe('expect codec', () => {
       assert.deepEqual(x.tuple, { src: '2001:db8::10', dst: '2001:db8:1::20', proto: 6, sport: 0, dport: 50001 });
       // only the source half of the mask is real: the kernel dumps the rest as all-ones
       assert.deepEqual(x.mask, {
-        src: 'ffff:ffff:ffff:ffff::', dst: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', proto: 6, sport: 0, dport: 0xffff,
+        src: 'ffff:ffff:ffff:ffff::',
+        dst: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        proto: 6,
+        sport: 0,
+        dport: 0xffff,
       });
       assert.equal(x.flags, 2);
       assert.equal(x.class, 0);
@@ -117,7 +140,16 @@ describe('expect codec', () => {
         assert.deepEqual(attrTypes(golden(name)), plain, name);
       }
       assert.deepEqual(attrTypes(golden('exp-dump-nat')), [
-        E.TUPLE, E.MASK, E.MASTER, E.NAT, E.TIMEOUT, E.ID, E.FLAGS, E.CLASS, E.HELP_NAME, E.FN,
+        E.TUPLE,
+        E.MASK,
+        E.MASTER,
+        E.NAT,
+        E.TIMEOUT,
+        E.ID,
+        E.FLAGS,
+        E.CLASS,
+        E.HELP_NAME,
+        E.FN,
       ]);
     });
 
@@ -176,12 +208,31 @@ describe('expect codec', () => {
 
     it('writes a create request with completed mask, in the order MASTER TUPLE MASK TIMEOUT ZONE FLAGS CLASS HELP_NAME NAT FN', () => {
       const x: Expect = {
-        ...base, timeout: 300, zone: 7, flags: 1, class: 0, helper: 'ftp', natDir: 1,
-        natTuple: { src: '192.0.2.11', dst: '', proto: 6, sport: 5000 }, fn: 'nat-follow-master', id: 1234,
+        ...base,
+        timeout: 300,
+        zone: 7,
+        flags: 1,
+        class: 0,
+        helper: 'ftp',
+        natDir: 1,
+        natTuple: { src: '192.0.2.11', dst: '', proto: 6, sport: 5000 },
+        fn: 'nat-follow-master',
+        id: 1234,
       };
       const b = createMsg(x);
       const E = CTA_EXPECT;
-      assert.deepEqual(attrTypes(b), [E.MASTER, E.TUPLE, E.MASK, E.TIMEOUT, E.ZONE, E.FLAGS, E.CLASS, E.HELP_NAME, E.NAT, E.FN]);
+      assert.deepEqual(attrTypes(b), [
+        E.MASTER,
+        E.TUPLE,
+        E.MASK,
+        E.TIMEOUT,
+        E.ZONE,
+        E.FLAGS,
+        E.CLASS,
+        E.HELP_NAME,
+        E.NAT,
+        E.FN,
+      ]);
       const back = decode(b);
       assert.deepEqual(back.master, masterA);
       assert.deepEqual(back.tuple, tupleA);
@@ -196,10 +247,16 @@ describe('expect codec', () => {
     it('refuses what the kernel would refuse', () => {
       const w = new NlWriter(256);
       assert.throws(() => writeExpectCreateAttrs(w, { ...base, family: 7 }), EntryEncodeError);
-      assert.throws(() => writeExpectCreateAttrs(w, { ...base, tuple: { ...tupleA, sport: undefined } }), /tuple.*port/);
+      assert.throws(
+        () => writeExpectCreateAttrs(w, { ...base, tuple: { ...tupleA, sport: undefined } }),
+        /tuple.*port/,
+      );
       assert.throws(() => writeExpectCreateAttrs(w, { ...base, master: { ...masterA, dst: '' } }), /master/);
       assert.throws(() => writeExpectCreateAttrs(w, { ...base, natDir: 1 }), /natDir\/natTuple/);
-      assert.throws(() => writeExpectCreateAttrs(w, { ...base, tuple: { ...tupleA, src: '2001:db8::1' } }), EntryEncodeError);
+      assert.throws(
+        () => writeExpectCreateAttrs(w, { ...base, tuple: { ...tupleA, src: '2001:db8::1' } }),
+        EntryEncodeError,
+      );
     });
 
     it('names an expectation by its tuple, plus the zone when not 0', () => {
@@ -232,10 +289,14 @@ describe('expect codec', () => {
     const u16 = fc.integer({ min: 0, max: 0xffff });
     const u32 = fc.integer({ min: 0, max: 0xffffffff });
     const v4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => formatIPv4(b, 0));
-    const v6 = fc.array(fc.constantFrom(0, 0, 1, 0xdb8, 0xffff, 0x2001, 0xabcd), { minLength: 8, maxLength: 8 })
+    const v6 = fc
+      .array(fc.constantFrom(0, 0, 1, 0xdb8, 0xffff, 0x2001, 0xabcd), { minLength: 8, maxLength: 8 })
       .map((words) => {
         const b = new Uint8Array(16);
-        words.forEach((wd, i) => { b[2 * i] = wd >> 8; b[2 * i + 1] = wd & 0xff; });
+        words.forEach((wd, i) => {
+          b[2 * i] = wd >> 8;
+          b[2 * i + 1] = wd & 0xff;
+        });
         return formatIPv6(b, 0);
       });
     const name = fc.string({ maxLength: 16 }).filter((s) => !s.includes('\0'));
@@ -249,13 +310,19 @@ describe('expect codec', () => {
         { src: addr, dst: addr, proto: fc.constantFrom(1, 58), icmpType: u8, icmpCode: u8, icmpId: u16 },
         { requiredKeys: ['src', 'dst', 'proto'], noNullPrototype: true },
       );
-      const other = fc.record({ src: addr, dst: addr, proto: fc.constantFrom(0, 2, 50, 255) }, { noNullPrototype: true });
+      const other = fc.record(
+        { src: addr, dst: addr, proto: fc.constantFrom(0, 2, 50, 255) },
+        { noNullPrototype: true },
+      );
       return fc.oneof(ports, icmp, other);
     }
 
     const unknownArb = fc.array(
       fc.record(
-        { type: fc.integer({ min: 12, max: 0x3fff }), data: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('hex')) },
+        {
+          type: fc.integer({ min: 12, max: 0x3fff }),
+          data: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('hex')),
+        },
         { noNullPrototype: true },
       ),
       { maxLength: 2 },
@@ -266,8 +333,19 @@ describe('expect codec', () => {
       return fc
         .record(
           {
-            master: t, tuple: t, mask: t, timeout: u32, id: u32, helper: name, zone: u16, flags: u32, class: u32,
-            natDir: u32, natTuple: t, fn: name, unknown: unknownArb,
+            master: t,
+            tuple: t,
+            mask: t,
+            timeout: u32,
+            id: u32,
+            helper: name,
+            zone: u16,
+            flags: u32,
+            class: u32,
+            natDir: u32,
+            natTuple: t,
+            fn: name,
+            unknown: unknownArb,
           },
           { requiredKeys: ['master', 'tuple', 'mask'], noNullPrototype: true },
         )
@@ -298,19 +376,32 @@ describe('expect codec', () => {
       const full = (addr: fc.Arbitrary<string>) =>
         fc.record({ src: addr, dst: addr, proto: fc.constant(6), sport: u16, dport: u16 }, { noNullPrototype: true });
       fc.assert(
-        fc.property(full(v4), full(v4), v4, u16, fc.option(u16, { nil: undefined }), (master, tuple, maskSrc, maskSport, zone) => {
-          const x: Expect = { family: 2, master, tuple, mask: { src: maskSrc, dst: '', proto: 6, sport: maskSport } };
-          if (zone !== undefined) x.zone = zone;
-          const w = new NlWriter(64);
-          w.beginNf(EXP_NEW, 0x605, 1, 2);
-          writeExpectCreateAttrs(w, x);
-          w.end();
-          const back = decode(Buffer.from(w.bytes()));
-          assert.deepStrictEqual(back.master, master);
-          assert.deepStrictEqual(back.tuple, tuple);
-          assert.deepStrictEqual(back.mask, { src: maskSrc, dst: '255.255.255.255', proto: 6, sport: maskSport, dport: 0xffff });
-          assert.equal(back.zone, zone);
-        }),
+        fc.property(
+          full(v4),
+          full(v4),
+          v4,
+          u16,
+          fc.option(u16, { nil: undefined }),
+          (master, tuple, maskSrc, maskSport, zone) => {
+            const x: Expect = { family: 2, master, tuple, mask: { src: maskSrc, dst: '', proto: 6, sport: maskSport } };
+            if (zone !== undefined) x.zone = zone;
+            const w = new NlWriter(64);
+            w.beginNf(EXP_NEW, 0x605, 1, 2);
+            writeExpectCreateAttrs(w, x);
+            w.end();
+            const back = decode(Buffer.from(w.bytes()));
+            assert.deepStrictEqual(back.master, master);
+            assert.deepStrictEqual(back.tuple, tuple);
+            assert.deepStrictEqual(back.mask, {
+              src: maskSrc,
+              dst: '255.255.255.255',
+              proto: 6,
+              sport: maskSport,
+              dport: 0xffff,
+            });
+            assert.equal(back.zone, zone);
+          },
+        ),
         { numRuns: 200 },
       );
     });

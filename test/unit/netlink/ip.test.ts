@@ -2,7 +2,13 @@
 // and accepts). Expected strings were produced with glibc 2.36 inet_ntop on the same bytes.
 import { strict as assert } from 'node:assert';
 import {
-  AddressError, formatIPv4, formatIPv6, isIPv6Text, parseIP, parseIPv4Into, parseIPv6Into,
+  AddressError,
+  formatIPv4,
+  formatIPv6,
+  isIPv6Text,
+  parseIP,
+  parseIPv4Into,
+  parseIPv6Into,
 } from '../../../src/netlink/ip.js';
 
 const bytes = (h: string): Buffer => Buffer.from(h, 'hex');
@@ -60,14 +66,47 @@ const PTON6: Array<[string, string]> = [
 
 // rejected by glibc inet_pton
 const BAD6 = [
-  '', ':', ':::', '1::2::3', '12345::', '00001::', 'g::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7',
-  '::ffff:1.2.3', '::ffff:256.1.1.1', '::ffff:01.2.3.4', '::1.2.3.4:5', '1.2.3.4', '1.2.3.4::',
-  'fe80::1%eth0', ' ::1', '::1 ', '1::2:3:4:5:6:7:8', ':1::', '1::2:', '[::1]',
+  '',
+  ':',
+  ':::',
+  '1::2::3',
+  '12345::',
+  '00001::',
+  'g::',
+  '1:2:3:4:5:6:7:8:9',
+  '1:2:3:4:5:6:7',
+  '::ffff:1.2.3',
+  '::ffff:256.1.1.1',
+  '::ffff:01.2.3.4',
+  '::1.2.3.4:5',
+  '1.2.3.4',
+  '1.2.3.4::',
+  'fe80::1%eth0',
+  ' ::1',
+  '::1 ',
+  '1::2:3:4:5:6:7:8',
+  ':1::',
+  '1::2:',
+  '[::1]',
 ];
 
 const BAD4 = [
-  '', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1.2.3.00', '1..2.3', '1.2.3.4.', '.1.2.3',
-  'a.b.c.d', '1.2.3.-4', ' 1.2.3.4', '1.2.3.4 ', '1.2.3.1000', '0x1.2.3.4', '::1',
+  '',
+  '1.2.3',
+  '1.2.3.4.5',
+  '256.0.0.1',
+  '01.2.3.4',
+  '1.2.3.00',
+  '1..2.3',
+  '1.2.3.4.',
+  '.1.2.3',
+  'a.b.c.d',
+  '1.2.3.-4',
+  ' 1.2.3.4',
+  '1.2.3.4 ',
+  '1.2.3.1000',
+  '0x1.2.3.4',
+  '::1',
 ];
 
 describe('ip: formatIPv6 (glibc inet_ntop)', () => {
@@ -95,7 +134,10 @@ describe('ip: parseIPv6Into (glibc inet_pton)', () => {
   }
   for (const text of BAD6) {
     it(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => v6(text), (err: unknown) => err instanceof AddressError && /IPv6/.test(err.message));
+      assert.throws(
+        () => v6(text),
+        (err: unknown) => err instanceof AddressError && /IPv6/.test(err.message),
+      );
     });
   }
   it('writes at the offset and nowhere else', () => {
@@ -106,12 +148,21 @@ describe('ip: parseIPv6Into (glibc inet_pton)', () => {
 });
 
 describe('ip: parseIPv4Into (glibc inet_pton)', () => {
-  for (const [text, hex] of [['0.0.0.0', '00000000'], ['255.255.255.255', 'ffffffff'], ['192.0.2.1', 'c0000201'], ['10.0.0.0', '0a000000'], ['198.51.100.200', 'c63364c8']]) {
+  for (const [text, hex] of [
+    ['0.0.0.0', '00000000'],
+    ['255.255.255.255', 'ffffffff'],
+    ['192.0.2.1', 'c0000201'],
+    ['10.0.0.0', '0a000000'],
+    ['198.51.100.200', 'c63364c8'],
+  ]) {
     it(`accepts ${text}`, () => assert.equal(v4(text), hex));
   }
   for (const text of BAD4) {
     it(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => v4(text), (err: unknown) => err instanceof AddressError && /IPv4/.test(err.message));
+      assert.throws(
+        () => v4(text),
+        (err: unknown) => err instanceof AddressError && /IPv4/.test(err.message),
+      );
     });
   }
 });

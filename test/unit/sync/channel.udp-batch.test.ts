@@ -26,10 +26,12 @@ describe('sendMany (native UDP batching)', () => {
 
   it('sends the datagrams the lengths cut the buffer into, from `start`', async () => {
     const got: string[] = [];
-    const done = new Promise<void>((r) => rx.on('message', (m) => {
-      got.push(m.toString());
-      if (got.length === 2) r();
-    }));
+    const done = new Promise<void>((r) =>
+      rx.on('message', (m) => {
+        got.push(m.toString());
+        if (got.length === 2) r();
+      }),
+    );
     const buf = Buffer.from('aaabbbbcc');
     assert.equal(nativeAddon().sendMany(fd, buf, Int32Array.from([3, 4, 2]), 1, 2), 2);
     await done;

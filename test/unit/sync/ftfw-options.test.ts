@@ -13,19 +13,38 @@ describe('ftfw options', () => {
     assert.equal(o.lingerMs, 3000);
     assert.equal(o.objectLimit, 131072 - 1024);
     assert.equal(o.startupResync, true);
-    for (const k of ['resyncOnPeerRestart', 'bulkOnPeerRestart', 'replayHelloPhase', 'bulkOnStartup', 'ackHoleRetransmit', 'bulkOnUnservableNack', 'reconcile', 'stallRecovery'] as const) {
+    for (const k of [
+      'resyncOnPeerRestart',
+      'bulkOnPeerRestart',
+      'replayHelloPhase',
+      'bulkOnStartup',
+      'ackHoleRetransmit',
+      'bulkOnUnservableNack',
+      'reconcile',
+      'stallRecovery',
+    ] as const) {
       assert.equal(o[k], true, k);
     }
   });
 
   it('conntrackdCompat turns every improvement off, whatever else is asked', () => {
-    const o = resolveFtFwOptions({ conntrackdCompat: true, reconcile: true, flowControl: true, retransmitTimeoutPeriods: 5, bulkMinGapMs: 500 });
+    const o = resolveFtFwOptions({
+      conntrackdCompat: true,
+      reconcile: true,
+      flowControl: true,
+      retransmitTimeoutPeriods: 5,
+      bulkMinGapMs: 500,
+    });
     assert.equal(o.reconcile, false);
     assert.equal(o.objectLimit, Infinity);
     assert.equal(o.retransmitTimeoutPeriods, 0);
     assert.equal(o.bulkMinGapMs, 0);
     assert.equal(o.startupResync, false, "conntrackd's default");
-    assert.equal(resolveFtFwOptions({ conntrackdCompat: true, startupResync: true }).startupResync, true, 'a conntrackd option is honoured');
+    assert.equal(
+      resolveFtFwOptions({ conntrackdCompat: true, startupResync: true }).startupResync,
+      true,
+      'a conntrackd option is honoured',
+    );
   });
 
   it('is one frozen object, the one the FtFw runs with', () => {
@@ -38,7 +57,13 @@ describe('ftfw options', () => {
   });
 
   it('names the first bad option', () => {
-    assert.throws(() => resolveFtFwOptions({ ackWindowSize: 0, resendQueueSize: -1 }), /ackWindowSize must be a positive integer, got 0/);
-    assert.throws(() => resolveFtFwOptions({ helloLingerPeriods: 1.5 }), /helloLingerPeriods must be a non-negative integer/);
+    assert.throws(
+      () => resolveFtFwOptions({ ackWindowSize: 0, resendQueueSize: -1 }),
+      /ackWindowSize must be a positive integer, got 0/,
+    );
+    assert.throws(
+      () => resolveFtFwOptions({ helloLingerPeriods: 1.5 }),
+      /helloLingerPeriods must be a non-negative integer/,
+    );
   });
 });

@@ -4,8 +4,20 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { mulberry32 as rng } from '../../helpers/fakes.js';
 import {
-  FtFw, FTFW_FLAG as F, FTFW_TYPE as T, seqAfter, seqBefore, seqAdd, seqDiff,
-  type FtFwEnv, type FtFwHooks, type FtFwOptions, type RxHeader, type TxMessage, type BulkReason, type ReleaseReason,
+  FtFw,
+  FTFW_FLAG as F,
+  FTFW_TYPE as T,
+  seqAfter,
+  seqBefore,
+  seqAdd,
+  seqDiff,
+  type FtFwEnv,
+  type FtFwHooks,
+  type FtFwOptions,
+  type RxHeader,
+  type TxMessage,
+  type BulkReason,
+  type ReleaseReason,
   type PeerBulkAnswer,
 } from '../../../src/sync/ftfw.js';
 
@@ -49,7 +61,8 @@ class Sim {
       h[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < h.length && less(h[l], h[m])) m = l;
         if (r < h.length && less(h[r], h[m])) m = r;
@@ -94,10 +107,20 @@ function less(a: { at: number; id: number }, b: { at: number; id: number }): boo
 
 // ------------------------------------------------------------------- single-instance helpers
 
-interface TObj { key: string; state: 'NEW' | 'ALIVE' | 'DEAD'; ver: number; node?: object }
+interface TObj {
+  key: string;
+  state: 'NEW' | 'ALIVE' | 'DEAD';
+  ver: number;
+  node?: object;
+}
 
 /** FtFwOptions for intrusive records kept in TObj.node (the engine's mode). */
-export const intrusiveOpts: FtFwOptions<TObj> = { nodeOf: (o) => o.node, setNodeOf: (o, n) => { o.node = n; } };
+export const intrusiveOpts: FtFwOptions<TObj> = {
+  nodeOf: (o) => o.node,
+  setNodeOf: (o, n) => {
+    o.node = n;
+  },
+};
 
 interface Probe {
   sim: Sim;
@@ -119,7 +142,17 @@ const obj = (key: string, state: TObj['state'] = 'NEW', ver = 1): TObj => ({ key
  * once (an empty cache), unless `paced`: then the test queues and calls bulkQueued() itself.
  */
 function probe(opts: FtFwOptions<TObj> = {}, start = true, sim = new Sim(T0 * 1000), paced = false): Probe {
-  const p: Probe = { sim, fw: undefined as unknown as FtFw<TObj>, released: [], bulks: [], peerStarts: [], txPending: 0, handshakes: 0, answers: [], seqResets: [] };
+  const p: Probe = {
+    sim,
+    fw: undefined as unknown as FtFw<TObj>,
+    released: [],
+    bulks: [],
+    peerStarts: [],
+    txPending: 0,
+    handshakes: 0,
+    answers: [],
+    seqResets: [],
+  };
   const hooks: FtFwHooks<TObj> = {
     released: (o, why) => p.released.push([o.key, why]),
     bulk: (why) => {
@@ -145,16 +178,35 @@ function show(msgs: TxMessage<TObj>[]): string[] {
   return msgs.map((m) => {
     const f = (m.flags & F.HELLO ? 'H' : '') + (m.flags & F.HELLO_BACK ? 'B' : '');
     const it = m.item;
-    const body = it.kind === 'object' ? `obj:${it.obj.key}` : it.kind === 'alive' ? 'alive' : `${it.kind}(${it.from},${it.to})`;
+    const body =
+      it.kind === 'object' ? `obj:${it.obj.key}` : it.kind === 'alive' ? 'alive' : `${it.kind}(${it.from},${it.to})`;
     return `${body}${f ? '/' + f : ''}`;
   });
 }
 
 const data = (seq: number, flags = 0): RxHeader => ({ type: T.CT_NEW, flags, seq: seq >>> 0 });
-const ack = (seq: number, from: number, to: number, flags = 0): RxHeader => ({ type: T.CTL, flags: F.ACK | flags, seq: seq >>> 0, from: from >>> 0, to: to >>> 0 });
-const nack = (seq: number, from: number, to: number, flags = 0): RxHeader => ({ type: T.CTL, flags: F.NACK | flags, seq: seq >>> 0, from: from >>> 0, to: to >>> 0 });
+const ack = (seq: number, from: number, to: number, flags = 0): RxHeader => ({
+  type: T.CTL,
+  flags: F.ACK | flags,
+  seq: seq >>> 0,
+  from: from >>> 0,
+  to: to >>> 0,
+});
+const nack = (seq: number, from: number, to: number, flags = 0): RxHeader => ({
+  type: T.CTL,
+  flags: F.NACK | flags,
+  seq: seq >>> 0,
+  from: from >>> 0,
+  to: to >>> 0,
+});
 const alive = (seq: number, flags = 0): RxHeader => ({ type: T.CTL, flags: F.ALIVE | flags, seq: seq >>> 0 });
-const resync = (seq: number, flags = 0): RxHeader => ({ type: T.CTL, flags: F.RESYNC | flags, seq: seq >>> 0, from: 0, to: 0 });
+const resync = (seq: number, flags = 0): RxHeader => ({
+  type: T.CTL,
+  flags: F.RESYNC | flags,
+  seq: seq >>> 0,
+  from: 0,
+  to: 0,
+});
 
 /**
  * Completes our handshake: we say ALIVE|HELLO after 1 s (if we said nothing yet), the peer
@@ -188,7 +240,7 @@ describe('ftfw: sequence arithmetic (docs/ftfw-protocol.md §4)', () => {
     assert.equal(seqDiff(0xffffffff, 1), -2);
   });
 
-  it('counter starts at the clock\'s Unix seconds at the first message and is shared by all messages', () => {
+  it("counter starts at the clock's Unix seconds at the first message and is shared by all messages", () => {
     const p = probe();
     p.sim.now += 12_345; // the seed is taken when the first message is built, not at start()
     p.fw.queueObject(obj('a'));
@@ -201,13 +253,19 @@ describe('ftfw: sequence arithmetic (docs/ftfw-protocol.md §4)', () => {
     out = p.fw.transmitPass();
     // control messages first, then the replayed a and the new b, consecutive
     assert.deepEqual(show(out), ['ack(100,101)', 'nack(102,102)', 'obj:a', 'obj:b']);
-    assert.deepEqual(out.map((m) => m.seq), [T0 + 13, T0 + 14, T0 + 15, T0 + 16]);
+    assert.deepEqual(
+      out.map((m) => m.seq),
+      [T0 + 13, T0 + 14, T0 + 15, T0 + 16],
+    );
   });
 
   it('wraps from 2^32-1 to 0', () => {
     const p = probe({}, true, new Sim(0xfffffffe * 1000));
     for (const k of ['a', 'b', 'c']) p.fw.queueObject(obj(k));
-    assert.deepEqual(p.fw.transmitPass().map((m) => m.seq), [0xfffffffe, 0xffffffff, 0]);
+    assert.deepEqual(
+      p.fw.transmitPass().map((m) => m.seq),
+      [0xfffffffe, 0xffffffff, 0],
+    );
   });
 
   it('rejects nonsense options', () => {
@@ -219,7 +277,8 @@ describe('ftfw: sequence arithmetic (docs/ftfw-protocol.md §4)', () => {
 describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
   it('transmits queued objects in order, once per pass, coalescing repeated queueing', () => {
     const p = probe(compat());
-    const a = obj('a'), b = obj('b');
+    const a = obj('a'),
+      b = obj('b');
     p.fw.queueObject(a);
     p.fw.queueObject(b);
     p.fw.queueObject(a);
@@ -266,13 +325,15 @@ describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
     p.sim.run(1000); // nothing received since: ALIVE
     assert.deepEqual(show(p.fw.transmitPass()), ['alive/H']);
     const s = T0;
-    assert.equal(p.fw.rsQueueDump(),
+    assert.equal(
+      p.fw.rsQueueDump(),
       'resent queue (len=5)\n' +
-      `control -> seq:${s} flags:${F.ACK | F.HELLO}\n` +
-      `control -> seq:${s + 1} flags:${F.NACK | F.HELLO}\n` +
-      `control -> seq:${s + 2} flags:${F.RESYNC | F.HELLO}\n` +
-      `object -> seq:${s + 3}\n` +
-      `control -> seq:${s + 4} flags:${F.ACK | F.HELLO}\n`);
+        `control -> seq:${s} flags:${F.ACK | F.HELLO}\n` +
+        `control -> seq:${s + 1} flags:${F.NACK | F.HELLO}\n` +
+        `control -> seq:${s + 2} flags:${F.RESYNC | F.HELLO}\n` +
+        `object -> seq:${s + 3}\n` +
+        `control -> seq:${s + 4} flags:${F.ACK | F.HELLO}\n`,
+    );
   });
 
   it('ACK(from,to) releases the entries in range and tells the owner; inverted range is bad', () => {
@@ -282,8 +343,14 @@ describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
     const s = out[0].seq;
     p.fw.receive(data(500));
     assert.equal(p.fw.receive(ack(501, s + 1, s + 2)), 'control');
-    assert.deepEqual(p.released, [['b', 'acked'], ['c', 'acked']]);
-    assert.deepEqual(p.fw.rsQueueEntries().map((e) => e.seq), [s, s + 3]);
+    assert.deepEqual(p.released, [
+      ['b', 'acked'],
+      ['c', 'acked'],
+    ]);
+    assert.deepEqual(
+      p.fw.rsQueueEntries().map((e) => e.seq),
+      [s, s + 3],
+    );
     assert.equal(p.fw.receive(ack(502, s + 3, s)), 'bad');
     assert.equal(p.fw.stats().badHeader, 1);
     assert.equal(p.fw.rxState().lastSeq, 501, 'a bad message does not advance last_seq');
@@ -300,7 +367,10 @@ describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
     assert.equal(p.fw.receive(nack(14, s + 1, s + 2)), 'control');
     const again = p.fw.transmitPass();
     assert.deepEqual(show(again), ['nack(11,12)/H', 'obj:x/H']);
-    assert.deepEqual(again.map((m) => m.seq), [s + 3, s + 4]);
+    assert.deepEqual(
+      again.map((m) => m.seq),
+      [s + 3, s + 4],
+    );
     assert.equal(p.fw.stats().nackRetransmits, 2);
     assert.equal(p.fw.receive(nack(15, 9, 3)), 'bad');
   });
@@ -312,7 +382,10 @@ describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
     const st = p.fw.stats();
     assert.equal(st.rsQueueLen, 3);
     assert.equal(st.rsEvicted, 2);
-    assert.deepEqual(p.released, [['a', 'evicted'], ['b', 'evicted']]);
+    assert.deepEqual(p.released, [
+      ['a', 'evicted'],
+      ['b', 'evicted'],
+    ]);
     assert.ok(!p.fw.holds(obj('a')) && p.fw.holds(obj('e')));
   });
 
@@ -460,7 +533,11 @@ describe('ftfw: receiver (docs/ftfw-protocol.md §7.5)', () => {
     assert.equal(p.fw.receive({ type: T.CT_NEW, flags: F.ACK, seq: s++ }), 'bad', 'data with a control bit');
     assert.equal(p.fw.receive({ type: 7, flags: 0, seq: s++ }), 'bad', 'type 6-9');
     assert.equal(p.fw.receive({ type: T.CTL, flags: 0, seq: s++ }), 'bad', 'CTL without a control bit');
-    assert.equal(p.fw.receive({ type: T.CTL, flags: F.ACK | F.NACK, seq: s++, from: 1, to: 0 }), 'bad', 'ACK wins, inverted');
+    assert.equal(
+      p.fw.receive({ type: T.CTL, flags: F.ACK | F.NACK, seq: s++, from: 1, to: 0 }),
+      'bad',
+      'ACK wins, inverted',
+    );
     assert.equal(p.fw.receive({ type: T.CTL, flags: F.RESYNC | F.ALIVE, seq: s++, from: 0, to: 0 }), 'control');
     assert.deepEqual(p.bulks, ['resync-requested'], 'RESYNC wins over ALIVE');
     assert.equal(p.fw.stats().badHeader, 4);
@@ -478,7 +555,7 @@ describe('ftfw: receiver (docs/ftfw-protocol.md §7.5)', () => {
     assert.deepEqual(m.item, { kind: 'resync', from: 0, to: 0 });
   });
 
-  it('NACK for a lost NACK: the peer NACKs our NACK\'s seq, we resend it with its original range', () => {
+  it("NACK for a lost NACK: the peer NACKs our NACK's seq, we resend it with its original range", () => {
     const p = probe(compat());
     p.fw.receive(data(100));
     p.fw.receive(data(110)); // -> ACK(100,100) + NACK(101,109)
@@ -520,7 +597,10 @@ describe('ftfw: HELLO handshake (docs/ftfw-protocol.md §7.6), conntrackd semant
     p.fw.receive(data(5000));
     p.fw.receive(data(5001));
     assert.equal(p.fw.receive(data(4000, F.HELLO)), 'apply', 'restarted peer, lower seq');
-    assert.deepEqual(p.released, [['a', 'discarded'], ['b', 'discarded']]);
+    assert.deepEqual(p.released, [
+      ['a', 'discarded'],
+      ['b', 'discarded'],
+    ]);
     assert.equal(p.fw.stats().rsQueueLen, 0);
     assert.deepEqual(p.fw.rxState(), { lastSeq: 4000, ackFrom: 4000, window: 298 });
     assert.equal(p.fw.receive(data(4001)), 'apply');
@@ -563,17 +643,26 @@ describe('ftfw: improvements beyond conntrackd', () => {
     assert.deepEqual(p.released, [], 'while lingering, acknowledged post-handshake entries are held too');
     p.sim.run(2999);
     p.fw.receive(alive(14));
-    assert.deepEqual(show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')), []);
+    assert.deepEqual(
+      show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')),
+      [],
+    );
     p.sim.run(1);
-    assert.deepEqual(show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')), [],
-      'after 3 periods, but nothing heard from the peer since (its regression report may be lost)');
+    assert.deepEqual(
+      show(p.fw.transmitPass()).filter((m) => m.startsWith('obj')),
+      [],
+      'after 3 periods, but nothing heard from the peer since (its regression report may be lost)',
+    );
     p.fw.receive(alive(15));
     const third = p.fw.transmitPass();
     assert.deepEqual(show(third), ['obj:a', 'obj:b'], 'second replay of the HELLO phase');
     assert.deepEqual(p.released, [['c', 'acked']], 'acknowledged ones released at the end of the linger');
     assert.equal(p.fw.stats().helloReplays, 4);
     p.fw.receive(ack(16, third[0].seq, third[1].seq));
-    assert.deepEqual(p.released.slice(1), [['a', 'acked'], ['b', 'acked']]);
+    assert.deepEqual(p.released.slice(1), [
+      ['a', 'acked'],
+      ['b', 'acked'],
+    ]);
   });
 
   it('S1: helloLingerPeriods 0 releases after the first replay', () => {
@@ -592,7 +681,11 @@ describe('ftfw: improvements beyond conntrackd', () => {
     p.sim.run(1000);
     assert.deepEqual(show(p.fw.transmitPass()), ['alive/H']);
     handshake(p, 5000, false);
-    assert.deepEqual(show(p.fw.transmitPass()), [], 'and the linger time (stock peers discard their queue at each HELLO)');
+    assert.deepEqual(
+      show(p.fw.transmitPass()),
+      [],
+      'and the linger time (stock peers discard their queue at each HELLO)',
+    );
     p.sim.run(3000);
     assert.deepEqual(show(p.fw.transmitPass()), ['ack(5000,5000)', 'alive', 'alive', 'resync(0,0)']);
     p.fw.requestResync();
@@ -607,7 +700,10 @@ describe('ftfw: improvements beyond conntrackd', () => {
     const s = out[0].seq;
     // the peer acknowledges c..d only (a, b lost before its first accepted message)
     p.fw.receive(ack(5001, s + 2, s + 3));
-    assert.deepEqual(p.released.map((r) => r[0]), ['c', 'd']);
+    assert.deepEqual(
+      p.released.map((r) => r[0]),
+      ['c', 'd'],
+    );
     // (our own earlier ACK, not acknowledged either, goes again too)
     assert.deepEqual(show(p.fw.transmitPass()), ['ack(4999,4999)', 'obj:a', 'obj:b']);
     assert.equal(p.fw.stats().holeRetransmits, 3);
@@ -733,7 +829,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
     assert.deepEqual(show(p.fw.transmitPass()), ['ack(100,100)/HB', 'nack(101,102)/H']);
   });
 
-  it('R1: an older HELLO right after the peer\'s run ended is a late duplicate, later a restart', () => {
+  it("R1: an older HELLO right after the peer's run ended is a late duplicate, later a restart", () => {
     const p = probe();
     p.fw.receive(data(100, F.HELLO)); // first contact: a run opens
     p.fw.receive(data(101, F.HELLO));
@@ -792,7 +888,7 @@ describe('ftfw: improvements beyond conntrackd', () => {
 describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
   const seqOf = (msgs: TxMessage<TObj>[], kind: string): number => msgs.find((m) => m.item.kind === kind)!.seq;
 
-  it('R3: ACKs covering the peer\'s RESYNC wait until our answer (a paced bulk) is transmitted', () => {
+  it("R3: ACKs covering the peer's RESYNC wait until our answer (a paced bulk) is transmitted", () => {
     const p = probe({}, true, undefined, true);
     handshake(p, 100);
     assert.equal(p.fw.receive(resync(101)), 'control');
@@ -828,7 +924,7 @@ describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
     assert.equal(p.fw.stats().bulkRequestsMerged, 1);
   });
 
-  it('R3: the peer\'s first ACK covering our RESYNC, with no gap since, completes its answer', () => {
+  it("R3: the peer's first ACK covering our RESYNC, with no gap since, completes its answer", () => {
     const p = probe();
     handshake(p, 100);
     p.fw.requestResync();
@@ -843,7 +939,7 @@ describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
     assert.equal(p.fw.stats().peerBulksComplete, 1);
   });
 
-  it('R3: with a gap in the peer\'s answer it is unclean, and a RESYNC is asked again, spaced out', () => {
+  it("R3: with a gap in the peer's answer it is unclean, and a RESYNC is asked again, spaced out", () => {
     const p = probe();
     handshake(p, 100);
     p.fw.requestResync();
@@ -860,7 +956,7 @@ describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
     assert.equal(p.fw.resyncEpoch, 2);
   });
 
-  it('R3: a peer restart forgets the old incarnation\'s RESYNC and the held ACKs', () => {
+  it("R3: a peer restart forgets the old incarnation's RESYNC and the held ACKs", () => {
     const p = probe({}, true, undefined, true);
     handshake(p, 100);
     p.fw.requestResync();
@@ -873,11 +969,13 @@ describe('ftfw: reconciliation, stall recovery, cost bounds (R3-R5)', () => {
     p.fw.receive(resync(10));
     p.fw.receive(data(11));
     p.sim.run(1000);
-    const acks = show(p.fw.transmitPass()).filter((m) => m.startsWith('ack')).map((m) => m.split('/')[0]);
-    assert.deepEqual(acks, ['ack(7,9)', 'ack(11,11)'], 'only the new incarnation\'s RESYNC is left out');
+    const acks = show(p.fw.transmitPass())
+      .filter((m) => m.startsWith('ack'))
+      .map((m) => m.split('/')[0]);
+    assert.deepEqual(acks, ['ack(7,9)', 'ack(11,11)'], "only the new incarnation's RESYNC is left out");
   });
 
-  it('R4: one message 2^31 ahead does not wedge the receiver: after 3 s of drops the peer\'s sequence is taken as new', () => {
+  it("R4: one message 2^31 ahead does not wedge the receiver: after 3 s of drops the peer's sequence is taken as new", () => {
     const p = probe();
     handshake(p, 100);
     assert.equal(p.fw.receive(data(101)), 'apply');
@@ -1002,11 +1100,18 @@ class Link {
   /** Everything put on the link (before loss), one line per message, when tracing. */
   trace: string[] | undefined;
   private n = 0;
-  constructor(private sim: Sim, private rnd: () => number, public cfg: LinkCfg, private deliver: (d: WireMsg[]) => void) {}
+  constructor(
+    private sim: Sim,
+    private rnd: () => number,
+    public cfg: LinkCfg,
+    private deliver: (d: WireMsg[]) => void,
+  ) {}
 
   send(d: WireMsg[]): void {
     this.sent++;
-    if (this.trace) for (const m of d) this.trace.push(`${this.sim.now} ${m.type} ${m.flags} ${m.seq} ${m.from ?? m.key} ${m.to ?? m.ver}`);
+    if (this.trace)
+      for (const m of d)
+        this.trace.push(`${this.sim.now} ${m.type} ${m.flags} ${m.seq} ${m.from ?? m.key} ${m.to ?? m.ver}`);
     const i = this.n++;
     if (!this.up || i < (this.cfg.dropFirst ?? 0) || this.rnd() < this.cfg.loss) {
       this.dropped++;
@@ -1036,7 +1141,13 @@ class Node {
   private ver = 0;
   incarnation = 0;
 
-  constructor(private sim: Sim, readonly name: string, private opts: FtFwOptions<TObj>, clockOffsetMs = 0, readonly intrusive = false) {
+  constructor(
+    private sim: Sim,
+    readonly name: string,
+    private opts: FtFwOptions<TObj>,
+    clockOffsetMs = 0,
+    readonly intrusive = false,
+  ) {
     this.boot(clockOffsetMs);
   }
 
@@ -1064,7 +1175,11 @@ class Node {
     };
     // intrusive records: a restarted process keeps its (kernel's) objects here, so their records
     // belong to the crashed instance: the new one must ignore them
-    this.fw = new FtFw<TObj>(this.sim.env(clockOffsetMs), hooks, { keyOf: (o) => o.key, ...(this.intrusive ? intrusiveOpts : {}), ...this.opts });
+    this.fw = new FtFw<TObj>(this.sim.env(clockOffsetMs), hooks, {
+      keyOf: (o) => o.key,
+      ...(this.intrusive ? intrusiveOpts : {}),
+      ...this.opts,
+    });
     this.fw.start();
   }
 
@@ -1081,7 +1196,11 @@ class Node {
    */
   restart(clockOffsetMs: number): Set<string> {
     const tomb = new Set<string>();
-    for (const [k, o] of this.internal) if (o.state === 'DEAD') { tomb.add(k); this.internal.delete(k); }
+    for (const [k, o] of this.internal)
+      if (o.state === 'DEAD') {
+        tomb.add(k);
+        this.internal.delete(k);
+      }
     this.external.clear();
     this.up = true;
     this.boot(clockOffsetMs);
@@ -1137,7 +1256,13 @@ class Node {
       let w: WireMsg;
       if (it.kind === 'object') {
         const o = it.obj; // serialised from its state NOW
-        w = { type: o.state === 'NEW' ? T.CT_NEW : o.state === 'ALIVE' ? T.CT_UPD : T.CT_DEL, flags: m.flags, seq: m.seq, key: o.key, ver: o.ver };
+        w = {
+          type: o.state === 'NEW' ? T.CT_NEW : o.state === 'ALIVE' ? T.CT_UPD : T.CT_DEL,
+          flags: m.flags,
+          seq: m.seq,
+          key: o.key,
+          ver: o.ver,
+        };
       } else {
         w = { type: T.CTL, flags: m.flags, seq: m.seq, from: it.from, to: it.to };
       }
@@ -1171,9 +1296,15 @@ class Node {
 }
 
 /** Differences between what `src` has and what `dst` received; `ghostsOk` may linger. */
-function diff(src: Node, dst: Node, ghostsOk: Set<string> = new Set()): { missing: number; stale: number; ghosts: number } {
+function diff(
+  src: Node,
+  dst: Node,
+  ghostsOk: Set<string> = new Set(),
+): { missing: number; stale: number; ghosts: number } {
   const live = src.live();
-  let missing = 0, stale = 0, ghosts = 0;
+  let missing = 0,
+    stale = 0,
+    ghosts = 0;
   for (const [k, v] of live) {
     const got = dst.external.get(k);
     if (got === undefined) missing++;
@@ -1244,7 +1375,10 @@ export function simulate(sc: Scenario): Result {
     if (count === 0) return;
     running++;
     const step = (): void => {
-      if (!n.up) { sim.at(5, step); return; }
+      if (!n.up) {
+        sim.at(5, step);
+        return;
+      }
       for (let i = 0; i < perBatch && created < count; i++) {
         n.set(`${prefix}${created++}`);
         // churn: updates, deletes and re-creations of earlier flows
@@ -1301,125 +1435,183 @@ export function simulate(sc: Scenario): Result {
 const lossy = (loss: number, dup = 0, reorder = 0, dropFirst = 0): LinkCfg => ({ loss, dup, reorder, dropFirst });
 
 function assertConverged(res: Result, what: string): void {
-  const detail = `${what}: A->B ${JSON.stringify(res.ab)} B->A ${JSON.stringify(res.ba)} ` +
+  const detail =
+    `${what}: A->B ${JSON.stringify(res.ab)} B->A ${JSON.stringify(res.ba)} ` +
     `A ${JSON.stringify(res.a.fw.stats())} B ${JSON.stringify(res.b.fw.stats())}`;
   assert.ok(clean(res.ab) && clean(res.ba), detail);
   assert.notEqual(res.convergedAtMs, undefined, detail);
 }
 
-for (const intrusive of [false, true]) describe(`ftfw: two instances over a lossy link${intrusive ? ' (intrusive records)' : ''}`, function () {
-  this.timeout(120_000);
+for (const intrusive of [false, true])
+  describe(`ftfw: two instances over a lossy link${intrusive ? ' (intrusive records)' : ''}`, function () {
+    this.timeout(120_000);
 
-  it('10,000 objects, 20% loss, duplicates and reordering, loss from the very first message: zero loss', () => {
-    const res = simulate({
-      intrusive, seed: 1, objectsA: 10_000, objectsB: 500,
-      ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3),
-    });
-    assertConverged(res, 'cold start');
-    assert.equal(res.a.live().size, res.b.external.size);
-    assert.ok(res.b.external.size > 8_000);
-    const sa = res.a.fw.stats(), sb = res.b.fw.stats();
-    assert.ok(sb.lostExact > 0 && sa.lostExact > 0, 'there was loss to recover from');
-    assert.ok(sa.helloReplays > 0, 'HELLO-phase messages were replayed');
-  });
-
-  it('receiver restarts mid-stream (HELLO, lower seq): zero loss', () => {
-    const res = simulate({
-      intrusive, seed: 2, objectsA: 10_000, objectsB: 300,
-      ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1),
-      restart: { who: 'B', atMs: 700, downMs: 400 },
-    });
-    assertConverged(res, 'B restart');
-    assert.ok(res.a.fw.stats().peerRestarts >= 2, 'A saw B start twice');
-    assert.ok(res.b.external.size > 8_000);
-  });
-
-  it('sender restarts mid-stream (HELLO, lower seq): zero loss (only DELs unacked at the crash may linger)', () => {
-    const res = simulate({
-      intrusive, seed: 3, objectsA: 10_000, objectsB: 300,
-      ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1),
-      restart: { who: 'A', atMs: 900, downMs: 300 },
-    });
-    assertConverged(res, 'A restart');
-    assert.ok(res.b.fw.stats().peerRestarts >= 2, 'B saw A start twice');
-  });
-
-  it('sender restarts on a clean link, its kernel deleted flows meanwhile: the receiver keeps no ghost (R3)', () => {
-    for (let seed = 30; seed < 34; seed++) {
+    it('10,000 objects, 20% loss, duplicates and reordering, loss from the very first message: zero loss', () => {
       const res = simulate({
-        intrusive, seed, objectsA: 3_000, objectsB: 100,
-        ab: lossy(0), ba: lossy(0),
-        restart: { who: 'A', atMs: 200 + seed * 20, downMs: 2000, kernelDeletes: 300 },
+        intrusive,
+        seed: 1,
+        objectsA: 10_000,
+        objectsB: 500,
+        ab: lossy(0.2, 0.05, 0.1, 3),
+        ba: lossy(0.2, 0.05, 0.1, 3),
       });
-      assert.deepEqual(diff(res.a, res.b), { missing: 0, stale: 0, ghosts: 0 }, `seed ${seed}: B holds exactly A's flows`);
-      assert.deepEqual(diff(res.b, res.a), { missing: 0, stale: 0, ghosts: 0 }, `seed ${seed}: and A B's`);
-      assert.ok(res.b.swept > 0, `seed ${seed}: B removed the flows A's kernel ended while A was down`);
-    }
-  });
-
-  it('both sides answer each other\'s RESYNC with more flows than the resend queue holds: no deadlock (R3, S7)', () => {
-    const opts: FtFwOptions<TObj> = { resendQueueSize: 300 };
-    const res = simulate({ intrusive, seed: 40, objectsA: 4_000, objectsB: 4_000, ab: lossy(0), ba: lossy(0), optsA: opts, optsB: opts });
-    assertConverged(res, 'mutual resync');
-    assert.ok(res.a.answers >= 1 && res.b.answers >= 1, `answers: A ${res.a.answers}, B ${res.b.answers}`);
-    assert.ok(res.a.fw.stats().flowBlocked > 0, 'flow control did hold the bulks back');
-  });
-
-  it('our sender loses nothing with a stock (conntrackd-compat) receiver', () => {
-    const res = simulate({
-      intrusive, seed: 4, objectsA: 10_000, objectsB: 0,
-      ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3),
-      optsB: { conntrackdCompat: true },
+      assertConverged(res, 'cold start');
+      assert.equal(res.a.live().size, res.b.external.size);
+      assert.ok(res.b.external.size > 8_000);
+      const sa = res.a.fw.stats(),
+        sb = res.b.fw.stats();
+      assert.ok(sb.lostExact > 0 && sa.lostExact > 0, 'there was loss to recover from');
+      assert.ok(sa.helloReplays > 0, 'HELLO-phase messages were replayed');
     });
-    assertConverged(res, 'stock receiver');
-    assert.ok(res.b.external.size > 8_000);
-  });
 
-  it('a stock sender loses nothing towards our receiver when we ask for a resync (loss only)', () => {
-    const res = simulate({
-      intrusive, seed: 5, objectsA: 300, objectsB: 5_000,
-      ab: lossy(0.2, 0, 0, 3), ba: lossy(0.2, 0, 0, 3),
-      optsB: { conntrackdCompat: true },
-    });
-    assertConverged(res, 'stock B');
-    assert.ok(res.a.fw.stats().resyncSent >= 1);
-  });
-
-  it('motivation: two stock (compat) instances lose entries at a cold start with 20% loss', () => {
-    let lossy20 = 0;
-    for (let seed = 10; seed < 14; seed++) {
+    it('receiver restarts mid-stream (HELLO, lower seq): zero loss', () => {
       const res = simulate({
-        intrusive, seed, objectsA: 2_000, objectsB: 0, settleMs: 20_000,
-        ab: lossy(0.2, 0, 0, 3), ba: lossy(0.2, 0, 0, 3),
-        optsA: { conntrackdCompat: true }, optsB: { conntrackdCompat: true },
+        intrusive,
+        seed: 2,
+        objectsA: 10_000,
+        objectsB: 300,
+        ab: lossy(0.2, 0.05, 0.1),
+        ba: lossy(0.2, 0.05, 0.1),
+        restart: { who: 'B', atMs: 700, downMs: 400 },
       });
-      if (!clean(res.ab)) lossy20++;
-    }
-    assert.ok(lossy20 > 0, 'expected the stock protocol to lose something');
-  });
+      assertConverged(res, 'B restart');
+      assert.ok(res.a.fw.stats().peerRestarts >= 2, 'A saw B start twice');
+      assert.ok(res.b.external.size > 8_000);
+    });
 
-  it('property: for random loss / duplication / reordering patterns both sides converge', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 0x7fffffff }),
-        fc.double({ min: 0, max: 0.5, noNaN: true }),
-        fc.double({ min: 0, max: 0.2, noNaN: true }),
-        fc.double({ min: 0, max: 0.3, noNaN: true }),
-        fc.integer({ min: 0, max: 6 }),
-        fc.option(fc.record({ who: fc.constantFrom<'A' | 'B'>('A', 'B'), atMs: fc.integer({ min: 50, max: 600 }), downMs: fc.integer({ min: 0, max: 4000 }) }), { nil: undefined }),
-        (seed, loss, dup, reorder, dropFirst, restart) => {
-          const res = simulate({
-            intrusive, seed, objectsA: 400, objectsB: 60, restart,
-            ab: lossy(loss, dup, reorder, dropFirst), ba: lossy(loss, dup, reorder, dropFirst),
-            settleMs: 300_000,
-          });
-          assertConverged(res, JSON.stringify({ seed, loss, dup, reorder, dropFirst, restart }));
-        },
-      ),
-      { numRuns: 40 },
-    );
+    it('sender restarts mid-stream (HELLO, lower seq): zero loss (only DELs unacked at the crash may linger)', () => {
+      const res = simulate({
+        intrusive,
+        seed: 3,
+        objectsA: 10_000,
+        objectsB: 300,
+        ab: lossy(0.2, 0.05, 0.1),
+        ba: lossy(0.2, 0.05, 0.1),
+        restart: { who: 'A', atMs: 900, downMs: 300 },
+      });
+      assertConverged(res, 'A restart');
+      assert.ok(res.b.fw.stats().peerRestarts >= 2, 'B saw A start twice');
+    });
+
+    it('sender restarts on a clean link, its kernel deleted flows meanwhile: the receiver keeps no ghost (R3)', () => {
+      for (let seed = 30; seed < 34; seed++) {
+        const res = simulate({
+          intrusive,
+          seed,
+          objectsA: 3_000,
+          objectsB: 100,
+          ab: lossy(0),
+          ba: lossy(0),
+          restart: { who: 'A', atMs: 200 + seed * 20, downMs: 2000, kernelDeletes: 300 },
+        });
+        assert.deepEqual(
+          diff(res.a, res.b),
+          { missing: 0, stale: 0, ghosts: 0 },
+          `seed ${seed}: B holds exactly A's flows`,
+        );
+        assert.deepEqual(diff(res.b, res.a), { missing: 0, stale: 0, ghosts: 0 }, `seed ${seed}: and A B's`);
+        assert.ok(res.b.swept > 0, `seed ${seed}: B removed the flows A's kernel ended while A was down`);
+      }
+    });
+
+    it("both sides answer each other's RESYNC with more flows than the resend queue holds: no deadlock (R3, S7)", () => {
+      const opts: FtFwOptions<TObj> = { resendQueueSize: 300 };
+      const res = simulate({
+        intrusive,
+        seed: 40,
+        objectsA: 4_000,
+        objectsB: 4_000,
+        ab: lossy(0),
+        ba: lossy(0),
+        optsA: opts,
+        optsB: opts,
+      });
+      assertConverged(res, 'mutual resync');
+      assert.ok(res.a.answers >= 1 && res.b.answers >= 1, `answers: A ${res.a.answers}, B ${res.b.answers}`);
+      assert.ok(res.a.fw.stats().flowBlocked > 0, 'flow control did hold the bulks back');
+    });
+
+    it('our sender loses nothing with a stock (conntrackd-compat) receiver', () => {
+      const res = simulate({
+        intrusive,
+        seed: 4,
+        objectsA: 10_000,
+        objectsB: 0,
+        ab: lossy(0.2, 0.05, 0.1, 3),
+        ba: lossy(0.2, 0.05, 0.1, 3),
+        optsB: { conntrackdCompat: true },
+      });
+      assertConverged(res, 'stock receiver');
+      assert.ok(res.b.external.size > 8_000);
+    });
+
+    it('a stock sender loses nothing towards our receiver when we ask for a resync (loss only)', () => {
+      const res = simulate({
+        intrusive,
+        seed: 5,
+        objectsA: 300,
+        objectsB: 5_000,
+        ab: lossy(0.2, 0, 0, 3),
+        ba: lossy(0.2, 0, 0, 3),
+        optsB: { conntrackdCompat: true },
+      });
+      assertConverged(res, 'stock B');
+      assert.ok(res.a.fw.stats().resyncSent >= 1);
+    });
+
+    it('motivation: two stock (compat) instances lose entries at a cold start with 20% loss', () => {
+      let lossy20 = 0;
+      for (let seed = 10; seed < 14; seed++) {
+        const res = simulate({
+          intrusive,
+          seed,
+          objectsA: 2_000,
+          objectsB: 0,
+          settleMs: 20_000,
+          ab: lossy(0.2, 0, 0, 3),
+          ba: lossy(0.2, 0, 0, 3),
+          optsA: { conntrackdCompat: true },
+          optsB: { conntrackdCompat: true },
+        });
+        if (!clean(res.ab)) lossy20++;
+      }
+      assert.ok(lossy20 > 0, 'expected the stock protocol to lose something');
+    });
+
+    it('property: for random loss / duplication / reordering patterns both sides converge', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 0x7fffffff }),
+          fc.double({ min: 0, max: 0.5, noNaN: true }),
+          fc.double({ min: 0, max: 0.2, noNaN: true }),
+          fc.double({ min: 0, max: 0.3, noNaN: true }),
+          fc.integer({ min: 0, max: 6 }),
+          fc.option(
+            fc.record({
+              who: fc.constantFrom<'A' | 'B'>('A', 'B'),
+              atMs: fc.integer({ min: 50, max: 600 }),
+              downMs: fc.integer({ min: 0, max: 4000 }),
+            }),
+            { nil: undefined },
+          ),
+          (seed, loss, dup, reorder, dropFirst, restart) => {
+            const res = simulate({
+              intrusive,
+              seed,
+              objectsA: 400,
+              objectsB: 60,
+              restart,
+              ab: lossy(loss, dup, reorder, dropFirst),
+              ba: lossy(loss, dup, reorder, dropFirst),
+              settleMs: 300_000,
+            });
+            assertConverged(res, JSON.stringify({ seed, loss, dup, reorder, dropFirst, restart }));
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
   });
-});
 
 // --------------------------------------------------------------- per-object fast paths
 
@@ -1429,10 +1621,39 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
   it('intrusive records give the same wire output as the keyed map, message for message', () => {
     const scenarios: Scenario[] = [
       { seed: 21, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3) },
-      { seed: 22, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1), restart: { who: 'B', atMs: 300, downMs: 400 } },
-      { seed: 23, objectsA: 3_000, objectsB: 200, ab: lossy(0.2, 0.05, 0.1), ba: lossy(0.2, 0.05, 0.1), restart: { who: 'A', atMs: 400, downMs: 300 } },
-      { seed: 24, objectsA: 3_000, objectsB: 0, ab: lossy(0.2, 0.05, 0.1, 3), ba: lossy(0.2, 0.05, 0.1, 3), optsB: { conntrackdCompat: true } },
-      { seed: 25, objectsA: 2_000, objectsB: 100, ab: lossy(0.1), ba: lossy(0.1), optsA: { resendQueueSize: 300 }, optsB: { resendQueueSize: 300 } },
+      {
+        seed: 22,
+        objectsA: 3_000,
+        objectsB: 200,
+        ab: lossy(0.2, 0.05, 0.1),
+        ba: lossy(0.2, 0.05, 0.1),
+        restart: { who: 'B', atMs: 300, downMs: 400 },
+      },
+      {
+        seed: 23,
+        objectsA: 3_000,
+        objectsB: 200,
+        ab: lossy(0.2, 0.05, 0.1),
+        ba: lossy(0.2, 0.05, 0.1),
+        restart: { who: 'A', atMs: 400, downMs: 300 },
+      },
+      {
+        seed: 24,
+        objectsA: 3_000,
+        objectsB: 0,
+        ab: lossy(0.2, 0.05, 0.1, 3),
+        ba: lossy(0.2, 0.05, 0.1, 3),
+        optsB: { conntrackdCompat: true },
+      },
+      {
+        seed: 25,
+        objectsA: 2_000,
+        objectsB: 100,
+        ab: lossy(0.1),
+        ba: lossy(0.1),
+        optsA: { resendQueueSize: 300 },
+        optsB: { resendQueueSize: 300 },
+      },
     ];
     for (const sc of scenarios) {
       const map = simulate({ ...sc, recordWire: true });
@@ -1458,7 +1679,9 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
     (fw as unknown as { hooks: FtFwHooks<TObj> }).hooks.released = (o, why) => {
       seen.push([`${o.key}:${why}`, fw.holds(o), o.node !== undefined]);
     };
-    const a = obj('a'), b = obj('b'), c = obj('c');
+    const a = obj('a'),
+      b = obj('b'),
+      c = obj('c');
     assert.ok(!fw.holds(a));
     fw.queueObject(a);
     fw.queueObject(b);
@@ -1473,7 +1696,10 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
     assert.equal(fw.stats().rsQueueLen, 2);
     fw.receive(data(700));
     fw.receive(ack(701, s, s + 2));
-    assert.deepEqual(seen, [['a:acked', false, false], ['c:acked', false, false]]);
+    assert.deepEqual(seen, [
+      ['a:acked', false, false],
+      ['c:acked', false, false],
+    ]);
     assert.ok(a.node === undefined && !fw.holds(a) && fw.holds(b));
     assert.ok(fw.forget(b));
     assert.ok(!fw.forget(b) && b.node === undefined);
@@ -1516,7 +1742,14 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
       const out = p.fw.transmitPass();
       assert.deepEqual(show(out), ['obj:x', 'obj:y']);
       p.fw.receive(ack(5001, out[0].seq, out[1].seq));
-      assert.deepEqual(p.released, [['x', 'acked'], ['y', 'acked']], 'released at once: not held, not replayed');
+      assert.deepEqual(
+        p.released,
+        [
+          ['x', 'acked'],
+          ['y', 'acked'],
+        ],
+        'released at once: not held, not replayed',
+      );
       assert.equal(p.fw.stats().rsQueueLen, 0);
       p.sim.run(10_000);
       assert.equal(p.fw.stats().helloReplays, 0);
@@ -1531,7 +1764,11 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
         if (!raw) {
           for (const m of p.fw.transmitPass()) {
             const it = m.item;
-            msgs.push(it.kind === 'object' ? `obj ${it.obj.key} ${m.seq} ${m.flags}` : `${it.kind} ${m.seq} ${m.flags} ${it.from} ${it.to}`);
+            msgs.push(
+              it.kind === 'object'
+                ? `obj ${it.obj.key} ${m.seq} ${m.flags}`
+                : `${it.kind} ${m.seq} ${m.flags} ${it.from} ${it.to}`,
+            );
           }
           return;
         }
@@ -1556,15 +1793,27 @@ describe('ftfw: per-object fast paths (intrusive records, record reuse, transmit
       pass();
       return { msgs, dump: p.fw.rsQueueDump() };
     };
-    const a = run(false), b = run(true);
+    const a = run(false),
+      b = run(true);
     assert.ok(a.msgs.length >= 12);
     assert.ok(a.msgs.some((m) => m.startsWith('alive ')) && a.msgs.some((m) => m.startsWith('nack ')));
     assert.deepEqual(b, a);
   });
 
   it('receiveHeader(fields) is receive(header)', () => {
-    const hs: RxHeader[] = [data(10, F.HELLO), data(11), data(14), alive(15, F.HELLO_BACK), ack(16, 1, 0), nack(17, 5, 6), resync(18), data(12), { type: 7, flags: 0, seq: 19 }];
-    const a = probe(compat()), b = probe(compat());
+    const hs: RxHeader[] = [
+      data(10, F.HELLO),
+      data(11),
+      data(14),
+      alive(15, F.HELLO_BACK),
+      ack(16, 1, 0),
+      nack(17, 5, 6),
+      resync(18),
+      data(12),
+      { type: 7, flags: 0, seq: 19 },
+    ];
+    const a = probe(compat()),
+      b = probe(compat());
     const va = hs.map((h) => a.fw.receive(h));
     const vb = hs.map((h) => b.fw.receiveHeader(h.type, h.flags, h.seq, h.from, h.to));
     assert.deepEqual(vb, va);

@@ -12,9 +12,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import {
-  CTL_RANGE_LEN, DatagramBuilder, FLAG, HDR_LEN, MSG, NTA, NTA_EXP, NTA_EXP_MAX, NTA_MAX, TCP_RESERVE, UDP_RESERVE,
-  WireEncodeError, controlKind, decodeDatagram, encodeControl, encodeCt, encodeExp, seqBefore,
-  type CtEncodeOptions, type DecodeOptions, type MalformedReason, type MsgHeader, type SyncVisitor,
+  CTL_RANGE_LEN,
+  DatagramBuilder,
+  FLAG,
+  HDR_LEN,
+  MSG,
+  NTA,
+  NTA_EXP,
+  NTA_EXP_MAX,
+  NTA_MAX,
+  TCP_RESERVE,
+  UDP_RESERVE,
+  WireEncodeError,
+  controlKind,
+  decodeDatagram,
+  encodeControl,
+  encodeCt,
+  encodeExp,
+  seqBefore,
+  type CtEncodeOptions,
+  type DecodeOptions,
+  type MalformedReason,
+  type MsgHeader,
+  type SyncVisitor,
 } from '../../../src/sync/wire.js';
 import { formatIPv4, formatIPv6 } from '../../../src/netlink/ip.js';
 import { CT_ATTRS, CtScan, EXP_ATTRS, scanCtKey } from '../../../src/sync/wire-attrs.js';
@@ -41,7 +61,8 @@ function collect(buf: Uint8Array, len = buf.length, opts?: DecodeOptions): { msg
     ct: (type, flags, seq, entry) => msgs.push({ kind: 'ct', type, flags, seq, entry }),
     exp: (type, flags, seq, expect) => msgs.push({ kind: 'exp', type, flags, seq, expect }),
     control: (flags, seq, from, to) => msgs.push({ kind: 'control', flags, seq, from, to }),
-    malformed: (reason, offset, header) => msgs.push(header ? { kind: 'malformed', reason, offset, header } : { kind: 'malformed', reason, offset }),
+    malformed: (reason, offset, header) =>
+      msgs.push(header ? { kind: 'malformed', reason, offset, header } : { kind: 'malformed', reason, offset }),
   };
   const consumed = decodeDatagram(buf, len, v, opts);
   return { msgs, consumed };
@@ -50,7 +71,13 @@ function collect(buf: Uint8Array, len = buf.length, opts?: DecodeOptions): { msg
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 /** A message: header + attributes given as [id, payload hex] (padded like conntrackd). */
-function msg(type: number, flags: number, seq: number, attrs: Array<[number, string] | [number, string, number]>, version = 1): Buffer {
+function msg(
+  type: number,
+  flags: number,
+  seq: number,
+  attrs: Array<[number, string] | [number, string, number]>,
+  version = 1,
+): Buffer {
   const parts: Buffer[] = [];
   for (const [id, data, lenOverride] of attrs) {
     const p = hex(data);
@@ -100,13 +127,19 @@ function attrPayload(m: Buffer, id: number): Buffer | undefined {
 
 function partialMatch(actual: unknown, expected: unknown, where: string): void {
   if (expected !== null && typeof expected === 'object') {
-    assert.ok(actual !== null && typeof actual === 'object', `${where}: expected an object, got ${JSON.stringify(actual)}`);
-    for (const [k, v] of Object.entries(expected)) partialMatch((actual as Record<string, unknown>)[k], v, `${where}.${k}`);
+    assert.ok(
+      actual !== null && typeof actual === 'object',
+      `${where}: expected an object, got ${JSON.stringify(actual)}`,
+    );
+    for (const [k, v] of Object.entries(expected))
+      partialMatch((actual as Record<string, unknown>)[k], v, `${where}.${k}`);
   } else assert.strictEqual(actual, expected, where);
 }
 
 function getPath(o: unknown, p: string): unknown {
-  return p.split('.').reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined), o);
+  return p
+    .split('.')
+    .reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined), o);
 }
 
 interface GoldenMeta {
@@ -125,7 +158,8 @@ function loadGolden(name: string): { bytes: Buffer; meta: GoldenMeta } {
   return { bytes, meta };
 }
 
-const goldenNames = fs.readdirSync(GOLDEN)
+const goldenNames = fs
+  .readdirSync(GOLDEN)
   .filter((f) => /^sync-(ct|exp|ctl)-.*\.hex$/.test(f))
   .map((f) => f.slice('sync-'.length, -'.hex'.length))
   .sort();
@@ -138,29 +172,112 @@ function senderOpts(meta: GoldenMeta): CtEncodeOptions {
 // ------------------------------------------------------------------------------- constants
 
 describe('sync wire: constants', () => {
-  it('message types, flags and attribute ids are conntrackd 1.4.7\'s', () => {
-    assert.deepStrictEqual({ ...MSG }, { CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD: 4, EXP_DEL: 5, CTL: 10 });
-    assert.deepStrictEqual([FLAG.RESYNC, FLAG.NACK, FLAG.ACK, FLAG.ALIVE, FLAG.HELLO, FLAG.HELLO_BACK], [0x02, 0x04, 0x08, 0x10, 0x20, 0x40]);
-    const ct = ['IPV4', 'IPV6', 'L4PROTO', 'PORT', 'TCP_STATE', 'STATUS', 'TIMEOUT', 'MARK', 'MASTER_IPV4', 'MASTER_IPV6',
-      'MASTER_L4PROTO', 'MASTER_PORT', 'SNAT_IPV4', 'DNAT_IPV4', 'SPAT_PORT', 'DPAT_PORT', 'NAT_SEQ_ADJ', 'SCTP_STATE',
-      'SCTP_VTAG_ORIG', 'SCTP_VTAG_REPL', 'DCCP_STATE', 'DCCP_ROLE', 'ICMP_TYPE', 'ICMP_CODE', 'ICMP_ID', 'TCP_WSCALE_ORIG',
-      'TCP_WSCALE_REPL', 'HELPER_NAME', 'LABELS', 'SNAT_IPV6', 'DNAT_IPV6', 'SYNPROXY', 'ZONE'];
-    assert.deepStrictEqual(CT_ATTRS.map((a) => a.name), ct);
-    assert.deepStrictEqual(CT_ATTRS.map((a) => a.id), ct.map((_, i) => i));
-    assert.deepStrictEqual([NTA.IPV4, NTA.MASTER_IPV4, NTA.SNAT_IPV4, NTA.NAT_SEQ_ADJ, NTA.ICMP_ID, NTA.HELPER_NAME, NTA.SYNPROXY, NTA.ZONE], [0, 8, 12, 16, 24, 27, 31, 32]);
+  it("message types, flags and attribute ids are conntrackd 1.4.7's", () => {
+    assert.deepStrictEqual(
+      { ...MSG },
+      { CT_NEW: 0, CT_UPD: 1, CT_DEL: 2, EXP_NEW: 3, EXP_UPD: 4, EXP_DEL: 5, CTL: 10 },
+    );
+    assert.deepStrictEqual(
+      [FLAG.RESYNC, FLAG.NACK, FLAG.ACK, FLAG.ALIVE, FLAG.HELLO, FLAG.HELLO_BACK],
+      [0x02, 0x04, 0x08, 0x10, 0x20, 0x40],
+    );
+    const ct = [
+      'IPV4',
+      'IPV6',
+      'L4PROTO',
+      'PORT',
+      'TCP_STATE',
+      'STATUS',
+      'TIMEOUT',
+      'MARK',
+      'MASTER_IPV4',
+      'MASTER_IPV6',
+      'MASTER_L4PROTO',
+      'MASTER_PORT',
+      'SNAT_IPV4',
+      'DNAT_IPV4',
+      'SPAT_PORT',
+      'DPAT_PORT',
+      'NAT_SEQ_ADJ',
+      'SCTP_STATE',
+      'SCTP_VTAG_ORIG',
+      'SCTP_VTAG_REPL',
+      'DCCP_STATE',
+      'DCCP_ROLE',
+      'ICMP_TYPE',
+      'ICMP_CODE',
+      'ICMP_ID',
+      'TCP_WSCALE_ORIG',
+      'TCP_WSCALE_REPL',
+      'HELPER_NAME',
+      'LABELS',
+      'SNAT_IPV6',
+      'DNAT_IPV6',
+      'SYNPROXY',
+      'ZONE',
+    ];
+    assert.deepStrictEqual(
+      CT_ATTRS.map((a) => a.name),
+      ct,
+    );
+    assert.deepStrictEqual(
+      CT_ATTRS.map((a) => a.id),
+      ct.map((_, i) => i),
+    );
+    assert.deepStrictEqual(
+      [NTA.IPV4, NTA.MASTER_IPV4, NTA.SNAT_IPV4, NTA.NAT_SEQ_ADJ, NTA.ICMP_ID, NTA.HELPER_NAME, NTA.SYNPROXY, NTA.ZONE],
+      [0, 8, 12, 16, 24, 27, 31, 32],
+    );
     assert.equal(NTA_MAX, 33);
-    const exp = ['MASTER_IPV4', 'MASTER_IPV6', 'MASTER_L4PROTO', 'MASTER_PORT', 'EXPECT_IPV4', 'EXPECT_IPV6', 'EXPECT_L4PROTO',
-      'EXPECT_PORT', 'MASK_IPV4', 'MASK_IPV6', 'MASK_L4PROTO', 'MASK_PORT', 'TIMEOUT', 'FLAGS', 'CLASS', 'NAT_IPV4', 'NAT_PORT',
-      'NAT_L4PROTO', 'NAT_DIR', 'HELPER_NAME', 'FN'];
-    assert.deepStrictEqual(EXP_ATTRS.map((a) => a.name), exp);
-    assert.deepStrictEqual(EXP_ATTRS.map((a) => a.id), exp.map((_, i) => i));
-    assert.deepStrictEqual([NTA_EXP.MASTER_IPV4, NTA_EXP.EXPECT_IPV4, NTA_EXP.MASK_IPV4, NTA_EXP.TIMEOUT, NTA_EXP.NAT_IPV4, NTA_EXP.HELPER_NAME, NTA_EXP.FN], [0, 4, 8, 12, 15, 19, 20]);
+    const exp = [
+      'MASTER_IPV4',
+      'MASTER_IPV6',
+      'MASTER_L4PROTO',
+      'MASTER_PORT',
+      'EXPECT_IPV4',
+      'EXPECT_IPV6',
+      'EXPECT_L4PROTO',
+      'EXPECT_PORT',
+      'MASK_IPV4',
+      'MASK_IPV6',
+      'MASK_L4PROTO',
+      'MASK_PORT',
+      'TIMEOUT',
+      'FLAGS',
+      'CLASS',
+      'NAT_IPV4',
+      'NAT_PORT',
+      'NAT_L4PROTO',
+      'NAT_DIR',
+      'HELPER_NAME',
+      'FN',
+    ];
+    assert.deepStrictEqual(
+      EXP_ATTRS.map((a) => a.name),
+      exp,
+    );
+    assert.deepStrictEqual(
+      EXP_ATTRS.map((a) => a.id),
+      exp.map((_, i) => i),
+    );
+    assert.deepStrictEqual(
+      [
+        NTA_EXP.MASTER_IPV4,
+        NTA_EXP.EXPECT_IPV4,
+        NTA_EXP.MASK_IPV4,
+        NTA_EXP.TIMEOUT,
+        NTA_EXP.NAT_IPV4,
+        NTA_EXP.HELPER_NAME,
+        NTA_EXP.FN,
+      ],
+      [0, 4, 8, 12, 15, 19, 20],
+    );
     assert.equal(NTA_EXP_MAX, 21);
     assert.equal(HDR_LEN, 8);
     assert.equal(CTL_RANGE_LEN, 16);
   });
 
-  it('controlKind follows the receiver\'s precedence; seqBefore is serial arithmetic', () => {
+  it("controlKind follows the receiver's precedence; seqBefore is serial arithmetic", () => {
     assert.equal(controlKind(FLAG.ACK | FLAG.NACK | FLAG.RESYNC | FLAG.ALIVE), 'ack');
     assert.equal(controlKind(FLAG.NACK | FLAG.RESYNC), 'nack');
     assert.equal(controlKind(FLAG.RESYNC | FLAG.ALIVE | FLAG.HELLO), 'resync');
@@ -195,7 +312,8 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
         assert.ok(meta.header);
         assert.deepStrictEqual([m.type, m.flags, m.seq], [meta.header.type, meta.header.flags, meta.header.seq]);
         partialMatch(m.entry, meta.expect ?? {}, name);
-        for (const p of meta.absent ?? []) assert.equal(getPath(m.entry, p), undefined, `${name}: ${p} should be absent`);
+        for (const p of meta.absent ?? [])
+          assert.equal(getPath(m.entry, p), undefined, `${name}: ${p} should be absent`);
         const end = encodeCt(out, 0, m.type, m.flags, m.seq, m.entry, senderOpts(meta));
         assert.equal(out.subarray(0, end).toString('hex'), bytes.toString('hex'));
       } else if (m.kind === 'exp') {
@@ -213,26 +331,102 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
   }
 
   // attribute order: docs/ftfw-protocol.md §5.3, §5.6, written out by hand
-  const TCP_A = [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL, NTA.TIMEOUT, NTA.MARK];
+  const TCP_A = [
+    NTA.IPV4,
+    NTA.STATUS,
+    NTA.L4PROTO,
+    NTA.PORT,
+    NTA.TCP_STATE,
+    NTA.TCP_WSCALE_ORIG,
+    NTA.TCP_WSCALE_REPL,
+    NTA.TIMEOUT,
+    NTA.MARK,
+  ];
   const order: Record<string, number[]> = {
     'ct-new-tcp': [...TCP_A, NTA.SYNPROXY],
     'ct-upd-tcp': [...TCP_A, NTA.SYNPROXY],
     'ct-new-b-commit-timeout': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TCP_STATE, NTA.MARK, NTA.SYNPROXY],
     'ct-new-udp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
     'ct-del-udp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
-    'ct-new-icmp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
-    'ct-new-icmp-snat': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SNAT_IPV4, NTA.SPAT_PORT, NTA.DPAT_PORT, NTA.SYNPROXY],
-    'ct-new-icmp-id0-snat': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SNAT_IPV4, NTA.DPAT_PORT, NTA.SYNPROXY],
-    'ct-new-icmpv6': [NTA.IPV6, NTA.STATUS, NTA.L4PROTO, NTA.ICMP_TYPE, NTA.ICMP_CODE, NTA.ICMP_ID, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-icmp': [
+      NTA.IPV4,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.ICMP_TYPE,
+      NTA.ICMP_CODE,
+      NTA.ICMP_ID,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.SYNPROXY,
+    ],
+    'ct-new-icmp-snat': [
+      NTA.IPV4,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.ICMP_TYPE,
+      NTA.ICMP_CODE,
+      NTA.ICMP_ID,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.SNAT_IPV4,
+      NTA.SPAT_PORT,
+      NTA.DPAT_PORT,
+      NTA.SYNPROXY,
+    ],
+    'ct-new-icmp-id0-snat': [
+      NTA.IPV4,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.ICMP_TYPE,
+      NTA.ICMP_CODE,
+      NTA.ICMP_ID,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.SNAT_IPV4,
+      NTA.DPAT_PORT,
+      NTA.SYNPROXY,
+    ],
+    'ct-new-icmpv6': [
+      NTA.IPV6,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.ICMP_TYPE,
+      NTA.ICMP_CODE,
+      NTA.ICMP_ID,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.SYNPROXY,
+    ],
     'ct-new-tcp6': [NTA.IPV6, ...TCP_A.slice(1), NTA.SYNPROXY],
     'ct-new-snat-port': [...TCP_A, NTA.SNAT_IPV4, NTA.SPAT_PORT, NTA.SYNPROXY],
     'ct-new-dnat-port': [...TCP_A, NTA.DNAT_IPV4, NTA.DPAT_PORT, NTA.SYNPROXY],
     'ct-new-snat6': [NTA.IPV6, ...TCP_A.slice(1), NTA.SNAT_IPV6, NTA.SYNPROXY],
-    'ct-new-dnat6-port': [NTA.IPV6, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.DNAT_IPV6, NTA.DPAT_PORT, NTA.SYNPROXY],
+    'ct-new-dnat6-port': [
+      NTA.IPV6,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.PORT,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.DNAT_IPV6,
+      NTA.DPAT_PORT,
+      NTA.SYNPROXY,
+    ],
     'ct-new-udp-zone': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY, NTA.ZONE],
     'ct-new-gre': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
     'ct-new-udplite': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
-    'ct-new-sctp': [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.SCTP_STATE, NTA.SCTP_VTAG_ORIG, NTA.SCTP_VTAG_REPL, NTA.TIMEOUT, NTA.MARK, NTA.SYNPROXY],
+    'ct-new-sctp': [
+      NTA.IPV4,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.PORT,
+      NTA.SCTP_STATE,
+      NTA.SCTP_VTAG_ORIG,
+      NTA.SCTP_VTAG_REPL,
+      NTA.TIMEOUT,
+      NTA.MARK,
+      NTA.SYNPROXY,
+    ],
     'ct-new-tcp-helper': [...TCP_A, NTA.HELPER_NAME, NTA.SYNPROXY],
     'ct-new-tcp-related': [...TCP_A, NTA.MASTER_IPV4, NTA.MASTER_L4PROTO, NTA.MASTER_PORT, NTA.SYNPROXY],
     'ct-new-tcp-seqadj': [...TCP_A, NTA.NAT_SEQ_ADJ, NTA.SYNPROXY],
@@ -241,7 +435,7 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
     'exp-new-ipv6': [1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 19],
     'exp-new-nat': [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15, 17, 16, 18, 19, 20],
   };
-  it('attributes come in conntrackd\'s order (docs/ftfw-protocol.md §5.3, §5.6)', () => {
+  it("attributes come in conntrackd's order (docs/ftfw-protocol.md §5.3, §5.6)", () => {
     for (const [name, ids] of Object.entries(order)) {
       if (!goldenNames.includes(name)) assert.fail(`golden ${name} missing`);
       assert.deepStrictEqual(attrIds(loadGolden(name).bytes), ids, name);
@@ -260,7 +454,7 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
     assert.equal(attrPayload(loadGolden('ct-new-udp-zone').bytes, NTA.ZONE)?.toString('hex'), '0005');
   });
 
-  it('ICMP NAT: SPAT/DPAT carry 0 and follow libnetfilter_conntrack\'s raw id vs type/code comparison', () => {
+  it("ICMP NAT: SPAT/DPAT carry 0 and follow libnetfilter_conntrack's raw id vs type/code comparison", () => {
     // echo id 4661 SNAT: reply type/code (0,0) != id -> SPAT; reply id != orig type/code (8,0) -> DPAT
     const a = loadGolden('ct-new-icmp-snat').bytes;
     assert.equal(attrPayload(a, NTA.SPAT_PORT)?.toString('hex'), '0000');
@@ -271,17 +465,20 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
     assert.equal(attrPayload(b, NTA.DPAT_PORT)?.toString('hex'), '0000');
   });
 
-  it('labels travel as big-endian words; Entry.labels keeps the kernel\'s little-endian words', () => {
+  it("labels travel as big-endian words; Entry.labels keeps the kernel's little-endian words", () => {
     const { bytes } = loadGolden('ct-new-labels');
     // bits 0, 9 and 127
     assert.equal(attrPayload(bytes, NTA.LABELS)?.toString('hex'), '00000201' + '00000000' + '00000000' + '80000000');
   });
 
   it('synproxy is its, isn, tsoff on the wire', () => {
-    assert.equal(attrPayload(loadGolden('ct-new-tcp-seqadj').bytes, NTA.SYNPROXY)?.toString('hex'), '0a0b0c0d' + '01020304' + '00000100');
+    assert.equal(
+      attrPayload(loadGolden('ct-new-tcp-seqadj').bytes, NTA.SYNPROXY)?.toString('hex'),
+      '0a0b0c0d' + '01020304' + '00000100',
+    );
   });
 
-  it('a daemon\'s first message carries HELLO, also on data', () => {
+  it("a daemon's first message carries HELLO, also on data", () => {
     const { bytes } = loadGolden('ct-new-hello');
     assert.equal(bytes[1], FLAG.HELLO);
     const { msgs } = collect(bytes);
@@ -291,7 +488,10 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
 
   it('a real bulk transfer re-packs into the same datagrams (strict < MTU - 28 rule)', () => {
     const lines = fs.readFileSync(path.join(GOLDEN, 'sync-datagrams-bulk.hex'), 'utf8').trim().split('\n').map(hex);
-    const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'sync-datagrams-bulk.json'), 'utf8')) as { mtu: number; datagrams: Array<{ messages: number }> };
+    const meta = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'sync-datagrams-bulk.json'), 'utf8')) as {
+      mtu: number;
+      datagrams: Array<{ messages: number }>;
+    };
     assert.ok(lines.length >= 2);
     const all: Msg[] = [];
     lines.forEach((d, i) => {
@@ -301,7 +501,10 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
       assert.ok(d.length < meta.mtu - UDP_RESERVE);
       if (i + 1 < lines.length) {
         // the next datagram's first message did not fit: buffered + len >= MTU - 28
-        assert.ok(d.length + lines[i + 1].readUInt16BE(2) >= meta.mtu - UDP_RESERVE, `datagram ${i} could have taken one more message`);
+        assert.ok(
+          d.length + lines[i + 1].readUInt16BE(2) >= meta.mtu - UDP_RESERVE,
+          `datagram ${i} could have taken one more message`,
+        );
       }
       all.push(...msgs);
     });
@@ -312,7 +515,10 @@ describe('sync wire: golden messages from conntrackd 1.4.7', () => {
       else if (m.kind === 'exp') b.addExp(m.type, m.flags, m.seq, m.expect);
     }
     b.flush();
-    assert.deepStrictEqual(out.map((d) => d.toString('hex')), lines.map((d) => d.toString('hex')));
+    assert.deepStrictEqual(
+      out.map((d) => d.toString('hex')),
+      lines.map((d) => d.toString('hex')),
+    );
   });
 });
 
@@ -322,7 +528,10 @@ const base: Entry = {
   family: 2,
   orig: { src: '192.0.2.1', dst: '198.51.100.2', proto: 6, sport: 40000, dport: 80 },
   reply: { src: '198.51.100.2', dst: '192.0.2.1', proto: 6, sport: 80, dport: 40000 },
-  status: 0x0e, timeout: 300, mark: 0x42, tcp: { state: 3, wscaleOrig: 7, wscaleReply: 9 },
+  status: 0x0e,
+  timeout: 300,
+  mark: 0x42,
+  tcp: { state: 3, wscaleOrig: 7, wscaleReply: 9 },
 };
 
 function enc(e: Entry, opts?: CtEncodeOptions): Buffer {
@@ -333,27 +542,70 @@ function enc(e: Entry, opts?: CtEncodeOptions): Buffer {
 describe('sync wire: encoding', () => {
   it('reproduces a CT_NEW conntrackd 1.4.7 sent, byte for byte (docs/ftfw-protocol.md §5.3)', () => {
     const e: Entry = {
-      family: 2, orig: { src: '10.88.0.10', dst: '10.88.0.20', proto: 6, sport: 40000, dport: 80 },
-      status: 0x0e, timeout: 300, mark: 0x42, tcp: { state: 3 }, synproxy: { isn: 0, its: 0, tsoff: 0 },
+      family: 2,
+      orig: { src: '10.88.0.10', dst: '10.88.0.20', proto: 6, sport: 40000, dport: 80 },
+      status: 0x0e,
+      timeout: 300,
+      mark: 0x42,
+      tcp: { state: 3 },
+      synproxy: { isn: 0, its: 0, tsoff: 0 },
     };
-    assert.equal(enc(e).toString('hex'), '100000546b07cbf1' + '000c00000a58000a0a580014' + '000800050000000e' + '0005000206000000'
-      + '000800039c400050' + '0005000403000000' + '000800060000012c' + '0008000700000042' + '0010001f000000000000000000000000');
+    assert.equal(
+      enc(e).toString('hex'),
+      '100000546b07cbf1' +
+        '000c00000a58000a0a580014' +
+        '000800050000000e' +
+        '0005000206000000' +
+        '000800039c400050' +
+        '0005000403000000' +
+        '000800060000012c' +
+        '0008000700000042' +
+        '0010001f000000000000000000000000',
+    );
   });
 
   it('CommitTimeout drops TIMEOUT (Q4); TCPWindowTracking adds the window scales after TCP_STATE', () => {
     assert.ok(attrIds(enc(base)).includes(NTA.TIMEOUT));
     assert.ok(!attrIds(enc(base, { commitTimeout: true })).includes(NTA.TIMEOUT));
-    assert.deepStrictEqual(attrIds(enc(base, { tcpWindowTracking: true })).slice(3, 7), [NTA.PORT, NTA.TCP_STATE, NTA.TCP_WSCALE_ORIG, NTA.TCP_WSCALE_REPL]);
+    assert.deepStrictEqual(attrIds(enc(base, { tcpWindowTracking: true })).slice(3, 7), [
+      NTA.PORT,
+      NTA.TCP_STATE,
+      NTA.TCP_WSCALE_ORIG,
+      NTA.TCP_WSCALE_REPL,
+    ]);
     assert.equal(attrPayload(enc(base, { tcpWindowTracking: true }), NTA.TCP_WSCALE_REPL)?.[0], 9);
     // no TCP state -> no state and no window scales
-    assert.deepStrictEqual(attrIds(enc({ ...base, tcp: undefined }, { tcpWindowTracking: true })), [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.TIMEOUT, NTA.MARK]);
+    assert.deepStrictEqual(attrIds(enc({ ...base, tcp: undefined }, { tcpWindowTracking: true })), [
+      NTA.IPV4,
+      NTA.STATUS,
+      NTA.L4PROTO,
+      NTA.PORT,
+      NTA.TIMEOUT,
+      NTA.MARK,
+    ]);
   });
 
   it('PORT always for tcp/udp/sctp/dccp (Q3), never for gre/udplite; ICMP fields only with a type', () => {
-    for (const proto of [6, 17, 132, 33]) assert.ok(attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto }, status: 8 })).includes(NTA.PORT), String(proto));
-    for (const proto of [47, 136, 2]) assert.deepStrictEqual(attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto, sport: 1, dport: 2 }, status: 8 })), [NTA.IPV4, NTA.STATUS, NTA.L4PROTO]);
-    assert.deepStrictEqual(attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 1 }, status: 8 })), [NTA.IPV4, NTA.STATUS, NTA.L4PROTO]);
-    const dccp = enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 33, sport: 1, dport: 2 }, status: 8, dccp: { state: 4, role: 1 } });
+    for (const proto of [6, 17, 132, 33])
+      assert.ok(
+        attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto }, status: 8 })).includes(NTA.PORT),
+        String(proto),
+      );
+    for (const proto of [47, 136, 2])
+      assert.deepStrictEqual(
+        attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto, sport: 1, dport: 2 }, status: 8 })),
+        [NTA.IPV4, NTA.STATUS, NTA.L4PROTO],
+      );
+    assert.deepStrictEqual(
+      attrIds(enc({ family: 2, orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 1 }, status: 8 })),
+      [NTA.IPV4, NTA.STATUS, NTA.L4PROTO],
+    );
+    const dccp = enc({
+      family: 2,
+      orig: { src: '192.0.2.1', dst: '192.0.2.2', proto: 33, sport: 1, dport: 2 },
+      status: 8,
+      dccp: { state: 4, role: 1 },
+    });
     assert.deepStrictEqual(attrIds(dccp), [NTA.IPV4, NTA.STATUS, NTA.L4PROTO, NTA.PORT, NTA.DCCP_STATE, NTA.DCCP_ROLE]);
   });
 
@@ -369,17 +621,26 @@ describe('sync wire: encoding', () => {
   });
 
   it('NAT detection: status bits gate it; a missing status counts as both NAT_DONE bits; no reply = no NAT', () => {
-    const nat: Entry = { ...base, reply: { src: '198.51.100.2', dst: '203.0.113.7', proto: 6, sport: 80, dport: 6000 } };
+    const nat: Entry = {
+      ...base,
+      reply: { src: '198.51.100.2', dst: '203.0.113.7', proto: 6, sport: 80, dport: 6000 },
+    };
     assert.ok(!attrIds(enc({ ...nat, status: 0x0e })).includes(NTA.SNAT_IPV4), 'no SRC_NAT_DONE: no SNAT');
     assert.deepStrictEqual(attrIds(enc({ ...nat, status: 0x18e })).slice(-2), [NTA.SNAT_IPV4, NTA.SPAT_PORT]);
     const noStatus = enc({ ...nat, status: undefined });
     assert.equal(attrPayload(noStatus, NTA.STATUS)?.toString('hex'), '00000000', 'STATUS is always sent');
     assert.deepStrictEqual(attrIds(noStatus).slice(-2), [NTA.SNAT_IPV4, NTA.SPAT_PORT]);
-    assert.ok(!attrIds(enc({ ...base, reply: undefined, status: 0x18e })).some((id) => id >= NTA.SNAT_IPV4 && id <= NTA.DPAT_PORT));
+    assert.ok(
+      !attrIds(enc({ ...base, reply: undefined, status: 0x18e })).some(
+        (id) => id >= NTA.SNAT_IPV4 && id <= NTA.DPAT_PORT,
+      ),
+    );
     // IPv6: two spellings of the same address are the same address
     const v6: Entry = {
-      family: 10, orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 17, sport: 1, dport: 2 },
-      reply: { src: '2001:DB8:0:0::2', dst: '2001:0db8::1', proto: 17, sport: 2, dport: 1 }, status: 0x180,
+      family: 10,
+      orig: { src: '2001:db8::1', dst: '2001:db8::2', proto: 17, sport: 1, dport: 2 },
+      reply: { src: '2001:DB8:0:0::2', dst: '2001:0db8::1', proto: 17, sport: 2, dport: 1 },
+      status: 0x180,
     };
     assert.deepStrictEqual(attrIds(enc(v6)), [NTA.IPV6, NTA.STATUS, NTA.L4PROTO, NTA.PORT]);
   });
@@ -415,24 +676,42 @@ describe('sync wire: encoding', () => {
     assert.equal(ctl(FLAG.ACK, 0x6b07cbf1, 0x6b07cbf0, 0x6b07cbf1).toString('hex'), '1a0800106b07cbf16b07cbf06b07cbf1');
     assert.equal(ctl(FLAG.ALIVE | FLAG.HELLO, 0x6b07cbec).toString('hex'), '1a3000086b07cbec');
     assert.equal(ctl(FLAG.RESYNC, 0x6b07cc16, 0, 0).toString('hex'), '1a0200106b07cc160000000000000000');
-    assert.equal(ctl(FLAG.NACK, 0x6b07cc22, 0x6b07cc2b, 0x6b07cc2d).toString('hex'), '1a0400106b07cc226b07cc2b6b07cc2d');
-    assert.equal(ctl(FLAG.ACK | FLAG.HELLO | FLAG.HELLO_BACK, 0x6b07cbed, 0x6b07cbed, 0x6b07cbed).toString('hex'), '1a6800106b07cbed6b07cbed6b07cbed');
+    assert.equal(
+      ctl(FLAG.NACK, 0x6b07cc22, 0x6b07cc2b, 0x6b07cc2d).toString('hex'),
+      '1a0400106b07cc226b07cc2b6b07cc2d',
+    );
+    assert.equal(
+      ctl(FLAG.ACK | FLAG.HELLO | FLAG.HELLO_BACK, 0x6b07cbed, 0x6b07cbed, 0x6b07cbed).toString('hex'),
+      '1a6800106b07cbed6b07cbed6b07cbed',
+    );
     const b = Buffer.alloc(8);
     assert.equal(encodeControl(b, 0, FLAG.ALIVE, 5, 1, 2), 8, 'ALIVE ignores from/to');
   });
 
-  it('expectations: ports gated on the master\'s protocol, NAT tuple without addresses for IPv6', () => {
+  it("expectations: ports gated on the master's protocol, NAT tuple without addresses for IPv6", () => {
     const x: Expect = {
-      family: 10, master: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, sport: 1, dport: 21 },
+      family: 10,
+      master: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, sport: 1, dport: 21 },
       tuple: { src: '2001:db8::1', dst: '2001:db8::2', proto: 6, sport: 0, dport: 5000 },
       mask: { src: 'ffff::', dst: 'ffff::', proto: 6, sport: 0, dport: 0xffff },
-      natTuple: { src: '2001:db8::5', dst: '::', proto: 6, sport: 7, dport: 0 }, natDir: 1,
+      natTuple: { src: '2001:db8::5', dst: '::', proto: 6, sport: 7, dport: 0 },
+      natDir: 1,
     };
     const b = Buffer.alloc(1024);
     const m = b.subarray(0, encodeExp(b, 0, MSG.EXP_NEW, 0, 1, x, { commitTimeout: true }));
     assert.deepStrictEqual(attrIds(m), [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 17, 16, 18]);
     const icmpMaster = Buffer.alloc(1024);
-    const m2 = icmpMaster.subarray(0, encodeExp(icmpMaster, 0, MSG.EXP_NEW, 0, 1, { ...x, family: 2, master: { src: '192.0.2.1', dst: '192.0.2.2', proto: 1 }, tuple: { src: '192.0.2.1', dst: '192.0.2.2', proto: 6, dport: 5 }, mask: { src: '255.255.255.255', dst: '', proto: 6 }, natTuple: undefined }));
+    const m2 = icmpMaster.subarray(
+      0,
+      encodeExp(icmpMaster, 0, MSG.EXP_NEW, 0, 1, {
+        ...x,
+        family: 2,
+        master: { src: '192.0.2.1', dst: '192.0.2.2', proto: 1 },
+        tuple: { src: '192.0.2.1', dst: '192.0.2.2', proto: 6, dport: 5 },
+        mask: { src: '255.255.255.255', dst: '', proto: 6 },
+        natTuple: undefined,
+      }),
+    );
     assert.deepStrictEqual(attrIds(m2), [0, 2, 4, 6, 10, 13]);
   });
 });
@@ -457,10 +736,16 @@ describe('sync wire: DatagramBuilder', () => {
     assert.equal(b.pending, 71);
     b.addRaw(filler(8)); // 79: next datagram
     const out = b.take();
-    assert.deepStrictEqual(out.map((d) => d.length), [71]);
+    assert.deepStrictEqual(
+      out.map((d) => d.length),
+      [71],
+    );
     b.addRaw(filler(56)); // 8 + 56 = 64
     b.addRaw(filler(8)); // 72 is not < 72: next datagram
-    assert.deepStrictEqual(b.take().map((d) => d.length), [64]);
+    assert.deepStrictEqual(
+      b.take().map((d) => d.length),
+      [64],
+    );
     assert.equal(b.flush()?.length, 8);
     assert.equal(b.flush(), null);
   });
@@ -471,7 +756,10 @@ describe('sync wire: DatagramBuilder', () => {
     assert.throws(() => b.addRaw(filler(72)), WireEncodeError);
     b.addRaw(filler(71 - 16));
     assert.equal(b.pending, 71);
-    assert.throws(() => b.addCt(0, 0, 1, { ...base, helper: 'ftp', labels: 'ff'.repeat(16), master: base.orig }), WireEncodeError);
+    assert.throws(
+      () => b.addCt(0, 0, 1, { ...base, helper: 'ftp', labels: 'ff'.repeat(16), master: base.orig }),
+      WireEncodeError,
+    );
     assert.equal(b.pending, 71);
     assert.equal(b.flush()?.length, 71);
   });
@@ -486,7 +774,10 @@ describe('sync wire: DatagramBuilder', () => {
     assert.deepStrictEqual(b.take(), []);
     const msgs = got.flatMap((d) => collect(d).msgs);
     assert.equal(msgs.length, 12);
-    assert.deepStrictEqual(msgs.map((m) => (m.kind === 'malformed' ? -1 : m.seq)), [...Array.from({ length: 10 }, (_, i) => 100 + i), 200, 201]);
+    assert.deepStrictEqual(
+      msgs.map((m) => (m.kind === 'malformed' ? -1 : m.seq)),
+      [...Array.from({ length: 10 }, (_, i) => 100 + i), 200, 201],
+    );
     for (const d of got) assert.ok(d.length < 272);
     got[0].fill(0); // the builder must not be using it any more
     b.addCt(MSG.CT_NEW, 0, 1, base);
@@ -494,79 +785,120 @@ describe('sync wire: DatagramBuilder', () => {
   });
 
   it('lend: onDatagram sees the same datagrams as views, and copying them in the call is enough', () => {
-    fc.assert(fc.property(fc.integer({ min: 40, max: 1500 }), fc.array(fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8), { maxLength: 60 }), (mtu, sizes) => {
-      const owned: Buffer[] = [];
-      const copied: Buffer[] = [];
-      const a = new DatagramBuilder({ mtu, onDatagram: (d) => owned.push(d) });
-      const b = new DatagramBuilder({ mtu, onDatagram: (d) => copied.push(Buffer.from(d)), lend: true });
-      for (const [i, n] of sizes.entries()) {
-        if (n >= a.capacity) continue;
-        const m = filler(n);
-        m.writeUInt32BE(i, 4);
-        a.addRaw(m);
-        b.addRaw(m);
-      }
-      a.flush();
-      b.flush();
-      assert.deepStrictEqual(copied.map((d) => d.toString('hex')), owned.map((d) => d.toString('hex')));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 40, max: 1500 }),
+        fc.array(
+          fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8),
+          { maxLength: 60 },
+        ),
+        (mtu, sizes) => {
+          const owned: Buffer[] = [];
+          const copied: Buffer[] = [];
+          const a = new DatagramBuilder({ mtu, onDatagram: (d) => owned.push(d) });
+          const b = new DatagramBuilder({ mtu, onDatagram: (d) => copied.push(Buffer.from(d)), lend: true });
+          for (const [i, n] of sizes.entries()) {
+            if (n >= a.capacity) continue;
+            const m = filler(n);
+            m.writeUInt32BE(i, 4);
+            a.addRaw(m);
+            b.addRaw(m);
+          }
+          a.flush();
+          b.flush();
+          assert.deepStrictEqual(
+            copied.map((d) => d.toString('hex')),
+            owned.map((d) => d.toString('hex')),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('random message sequences: same bytes in order, every datagram < capacity, greedy', () => {
-    fc.assert(fc.property(fc.integer({ min: 40, max: 1500 }), fc.array(fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8), { maxLength: 60 }), (mtu, sizes) => {
-      const b = new DatagramBuilder({ mtu });
-      const cap = b.capacity;
-      const sent: Buffer[] = [];
-      for (const n of sizes) {
-        const m = filler(n);
-        m.writeUInt32BE(sent.length, 4);
-        if (n >= cap) {
-          assert.throws(() => b.addRaw(m), WireEncodeError);
-          continue;
-        }
-        b.addRaw(m);
-        sent.push(m);
-      }
-      b.flush();
-      const out = b.take();
-      assert.equal(Buffer.concat(out).toString('hex'), Buffer.concat(sent).toString('hex'));
-      for (let i = 0; i < out.length; i++) {
-        assert.ok(out[i].length > 0 && out[i].length < cap);
-        if (i + 1 < out.length) assert.ok(out[i].length + out[i + 1].readUInt16BE(2) >= cap);
-      }
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 40, max: 1500 }),
+        fc.array(
+          fc.integer({ min: 8, max: 600 }).map((n) => n & ~3 || 8),
+          { maxLength: 60 },
+        ),
+        (mtu, sizes) => {
+          const b = new DatagramBuilder({ mtu });
+          const cap = b.capacity;
+          const sent: Buffer[] = [];
+          for (const n of sizes) {
+            const m = filler(n);
+            m.writeUInt32BE(sent.length, 4);
+            if (n >= cap) {
+              assert.throws(() => b.addRaw(m), WireEncodeError);
+              continue;
+            }
+            b.addRaw(m);
+            sent.push(m);
+          }
+          b.flush();
+          const out = b.take();
+          assert.equal(Buffer.concat(out).toString('hex'), Buffer.concat(sent).toString('hex'));
+          for (let i = 0; i < out.length; i++) {
+            assert.ok(out[i].length > 0 && out[i].length < cap);
+            if (i + 1 < out.length) assert.ok(out[i].length + out[i + 1].readUInt16BE(2) >= cap);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
 // ------------------------------------------------------------------------------- decoding
 
-const okCt = msg(MSG.CT_NEW, 0, 10, [[NTA.IPV4, 'c0000201c6336402'], [NTA.STATUS, '00000008'], [NTA.L4PROTO, '11'], [NTA.PORT, '9c400035']]);
+const okCt = msg(MSG.CT_NEW, 0, 10, [
+  [NTA.IPV4, 'c0000201c6336402'],
+  [NTA.STATUS, '00000008'],
+  [NTA.L4PROTO, '11'],
+  [NTA.PORT, '9c400035'],
+]);
 
 function reasons(buf: Buffer, opts?: DecodeOptions): string[] {
   return collect(buf, buf.length, opts).msgs.map((m) => (m.kind === 'malformed' ? `${m.reason}@${m.offset}` : m.kind));
 }
 
-describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-protocol.md §3.6, §5.2)', () => {
+describe("sync wire: decoding and the receiver's failure classes (docs/ftfw-protocol.md §3.6, §5.2)", () => {
   it('decodes a multi-message datagram in order', () => {
     const d = Buffer.concat([okCt, ctl(FLAG.ACK, 11, 1, 5), ctl(FLAG.ALIVE, 12), okCt]);
     const { msgs } = collect(d);
-    assert.deepStrictEqual(msgs.map((m) => m.kind), ['ct', 'control', 'control', 'ct']);
+    assert.deepStrictEqual(
+      msgs.map((m) => m.kind),
+      ['ct', 'control', 'control', 'ct'],
+    );
     const c = msgs[1] as Extract<Msg, { kind: 'control' }>;
     assert.deepStrictEqual([c.flags, c.seq, c.from, c.to], [FLAG.ACK, 11, 1, 5]);
     const e = (msgs[0] as Extract<Msg, { kind: 'ct' }>).entry;
     assert.deepStrictEqual(e, {
-      family: 2, orig: { src: '192.0.2.1', dst: '198.51.100.2', proto: 17, sport: 40000, dport: 53 },
-      reply: { src: '198.51.100.2', dst: '192.0.2.1', proto: 17, sport: 53, dport: 40000 }, status: 8,
+      family: 2,
+      orig: { src: '192.0.2.1', dst: '198.51.100.2', proto: 17, sport: 40000, dport: 53 },
+      reply: { src: '198.51.100.2', dst: '192.0.2.1', proto: 17, sport: 53, dport: 40000 },
+      status: 8,
     });
   });
 
   it('truncated: fewer than 8 bytes left, or fewer than 16 for ACK/NACK/RESYNC; stops the datagram', () => {
     assert.deepStrictEqual(reasons(hex('1000000c00')), ['truncated@0']);
     assert.deepStrictEqual(reasons(Buffer.concat([okCt, hex('100000')])), ['ct', `truncated@${okCt.length}`]);
-    assert.deepStrictEqual(reasons(ctl(FLAG.ACK, 1, 1, 1).subarray(0, 12)), ['bad-size@0'], 'len 16 > 12 left: size first');
+    assert.deepStrictEqual(
+      reasons(ctl(FLAG.ACK, 1, 1, 1).subarray(0, 12)),
+      ['bad-size@0'],
+      'len 16 > 12 left: size first',
+    );
     const short = ctl(FLAG.NACK, 1, 1, 1, 12).subarray(0, 12);
     assert.deepStrictEqual(reasons(short), ['truncated@0']);
-    assert.deepStrictEqual(reasons(Buffer.concat([ctl(FLAG.RESYNC, 1, 0, 0, 8).subarray(0, 8), okCt])), ['bad-size@0'], 'RESYNC with len 8');
+    assert.deepStrictEqual(
+      reasons(Buffer.concat([ctl(FLAG.RESYNC, 1, 0, 0, 8).subarray(0, 8), okCt])),
+      ['bad-size@0'],
+      'RESYNC with len 8',
+    );
   });
 
   it('bad size: len 0, len > bytes left, ACK/NACK/RESYNC len < 16, other len < 8; stops the datagram', () => {
@@ -605,18 +937,27 @@ describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-pro
       ctl(FLAG.ACK, 1, 10, 9),
       ctl(FLAG.NACK | FLAG.HELLO, 1, 0x80000001, 1),
     ];
-    for (const c of cases) assert.deepStrictEqual(reasons(Buffer.concat([c, okCt])), ['bad-header@0', 'ct'], c.toString('hex'));
+    for (const c of cases)
+      assert.deepStrictEqual(reasons(Buffer.concat([c, okCt])), ['bad-header@0', 'ct'], c.toString('hex'));
     // serial arithmetic: a range across the wrap is fine, and RESYNC ranges are not checked
     assert.deepStrictEqual(reasons(ctl(FLAG.ACK, 1, 0xfffffffe, 1)), ['control']);
     assert.deepStrictEqual(reasons(ctl(FLAG.RESYNC, 1, 5, 1)), ['control']);
     const bad = collect(ctl(FLAG.ACK | FLAG.HELLO, 9, 10, 9)).msgs[0] as Extract<Msg, { kind: 'malformed' }>;
-    assert.deepStrictEqual(bad.header, { version: 1, type: 10, flags: FLAG.ACK | FLAG.HELLO, len: 16, seq: 9, from: 10, to: 9 }, 'header given: HELLO and sequence still apply');
+    assert.deepStrictEqual(
+      bad.header,
+      { version: 1, type: 10, flags: FLAG.ACK | FLAG.HELLO, len: 16, seq: 9, from: 10, to: 9 },
+      'header given: HELLO and sequence still apply',
+    );
   });
 
   it('bad message type exists only in ALARM mode; modes classify as their receivers do', () => {
     assert.deepStrictEqual(reasons(msg(7, 0, 1, []), { mode: 'alarm' }), ['bad-type@0']);
     assert.deepStrictEqual(reasons(msg(MSG.CTL, 0, 1, []), { mode: 'alarm' }), ['bad-type@0']);
-    assert.deepStrictEqual(reasons(msg(7, FLAG.HELLO, 1, []), { mode: 'alarm' }), ['control'], 'ALARM ignores any message with flags');
+    assert.deepStrictEqual(
+      reasons(msg(7, FLAG.HELLO, 1, []), { mode: 'alarm' }),
+      ['control'],
+      'ALARM ignores any message with flags',
+    );
     assert.deepStrictEqual(reasons(okCt, { mode: 'alarm' }), ['ct']);
     assert.deepStrictEqual(reasons(ctl(FLAG.ACK, 1, 1, 1), { mode: 'notrack' }), ['bad-header@0']);
     assert.deepStrictEqual(reasons(ctl(FLAG.ACK | FLAG.ALIVE, 1, 5, 1), { mode: 'notrack' }), ['control']);
@@ -624,9 +965,16 @@ describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-pro
   });
 
   it('malformed payload: any attribute failing the TLV checks rejects the whole message', () => {
-    const P = (attrs: Array<[number, string] | [number, string, number]>, type: number = MSG.CT_NEW) => msg(type, 0, 1, attrs);
+    const P = (attrs: Array<[number, string] | [number, string, number]>, type: number = MSG.CT_NEW) =>
+      msg(type, 0, 1, attrs);
     const cases: Array<[string, Buffer]> = [
-      ['nta_len < 4', P([[NTA.MARK, '', 3], [NTA.STATUS, '00000008']])],
+      [
+        'nta_len < 4',
+        P([
+          [NTA.MARK, '', 3],
+          [NTA.STATUS, '00000008'],
+        ]),
+      ],
       ['nta_len > remaining', P([[NTA.STATUS, '00000008', 20]])],
       ['id >= NTA_MAX', P([[33, '00000000']])],
       ['fixed size wrong', P([[NTA.STATUS, '000008']])],
@@ -639,7 +987,11 @@ describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-pro
     ];
     for (const [what, m] of cases) {
       const r = collect(Buffer.concat([m, okCt])).msgs;
-      assert.deepStrictEqual(r.map((x) => (x.kind === 'malformed' ? x.reason : x.kind)), ['bad-payload', 'ct'], what);
+      assert.deepStrictEqual(
+        r.map((x) => (x.kind === 'malformed' ? x.reason : x.kind)),
+        ['bad-payload', 'ct'],
+        what,
+      );
       assert.equal((r[0] as Extract<Msg, { kind: 'malformed' }>).header?.seq, 1, what);
     }
   });
@@ -650,7 +1002,12 @@ describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-pro
     tail.writeUInt16BE(tail.length, 2);
     assert.deepStrictEqual(reasons(tail), ['ct']);
     // labels not a multiple of 4: ignored, message accepted
-    const odd = collect(msg(0, 0, 1, [[NTA.IPV4, 'c0000201c0000202'], [NTA.LABELS, '010203']])).msgs[0] as Extract<Msg, { kind: 'ct' }>;
+    const odd = collect(
+      msg(0, 0, 1, [
+        [NTA.IPV4, 'c0000201c0000202'],
+        [NTA.LABELS, '010203'],
+      ]),
+    ).msgs[0] as Extract<Msg, { kind: 'ct' }>;
     assert.equal(odd.kind, 'ct');
     assert.equal(odd.entry.labels, undefined);
     // len not a multiple of 4 (last attribute unpadded)
@@ -658,40 +1015,102 @@ describe('sync wire: decoding and the receiver\'s failure classes (docs/ftfw-pro
     const e = (collect(un).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry;
     assert.equal(e.orig.proto, 17);
     // nothing at all: an empty entry (conntrackd accepts it too)
-    assert.deepStrictEqual((collect(msg(2, 0, 1, [])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry, { family: 0, orig: { src: '', dst: '', proto: 0 }, reply: { src: '', dst: '', proto: 0 } });
+    assert.deepStrictEqual((collect(msg(2, 0, 1, [])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry, {
+      family: 0,
+      orig: { src: '', dst: '', proto: 0 },
+      reply: { src: '', dst: '', proto: 0 },
+    });
     // a repeated attribute: the last one wins
-    const rep = collect(msg(0, 0, 1, [[NTA.MARK, '00000001'], [NTA.MARK, '00000002']])).msgs[0] as Extract<Msg, { kind: 'ct' }>;
+    const rep = collect(
+      msg(0, 0, 1, [
+        [NTA.MARK, '00000001'],
+        [NTA.MARK, '00000002'],
+      ]),
+    ).msgs[0] as Extract<Msg, { kind: 'ct' }>;
     assert.equal(rep.entry.mark, 2);
     // a helper without NUL, an empty helper attribute
-    assert.equal((collect(msg(0, 0, 1, [[NTA.HELPER_NAME, '667470']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, 'ftp');
-    assert.equal((collect(msg(0, 0, 1, [[NTA.HELPER_NAME, ''], [NTA.MARK, '00000001']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, '');
+    assert.equal(
+      (collect(msg(0, 0, 1, [[NTA.HELPER_NAME, '667470']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper,
+      'ftp',
+    );
+    assert.equal(
+      (
+        collect(
+          msg(0, 0, 1, [
+            [NTA.HELPER_NAME, ''],
+            [NTA.MARK, '00000001'],
+          ]),
+        ).msgs[0] as Extract<Msg, { kind: 'ct' }>
+      ).entry.helper,
+      '',
+    );
     // ... but the same 4 bytes as the last thing in the message are not looked at
-    assert.equal((collect(msg(0, 0, 1, [[NTA.MARK, '00000001'], [NTA.HELPER_NAME, '']])).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry.helper, undefined);
+    assert.equal(
+      (
+        collect(
+          msg(0, 0, 1, [
+            [NTA.MARK, '00000001'],
+            [NTA.HELPER_NAME, ''],
+          ]),
+        ).msgs[0] as Extract<Msg, { kind: 'ct' }>
+      ).entry.helper,
+      undefined,
+    );
   });
 
   it('rebuilds the reply tuple from NAT attributes; ICMP SPAT/DPAT carry nothing', () => {
-    const m = msg(0, 0, 1, [[NTA.IPV4, 'c0000201c6336402'], [NTA.STATUS, '000001b8'], [NTA.L4PROTO, '06'], [NTA.PORT, '9c400050'],
-      [NTA.SNAT_IPV4, 'cb007101'], [NTA.DNAT_IPV4, 'cb007102'], [NTA.SPAT_PORT, '7017'], [NTA.DPAT_PORT, '901f']]);
+    const m = msg(0, 0, 1, [
+      [NTA.IPV4, 'c0000201c6336402'],
+      [NTA.STATUS, '000001b8'],
+      [NTA.L4PROTO, '06'],
+      [NTA.PORT, '9c400050'],
+      [NTA.SNAT_IPV4, 'cb007101'],
+      [NTA.DNAT_IPV4, 'cb007102'],
+      [NTA.SPAT_PORT, '7017'],
+      [NTA.DPAT_PORT, '901f'],
+    ]);
     const e = (collect(m).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry;
     assert.deepStrictEqual(e.reply, { src: '203.0.113.2', dst: '203.0.113.1', proto: 6, sport: 8080, dport: 6000 });
-    const i = msg(0, 0, 1, [[NTA.IPV4, 'c0000201c6336402'], [NTA.STATUS, '00000198'], [NTA.L4PROTO, '01'], [NTA.ICMP_TYPE, '08'], [NTA.ICMP_CODE, '00'],
-      [NTA.ICMP_ID, '3412'], [NTA.SNAT_IPV4, 'cb007101'], [NTA.SPAT_PORT, '0000'], [NTA.DPAT_PORT, '0000']]);
+    const i = msg(0, 0, 1, [
+      [NTA.IPV4, 'c0000201c6336402'],
+      [NTA.STATUS, '00000198'],
+      [NTA.L4PROTO, '01'],
+      [NTA.ICMP_TYPE, '08'],
+      [NTA.ICMP_CODE, '00'],
+      [NTA.ICMP_ID, '3412'],
+      [NTA.SNAT_IPV4, 'cb007101'],
+      [NTA.SPAT_PORT, '0000'],
+      [NTA.DPAT_PORT, '0000'],
+    ]);
     const ie = (collect(i).msgs[0] as Extract<Msg, { kind: 'ct' }>).entry;
-    assert.deepStrictEqual(ie.reply, { src: '198.51.100.2', dst: '203.0.113.1', proto: 1, icmpType: 0, icmpCode: 0, icmpId: 0x1234 });
+    assert.deepStrictEqual(ie.reply, {
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      proto: 1,
+      icmpType: 0,
+      icmpCode: 0,
+      icmpId: 0x1234,
+    });
   });
 
   it('stream mode keeps a short tail for the next read; a zero len still ends the read', () => {
     const two = Buffer.concat([okCt, okCt]);
     for (let cut = 1; cut < okCt.length; cut++) {
       const { msgs, consumed } = collect(two, okCt.length + cut, { stream: true });
-      assert.deepStrictEqual(msgs.map((x) => x.kind), ['ct']);
+      assert.deepStrictEqual(
+        msgs.map((x) => x.kind),
+        ['ct'],
+      );
       assert.equal(consumed, okCt.length);
     }
     const ack = ctl(FLAG.ACK, 1, 1, 1);
     assert.equal(collect(Buffer.concat([okCt, ack]), okCt.length + 12, { stream: true }).consumed, okCt.length);
     const z = Buffer.concat([okCt, hex('10000000 00000000')]);
     const r = collect(z, z.length, { stream: true });
-    assert.deepStrictEqual(r.msgs.map((x) => (x.kind === 'malformed' ? x.reason : x.kind)), ['ct', 'bad-size']);
+    assert.deepStrictEqual(
+      r.msgs.map((x) => (x.kind === 'malformed' ? x.reason : x.kind)),
+      ['ct', 'bad-size'],
+    );
     assert.equal(r.consumed, z.length);
     assert.equal(collect(two, 1000).consumed, two.length, 'len beyond the buffer is clamped');
   });
@@ -704,7 +1123,10 @@ const u16 = fc.integer({ min: 0, max: 0xffff });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined });
 const v4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => formatIPv4(b, 0));
-const v6words = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0xffff), u16), { minLength: 8, maxLength: 8 });
+const v6words = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0xffff), u16), {
+  minLength: 8,
+  maxLength: 8,
+});
 const v6 = v6words.map((w) => {
   const b = Buffer.alloc(16);
   w.forEach((x, i) => b.writeUInt16BE(x, 2 * i));
@@ -714,7 +1136,10 @@ const addrOf = (family: number): fc.Arbitrary<string> => (family === 10 ? v6 : v
 const PORTED = [6, 17, 132, 33];
 const ICMP_TYPES = [0, 8, 13, 14, 15, 16, 17, 18, 3, 128, 129, 139, 140];
 
-interface Case { e: Entry; opts: CtEncodeOptions }
+interface Case {
+  e: Entry;
+  opts: CtEncodeOptions;
+}
 
 /** Strip undefined-valued keys (the arbitraries make them; the decoder never does). */
 function clean<T>(o: T): T {
@@ -727,39 +1152,93 @@ const entryCase: fc.Arbitrary<Case> = fc.constantFrom(2, 10).chain((family) => {
     const ported = PORTED.includes(proto);
     const icmp = proto === icmpProto;
     // ICMP fields come all together or not at all (the kernel reports the three together)
-    const icmpArb = icmp ? opt(fc.record({ icmpType: fc.constantFrom(...ICMP_TYPES), icmpCode: u8, icmpId: u16 })) : fc.constant(undefined);
-    const origArb: fc.Arbitrary<Tuple> = fc.record({
-      src: addrOf(family), dst: addrOf(family),
-      sport: ported ? u16 : fc.constant(undefined), dport: ported ? u16 : fc.constant(undefined), icmp: icmpArb,
-    }).map(({ icmp: i, ...t }) => clean({ ...t, ...i, proto }));
-    const natArb = fc.record({ snat: opt(addrOf(family)), dnat: opt(addrOf(family)), spat: ported ? opt(u16) : fc.constant(undefined), dpat: ported ? opt(u16) : fc.constant(undefined) });
-    const tupleArb = fc.record({ src: addrOf(family), dst: addrOf(family), proto: fc.constantFrom(6, 17, 1), sport: opt(u16), dport: opt(u16) }).map(clean);
-    const adj = fc.record({ correctionPos: u32, offsetBefore: u32, offsetAfter: u32 });
-    return fc.record({
-      orig: origArb, nat: natArb, status: u32, timeout: opt(u32), mark: opt(u32), zone: opt(u16),
-      helper: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 11 }).filter((s) => !s.includes('\0'))),
-      labels: opt(fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Buffer.from(b).toString('hex'))),
-      tcp: proto === 6 ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), wscaleOrig: opt(u8), wscaleReply: opt(u8) })) : fc.constant(undefined),
-      sctp: proto === 132 ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), vtagOrig: opt(u32), vtagReply: opt(u32) })) : fc.constant(undefined),
-      dccp: proto === 33 ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), role: opt(fc.integer({ min: 0, max: 1 })) })) : fc.constant(undefined),
-      master: opt(tupleArb), seqAdjOrig: opt(adj), seqAdjReply: opt(adj),
-      synproxy: opt(fc.record({ isn: u32, its: u32, tsoff: u32 })),
-      commitTimeout: fc.boolean(), tcpWindowTracking: fc.boolean(),
-    }).map((r): Case => {
-      const reply = invertTuple(r.orig);
-      let status = r.status;
-      const anyNat = r.nat.snat !== undefined || r.nat.dnat !== undefined || r.nat.spat !== undefined || r.nat.dpat !== undefined;
-      if (r.nat.snat !== undefined) reply.dst = r.nat.snat;
-      if (r.nat.dnat !== undefined) reply.src = r.nat.dnat;
-      if (r.nat.spat !== undefined) reply.dport = r.nat.spat;
-      if (r.nat.dpat !== undefined) reply.sport = r.nat.dpat;
-      if (anyNat) status = (status | 0x180) >>> 0; // the kernel sets both NAT_DONE bits once NAT is set up
-      const e: Entry = clean({
-        family, orig: r.orig, reply, status, timeout: r.timeout, mark: r.mark, zone: r.zone, helper: r.helper, labels: r.labels,
-        tcp: r.tcp, sctp: r.sctp, dccp: r.dccp, master: r.master, seqAdjOrig: r.seqAdjOrig, seqAdjReply: r.seqAdjReply, synproxy: r.synproxy,
-      });
-      return { e, opts: { commitTimeout: r.commitTimeout, tcpWindowTracking: r.tcpWindowTracking } };
+    const icmpArb = icmp
+      ? opt(fc.record({ icmpType: fc.constantFrom(...ICMP_TYPES), icmpCode: u8, icmpId: u16 }))
+      : fc.constant(undefined);
+    const origArb: fc.Arbitrary<Tuple> = fc
+      .record({
+        src: addrOf(family),
+        dst: addrOf(family),
+        sport: ported ? u16 : fc.constant(undefined),
+        dport: ported ? u16 : fc.constant(undefined),
+        icmp: icmpArb,
+      })
+      .map(({ icmp: i, ...t }) => clean({ ...t, ...i, proto }));
+    const natArb = fc.record({
+      snat: opt(addrOf(family)),
+      dnat: opt(addrOf(family)),
+      spat: ported ? opt(u16) : fc.constant(undefined),
+      dpat: ported ? opt(u16) : fc.constant(undefined),
     });
+    const tupleArb = fc
+      .record({
+        src: addrOf(family),
+        dst: addrOf(family),
+        proto: fc.constantFrom(6, 17, 1),
+        sport: opt(u16),
+        dport: opt(u16),
+      })
+      .map(clean);
+    const adj = fc.record({ correctionPos: u32, offsetBefore: u32, offsetAfter: u32 });
+    return fc
+      .record({
+        orig: origArb,
+        nat: natArb,
+        status: u32,
+        timeout: opt(u32),
+        mark: opt(u32),
+        zone: opt(u16),
+        helper: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 11 }).filter((s) => !s.includes('\0'))),
+        labels: opt(fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Buffer.from(b).toString('hex'))),
+        tcp:
+          proto === 6
+            ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), wscaleOrig: opt(u8), wscaleReply: opt(u8) }))
+            : fc.constant(undefined),
+        sctp:
+          proto === 132
+            ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), vtagOrig: opt(u32), vtagReply: opt(u32) }))
+            : fc.constant(undefined),
+        dccp:
+          proto === 33
+            ? opt(fc.record({ state: opt(fc.integer({ min: 0, max: 9 })), role: opt(fc.integer({ min: 0, max: 1 })) }))
+            : fc.constant(undefined),
+        master: opt(tupleArb),
+        seqAdjOrig: opt(adj),
+        seqAdjReply: opt(adj),
+        synproxy: opt(fc.record({ isn: u32, its: u32, tsoff: u32 })),
+        commitTimeout: fc.boolean(),
+        tcpWindowTracking: fc.boolean(),
+      })
+      .map((r): Case => {
+        const reply = invertTuple(r.orig);
+        let status = r.status;
+        const anyNat =
+          r.nat.snat !== undefined || r.nat.dnat !== undefined || r.nat.spat !== undefined || r.nat.dpat !== undefined;
+        if (r.nat.snat !== undefined) reply.dst = r.nat.snat;
+        if (r.nat.dnat !== undefined) reply.src = r.nat.dnat;
+        if (r.nat.spat !== undefined) reply.dport = r.nat.spat;
+        if (r.nat.dpat !== undefined) reply.sport = r.nat.dpat;
+        if (anyNat) status = (status | 0x180) >>> 0; // the kernel sets both NAT_DONE bits once NAT is set up
+        const e: Entry = clean({
+          family,
+          orig: r.orig,
+          reply,
+          status,
+          timeout: r.timeout,
+          mark: r.mark,
+          zone: r.zone,
+          helper: r.helper,
+          labels: r.labels,
+          tcp: r.tcp,
+          sctp: r.sctp,
+          dccp: r.dccp,
+          master: r.master,
+          seqAdjOrig: r.seqAdjOrig,
+          seqAdjReply: r.seqAdjReply,
+          synproxy: r.synproxy,
+        });
+        return { e, opts: { commitTimeout: r.commitTimeout, tcpWindowTracking: r.tcpWindowTracking } };
+      });
   });
 });
 
@@ -809,7 +1288,8 @@ function carried(e: Entry, opts: CtEncodeOptions): Entry {
       out.tcp.wscaleReply = e.tcp.wscaleReply ?? 0;
     }
   }
-  if (proto === 132 && e.sctp?.state !== undefined) out.sctp = { state: e.sctp.state, vtagOrig: e.sctp.vtagOrig ?? 0, vtagReply: e.sctp.vtagReply ?? 0 };
+  if (proto === 132 && e.sctp?.state !== undefined)
+    out.sctp = { state: e.sctp.state, vtagOrig: e.sctp.vtagOrig ?? 0, vtagReply: e.sctp.vtagReply ?? 0 };
   if (proto === 33 && e.dccp?.state !== undefined) out.dccp = { state: e.dccp.state, role: e.dccp.role ?? 0 };
   if (e.seqAdjOrig && e.seqAdjReply) {
     out.seqAdjOrig = e.seqAdjOrig;
@@ -820,13 +1300,30 @@ function carried(e: Entry, opts: CtEncodeOptions): Entry {
 }
 
 const expCase = fc.constantFrom(2, 10).chain((family) => {
-  const t = fc.record({ src: addrOf(family), dst: addrOf(family), proto: fc.constantFrom(6, 17, 1, 132), sport: opt(u16), dport: opt(u16) }).map(clean);
-  return fc.record({
-    master: t, tuple: t, mask: t, timeout: opt(u32), flags: opt(u32), class: opt(u32),
-    helper: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 11 }).filter((s) => !s.includes('\0'))),
-    fn: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 27 }).filter((s) => !s.includes('\0'))),
-    natTuple: opt(t), natDir: opt(u32), commitTimeout: fc.boolean(),
-  }).map(({ commitTimeout, ...x }) => ({ x: clean({ family, ...x }) as Expect, commitTimeout }));
+  const t = fc
+    .record({
+      src: addrOf(family),
+      dst: addrOf(family),
+      proto: fc.constantFrom(6, 17, 1, 132),
+      sport: opt(u16),
+      dport: opt(u16),
+    })
+    .map(clean);
+  return fc
+    .record({
+      master: t,
+      tuple: t,
+      mask: t,
+      timeout: opt(u32),
+      flags: opt(u32),
+      class: opt(u32),
+      helper: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 11 }).filter((s) => !s.includes('\0'))),
+      fn: opt(fc.string({ unit: 'grapheme-ascii', maxLength: 27 }).filter((s) => !s.includes('\0'))),
+      natTuple: opt(t),
+      natDir: opt(u32),
+      commitTimeout: fc.boolean(),
+    })
+    .map(({ commitTimeout, ...x }) => ({ x: clean({ family, ...x }) as Expect, commitTimeout }));
 });
 
 function carriedExp(x: Expect, commitTimeout: boolean): Expect {
@@ -839,7 +1336,13 @@ function carriedExp(x: Expect, commitTimeout: boolean): Expect {
     }
     return o;
   };
-  const out: Expect = { family: x.family, master: tup(x.master), tuple: tup(x.tuple), mask: tup(x.mask), flags: x.flags ?? 0 };
+  const out: Expect = {
+    family: x.family,
+    master: tup(x.master),
+    tuple: tup(x.tuple),
+    mask: tup(x.mask),
+    flags: x.flags ?? 0,
+  };
   if (!commitTimeout && x.timeout !== undefined) out.timeout = x.timeout;
   if (x.class !== undefined) out.class = x.class;
   if (x.natTuple) {
@@ -861,31 +1364,37 @@ describe('sync wire: properties', function () {
   this.timeout(300_000);
 
   it('random entries survive encode -> decode (modulo what the protocol cannot carry)', () => {
-    fc.assert(fc.property(entryCase, ({ e, opts }) => {
-      const b = Buffer.alloc(4096);
-      const end = encodeCt(b, 0, MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0, e, opts);
-      assert.equal(end % 4, 0);
-      const m = decodeOne(b.subarray(0, end));
-      assert.equal(m.kind, 'ct');
-      if (m.kind !== 'ct') return;
-      assert.deepStrictEqual([m.type, m.flags, m.seq], [MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0]);
-      assert.deepStrictEqual(m.entry, carried(e, opts));
-      // and what was decoded encodes to the same bytes (what a relaying peer would send)
-      const b2 = Buffer.alloc(4096);
-      const end2 = encodeCt(b2, 0, MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0, m.entry, opts);
-      assert.equal(b2.subarray(0, end2).toString('hex'), b.subarray(0, end).toString('hex'));
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(entryCase, ({ e, opts }) => {
+        const b = Buffer.alloc(4096);
+        const end = encodeCt(b, 0, MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0, e, opts);
+        assert.equal(end % 4, 0);
+        const m = decodeOne(b.subarray(0, end));
+        assert.equal(m.kind, 'ct');
+        if (m.kind !== 'ct') return;
+        assert.deepStrictEqual([m.type, m.flags, m.seq], [MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0]);
+        assert.deepStrictEqual(m.entry, carried(e, opts));
+        // and what was decoded encodes to the same bytes (what a relaying peer would send)
+        const b2 = Buffer.alloc(4096);
+        const end2 = encodeCt(b2, 0, MSG.CT_UPD, FLAG.HELLO_BACK, 0xfffffff0, m.entry, opts);
+        assert.equal(b2.subarray(0, end2).toString('hex'), b.subarray(0, end).toString('hex'));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('random expectations survive encode -> decode', () => {
-    fc.assert(fc.property(expCase, ({ x, commitTimeout }) => {
-      const b = Buffer.alloc(4096);
-      const end = encodeExp(b, 0, MSG.EXP_NEW, 0, 1, x, { commitTimeout });
-      const m = decodeOne(b.subarray(0, end));
-      assert.equal(m.kind, 'exp');
-      if (m.kind !== 'exp') return;
-      assert.deepStrictEqual(m.expect, carriedExp(x, commitTimeout));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(expCase, ({ x, commitTimeout }) => {
+        const b = Buffer.alloc(4096);
+        const end = encodeExp(b, 0, MSG.EXP_NEW, 0, 1, x, { commitTimeout });
+        const m = decodeOne(b.subarray(0, end));
+        assert.equal(m.kind, 'exp');
+        if (m.kind !== 'exp') return;
+        assert.deepStrictEqual(m.expect, carriedExp(x, commitTimeout));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   // datagrams to mutate: every golden message, the bulk datagrams, and random encodings
@@ -914,7 +1423,10 @@ describe('sync wire: properties', function () {
     }
     return b;
   }
-  const decodeOpts = fc.record({ mode: fc.constantFrom<'ftfw' | 'notrack' | 'alarm'>('ftfw', 'notrack', 'alarm'), stream: fc.boolean() });
+  const decodeOpts = fc.record({
+    mode: fc.constantFrom<'ftfw' | 'notrack' | 'alarm'>('ftfw', 'notrack', 'alarm'),
+    stream: fc.boolean(),
+  });
 
   function checkWalk(b: Buffer, opts: DecodeOptions): void {
     let calls = 0;
@@ -924,8 +1436,12 @@ describe('sync wire: properties', function () {
         calls++;
         assert.ok(e.family === 0 || e.family === 2 || e.family === 10);
       },
-      exp: () => { calls++; },
-      control: () => { calls++; },
+      exp: () => {
+        calls++;
+      },
+      control: () => {
+        calls++;
+      },
       malformed: (_r, off) => {
         calls++;
         assert.ok(off > lastOff && off < b.length, `offset ${off}`);
@@ -938,48 +1454,67 @@ describe('sync wire: properties', function () {
   }
 
   it('mutated real datagrams never throw, never loop (20,000 cases)', () => {
-    fc.assert(fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 6 }), decodeOpts, (seed, ms, opts) => {
-      checkWalk(mutate(seed, ms), opts);
-    }), { numRuns: 20_000 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(mutation, { minLength: 1, maxLength: 6 }),
+        decodeOpts,
+        (seed, ms, opts) => {
+          checkWalk(mutate(seed, ms), opts);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 
   it('random bytes never throw (5,000 cases)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), decodeOpts, (u, opts) => {
-      checkWalk(Buffer.from(u), opts);
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), decodeOpts, (u, opts) => {
+        checkWalk(Buffer.from(u), opts);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('random well-framed messages with random attributes: decode is total and consistent', () => {
     const attr = fc.tuple(fc.integer({ min: 0, max: 40 }), fc.uint8Array({ maxLength: 40 }));
-    fc.assert(fc.property(fc.integer({ min: 0, max: 5 }), fc.array(attr, { maxLength: 12 }), (type, attrs) => {
-      const m = msg(type, 0, 1, attrs.map(([id, d]) => [id, Buffer.from(d).toString('hex')]));
-      const r = collect(m).msgs;
-      assert.equal(r.length, 1);
-      const x = r[0];
-      if (x.kind === 'ct' && x.entry.family !== 0 && x.entry.orig.src !== '') {
-        // whatever was accepted can be re-encoded, and after one round (a message without STATUS
-        // becomes STATUS 0: conntrackd does the same) decode/encode is a fixed point
-        const round = (e: Entry): Buffer | null => {
-          const b = Buffer.alloc(4096);
-          try {
-            return Buffer.from(b.subarray(0, encodeCt(b, 0, type, 0, 1, e, { tcpWindowTracking: true })));
-          } catch (err) {
-            assert.ok(err instanceof WireEncodeError, String(err));
-            return null;
-          }
-        };
-        const ctOf = (b: Buffer): Entry => {
-          const d = decodeOne(b);
-          assert.equal(d.kind, 'ct');
-          return (d as Extract<Msg, { kind: 'ct' }>).entry;
-        };
-        const b1 = round(x.entry);
-        if (!b1) return;
-        const b2 = round(ctOf(b1));
-        assert.ok(b2);
-        assert.equal(round(ctOf(b2))?.toString('hex'), b2.toString('hex'));
-      } else assert.ok(x.kind !== 'control');
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.array(attr, { maxLength: 12 }), (type, attrs) => {
+        const m = msg(
+          type,
+          0,
+          1,
+          attrs.map(([id, d]) => [id, Buffer.from(d).toString('hex')]),
+        );
+        const r = collect(m).msgs;
+        assert.equal(r.length, 1);
+        const x = r[0];
+        if (x.kind === 'ct' && x.entry.family !== 0 && x.entry.orig.src !== '') {
+          // whatever was accepted can be re-encoded, and after one round (a message without STATUS
+          // becomes STATUS 0: conntrackd does the same) decode/encode is a fixed point
+          const round = (e: Entry): Buffer | null => {
+            const b = Buffer.alloc(4096);
+            try {
+              return Buffer.from(b.subarray(0, encodeCt(b, 0, type, 0, 1, e, { tcpWindowTracking: true })));
+            } catch (err) {
+              assert.ok(err instanceof WireEncodeError, String(err));
+              return null;
+            }
+          };
+          const ctOf = (b: Buffer): Entry => {
+            const d = decodeOne(b);
+            assert.equal(d.kind, 'ct');
+            return (d as Extract<Msg, { kind: 'ct' }>).entry;
+          };
+          const b1 = round(x.entry);
+          if (!b1) return;
+          const b2 = round(ctOf(b1));
+          assert.ok(b2);
+          assert.equal(round(ctOf(b2))?.toString('hex'), b2.toString('hex'));
+        } else assert.ok(x.kind !== 'control');
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   // the receive path keys messages without decoding them (scanCtKey): it must accept exactly
@@ -989,79 +1524,111 @@ describe('sync wire: properties', function () {
     const decoded: Array<Entry | 'bad'> = [];
     decodeDatagram(b, b.length, {
       ctKeyed: (_t, _f, _s, scan) => keyed.push({ key: scan.key, lo: scan.maskLo, hi: scan.maskHi }),
-      exp: () => {}, control: () => {},
-      malformed: (r) => { if (r === 'bad-payload') keyed.push('bad'); },
+      exp: () => {},
+      control: () => {},
+      malformed: (r) => {
+        if (r === 'bad-payload') keyed.push('bad');
+      },
     });
     decodeDatagram(b, b.length, {
       ct: (_t, _f, _s, e) => decoded.push(e),
-      exp: () => {}, control: () => {},
-      malformed: (r) => { if (r === 'bad-payload') decoded.push('bad'); },
+      exp: () => {},
+      control: () => {},
+      malformed: (r) => {
+        if (r === 'bad-payload') decoded.push('bad');
+      },
     });
     assert.equal(keyed.length, decoded.length);
     keyed.forEach((k, i) => {
       const e = decoded[i];
       if (k === 'bad' || e === 'bad') return assert.equal(k, e);
       const usable = (e.family === 2 || e.family === 10) && !!e.orig.src && !!e.orig.dst && !!e.orig.proto;
-      assert.equal(Buffer.from(k.key, 'latin1').toString('hex'), Buffer.from(usable ? flowKey(e) : '', 'latin1').toString('hex'));
+      assert.equal(
+        Buffer.from(k.key, 'latin1').toString('hex'),
+        Buffer.from(usable ? flowKey(e) : '', 'latin1').toString('hex'),
+      );
     });
   }
 
   it('keyed scan: same acceptance and same key as decode + flowKey (random entries)', () => {
-    fc.assert(fc.property(entryCase, ({ e, opts }) => {
-      const b = Buffer.alloc(4096);
-      keyedAgreesWithDecode(b.subarray(0, encodeCt(b, 0, MSG.CT_NEW, 0, 1, e, opts)));
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(entryCase, ({ e, opts }) => {
+        const b = Buffer.alloc(4096);
+        keyedAgreesWithDecode(b.subarray(0, encodeCt(b, 0, MSG.CT_NEW, 0, 1, e, opts)));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('keyed scan: same acceptance and same key as decode + flowKey (mutated real datagrams)', () => {
-    fc.assert(fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 6 }), (seed, ms) => {
-      keyedAgreesWithDecode(mutate(seed, ms));
-    }), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 6 }), (seed, ms) => {
+        keyedAgreesWithDecode(mutate(seed, ms));
+      }),
+      { numRuns: 10_000 },
+    );
     for (const s of seeds) keyedAgreesWithDecode(s);
   });
 
   it('addStored and addStoredBytes pack exactly what addRaw of the encoded message packs', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(entryCase, fc.integer({ min: 0, max: 2 }), u8, fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 40 }), (cases) => {
-      const a = new DatagramBuilder({ mtu: 600 });
-      const b = new DatagramBuilder({ mtu: 600 });
-      const c = new DatagramBuilder({ mtu: 600 });
-      const buf = Buffer.alloc(4096);
-      for (const [{ e, opts }, type, flags, seq] of cases) {
-        const end = encodeCt(buf, 0, type, flags, seq, e, opts);
-        if (end >= a.capacity) continue;
-        a.addRaw(buf.subarray(0, end));
-        b.addStored(type, flags, seq, buf.toString('latin1', HDR_LEN, end));
-        c.addStoredBytes(type, flags, seq, buf, HDR_LEN, end);
-      }
-      a.flush();
-      b.flush();
-      c.flush();
-      const want = a.take().map((d) => d.toString('hex'));
-      assert.deepStrictEqual(b.take().map((d) => d.toString('hex')), want);
-      assert.deepStrictEqual(c.take().map((d) => d.toString('hex')), want);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(entryCase, fc.integer({ min: 0, max: 2 }), u8, fc.integer({ min: 0, max: 0xffffffff })), {
+          maxLength: 40,
+        }),
+        (cases) => {
+          const a = new DatagramBuilder({ mtu: 600 });
+          const b = new DatagramBuilder({ mtu: 600 });
+          const c = new DatagramBuilder({ mtu: 600 });
+          const buf = Buffer.alloc(4096);
+          for (const [{ e, opts }, type, flags, seq] of cases) {
+            const end = encodeCt(buf, 0, type, flags, seq, e, opts);
+            if (end >= a.capacity) continue;
+            a.addRaw(buf.subarray(0, end));
+            b.addStored(type, flags, seq, buf.toString('latin1', HDR_LEN, end));
+            c.addStoredBytes(type, flags, seq, buf, HDR_LEN, end);
+          }
+          a.flush();
+          b.flush();
+          c.flush();
+          const want = a.take().map((d) => d.toString('hex'));
+          assert.deepStrictEqual(
+            b.take().map((d) => d.toString('hex')),
+            want,
+          );
+          assert.deepStrictEqual(
+            c.take().map((d) => d.toString('hex')),
+            want,
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('ArenaCache.coveredBy: a message covers stored attributes exactly when it has each of their ids', () => {
-    fc.assert(fc.property(entryCase, entryCase, ({ e: a }, { e: b }) => {
-      const enc = (e: Entry): Buffer => {
-        const buf = Buffer.alloc(4096);
-        return buf.subarray(HDR_LEN, encodeCt(buf, 0, MSG.CT_NEW, 0, 1, e, { tcpWindowTracking: true }));
-      };
-      const ids = (x: Buffer): Set<number> => {
-        const out = new Set<number>();
-        for (let o = 0; o + 4 <= x.length; o += (x.readUInt16BE(o) + 3) & ~3) out.add(x.readUInt16BE(o + 2));
-        return out;
-      };
-      const ba = enc(a);
-      const bb = enc(b);
-      const scan = new CtScan();
-      assert.ok(scanCtKey(bb, 0, bb.length, scan));
-      const want = [...ids(ba)].every((id) => ids(bb).has(id));
-      const cache = new ArenaCache('external', 10, { tcpWindowTracking: true });
-      const key = Buffer.alloc(16, 1);
-      assert.ok(cache.store(key, 0, 16, ba, 0, ba.length, 1, ObjectState.NEW));
-      assert.equal(cache.coveredBy(cache.find(key, 0, 16), scan.maskLo, scan.maskHi), want);
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(entryCase, entryCase, ({ e: a }, { e: b }) => {
+        const enc = (e: Entry): Buffer => {
+          const buf = Buffer.alloc(4096);
+          return buf.subarray(HDR_LEN, encodeCt(buf, 0, MSG.CT_NEW, 0, 1, e, { tcpWindowTracking: true }));
+        };
+        const ids = (x: Buffer): Set<number> => {
+          const out = new Set<number>();
+          for (let o = 0; o + 4 <= x.length; o += (x.readUInt16BE(o) + 3) & ~3) out.add(x.readUInt16BE(o + 2));
+          return out;
+        };
+        const ba = enc(a);
+        const bb = enc(b);
+        const scan = new CtScan();
+        assert.ok(scanCtKey(bb, 0, bb.length, scan));
+        const want = [...ids(ba)].every((id) => ids(bb).has(id));
+        const cache = new ArenaCache('external', 10, { tcpWindowTracking: true });
+        const key = Buffer.alloc(16, 1);
+        assert.ok(cache.store(key, 0, 16, ba, 0, ba.length, 1, ObjectState.NEW));
+        assert.equal(cache.coveredBy(cache.find(key, 0, 16), scan.maskLo, scan.maskHi), want);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
