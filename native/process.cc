@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,20 +28,30 @@ Napi::Value PeerUid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, cred.uid);
 }
 
-// setThreadScheduler(policy, priority): sched_setscheduler(2) for the calling thread only (on
-// Linux a pid of 0 names the calling thread, not the process): conntrackd's `Scheduler`
-// clause for the thread that runs the event and sync loop. Node's other threads keep their
-// policy; making them all real-time livelocked a 2-CPU machine. Returns 0 or -errno.
+// setThreadScheduler(policy, priority[, tid]): sched_setscheduler(2) for one thread: the calling
+// thread (on Linux a pid of 0 names the calling thread, not the process), or the thread `tid` of
+// this process. The main thread takes conntrackd's `Scheduler` clause for itself; the commit
+// workers warm up at SCHED_IDLE and return to SCHED_OTHER, or are returned to it by the main
+// thread when a commit waits for them. Node's other threads keep their policy; making them all
+// real-time livelocked a 2-CPU machine. Returns 0 or -errno.
 Napi::Value SetThreadScheduler(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "setThreadScheduler(policy, priority)").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber() ||
+      (info.Length() > 2 && !info[2].IsNumber())) {
+    Napi::TypeError::New(env, "setThreadScheduler(policy, priority[, tid])").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   struct sched_param param {};
   param.sched_priority = info[1].As<Napi::Number>().Int32Value();
-  if (sched_setscheduler(0, info[0].As<Napi::Number>().Int32Value(), &param) != 0) return Napi::Number::New(env, -errno);
+  pid_t tid = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 0;
+  if (sched_setscheduler(tid, info[0].As<Napi::Number>().Int32Value(), &param) != 0) return Napi::Number::New(env, -errno);
   return Napi::Number::New(env, 0);
+}
+
+// threadId(): the calling thread's kernel id (gettid(2)), for setThreadScheduler from another
+// thread.
+Napi::Value ThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
 }
 
 // execv(path, [argv0, ...]): replaces the process image, keeping the pid (Node 20 has no
@@ -79,6 +90,7 @@ Napi::Value Execv(const Napi::CallbackInfo& info) {
 
 void RegisterProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreadScheduler", Napi::Function::New(env, SetThreadScheduler));
+  exports.Set("threadId", Napi::Function::New(env, ThreadId));
   exports.Set("execv", Napi::Function::New(env, Execv));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid));
 }

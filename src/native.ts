@@ -30,6 +30,14 @@ export interface NativeSocket {
   readonly fd: number;
 }
 
+/** Scheduling policies of sched_setscheduler(2), for setThreadScheduler. */
+export const enum SchedPolicy {
+  OTHER = 0,
+  FIFO = 1,
+  RR = 2,
+  IDLE = 5,
+}
+
 export interface NativeAddon {
   /** A new netlink socket; with `fd`, a wrapper of someone else's datagram socket (close() leaves it open). */
   NlSocket: new (protocol: number, fd?: number) => NativeSocket;
@@ -39,8 +47,13 @@ export interface NativeAddon {
   peerUid(fd: number): number;
   /** sendmmsg(2) on a connected datagram socket: see native/udp-batch.cc. Datagrams sent, or -errno. */
   sendMany(fd: number, buf: Uint8Array, lengths: Int32Array, start: number, count: number): number;
-  /** sched_setscheduler(2) for the calling thread only (SCHED_OTHER 0, FIFO 1, RR 2): 0 or -errno. */
-  setThreadScheduler(policy: number, priority: number): number;
+  /**
+   * sched_setscheduler(2) for the calling thread, or for thread `tid` of this process
+   * (SCHED_OTHER 0, FIFO 1, RR 2, IDLE 5): 0 or -errno.
+   */
+  setThreadScheduler(policy: number, priority: number, tid?: number): number;
+  /** gettid(2): the calling thread's kernel id. */
+  threadId(): number;
   /** Blocks the calling thread until it holds the lock word (0 free; see native/turn-lock.h). */
   turnAcquire(word: Int32Array): void;
   turnRelease(word: Int32Array): void;

@@ -11,7 +11,7 @@ import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
-import { nativeAddon } from '../native.js';
+import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 
 function pidAlive(pid: number): boolean {
@@ -286,15 +286,16 @@ export async function startInBackground(argv: string[], config: CtsyncConfig): P
  * conntrackd's `Scheduler { Type FIFO|RR  Priority N }`, for the main thread: it runs the event
  * and sync loop, which is what must not wait behind other load. Only that thread: with every
  * Node thread real-time (GC helpers, libuv's pool, the commit workers) a 2-CPU machine
- * livelocked. Threads are created before the switch (libuv's pool on its first use, forced
- * here; the commit workers at engine start), so none inherits the policy. A refusal (no
+ * livelocked. Threads created before the switch keep the default (libuv's pool is started
+ * here for that); the commit workers, started on demand later, return to the default policy
+ * themselves (commit-worker.ts). A refusal (no
  * CAP_SYS_NICE, RT throttling in a container) is a warning: the daemon works without it.
  */
 async function applyScheduler(config: CtsyncConfig, log: Logger): Promise<void> {
   const s = config.general.scheduler;
   if (!s) return;
   await fs.promises.stat('/'); // starts libuv's thread pool, if nothing has yet
-  const r = nativeAddon().setThreadScheduler(s.type === 'fifo' ? 1 : 2, s.priority);
+  const r = nativeAddon().setThreadScheduler(s.type === 'fifo' ? SchedPolicy.FIFO : SchedPolicy.RR, s.priority);
   const what = `Scheduler ${s.type.toUpperCase()} priority ${s.priority}`;
   if (r < 0) log.warn(`${what} not applied: ${errnoName(-r)} (the daemon runs at the default policy)`);
   else log.info(`${what} applied to the main thread (the event and sync loop; worker threads keep the default policy)`);

@@ -15,6 +15,7 @@ import { decodeStored } from '../cache/sync-cache.js';
 import type { ArenaCache } from '../cache/arena-cache.js';
 import { flowKey } from '../conntrack/key.js';
 import { errnoName, describeErrno } from '../netlink/socket.js';
+import { SchedPolicy, nativeAddon } from '../native.js';
 import type { Entry } from '../conntrack/entry.js';
 
 /** Main thread -> worker. */
@@ -34,6 +35,8 @@ export type CommitRequest =
 
 /** Worker -> main thread. */
 export type CommitReply =
+  /** First thing a worker says: its thread id (it warms up at SCHED_IDLE, see commit-worker-start.ts). */
+  | { type: 'starting'; tid: number }
   | { type: 'ready'; portId: number }
   | { type: 'part'; result: CommitPartResult; related: number }
   | { type: 'error'; error: string };
@@ -115,10 +118,25 @@ async function allOf<T>(replies: Array<T | Promise<T>>): Promise<T[]> {
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
+export interface CommitPoolOptions {
+  /**
+   * The real-time policy the daemon gave its main thread (`Scheduler`), if any. A thread is born
+   * with its creator's policy, and a worker's start-up runs before it can change its own (see
+   * commit-worker-start.ts): the main thread takes the default policy for the moment it creates
+   * the workers, then this one again. Real-time workers starting up in the middle of a burst
+   * slowed everything else on the machine down.
+   */
+  mainThreadRealTime?: { policy: SchedPolicy; priority: number };
+}
+
 export class CommitPool {
+  constructor(private readonly opts: CommitPoolOptions = {}) {}
+
   private workers: PoolWorker[] = [];
   /** The start in progress (workers spawned, warming up). */
   private starting?: Promise<void>;
+  /** Thread ids of the workers of the start in progress (they warm up at SCHED_IDLE). */
+  private warmingTids: number[] = [];
   /** Counts stop() calls: a start that a stop overtook gives its workers up. */
   private stops = 0;
   /** Commits in progress: the pool is not stopped under them. */
@@ -148,32 +166,46 @@ export class CommitPool {
     if (this.workers.length > 0) return Promise.resolve();
     this.starting ??= this.spawn(size).finally(() => {
       this.starting = undefined;
+      this.warmingTids = []; // gone or warm: the ids are not ours to touch any more
     });
     return this.starting;
   }
 
   private async spawn(size: number): Promise<void> {
     const stops = this.stops;
-    const url = new URL('./commit-worker.js', import.meta.url);
+    const url = new URL('./commit-worker-start.js', import.meta.url);
+    this.warmingTids = [];
     // the workers take turns in the kernel (see KernelTurn)
     const turn = KernelTurn.allocate();
+    const rt = this.opts.mainThreadRealTime;
+    if (rt) nativeAddon().setThreadScheduler(SchedPolicy.OTHER, 0);
+    const created: Worker[] = [];
+    try {
+      for (let i = 0; i < size; i++) created.push(new Worker(url, { workerData: { turn } }));
+    } finally {
+      if (rt) nativeAddon().setThreadScheduler(rt.policy, rt.priority);
+    }
     const settled = await Promise.allSettled(
-      Array.from(
-        { length: size },
-        () =>
+      created.map(
+        (worker) =>
           new Promise<PoolWorker>((resolve, reject) => {
-            const worker = new Worker(url, { workerData: { turn } });
             const failed = (err: Error): void => {
               void worker.terminate();
               reject(err);
             };
             worker.once('error', failed);
-            worker.once('message', (m: CommitReply) => {
+            const started = (m: CommitReply): void => {
+              if (m.type === 'starting') {
+                this.warmingTids.push(m.tid);
+                return;
+              }
+              worker.off('message', started);
               worker.off('error', failed);
               worker.unref();
               if (m.type === 'ready') resolve({ worker, portId: m.portId });
               else failed(new Error(`commit worker did not start: ${m.type === 'error' ? m.error : m.type}`));
-            });
+            };
+            worker.on('message', started);
           }),
       ),
     );
@@ -215,6 +247,16 @@ export class CommitPool {
   }
 
   /**
+   * A commit waits for the workers' warm-up: they return to the default policy now rather than
+   * warm up on what CPU time is left over (SCHED_IDLE). Best effort: a worker that has not said
+   * its thread id yet, or a refusal, leaves it warming up at SCHED_IDLE, and it returns to the
+   * default policy itself once warm.
+   */
+  private hurryWarmUp(): void {
+    for (const tid of this.warmingTids) nativeAddon().setThreadScheduler(SchedPolicy.OTHER, 0, tid);
+  }
+
+  /**
    * Commits every live entry of the cache; returns counts and the failures with reasons. Starts
    * the workers first if they are not running (an empty cache needs none).
    */
@@ -226,7 +268,11 @@ export class CommitPool {
     try {
       // running workers get the arena in this call, before the caller's next write to the cache
       // (the cache as it is now is what is committed); otherwise once they are up
-      if (this.workers.length === 0) await this.start();
+      if (this.workers.length === 0) {
+        const started = this.start();
+        this.hurryWarmUp();
+        await started;
+      }
       return await this.commitStarted(cache, opts, t0);
     } finally {
       this.committing--;

@@ -13,13 +13,14 @@ import {
   NLM_F_EXCL,
   NLM_F_REQUEST,
 } from '../netlink/constants.js';
-import { errno } from '../netlink/socket.js';
+import { errno, errnoName } from '../netlink/socket.js';
 import { RX_SLOT, runBatch, type BatchChannel, type BatchRun } from '../netlink/batch.js';
 import { scanTimeout, scannedFamily, writeScannedCreate, writeScannedIdentity } from './commit-encoder.js';
 import { CHUNK_LIMITS, type CommitPartResult, type CommitReply, type CommitRequest } from './commit-pool.js';
 import { NTA, encodeCtAttrs } from '../sync/wire-attrs.js';
 import { ArenaCache, SegmentWalk, forEachRecord } from '../cache/arena-cache.js';
 import { warmUpSamples } from './commit-warm-up.js';
+import { SchedPolicy, nativeAddon } from '../native.js';
 
 /**
  * Requests per sendmsg: more than a chunk (CHUNK_LIMITS) makes, so a chunk goes in one batch. A
@@ -307,7 +308,19 @@ async function warmUp(): Promise<void> {
   loopback.close();
   job = newJob(0, undefined, true);
 }
+/**
+ * Warm, the worker leaves SCHED_IDLE, where commit-worker-start.ts put it for the warm-up, for the
+ * default policy (a commit must not wait behind other work; the pool may have done it already).
+ * Leaving SCHED_IDLE takes CAP_SYS_NICE, which the daemon has as root.
+ */
+function leaveIdle(): void {
+  const r = nativeAddon().setThreadScheduler(SchedPolicy.OTHER, 0);
+  if (r < 0)
+    throw new Error(`commit worker: cannot leave SCHED_IDLE after its warm-up (${errnoName(-r)}; needs CAP_SYS_NICE)`);
+}
+
 await warmUp();
+leaveIdle();
 
 const post = (m: CommitReply): void => parentPort!.postMessage(m);
 

@@ -2,7 +2,8 @@
 // commit worker pool and the system clock.
 import type { CtsyncConfig } from '../../config/model.js';
 import type { ChannelOptions } from '../../sync/channel.js';
-import { CommitPool } from '../commit-pool.js';
+import { CommitPool, type CommitPoolOptions } from '../commit-pool.js';
+import { SchedPolicy } from '../../native.js';
 import type { EnginePorts } from '../ports/index.js';
 import { NetlinkKernel } from './netlink-kernel.js';
 import { systemClock } from './system-clock.js';
@@ -39,6 +40,12 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
  * Builds the production ports. Throws when the sync link cannot be used as configured (the
  * interface does not exist...); nothing is opened yet (SyncEngine.start() does that).
  */
+/** The policy the daemon gives its main thread (`Scheduler`, daemon.ts's applyScheduler). */
+function realTimeOf(config: CtsyncConfig): CommitPoolOptions['mainThreadRealTime'] {
+  const s = config.general.scheduler;
+  return s ? { policy: s.type === 'fifo' ? SchedPolicy.FIFO : SchedPolicy.RR, priority: s.priority } : undefined;
+}
+
 export function productionPorts(config: CtsyncConfig): EnginePorts {
   // the kernel port first, as before the ports: its socket exists before the channel is checked
   const kernel = new NetlinkKernel();
@@ -46,7 +53,7 @@ export function productionPorts(config: CtsyncConfig): EnginePorts {
     return {
       kernel,
       channel: new UdpPeerChannel(channelOptions(config)),
-      commitPool: new CommitPool(),
+      commitPool: new CommitPool({ mainThreadRealTime: realTimeOf(config) }),
       clock: systemClock,
     };
   } catch (err) {

@@ -114,6 +114,20 @@ describe('commit: related flows after their masters, internal cache = kernel', f
     assert.equal(lines.length, 3000, 'internal cache holds what the kernel holds');
   });
 
+  it('the commit workers, started on demand after the switch to FIFO, run at the default policy', function () {
+    // they were started by the commit above, long after the main thread became real-time: born
+    // with its policy, they warmed up at SCHED_IDLE and then took SCHED_OTHER
+    const pid = execFileSync('pgrep', ['-f', '--', pair.b.conf], { encoding: 'utf8' }).trim().split('\n')[0];
+    const policy = (tid: string): number => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
+    };
+    const tids = fs.readdirSync(`/proc/${pid}/task`);
+    assert.equal(policy(pid), 1, 'main thread SCHED_FIFO');
+    const others = tids.filter((t) => t !== pid).map(policy);
+    assert.deepEqual([...new Set(others)], [0], `every other thread SCHED_OTHER (${others.join(' ')})`);
+  });
+
   it('-f external straight after -c: the internal cache still takes what was committed', async function () {
     // the copy into the internal cache runs shortly after the reply; a flush of the external
     // cache arriving first (the stock client starts in milliseconds) must not empty it
