@@ -150,8 +150,9 @@ async function commitRecords(
     else if (err === errno.EEXIST) exists.push(k);
     else fail(first, k, k);
   }
-  // What is there becomes ours: updated in place, one request each (as conntrackd's commit does;
-  // a delete and a new create cost the kernel three times a create). Where the kernel will not
+  // What is there becomes ours: updated in place, one request each (a delete and a new create,
+  // what conntrackd's commit does on EEXIST, cost the kernel three times a create; see
+  // docs/conntrackd-compat.md §4). Where the kernel will not
   // update (NAT or a master tuple given, another helper, status bits it cannot clear: EOPNOTSUPP,
   // EBUSY) the entry is deleted and created again. Other refusals leave the kernel's entry alone.
   let pending: number[] = [];
