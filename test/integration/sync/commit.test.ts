@@ -13,6 +13,18 @@ import { REALTIME_V8_FLAGS } from '../../../src/daemon/daemon.js';
 import { FLAG, MSG, encodeCt } from '../../../src/sync/wire.js';
 import type { Entry } from '../../../src/conntrack/entry.js';
 
+/** The scheduling policy of the daemon's main thread and of its other threads (/proc stat field 41). */
+function threadPolicies(conf: string): { pid: string; main: number; others: number[] } {
+  const pid = execFileSync('pgrep', ['-f', '--', conf], { encoding: 'utf8' }).trim().split('\n')[0];
+  assert.ok(pid, 'daemon pid');
+  const policy = (tid: string): number => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  };
+  const others = fs.readdirSync(`/proc/${pid}/task`).filter((t) => t !== pid);
+  return { pid, main: policy(pid), others: others.map(policy) };
+}
+
 describe('commit: related flows after their masters, internal cache = kernel', function () {
   this.timeout(300_000);
   let pair: SyncPair;
@@ -30,15 +42,8 @@ describe('commit: related flows after their masters, internal cache = kernel', f
 
   it("applies the config's Scheduler (FIFO 1) to the main thread only", function () {
     // the pair's configuration has `Scheduler { Type FIFO Priority 1 }`, as conntrackd's examples
-    const pid = execFileSync('pgrep', ['-f', '--', pair.b.conf], { encoding: 'utf8' }).trim().split('\n')[0];
-    assert.ok(pid, 'daemon pid');
-    const policy = (tid: string): number => {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
-    };
-    const tids = fs.readdirSync(`/proc/${pid}/task`);
-    assert.equal(policy(pid), 1, 'main thread SCHED_FIFO');
-    const others = tids.filter((t) => t !== pid).map(policy);
+    const { pid, main, others } = threadPolicies(pair.b.conf);
+    assert.equal(main, 1, 'main thread SCHED_FIFO');
     assert.ok(others.length >= 4, 'node has its other threads');
     assert.deepEqual([...new Set(others)], [0], 'every other thread SCHED_OTHER');
     assert.match(pair.b.logTail(), /Scheduler FIFO priority 1 applied to the main thread/);
@@ -117,14 +122,8 @@ describe('commit: related flows after their masters, internal cache = kernel', f
   it('the commit workers, started on demand after the switch to FIFO, run at the default policy', function () {
     // they were started by the commit above, long after the main thread became real-time: born
     // with its policy, they warmed up at SCHED_IDLE and then took SCHED_OTHER
-    const pid = execFileSync('pgrep', ['-f', '--', pair.b.conf], { encoding: 'utf8' }).trim().split('\n')[0];
-    const policy = (tid: string): number => {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // field 41: policy
-    };
-    const tids = fs.readdirSync(`/proc/${pid}/task`);
-    assert.equal(policy(pid), 1, 'main thread SCHED_FIFO');
-    const others = tids.filter((t) => t !== pid).map(policy);
+    const { main, others } = threadPolicies(pair.b.conf);
+    assert.equal(main, 1, 'main thread SCHED_FIFO');
     assert.deepEqual([...new Set(others)], [0], `every other thread SCHED_OTHER (${others.join(' ')})`);
   });
 
