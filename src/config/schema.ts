@@ -120,13 +120,13 @@ const helperName = {
 };
 
 export const configSchema = {
-  $id: 'https://ctsync.dev/schema/config.json',
+  $id: 'urn:ctsync:schema:config',
   title: 'ctsync configuration',
   type: 'object',
   required: ['sync'],
   additionalProperties: false,
   properties: {
-    $schema: { type: 'string', expected: 'a string (the schema URL, for editors)' },
+    $schema: { type: 'string', expected: 'a string (a schema reference, for editors)' },
     sync: {
       type: 'object',
       required: ['channels'],

@@ -52,7 +52,7 @@ export const tupleSchema = {
 } as const;
 
 export const entrySchema = {
-  $id: 'https://ctsync.dev/schema/entry.json',
+  $id: 'urn:ctsync:schema:entry',
   type: 'object',
   required: ['family', 'orig'],
   additionalProperties: false,
@@ -114,7 +114,7 @@ const maskSchema = { ...tupleSchema, required: ['src'] } as const;
 const natTupleSchema = { ...tupleSchema, required: ['src', 'proto'] } as const;
 
 export const expectSchema = {
-  $id: 'https://ctsync.dev/schema/expect.json',
+  $id: 'urn:ctsync:schema:expect',
   type: 'object',
   required: ['family', 'master', 'tuple', 'mask'],
   additionalProperties: false,

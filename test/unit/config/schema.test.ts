@@ -42,7 +42,7 @@ describe('config: JSON schema', () => {
 
   it("accepts $schema, validates the ha and hooks sections with the failover layer's schema", () => {
     const value = {
-      $schema: 'https://ctsync.dev/schema/config.json',
+      $schema: 'urn:ctsync:schema:config',
       ...minimal(),
       ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } },
       hooks: { prePromote: '/etc/ctsync/pre' },

@@ -35,7 +35,7 @@ ajv.addFormat('cron', { type: 'string', validate: (s: string) => cron.validate(s
 
 const wired = {
   ...configSchema,
-  $id: 'https://ctsync.dev/schema/config-ha-test.json',
+  $id: 'urn:ctsync:schema:config-ha-test',
   properties: { ...configSchema.properties, ha: haSchema, hooks: hooksSchema },
 };
 const validate = ajv.compile(wired);
