@@ -7,6 +7,7 @@
 // the config schema is loaded only for a config file the quick look below cannot read.
 import fs from 'node:fs';
 import { controlRequest } from '../control/client.js';
+import { KeepalivedInputError, parseNotifyArgs } from '../ha/keepalived.js';
 import { LineWriter, writeOut } from './output.js';
 import { CLIENT_FLAGS, DEFAULT_CONFIGS, type ClientFlagKey, type DaemonCliOptions } from './client-flags.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -181,7 +182,6 @@ export async function notifyRequest(
   args: string[],
   opts: { json?: boolean },
 ): Promise<void> {
-  const { parseNotifyArgs, KeepalivedInputError } = await import('../ha/keepalived.js');
   try {
     parseNotifyArgs(args);
   } catch (err) {

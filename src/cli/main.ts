@@ -9,6 +9,11 @@
 // the daemon) is loaded only by the full command line, program.ts. The fast path's modules are
 // imported statically: a dynamic import() costs more than loading them all (measured with
 // tools/bench/bench-cli.ts; the control client's node:net is the biggest of them).
+//
+// What ships as the bin is this module bundled with its static imports into one CommonJS file,
+// dist/src/cli/ctsync.cjs (package.json's build:cli): an ES module entry makes node start its
+// module loader first, which costs a client command more than all of its own code. The slow
+// paths (program.ts, the config loader) stay ES modules beside it, imported only when needed.
 import { parseClientArgv, type ClientCall } from './client-argv.js';
 import { VERSION } from './client-flags.js';
 import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
@@ -32,10 +37,14 @@ async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<
   }
 }
 
-const call = parseClientArgv(process.argv.slice(2));
-if (call?.kind === 'version') writeOut(VERSION + '\n');
-else if (call) await request(call);
-else {
-  const { runProgram } = await import('./program.js');
-  await runProgram(process.argv);
+async function main(argv: string[]): Promise<void> {
+  const call = parseClientArgv(argv.slice(2));
+  if (call?.kind === 'version') writeOut(VERSION + '\n');
+  else if (call) await request(call);
+  else {
+    const { runProgram } = await import('./program.js');
+    await runProgram(argv);
+  }
 }
+
+void main(process.argv);

@@ -37,7 +37,7 @@ cd "$(dirname "$0")/../.."
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
 SIZES=("${@:-100000 1000000}")
 read -r -a SIZES <<<"${SIZES[*]}"
-CTSYNC=(node "$PWD/dist/src/cli/main.js")
+CTSYNC=(node "$PWD/dist/src/cli/ctsync.cjs")
 TAG="ctsync-benchc-$$"
 A="$TAG-a"
 B="$TAG-b"

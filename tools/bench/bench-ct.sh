@@ -6,7 +6,7 @@
 #
 # Environment:
 #   REPEAT=3         runs of each measurement; the best (fastest) one is reported
-#   CTSYNC_BIN=...   the CLI to measure (default: dist/src/cli/main.js of this checkout)
+#   CTSYNC_BIN=...   the CLI to measure (default: dist/src/cli/ctsync.cjs of this checkout)
 #   IPV6_PCT=10      share of TCP/UDP entries that are IPv6
 #   KEEP_DIR=DIR     keep the generated files in DIR instead of a temporary directory
 #
@@ -194,7 +194,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 COUNT=${1:-100000}
 REPEAT=${REPEAT:-3}
-CTSYNC_BIN=${CTSYNC_BIN:-$ROOT/dist/src/cli/main.js}
+CTSYNC_BIN=${CTSYNC_BIN:-$ROOT/dist/src/cli/ctsync.cjs}
 IPV6_PCT=${IPV6_PCT:-10}
 
 if [[ ! "$COUNT" =~ ^[1-9][0-9]*$ ]]; then echo "usage: $0 [COUNT]" >&2; exit 2; fi

@@ -13,7 +13,7 @@
 # pair_init TAG, and reads: DIR (its files), NSA, NSB, DPID, and the functions below.
 
 MEASURE=$ROOT/dist/tools/bench/bench-sync-measure.js
-DEFAULT_BIN=$ROOT/dist/src/cli/main.js
+DEFAULT_BIN=$ROOT/dist/src/cli/ctsync.cjs
 CTSYNC_BIN=${CTSYNC_BIN:-$DEFAULT_BIN}
 SNAPSHOT=${SNAPSHOT:-1}
 CTSYNC_NODE_ARGS=${CTSYNC_NODE_ARGS:-}
@@ -131,7 +131,7 @@ snapshot_ctsync() {
     cp -a "$ROOT/dist" "$ROOT/package.json" "$DIR/snap/"
     cp -a "$ROOT/build/Release/nlsock.node" "$DIR/snap/build/Release/"
     ln -s "$ROOT/node_modules" "$DIR/snap/node_modules"
-    CTSYNC_BIN=$DIR/snap/dist/src/cli/main.js
+    CTSYNC_BIN=$DIR/snap/dist/src/cli/ctsync.cjs
     echo "   ctsync snapshot: dist/ and nlsock.node of $ROOT copied to $DIR/snap (dist built $(date -r "$DEFAULT_BIN" '+%F %T'))"
   fi
   echo "   ctsync CLI: $CTSYNC_BIN"

@@ -29,7 +29,7 @@
 #                      paths yet; conntrackd has no such warm-up). With WARM=1 RSS per entry is not
 #                      comparable (the warm-up's garbage and reusable buffers count in): take
 #                      it from a run without WARM
-#   CTSYNC_BIN=...     the CLI (default: dist/src/cli/main.js of this checkout)
+#   CTSYNC_BIN=...     the CLI (default: dist/src/cli/ctsync.cjs of this checkout)
 #   CTSYNC_NODE_ARGS=  extra node flags for the ctsync daemons (e.g. "--cpu-prof
 #                      --cpu-prof-dir=/tmp/prof": profiles are written when the daemon stops)
 #   CTSYNC_CHRT=0      1: run the ctsync daemons under `chrt -f 1` (both daemons apply the

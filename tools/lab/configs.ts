@@ -46,7 +46,7 @@ export interface ConfigOptions {
   preemptDelay: number;
   /** ctsync's cache limit: room for the synthetic flows. */
   hashLimit: number;
-  /** Absolute paths of node and of ctsync's CLI (dist/src/cli/main.js). */
+  /** Absolute paths of node and of ctsync's CLI (dist/src/cli/ctsync.cjs). */
   node: string;
   ctsyncMain: string;
 }

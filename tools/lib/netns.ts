@@ -409,7 +409,7 @@ export async function vethPair(a: Netns, b: Netns, addrA: string, addrB: string)
   return { ifA, ifB, addrA: pa.ip, addrB: pb.ip };
 }
 
-/** Runs `node dist/src/cli/main.js ...args` inside the namespace. */
+/** Runs `node dist/src/cli/ctsync.cjs ...args` (the shipped CLI) inside the namespace. */
 export async function runCtsync(ns: Netns, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return ns.exec(process.execPath, [ctsyncBin(), ...args], opts);
 }

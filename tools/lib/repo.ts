@@ -1,5 +1,5 @@
 // Where the checkout is, for tools that run from their build (dist/tools/...) and read or start
-// files of the repository (test/golden, dist/src/cli/main.js).
+// files of the repository (test/golden, dist/src/cli/ctsync.cjs).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ export function repoRoot(): string {
   }
 }
 
-/** Absolute path of the built CLI, dist/src/cli/main.js. */
+/** Absolute path of the built CLI as shipped (package.json's bin), dist/src/cli/ctsync.cjs. */
 export function ctsyncBin(): string {
-  return resolve(repoRoot(), 'dist/src/cli/main.js');
+  return resolve(repoRoot(), 'dist/src/cli/ctsync.cjs');
 }

@@ -240,8 +240,8 @@ describe('netns helper', function () {
   it('ctsyncBin() is the built CLI, and runCtsync runs it inside a namespace', async function () {
     const bin = ctsyncBin();
     assert.ok(bin.startsWith('/'));
-    assert.ok(bin.endsWith('/dist/src/cli/main.js'));
-    assert.equal(bin, fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url)));
+    assert.ok(bin.endsWith('/dist/src/cli/ctsync.cjs'));
+    assert.equal(bin, fileURLToPath(new URL('../../../src/cli/ctsync.cjs', import.meta.url)));
     if (!existsSync(bin)) {
       console.log(`      (CLI not built yet: ${bin})`);
       this.skip();

@@ -105,6 +105,8 @@ describe('CLI fast path', function () {
   this.timeout(300_000);
   const dist = path.join(repoRoot(), 'dist/src/cli');
   const main = path.join(dist, 'main.js');
+  // the shipped entry (package.json's bin): main.ts bundled with the fast path into one CommonJS file
+  const bundle = path.join(dist, 'ctsync.cjs');
   let dir: string;
   let conf: string;
   let full: string;
@@ -231,19 +233,38 @@ describe('CLI fast path', function () {
   ];
 
   it('sends the same requests and prints the same as the full command line', async () => {
-    for (const c of cases) {
-      const args = ['-C', conf, ...c];
-      daemon.requests.length = 0;
-      const fast = await node([main, ...args]);
-      const fastRequests = [...daemon.requests];
-      daemon.requests.length = 0;
-      const slow = await node([full, ...args]);
-      assert.deepEqual(fast, slow, c.join(' '));
-      assert.deepEqual(fastRequests, daemon.requests, c.join(' '));
+    for (const entry of [main, bundle]) {
+      for (const c of cases) {
+        const args = ['-C', conf, ...c];
+        daemon.requests.length = 0;
+        const fast = await node([entry, ...args]);
+        const fastRequests = [...daemon.requests];
+        daemon.requests.length = 0;
+        const slow = await node([full, ...args]);
+        assert.deepEqual(fast, slow, `${path.basename(entry)} ${c.join(' ')}`);
+        assert.deepEqual(fastRequests, daemon.requests, `${path.basename(entry)} ${c.join(' ')}`);
+      }
+      // no -C: the default configuration files (absent here, or a real one: the same either way)
+      assert.deepEqual(await node([entry, '-s']), await node([full, '-s']));
+      assert.deepEqual(await node([entry, '--version']), await node([full, '--version']));
     }
-    // no -C: the default configuration files (absent here, or a real one: the same either way)
-    assert.deepEqual(await node([main, '-s']), await node([full, '-s']));
-    assert.deepEqual(await node([main, '--version']), await node([full, '--version']));
+  });
+
+  it('ships the bundle as the bin, holding node built-ins only and the slow paths outside', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    assert.equal(path.join(repoRoot(), pkg.bin['ctsync']!), bundle);
+    const text = fs.readFileSync(bundle, 'utf8');
+    assert.ok(text.startsWith('#!/usr/bin/env node\n'), 'the bundle keeps the shebang');
+    const required = [...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]);
+    assert.deepEqual(
+      required.filter((r) => !r!.startsWith('node:')),
+      [],
+      'the bundle requires node built-ins only',
+    );
+    const imported = new Set([...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]));
+    assert.deepEqual([...imported].sort(), ['../config/errors.js', '../config/load.js', './program.js']);
   });
 
   it('loads only the control socket client for a client command', async () => {
@@ -293,8 +314,19 @@ describe('CLI fast path', function () {
         .filter((u) => u.startsWith('file:'));
       const extra = ours.filter((u) => !allowed.some((a) => u.endsWith(`/dist/src/${a}`)));
       assert.deepEqual(extra, [], `${c.join(' ')} loaded more than it uses`);
-      if (c[0] !== 'notify')
-        assert.ok(!ours.some((u) => u.endsWith('ha/keepalived.js')), `${c.join(' ')} loaded the notify parser`);
+      // the bundle: its client commands load no module of ours besides itself
+      fs.rmSync(log, { force: true });
+      const b = await node([
+        '--import',
+        pathToFileURL(register).href,
+        bundle,
+        ...(c[0] === '--version' ? [] : ['-C', conf]),
+        ...c,
+      ]);
+      assert.ok(b.code === 0 || c[0] === '-k', `bundle ${c.join(' ')}: ${b.stderr}`);
+      const loaded = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n') : [];
+      const mine = loaded.filter((u) => u.startsWith('file:') && !u.endsWith('/dist/src/cli/ctsync.cjs'));
+      assert.deepEqual(mine, [], `bundle ${c.join(' ')} loaded more than itself`);
     }
   });
 });

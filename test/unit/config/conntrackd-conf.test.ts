@@ -772,7 +772,7 @@ describe('config: conntrackd.conf reader', () => {
           file,
           strayFile('\f').replace('Interface eth2', 'Interface\u00a0eth2').replace('UDP {', 'UDP\v{'),
         );
-        const cli = path.join(repoRoot(), 'dist/src/cli/main.js');
+        const cli = path.join(repoRoot(), 'dist/src/cli/ctsync.cjs');
         // A generous bound: before the fix the process grew without end and never exited.
         const r = spawnSync(process.execPath, [cli, 'config', 'check', file], { encoding: 'utf8', timeout: 60000 });
         assert.equal(r.signal, null, `killed after 60 s: ${r.stderr}`);
