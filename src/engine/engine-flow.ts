@@ -5,6 +5,7 @@ import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
 import type { FtFw } from '../sync/ftfw.js';
 import type { EngineCaches } from './engine-caches.js';
+import type { KernelInjector } from './kernel-inject.js';
 import type { EngineClock } from './ports/clock.js';
 import type { KernelPort } from './ports/kernel.js';
 import type { ReplicationFilter } from './replication-filter.js';
@@ -22,6 +23,8 @@ export interface EngineContext {
   readonly clock: EngineClock;
   /** ExpectationSync on: expectations are fed, sent, stored and committed. */
   readonly expectations: boolean;
+  /** DisableExternalCache on: what the peer sends goes into the kernel, not the external cache. */
+  readonly injector?: KernelInjector;
 }
 
 export abstract class EngineFlow {

@@ -15,6 +15,7 @@ import { FtFw, type BulkReason } from '../sync/ftfw.js';
 import { Committer, type CommitMode, type EngineCommitResult } from './committer.js';
 import { EngineCaches } from './engine-caches.js';
 import type { EngineContext } from './engine-flow.js';
+import { KernelInjector } from './kernel-inject.js';
 import { KernelIntake } from './kernel-intake.js';
 import { KernelResync, type ReloadResult } from './kernel-resync.js';
 import type {
@@ -65,6 +66,8 @@ export class SyncEngine {
   private readonly resync: KernelResync;
   private readonly committer: Committer;
   private readonly clock: EngineClock;
+  /** DisableExternalCache on: the peer's messages go into the kernel as they arrive. */
+  readonly injector: KernelInjector | undefined;
   private events?: KernelEventSource;
   /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
@@ -120,6 +123,8 @@ export class SyncEngine {
       },
     );
     this.tx = new Transmitter(this.caches, this.ftfw, channel, clock);
+    if (config.sync.disableExternalCache)
+      this.injector = new KernelInjector(kernel, !config.sync.options.tcpWindowTracking, log);
     const ctx: EngineContext = {
       config,
       log,
@@ -130,6 +135,7 @@ export class SyncEngine {
       kernel,
       clock,
       expectations: this.expectations,
+      injector: this.injector,
     };
     this.intake = new KernelIntake(ctx);
     this.reception = new Reception(ctx);
