@@ -11,7 +11,8 @@ import type { ArenaCache } from '../cache/arena-cache.js';
 import type { ExpectCache } from '../cache/expect-cache.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { FtFw, type BulkReason } from '../sync/ftfw.js';
+import type { BulkReason } from '../sync/ftfw.js';
+import type { SyncProtocol } from '../sync/sync-protocol.js';
 import { Committer, type CommitMode, type EngineCommitResult } from './committer.js';
 import { EngineCaches } from './engine-caches.js';
 import type { EngineContext } from './engine-flow.js';
@@ -27,6 +28,7 @@ import type {
   CommitPoolPort,
 } from './ports/index.js';
 import { runPoolWhileFilled } from './commit-pool-demand.js';
+import { createSyncProtocol } from './sync-mode.js';
 import { Reception, type MalformedCounters } from './reception.js';
 import { ReplicationFilter } from './replication-filter.js';
 import { Transmitter, type SyncItem } from './transmitter.js';
@@ -49,7 +51,8 @@ const BULK_REASON_TEXT: Record<BulkReason, string> = {
 const EVENT_BUFFER_MIN = 16 * 1024 * 1024;
 
 export class SyncEngine {
-  readonly ftfw: FtFw<SyncItem>;
+  /** The sync mode (FT-FW, or NOTRACK): see sync-mode.ts. */
+  readonly ftfw: SyncProtocol<SyncItem>;
   readonly channel: PeerChannel;
   readonly kernel: KernelPort;
   /** ExpectationSync on: the expectation caches are fed, sent and committed. */
@@ -88,7 +91,8 @@ export class SyncEngine {
     this.expectations = expSync !== false;
     this.caches = new EngineCaches(config, log, (report) => clock.nextTurn(report));
     this.filter = new ReplicationFilter(config.general.filter, expSync);
-    this.ftfw = new FtFw<SyncItem>(
+    this.ftfw = createSyncProtocol<SyncItem>(
+      config.sync.mode,
       // inside a datagram, its arrival time (one clock reading per datagram)
       {
         now: () => this.reception.rxNow || clock.now(),
