@@ -6,6 +6,7 @@
 // Events our requests cause carry the kernel port's id and are dropped in the kernel, as
 // conntrackd ignores the events of its injection.
 import type { Entry, Expect } from '../conntrack/entry.js';
+import { flowKey } from '../conntrack/key.js';
 import type { CreateFailure } from '../netlink/conntrack-client.js';
 import type { Logger } from '../log.js';
 import type { KernelPort } from './ports/kernel.js';
@@ -82,6 +83,8 @@ export class KernelInjector {
   }
 
   private async drain(): Promise<void> {
+    // after the datagram being read: its messages form one run
+    await Promise.resolve();
     while (this.head < this.queue.length) {
       const first = this.queue[this.head]!;
       const isCt = first.ct !== undefined;
@@ -120,8 +123,11 @@ export class KernelInjector {
     }
   }
 
-  private async conntracks(op: Op, list: Entry[]): Promise<void> {
+  private async conntracks(op: Op, all: Entry[]): Promise<void> {
     const c = this.ct;
+    // a flow sent twice in one run (a retransmission) is one request: the later state wins; two
+    // creates of one flow in a batch would make the second fail even when replacing
+    const list = lastPerFlow(all);
     const opts = { liberal: this.liberal, replace: true };
     if (op === 'new') {
       const r = await this.kernel.create(list, opts);
@@ -167,4 +173,12 @@ export class KernelInjector {
     count(failures.length);
     this.log.warn(`${what}: ${failures.length} refused by the kernel, first: ${failures[0]!.reason}`);
   }
+}
+
+/** The entries with one per flow key, each at the place of its flow's last occurrence. */
+function lastPerFlow(list: Entry[]): Entry[] {
+  if (list.length < 2) return list;
+  const last = new Map<string, number>();
+  list.forEach((e, i) => last.set(flowKey(e), i));
+  return last.size === list.length ? list : list.filter((e, i) => last.get(flowKey(e)) === i);
 }

@@ -97,5 +97,14 @@ for (const primary of ['ctsync', 'conntrackd'] as Impl[]) {
       assert.equal(e.stdout, '');
       assert.deepEqual(flowLines(await pair.kernel(pair.b)), before);
     });
+
+    it("-s shows conntrackd's 'external inject' block in place of the external cache", async function () {
+      const s = await pair.b.client(['-s']);
+      assert.equal(s.exitCode, 0, s.stderr);
+      assert.ok(!s.stdout.includes('cache external:'), s.stdout);
+      const m = /^external inject:\nconnections created:\t\t +(\d+)\tfailed:\t +0\n/m.exec(s.stdout);
+      assert.ok(m, s.stdout);
+      assert.ok(Number(m[1]) > 0);
+    });
   });
 }

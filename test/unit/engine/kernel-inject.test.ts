@@ -31,3 +31,26 @@ describe('engine: kernel injection (DisableExternalCache on)', () => {
     );
   });
 });
+
+describe('engine: kernel injection, repeated flows', () => {
+  it('a flow sent twice in one run is one request with its later state (no EEXIST failure)', async () => {
+    const rig = await startedEngine((c) => {
+      c.sync.disableExternalCache = true;
+    });
+    rig.kernel.add(udpFlow(1));
+    const created: number[] = [];
+    const create = rig.kernel.create.bind(rig.kernel);
+    rig.kernel.create = async (entries) => {
+      created.push(entries.length);
+      return create(entries);
+    };
+    const peer = new FakePeer(rig.channel);
+    peer.send((m, next) => {
+      m.addCt(MSG.CT_NEW, FLAG.HELLO, next(), udpFlow(1, { reply: undefined, mark: 1 }));
+      m.addCt(MSG.CT_NEW, 0, next(), udpFlow(1, { reply: undefined, mark: 2 }));
+    });
+    await rig.engine.injector!.idle();
+    assert.deepEqual(created, [1]);
+    assert.equal(rig.kernel.table.get(flowKey(udpFlow(1)))!.mark, 2);
+  });
+});
