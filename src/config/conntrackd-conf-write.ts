@@ -85,10 +85,12 @@ export function toConntrackdConf(config: CtsyncConfig): string {
   const out: string[] = [
     '# Written by ctsync from its configuration; read by conntrackd 1.4.7 and ctsync alike.',
     'Sync {',
-    '\tMode FTFW {',
+    s.mode === 'notrack' ? '\tMode NOTRACK {' : '\tMode FTFW {',
   ];
-  out.push(`\t\tResendQueueSize ${s.resendQueueSize}`);
-  out.push(`\t\tACKWindowSize ${s.ackWindowSize}`);
+  if (s.mode === 'ftfw') {
+    out.push(`\t\tResendQueueSize ${s.resendQueueSize}`);
+    out.push(`\t\tACKWindowSize ${s.ackWindowSize}`);
+  }
   if (s.commitTimeout !== undefined) out.push(`\t\tCommitTimeout ${s.commitTimeout}`);
   out.push(`\t\tPurgeTimeout ${s.purgeTimeout}`);
   out.push(`\t\tDisableExternalCache ${onOff(s.disableExternalCache)}`);

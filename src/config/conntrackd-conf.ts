@@ -341,6 +341,24 @@ export interface ConntrackdConfResult {
   warnings: ConfigProblem[];
 }
 
+/** The options conntrackd 1.4.7 takes in each `Mode` block ctsync implements. */
+function syncModeOptions(mode: 'ftfw' | 'notrack'): string[] {
+  const common = ['CommitTimeout', 'PurgeTimeout', 'DisableExternalCache', 'StartupResync'];
+  return mode === 'ftfw' ? ['ResendQueueSize', 'ACKWindowSize', ...common] : ['DisableInternalCache', ...common];
+}
+
+/** Why an option of another mode is not valid in this one, with the fix; undefined if it is not one. */
+function misplacedModeOption(name: string, mode: 'ftfw' | 'notrack'): string | undefined {
+  const here = mode === 'ftfw' ? 'Mode FTFW' : 'Mode NOTRACK';
+  if (name === 'RefreshTime' || name === 'CacheTimeout')
+    return `'${name}' is not valid in ${here}: it is a Mode ALARM option; remove it`;
+  if (mode === 'ftfw' && name === 'DisableInternalCache')
+    return `'DisableInternalCache' is not valid in Mode FTFW: it is a Mode NOTRACK option; remove it or write 'Mode NOTRACK'`;
+  if (mode === 'notrack' && (name === 'ResendQueueSize' || name === 'ACKWindowSize'))
+    return `'${name}' is not valid in Mode NOTRACK: it is a Mode FTFW option (NOTRACK resends nothing); remove it or write 'Mode FTFW'`;
+  return undefined;
+}
+
 class Reader {
   private i = 0;
   readonly errors: ConfigProblem[] = [];
@@ -793,7 +811,8 @@ class Reader {
           break;
         case 'RefreshTime':
         case 'CacheTimeout':
-          if (this.num(t) !== undefined) this.warn(t, `'${t.text}' only applies to Mode ALARM; ignored`);
+          if (this.num(t) !== undefined)
+            this.err(t, `'${t.text}' only applies to Mode ALARM, which ctsync does not support; remove it`);
           break;
         default:
           this.unknownOption(t, ctx, valid);
@@ -823,7 +842,7 @@ class Reader {
     if (m.kind !== 'word' || m.cls !== 'mode') {
       this.err(
         m,
-        `'Mode' expects FTFW, got ${Reader.got(m)}${m.kind === 'word' && /^persistent$/i.test(m.text) ? ' (PERSISTENT, the old name of ALARM, is not supported by ctsync)' : ''}`,
+        `'Mode' expects FTFW or NOTRACK, got ${Reader.got(m)}${m.kind === 'word' && /^persistent$/i.test(m.text) ? ' (PERSISTENT, the old name of ALARM, is not supported by ctsync)' : ''}`,
       );
       if (m.kind === 'word' && m.line === head.line) this.next();
       if (this.peek().kind === '{') {
@@ -834,10 +853,10 @@ class Reader {
     }
     this.next();
     const name = m.text.toUpperCase();
-    if (name === 'ALARM' || name === 'PERSISTENT' || name === 'NOTRACK') {
+    if (name === 'ALARM' || name === 'PERSISTENT') {
       this.err(
         head,
-        `'Mode ${name}' is not supported by ctsync (only Mode FTFW)${name === 'PERSISTENT' ? '; PERSISTENT is the old name of ALARM' : ''}`,
+        `'Mode ${name}' is not supported by ctsync (only Mode FTFW and Mode NOTRACK)${name === 'PERSISTENT' ? '; PERSISTENT is the old name of ALARM' : ''}`,
       );
       this.reported.add('sync.mode');
       if (this.peek().kind === '{') {
@@ -846,22 +865,30 @@ class Reader {
       }
       return;
     }
+    const mode = name === 'NOTRACK' ? 'notrack' : 'ftfw';
+    const label = mode === 'notrack' ? 'NOTRACK' : 'FTFW';
     if (name === 'NACK') this.warn(m, "'Mode NACK' is the old name of Mode FTFW; please write 'Mode FTFW'");
-    if (this.sawMode) this.warn(head, "'Mode FTFW' given again; its options are merged, as in conntrackd");
+    const prev = this.sync.mode;
+    if (this.sawMode && prev !== mode)
+      this.err(
+        head,
+        `'Mode ${label}' conflicts with the earlier 'Mode ${prev === 'notrack' ? 'NOTRACK' : 'FTFW'}': keep one`,
+      );
+    else if (this.sawMode) this.warn(head, `'Mode ${label}' given again; its options are merged, as in conntrackd`);
     this.sawMode = true;
     this.locs.set('sync.mode', { line: head.line, col: head.col, label: 'Mode' });
+    this.sync.mode = mode;
     const open = this.open(m);
     if (!open) return;
-    const ctx = 'Sync > Mode FTFW';
-    const valid = [
-      'ResendQueueSize',
-      'ACKWindowSize',
-      'CommitTimeout',
-      'PurgeTimeout',
-      'DisableExternalCache',
-      'StartupResync',
-    ];
+    const ctx = `Sync > Mode ${label}`;
+    const valid = syncModeOptions(mode);
     this.body(ctx, open, { ...head, text: `Mode ${m.text}` }, (t) => {
+      const misplaced = misplacedModeOption(t.text, mode);
+      if (misplaced !== undefined) {
+        this.err(t, misplaced);
+        this.skipBadValue(t);
+        return;
+      }
       switch (t.text) {
         case 'ResendQueueSize':
         case 'ACKWindowSize': {
@@ -882,18 +909,15 @@ class Reader {
           if (v !== undefined) this.set(this.sync, key, v, `sync.${key}`, t);
           break;
         }
-        case 'DisableInternalCache':
-          this.err(
-            t,
-            "'DisableInternalCache' is not valid in Mode FTFW (it is a Mode NOTRACK option; NOTRACK is not supported by ctsync)",
-          );
-          this.skipBadValue(t);
+        case 'DisableInternalCache': {
+          const v = this.bool(t, 'sync.disableInternalCache');
+          if (v === true)
+            this.err(
+              t,
+              "'DisableInternalCache on' is not supported by ctsync yet (events would be sent without an internal cache); remove it or write 'off'",
+            );
           break;
-        case 'RefreshTime':
-        case 'CacheTimeout':
-          this.err(t, `'${t.text}' is not valid in Mode FTFW (it is a Mode ALARM option)`);
-          this.skipBadValue(t);
-          break;
+        }
         default:
           this.unknownOption(t, ctx, valid);
       }

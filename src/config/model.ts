@@ -7,8 +7,8 @@
 //    defaulted field is present; fields whose absence means something ("not set") stay optional and
 //    are then absent, never `undefined`-valued.
 //
-// It covers what conntrackd.conf can express for `Mode FTFW` with UDP or Multicast channels.
-// Refused (a ConfigError, never silently ignored): Mode ALARM / NOTRACK, TCP channels, the Stats and
+// It covers what conntrackd.conf can express for `Mode FTFW` and `Mode NOTRACK` with UDP or
+// Multicast channels. Refused (a ConfigError, never silently ignored): Mode ALARM, TCP channels, the Stats and
 // Helper sections. Keys are camelCase; conntrackd.conf option names are given in the comments.
 //
 // Defaults are conntrackd 1.4.7's, except four where conntrackd's behaviour is dangerous or
@@ -113,9 +113,12 @@ export interface SyncOptions {
   expectationSync: boolean | string[];
 }
 
+/** conntrackd's sync modes that ctsync implements. */
+export type SyncMode = 'ftfw' | 'notrack';
+
 export interface SyncConfig {
-  /** `Mode FTFW` (the only mode ctsync implements). */
-  mode: 'ftfw';
+  /** `Mode FTFW` (reliable, the default) or `Mode NOTRACK` (best effort, no sequence tracking). */
+  mode: SyncMode;
   /** `ResendQueueSize`: objects kept until acknowledged. */
   resendQueueSize: number;
   /** `ACKWindowSize`: messages between window ACKs. */
@@ -213,7 +216,7 @@ export interface FilterConfigInput {
 export interface CtsyncConfigInput {
   $schema?: string;
   sync: {
-    mode?: 'ftfw';
+    mode?: SyncMode;
     resendQueueSize?: number;
     ackWindowSize?: number;
     commitTimeout?: number;
@@ -258,7 +261,7 @@ export const DEFAULT_OVERRUN_RESYNC_SECS = 30;
 
 export const DEFAULTS = {
   sync: {
-    mode: 'ftfw' as const,
+    mode: 'ftfw' as SyncMode,
     resendQueueSize: 131072,
     ackWindowSize: 300,
     purgeTimeout: 60,
@@ -324,7 +327,7 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
 
   const expectationSync = s.options?.expectationSync ?? D.sync.options.expectationSync;
   const sync: SyncConfig = {
-    mode: 'ftfw',
+    mode: s.mode ?? D.sync.mode,
     resendQueueSize: s.resendQueueSize ?? D.sync.resendQueueSize,
     ackWindowSize: s.ackWindowSize ?? D.sync.ackWindowSize,
     purgeTimeout: s.purgeTimeout ?? D.sync.purgeTimeout,

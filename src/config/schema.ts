@@ -133,7 +133,7 @@ export const configSchema = {
       expected: 'the sync section (an object with at least "channels")',
       additionalProperties: false,
       properties: {
-        mode: { const: 'ftfw', expected: '"ftfw" (the only mode ctsync implements)' },
+        mode: { enum: ['ftfw', 'notrack'], expected: '"ftfw" or "notrack"' },
         resendQueueSize: posInt,
         ackWindowSize: posInt,
         commitTimeout: { ...posInt, expected: 'seconds (1 to 2147483647)' },
@@ -378,9 +378,8 @@ interface SchemaNode {
 }
 
 const UNSUPPORTED_MODE: Record<string, string> = {
-  alarm: 'Mode ALARM is not supported by ctsync (only "ftfw")',
-  persistent: 'Mode PERSISTENT (ALARM) is not supported by ctsync (only "ftfw")',
-  notrack: 'Mode NOTRACK is not supported by ctsync (only "ftfw")',
+  alarm: 'Mode ALARM is not supported by ctsync (only "ftfw" and "notrack")',
+  persistent: 'Mode PERSISTENT (ALARM) is not supported by ctsync (only "ftfw" and "notrack")',
 };
 
 // eslint-disable-next-line max-lines-per-function -- listed exception, to be split

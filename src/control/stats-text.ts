@@ -3,6 +3,7 @@
 import type { SyncEngine } from '../engine/sync-engine.js';
 import type { CacheCounters, CacheView } from '../cache/sync-cache.js';
 import { cacheFullText } from '../engine/cache-full.js';
+import type { InjectCounters } from '../engine/kernel-inject.js';
 
 const n12 = (v: number): string => String(v).padStart(12);
 const n20 = (v: number): string => String(v).padStart(20);
@@ -17,6 +18,16 @@ function cacheBlock(name: string, c: CacheCounts): string {
     `connections created:\t\t${n12(k.created)}\tfailed:\t${n12(k.createFailed)}\n` +
     `connections updated:\t\t${n12(k.updated)}\tfailed:\t${n12(k.updateFailed)}\n` +
     `connections destroyed:\t\t${n12(k.destroyed)}\tfailed:\t${n12(k.destroyFailed)}\n\n`
+  );
+}
+
+/** DisableExternalCache on: what the injection did, where conntrackd prints it (instead of the external cache). */
+function injectBlock(k: InjectCounters): string {
+  return (
+    'external inject:\n' +
+    `connections created:\t\t${n12(k.created)}\tfailed:\t${n12(k.createFailed)}\n` +
+    `connections updated:\t\t${n12(k.updated)}\tfailed:\t${n12(k.updateFailed)}\n` +
+    `connections destroyed:\t\t${n12(k.deleted)}\tfailed:\t${n12(k.deleteFailed)}\n\n`
   );
 }
 
@@ -36,12 +47,12 @@ function udpHeader(e: SyncEngine): string {
 
 /** `-s` (and `-s ct`): caches, traffic, message tracking; what full caches refused. */
 export function generalStats(e: SyncEngine): string {
-  return summary(e, e.internal, e.external) + cacheWarnings(cacheFullLines(e, 'ct'));
+  return summary(e, e.internal, e.injector?.ct ?? e.external) + cacheWarnings(cacheFullLines(e, 'ct'));
 }
 
 /** `-s expect`: the same, with the expectation caches in place of the conntrack caches. */
 export function expectStats(e: SyncEngine): string {
-  return summary(e, e.internalExpect, e.externalExpect) + cacheWarnings(cacheFullLines(e, 'expect'));
+  return summary(e, e.internalExpect, e.injector?.exp ?? e.externalExpect) + cacheWarnings(cacheFullLines(e, 'expect'));
 }
 
 /**
@@ -65,11 +76,11 @@ function cacheWarnings(lines: string[]): string {
   return lines.length ? 'warnings:\n' + lines.map((l) => `\t${l}\n`).join('') + '\n' : '';
 }
 
-function summary(e: SyncEngine, internal: CacheCounts, external: CacheCounts): string {
+function summary(e: SyncEngine, internal: CacheCounts, external: CacheCounts | InjectCounters): string {
   const f = e.ftfw.stats();
   return (
     cacheBlock('internal', internal) +
-    cacheBlock('external', external) +
+    ('size' in external ? cacheBlock('external', external) : injectBlock(external)) +
     `traffic processed:\n${n20(0)} Bytes      ${n20(0)} Pckts\n\n` +
     traffic(e, udpHeader(e)) +
     `message tracking:\n${n20(e.malformed.total)} Malformed msgs ${n20(f.lost)} Lost msgs\n\n` +

@@ -3,8 +3,9 @@
 // copied onto the flow, so a hot path reads `this.caches`, not `this.ctx.caches`.
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
-import type { FtFw } from '../sync/ftfw.js';
+import type { SyncProtocol } from '../sync/sync-protocol.js';
 import type { EngineCaches } from './engine-caches.js';
+import type { KernelInjector } from './kernel-inject.js';
 import type { EngineClock } from './ports/clock.js';
 import type { KernelPort } from './ports/kernel.js';
 import type { ReplicationFilter } from './replication-filter.js';
@@ -16,12 +17,15 @@ export interface EngineContext {
   readonly log: Logger;
   readonly caches: EngineCaches;
   readonly filter: ReplicationFilter;
-  readonly ftfw: FtFw<SyncItem>;
+  /** The sync mode: FT-FW, or NOTRACK (sync-mode.ts). */
+  readonly ftfw: SyncProtocol<SyncItem>;
   readonly tx: Transmitter;
   readonly kernel: KernelPort;
   readonly clock: EngineClock;
   /** ExpectationSync on: expectations are fed, sent, stored and committed. */
   readonly expectations: boolean;
+  /** DisableExternalCache on: what the peer sends goes into the kernel, not the external cache. */
+  readonly injector?: KernelInjector;
 }
 
 export abstract class EngineFlow {
@@ -29,7 +33,7 @@ export abstract class EngineFlow {
   protected readonly log: Logger;
   protected readonly caches: EngineCaches;
   protected readonly filter: ReplicationFilter;
-  protected readonly ftfw: FtFw<SyncItem>;
+  protected readonly ftfw: SyncProtocol<SyncItem>;
   protected readonly tx: Transmitter;
   protected readonly kernel: KernelPort;
   protected readonly clock: EngineClock;

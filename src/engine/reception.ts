@@ -1,6 +1,7 @@
 // Peer -> FT-FW -> external caches: each datagram's messages go through FT-FW's sequence tracking
 // and, when it says so, into the external caches as they arrived. When the peer's answer to one
-// of our RESYNCs is known complete, what it left out is removed (ghosts).
+// of our RESYNCs is known complete, what it left out is removed (ghosts). With DisableExternalCache
+// on, the messages go to the kernel instead (kernel-inject.ts).
 import type { Expect } from '../conntrack/entry.js';
 import { expectKey } from '../cache/expect-cache.js';
 import { RefreshStamps } from '../cache/refresh-stamps.js';
@@ -16,7 +17,10 @@ import {
   type SyncVisitor,
 } from '../sync/wire.js';
 import type { CtScan } from '../sync/wire-attrs.js';
-import { EngineFlow } from './engine-flow.js';
+import { EngineFlow, type EngineContext } from './engine-flow.js';
+import type { KernelInjector } from './kernel-inject.js';
+
+const INJECT_OP = ['new', 'upd', 'del'] as const;
 
 export interface MalformedCounters {
   total: number;
@@ -50,6 +54,13 @@ export class Reception extends EngineFlow {
   rxNow = 0;
   /** Unix seconds of the datagram being handled. */
   private rxSec = 0;
+  /** DisableExternalCache on: where the peer's messages go instead of the external caches. */
+  private readonly injector: KernelInjector | undefined;
+
+  constructor(ctx: EngineContext) {
+    super(ctx);
+    this.injector = ctx.injector;
+  }
 
   /** A datagram from the peer (PeerChannelHandlers.datagram). */
   readonly onDatagram = (d: Buffer): void => {
@@ -66,11 +77,14 @@ export class Reception extends EngineFlow {
     // keyed, not decoded: the backup stores what it receives as it arrived
     ctKeyed: (type, flags, seq, scan, buf, start, end) => {
       if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
-      this.applyExternal(type, scan, this.rxSec, buf as Buffer, start, end);
+      if (this.injector) this.injectCt(this.injector, type, scan, buf as Buffer, start, end);
+      else this.applyExternal(type, scan, this.rxSec, buf as Buffer, start, end);
     },
     exp: (type, flags, seq, x) => {
       if (this.ftfw.receiveHeader(type, flags, seq) !== 'apply') return;
-      this.applyExternalExpect(type, x, this.rxSec);
+      if (!this.injector) this.applyExternalExpect(type, x, this.rxSec);
+      else if (this.expectations) this.injector.expect(INJECT_OP[type - MSG.EXP_NEW]!, x);
+      else this.expectMessagesIgnored++;
     },
     control: (flags, seq, from, to) => {
       if (this.ftfw.receiveHeader(MSG.CTL, flags, seq, from, to) === 'bad') this.countMalformed('bad-header');
@@ -122,6 +136,21 @@ export class Reception extends EngineFlow {
       }
     }
     if (h !== 0) this.refreshed.stamp(h, this.ftfw.resyncEpoch);
+  }
+
+  /** DisableExternalCache on: a peer's conntrack message, decoded, goes to the kernel. */
+  private injectCt(to: KernelInjector, type: number, scan: CtScan, buf: Buffer, start: number, end: number): void {
+    let e = null;
+    try {
+      e = scan.keyLen === 0 ? null : decodeCtAttrs(buf, start, end);
+    } catch (err) {
+      this.log.debug(`peer entry not injected: ${(err as Error).message}`);
+    }
+    if (e === null) {
+      this.unusable++;
+      return;
+    }
+    to.conntrack(INJECT_OP[type - MSG.CT_NEW]!, e);
   }
 
   /** Applies a peer's EXP message to the external expectation cache (when ExpectationSync is on). */

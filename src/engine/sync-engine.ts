@@ -11,10 +11,12 @@ import type { ArenaCache } from '../cache/arena-cache.js';
 import type { ExpectCache } from '../cache/expect-cache.js';
 import type { CtsyncConfig } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { FtFw, type BulkReason } from '../sync/ftfw.js';
+import type { BulkReason } from '../sync/ftfw.js';
+import type { SyncProtocol } from '../sync/sync-protocol.js';
 import { Committer, type CommitMode, type EngineCommitResult } from './committer.js';
 import { EngineCaches } from './engine-caches.js';
 import type { EngineContext } from './engine-flow.js';
+import { KernelInjector } from './kernel-inject.js';
 import { KernelIntake } from './kernel-intake.js';
 import { KernelResync, type ReloadResult } from './kernel-resync.js';
 import type {
@@ -26,6 +28,7 @@ import type {
   CommitPoolPort,
 } from './ports/index.js';
 import { runPoolWhileFilled } from './commit-pool-demand.js';
+import { createSyncProtocol } from './sync-mode.js';
 import { Reception, type MalformedCounters } from './reception.js';
 import { ReplicationFilter } from './replication-filter.js';
 import { Transmitter, type SyncItem } from './transmitter.js';
@@ -48,7 +51,8 @@ const BULK_REASON_TEXT: Record<BulkReason, string> = {
 const EVENT_BUFFER_MIN = 16 * 1024 * 1024;
 
 export class SyncEngine {
-  readonly ftfw: FtFw<SyncItem>;
+  /** The sync mode (FT-FW, or NOTRACK): see sync-mode.ts. */
+  readonly ftfw: SyncProtocol<SyncItem>;
   readonly channel: PeerChannel;
   readonly kernel: KernelPort;
   /** ExpectationSync on: the expectation caches are fed, sent and committed. */
@@ -65,6 +69,8 @@ export class SyncEngine {
   private readonly resync: KernelResync;
   private readonly committer: Committer;
   private readonly clock: EngineClock;
+  /** DisableExternalCache on: the peer's messages go into the kernel as they arrive. */
+  readonly injector: KernelInjector | undefined;
   private events?: KernelEventSource;
   /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
@@ -85,7 +91,8 @@ export class SyncEngine {
     this.expectations = expSync !== false;
     this.caches = new EngineCaches(config, log, (report) => clock.nextTurn(report));
     this.filter = new ReplicationFilter(config.general.filter, expSync);
-    this.ftfw = new FtFw<SyncItem>(
+    this.ftfw = createSyncProtocol<SyncItem>(
+      config.sync.mode,
       // inside a datagram, its arrival time (one clock reading per datagram)
       {
         now: () => this.reception.rxNow || clock.now(),
@@ -120,6 +127,8 @@ export class SyncEngine {
       },
     );
     this.tx = new Transmitter(this.caches, this.ftfw, channel, clock);
+    if (config.sync.disableExternalCache)
+      this.injector = new KernelInjector(kernel, !config.sync.options.tcpWindowTracking, log);
     const ctx: EngineContext = {
       config,
       log,
@@ -130,6 +139,7 @@ export class SyncEngine {
       kernel,
       clock,
       expectations: this.expectations,
+      injector: this.injector,
     };
     this.intake = new KernelIntake(ctx);
     this.reception = new Reception(ctx);

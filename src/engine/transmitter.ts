@@ -3,7 +3,8 @@
 // heard of their death.
 import type { ExpectObject } from '../cache/expect-cache.js';
 import { ObjectState } from '../cache/sync-cache.js';
-import type { FtFw, TxSink } from '../sync/ftfw.js';
+import type { TxSink } from '../sync/ftfw.js';
+import type { SyncProtocol } from '../sync/sync-protocol.js';
 import { DatagramBuilder, MSG, encodeControl } from '../sync/wire.js';
 import type { EngineCaches } from './engine-caches.js';
 import type { EngineClock } from './ports/clock.js';
@@ -50,7 +51,7 @@ export class Transmitter {
 
   constructor(
     private readonly caches: EngineCaches,
-    private readonly ftfw: FtFw<SyncItem>,
+    private readonly ftfw: SyncProtocol<SyncItem>,
     private readonly channel: PeerChannel,
     private readonly clock: EngineClock,
   ) {

@@ -537,28 +537,33 @@ export class ConntrackClient {
     op: 'update' | 'delete',
     list: T[],
     opts: RequestOptions,
-  ): Promise<{ done: number; missing: number; failed: CreateFailure<T>[] }> {
-    const out = { done: 0, missing: 0, failed: [] as CreateFailure<T>[] };
+  ): Promise<{ done: number; missing: number; missingAt: number[]; failed: CreateFailure<T>[] }> {
+    const out = { done: 0, missing: 0, missingAt: [] as number[], failed: [] as CreateFailure<T>[] };
     for (let start = 0; start < list.length; start += BATCH_MAX_MESSAGES) {
       const batch = list.slice(start, start + BATCH_MAX_MESSAGES);
       const outcomes = await this.sendBatch(kind, op, batch, opts);
       for (let i = 0; i < batch.length; i++) {
         const err = outcomes.errnos[i];
         if (err === 0) out.done++;
-        else if (err === errno.ENOENT) out.missing++;
-        else out.failed.push(this.failure(kind, start + i, batch[i], err, outcomes.messages.get(i)));
+        else if (err === errno.ENOENT) {
+          out.missing++;
+          out.missingAt.push(start + i);
+        } else out.failed.push(this.failure(kind, start + i, batch[i], err, outcomes.messages.get(i)));
       }
     }
     return out;
   }
 
-  /** Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels. */
+  /**
+   * Updates existing entries (CT_NEW without CREATE): timeout, mark, protocol state, labels.
+   * `missingAt`: the positions of the entries the kernel did not have.
+   */
   async update(
     entries: Entry[],
     opts: RequestOptions = {},
-  ): Promise<{ updated: number; missing: number; failed: CreateFailure[] }> {
-    const { done, missing, failed } = await this.applyBatched(CONNTRACK, 'update', entries, opts);
-    return { updated: done, missing, failed };
+  ): Promise<{ updated: number; missing: number; missingAt: number[]; failed: CreateFailure[] }> {
+    const { done, missing, missingAt, failed } = await this.applyBatched(CONNTRACK, 'update', entries, opts);
+    return { updated: done, missing, missingAt, failed };
   }
 
   /** Sets only the timeout of an existing entry. */

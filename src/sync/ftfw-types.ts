@@ -82,7 +82,8 @@ export type ReleaseReason =
   | 'evicted' // resend queue full: oldest entry dropped (as conntrackd does)
   | 'discarded' // conntrackdCompat only: HELLO received, resend queue discarded (as conntrackd does)
   | 'replaced' // queueObject() with another object of the same key
-  | 'forgotten'; // forget() by the owner
+  | 'forgotten' // forget() by the owner
+  | 'sent'; // NOTRACK (notrack.ts): out once, nothing to wait for
 
 /** Why the owner is asked to enqueue its whole internal cache (conntracks, then expectations). */
 export type BulkReason =

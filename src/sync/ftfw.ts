@@ -139,6 +139,7 @@ import { resolveFtFwOptions, type FtFwSettings } from './ftfw-options.js';
 import { FtFwQueues, RECORD } from './ftfw-queue.js';
 import { FtFwReceiver } from './ftfw-receiver.js';
 import { FtFwSender, KIND_NAME } from './ftfw-sender.js';
+import type { SyncProtocol } from './sync-protocol.js';
 import {
   newCounters,
   type BulkReason,
@@ -203,7 +204,7 @@ const { OBJ: K_OBJ, ALIVE: K_ALIVE } = RECORD;
  * `holds()` touch only the object and the queues, no Map; queue records are reused (free list).
  * `receiveHeader()` is receive() without a header object.
  */
-export class FtFw<O> {
+export class FtFw<O> implements SyncProtocol<O> {
   private readonly env: FtFwEnv;
   private readonly hooks: FtFwHooks<O>;
   /** The resolved options (frozen). */

@@ -183,6 +183,33 @@ export class FakeKernel implements KernelPort {
     return { deleted, missing: entries.length - deleted, failed: [] };
   }
 
+  /** Creates (DisableExternalCache's injection): an existing entry is replaced. */
+  async create(entries: Entry[]): Promise<CreateResult> {
+    let created = 0;
+    let replaced = 0;
+    for (const e of entries) {
+      if (this.table.has(flowKey(e))) replaced++;
+      else created++;
+      this.add(e);
+    }
+    return { created, existing: 0, replaced, failed: [] };
+  }
+
+  async update(
+    entries: Entry[],
+  ): Promise<{ updated: number; missing: number; missingAt: number[]; failed: CreateFailure[] }> {
+    const missingAt: number[] = [];
+    entries.forEach((e, i) => {
+      if (this.table.has(flowKey(e))) this.table.set(flowKey(e), e);
+      else missingAt.push(i);
+    });
+    return { updated: entries.length - missingAt.length, missing: missingAt.length, missingAt, failed: [] };
+  }
+
+  async deleteExpect(list: Expect[]): Promise<{ deleted: number; missing: number; failed: CreateFailure<Expect>[] }> {
+    return { deleted: list.length, missing: 0, failed: [] };
+  }
+
   async createExpect(list: Iterable<Expect>): Promise<CreateResult<Expect>> {
     const all = [...list];
     this.createdExpect.push(all);

@@ -15,7 +15,9 @@ export type Impl = 'ctsync' | 'conntrackd';
 
 export interface NodeOptions {
   impl: Impl;
-  /** Extra lines for the Sync { Mode FTFW { … } } block. */
+  /** Sync > Mode (default FTFW). */
+  mode?: 'FTFW' | 'NOTRACK';
+  /** Extra lines for the Sync { Mode … { … } } block. */
   ftfw?: string[];
   /** Extra lines for the General block. */
   general?: string[];
@@ -46,7 +48,7 @@ export class SyncNode {
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
-    const { ftfw, options, general, hashSize, hashLimit } = opts;
+    const { mode, ftfw, options, general, hashSize, hashLimit } = opts;
     fs.writeFileSync(
       this.conf,
       pairNodeConf({
@@ -56,6 +58,7 @@ export class SyncNode {
         log: this.log,
         lock,
         sock: this.sock,
+        mode,
         ftfw,
         options,
         general,

@@ -1,5 +1,5 @@
 // The conntrackd.conf of one node of a sync pair: two nodes joined by a veth pair, FT-FW over UDP
-// unicast, read alike by conntrackd 1.4.7 and ctsync. Written here once for the integration tests
+// unicast (or another Mode), read alike by conntrackd 1.4.7 and ctsync. Written here once for the integration tests
 // (test/helpers/syncpair.ts), the benchmarks (tools/bench/, the shell ones through
 // write-pair-conf.ts), the golden capture of sync messages and the lab, so that a change of
 // format or of a default reaches all of them. Each caller adds only what it differs in.
@@ -15,7 +15,9 @@ export interface PairNodeConf {
   sock: string;
   /** Sync > UDP > Port (default 3780). */
   port?: number;
-  /** Extra lines for Sync > Mode FTFW. */
+  /** Sync > Mode (default FTFW). */
+  mode?: 'FTFW' | 'NOTRACK';
+  /** Extra lines for the Sync > Mode block. */
   ftfw?: string[];
   /** Extra lines for Sync > UDP (after the address, port, interface and checksum). */
   udp?: string[];
@@ -46,7 +48,7 @@ export function pairNodeConf(o: PairNodeConf): string {
   return [
     ...(o.comment === undefined ? [] : [`# ${o.comment}`]),
     'Sync {',
-    '  Mode FTFW {',
+    `  Mode ${o.mode ?? 'FTFW'} {`,
     ...indent(2, o.ftfw ?? []),
     '  }',
     '  UDP Default {',

@@ -2,9 +2,11 @@
 // insert counters, and a subscription to their events. Production: production/netlink-kernel.ts
 // (ctnetlink over netlink sockets); tests: a fake table and an event source they drive.
 import type { Entry, EventType, Expect } from '../../conntrack/entry.js';
+import type { RequestOptions } from '../../netlink/ctnetlink.js';
 import type {
   CpuStats,
   CreateFailure,
+  CreateOptions,
   CreateResult,
   DumpFilter,
   ExpectCreateOptions,
@@ -66,6 +68,14 @@ export interface KernelPort {
   /** Dumps the expectation table; returns the number of expectations. */
   dumpExpect(filter: ExpectDumpFilter, onExpect: (x: Expect) => void): Promise<number>;
   delete(entries: Entry[]): Promise<{ deleted: number; missing: number; failed: CreateFailure[] }>;
+  /** Creates conntracks (DisableExternalCache's injection; commits go through the commit pool). */
+  create(entries: Entry[], opts: CreateOptions): Promise<CreateResult>;
+  /** Updates conntracks; `missingAt`: positions of those the kernel did not have. */
+  update(
+    entries: Entry[],
+    opts: RequestOptions,
+  ): Promise<{ updated: number; missing: number; missingAt: number[]; failed: CreateFailure[] }>;
+  deleteExpect(list: Expect[]): Promise<{ deleted: number; missing: number; failed: CreateFailure<Expect>[] }>;
   createExpect(list: Iterable<Expect>, opts?: ExpectCreateOptions): Promise<CreateResult<Expect>>;
   updateExpect(list: Expect[]): Promise<{ updated: number; missing: number; failed: CreateFailure<Expect>[] }>;
   /** Empties the expectation table; returns how many were deleted. */

@@ -2,10 +2,12 @@
 // (ConntrackEvents, raw mode: conntrack events reach the handler as bytes).
 import { readFileSync } from 'node:fs';
 import type { Entry, Expect } from '../../conntrack/entry.js';
+import type { RequestOptions } from '../../netlink/ctnetlink.js';
 import {
   ConntrackClient,
   type CpuStats,
   type CreateFailure,
+  type CreateOptions,
   type CreateResult,
   type DumpFilter,
   type ExpectCreateOptions,
@@ -34,6 +36,21 @@ export class NetlinkKernel implements KernelPort {
 
   delete(entries: Entry[]): Promise<{ deleted: number; missing: number; failed: CreateFailure[] }> {
     return this.client.delete(entries);
+  }
+
+  create(entries: Entry[], opts: CreateOptions): Promise<CreateResult> {
+    return this.client.create(entries, opts);
+  }
+
+  update(
+    entries: Entry[],
+    opts: RequestOptions,
+  ): Promise<{ updated: number; missing: number; missingAt: number[]; failed: CreateFailure[] }> {
+    return this.client.update(entries, opts);
+  }
+
+  deleteExpect(list: Expect[]): Promise<{ deleted: number; missing: number; failed: CreateFailure<Expect>[] }> {
+    return this.client.deleteExpect(list);
   }
 
   createExpect(list: Iterable<Expect>, opts?: ExpectCreateOptions): Promise<CreateResult<Expect>> {
