@@ -105,3 +105,8 @@ export function matchChoice(value: string, choices: readonly string[]): string |
   const hit = choices.filter((c) => c.startsWith(value.toLowerCase()));
   return hit.length === 1 ? hit[0] : undefined;
 }
+
+/** Whether -x goes with this request: conntrackd's XML is a form of -i and -e only, and not JSON. */
+export function xmlFits(action: ClientFlagKey, opts: DaemonCliOptions): boolean {
+  return (action === 'internal' || action === 'external') && !opts.json;
+}

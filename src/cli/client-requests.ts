@@ -86,7 +86,8 @@ export async function clientRequest(action: ClientFlagKey, opts: DaemonCliOption
     case 'external': {
       const kind = sub(opts[action]) === 'expect' ? 'expect' : 'ct';
       const out = new LineWriter();
-      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args: { cache: action, kind } }, (r) =>
+      const args = { cache: action, kind, ...(opts.xml ? { format: 'xml' } : {}) };
+      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args }, (r) =>
         out.line(json ? JSON.stringify(r) : String(r)),
       );
       out.flush();
