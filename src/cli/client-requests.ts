@@ -95,6 +95,7 @@ export async function clientRequest(action: ClientFlagKey, opts: DaemonCliOption
     }
     case 'stats': {
       const section = sub(opts.stats);
+      if (section === 'multicast') process.stderr.write("ctsync: warning: use 'link' instead of 'multicast'\n");
       const map: Record<string, string> = { ct: 'general', multicast: 'link' };
       const r = (await controlRequest(socket, {
         cmd: 'stats',

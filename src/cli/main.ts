@@ -10,7 +10,7 @@
 // imported statically: a dynamic import() costs more than loading them all (measured with
 // tools/bench/bench-cli.ts; the control client's node:net is the biggest of them).
 import { parseClientArgv, type ClientCall } from './client-argv.js';
-import { VERSION } from './client-flags.js';
+import { VERSION_LINE } from './client-flags.js';
 import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
 import { printError, writeOut } from './output.js';
 
@@ -33,7 +33,7 @@ async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<
 }
 
 const call = parseClientArgv(process.argv.slice(2));
-if (call?.kind === 'version') writeOut(VERSION + '\n');
+if (call?.kind === 'version') writeOut(VERSION_LINE);
 else if (call) await request(call);
 else {
   const { runProgram } = await import('./program.js');

@@ -13,6 +13,7 @@ import type { ExpectCache } from '../cache/expect-cache.js';
 import type { HaRuntime } from '../ha/runtime.js';
 import { KeepalivedInputError } from '../ha/keepalived.js';
 import { chunked, conntrackXmlLines, expectXmlLines } from './xml-dump.js';
+import { processStats } from '../control/process-text.js';
 
 export interface DaemonControl {
   engine: SyncEngine;
@@ -65,6 +66,8 @@ async function* textChunks<T>(items: Iterable<T>, line: (item: T) => string): As
 export class DaemonHandler implements ControlHandler {
   private committing?: Promise<EngineCommitResult>;
   private purgeTimer?: NodeJS.Timeout;
+  /** Kernel flushes running now (`-s process`). */
+  private flushing = 0;
 
   constructor(private readonly d: DaemonControl) {}
 
@@ -117,7 +120,7 @@ export class DaemonHandler implements ControlHandler {
       case 'expect':
         return this.engine.expectations ? text.expectStats(e) : '';
       case 'process':
-        return '';
+        return processStats(process.pid, { commit: this.committing !== undefined, flush: this.flushing > 0 });
     }
   }
 
@@ -181,15 +184,20 @@ export class DaemonHandler implements ControlHandler {
    * `expect` (or both) also empties the expectation table, as conntrackd does (all of it).
    */
   async flushKernel(what: 'ct' | 'expect' | 'both' = 'ct'): Promise<number> {
-    let deleted = 0;
-    if (what !== 'expect') deleted += await this.flushKernelConntrack();
-    if (what !== 'ct') {
-      await this.engine.kernel.flushExpect();
-      // our own flush's events are filtered in the kernel, as for conntracks
-      if (this.engine.expectations) this.engine.forgetInternalExpectations();
-      this.d.log.info('kernel expectation table flushed');
+    this.flushing++; // for -s process
+    try {
+      let deleted = 0;
+      if (what !== 'expect') deleted += await this.flushKernelConntrack();
+      if (what !== 'ct') {
+        await this.engine.kernel.flushExpect();
+        // our own flush's events are filtered in the kernel, as for conntracks
+        if (this.engine.expectations) this.engine.forgetInternalExpectations();
+        this.d.log.info('kernel expectation table flushed');
+      }
+      return deleted;
+    } finally {
+      this.flushing--;
     }
-    return deleted;
   }
 
   private async flushKernelConntrack(): Promise<number> {
