@@ -26,7 +26,8 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 section "system packages $(elapsed)"
-PACKAGES=(conntrack conntrackd keepalived iptables iproute2 tcpdump nftables)
+# python3-xmltodict: the -x test reads the XML as VyOS's op-mode does, with the same library
+PACKAGES=(conntrack conntrackd keepalived iptables iproute2 tcpdump nftables python3-xmltodict)
 # Installing conntrackd/keepalived must not start them on the host: block service starts while
 # installing (as Debian's container images do), unless a policy is already in place.
 POLICY=/usr/sbin/policy-rc.d

@@ -8,6 +8,7 @@
 import {
   CLIENT_FLAGS,
   matchChoice,
+  xmlFits,
   type ClientFlag,
   type ClientFlagKey,
   type DaemonCliOptions,
@@ -68,6 +69,11 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
       opts.json = true;
       continue;
     }
+    if (arg === '-x' || arg === '--xml') {
+      if (opts.xml) return undefined;
+      opts.xml = true;
+      continue;
+    }
     const flag = FLAG_BY_NAME.get(name);
     if (flag) {
       // once only; `--name=value` only for a flag that takes a value
@@ -92,7 +98,8 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
   }
   const given = CLIENT_FLAGS.filter((f) => opts[f.key] !== undefined);
   // none: the daemon itself; several: an error
-  return given.length === 1 ? { kind: 'request', action: given[0].key, opts } : undefined;
+  if (given.length !== 1 || (opts.xml && !xmlFits(given[0].key, opts))) return undefined;
+  return { kind: 'request', action: given[0].key, opts };
 }
 
 function subcommand(

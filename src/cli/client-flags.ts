@@ -92,16 +92,29 @@ export const CLIENT_FLAGS: readonly ClientFlag[] = [
     help: 'statistics: network, cache, runtime, link, rsqueue, process, queue, ct, expect',
     arg: {
       placeholder: 'section',
-      choices: ['network', 'cache', 'runtime', 'link', 'rsqueue', 'process', 'queue', 'ct', 'expect', 'multicast'],
+      // conntrackd's order, which decides an abbreviation: `-s c` is cache, `-s r` runtime
+      choices: ['network', 'cache', 'runtime', 'multicast', 'link', 'rsqueue', 'process', 'queue', 'ct', 'expect'],
     },
   },
   { key: 'internal', short: 'i', long: 'internal', arg: ctOrExpect, help: 'dump the internal cache' },
   { key: 'external', short: 'e', long: 'external', arg: ctOrExpect, help: 'dump the external cache' },
 ];
 
-/** A sub-argument as conntrackd matches it: by unique prefix (`-f e` = external). Undefined if none or several match. */
+/**
+ * A sub-argument as conntrackd matches it: the first choice, in its order, that the word begins
+ * (`-f e` = external, `-s c` = cache before ct, `-s r` = runtime before rsqueue; an empty word
+ * is the first choice, as its strncmp of length 0 has it). Unlike conntrackd, case is ignored.
+ * Undefined if none matches.
+ */
 export function matchChoice(value: string, choices: readonly string[]): string | undefined {
-  if (value === '') return undefined;
-  const hit = choices.filter((c) => c.startsWith(value.toLowerCase()));
-  return hit.length === 1 ? hit[0] : undefined;
+  const word = value.toLowerCase();
+  return choices.find((c) => c.startsWith(word));
+}
+
+/** `-v`: conntrackd's version line, with ctsync's name, version and licence. */
+export const VERSION_LINE = `ctsync, connection tracking sync daemon v${VERSION}. Licensed under MIT.\n`;
+
+/** Whether -x goes with this request: conntrackd's XML is a form of -i and -e only, and not JSON. */
+export function xmlFits(action: ClientFlagKey, opts: DaemonCliOptions): boolean {
+  return (action === 'internal' || action === 'external') && !opts.json;
 }

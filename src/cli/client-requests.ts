@@ -87,7 +87,8 @@ export async function clientRequest(action: ClientFlagKey, opts: DaemonCliOption
     case 'external': {
       const kind = sub(opts[action]) === 'expect' ? 'expect' : 'ct';
       const out = new LineWriter();
-      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args: { cache: action, kind } }, (r) =>
+      const args = { cache: action, kind, ...(opts.xml ? { format: 'xml' } : {}) };
+      await controlRequest(socket, { cmd: json ? 'dump' : 'dump-text', args }, (r) =>
         out.line(json ? JSON.stringify(r) : String(r)),
       );
       out.flush();
@@ -95,6 +96,7 @@ export async function clientRequest(action: ClientFlagKey, opts: DaemonCliOption
     }
     case 'stats': {
       const section = sub(opts.stats);
+      if (section === 'multicast') process.stderr.write("ctsync: warning: use 'link' instead of 'multicast'\n");
       const map: Record<string, string> = { ct: 'general', multicast: 'link' };
       const r = (await controlRequest(socket, {
         cmd: 'stats',

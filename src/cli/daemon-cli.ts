@@ -3,7 +3,7 @@
 // and sub-arguments as conntrackd (sub-arguments match by prefix: `-s n` = `-s network`).
 // The requests themselves are in client-requests.ts (the fast path of main.ts sends them too).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CLIENT_FLAGS, DEFAULT_CONFIGS, matchChoice, type DaemonCliOptions } from './client-flags.js';
+import { CLIENT_FLAGS, DEFAULT_CONFIGS, matchChoice, xmlFits, type DaemonCliOptions } from './client-flags.js';
 import { clientRequest, configPath, daemonSocket, loadConfigForCli, requestFlags } from './client-requests.js';
 
 export { DEFAULT_CONFIGS, daemonSocket, type DaemonCliOptions };
@@ -30,7 +30,7 @@ export function addDaemonOptions(program: Command): void {
     else program.option(`-${f.short}, --${f.long}`, f.help);
   }
   program
-    .option('-x, --xml', 'XML output for -i/-e (not supported: use --json)')
+    .option('-x, --xml', "XML output for -i/-e, conntrackd's format (one <flow> per line)")
     .option('--json', 'JSON output (JSON lines for -i/-e)')
     .addOption(new Option('--background-child').hideHelp())
     .option(
@@ -45,6 +45,10 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
   if (actions.length > 1)
     throw new InvalidArgumentError(
       `one request at a time: got ${actions.map((a) => `--${a.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')}`,
+    );
+  if (opts.xml && (actions.length === 0 || !xmlFits(actions[0], opts)))
+    throw new InvalidArgumentError(
+      opts.json ? '-x (XML) and --json: choose one output format' : '-x (XML) goes with -i or -e (a cache dump)',
     );
   const path = configPath(opts);
   if (actions.length === 0) {
@@ -64,6 +68,5 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
     await runDaemon({ configPath: path, console: true, logLevel: opts.logLevel, background: opts.backgroundChild });
     return;
   }
-  if (opts.xml) throw new InvalidArgumentError('-x (XML) is not supported by ctsync: use --json');
   await clientRequest(actions[0], opts, await daemonSocket(opts));
 }

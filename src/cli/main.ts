@@ -15,7 +15,7 @@
 // module loader first, which costs a client command more than all of its own code. The slow
 // paths (program.ts, the config loader) stay ES modules beside it, imported only when needed.
 import { parseClientArgv, type ClientCall } from './client-argv.js';
-import { VERSION } from './client-flags.js';
+import { VERSION_LINE } from './client-flags.js';
 import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
 import { printError, writeOut } from './output.js';
 
@@ -39,7 +39,7 @@ async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<
 
 async function main(argv: string[]): Promise<void> {
   const call = parseClientArgv(argv.slice(2));
-  if (call?.kind === 'version') writeOut(VERSION + '\n');
+  if (call?.kind === 'version') writeOut(VERSION_LINE);
   else if (call) await request(call);
   else {
     const { runProgram } = await import('./program.js');

@@ -6,13 +6,13 @@ import { ctCommand } from './ct.js';
 import { configCommand } from './config-cli.js';
 import { haCommands } from './ha-cli.js';
 import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
-import { VERSION } from './client-flags.js';
+import { VERSION_LINE } from './client-flags.js';
 import { printError } from './output.js';
 
 function program(): Command {
   const p = new Command('ctsync')
     .description('keeps the conntrack tables of an active/backup gateway pair in sync (conntrackd compatible)')
-    .version(VERSION, '-v, --version')
+    .version(VERSION_LINE.trimEnd(), '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     // conntrackd-style flags go before a subcommand; a subcommand's own --json stays its own
     .enablePositionalOptions();

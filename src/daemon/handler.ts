@@ -12,6 +12,8 @@ import type { Entry, Expect } from '../conntrack/entry.js';
 import type { ExpectCache } from '../cache/expect-cache.js';
 import type { HaRuntime } from '../ha/runtime.js';
 import { KeepalivedInputError } from '../ha/keepalived.js';
+import { chunked, conntrackXmlLines, expectXmlLines } from './xml-dump.js';
+import { processStats } from '../control/process-text.js';
 
 export interface DaemonControl {
   engine: SyncEngine;
@@ -64,6 +66,8 @@ async function* textChunks<T>(items: Iterable<T>, line: (item: T) => string): As
 export class DaemonHandler implements ControlHandler {
   private committing?: Promise<EngineCommitResult>;
   private purgeTimer?: NodeJS.Timeout;
+  /** Kernel flushes running now (`-s process`). */
+  private flushing = 0;
 
   constructor(private readonly d: DaemonControl) {}
 
@@ -116,7 +120,7 @@ export class DaemonHandler implements ControlHandler {
       case 'expect':
         return this.engine.expectations ? text.expectStats(e) : '';
       case 'process':
-        return '';
+        return processStats(process.pid, { commit: this.committing !== undefined, flush: this.flushing > 0 });
     }
   }
 
@@ -180,15 +184,20 @@ export class DaemonHandler implements ControlHandler {
    * `expect` (or both) also empties the expectation table, as conntrackd does (all of it).
    */
   async flushKernel(what: 'ct' | 'expect' | 'both' = 'ct'): Promise<number> {
-    let deleted = 0;
-    if (what !== 'expect') deleted += await this.flushKernelConntrack();
-    if (what !== 'ct') {
-      await this.engine.kernel.flushExpect();
-      // our own flush's events are filtered in the kernel, as for conntracks
-      if (this.engine.expectations) this.engine.forgetInternalExpectations();
-      this.d.log.info('kernel expectation table flushed');
+    this.flushing++; // for -s process
+    try {
+      let deleted = 0;
+      if (what !== 'expect') deleted += await this.flushKernelConntrack();
+      if (what !== 'ct') {
+        await this.engine.kernel.flushExpect();
+        // our own flush's events are filtered in the kernel, as for conntracks
+        if (this.engine.expectations) this.engine.forgetInternalExpectations();
+        this.d.log.info('kernel expectation table flushed');
+      }
+      return deleted;
+    } finally {
+      this.flushing--;
     }
-    return deleted;
   }
 
   private async flushKernelConntrack(): Promise<number> {
@@ -295,9 +304,12 @@ export class DaemonHandler implements ControlHandler {
       }
       case ACTION.DUMP_INT_XML:
       case ACTION.DUMP_EXT_XML:
+        return chunked(this.xmlLines(action === ACTION.DUMP_EXT_XML, 'ct'));
       case ACTION.EXP_DUMP_INT_XML:
       case ACTION.EXP_DUMP_EXT_XML:
-        throw new ControlError('ctsync: XML dumps are not supported; use --json');
+        // as conntrackd: nothing when expectations are not synchronized
+        if (!this.engine.expectations) return '';
+        return chunked(this.xmlLines(action === ACTION.EXP_DUMP_EXT_XML, 'expect'));
       default: {
         const section = STATS_BY_ACTION[action];
         if (section) return this.stats(section);
@@ -373,9 +385,17 @@ export class DaemonHandler implements ControlHandler {
     }
   }
 
-  /** `-i` / `-e` records: JSON objects, or conntrackd's text lines (`asText`). */
-  private dumpRecords(args: Record<string, unknown>, asText: boolean): Iterable<unknown> {
+  /** conntrackd's XML lines of a cache (`-x`). */
+  private xmlLines(external: boolean, kind: 'ct' | 'expect'): AsyncIterable<string> | Iterable<string> {
+    if (kind === 'expect') return expectXmlLines(this.expectCache(external));
+    const e = this.engine;
+    return conntrackXmlLines(external ? e.external : e.internal, external, external ? undefined : e.kernel);
+  }
+
+  /** `-i` / `-e` records: JSON objects, or conntrackd's text lines (`asText`; XML with format 'xml'). */
+  private dumpRecords(args: Record<string, unknown>, asText: boolean): AsyncIterable<unknown> | Iterable<unknown> {
     const external = args.cache === 'external';
+    if (asText && args.format === 'xml') return this.xmlLines(external, args.kind === 'expect' ? 'expect' : 'ct');
     if (args.kind === 'expect') {
       const expects = this.expectEntries(this.expectCache(external));
       return mapped(expects, ([x, activeSeconds]) =>

@@ -132,6 +132,18 @@ describe('CLI fast path', function () {
   });
 
   describe('parseClientArgv', () => {
+    it('reads -x with -i and -e, before or after them', () => {
+      for (const args of [
+        ['-i', 'ct', '-x'],
+        ['-x', '-i'],
+        ['--xml', '-e', 'expect'],
+      ]) {
+        const call = parseClientArgv(args);
+        assert.equal(call?.kind, 'request', args.join(' '));
+        assert.equal(call.kind === 'request' && call.opts.xml, true, args.join(' '));
+      }
+    });
+
     it('reads the plain client commands', () => {
       assert.deepEqual(parseClientArgv(['-C', 'a.conf', '-c']), {
         kind: 'request',
@@ -174,12 +186,14 @@ describe('CLI fast path', function () {
         ['-C', 'a.conf', '-c', '-f'],
         ['-c', '-c'],
         ['-c', 'bogus'],
-        ['-s', 'c'] /* cache or ct */,
         ['-sn'],
         ['-C'],
         ['-C', '-c'],
         ['--bulk=1'],
-        ['-C', 'a', '-x', '-i'],
+        ['-C', 'a', '-x'],
+        ['-s', '-x'],
+        ['-i', '-x', '--json'],
+        ['-i', '-x', '-x'],
         ['-C', 'a', '--log-level', 'debug'],
         ['-c', 'ct', 'extra'],
         ['ct', 'list'],
@@ -213,10 +227,14 @@ describe('CLI fast path', function () {
     ['-s'],
     ['-s', 'net'],
     ['-s', 'MULTI'],
+    ['-s', 'c'],
+    ['-s', 'p'],
     ['-s', 'ct', '--json'],
     ['-i'],
     ['-e', 'ct'],
     ['-e', '--json'],
+    ['-i', 'ct', '-x'],
+    ['-x', '-e', 'expect'],
     ['notify', 'INSTANCE', 'VI_1', 'MASTER', '100'],
     ['notify', 'INSTANCE', 'VI_1', 'MAESTER'],
     ['notify', '--json', 'GROUP', 'G', 'BACKUP'],
@@ -228,7 +246,7 @@ describe('CLI fast path', function () {
     // not taken by the fast path: the same behaviour, trivially, but the cases keep it honest
     ['-c', 'bogus'],
     ['-c', '-f'],
-    ['-x', '-i'],
+    ['-s', '-x'],
     ['promote', 'now'],
   ];
 
