@@ -13,6 +13,7 @@ import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
+import { serviceNotifier } from './service-notify.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -150,9 +151,17 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
   let stopping = false;
+  // sd_notify (conntrackd's Systemd): READY once started, STATUS, WATCHDOG, STOPPING
+  const notifier = serviceNotifier(config.general.systemd, log, () => ({
+    role: ha?.status().role ?? 'starting',
+    internal: engine?.internal.size ?? 0,
+    external: engine?.external.size ?? 0,
+  }));
+  notifier?.startWatchdog();
   const shutdown = (why: string): void => {
     if (stopping) return;
     stopping = true;
+    notifier?.stopping();
     log.info(`---- shutdown (${why}) ----`);
     server?.close();
     // let a running failover step finish (bounded), then stop the engine
@@ -206,6 +215,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
         requestResync: () => eng.requestResync(),
       },
       log,
+      { onTransition: () => notifier?.updateStatus() },
     );
     await ha.start();
     await scheduleJobs(config, eng, handler, log);
@@ -220,6 +230,8 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
+  // the sync channel is bound and the internal cache loaded from the kernel (engine.start)
+  notifier?.ready();
   if (opts.background) {
     // the parent stops reading our stderr once we say we are ready: log to the file only from
     // now on, then say it
