@@ -14,6 +14,7 @@ import { resolveHaConfig } from '../ha/config.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 import { serviceNotifier } from './service-notify.js';
+import { rereadConfig } from './config-reload.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -227,6 +228,11 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await logStartFailure(log, err as Error);
     throw err;
   }
+  // systemd's ExecReload: re-read and check the file; the log names what a restart would change
+  process.on('SIGHUP', () => {
+    notifier?.reloading();
+    void rereadConfig(opts.configPath, config, log).finally(() => notifier?.reloaded());
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);

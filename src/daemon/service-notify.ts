@@ -1,9 +1,10 @@
 // The service manager's notification protocol (sd_notify(3)), for a `Type=notify` unit: READY=1
 // once the daemon is fully started, STATUS= with the role and cache sizes, WATCHDOG=1 from the
-// event loop, STOPPING=1 on shutdown. conntrackd's `Systemd` option (on by default in a build
-// with systemd, as Debian's is) switches it; without $NOTIFY_SOCKET nothing is sent. The
-// datagrams go out through the addon (native/sd-notify.h): Node has no UNIX datagram sockets.
-// The protocol here does no I/O of its own and reads no clock: sending and timers are ports.
+// event loop, RELOADING=1 and READY=1 around a reload (SIGHUP), STOPPING=1 on shutdown.
+// conntrackd's `Systemd` option (on by default in a build with systemd, as Debian's is) switches
+// it; without $NOTIFY_SOCKET nothing is sent. The datagrams go out through the addon
+// (native/sd-notify.h): Node has no UNIX datagram sockets. The protocol here does no I/O of its
+// own and reads no clock: sending, timers and the clock are ports.
 import { nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 
@@ -58,6 +59,8 @@ export interface NotifyPorts {
   send(message: string): number;
   every(ms: number, fire: () => void): unknown;
   cancel(timer: unknown): void;
+  /** CLOCK_MONOTONIC in microseconds (for MONOTONIC_USEC). */
+  monotonicUsec(): bigint;
 }
 
 export interface NotifyLog {
@@ -105,6 +108,16 @@ export class ServiceNotifier {
     if (!this.stopped) this.send(`STATUS=${statusText(this.state())}`);
   }
 
+  /** A reload (SIGHUP) has begun: RELOADING=1 with the time it began, as Type=notify-reload wants. */
+  reloading(): void {
+    if (!this.stopped) this.send(`RELOADING=1\nMONOTONIC_USEC=${this.ports.monotonicUsec()}`);
+  }
+
+  /** The reload is over: READY=1 again, with the status. */
+  reloaded(): void {
+    if (!this.stopped) this.send(`READY=1\nSTATUS=${statusText(this.state())}`);
+  }
+
   /** Shutdown has begun: STOPPING=1, and nothing more is sent. */
   stopping(): void {
     if (this.stopped) return;
@@ -149,6 +162,8 @@ export function serviceNotifier(
       send: (message) => addon.sdNotify(target.socket, message),
       every: (ms, fire) => setInterval(fire, ms).unref(),
       cancel: (timer) => clearInterval(timer as NodeJS.Timeout),
+      // libuv's hrtime is CLOCK_MONOTONIC, the clock systemd compares MONOTONIC_USEC with
+      monotonicUsec: () => process.hrtime.bigint() / 1000n,
     },
     log,
     state,

@@ -9,26 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SyncPair, mixedFlows, sleep } from '../../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../../helpers/netns.js';
+import { serviceSettings } from '../../helpers/unit-file.js';
+import { until } from '../../helpers/listen.js';
 import { NotifyListener, notifyValue, type Notification } from '../../helpers/notify-listener.js';
 
 const DEBIAN_UNIT = '/lib/systemd/system/conntrackd.service';
-
-/** The [Service] settings of a unit file (the last assignment of each wins, as in systemd). */
-function serviceSettings(unitText: string): Map<string, string> {
-  const settings = new Map<string, string>();
-  let section = '';
-  for (const raw of unitText.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) section = header[1];
-    else if (section === 'Service') {
-      const eq = line.indexOf('=');
-      settings.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
-    }
-  }
-  return settings;
-}
 
 const internalCount = (n: Notification): number => {
   const m = /internal cache (\d+) entries/.exec(notifyValue(n, 'STATUS') ?? '');
@@ -108,6 +93,28 @@ describe('the daemon under a Type=notify service manager', function () {
     assert.equal((await daemon).exitCode, 0);
     const last = listener.received.at(-1)!;
     assert.equal(last, stopping, 'nothing after STOPPING=1');
+  });
+
+  it('SIGHUP (ExecReload): RELOADING=1 then READY=1, the changed setting named in the log, the daemon still running', async function () {
+    const conf = path.join(pair.dir, 'b-reload.conf');
+    const text = fs.readFileSync(pair.b.conf, 'utf8');
+    fs.writeFileSync(conf, text);
+    fs.rmSync(pair.b.log, { force: true });
+    const { daemon, listener } = await runNotified(['-C', conf]);
+    const ready = await listener.waitFor('READY', 60_000);
+    fs.writeFileSync(conf, text.replace(/HashLimit \d+/, 'HashLimit 123456'));
+    daemon.kill('SIGHUP');
+    const reloading = await listener.waitFor('RELOADING', 15_000);
+    assert.match(notifyValue(reloading, 'MONOTONIC_USEC')!, /^\d+$/);
+    await until('READY again', () => listener.with('READY').length === 2, 15_000);
+    assert.ok(listener.with('READY')[1]!.at > reloading.at && reloading.at > ready.at);
+    assert.equal((await pair.b.client(['-s', 'rsqueue'])).exitCode, 0, 'the daemon still answers');
+    assert.match(
+      fs.readFileSync(pair.b.log, 'utf8'),
+      /\(warn\) configuration re-read \(SIGHUP\): changed in \S+b-reload\.conf: general\.hashLimit; not applied to the running daemon, restart it to apply them/,
+    );
+    daemon.kill('SIGTERM');
+    assert.equal((await daemon).exitCode, 0);
   });
 
   it('a WATCHDOG_PID naming another process: READY, but no pings', async function () {

@@ -71,6 +71,7 @@ function fakePorts(
     },
     every: (ms, fire) => (timers.set(ms, fire), ms),
     cancel: (ms) => timers.delete(ms as number),
+    monotonicUsec: () => 123_456_789n,
     fire(ms) {
       timers.get(ms)!();
     },
@@ -115,6 +116,14 @@ describe('ServiceNotifier', () => {
     n.ready();
     assert.equal(ports.timers.size, 0);
     assert.deepEqual(ports.sent.slice(1), ['STOPPING=1\nSTATUS=stopping']);
+  });
+
+  it('a reload: RELOADING=1 with the monotonic time it began, then READY=1 with the status', () => {
+    const ports = fakePorts();
+    const n = new ServiceNotifier(env, ports, log(), () => state, 10_000);
+    n.reloading();
+    n.reloaded();
+    assert.deepEqual(ports.sent, ['RELOADING=1\nMONOTONIC_USEC=123456789', `READY=1\nSTATUS=${statusText(state)}`]);
   });
 
   it('a failed send is a warning naming the socket, the errno and the message', () => {
