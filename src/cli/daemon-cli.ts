@@ -37,6 +37,11 @@ export function addDaemonOptions(program: Command): void {
       '--log-level <level>',
       'daemon log level: error, warn, info, verbose, debug',
       oneOf('--log-level', ['error', 'warn', 'info', 'verbose', 'debug']),
+    )
+    .option(
+      '--log-format <format>',
+      'daemon log lines: text (default) or json (one object per line)',
+      oneOf('--log-format', ['text', 'json']),
     );
 }
 
@@ -57,11 +62,18 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
         path,
         '--background-child',
         ...(opts.logLevel ? ['--log-level', opts.logLevel] : []),
+        ...(opts.logFormat ? ['--log-format', opts.logFormat] : []),
       ];
       await startInBackground(args, loaded.config);
       return;
     }
-    await runDaemon({ configPath: path, console: true, logLevel: opts.logLevel, background: opts.backgroundChild });
+    await runDaemon({
+      configPath: path,
+      console: true,
+      logLevel: opts.logLevel,
+      logFormat: opts.logFormat,
+      background: opts.backgroundChild,
+    });
     return;
   }
   if (opts.xml) throw new InvalidArgumentError('-x (XML) is not supported by ctsync: use --json');

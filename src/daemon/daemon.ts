@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/load.js';
 import type { CtsyncConfig } from '../config/model.js';
 import winston from 'winston';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
 import { productionPorts } from '../engine/production/ports.js';
 import { ControlServer } from '../control/server.js';
@@ -85,6 +85,8 @@ async function scheduleJobs(
 export interface DaemonOptions {
   configPath: string;
   logLevel?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+  /** `--log-format`: text (default) or JSON lines. */
+  logFormat?: LogFormat;
   /** Log to stderr as well (foreground). */
   console: boolean;
   /** Started by `-d`: stderr goes to the parent only until start-up is done. */
@@ -138,6 +140,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
   const log = createLogger({
     level: opts.logLevel ?? config.log?.level,
+    format: opts.logFormat,
     console: opts.console,
     file: config.general.logFile || undefined,
     syslog: config.general.syslog || undefined,
