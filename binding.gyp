@@ -8,6 +8,7 @@
         "native/loopback.cc",
         "native/netlink-socket.cc",
         "native/process.cc",
+        "native/sd-notify.cc",
         "native/turn-lock.cc",
         "native/udp-batch.cc"
       ],

@@ -6,6 +6,7 @@
 //   udp-batch.h       sendMany and the socket options node:dgram lacks (the sync channel)
 //   process.h         setThreadScheduler, execv, peerUid
 //   turn-lock.h       turnAcquire / turnRelease: the commit workers' turns at the kernel
+//   sd-notify.h       sdNotify: datagrams to the service manager's $NOTIFY_SOCKET
 //   js-error.h        the errors thrown to JavaScript, and when calls return -errno instead
 // An N-API module (NAPI_VERSION in binding.gyp): one build serves every Node.js version that
 // has that N-API version, and it loads in worker threads (each gets its own exports).
@@ -13,6 +14,7 @@
 
 #include "netlink-socket.h"
 #include "process.h"
+#include "sd-notify.h"
 #include "turn-lock.h"
 #include "udp-batch.h"
 
@@ -23,6 +25,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   ctsync::RegisterUdpBatch(env, exports);
   ctsync::RegisterProcess(env, exports);
   ctsync::RegisterTurnLock(env, exports);
+  ctsync::RegisterSdNotify(env, exports);
   return exports;
 }
 

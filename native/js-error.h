@@ -1,8 +1,8 @@
 // Errors the addon throws to JavaScript.
 //
 // Error conventions, for the whole addon:
-// - Hot-path calls (send, recv, recvMany, wait, sendMany, setThreadScheduler, execv) never throw
-//   for a failed system call: they return -errno as a number, so a loop over them stays cheap and
+// - Hot-path calls (send, recv, recvMany, wait, sendMany, setThreadScheduler, execv, sdNotify) never
+//   throw for a failed system call: they return -errno as a number, so a loop over them stays cheap and
 //   an overrun (-ENOBUFS) or an empty queue (-EAGAIN) is an ordinary value.
 // - Setup calls (new NlSocket, bind, setInt/getInt, watch, ignorePorts, setsockopt*/getsockopt*,
 //   peerUid) throw ThrowErrno's Error: message "syscall: strerror", with .errno (positive),

@@ -1,4 +1,5 @@
-// Logging with winston: console, file, or both, with levels (conntrackd has no verbose mode).
+// Logging with winston: console, file, or both, with levels (conntrackd has no verbose mode), as
+// text or JSON lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,6 +55,8 @@ class SyslogTransport extends Transport {
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+/** `text`: `[timestamp] (level) message`; `json`: one object per line, for log shippers. */
+export type LogFormat = 'text' | 'json';
 
 export interface LogOptions {
   level?: LogLevel;
@@ -61,6 +64,8 @@ export interface LogOptions {
   syslog?: string;
   /** Log file path (conntrackd's LogFile). */
   file?: string;
+  /** Of the console and file lines (syslog gets the message alone); default text. */
+  format?: LogFormat;
   /** Also log to stderr (foreground runs). */
   console?: boolean;
   /** Rate limiting per kind of message (log-rate-limit.ts); false: every message is written. */
@@ -98,7 +103,12 @@ export function createLogger(opts: LogOptions): Logger {
   });
   const logger = winston.createLogger({
     level: opts.level ?? 'info',
-    format: winston.format.combine(rateLimited(), winston.format.timestamp(), line),
+    format: winston.format.combine(
+      rateLimited(),
+      winston.format.timestamp(),
+      // winston's json: {"level":…,"message":…,"timestamp":…} on one line, newlines escaped
+      opts.format === 'json' ? winston.format.json() : line,
+    ),
     transports,
   });
   if (opts.rateLimit !== false) {

@@ -1,6 +1,7 @@
 // Loader and types of our N-API addon (native/, built as build/Release/nlsock.node; native/addon.cc
 // lists its parts): the netlink socket, batched UDP sends and the socket options Node's dgram does
-// not expose, the process calls, and the commit workers' turn lock.
+// not expose, the process calls, the commit workers' turn lock, and the service manager's
+// notification socket.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -59,6 +60,8 @@ export interface NativeAddon {
   turnRelease(word: Int32Array): void;
   /** execv(2): replaces the process image (same pid); returns -errno only if that failed. */
   execv(path: string, argv: string[]): number;
+  /** One datagram to $NOTIFY_SOCKET (a path or an `@` abstract name): 0 or -errno (native/sd-notify.h). */
+  sdNotify(address: string, message: string): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -22,6 +22,7 @@ export interface DaemonCliOptions {
   xml?: boolean;
   json?: boolean;
   logLevel?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+  logFormat?: 'text' | 'json';
   backgroundChild?: boolean;
 }
 

@@ -37,6 +37,11 @@ export function addDaemonOptions(program: Command): void {
       '--log-level <level>',
       'daemon log level: error, warn, info, verbose, debug',
       oneOf('--log-level', ['error', 'warn', 'info', 'verbose', 'debug']),
+    )
+    .option(
+      '--log-format <format>',
+      'daemon log lines: text (default) or json (one object per line)',
+      oneOf('--log-format', ['text', 'json']),
     );
 }
 
@@ -61,11 +66,18 @@ export async function daemonCli(opts: DaemonCliOptions, argv: string[]): Promise
         path,
         '--background-child',
         ...(opts.logLevel ? ['--log-level', opts.logLevel] : []),
+        ...(opts.logFormat ? ['--log-format', opts.logFormat] : []),
       ];
       await startInBackground(args, loaded.config);
       return;
     }
-    await runDaemon({ configPath: path, console: true, logLevel: opts.logLevel, background: opts.backgroundChild });
+    await runDaemon({
+      configPath: path,
+      console: true,
+      logLevel: opts.logLevel,
+      logFormat: opts.logFormat,
+      background: opts.backgroundChild,
+    });
     return;
   }
   await clientRequest(actions[0], opts, await daemonSocket(opts));

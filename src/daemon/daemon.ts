@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/load.js';
 import type { CtsyncConfig } from '../config/model.js';
 import winston from 'winston';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { SyncEngine } from '../engine/sync-engine.js';
 import { productionPorts } from '../engine/production/ports.js';
 import { ControlServer } from '../control/server.js';
@@ -13,6 +13,8 @@ import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
+import { serviceNotifier } from './service-notify.js';
+import { rereadConfig } from './config-reload.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -83,6 +85,8 @@ async function scheduleJobs(
 export interface DaemonOptions {
   configPath: string;
   logLevel?: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+  /** `--log-format`: text (default) or JSON lines. */
+  logFormat?: LogFormat;
   /** Log to stderr as well (foreground). */
   console: boolean;
   /** Started by `-d`: stderr goes to the parent only until start-up is done. */
@@ -136,6 +140,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
   const log = createLogger({
     level: opts.logLevel ?? config.log?.level,
+    format: opts.logFormat,
     console: opts.console,
     file: config.general.logFile || undefined,
     syslog: config.general.syslog || undefined,
@@ -150,9 +155,17 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
   let stopping = false;
+  // sd_notify (conntrackd's Systemd): READY once started, STATUS, WATCHDOG, STOPPING
+  const notifier = serviceNotifier(config.general.systemd, log, () => ({
+    role: ha?.status().role ?? 'starting',
+    internal: engine?.internal.size ?? 0,
+    external: engine?.external.size ?? 0,
+  }));
+  notifier?.startWatchdog();
   const shutdown = (why: string): void => {
     if (stopping) return;
     stopping = true;
+    notifier?.stopping();
     log.info(`---- shutdown (${why}) ----`);
     server?.close();
     // let a running failover step finish (bounded), then stop the engine
@@ -206,6 +219,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
         requestResync: () => eng.requestResync(),
       },
       log,
+      { onTransition: () => notifier?.updateStatus() },
     );
     await ha.start();
     await scheduleJobs(config, eng, handler, log);
@@ -217,9 +231,16 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await logStartFailure(log, err as Error);
     throw err;
   }
+  // systemd's ExecReload: re-read and check the file; the log names what a restart would change
+  process.on('SIGHUP', () => {
+    notifier?.reloading();
+    void rereadConfig(opts.configPath, config, log).finally(() => notifier?.reloaded());
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log.info(`ctsync running (pid ${process.pid}), control socket ${config.general.unix.path}`);
+  // the sync channel is bound and the internal cache loaded from the kernel (engine.start)
+  notifier?.ready();
   if (opts.background) {
     // the parent stops reading our stderr once we say we are ready: log to the file only from
     // now on, then say it
