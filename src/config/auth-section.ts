@@ -4,9 +4,9 @@
 import type { Token } from './conntrackd-conf.js';
 import { readKeyFile } from './auth-keys.js';
 
-export const AUTH_MODES = ['receive-only', 'permissive', 'enforce'] as const;
-/** receive-only: verify and count, accept everything; permissive: reject bad trailers, accept unsigned; enforce: only valid, fresh datagrams. */
-export type AuthMode = (typeof AUTH_MODES)[number];
+import { AUTH_MODES, type AuthMode } from '../sync/auth-verifier.js';
+
+export { AUTH_MODES, type AuthMode };
 
 export interface AuthKeyRef {
   /** Key id 1..255, as carried in the trailer. */

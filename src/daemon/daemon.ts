@@ -177,7 +177,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   try {
     release = takeLock(config.general.lockFile, log);
     process.on('uncaughtException', fatal);
-    engine = new SyncEngine(config, log, productionPorts(config));
+    engine = new SyncEngine(config, log, productionPorts(config, log));
     const eng = engine;
     const handler = new DaemonHandler({
       engine: eng,
