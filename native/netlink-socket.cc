@@ -196,7 +196,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       Napi::TypeError::New(env, "recvMany(Uint8Array, slotSize, Int32Array[, max[, from: Uint8Array]])").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    // from: 20 bytes per datagram, the sender (UDP): family (4 or 6) at 0, address at 4..
+    // from: 20 bytes per datagram, the sender (UDP): family (4 or 6) at 0, port (BE) at 2, address at 4..
     uint8_t* from = nullptr;
     size_t fromLen = 0;
     if (info.Length() > 4 && !info[4].IsUndefined() && !GetBytes(info[4], &from, &fromLen)) {
@@ -265,9 +265,11 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       const sockaddr_storage& a = names_[i];
       if (a.ss_family == AF_INET) {
         f[0] = 4;
+        memcpy(f + 2, &reinterpret_cast<const sockaddr_in*>(&a)->sin_port, 2);
         memcpy(f + 4, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, 4);
       } else if (a.ss_family == AF_INET6) {
         f[0] = 6;
+        memcpy(f + 2, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port, 2);
         memcpy(f + 4, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, 16);
       }
     }

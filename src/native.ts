@@ -13,7 +13,7 @@ export interface NativeSocket {
   getInt(level: number, name: number): number;
   send(buf: Uint8Array, length?: number): number;
   recv(buf: Uint8Array): number;
-  /** `from` (UDP): 20 bytes per datagram, family 4|6 at 0 and the sender's address from 4. */
+  /** `from` (UDP): 20 bytes per datagram, family 4|6 at 0, the sender's port (BE) at 2 and address from 4. */
   recvMany(buf: Uint8Array, slotSize: number, lengths: Int32Array, max?: number, from?: Uint8Array): number;
   wait(timeoutMs: number): number;
   watch(cb: () => void): void;

@@ -14,7 +14,7 @@ export function configCommand(): Command {
     .action(async (file: string, opts: { json?: boolean }) => {
       const { loadConfig } = await import('../config/load.js');
       try {
-        const { config: cfg, warnings, format } = await loadConfig(file);
+        const { config: cfg, warnings, format } = await loadConfig(file, { keyFiles: true });
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
         else

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { ctCommand } from './ct.js';
 import { configCommand } from './config-cli.js';
+import { keyCommand } from './key-cli.js';
 import { haCommands } from './ha-cli.js';
 import { addDaemonOptions, daemonCli, type DaemonCliOptions } from './daemon-cli.js';
 import { VERSION_LINE } from './client-flags.js';
@@ -20,6 +21,7 @@ function program(): Command {
   p.action((opts: DaemonCliOptions) => daemonCli(opts, process.argv));
   p.addCommand(ctCommand());
   p.addCommand(configCommand());
+  p.addCommand(keyCommand());
   for (const c of haCommands(p)) p.addCommand(c);
   return p;
 }

@@ -11,6 +11,7 @@
 import { classifyWord } from './conntrackd-conf.js';
 import type { Channel, CtsyncConfig } from './model.js';
 import { protocolNames } from './protocols.js';
+import { authenticationConfLines } from './auth-section.js';
 
 function fail(what: string, value: unknown, why: string): never {
   throw new Error(`cannot write ${what} ${JSON.stringify(value)} to conntrackd.conf: ${why}`);
@@ -104,7 +105,9 @@ export function toConntrackdConf(config: CtsyncConfig): string {
     if (exp.length === 0) fail('expectationSync', exp, 'an empty list means "all helpers" to conntrackd');
     out.push(`\t\tExpectationSync {`, ...exp.map((h) => `\t\t\t${name('helper name', h)}`), '\t\t}');
   } else out.push(`\t\tExpectationSync ${onOff(exp)}`);
-  out.push('\t}', '}');
+  out.push('\t}');
+  if (s.authentication) out.push(...authenticationConfLines(s.authentication));
+  out.push('}');
 
   out.push('General {');
   out.push(`\tSystemd ${onOff(g.systemd)}`);

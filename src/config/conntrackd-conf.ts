@@ -23,6 +23,7 @@ import { DEFAULTS, SYSLOG_FACILITIES, withDefaults } from './model.js';
 import { PROTOCOL_NAMES, protocolByName } from './protocols.js';
 import { checkConfig, isIPv4, isIPv6, lintConfig, type KeyedProblem } from './schema.js';
 import { printable, strayCharacter, strayMessage } from './stray-characters.js';
+import { readAuthenticationBlock, type AuthBlockReader } from './auth-section.js';
 
 // ------------------------------------------------------------------------------------- lexer
 
@@ -339,6 +340,8 @@ export interface ConntrackdConfResult {
   /** The configuration as written (defaults not applied): what `ctsync config convert` prints. */
   config: CtsyncConfigInput;
   warnings: ConfigProblem[];
+  /** Places a later problem of the model (e.g. a key file's) at the option that set it. */
+  place(p: KeyedProblem): ConfigProblem;
 }
 
 /** The options conntrackd 1.4.7 takes in each `Mode` block ctsync implements. */
@@ -786,11 +789,15 @@ class Reader {
       'PurgeTimeout',
       'RefreshTime',
       'CacheTimeout',
+      'Authentication',
     ];
     this.body(ctx, open, head, (t) => {
       switch (t.text) {
         case 'Mode':
           this.modeBlock(t);
+          break;
+        case 'Authentication':
+          readAuthenticationBlock(this.authReader(), t, this.sync);
           break;
         case 'UDP':
         case 'Multicast':
@@ -818,6 +825,24 @@ class Reader {
           this.unknownOption(t, ctx, valid);
       }
     });
+  }
+
+  /** The reader's helpers, lent to the Authentication block (config/auth-section.ts). */
+  private authReader(): AuthBlockReader {
+    return {
+      peek: () => this.peek(),
+      next: () => this.next(),
+      open: (h) => this.open(h),
+      body: (ctx, open, h, on) => this.body(ctx, open, h, on),
+      err: (t, m) => this.err(t, m),
+      num: (o, p) => this.num(o, p),
+      bool: (o, p) => this.bool(o, p),
+      path: (o, p) => this.path(o, p),
+      set: (obj, k, v, p, o) => this.set(obj, k, v, p, o),
+      unknownOption: (t, ctx, valid) => this.unknownOption(t, ctx, valid),
+      at: (p, t) => this.locs.set(p, { line: t.line, col: t.col, label: t.text }),
+      reported: this.reported,
+    };
   }
 
   private timeoutOption(t: Token): void {
@@ -1688,5 +1713,5 @@ export function parseConntrackdConf(text: string, source = 'conntrackd.conf'): C
   const warnings = [...r.warnings];
   for (const p of lintConfig(withDefaults(config))) warnings.push(r.place(p));
   warnings.sort((a, b) => a.line! - b.line! || a.column! - b.column!);
-  return { config, warnings };
+  return { config, warnings, place: (p) => r.place(p) };
 }

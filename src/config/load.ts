@@ -3,9 +3,10 @@
 //   - anything else: conntrackd.conf syntax.
 // Both end in the same model, validated by the same schema, with defaults applied.
 import { readFile } from 'node:fs/promises';
-import { ConfigError, formatProblem } from './errors.js';
+import { ConfigError, formatProblem, type ConfigProblem } from './errors.js';
+import { keyFileProblems } from './auth-section.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from './model.js';
-import { keyedMessage, lintConfig, validateConfig } from './schema.js';
+import { keyedMessage, lintConfig, validateConfig, type KeyedProblem } from './schema.js';
 import { parseConntrackdConf } from './conntrackd-conf.js';
 import { printable } from './stray-characters.js';
 
@@ -180,31 +181,45 @@ function looksLikeJson(text: string, path: string): boolean {
 }
 
 /** Parses configuration text (either format) into the input model, with warnings. */
-export function parseConfigText(
-  text: string,
-  source: string,
-): { input: CtsyncConfigInput; warnings: string[]; format: 'json' | 'conntrackd' } {
+export function parseConfigText(text: string, source: string): ParsedConfigText {
   if (looksLikeJson(text, source)) {
     const input = validateConfig(parseJson(text, source), source);
-    const warnings = lintConfig(withDefaults(input)).map((p) =>
-      formatProblem({ source, path: p.path, message: keyedMessage(p) }),
-    );
-    return { input, warnings, format: 'json' };
+    const place = (p: KeyedProblem): ConfigProblem => ({ source, path: p.path, message: keyedMessage(p) });
+    const warnings = lintConfig(withDefaults(input)).map((p) => formatProblem(place(p)));
+    return { input, warnings, format: 'json', place };
   }
   const r = parseConntrackdConf(text, source);
-  return { input: r.config, warnings: r.warnings.map(formatProblem), format: 'conntrackd' };
+  return { input: r.config, warnings: r.warnings.map(formatProblem), format: 'conntrackd', place: r.place };
+}
+
+export interface ParsedConfigText {
+  input: CtsyncConfigInput;
+  warnings: string[];
+  format: 'json' | 'conntrackd';
+  /** Where a later problem of the model is, in the file's own terms (line or key path). */
+  place(p: KeyedProblem): ConfigProblem;
+}
+
+export interface LoadOptions {
+  /** Also read the authentication key files and refuse the configuration if one is unusable. */
+  keyFiles?: boolean;
 }
 
 /** Reads and validates a configuration file; throws ConfigError (every problem, with its place). */
-export async function loadConfig(path: string): Promise<LoadedConfig> {
+export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     throw new ConfigError([{ source: path, message: `cannot read the configuration: ${(e as Error).message}` }]);
   }
-  const { input, warnings, format } = parseConfigText(text, path);
-  return { config: withDefaults(input), warnings, format };
+  const { input, warnings, format, place } = parseConfigText(text, path);
+  const config = withDefaults(input);
+  if (opts.keyFiles) {
+    const problems = keyFileProblems(config.sync.authentication);
+    if (problems.length > 0) throw new ConfigError(problems.map(place));
+  }
+  return { config, warnings, format };
 }
 
 /**

@@ -20,6 +20,7 @@
 
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
+import { resolveAuth, type AuthConfig, type AuthConfigInput } from './auth-section.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -134,6 +135,8 @@ export interface SyncConfig {
   /** 1 to 4 links, all of the same kind; one is active at a time. */
   channels: Channel[];
   options: SyncOptions;
+  /** `Authentication { … }` (ctsync only): signed datagrams; absent = off, today's wire. */
+  authentication?: AuthConfig;
 }
 
 export interface FilterConfig {
@@ -225,6 +228,7 @@ export interface CtsyncConfigInput {
     startupResync?: boolean;
     channels: ChannelInput[];
     options?: Partial<SyncOptions>;
+    authentication?: AuthConfigInput;
   };
   general?: {
     systemd?: boolean;
@@ -340,6 +344,7 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
     },
   };
   if (s.commitTimeout !== undefined) sync.commitTimeout = s.commitTimeout;
+  if (s.authentication !== undefined) sync.authentication = resolveAuth(s.authentication);
 
   const logFile = g.logFile === true ? DEFAULT_LOG_FILE : (g.logFile ?? D.general.logFile);
   const syslog = g.syslog === true ? DEFAULT_SYSLOG_FACILITY : (g.syslog ?? D.general.syslog);

@@ -13,6 +13,7 @@ import { ConfigError, closest, type ConfigProblem } from './errors.js';
 import type { CtsyncConfig, CtsyncConfigInput } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
+import { authProblems, authenticationSchema } from './auth-section.js';
 
 /** A problem without its source: what checkConfig returns. */
 export interface KeyedProblem {
@@ -165,6 +166,7 @@ export const configSchema = {
             },
           },
         },
+        authentication: authenticationSchema,
       },
     },
     general: {
@@ -605,7 +607,7 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of [...semanticProblems(value), ...checkHaConfig(value)])
+  for (const p of [...semanticProblems(value), ...checkHaConfig(value), ...authProblems(value)])
     if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }

@@ -4,6 +4,7 @@ import type { SyncEngine } from '../engine/sync-engine.js';
 import type { CacheCounters, CacheView } from '../cache/sync-cache.js';
 import { cacheFullText } from '../engine/cache-full.js';
 import type { InjectCounters } from '../engine/kernel-inject.js';
+import type { AuthCounters } from '../sync/auth-verifier.js';
 
 const n12 = (v: number): string => String(v).padStart(12);
 const n20 = (v: number): string => String(v).padStart(20);
@@ -198,5 +199,22 @@ export function ctsyncStats(e: SyncEngine): string {
   if (e.expectations)
     rows.push(['expectations internal', e.internalExpect.size], ['expectations external', e.externalExpect.size]);
   else rows.push(['EXP messages ignored', e.expectMessagesIgnored]);
+  const auth = e.channel.authCounters;
+  if (auth) rows.push(...authRows(auth));
   return 'ctsync:\n' + rows.map(([k, v]) => `\t${(k + ':').padEnd(28)}${n20(v)}\n`).join('') + '\n';
+}
+
+/** Sync authentication's counters (docs/ftfw-protocol.md §13.6): failures by reason, and drops. */
+function authRows(a: AuthCounters): Array<[string, number]> {
+  const f = a.failed;
+  return [
+    ['auth accepted', a.accepted],
+    ['auth no trailer', f['no-trailer']],
+    ['auth malformed trailer', f.malformed],
+    ['auth unknown key', f['unknown-key']],
+    ['auth bad MAC', f['bad-mac']],
+    ['auth stale', f.stale],
+    ['auth replay', f.replay],
+    ['auth dropped', a.dropped],
+  ];
 }

@@ -134,7 +134,7 @@ const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, '; ');
 
 // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 async function startDaemon(opts: DaemonOptions): Promise<void> {
-  const { config, warnings } = await loadConfig(opts.configPath);
+  const { config, warnings } = await loadConfig(opts.configPath, { keyFiles: true });
   let execvError: number | undefined;
   const again = config.general.scheduler ? argvWithRealtimeFlags(process.execArgv, process.argv) : undefined;
   if (again) execvError = nativeAddon().execv(process.execPath, again); // returns only on failure
@@ -190,7 +190,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   try {
     release = takeLock(config.general.lockFile, log);
     process.on('uncaughtException', fatal);
-    engine = new SyncEngine(config, log, productionPorts(config));
+    engine = new SyncEngine(config, log, productionPorts(config, log));
     const eng = engine;
     const handler = new DaemonHandler({
       engine: eng,

@@ -58,7 +58,7 @@ export interface ChannelStats {
 
 export interface ChannelEvents {
   /** `data` is valid only during the event (a view of the receive buffer): copy what you keep. */
-  datagram: [data: Buffer, from: string];
+  datagram: [data: Buffer, from: string, port: number];
   error: [err: Error];
 }
 
@@ -162,6 +162,12 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     this.target = target;
   }
 
+  /** The port our datagrams leave from (the send socket's, bound at open()). */
+  get localPort(): number {
+    if (!this.tx) throw new Error('sync channel is not open');
+    return this.tx.address().port;
+  }
+
   get description(): string {
     return `${this.opts.kind} ${this.opts.localAddress} -> ${this.target}:${this.opts.port} on ${this.opts.interface}`;
   }
@@ -186,7 +192,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       this.stats.sendErrors++;
       if (this.opened) this.emit('error', err);
     });
-    rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+    rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
     const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
     await setUp(
       rx,
@@ -281,7 +287,9 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       }
       for (let i = 0; i < n; i++) {
         const at = i * RX_SLOT;
-        this.onMessage(this.rxBuf.subarray(at, at + this.rxLengths[i]), this.sender(i));
+        const from = i * 20;
+        const port = (this.rxFrom[from + 2] << 8) | this.rxFrom[from + 3];
+        this.onMessage(this.rxBuf.subarray(at, at + this.rxLengths[i]), this.sender(i), port);
       }
       if (n < RX_BATCH) return;
     }
@@ -302,7 +310,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
   }
 
   /** `msg` is only valid during the call (a view of the receive buffer when batched). */
-  private onMessage(msg: Buffer, from: string): void {
+  private onMessage(msg: Buffer, from: string, port: number): void {
     // unicast: only the configured peer; multicast: anyone on the group but ourselves
     const ok = this.opts.kind === 'udp' ? from === this.target : from !== this.opts.localAddress;
     if (!ok) {
@@ -311,7 +319,7 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     }
     this.stats.packetsReceived++;
     this.stats.bytesReceived += msg.length;
-    this.emit('datagram', msg, from);
+    this.emit('datagram', msg, from, port);
   }
 
   /**

@@ -23,6 +23,8 @@ export interface NodeOptions {
   general?: string[];
   /** Lines for a Sync { Options { … } } block (e.g. 'ExpectationSync on'). */
   options?: string[];
+  /** Extra lines for Sync (e.g. an Authentication block). */
+  sync?: string[];
   /** General > HashLimit (default 262144). */
   hashLimit?: number;
   /** General's HashSize (default 32768): what the caches are sized for at start. */
@@ -48,7 +50,7 @@ export class SyncNode {
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
-    const { mode, ftfw, options, general, hashSize, hashLimit } = opts;
+    const { mode, ftfw, options, general, hashSize, hashLimit, sync } = opts;
     fs.writeFileSync(
       this.conf,
       pairNodeConf({
@@ -61,6 +63,7 @@ export class SyncNode {
         mode,
         ftfw,
         options,
+        sync,
         general,
         hashSize,
         hashLimit,

@@ -23,6 +23,8 @@ export interface PairNodeConf {
   udp?: string[];
   /** Lines for a Sync > Options block (no block without them). */
   options?: string[];
+  /** Extra lines for Sync, after the rest (e.g. an Authentication block; nested lines indented by the caller). */
+  sync?: string[];
   /** General > HashSize (default 32768): what the caches are sized for at start. */
   hashSize?: number;
   /** General > HashLimit (default 262144). */
@@ -60,6 +62,7 @@ export function pairNodeConf(o: PairNodeConf): string {
     ...indent(2, o.udp ?? []),
     '  }',
     ...(o.options ? ['  Options {', ...indent(2, o.options), '  }'] : []),
+    ...indent(1, o.sync ?? []),
     '}',
     'General {',
     `  HashSize ${o.hashSize ?? 32768}`,

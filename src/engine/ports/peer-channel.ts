@@ -2,11 +2,12 @@
 // production/udp-peer-channel.ts (sync/channel.ts: UDP unicast or multicast); tests: a fake that
 // captures what is sent and delivers what the test injects.
 import type { ChannelOptions, ChannelStats } from '../../sync/channel.js';
+import type { AuthCounters } from '../../sync/auth-verifier.js';
 
 /** What the channel calls, as plain functions (no `this`). */
 export interface PeerChannelHandlers {
-  /** A datagram from the peer: `data` is valid during the call only. */
-  datagram(data: Buffer): void;
+  /** A datagram from the peer (`from`:`port`): `data` is valid during the call only. */
+  datagram(data: Buffer, from?: string, port?: number): void;
   error(err: Error): void;
 }
 
@@ -18,6 +19,8 @@ export interface PeerChannel {
   /** Kind and interface, for the stats text. */
   readonly opts: Pick<ChannelOptions, 'kind' | 'interface'>;
   readonly stats: ChannelStats;
+  /** Authentication's counters, when the link is authenticated (production/authenticated-peer-channel.ts). */
+  readonly authCounters?: AuthCounters;
   /** Opens the link; rejects with the reason (address not here, port in use...). */
   open(handlers: PeerChannelHandlers): Promise<void>;
   /** Queues a datagram (copied); it goes out at flush() or on the next loop turn at the latest. */

@@ -4,7 +4,10 @@ import type { CtsyncConfig } from '../../config/model.js';
 import type { ChannelOptions } from '../../sync/channel.js';
 import { CommitPool, type CommitPoolOptions } from '../commit-pool.js';
 import { SchedPolicy } from '../../native.js';
-import type { EnginePorts } from '../ports/index.js';
+import type { EnginePorts, PeerChannel } from '../ports/index.js';
+import type { Logger } from '../../log.js';
+import { loadAuthKeys } from '../../config/auth-section.js';
+import { AuthenticatedPeerChannel } from './authenticated-peer-channel.js';
 import { NetlinkKernel } from './netlink-kernel.js';
 import { systemClock } from './system-clock.js';
 import { UdpPeerChannel } from './udp-peer-channel.js';
@@ -46,13 +49,20 @@ function realTimeOf(config: CtsyncConfig): CommitPoolOptions['mainThreadRealTime
   return s ? { policy: s.type === 'fifo' ? SchedPolicy.FIFO : SchedPolicy.RR, priority: s.priority } : undefined;
 }
 
-export function productionPorts(config: CtsyncConfig): EnginePorts {
+/** The configured link, authenticated when `Authentication` is configured (keys read here). */
+function peerChannel(config: CtsyncConfig, log: Pick<Logger, 'warn'>): PeerChannel {
+  const udp = new UdpPeerChannel(channelOptions(config));
+  const auth = config.sync.authentication;
+  return auth ? new AuthenticatedPeerChannel(udp, auth, loadAuthKeys(auth), log) : udp;
+}
+
+export function productionPorts(config: CtsyncConfig, log: Pick<Logger, 'warn'>): EnginePorts {
   // the kernel port first, as before the ports: its socket exists before the channel is checked
   const kernel = new NetlinkKernel();
   try {
     return {
       kernel,
-      channel: new UdpPeerChannel(channelOptions(config)),
+      channel: peerChannel(config, log),
       commitPool: new CommitPool({ mainThreadRealTime: realTimeOf(config) }),
       clock: systemClock,
     };

@@ -26,6 +26,11 @@ export class UdpPeerChannel implements PeerChannel {
     return this.channel.stats;
   }
 
+  /** The port our datagrams leave from (after open()). */
+  get localPort(): number {
+    return this.channel.localPort;
+  }
+
   async open(h: PeerChannelHandlers): Promise<void> {
     await this.channel.open();
     this.channel.on('datagram', h.datagram);
