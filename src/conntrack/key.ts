@@ -1,7 +1,7 @@
 import type { Entry, Tuple } from './entry.js';
 import { AF_INET, AF_INET6 } from '../netlink/constants.js';
 import { parseIPv4Into, parseIPv6Into } from '../netlink/ip.js';
-import { AddrKind, hasWirePorts, isIcmp, type FlowFields } from './flow-fields.js';
+import { AddrKind, hasWirePorts, isIcmp, type FlowFields, type TupleFields } from './flow-fields.js';
 
 /**
  * Stable identity of a flow: the original tuple plus the zone (what the kernel's hash uses).
@@ -85,11 +85,15 @@ export function writeKeyL4(
  * length, or -1 where flowKey would throw (an address of the other family than the entry's).
  */
 export function flowKeyOfFields(f: FlowFields, b: Uint8Array): number {
-  const t = f.orig;
-  const v6 = f.family === AF_INET6;
+  return tupleKeyOfFields(f.orig, f.family, f.zone < 0 ? 0 : f.zone, b);
+}
+
+/** The key form of any tuple of a scanned flow (the reply tuple: what a reply packet's headers make). */
+export function tupleKeyOfFields(t: TupleFields, family: number, zone: number, b: Uint8Array): number {
+  const v6 = family === AF_INET6;
   const ak = v6 ? AddrKind.V6 : AddrKind.V4;
   const al = v6 ? 16 : 4;
-  writeKeyHead(b, v6 ? AF_INET6 : AF_INET, t.proto, f.zone < 0 ? 0 : f.zone);
+  writeKeyHead(b, v6 ? AF_INET6 : AF_INET, t.proto, zone);
   const tb = t.buf;
   if ((t.src >= 0 && t.srcKind !== ak) || (t.dst >= 0 && t.dstKind !== ak)) return -1;
   // an absent address is zeros

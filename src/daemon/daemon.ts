@@ -1,4 +1,5 @@
 // Running the daemon: config, lock file, logger, engine, control socket, signals.
+import { onDemandCommitter } from './on-demand.js';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { loadConfig } from '../config/load.js';
@@ -205,8 +206,9 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await engine.start();
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
+    const haConfig = resolveHaConfig(config.ha ?? { track: {} }, config.hooks);
     ha = new HaRuntime(
-      resolveHaConfig(config.ha ?? { track: {} }, config.hooks),
+      haConfig,
       {
         commit: () => handler.commitForPromotion(),
         // After a commit the internal cache already holds the committed flows, and the reload
@@ -219,7 +221,10 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
         requestResync: () => eng.requestResync(),
       },
       log,
-      { onTransition: () => notifier?.updateStatus() },
+      {
+        onTransition: () => notifier?.updateStatus(),
+        ...(haConfig.onDemand.enabled ? { onDemand: onDemandCommitter(haConfig.onDemand, config, eng, log) } : {}),
+      },
     );
     await ha.start();
     await scheduleJobs(config, eng, handler, log);

@@ -35,15 +35,22 @@ export interface HaOperations {
   schedulePurge(): number;
 }
 
+/** Commit on demand around the commit (src/daemon/on-demand.ts); a hold that cannot start throws. */
+export interface OnDemandPort {
+  hold(): Promise<{ release(): Promise<{ heldMs: number; committed: number; packets: number }> }>;
+  clearStale(): Promise<void>;
+}
+
 export interface HaActionsOptions {
   ops: HaOperations;
   hooks?: HookRunner;
   guard?: TrafficGuard;
+  /** Preferred to the guard; the guard (if any) holds when it cannot start. */
+  onDemand?: OnDemandPort;
 }
 
 export function createHaActions(o: HaActionsOptions): HaActions {
-  const { ops, hooks, guard } = o;
-  let hold: GuardHold | undefined;
+  const { ops, hooks, guard, onDemand } = o;
   const actions: HaActions = {
     async runHook(phase, ctx: TransitionContext): Promise<HookReport> {
       if (!hooks || ctx.kind === 'stop') return { status: 'skipped', detail: 'no hooks' };
@@ -77,22 +84,48 @@ export function createHaActions(o: HaActionsOptions): HaActions {
       return { detail: `kernel table purge in ${ops.schedulePurge()} s` };
     },
   };
-  if (guard) {
-    actions.guardOn = async () => {
-      hold = await guard.hold();
-      return { detail: 'holding' };
-    };
-    actions.guardOff = async () => {
-      const h = hold;
-      hold = undefined;
-      if (!h) return { detail: 'the guard was not installed' };
-      const r = await h.release();
-      const detail = `held ${r.heldMs} ms${r.droppedPackets !== undefined ? `, ${r.droppedPackets} packets dropped` : ''}`;
-      if (r.error) throw new Error(`${r.error} (${detail})`);
-      return r.releasedBy === 'max-hold'
-        ? { detail, warning: 'maximum hold reached before the commit finished' }
-        : { detail };
-    };
-  }
+  if (guard || onDemand) Object.assign(actions, guardSteps(guard, onDemand));
   return actions;
+}
+
+/** guardOn/guardOff: commit on demand when it starts, else the drop guard. */
+function guardSteps(
+  guard: TrafficGuard | undefined,
+  onDemand: OnDemandPort | undefined,
+): Pick<HaActions, 'guardOn' | 'guardOff'> {
+  let hold: GuardHold | undefined;
+  let queued: Awaited<ReturnType<OnDemandPort['hold']>> | undefined;
+  const steps: Pick<HaActions, 'guardOn' | 'guardOff'> = {};
+  steps.guardOn = async () => {
+    let failed = '';
+    if (onDemand) {
+      try {
+        queued = await onDemand.hold();
+        return { detail: 'commit on demand' };
+      } catch (err) {
+        failed = `commit on demand could not start: ${(err as Error).message}`;
+        if (!guard) return { detail: 'traffic passes unguarded', warning: failed };
+      }
+    }
+    hold = await guard!.hold();
+    return failed ? { detail: 'holding (the drop guard)', warning: failed } : { detail: 'holding' };
+  };
+  steps.guardOff = async () => {
+    const q = queued;
+    queued = undefined;
+    if (q) {
+      const r = await q.release();
+      return { detail: `commit on demand for ${r.heldMs} ms: ${r.committed} entries for ${r.packets} packets` };
+    }
+    const h = hold;
+    hold = undefined;
+    if (!h) return { detail: 'the guard was not installed' };
+    const r = await h.release();
+    const detail = `held ${r.heldMs} ms${r.droppedPackets !== undefined ? `, ${r.droppedPackets} packets dropped` : ''}`;
+    if (r.error) throw new Error(`${r.error} (${detail})`);
+    return r.releasedBy === 'max-hold'
+      ? { detail, warning: 'maximum hold reached before the commit finished' }
+      : { detail };
+  };
+  return steps;
 }

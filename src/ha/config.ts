@@ -42,6 +42,27 @@ export interface GuardConfig {
   maxHoldMs: number;
 }
 
+/**
+ * Commit on demand during a promotion's commit (NFQUEUE; src/daemon/on-demand.ts): packets of
+ * flows not committed yet wait for their one entry instead of being dropped. On by default;
+ * where it cannot start (no NFQUEUE, no iptables) the guard, if enabled, holds instead.
+ */
+export interface OnDemandConfig {
+  enabled: boolean;
+  /** nfnetlink_queue number. Default 3780. */
+  queue: number;
+  /** Packet bytes copied to ctsync (the headers). Default 128. */
+  copyRange: number;
+  /** Packets the kernel queues at most; beyond, it accepts them unchanged. Default 4096. */
+  maxQueueLength: number;
+  /** The longest a packet waits for its lookup; then accepted unchanged. Default 100. */
+  maxWaitMs: number;
+  /** Entries committed on demand per second at most; beyond, packets are accepted unchanged. Default 50000. */
+  maxCommitsPerSecond: number;
+  /** The longest the queue rules stay (a timer removes them if the commit hangs). Default 30000. */
+  maxHoldMs: number;
+}
+
 /** A hook command: an absolute path with optional arguments, split like a shell would but run without one. */
 export type HookCommand = string | string[];
 
@@ -68,6 +89,7 @@ export interface HaConfig {
   track: HaTrackConfig;
   fifo?: FifoConfig;
   guard: GuardConfig;
+  onDemand: OnDemandConfig;
   hooks: HooksConfig;
   /** Enter this role at start-up, before keepalived says anything. Default: stay `starting`. */
   initialRole?: 'backup';
@@ -84,6 +106,7 @@ export interface HaConfigInput {
   track: HaTrackConfig;
   fifo?: { path: string; create?: boolean };
   guard?: Partial<GuardConfig>;
+  onDemand?: Partial<OnDemandConfig>;
   initialRole?: 'backup';
   node?: string;
   historySize?: number;
@@ -99,6 +122,15 @@ export const HA_DEFAULTS = {
   fifoCreate: true,
   historySize: 32,
   stepTimeoutMs: 120_000,
+  onDemand: {
+    enabled: true,
+    queue: 3780,
+    copyRange: 128,
+    maxQueueLength: 4096,
+    maxWaitMs: 100,
+    maxCommitsPerSecond: 50_000,
+    maxHoldMs: 30_000,
+  },
 };
 
 // ------------------------------------------------------------------------------------ schema
@@ -201,6 +233,30 @@ export const haSchema = {
     },
     initialRole: { const: 'backup', expected: '"backup"' },
     node: { type: 'string', minLength: 1, maxLength: 255, expected: 'a node name for hooks (CTSYNC_NODE)' },
+    onDemand: {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'commit on demand: {"enabled": true, "queue": 3780, "maxQueueLength": 4096, ...}',
+      properties: {
+        enabled: { type: 'boolean', expected: 'true or false' },
+        queue: { type: 'integer', minimum: 0, maximum: 65535, expected: 'a queue number (0 to 65535)' },
+        copyRange: { type: 'integer', minimum: 64, maximum: 65535, expected: 'a number of bytes (64 to 65535)' },
+        maxQueueLength: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 1_000_000,
+          expected: 'a number of packets (1 to 1000000)',
+        },
+        maxWaitMs: ms(1, 60_000, 'the longest a queued packet waits for its lookup'),
+        maxCommitsPerSecond: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          expected: 'a number of entries per second (1 to 10000000)',
+        },
+        maxHoldMs: ms(50, INT_MAX, 'the longest the queue rules stay in place'),
+      },
+    },
     historySize: { type: 'integer', minimum: 1, maximum: 10_000, expected: 'a number of transitions (1 to 10000)' },
     stepTimeoutMs: ms(100, INT_MAX, 'the longest one failover step may take'),
   },
@@ -293,6 +349,7 @@ export function resolveHaConfig(ha: HaConfigInput, hooks: HooksConfigInput = {})
       exemptSources: [...(g.exemptSources ?? [])],
       maxHoldMs: g.maxHoldMs ?? HA_DEFAULTS.maxHoldMs,
     },
+    onDemand: { ...HA_DEFAULTS.onDemand, ...ha.onDemand },
     hooks: {
       ...(hooks.prePromote !== undefined ? { prePromote: hooks.prePromote } : {}),
       ...(hooks.postPromote !== undefined ? { postPromote: hooks.postPromote } : {}),

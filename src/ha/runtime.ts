@@ -7,7 +7,7 @@
 //   await ha.request('active', 'ctsync promote', { force: true });   // manual
 //   ha.status();                      // for `ctsync status`
 //   await ha.stop();                  // daemon shutdown: closes the FIFO, role → stopped
-import { createHaActions, type HaOperations } from './actions.js';
+import { createHaActions, type HaOperations, type OnDemandPort } from './actions.js';
 import type { HaConfig } from './config.js';
 import { NotifyFifoReader, type FifoReaderStats } from './fifo.js';
 import { TrafficGuard, type NftRunner } from './guard.js';
@@ -42,6 +42,8 @@ export interface HaRuntimeOptions {
   /** nft for the guard (tests run it in a namespace). */
   nft?: NftRunner;
   onTransition?: (rec: TransitionRecord) => void;
+  /** Commit on demand (the daemon builds it when ha.onDemand.enabled). */
+  onDemand?: OnDemandPort;
 }
 
 export class HaRuntime {
@@ -50,6 +52,7 @@ export class HaRuntime {
   readonly guard?: TrafficGuard;
   readonly hooks: HookRunner;
   readonly fifo?: NotifyFifoReader;
+  private readonly onDemand: OnDemandPort | undefined;
 
   constructor(
     private readonly cfg: HaConfig,
@@ -58,6 +61,7 @@ export class HaRuntime {
     opts: HaRuntimeOptions = {},
   ) {
     this.tracker = new KeepalivedTracker(cfg.track);
+    this.onDemand = opts.onDemand;
     this.hooks = new HookRunner({ hooks: cfg.hooks, log, ...(cfg.node ? { node: cfg.node } : {}) });
     if (cfg.guard.enabled)
       this.guard = new TrafficGuard(cfg.guard, {
@@ -66,7 +70,12 @@ export class HaRuntime {
         ...(opts.clock ? { clock: opts.clock } : {}),
       });
     this.machine = new FailoverMachine({
-      actions: createHaActions({ ops, hooks: this.hooks, ...(this.guard ? { guard: this.guard } : {}) }),
+      actions: createHaActions({
+        ops,
+        hooks: this.hooks,
+        ...(this.guard ? { guard: this.guard } : {}),
+        ...(opts.onDemand ? { onDemand: opts.onDemand } : {}),
+      }),
       log,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
@@ -87,6 +96,7 @@ export class HaRuntime {
   /** Removes a guard table a crashed run left, starts reading the FIFO, enters ha.initialRole. */
   async start(): Promise<void> {
     await this.guard?.clearStale();
+    await this.onDemand?.clearStale();
     this.fifo?.start();
     if (this.cfg.initialRole)
       void this.machine.request(this.cfg.initialRole, { source: 'startup', detail: 'ha.initialRole' });

@@ -173,6 +173,15 @@ describe('ha config: defaults', () => {
     assert.deepEqual(resolveHaConfig({ track: { groups: ['G1'] } }), {
       track: { groups: ['G1'] },
       guard: { enabled: false, virtualAddresses: [], interfaces: [], exemptSources: [], maxHoldMs: 2000 },
+      onDemand: {
+        enabled: true,
+        queue: 3780,
+        copyRange: 128,
+        maxQueueLength: 4096,
+        maxWaitMs: 100,
+        maxCommitsPerSecond: 50000,
+        maxHoldMs: 30000,
+      },
       hooks: { timeoutMs: 10000, onPreHookFailure: 'continue' },
       historySize: 32,
       stepTimeoutMs: 120000,
@@ -200,6 +209,11 @@ describe('ha config: defaults', () => {
       maxHoldMs: 1500,
     });
     assert.deepEqual(r.hooks, { prePromote: '/p', timeoutMs: 10000, onPreHookFailure: 'abort' });
+    assert.deepEqual(resolveHaConfig({ track: {}, onDemand: { enabled: false, maxWaitMs: 20 } }).onDemand, {
+      ...HA_DEFAULTS.onDemand,
+      enabled: false,
+      maxWaitMs: 20,
+    });
     assert.equal(r.initialRole, 'backup');
     assert.equal(r.node, 'gw-b');
   });
