@@ -23,6 +23,7 @@ import { DEFAULTS, SYSLOG_FACILITIES, withDefaults } from './model.js';
 import { PROTOCOL_NAMES, protocolByName } from './protocols.js';
 import { checkConfig, isIPv4, isIPv6, lintConfig, type KeyedProblem } from './schema.js';
 import { printable, strayCharacter, strayMessage } from './stray-characters.js';
+import { HelperSectionReader } from './helper-section.js';
 
 // ------------------------------------------------------------------------------------- lexer
 
@@ -362,6 +363,10 @@ class Reader {
   private filterSets = new Map<string, { mode: FilterMode; tok: Token }>();
   private bufferSizeTok?: Token;
   private unclosedAt = -1;
+  private readonly helperSections = new HelperSectionReader({
+    err: (t, m) => this.err(t, m),
+    warn: (t, m) => this.warn(t, m),
+  });
 
   constructor(
     private readonly toks: Token[],
@@ -697,8 +702,7 @@ class Reader {
           this.skipBlock(t);
           break;
         case 'Helper':
-          this.err(t, "'Helper' section is not supported by ctsync (user-space conntrack helpers)");
-          this.skipBlock(t);
+          this.i = this.helperSections.read(this.toks, this.i);
           break;
         default:
           this.unknownOption(
@@ -1614,6 +1618,9 @@ class Reader {
     const sync = this.sync as unknown as CtsyncConfigInput['sync'];
     const out: CtsyncConfigInput = { sync: { mode: 'ftfw', ...sync, channels: sync.channels as ChannelInput[] } };
     if (Object.keys(this.general).length > 0) out.general = this.general as CtsyncConfigInput['general'];
+    const helpers = this.helperSections.helpers;
+    if (helpers.length > 0) out.helpers = helpers.map((h) => h.helper);
+    helpers.forEach((h, i) => this.locs.set(`helpers[${i}]`, { line: h.at.line, col: h.at.col, label: 'Type' }));
     return out;
   }
 

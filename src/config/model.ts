@@ -8,8 +8,9 @@
 //    are then absent, never `undefined`-valued.
 //
 // It covers what conntrackd.conf can express for `Mode FTFW` with UDP or Multicast channels.
-// Refused (a ConfigError, never silently ignored): Mode ALARM / NOTRACK, TCP channels, the Stats and
-// Helper sections. Keys are camelCase; conntrackd.conf option names are given in the comments.
+// Refused (a ConfigError, never silently ignored): Mode ALARM / NOTRACK, TCP channels, the Stats
+// section. The Helper section is read (`helpers`); the daemon says at start that it does not run
+// those helpers. Keys are camelCase; conntrackd.conf option names are given in the comments.
 //
 // Defaults are conntrackd 1.4.7's, except four where conntrackd's behaviour is dangerous or
 // surprising (each marked "ctsync default" below):
@@ -20,6 +21,7 @@
 
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
+import type { HelperConfig } from './helpers.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -192,6 +194,8 @@ export interface CtsyncConfig {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: unknown;
+  /** conntrackd's `Helper` section: user-space helpers (see helpers.ts); absent when none. */
+  helpers?: HelperConfig[];
 }
 
 // --------------------------------------------------------------------------------------- input
@@ -248,6 +252,7 @@ export interface CtsyncConfigInput {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: unknown;
+  helpers?: HelperConfig[];
 }
 
 // ------------------------------------------------------------------------------------ defaults
@@ -388,6 +393,8 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   if (g.scheduler !== undefined) general.scheduler = { type: g.scheduler.type, priority: g.scheduler.priority };
 
   const out: CtsyncConfig = { sync, general };
+  if (input.helpers?.length)
+    out.helpers = input.helpers.map((h) => (h.policy ? { ...h, policy: { ...h.policy } } : { ...h }));
   if (input.ha !== undefined) out.ha = input.ha;
   if (input.hooks !== undefined) out.hooks = input.hooks;
   if (input.log !== undefined) out.log = input.log;

@@ -13,6 +13,7 @@ import { ConfigError, closest, type ConfigProblem } from './errors.js';
 import type { CtsyncConfig, CtsyncConfigInput } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
+import { checkHelpers, helpersSchema } from './helpers.js';
 
 /** A problem without its source: what checkConfig returns. */
 export interface KeyedProblem {
@@ -307,6 +308,7 @@ export const configSchema = {
       },
     },
     metrics: {},
+    helpers: helpersSchema,
   },
 } as const;
 
@@ -606,7 +608,7 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of [...semanticProblems(value), ...checkHaConfig(value)])
+  for (const p of [...semanticProblems(value), ...checkHaConfig(value), ...checkHelpers(value)])
     if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }

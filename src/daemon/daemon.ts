@@ -13,6 +13,8 @@ import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
+import { probeCthelperSupport } from '../netlink/cthelper-probe.js';
+import { helperWarnings } from './helper-notice.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -141,6 +143,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     syslog: config.general.syslog || undefined,
   });
   for (const w of warnings) log.warn(w);
+  if (config.helpers) for (const w of helperWarnings(config.helpers, probeCthelperSupport())) log.warn(w);
   if (execvError !== undefined)
     log.warn(
       `could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`,
