@@ -1093,18 +1093,13 @@ class Reader {
     };
     const any = (...names: string[]) => names.some((n) => seen.has(n));
     if (udp) {
-      need(
-        !any('IPv4_address', 'IPv6_address'),
-        'ipv4Address',
-        "'IPv4_address' or 'IPv6_address' (the local address to bind)",
-      );
+      // No local address: conntrackd binds the wildcard address (what VyOS renders by default).
       need(
         !any('IPv4_Destination_Address', 'IPv6_Destination_Address'),
         'destination',
         "'IPv4_Destination_Address' or 'IPv6_Destination_Address' (the peer's address)",
       );
       need(!any('Port'), 'port', "'Port' (the UDP port, e.g. 3780)");
-      if (!any('IPv4_address', 'IPv6_address')) this.reported.add(at);
       const local = seen.get('IPv4_address') ?? seen.get('IPv6_address');
       const dest = seen.get('IPv4_Destination_Address') ?? seen.get('IPv6_Destination_Address');
       if (

@@ -74,7 +74,7 @@ export interface UdpChannel {
   kind: 'udp';
   /** `Default`: the link used first (else the first channel). */
   default: boolean;
-  /** `IPv4_address` / `IPv6_address`: local address to bind (exactly one of the two). */
+  /** `IPv4_address` / `IPv6_address`: local address to bind (at most one; none: the wildcard address, as conntrackd). */
   ipv4Address?: string;
   ipv6Address?: string;
   /** `IPv4_Destination_Address` / `IPv6_Destination_Address`: the peer; same family as the local address. */

@@ -544,11 +544,6 @@ function semanticProblems(root: unknown): KeyedProblem[] {
         const has4 = c.ipv4Address !== undefined;
         const has6 = c.ipv6Address !== undefined;
         if (has4 && has6) out.push({ path: at, message: 'must have ipv4Address or ipv6Address, not both' });
-        if (!has4 && !has6)
-          out.push({
-            path: `${at}.ipv4Address`,
-            message: 'is missing; expected the local address to bind, as ipv4Address or ipv6Address',
-          });
         const dest = c.destination;
         if (typeof dest === 'string') {
           if (has4 && !has6 && typeof c.ipv4Address === 'string' && isIPv6(dest))

@@ -32,7 +32,7 @@ describe('user-space helpers on a kernel without nfnetlink_cthelper', function (
   const helperLines = (text: string): string[] => text.split('\n').filter((l) => l.includes("' (QueueNum "));
 
   it("config check on VyOS's rendered UDP and Multicast configs: ok, and only the three helper warnings", async () => {
-    for (const file of ['vyos-udp.conf', 'vyos-multicast.conf']) {
+    for (const file of ['vyos-udp.conf', 'vyos-udp-no-listen-address.conf', 'vyos-multicast.conf']) {
       const r = await ctsync(['config', 'check', path.join(repoRoot(), 'test/fixtures/conntrackd', file)]);
       assert.equal(r.exitCode, 0, r.stderr);
       const warnings = r.stderr.split('\n').filter((l) => l !== '');

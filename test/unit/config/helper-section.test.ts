@@ -34,7 +34,7 @@ const VYOS_HELPERS = [
 ];
 
 describe('config: the Helper section', () => {
-  for (const file of ['vyos-udp.conf', 'vyos-multicast.conf']) {
+  for (const file of ['vyos-udp.conf', 'vyos-udp-no-listen-address.conf', 'vyos-multicast.conf']) {
     it(`${file} (VyOS's rendered template): its three helpers, and no warning`, () => {
       const text = fs.readFileSync(path.join(repoRoot(), 'test/fixtures/conntrackd', file), 'utf8');
       const r = parseConntrackdConf(text, file);
