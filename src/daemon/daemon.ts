@@ -190,7 +190,12 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       eventsReceived: () => eng.eventsReceived,
       eventBufferSize: () => eng.eventBufferSize,
     });
-    server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
+    server = new ControlServer(
+      config.general.unix.path,
+      handler,
+      (level, msg) => log.log(level, msg),
+      config.general.unix.backlog,
+    );
     await server.listen();
     await engine.start();
     await applyScheduler(config, log);
