@@ -9,15 +9,14 @@
 //
 // It covers what conntrackd.conf can express for `Mode FTFW` with UDP or Multicast channels.
 // Refused (a ConfigError, never silently ignored): Mode ALARM / NOTRACK, TCP channels, the Stats
-// section. The Helper section is read (`helpers`); the daemon says at start that it does not run
+// section, PollSecs (unsupported.ts). The Helper section is read (`helpers`); the daemon says at start that it does not run
 // those helpers. Keys are camelCase; conntrackd.conf option names are given in the comments.
 //
-// Defaults are conntrackd 1.4.7's, except four where conntrackd's behaviour is dangerous or
+// Defaults are conntrackd 1.4.7's, except three where conntrackd's behaviour is dangerous or
 // surprising (each marked "ctsync default" below):
 //   general.unix.path                   conntrackd has no default (binds an unreachable socket)
 //   general.scheduler                   conntrackd switches to SCHED_RR priority 99 by default
 //   general.netlinkBufferSizeMaxGrowth  conntrackd ignores NetlinkBufferSize unless it is <= this
-//   sync.startupResync                  conntrackd starts with an empty external cache
 
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
@@ -268,9 +267,9 @@ export const DEFAULTS = {
     ackWindowSize: 300,
     purgeTimeout: 60,
     disableExternalCache: false,
-    // ctsync default: conntrackd's is off, so a restarted node runs with an empty external cache
-    // until someone sends it a bulk (docs/conntrackd-compat.md §3.4); a RESYNC at start costs one bulk transfer.
-    startupResync: true,
+    // conntrackd's default (its man page: off). A ctsync peer sends a restarted node its cache
+    // anyway (docs/conntrackd-compat.md §3.4); with a conntrackd peer, turn it on.
+    startupResync: false,
     channel: { default: false, checksum: true },
     options: { tcpWindowTracking: false, expectationSync: false },
   },

@@ -14,6 +14,7 @@ import type { CtsyncConfig, CtsyncConfigInput } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
 import { checkHelpers, helpersSchema } from './helpers.js';
+import { unsupportedSettings } from './unsupported.js';
 
 /** A problem without its source: what checkConfig returns. */
 export interface KeyedProblem {
@@ -603,7 +604,12 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of [...semanticProblems(value), ...checkHaConfig(value), ...checkHelpers(value)])
+  for (const p of [
+    ...semanticProblems(value),
+    ...checkHaConfig(value),
+    ...checkHelpers(value),
+    ...unsupportedSettings(value),
+  ])
     if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }

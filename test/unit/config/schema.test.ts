@@ -94,7 +94,6 @@ describe('config: JSON schema', () => {
         netlinkBufferSizeMaxGrowth: 0,
         netlinkOverrunResync: false,
         netlinkEventsReliable: true,
-        pollSecs: 3,
         eventIterationLimit: 7,
         scheduler: { type: 'rr', priority: 10 },
         filter: {
