@@ -2,6 +2,14 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
+import type { HelperConfig } from '../config/helpers.js';
+
+/** The daemon's start-up warnings about user-space helpers, from the kernel this runs on. */
+async function kernelHelperWarnings(helpers: readonly HelperConfig[]): Promise<string[]> {
+  const { helperWarnings } = await import('../daemon/helper-notice.js');
+  const { probeCthelperSupport } = await import('../netlink/cthelper-probe.js');
+  return helperWarnings(helpers, probeCthelperSupport());
+}
 
 export function configCommand(): Command {
   const config = new Command('config').description('check or convert configuration files');
@@ -15,6 +23,7 @@ export function configCommand(): Command {
       const { loadConfig } = await import('../config/load.js');
       try {
         const { config: cfg, warnings, format } = await loadConfig(file, { keyFiles: true });
+        if (cfg.helpers) warnings.push(...(await kernelHelperWarnings(cfg.helpers)));
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
         else

@@ -10,6 +10,7 @@
 // paths with spaces, protocols without an /etc/protocols name, …) throw an Error.
 import { classifyWord } from './conntrackd-conf.js';
 import type { Channel, CtsyncConfig } from './model.js';
+import type { HelperConfig } from './helpers.js';
 import { protocolNames } from './protocols.js';
 import { authenticationConfLines } from './auth-section.js';
 
@@ -160,6 +161,7 @@ export function toConntrackdConf(config: CtsyncConfig): string {
     out.push('\t}');
   }
   out.push('}');
+  if (config.helpers) out.push(...helperSection(config.helpers));
   if (
     config.ha !== undefined ||
     config.hooks !== undefined ||
@@ -171,4 +173,23 @@ export function toConntrackdConf(config: CtsyncConfig): string {
     );
   }
   return `${out.join('\n')}\n`;
+}
+
+/** conntrackd's `Helper` section (validated values: names and numbers need no checks here). */
+function helperSection(helpers: readonly HelperConfig[]): string[] {
+  const out = ['Helper {'];
+  for (const h of helpers) {
+    out.push(`\tType ${h.name} ${h.family} ${h.protocol} {`, `\t\tQueueNum ${h.queueNum}`);
+    if (h.queueLen !== undefined) out.push(`\t\tQueueLen ${h.queueLen}`);
+    if (h.policy)
+      out.push(
+        `\t\tPolicy ${h.name} {`,
+        `\t\t\tExpectMax ${h.policy.expectMax}`,
+        `\t\t\tExpectTimeout ${h.policy.expectTimeout}`,
+        '\t\t}',
+      );
+    out.push('\t}');
+  }
+  out.push('}');
+  return out;
 }

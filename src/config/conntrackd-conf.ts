@@ -24,6 +24,7 @@ import { PROTOCOL_NAMES, protocolByName } from './protocols.js';
 import { checkConfig, isIPv4, isIPv6, lintConfig, type KeyedProblem } from './schema.js';
 import { printable, strayCharacter, strayMessage } from './stray-characters.js';
 import { readAuthenticationBlock, type AuthBlockReader } from './auth-section.js';
+import { HelperSectionReader } from './helper-section.js';
 
 // ------------------------------------------------------------------------------------- lexer
 
@@ -383,6 +384,10 @@ class Reader {
   private filterSets = new Map<string, { mode: FilterMode; tok: Token }>();
   private bufferSizeTok?: Token;
   private unclosedAt = -1;
+  private readonly helperSections = new HelperSectionReader({
+    err: (t, m) => this.err(t, m),
+    warn: (t, m) => this.warn(t, m),
+  });
 
   constructor(
     private readonly toks: Token[],
@@ -718,8 +723,7 @@ class Reader {
           this.skipBlock(t);
           break;
         case 'Helper':
-          this.err(t, "'Helper' section is not supported by ctsync (user-space conntrack helpers)");
-          this.skipBlock(t);
+          this.i = this.helperSections.read(this.toks, this.i);
           break;
         default:
           this.unknownOption(
@@ -1138,18 +1142,13 @@ class Reader {
     };
     const any = (...names: string[]) => names.some((n) => seen.has(n));
     if (udp) {
-      need(
-        !any('IPv4_address', 'IPv6_address'),
-        'ipv4Address',
-        "'IPv4_address' or 'IPv6_address' (the local address to bind)",
-      );
+      // No local address: conntrackd binds the wildcard address (what VyOS renders by default).
       need(
         !any('IPv4_Destination_Address', 'IPv6_Destination_Address'),
         'destination',
         "'IPv4_Destination_Address' or 'IPv6_Destination_Address' (the peer's address)",
       );
       need(!any('Port'), 'port', "'Port' (the UDP port, e.g. 3780)");
-      if (!any('IPv4_address', 'IPv6_address')) this.reported.add(at);
       const local = seen.get('IPv4_address') ?? seen.get('IPv6_address');
       const dest = seen.get('IPv4_Destination_Address') ?? seen.get('IPv6_Destination_Address');
       if (
@@ -1663,6 +1662,9 @@ class Reader {
     const sync = this.sync as unknown as CtsyncConfigInput['sync'];
     const out: CtsyncConfigInput = { sync: { mode: 'ftfw', ...sync, channels: sync.channels as ChannelInput[] } };
     if (Object.keys(this.general).length > 0) out.general = this.general as CtsyncConfigInput['general'];
+    const helpers = this.helperSections.helpers;
+    if (helpers.length > 0) out.helpers = helpers.map((h) => h.helper);
+    helpers.forEach((h, i) => this.locs.set(`helpers[${i}]`, { line: h.at.line, col: h.at.col, label: 'Type' }));
     return out;
   }
 

@@ -8,19 +8,21 @@
 //    are then absent, never `undefined`-valued.
 //
 // It covers what conntrackd.conf can express for `Mode FTFW` and `Mode NOTRACK` with UDP or
-// Multicast channels. Refused (a ConfigError, never silently ignored): Mode ALARM, TCP channels, the Stats and
-// Helper sections. Keys are camelCase; conntrackd.conf option names are given in the comments.
+// Multicast channels. Refused (a ConfigError, never silently ignored): Mode ALARM, TCP channels,
+// the Stats section, PollSecs (unsupported.ts). The Helper section is read (`helpers`); the daemon
+// says at start that it does not run those helpers. Keys are camelCase; conntrackd.conf option
+// names are given in the comments.
 //
-// Defaults are conntrackd 1.4.7's, except four where conntrackd's behaviour is dangerous or
+// Defaults are conntrackd 1.4.7's, except three where conntrackd's behaviour is dangerous or
 // surprising (each marked "ctsync default" below):
 //   general.unix.path                   conntrackd has no default (binds an unreachable socket)
 //   general.scheduler                   conntrackd switches to SCHED_RR priority 99 by default
 //   general.netlinkBufferSizeMaxGrowth  conntrackd ignores NetlinkBufferSize unless it is <= this
-//   sync.startupResync                  conntrackd starts with an empty external cache
 
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
 import { resolveAuth, type AuthConfig, type AuthConfigInput } from './auth-section.js';
+import type { HelperConfig } from './helpers.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -73,7 +75,7 @@ export interface UdpChannel {
   kind: 'udp';
   /** `Default`: the link used first (else the first channel). */
   default: boolean;
-  /** `IPv4_address` / `IPv6_address`: local address to bind (exactly one of the two). */
+  /** `IPv4_address` / `IPv6_address`: local address to bind (at most one; none: the wildcard address, as conntrackd). */
   ipv4Address?: string;
   ipv6Address?: string;
   /** `IPv4_Destination_Address` / `IPv6_Destination_Address`: the peer; same family as the local address. */
@@ -198,6 +200,8 @@ export interface CtsyncConfig {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: unknown;
+  /** conntrackd's `Helper` section: user-space helpers (see helpers.ts); absent when none. */
+  helpers?: HelperConfig[];
 }
 
 // --------------------------------------------------------------------------------------- input
@@ -255,6 +259,7 @@ export interface CtsyncConfigInput {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: unknown;
+  helpers?: HelperConfig[];
 }
 
 // ------------------------------------------------------------------------------------ defaults
@@ -270,9 +275,9 @@ export const DEFAULTS = {
     ackWindowSize: 300,
     purgeTimeout: 60,
     disableExternalCache: false,
-    // ctsync default: conntrackd's is off, so a restarted node runs with an empty external cache
-    // until someone sends it a bulk (docs/conntrackd-compat.md §3.4); a RESYNC at start costs one bulk transfer.
-    startupResync: true,
+    // conntrackd's default (its man page: off). A ctsync peer sends a restarted node its cache
+    // anyway (docs/conntrackd-compat.md §3.4); with a conntrackd peer, turn it on.
+    startupResync: false,
     channel: { default: false, checksum: true },
     options: { tcpWindowTracking: false, expectationSync: false },
   },
@@ -396,6 +401,8 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   if (g.scheduler !== undefined) general.scheduler = { type: g.scheduler.type, priority: g.scheduler.priority };
 
   const out: CtsyncConfig = { sync, general };
+  if (input.helpers?.length)
+    out.helpers = input.helpers.map((h) => (h.policy ? { ...h, policy: { ...h.policy } } : { ...h }));
   if (input.ha !== undefined) out.ha = input.ha;
   if (input.hooks !== undefined) out.hooks = input.hooks;
   if (input.log !== undefined) out.log = input.log;

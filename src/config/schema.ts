@@ -14,6 +14,8 @@ import type { CtsyncConfig, CtsyncConfigInput } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
 import { authProblems, authenticationSchema } from './auth-section.js';
+import { checkHelpers, helpersSchema } from './helpers.js';
+import { unsupportedSettings } from './unsupported.js';
 
 /** A problem without its source: what checkConfig returns. */
 export interface KeyedProblem {
@@ -309,6 +311,7 @@ export const configSchema = {
       },
     },
     metrics: {},
+    helpers: helpersSchema,
   },
 } as const;
 
@@ -543,11 +546,6 @@ function semanticProblems(root: unknown): KeyedProblem[] {
         const has4 = c.ipv4Address !== undefined;
         const has6 = c.ipv6Address !== undefined;
         if (has4 && has6) out.push({ path: at, message: 'must have ipv4Address or ipv6Address, not both' });
-        if (!has4 && !has6)
-          out.push({
-            path: `${at}.ipv4Address`,
-            message: 'is missing; expected the local address to bind, as ipv4Address or ipv6Address',
-          });
         const dest = c.destination;
         if (typeof dest === 'string') {
           if (has4 && !has6 && typeof c.ipv4Address === 'string' && isIPv6(dest))
@@ -607,7 +605,13 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const ok = validateSchema(value);
   const problems = ok ? [] : ajvProblems(validateSchema.errors ?? []);
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
-  for (const p of [...semanticProblems(value), ...checkHaConfig(value), ...authProblems(value)])
+  for (const p of [
+    ...semanticProblems(value),
+    ...checkHaConfig(value),
+    ...authProblems(value),
+    ...checkHelpers(value),
+    ...unsupportedSettings(value),
+  ])
     if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
   return problems;
 }

@@ -46,6 +46,8 @@ export class ControlServer {
     readonly path: string,
     private readonly handler: ControlHandler,
     private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void,
+    /** listen(2)'s backlog (`UNIX { Backlog }`); Node's default (511) when absent. */
+    private readonly backlog?: number,
   ) {}
 
   async listen(): Promise<void> {
@@ -68,7 +70,7 @@ export class ControlServer {
         );
       };
       server.once('error', fail);
-      server.listen(this.path, () => {
+      server.listen({ path: this.path, ...(this.backlog === undefined ? {} : { backlog: this.backlog }) }, () => {
         server.off('error', fail);
         resolve();
       });

@@ -16,6 +16,8 @@ import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 import { serviceNotifier } from './service-notify.js';
 import { rereadConfig } from './config-reload.js';
+import { probeCthelperSupport } from '../netlink/cthelper-probe.js';
+import { helperWarnings } from './helper-notice.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -147,6 +149,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     syslog: config.general.syslog || undefined,
   });
   for (const w of warnings) log.warn(w);
+  if (config.helpers) for (const w of helperWarnings(config.helpers, probeCthelperSupport())) log.warn(w);
   if (execvError !== undefined)
     log.warn(
       `could not restart with ${REALTIME_V8_FLAGS.join(' ')} (${errnoName(-execvError)}): with the real-time Scheduler, garbage collection may stall the main thread and optimized code come late`,
@@ -201,7 +204,12 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       eventsReceived: () => eng.eventsReceived,
       eventBufferSize: () => eng.eventBufferSize,
     });
-    server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
+    server = new ControlServer(
+      config.general.unix.path,
+      handler,
+      (level, msg) => log.log(level, msg),
+      config.general.unix.backlog,
+    );
     await server.listen();
     await engine.start();
     await applyScheduler(config, log);

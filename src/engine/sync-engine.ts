@@ -242,6 +242,7 @@ export class SyncEngine {
         rcvbufMax: Math.max(buffer, g.netlinkBufferSizeMaxGrowth),
         iterationLimit: g.eventIterationLimit,
         expectations: this.expectations,
+        reliable: g.netlinkEventsReliable,
       },
       {
         conntrack: this.intake.onConntrack,

@@ -53,6 +53,13 @@ export interface EventOptions {
    * decoded and emitted as 'expect'. Without a handler set, the decoded path is used.
    */
   raw?: boolean;
+  /**
+   * conntrackd's NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS, as
+   * conntrackd sets them. An event the socket has no room for then fails in the kernel, which
+   * keeps it (a DESTROY is delivered again, other events' bits travel with the flow's next
+   * event) instead of dropping it; the socket reports no overrun.
+   */
+  reliable?: boolean;
   /** Datagrams read per system call (recvmmsg). Default 64, at most 1024. */
   batch?: number;
   /**
@@ -111,7 +118,8 @@ export class ConntrackEvents extends EventEmitter<ConntrackEventsMap> {
     this.slotSize = (Math.max(Math.floor(opts.slotSize ?? 16 * 1024), NLMSG_HDRLEN) + 3) & ~3;
     this.rx = Buffer.allocUnsafe(batch * this.slotSize);
     this.lengths = new Int32Array(batch);
-    this.socket = new NetlinkSocket({ groups, rcvbuf: this.bufferSize });
+    const reliable = opts.reliable ?? false;
+    this.socket = new NetlinkSocket({ groups, rcvbuf: this.bufferSize, broadcastError: reliable, noEnobufs: reliable });
   }
 
   get receiveBufferSize(): number {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { NativeSocket, nativeAddon } from '../native.js';
 import {
   NETLINK_ADD_MEMBERSHIP,
+  NETLINK_BROADCAST_ERROR,
   NETLINK_DROP_MEMBERSHIP,
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,
@@ -87,6 +88,11 @@ export interface SocketOptions {
   /** Suppress ENOBUFS reports (only for sockets where losing messages is acceptable). */
   noEnobufs?: boolean;
   /**
+   * NETLINK_BROADCAST_ERROR: a multicast message the kernel cannot deliver to this socket fails
+   * the sender (ctnetlink then keeps the event as missed and delivers it again later).
+   */
+  broadcastError?: boolean;
+  /**
    * Nothing reaches the kernel: every batch is answered with success (the ACK its fence asked
    * for). For warming up code on the same kind of socket it will drive for real.
    */
@@ -116,6 +122,7 @@ export class NetlinkSocket {
       this.trySetNetlink(NETLINK_CAP_ACK, 1);
       this.trySetNetlink(NETLINK_EXT_ACK, 1);
       if (opts.noEnobufs) this.native.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1);
+      if (opts.broadcastError) this.native.setInt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1);
       this.portId = this.native.bind(0);
       for (const g of opts.groups ?? []) this.setMembership(g, true);
       if (opts.loopback) this.native.loopback(opts.loopbackErrors ?? 0);
@@ -145,6 +152,11 @@ export class NetlinkSocket {
   /** Leaves (or joins again) a multicast group: the kernel builds no event for a group nobody is in. */
   setMembership(group: number, member: boolean): void {
     this.native.setInt(SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group);
+  }
+
+  /** A SOL_NETLINK option's value (getsockopt), e.g. NETLINK_NO_ENOBUFS. */
+  netlinkOption(opt: number): number {
+    return this.native.getInt(SOL_NETLINK, opt);
   }
 
   get receiveBufferSize(): number {

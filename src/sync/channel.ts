@@ -71,6 +71,11 @@ export function interfaceMtu(name: string): number {
   }
 }
 
+/** An IPv6 address that means something only on one link: link-local unicast, link- or interface-scoped multicast. */
+export function needsScope(address: string): boolean {
+  return /^fe[89ab][0-9a-f]?:/i.test(address) || /^ff[0-9a-f][12]:/i.test(address);
+}
+
 /** What a failed bind means, by errno name. */
 const BIND_ERRORS: Record<string, string> = {
   EADDRNOTAVAIL: 'the address is not on this machine',
@@ -193,13 +198,13 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       if (this.opened) this.emit('error', err);
     });
     rx.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-    const bindAddress = o.kind === 'udp' ? o.localAddress : o.group!;
+    const bindAddress = this.scoped(o.kind === 'udp' ? o.localAddress : o.group!);
     await setUp(
       rx,
       (done) => rx.bind(o.port, bindAddress, done),
       (err) => this.bindError(err, bindAddress, o.port),
     );
-    const txAddress = o.kind === 'udp' ? o.localAddress : undefined;
+    const txAddress = o.kind === 'udp' ? this.scoped(o.localAddress) : undefined;
     await setUp(
       tx,
       (done) => tx.bind(0, txAddress, done),
@@ -218,12 +223,13 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     // one destination: connect once, so each send skips the address lookup
     await setUp(
       tx,
-      (done) => tx.connect(o.port, this.target, done),
+      (done) => tx.connect(o.port, this.scoped(this.target), done),
       (err) => new Error(`sync channel: cannot reach ${hostPort(this.target, o.port)} (${codeOf(err)})`),
     );
     if (o.kind === 'multicast') {
       try {
-        rx.addMembership(o.group!, this.v6 ? undefined : o.localAddress);
+        // IPv6: joined on the index of Interface, as conntrackd does (an ff02:: group needs it)
+        rx.addMembership(o.group!, this.v6 ? `::%${o.interface}` : o.localAddress);
       } catch (err) {
         const why =
           codeOf(err as Error) === 'EADDRNOTAVAIL'
@@ -246,6 +252,15 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
       this.txFd = txFd;
       this.stage = Buffer.allocUnsafe(Math.max(Math.min(TX_BATCH * this.maxDatagram, TX_STAGE_MAX), this.maxDatagram));
     }
+  }
+
+  /**
+   * `address` with the zone of Interface when IPv6 needs one (link-local unicast fe80::/10,
+   * interface- or link-local multicast ff01::/16, ff02::/16): the kernel refuses those without a
+   * scope (EINVAL). conntrackd sets the same scope, the index of Interface, on both sides.
+   */
+  private scoped(address: string): string {
+    return needsScope(address) ? `${address}%${this.opts.interface}` : address;
   }
 
   /** A bind that failed, as one line naming the address, the port and the setting to check. */

@@ -51,6 +51,8 @@ export function pairNodeConf(o: PairNodeConf): string {
     ...(o.comment === undefined ? [] : [`# ${o.comment}`]),
     'Sync {',
     `  Mode ${o.mode ?? 'FTFW'} {`,
+    // the pair's nodes ask each other for their caches at start (SyncNode.settled waits for it)
+    '    StartupResync on',
     ...indent(2, o.ftfw ?? []),
     '  }',
     '  UDP Default {',

@@ -43,6 +43,8 @@ export interface KernelEventOptions {
   iterationLimit: number;
   /** Subscribe to expectation events too. */
   expectations: boolean;
+  /** NetlinkEventsReliable: the kernel keeps events the socket has no room for (see ConntrackEvents). */
+  reliable: boolean;
 }
 
 /** A subscription to the kernel's events: created idle, delivers from start() to stop(). */

@@ -85,6 +85,7 @@ export class NetlinkKernel implements KernelPort {
       iterationLimit: opts.iterationLimit,
       raw: true,
       expectations: opts.expectations,
+      reliable: opts.reliable,
     });
     // byte to byte: one plain call per conntrack event, no Entry, no emit
     events.onRawConntrack = h.conntrack;

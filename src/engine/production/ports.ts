@@ -18,7 +18,8 @@ export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
   if (ch.kind === 'udp') {
     return {
       kind: 'udp',
-      localAddress: (ch.ipv4Address ?? ch.ipv6Address)!,
+      // none given: the wildcard address of the destination's family, as conntrackd binds
+      localAddress: ch.ipv4Address ?? ch.ipv6Address ?? (ch.destination.includes(':') ? '::' : '0.0.0.0'),
       destination: ch.destination,
       port: ch.port,
       interface: ch.interface,

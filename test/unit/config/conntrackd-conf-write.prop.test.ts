@@ -223,7 +223,6 @@ const general = fc
       netlinkBufferSizeMaxGrowth: fc.integer({ min: 0, max: INT_MAX }),
       netlinkOverrunResync: fc.oneof(fc.constant(false as const), posInt),
       netlinkEventsReliable: fc.boolean(),
-      pollSecs: posInt,
       eventIterationLimit: posInt,
       scheduler: fc.record(
         { type: fc.constantFrom('rr' as const, 'fifo' as const), priority: fc.integer({ min: 1, max: 99 }) },

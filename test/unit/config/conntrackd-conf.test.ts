@@ -98,7 +98,7 @@ describe('config: conntrackd.conf reader', () => {
           ackWindowSize: 300,
           purgeTimeout: 60,
           disableExternalCache: false,
-          startupResync: true, // ctsync default (conntrackd: off)
+          startupResync: false, // conntrackd's default
           channels: [
             {
               kind: 'multicast',
@@ -252,7 +252,6 @@ describe('config: conntrackd.conf reader', () => {
           netlinkBufferSizeMaxGrowth: 16777216,
           netlinkOverrunResync: 10,
           netlinkEventsReliable: true,
-          pollSecs: 15,
           eventIterationLimit: 200,
           scheduler: { type: 'fifo', priority: 50 },
           filter: {

@@ -23,7 +23,7 @@ describe('config: model defaults', () => {
         ackWindowSize: 300,
         purgeTimeout: 60,
         disableExternalCache: false,
-        startupResync: true,
+        startupResync: false,
         channels: [
           {
             kind: 'udp',
@@ -55,9 +55,9 @@ describe('config: model defaults', () => {
     assert.deepStrictEqual(withDefaults(MINIMAL), expected);
   });
 
-  it("differs from conntrackd's defaults in exactly four documented places", () => {
+  it("differs from conntrackd's defaults in exactly three documented places", () => {
     const c = withDefaults(MINIMAL);
-    assert.equal(c.sync.startupResync, true); // conntrackd: off (restarted node has an empty external cache)
+    assert.equal(c.sync.startupResync, false); // as conntrackd (its man page: off)
     assert.equal(c.general.unix.path, '/var/run/conntrackd.ctl'); // conntrackd: none
     assert.equal(c.general.scheduler, undefined); // conntrackd: SCHED_RR priority 99
     const g = withDefaults({ ...MINIMAL, general: { netlinkBufferSize: 4194304 } }).general;

@@ -94,7 +94,6 @@ describe('config: JSON schema', () => {
         netlinkBufferSizeMaxGrowth: 0,
         netlinkOverrunResync: false,
         netlinkEventsReliable: true,
-        pollSecs: 3,
         eventIterationLimit: 7,
         scheduler: { type: 'rr', priority: 10 },
         filter: {
@@ -238,11 +237,9 @@ describe('config: JSON schema', () => {
       errorOf(withSync({ channels: [udp({ ipv6Address: 'fe80::2' })] })),
       'ctsync.json: sync.channels[0]: must have ipv4Address or ipv6Address, not both',
     );
+    // no local address: the wildcard address is bound, as conntrackd does
     const { ipv4Address: _drop, ...noLocal } = udp();
-    assert.equal(
-      errorOf(withSync({ channels: [noLocal] })),
-      'ctsync.json: sync.channels[0].ipv4Address: is missing; expected the local address to bind, as ipv4Address or ipv6Address',
-    );
+    validateConfig(withSync({ channels: [noLocal] }), 'ctsync.json');
     assert.equal(
       errorOf(withSync({ channels: [udp({ ipv4Address: 'fe80::1%eth0' })] })),
       'ctsync.json: sync.channels[0].ipv4Address: must be the local IPv4 address to bind, got "fe80::1%eth0"',

@@ -21,6 +21,12 @@ describe('engine: bulk and resync with the kernel', () => {
     assert.deepEqual(rig.events.ignored, [rig.kernel.portId, ...rig.commitPool.portIds]);
   });
 
+  it('NetlinkEventsReliable reaches the event subscription (off by default, as in conntrackd)', async () => {
+    assert.equal((await startedEngine()).events.opts.reliable, false);
+    const rig = await startedEngine((c) => (c.general = { netlinkEventsReliable: true }));
+    assert.equal(rig.events.opts.reliable, true);
+  });
+
   it('-R reloads silently: new and changed entries stored, vanished ones purged, nothing sent', async () => {
     const rig = await startedEngine(undefined, (p) => {
       p.kernel.add(udpFlow(1));
