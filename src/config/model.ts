@@ -20,6 +20,7 @@
 
 import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
+import type { MetricsConfig } from '../metrics/config.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -191,7 +192,7 @@ export interface CtsyncConfig {
   hooks?: HooksConfigInput;
   log?: LogConfig;
   schedules?: SchedulesConfig;
-  metrics?: unknown;
+  metrics?: MetricsConfig;
 }
 
 // --------------------------------------------------------------------------------------- input
@@ -247,7 +248,7 @@ export interface CtsyncConfigInput {
   hooks?: HooksConfigInput;
   log?: LogConfig;
   schedules?: SchedulesConfig;
-  metrics?: unknown;
+  metrics?: MetricsConfig;
 }
 
 // ------------------------------------------------------------------------------------ defaults

@@ -11,6 +11,9 @@ import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
+import { newCommitTally, tallyCommit } from '../metrics/commit-tally.js';
+import { daemonFigures } from '../metrics/daemon-figures.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from '../metrics/endpoint.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 
@@ -149,12 +152,15 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
+  let metrics: MetricsEndpoint | undefined;
+  const commits = newCommitTally();
   let stopping = false;
   const shutdown = (why: string): void => {
     if (stopping) return;
     stopping = true;
     log.info(`---- shutdown (${why}) ----`);
     server?.close();
+    metrics?.close();
     // let a running failover step finish (bounded), then stop the engine
     const haDone = ha ? Promise.race([ha.stop(), new Promise((r) => setTimeout(r, 5000))]) : Promise.resolve();
     void haDone.finally(() => {
@@ -186,6 +192,11 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       ha: () => ha,
       eventsReceived: () => eng.eventsReceived,
       eventBufferSize: () => eng.eventBufferSize,
+      figures: () => daemonFigures(eng, ha, commits),
+      onCommit: (r) => {
+        tallyCommit(commits, r);
+        metrics?.observeCommit(r.seconds + (r.expect?.seconds ?? 0));
+      },
     });
     server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
     await server.listen();
@@ -208,10 +219,13 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       log,
     );
     await ha.start();
+    if (config.metrics)
+      metrics = await startMetricsEndpoint(config.metrics, () => daemonFigures(eng, ha, commits), log);
     await scheduleJobs(config, eng, handler, log);
   } catch (err) {
     process.off('uncaughtException', fatal);
     server?.close();
+    metrics?.close();
     engine?.stop();
     release?.();
     await logStartFailure(log, err as Error);
