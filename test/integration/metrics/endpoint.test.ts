@@ -56,6 +56,22 @@ describe('metrics: Prometheus endpoint of a running daemon', function () {
     assert.equal(b.get('ctsync_commit_duration_seconds_bucket{le="+Inf"}'), 1);
   });
 
+  it('`-s --json` and `status --json` carry the same figures', async function () {
+    const b = await scrape(pair.a.ns, B_METRICS);
+    type Figures = { caches: { external: number }; commits: { commits: number; entriesCommitted: number } };
+    const stats = await pair.b.client(['-s', '--json']);
+    assert.equal(stats.exitCode, 0, stats.stderr);
+    const fromStats = (JSON.parse(stats.stdout) as { metrics: Figures }).metrics;
+    const status = await pair.b.client(['status', '--json']);
+    assert.equal(status.exitCode, 0, status.stderr);
+    const fromStatus = (JSON.parse(status.stdout) as { metrics: Figures }).metrics;
+    for (const f of [fromStats, fromStatus]) {
+      assert.equal(f.commits.commits, b.get('ctsync_commits_total'));
+      assert.equal(f.commits.entriesCommitted, b.get('ctsync_commit_entries_total{result="ok"}'));
+      assert.equal(f.caches.external, b.get('ctsync_cache_entries{cache="external",kind="ct"}'));
+    }
+  });
+
   it('answers only GET /metrics', async function () {
     const other = await httpGet(pair.a.ns, 'http://192.0.2.2:9469/');
     assert.equal(other.status, 404);
