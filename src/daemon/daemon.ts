@@ -200,6 +200,9 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     });
     server = new ControlServer(config.general.unix.path, handler, (level, msg) => log.log(level, msg));
     await server.listen();
+    // before the engine starts: a bad address fails the start before anything is logged as running
+    if (config.metrics)
+      metrics = await startMetricsEndpoint(config.metrics, () => daemonFigures(eng, ha, commits), log);
     await engine.start();
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
@@ -219,8 +222,6 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       log,
     );
     await ha.start();
-    if (config.metrics)
-      metrics = await startMetricsEndpoint(config.metrics, () => daemonFigures(eng, ha, commits), log);
     await scheduleJobs(config, eng, handler, log);
   } catch (err) {
     process.off('uncaughtException', fatal);
