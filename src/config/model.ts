@@ -23,6 +23,7 @@ import { protocolByNameLoose } from './protocols.js';
 import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
 import { resolveAuth, type AuthConfig, type AuthConfigInput } from './auth-section.js';
 import type { HelperConfig } from './helpers.js';
+import type { MetricsConfig } from '../metrics/config.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -199,7 +200,7 @@ export interface CtsyncConfig {
   hooks?: HooksConfigInput;
   log?: LogConfig;
   schedules?: SchedulesConfig;
-  metrics?: unknown;
+  metrics?: MetricsConfig;
   /** conntrackd's `Helper` section: user-space helpers (see helpers.ts); absent when none. */
   helpers?: HelperConfig[];
 }
@@ -258,7 +259,7 @@ export interface CtsyncConfigInput {
   hooks?: HooksConfigInput;
   log?: LogConfig;
   schedules?: SchedulesConfig;
-  metrics?: unknown;
+  metrics?: MetricsConfig;
   helpers?: HelperConfig[];
 }
 

@@ -7,6 +7,7 @@
 //   ctsync.json: general.filter.protocol.protocols[1]: unknown protocol name "icmpv6" (did you mean "ipv6-icmp"?)
 import { createRequire } from 'node:module';
 import { checkHaConfig, haSchema, hooksSchema } from '../ha/config.js';
+import { metricsSchema } from '../metrics/config.js';
 import net from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigError, closest, type ConfigProblem } from './errors.js';
@@ -310,7 +311,7 @@ export const configSchema = {
         },
       },
     },
-    metrics: {},
+    metrics: metricsSchema,
     helpers: helpersSchema,
   },
 } as const;

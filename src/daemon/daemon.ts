@@ -12,6 +12,9 @@ import { ControlServer } from '../control/server.js';
 import { DaemonHandler } from './handler.js';
 import { HaRuntime } from '../ha/runtime.js';
 import { resolveHaConfig } from '../ha/config.js';
+import { newCommitTally, tallyCommit } from '../metrics/commit-tally.js';
+import { daemonFigures } from '../metrics/daemon-figures.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from '../metrics/endpoint.js';
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 import { serviceNotifier } from './service-notify.js';
@@ -158,6 +161,8 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   let engine: SyncEngine | undefined;
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
+  let metrics: MetricsEndpoint | undefined;
+  const commits = newCommitTally();
   let stopping = false;
   // sd_notify (conntrackd's Systemd): READY once started, STATUS, WATCHDOG, STOPPING
   const notifier = serviceNotifier(config.general.systemd, log, () => ({
@@ -172,6 +177,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     notifier?.stopping();
     log.info(`---- shutdown (${why}) ----`);
     server?.close();
+    metrics?.close();
     // let a running failover step finish (bounded), then stop the engine
     const haDone = ha ? Promise.race([ha.stop(), new Promise((r) => setTimeout(r, 5000))]) : Promise.resolve();
     void haDone.finally(() => {
@@ -203,6 +209,11 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       ha: () => ha,
       eventsReceived: () => eng.eventsReceived,
       eventBufferSize: () => eng.eventBufferSize,
+      figures: () => daemonFigures(eng, ha, commits),
+      onCommit: (r) => {
+        tallyCommit(commits, r);
+        metrics?.observeCommit(r.seconds + (r.expect?.seconds ?? 0));
+      },
     });
     server = new ControlServer(
       config.general.unix.path,
@@ -211,6 +222,9 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       config.general.unix.backlog,
     );
     await server.listen();
+    // before the engine starts: a bad address fails the start before anything is logged as running
+    if (config.metrics)
+      metrics = await startMetricsEndpoint(config.metrics, () => daemonFigures(eng, ha, commits), log);
     await engine.start();
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
@@ -239,6 +253,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   } catch (err) {
     process.off('uncaughtException', fatal);
     server?.close();
+    metrics?.close();
     engine?.stop();
     release?.();
     await logStartFailure(log, err as Error);

@@ -14,6 +14,7 @@ import type { HaRuntime } from '../ha/runtime.js';
 import { KeepalivedInputError } from '../ha/keepalived.js';
 import { chunked, conntrackXmlLines, expectXmlLines } from './xml-dump.js';
 import { processStats } from '../control/process-text.js';
+import type { MetricsFigures } from '../metrics/figures.js';
 
 export interface DaemonControl {
   engine: SyncEngine;
@@ -24,6 +25,10 @@ export interface DaemonControl {
   shutdown(): void;
   eventsReceived(): number;
   eventBufferSize(): number;
+  /** The health figures (metrics) behind `-s --json` and `status --json`. */
+  figures(): MetricsFigures;
+  /** Told of every commit as it ends (the metrics' tally and histogram). */
+  onCommit(r: EngineCommitResult): void;
 }
 
 type StatsSection = 'general' | 'network' | 'cache' | 'runtime' | 'link' | 'rsqueue' | 'process' | 'queue' | 'expect';
@@ -147,6 +152,7 @@ export class DaemonHandler implements ControlHandler {
 
   private async runCommit(mode: CommitMode): Promise<EngineCommitResult> {
     const r = await this.engine.commit(mode);
+    this.d.onCommit(r);
     const log = this.d.log;
     if (mode.what !== 'expect') {
       log.info(
@@ -425,6 +431,7 @@ export class DaemonHandler implements ControlHandler {
       ...(e.expectations ? { internalExpect: e.internalExpect.size, externalExpect: e.externalExpect.size } : {}),
       channel: e.channel.description,
       peer: { hello: e.ftfw.stats().hello, lastSeqReceived: e.ftfw.stats().lastSeqReceived },
+      metrics: this.d.figures(),
     };
   }
 
@@ -457,6 +464,7 @@ export class DaemonHandler implements ControlHandler {
       ownEvents: e.ownEvents,
       unusable: e.unusable,
       staleRemoved: e.staleRemoved,
+      metrics: this.d.figures(),
       // the process's memory (process.memoryUsage: rss, JS heap, external and array buffers) and
       // the caches' arenas, which live outside the JS heap
       memory: {

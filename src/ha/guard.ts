@@ -240,6 +240,9 @@ export class TrafficGuard {
     guardInstallScript(cfg, { table: this.table }); // fail early on a bad config
   }
 
+  /** Holds released since the start, and the packets they dropped (metrics). */
+  readonly totals = { holds: 0, droppedPackets: 0 };
+
   /** The hold in progress, if any. */
   get active(): GuardHold | undefined {
     return this.current && !this.current.released ? this.current : undefined;
@@ -287,6 +290,8 @@ export class TrafficGuard {
       report.error = report.error ? `${report.error}; ${msg}` : msg;
     }
     if (this.current === hold) this.current = undefined;
+    this.totals.holds++;
+    this.totals.droppedPackets += report.droppedPackets ?? 0;
     const dropped = report.droppedPackets !== undefined ? `, ${report.droppedPackets} packets dropped` : '';
     if (report.error) {
       this.log.error(

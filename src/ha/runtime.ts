@@ -34,7 +34,7 @@ import {
 export interface HaRuntimeStatus extends HaStatus {
   keepalived: TrackerSnapshot;
   fifo?: FifoReaderStats & { path: string };
-  guard: { enabled: boolean; holding: boolean };
+  guard: { enabled: boolean; holding: boolean; holds?: number; droppedPackets?: number };
 }
 
 export interface HaRuntimeOptions {
@@ -119,7 +119,7 @@ export class HaRuntime {
     const s: HaRuntimeStatus = {
       ...this.machine.status(),
       keepalived: this.tracker.snapshot(),
-      guard: { enabled: this.guard !== undefined, holding: this.guard?.active !== undefined },
+      guard: { enabled: this.guard !== undefined, holding: this.guard?.active !== undefined, ...this.guard?.totals },
     };
     if (this.fifo && this.cfg.fifo) s.fifo = { path: this.cfg.fifo.path, ...this.fifo.stats };
     return s;

@@ -462,6 +462,11 @@ export class FtFw<O> implements SyncProtocol<O> {
     return this.hs.state;
   }
 
+  /** env.now() of the last message from the peer (-Infinity before the first): its silence. */
+  get peerLastRxAt(): number {
+    return this.rx.lastRxAt;
+  }
+
   stats(): FtFwStats {
     return {
       ...this.st,

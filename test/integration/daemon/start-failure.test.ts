@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SyncPair } from '../../helpers/syncpair.js';
+import { convertConntrackdConf } from '../../../src/config/load.js';
 import { ctsyncBin, requireRoot, type ExecResult } from '../../helpers/netns.js';
 
 describe('a daemon that cannot start says why', function () {
@@ -94,6 +95,16 @@ describe('a daemon that cannot start says why', function () {
     const reason = `control socket ${sock}: cannot listen (EACCES: its directory does not exist): check Path in General > UNIX`;
     assert.deepEqual(stderrLines(r), [`ctsync: ${reason}`]);
     assert.ok(logText().includes(`(error) cannot start: ${reason}\n`), `in the log:\n${logText()}`);
+  });
+
+  it('a metrics address that is not on the machine: one line naming it; no lock file left', async function () {
+    const conf = path.join(pair.dir, 'b-metrics.json');
+    const { config } = convertConntrackdConf(fs.readFileSync(pair.b.conf, 'utf8'), pair.b.conf);
+    fs.writeFileSync(conf, JSON.stringify({ ...config, metrics: { address: '192.0.2.77', port: 9469 } }));
+    const r = await ctsync(['-C', conf]);
+    assert.notEqual(r.exitCode, 0);
+    assert.deepEqual(stderrLines(r), ['ctsync: metrics: cannot listen on 192.0.2.77:9469: EADDRNOTAVAIL']);
+    assert.ok(!fs.existsSync(lockFile), 'no lock file left behind');
   });
 
   it("a second daemon on the same control socket fails, and leaves the first one's socket alone", async function () {

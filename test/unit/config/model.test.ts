@@ -118,10 +118,10 @@ describe('config: model defaults', () => {
     const c = withDefaults({
       ...MINIMAL,
       ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } },
-      metrics: { port: 9100 },
+      metrics: { address: '127.0.0.1', port: 9100 },
     });
     assert.deepStrictEqual(c.ha, { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } });
-    assert.deepStrictEqual(c.metrics, { port: 9100 });
+    assert.deepStrictEqual(c.metrics, { address: '127.0.0.1', port: 9100 });
   });
 
   it('the first link is the default unless one is marked', () => {

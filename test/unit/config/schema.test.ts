@@ -47,13 +47,33 @@ describe('config: JSON schema', () => {
       ha: { track: { groups: ['G1'] }, fifo: { path: '/run/keepalived.fifo' } },
       hooks: { prePromote: '/etc/ctsync/pre' },
       log: { level: 'debug' },
-      metrics: null,
+      metrics: { address: '::1', port: 9469 },
     };
     assert.doesNotThrow(() => validateConfig(value, 'x'));
     assert.throws(
       () => validateConfig({ ...minimal(), ha: { anything: [1, 2] }, hooks: 'x' }, 'x'),
       /ha\.track: is missing[\s\S]*ha\.anything: unknown key[\s\S]*hooks: must be the hooks section/,
     );
+  });
+
+  it('refuses a metrics section without an address and port, or with a bad one', () => {
+    assert.throws(() => validateConfig({ ...minimal(), metrics: null }, 'x'), /metrics: must be the metrics section/);
+    assert.throws(
+      () => validateConfig({ ...minimal(), metrics: {} }, 'x'),
+      /metrics\.address: is missing[\s\S]*metrics\.port: is missing/,
+    );
+    const bad = /(metrics\..*)/g;
+    let message = '';
+    try {
+      validateConfig({ ...minimal(), metrics: { address: 'localhost', port: 70000, path: '/m' } }, 'x');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.deepStrictEqual(message.match(bad), [
+      'metrics.path: unknown key (expected one of: address, port)',
+      'metrics.address: must be an IPv4 or IPv6 address to listen on, got "localhost"',
+      'metrics.port: must be <= 65535, got 70000',
+    ]);
   });
 
   it('accepts every documented key', () => {

@@ -192,6 +192,7 @@ describe('ha guard: hold and release', () => {
     );
     assert.deepEqual(nft.calls[2]!.args, ['-j', 'list', 'counter', 'inet', 'ctsync_guard', 'held']);
     assert.equal(g.active, undefined);
+    assert.deepEqual(g.totals, { holds: 1, droppedPackets: 7 }, 'the totals the metrics read');
     assert.equal(clock.timers.length, 0, 'the max-hold timer is cleared');
     assert.deepEqual(log.lines, [
       'info ha: guard on: dropping new traffic to 192.0.2.1, to 2001:db8::1, to 192.0.2.2, in on eth1 for at most 2000 ms',
