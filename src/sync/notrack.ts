@@ -45,6 +45,7 @@ export class NoTrack<O> implements SyncProtocol<O> {
   private seqSet = false;
   private lastRx = 0;
   private lastRxSet = false;
+  private lastRxAt = -Infinity;
   private started = false;
   private timer: unknown = undefined;
   private readonly alivePeriodMs: number;
@@ -178,6 +179,7 @@ export class NoTrack<O> implements SyncProtocol<O> {
   /** Sequence tracking for the counters only (conntrackd's "Packets lost" and "Packets before"). */
   private track(seq: number): void {
     this.st.msgsReceived++;
+    this.lastRxAt = this.env.now();
     if (this.lastRxSet) {
       const expected = (this.lastRx + 1) >>> 0;
       if (seqAfter(seq, expected)) {
@@ -222,6 +224,10 @@ export class NoTrack<O> implements SyncProtocol<O> {
   /** No handshake in NOTRACK. */
   get hello(): 'done' {
     return 'done';
+  }
+
+  get peerLastRxAt(): number {
+    return this.lastRxAt;
   }
 
   stats(): FtFwStats {

@@ -28,6 +28,8 @@ export interface SyncProtocol<O> {
   receiveHeader(type: number, flags: number, seq: number, from?: number, to?: number): RxVerdict;
   /** Where our HELLO handshake is ('done' in a mode without one). */
   readonly hello: HelloState;
+  /** env.now() of the last message from the peer (-Infinity before the first): its silence. */
+  readonly peerLastRxAt: number;
   stats(): FtFwStats;
   /** `-s rsqueue` text. */
   rsQueueDump(): string;

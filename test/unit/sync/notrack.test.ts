@@ -89,7 +89,9 @@ describe('sync: NOTRACK', () => {
 
   it('applies data whatever its sequence, counts gaps and late ones, and calls ACK/NACK malformed', () => {
     const r = rig();
+    assert.equal(r.nt.peerLastRxAt, -Infinity, 'nothing heard yet');
     assert.equal(r.nt.receiveHeader(MSG.CT_NEW, 0, 100), 'apply');
+    assert.equal(r.nt.peerLastRxAt, r.clock.now(), 'the peer heard now (metrics: its silence)');
     assert.equal(r.nt.receiveHeader(MSG.CT_UPD, 0, 105), 'apply');
     assert.equal(r.nt.receiveHeader(MSG.CT_DEL, 0, 101), 'apply');
     assert.equal(r.nt.receiveHeader(MSG.EXP_NEW, FLAG.HELLO, 102), 'apply');
