@@ -20,6 +20,7 @@ function handlerWith(engine: object): DaemonHandler {
     shutdown() {},
     eventsReceived: () => 0,
     eventBufferSize: () => 0,
+    onCommit() {},
   } as unknown as DaemonControl;
   return new DaemonHandler(control);
 }
