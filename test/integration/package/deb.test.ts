@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../../tools/lib/repo.js';
+import { VERSION_LINE } from '../../../src/cli/client-flags.js';
 import { requireRoot } from '../../helpers/netns.js';
 import { RootOverlay } from '../../helpers/root-overlay.js';
 
@@ -25,6 +26,8 @@ describe('the Debian package', function () {
   this.timeout(1_200_000);
   const version = (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string })
     .version;
+  // what `--version` prints: conntrackd's shape of line, with the package's version in it
+  const versionLine = VERSION_LINE.trim();
   let outDir: string | undefined;
   let deb: string;
   let root: RootOverlay | undefined;
@@ -86,7 +89,8 @@ describe('the Debian package', function () {
   });
 
   it('runs: ctsync --version, the man pages, config check on the shipped examples', async () => {
-    assert.equal((await inRoot('ctsync', '--version')).trim(), version);
+    assert.equal((await inRoot('ctsync', '--version')).trim(), versionLine);
+    assert.ok(versionLine.includes(`v${version}.`), versionLine);
     assert.match(await inRoot('man', '-w', 'ctsync'), /man8\/ctsync\.8\.gz/);
     assert.match(await inRoot('man', '-w', '5', 'ctsync.conf'), /man5\/ctsync\.conf\.5\.gz/);
     for (const example of ['ctsync.json', 'ctsync.conf']) {
@@ -103,7 +107,7 @@ describe('the Debian package', function () {
   });
 
   it('diverts /usr/sbin/conntrackd to ctsync and keeps the real one as conntrackd.distrib', async () => {
-    assert.equal((await inRoot(CONNTRACKD, '--version')).trim(), version);
+    assert.equal((await inRoot(CONNTRACKD, '--version')).trim(), versionLine);
     assert.match(await inRoot('dpkg-divert', '--listpackage', CONNTRACKD), /^ctsync$/m);
     assert.match(await inRoot('dpkg-divert', '--truename', CONNTRACKD), new RegExp(`^${DIVERTED}$`, 'm'));
     const real = await root!.run(DIVERTED, ['-v']);
@@ -114,7 +118,7 @@ describe('the Debian package', function () {
     await inRoot('dpkg', '-i', deb);
     const diversions = (await inRoot('dpkg-divert', '--list')).split('\n').filter((l) => l.includes(CONNTRACKD));
     assert.equal(diversions.length, 1, diversions.join('\n'));
-    assert.equal((await inRoot(CONNTRACKD, '--version')).trim(), version);
+    assert.equal((await inRoot(CONNTRACKD, '--version')).trim(), versionLine);
   });
 
   it('purges without a trace and gives /usr/sbin/conntrackd back', async () => {
