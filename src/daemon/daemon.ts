@@ -229,6 +229,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
     const haConfig = resolveHaConfig(config.ha ?? { track: {} }, config.hooks);
+    const onDemand = onDemandCommitter(haConfig.onDemand, config, eng, log);
     ha = new HaRuntime(
       haConfig,
       {
@@ -245,10 +246,12 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       log,
       {
         onTransition: () => notifier?.updateStatus(),
-        ...(haConfig.onDemand.enabled ? { onDemand: onDemandCommitter(haConfig.onDemand, config, eng, log) } : {}),
+        ...(haConfig.onDemand.enabled ? { onDemand } : {}),
       },
     );
     await ha.start();
+    // a run with commit on demand on may have been killed during a promotion: its rules go too
+    if (!haConfig.onDemand.enabled) await onDemand.clearStale();
     await scheduleJobs(config, eng, handler, log);
   } catch (err) {
     process.off('uncaughtException', fatal);

@@ -174,7 +174,7 @@ describe('ha config: defaults', () => {
       track: { groups: ['G1'] },
       guard: { enabled: false, virtualAddresses: [], interfaces: [], exemptSources: [], maxHoldMs: 2000 },
       onDemand: {
-        enabled: true,
+        enabled: false,
         queue: 3780,
         copyRange: 128,
         maxQueueLength: 4096,
