@@ -10,8 +10,7 @@
 //             client flags (-c -f -R -B on primary; -s -t -n on backup; -t on fault), exactly like
 //             Debian's /usr/share/doc/conntrackd/examples/sync/primary-backup.sh.
 //   'native'  keepalived writes its state changes to a FIFO (vrrp_notify_fifo) that ctsync reads
-//             itself (src/ha). Only the `ha` section below depends on how src/ha is configured:
-//             adjust nativeHaSection() when it lands.
+//             itself (src/ha), configured by the `ha` section nativeHaSection() writes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADDR, type Gateway } from './topology.js';
@@ -49,6 +48,8 @@ export interface ConfigOptions {
   /** Absolute paths of node and of ctsync's CLI (dist/src/cli/ctsync.cjs). */
   node: string;
   ctsyncMain: string;
+  /** --ha native: commit on demand during the promotion's commit (ha.onDemand.enabled). */
+  onDemand: boolean;
 }
 
 export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles {
@@ -115,9 +116,14 @@ export function ctsyncConntrackdConf(gw: Gateway, files: GatewayFiles, o: Config
  * The `ha` section of ctsync's JSON configuration for --ha native. A placeholder until src/ha
  * defines it: ctsync reads keepalived's FIFO and runs the primary/backup sequence itself.
  */
-export function nativeHaSection(files: GatewayFiles): Record<string, unknown> {
-  // the shape documented in src/ha/config.ts (not wired into the config schema yet)
-  return { track: { groups: ['G_LAB'] }, fifo: { path: files.fifo, create: true }, initialRole: 'backup' };
+export function nativeHaSection(files: GatewayFiles, onDemand: boolean): Record<string, unknown> {
+  // the shape documented in src/ha/config.ts
+  return {
+    track: { groups: ['G_LAB'] },
+    fifo: { path: files.fifo, create: true },
+    initialRole: 'backup',
+    onDemand: { enabled: onDemand },
+  };
 }
 
 /** ctsync's native JSON configuration (same settings as the conntrackd.conf above, plus `ha`). */
@@ -154,7 +160,7 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
         address: { mode: 'ignore', ipv4: ownAddresses(gw) },
       },
     },
-    ha: nativeHaSection(files),
+    ha: nativeHaSection(files, o.onDemand),
   };
   return JSON.stringify(conf, null, 2) + '\n';
 }

@@ -39,6 +39,8 @@ export interface LabOptions {
   /** Bring the original gateway back afterwards (and watch the connections move back). */
   failback: boolean;
   ha: HaMode;
+  /** --ha native: commit on demand during a promotion's commit instead of the drop guard alone. */
+  onDemand: boolean;
   /** VRRP advertisement interval, seconds (VRRPv3: hundredths allowed). */
   advertInt: number;
   /** keepalived preempt_delay, seconds. */
@@ -86,6 +88,7 @@ export interface ConnResult {
 export interface ExperimentResult {
   sync: boolean;
   ha: HaMode;
+  onDemand: boolean;
   failure: FailureKind;
   withFailback: boolean;
   connections: ConnResult[];
@@ -214,6 +217,7 @@ export class Lab {
         hashLimit,
         node: process.execPath,
         ctsyncMain: ctsyncBin(),
+        onDemand: o.onDemand,
       });
       this.gws[gw.name] = {
         gw,
@@ -842,6 +846,7 @@ export class Lab {
     const result: ExperimentResult = {
       sync: this.o.sync,
       ha: this.o.ha,
+      onDemand: this.o.onDemand,
       failure: this.o.failure,
       withFailback: this.o.failback,
       connections,

@@ -31,6 +31,8 @@ Then the control experiment: the same failover without conntrack sync.
   --ha MODE            native: keepalived's notify FIFO read by ctsync itself, transitions run
                        in the daemon (default). script: keepalived's notify script runs ctsync
                        -c/-f/-R/-B, -s/-t/-n (Debian's primary-backup.sh sequence)
+  --on-demand          --ha native: commit on demand (NFQUEUE) while the promotion commits,
+                       instead of the drop guard alone (ha.onDemand.enabled; default off)
   --advert-int S       VRRP advert interval in seconds, VRRPv3 (default 0.2)
   --preempt-delay S    keepalived preempt_delay on failback (default 3)
   --stall S            a connection silent this long counts as lost (default 8; 16 with
@@ -62,6 +64,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
         'no-control': { type: 'boolean', default: false },
         'control-only': { type: 'boolean', default: false },
         ha: { type: 'string', default: 'native' },
+        'on-demand': { type: 'boolean', default: false },
         'advert-int': { type: 'string', default: '0.2' },
         'preempt-delay': { type: 'string', default: '3' },
         stall: { type: 'string' },
@@ -100,6 +103,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
   if (!['script', 'native'].includes(v.ha!)) fail(`--ha must be script or native, got '${v.ha}'`);
   const advertInt = num('advert-int', 0.01, 40.95); // VRRPv3: up to 4095 centiseconds
   if (Math.round(advertInt * 100) !== advertInt * 100) fail('--advert-int: VRRPv3 counts in hundredths of a second');
+  if (v['on-demand'] && v.ha !== 'native') fail('--on-demand needs --ha native (ctsync drives the promotion)');
   if (v['no-control'] && v['control-only']) fail('--no-control and --control-only exclude each other');
   return {
     base: {
@@ -108,6 +112,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
       failure: v.failure as FailureKind,
       failback: !v['no-failback'],
       ha: v.ha as HaMode,
+      onDemand: v['on-demand'] ?? false,
       advertInt,
       preemptDelay: num('preempt-delay', 0, 1000),
       stallMs: num('stall', 1, 600) * 1000,

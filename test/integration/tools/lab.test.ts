@@ -13,6 +13,7 @@ const BASE: Omit<LabOptions, 'sync' | 'prefix' | 'failure'> = {
   flows: 0,
   failback: true,
   ha: 'script',
+  onDemand: false,
   advertInt: 0.2,
   preemptDelay: 2,
   stallMs: 6000,
