@@ -1,9 +1,14 @@
-// Commit on demand around a promotion's commit (the machine's guardOn/guardOff steps): installs
-// the NFQUEUE rules (queue-rules.ts), binds the queue and runs OnDemandCommit on the external
-// cache until released; then removes the rules first (new packets meet conntrack directly, the
-// bulk is done), answers what is still queued, unbinds, and reports the counters. A hold that
-// cannot start (no NFQUEUE target, the queue taken, no iptables) throws: the caller falls back
-// to the drop guard.
+// Commit on demand around a promotion's commit (the machine's guardOn/guardOff steps).
+//
+// The NFQUEUE rules (queue-rules.ts) go in at start-up (arm) and stay until shutdown (disarm):
+// with --queue-bypass and nobody bound to the queue, packets pass them as if they were not
+// there. A hold then only binds the queue, a netlink request: packets to the VIPs that keepalived
+// has just moved are queued from the first one, where installing rules at promotion (two
+// iptables-restore runs) let the first retransmissions meet an empty table. The hold runs
+// OnDemandCommit on the external cache until released; then it answers what is still queued and
+// unbinds (new packets pass by the bypass again) and reports the counters. Where arming failed,
+// a hold installs the rules itself and removes them at release. A hold that cannot start (no
+// NFQUEUE target, the queue taken, no iptables) throws: the caller falls back to the drop guard.
 import type { ArenaCache } from '../cache/arena-cache.js';
 import { EntryCommitter } from '../engine/entry-committer.js';
 import { OnDemandCommit, type OnDemandCounters } from '../engine/on-demand-commit.js';
@@ -36,6 +41,10 @@ export class OnDemandHold {
   /** @internal made by OnDemandCommitter.hold() */
   constructor(
     private readonly rules: QueueRules,
+    /** The hold installed the rules (arming had failed): it removes them at release. */
+    private readonly ownsRules: boolean,
+    /** The NFQUEUE rules' packet counters when the queue was bound. */
+    private readonly matchedBefore: Promise<number | undefined>,
     private readonly session: OnDemandCommit,
     private readonly log: HaLog,
     private readonly startedAt: number,
@@ -51,11 +60,12 @@ export class OnDemandHold {
 
   private async end(by: 'caller' | 'max-hold'): Promise<OnDemandReport> {
     clearTimeout(this.timer);
-    const matched = await this.rules.queuedPackets();
-    await this.rules.remove();
+    const [before, after] = [await this.matchedBefore, await this.rules.queuedPackets()];
+    // answers what is queued and unbinds: new packets pass by the bypass from here
     const counters = this.session.stop();
+    if (this.ownsRules) await this.rules.remove();
     const report: OnDemandReport = { ...counters, heldMs: Date.now() - this.startedAt };
-    if (matched !== undefined) report.queueFull = Math.max(0, matched - counters.packets);
+    if (before !== undefined && after !== undefined) report.queueFull = Math.max(0, after - before - counters.packets);
     const what = `${counters.committed} entries committed on demand (${counters.existing} there already), ${counters.packets} packets queued, ${counters.unknown} of unknown flows`;
     const released = counters.rateLimited + counters.waitedTooLong + (report.queueFull ?? 0);
     const limits = released
@@ -70,6 +80,7 @@ export class OnDemandHold {
 
 export class OnDemandCommitter {
   private readonly rules: QueueRules;
+  private armed = false;
 
   constructor(
     private readonly cfg: OnDemandConfig,
@@ -80,8 +91,12 @@ export class OnDemandCommitter {
     this.rules = new QueueRules({ queue: cfg.queue, exemptInterfaces: sources.exemptInterfaces }, run);
   }
 
-  /** Binds the queue, then installs the rules (in this order: no packet waits for nobody). */
+  /**
+   * Binds the queue and starts committing on demand. Armed, that is all; else it installs the
+   * rules after binding (in this order: no packet waits for nobody).
+   */
   async hold(): Promise<OnDemandHold> {
+    const asked = Date.now();
     const queue = new QueueSocket({
       queue: this.cfg.queue,
       copyRange: this.cfg.copyRange,
@@ -93,19 +108,47 @@ export class OnDemandCommitter {
     });
     const session = new OnDemandCommit(this.sources.external(), queue, committer, systemClock, this.cfg);
     session.start();
-    try {
-      await this.rules.install();
-    } catch (err) {
-      session.stop();
-      throw err;
+    const ownsRules = !this.armed;
+    if (ownsRules) {
+      try {
+        await this.rules.install();
+      } catch (err) {
+        session.stop();
+        throw err;
+      }
     }
+    // off the packets' path: the counters only tell, at release, how many the full queue let by
+    const matchedBefore = this.rules.queuedPackets();
+    // the time from the request to packets being queued: packets to the VIPs meanwhile meet the ruleset
     this.log.info(
-      `ha: on-demand commit on: queue ${this.cfg.queue}, every interface but ${['lo', ...this.sources.exemptInterfaces].join(', ')}`,
+      `ha: on-demand commit on in ${Date.now() - asked} ms${ownsRules ? ' (rules installed now)' : ''}: queue ${this.cfg.queue}, every interface but ${['lo', ...this.sources.exemptInterfaces].join(', ')}`,
     );
-    return new OnDemandHold(this.rules, session, this.log, Date.now(), this.cfg.maxHoldMs);
+    return new OnDemandHold(this.rules, ownsRules, matchedBefore, session, this.log, Date.now(), this.cfg.maxHoldMs);
   }
 
-  /** Removes rules an earlier run left (start-up). */
+  /**
+   * Installs the rules, idle (bypassed) until a hold binds the queue; replaces what a killed run
+   * left. Failing, it warns: each hold then tries to install them itself.
+   */
+  async arm(): Promise<void> {
+    try {
+      await this.rules.install();
+      this.armed = true;
+      this.log.info(
+        `ha: on-demand commit armed: NFQUEUE rules for queue ${this.cfg.queue} in place, bypassed while unbound`,
+      );
+    } catch (err) {
+      this.log.warn(`ha: on-demand commit not armed (each promotion tries again): ${(err as Error).message}`);
+    }
+  }
+
+  /** Removes the rules (shutdown). */
+  async disarm(): Promise<void> {
+    this.armed = false;
+    await this.rules.remove();
+  }
+
+  /** Removes rules an earlier run left (start-up with commit on demand off). */
   async clearStale(): Promise<void> {
     await this.rules.remove();
   }

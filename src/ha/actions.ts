@@ -38,7 +38,10 @@ export interface HaOperations {
 /** Commit on demand around the commit (src/daemon/on-demand.ts); a hold that cannot start throws. */
 export interface OnDemandPort {
   hold(): Promise<{ release(): Promise<{ heldMs: number; committed: number; packets: number }> }>;
-  clearStale(): Promise<void>;
+  /** Start-up: replaces rules a killed run left by this run's, idle until a hold binds the queue. */
+  arm(): Promise<void>;
+  /** Shutdown: removes the rules. */
+  disarm(): Promise<void>;
 }
 
 export interface HaActionsOptions {

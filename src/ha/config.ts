@@ -59,7 +59,7 @@ export interface OnDemandConfig {
   maxWaitMs: number;
   /** Entries committed on demand per second at most; beyond, packets are accepted unchanged. Default 50000. */
   maxCommitsPerSecond: number;
-  /** The longest the queue rules stay (a timer removes them if the commit hangs). Default 30000. */
+  /** The longest the queue stays bound (a timer unbinds it if the commit hangs). Default 30000. */
   maxHoldMs: number;
 }
 
@@ -256,7 +256,7 @@ export const haSchema = {
           maximum: 10_000_000,
           expected: 'a number of entries per second (1 to 10000000)',
         },
-        maxHoldMs: ms(50, INT_MAX, 'the longest the queue rules stay in place'),
+        maxHoldMs: ms(50, INT_MAX, 'the longest the queue stays bound'),
       },
     },
     historySize: { type: 'integer', minimum: 1, maximum: 10_000, expected: 'a number of transitions (1 to 10000)' },

@@ -55,6 +55,8 @@ export type IptablesRunner = (family: 4 | 6, args: string[], input?: string) => 
 
 export class QueueRules {
   private readonly chain: string;
+  /** True once this instance removed (or never found) the rules: an install then needs no removal first. */
+  private clean = false;
 
   constructor(
     private readonly cfg: QueueRulesConfig,
@@ -64,43 +66,56 @@ export class QueueRules {
     queueRulesScript(cfg, 4); // refuse a bad configuration now
   }
 
-  /** Installs the rules for both families; throws (with nothing left behind) when either fails. */
+  /**
+   * Installs the rules for both families; throws (with nothing left behind) when either fails. It
+   * runs while packets to the new VIPs meet an empty table, so the families go in parallel and,
+   * when this instance removed the rules last, without another removal first: one iptables-restore
+   * each.
+   */
   async install(): Promise<void> {
-    await this.remove();
-    for (const family of [4, 6] as const) {
-      const r = await this.run(family, ['restore', '--noflush'], queueRulesScript(this.cfg, family));
-      if (!r.ok) {
-        await this.remove();
-        throw new Error(`on-demand commit: ip${family === 6 ? '6' : ''}tables-restore failed: ${r.stderr.trim()}`);
-      }
+    const failures = await Promise.all(
+      ([4, 6] as const).map(async (family) => {
+        if (!this.clean) await this.removeFamily(family);
+        const r = await this.run(family, ['restore', '--noflush'], queueRulesScript(this.cfg, family));
+        return r.ok ? undefined : `ip${family === 6 ? '6' : ''}tables-restore failed: ${r.stderr.trim()}`;
+      }),
+    );
+    this.clean = false;
+    const failed = failures.filter((f) => f !== undefined);
+    if (failed.length) {
+      await this.remove();
+      throw new Error(`on-demand commit: ${failed.join('; ')}`);
     }
   }
 
   /** Removes the rules of both families, whether or not they are there (also a crashed run's). */
   async remove(): Promise<void> {
-    for (const family of [4, 6] as const) {
-      // a jump may have been inserted more than once by runs that died
-      for (let i = 0; i < 8; i++) {
-        const r = await this.run(family, ['-t', 'raw', '-D', 'PREROUTING', '-j', this.chain]);
-        if (!r.ok) break;
-      }
-      await this.run(family, ['-t', 'raw', '-F', this.chain]);
-      await this.run(family, ['-t', 'raw', '-X', this.chain]);
+    await Promise.all(([4, 6] as const).map((family) => this.removeFamily(family)));
+    this.clean = true;
+  }
+
+  private async removeFamily(family: 4 | 6): Promise<void> {
+    // a jump may have been inserted more than once by runs that died
+    for (let i = 0; i < 8; i++) {
+      const r = await this.run(family, ['-t', 'raw', '-D', 'PREROUTING', '-j', this.chain]);
+      if (!r.ok) break;
     }
+    await this.run(family, ['-t', 'raw', '-F', this.chain]);
+    await this.run(family, ['-t', 'raw', '-X', this.chain]);
   }
 
   /** Packets the NFQUEUE rules matched (both families), from their counters; undefined if unreadable. */
   async queuedPackets(): Promise<number | undefined> {
-    let total = 0;
-    for (const family of [4, 6] as const) {
-      const r = await this.run(family, ['-t', 'raw', '-L', this.chain, '-v', '-x', '-n']);
-      if (!r.ok) return undefined;
-      const line = r.stdout.split('\n').find((l) => l.includes('NFQUEUE'));
-      const n = line ? Number(line.trim().split(/\s+/)[0]) : NaN;
-      if (!Number.isFinite(n)) return undefined;
-      total += n;
-    }
-    return total;
+    const counts = await Promise.all(
+      ([4, 6] as const).map(async (family) => {
+        const r = await this.run(family, ['-t', 'raw', '-L', this.chain, '-v', '-x', '-n']);
+        if (!r.ok) return NaN;
+        const line = r.stdout.split('\n').find((l) => l.includes('NFQUEUE'));
+        return line ? Number(line.trim().split(/\s+/)[0]) : NaN;
+      }),
+    );
+    const total = counts[0] + counts[1];
+    return Number.isFinite(total) ? total : undefined;
   }
 }
 

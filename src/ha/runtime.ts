@@ -2,11 +2,11 @@
 // reader, hooks and guard, so the daemon wires one object:
 //
 //   const ha = new HaRuntime(resolveHaConfig(cfg.ha, cfg.hooks), ops, log);   // ops: see actions.ts
-//   await ha.start();                 // clears a stale guard, opens the FIFO, enters initialRole
+//   await ha.start();                 // clears a stale guard, arms on-demand, opens the FIFO, enters initialRole
 //   ha.notify(['GROUP', 'G1', 'MASTER', '0']);       // `ctsync notify ...` (throws KeepalivedInputError)
 //   await ha.request('active', 'ctsync promote', { force: true });   // manual
 //   ha.status();                      // for `ctsync status`
-//   await ha.stop();                  // daemon shutdown: closes the FIFO, role → stopped
+//   await ha.stop();                  // daemon shutdown: closes the FIFO, role → stopped, disarms
 import { createHaActions, type HaOperations, type OnDemandPort } from './actions.js';
 import type { HaConfig } from './config.js';
 import { NotifyFifoReader, type FifoReaderStats } from './fifo.js';
@@ -96,7 +96,7 @@ export class HaRuntime {
   /** Removes a guard table a crashed run left, starts reading the FIFO, enters ha.initialRole. */
   async start(): Promise<void> {
     await this.guard?.clearStale();
-    await this.onDemand?.clearStale();
+    await this.onDemand?.arm();
     this.fifo?.start();
     if (this.cfg.initialRole)
       void this.machine.request(this.cfg.initialRole, { source: 'startup', detail: 'ha.initialRole' });
@@ -130,5 +130,6 @@ export class HaRuntime {
     await this.fifo?.stop();
     await this.machine.request('stopped', { source: 'manual', detail: 'daemon shutdown' });
     await this.machine.idle();
+    await this.onDemand?.disarm();
   }
 }

@@ -91,21 +91,35 @@ export class SyncNode {
   async stop(): Promise<void> {
     await this.client(['-k']);
     for (let i = 0; i < 100 && fs.existsSync(this.sock); i++) await sleep(50);
+    // the socket goes first; the shutdown (e.g. removing rules) finishes before the process exits
+    for (let i = 0; i < 100 && (await this.pids()).length > 0; i++) await sleep(50);
     // a daemon that did not go away is killed with the namespace's other processes
     await this.kill();
   }
 
+  /** The node's daemon processes (those whose command line names its config). */
+  private async pids(): Promise<number[]> {
+    const r = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
+    return r.stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .filter((pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.conf);
+        } catch {
+          return false; // gone
+        }
+      })
+      .map(Number);
+  }
+
   /** A crash: SIGKILL to the daemon (no goodbye, nothing flushed); its socket and lock removed. */
   async kill(): Promise<void> {
-    const pids = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
-    for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-      const cmd = fs.existsSync(`/proc/${pid}/cmdline`) ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
-      if (cmd.includes(this.conf)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          /* gone */
-        }
+    for (const pid of await this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
       }
     }
     for (const f of [this.sock, this.conf.replace(/\.conf$/, '.lock')]) fs.rmSync(f, { force: true });

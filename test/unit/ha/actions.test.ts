@@ -20,7 +20,8 @@ function onDemand(calls: string[], fail?: string): OnDemandPort {
         },
       };
     },
-    async clearStale() {},
+    async arm() {},
+    async disarm() {},
   };
 }
 

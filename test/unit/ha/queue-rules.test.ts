@@ -49,6 +49,21 @@ describe('ha/queue-rules', () => {
     assert.ok(calls[calls.length - 1] === '6 -t raw -X CTSYNC_ONDEMAND', 'the removal ran after the failure');
   });
 
+  it('after its own removal, an install is one iptables-restore per family', async () => {
+    const calls: string[] = [];
+    const run: IptablesRunner = async (family, args) => {
+      calls.push(`${family} ${args.join(' ')}`);
+      return { ok: !args.includes('-D'), stdout: '', stderr: '' };
+    };
+    const rules = new QueueRules({ queue: 5, exemptInterfaces: [] }, run);
+    await rules.remove();
+    calls.length = 0;
+    await rules.install();
+    assert.deepEqual(calls.sort(), ['4 restore --noflush', '6 restore --noflush']);
+    await rules.install(); // installed: a second install removes first
+    assert.ok(calls.includes('4 -t raw -X CTSYNC_ONDEMAND') && calls.includes('6 -t raw -X CTSYNC_ONDEMAND'));
+  });
+
   it('reads the NFQUEUE rules packet counters of both families', async () => {
     const listing = (n: number) =>
       `Chain CTSYNC_ONDEMAND (1 references)\n    pkts      bytes target     prot opt in     out     source               destination\n       0        0 RETURN     all  --  lo     *       0.0.0.0/0            0.0.0.0/0\n      ${n}     ${n * 60} NFQUEUE    all  --  *      *       0.0.0.0/0            0.0.0.0/0            NFQUEUE num 5 bypass\n`;
