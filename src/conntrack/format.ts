@@ -11,7 +11,16 @@
 import { endianness } from 'node:os';
 import { IPS } from '../netlink/constants.js';
 import type { Entry, EventType, Expect, Tuple } from './entry.js';
-import { EXPECT_FLAG_NAMES, dccpStateName, l3protoName, protoName, sctpStateName, tcpStateName } from './names.js';
+import {
+  EXPECT_FLAG_NAMES,
+  dccpStateName,
+  greKeyHex,
+  l3protoName,
+  l4Print,
+  protoName,
+  sctpStateName,
+  tcpStateName,
+} from './names.js';
 
 export {
   protoName,
@@ -80,24 +89,12 @@ function addrPart(family: number, t: Tuple, srcTag: string, dstTag: string): str
 
 /** Layer-4 fields of a tuple, chosen by that tuple's protocol number. */
 function l4Part(t: Tuple): string {
-  switch (t.proto) {
-    case 6:
-    case 17:
-    case 136:
-    case 132:
-    case 33:
+  switch (l4Print(t.proto)) {
+    case 'ports':
       return 'sport=' + (t.sport ?? 0) + ' dport=' + (t.dport ?? 0) + ' ';
-    case 47:
-      // The library prints the 16-bit keys of the GRE tuple in unpadded lowercase hex.
-      return (
-        'srckey=0x' +
-        ((t.sport ?? 0) & 0xffff).toString(16) +
-        ' dstkey=0x' +
-        ((t.dport ?? 0) & 0xffff).toString(16) +
-        ' '
-      );
-    case 1:
-    case 58:
+    case 'gre-keys':
+      return 'srckey=' + greKeyHex(t.sport) + ' dstkey=' + greKeyHex(t.dport) + ' ';
+    case 'icmp':
       return 'type=' + (t.icmpType ?? 0) + ' code=' + (t.icmpCode ?? 0) + ' id=' + (t.icmpId ?? 0) + ' ';
     default:
       return '';

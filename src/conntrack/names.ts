@@ -58,6 +58,36 @@ export function protoName(num: number): string {
   return PROTO_NAMES[num] ?? 'unknown';
 }
 
+/**
+ * What the library prints of a tuple's layer 4, by protocol: ports (TCP 6, UDP 17, UDP-Lite 136,
+ * SCTP 132, DCCP 33), GRE's (47) keys, ICMP's (1) and ICMPv6's (58) type, code and id (text
+ * only; the XML printer has no ICMP fields), or nothing.
+ */
+export type L4Print = 'ports' | 'gre-keys' | 'icmp' | 'none';
+
+export function l4Print(proto: number | undefined): L4Print {
+  switch (proto) {
+    case 6:
+    case 17:
+    case 136:
+    case 132:
+    case 33:
+      return 'ports';
+    case 47:
+      return 'gre-keys';
+    case 1:
+    case 58:
+      return 'icmp';
+    default:
+      return 'none';
+  }
+}
+
+/** A GRE key as the library prints it: 16 bits, unpadded lowercase hex with 0x. */
+export function greKeyHex(key: number | undefined): string {
+  return '0x' + ((key ?? 0) & 0xffff).toString(16);
+}
+
 export function l3protoName(family: number): string {
   return family === 2 ? 'ipv4' : family === 10 ? 'ipv6' : 'unknown';
 }

@@ -10,26 +10,16 @@
 // came over the wire. Like the library, nothing is escaped.
 
 import type { Entry, Expect, Tuple } from './entry.js';
-import { l3protoName, protoName, tcpStateName } from './names.js';
+import { greKeyHex, l3protoName, l4Print, protoName, tcpStateName } from './names.js';
 import { IPS } from '../netlink/constants.js';
 
 /** `<layer4>`'s content: ports for the protocols that have them, GRE keys in hex, nothing else. */
 function l4Xml(t: Tuple): string {
-  switch (t.proto) {
-    case 6:
-    case 17:
-    case 136:
-    case 132:
-    case 33:
+  switch (l4Print(t.proto)) {
+    case 'ports':
       return '<sport>' + (t.sport ?? 0) + '</sport><dport>' + (t.dport ?? 0) + '</dport>';
-    case 47:
-      return (
-        '<srckey>0x' +
-        ((t.sport ?? 0) & 0xffff).toString(16) +
-        '</srckey><dstkey>0x' +
-        ((t.dport ?? 0) & 0xffff).toString(16) +
-        '</dstkey>'
-      );
+    case 'gre-keys':
+      return '<srckey>' + greKeyHex(t.sport) + '</srckey><dstkey>' + greKeyHex(t.dport) + '</dstkey>';
     default:
       return '';
   }
