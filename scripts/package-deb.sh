@@ -65,6 +65,8 @@ doc=$root/usr/share/doc/ctsync
 mkdir -p "$lib/build/Release" "$root/usr/sbin" "$root/usr/bin" "$root/lib/systemd/system" \
   "$doc/examples" "$root/usr/share/man/man8" "$root/usr/share/man/man5" "$root/DEBIAN"
 (cd "$src" && cp -r --parents dist/src package.json node_modules "$lib")
+# source maps serve only `node --enable-source-maps`; the unit never passes it
+find "$lib/dist" -name '*.js.map' -delete
 # the addon prebuilt: N-API (binding.gyp's NAPI_VERSION) is one ABI for every Node >= 20
 install -m 0644 "$addon" "$lib/build/Release/nlsock.node"
 strip --strip-unneeded "$lib/build/Release/nlsock.node"

@@ -85,6 +85,12 @@ describe('the Debian package', function () {
       assert.ok(installedFiles.includes(file), `the package does not install ${file}`);
     }
     assert.ok(!installedFiles.some((f) => f.includes('/node_modules/typescript')), 'dev dependencies are shipped');
+    // build-time only: the addon's C++ headers, and source maps node reads only with --enable-source-maps
+    assert.ok(!installedFiles.some((f) => f.includes('/node_modules/node-addon-api')), 'node-addon-api is shipped');
+    assert.ok(
+      !installedFiles.some((f) => f.startsWith('/usr/lib/ctsync/dist/') && f.endsWith('.map')),
+      'our source maps are shipped',
+    );
     assert.match(await inRoot('dpkg-query', '-W', '-f', '${Status}', 'conntrackd'), /install ok installed/);
   });
 
