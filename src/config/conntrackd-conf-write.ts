@@ -9,7 +9,7 @@
 // Values conntrackd's scanner cannot read (an interface named "ae0" is read as an IPv6 address,
 // paths with spaces, protocols without an /etc/protocols name, …) throw an Error.
 import { classifyWord } from './conntrackd-conf.js';
-import type { Channel, CtsyncConfig } from './model.js';
+import { DEFAULTS, type Channel, type CtsyncConfig } from './model.js';
 import type { HelperConfig } from './helpers.js';
 import { protocolNames } from './protocols.js';
 import { authenticationConfLines } from './auth-section.js';
@@ -87,16 +87,23 @@ export function toConntrackdConf(config: CtsyncConfig): string {
   const out: string[] = [
     '# Written by ctsync from its configuration; read by conntrackd 1.4.7 and ctsync alike.',
     'Sync {',
-    s.mode === 'notrack' ? '\tMode NOTRACK {' : '\tMode FTFW {',
+    `\tMode ${s.mode.toUpperCase()} {`,
   ];
   if (s.mode === 'ftfw') {
     out.push(`\t\tResendQueueSize ${s.resendQueueSize}`);
     out.push(`\t\tACKWindowSize ${s.ackWindowSize}`);
   }
+  if (s.mode === 'alarm') {
+    out.push(`\t\tRefreshTime ${s.refreshTime ?? DEFAULTS.sync.refreshTime}`);
+    out.push(`\t\tCacheTimeout ${s.cacheTimeout ?? DEFAULTS.sync.cacheTimeout}`);
+  }
   if (s.commitTimeout !== undefined) out.push(`\t\tCommitTimeout ${s.commitTimeout}`);
   out.push(`\t\tPurgeTimeout ${s.purgeTimeout}`);
-  out.push(`\t\tDisableExternalCache ${onOff(s.disableExternalCache)}`);
-  out.push(`\t\tStartupResync ${onOff(s.startupResync)}`);
+  // conntrackd refuses these two in Mode ALARM
+  if (s.mode !== 'alarm') {
+    out.push(`\t\tDisableExternalCache ${onOff(s.disableExternalCache)}`);
+    out.push(`\t\tStartupResync ${onOff(s.startupResync)}`);
+  }
   out.push('\t}');
   for (const c of s.channels) channel(c, out);
   out.push('\tOptions {');

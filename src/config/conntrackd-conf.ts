@@ -13,12 +13,19 @@
 // Messages: <source>:<line>:<column>: <message>, e.g.
 //   conntrackd.conf:12:3: unknown option 'Foo' in Sync > Mode FTFW
 //   conntrackd.conf:7:8: 'Port' expects a number, got 'abc'
-//   conntrackd.conf:3:2: 'Mode ALARM' is not supported by ctsync (only Mode FTFW)
+//   conntrackd.conf:3:3: 'RefreshTime' is not valid in Mode FTFW: it is a Mode ALARM option; remove it or write 'Mode ALARM'
 // Value problems the schema finds (ranges, formats) are reported at the option's position too.
 // What conntrackd merely warns about and then ignores (a bad address, an unknown protocol name or
 // syslog facility) is an error here; deprecated or ignored options are warnings.
 import { ConfigError, closest, type ConfigProblem } from './errors.js';
-import type { ChannelInput, CtsyncConfigInput, FilterConfigInput, FilterMode, TcpFilterState } from './model.js';
+import type {
+  ChannelInput,
+  CtsyncConfigInput,
+  FilterConfigInput,
+  FilterMode,
+  SyncMode,
+  TcpFilterState,
+} from './model.js';
 import { DEFAULTS, SYSLOG_FACILITIES, withDefaults } from './model.js';
 import { PROTOCOL_NAMES, protocolByName } from './protocols.js';
 import { checkConfig, isIPv4, isIPv6, lintConfig, type KeyedProblem } from './schema.js';
@@ -345,17 +352,27 @@ export interface ConntrackdConfResult {
   place(p: KeyedProblem): ConfigProblem;
 }
 
-/** The options conntrackd 1.4.7 takes in each `Mode` block ctsync implements. */
-function syncModeOptions(mode: 'ftfw' | 'notrack'): string[] {
+const MODE_LABEL: Record<SyncMode, string> = { ftfw: 'FTFW', notrack: 'NOTRACK', alarm: 'ALARM' };
+
+/** The options conntrackd 1.4.7 takes in each `Mode` block. */
+function syncModeOptions(mode: SyncMode): string[] {
+  if (mode === 'alarm') return ['RefreshTime', 'CacheTimeout', 'CommitTimeout', 'PurgeTimeout'];
   const common = ['CommitTimeout', 'PurgeTimeout', 'DisableExternalCache', 'StartupResync'];
   return mode === 'ftfw' ? ['ResendQueueSize', 'ACKWindowSize', ...common] : ['DisableInternalCache', ...common];
 }
 
 /** Why an option of another mode is not valid in this one, with the fix; undefined if it is not one. */
-function misplacedModeOption(name: string, mode: 'ftfw' | 'notrack'): string | undefined {
-  const here = mode === 'ftfw' ? 'Mode FTFW' : 'Mode NOTRACK';
+function misplacedModeOption(name: string, mode: SyncMode): string | undefined {
+  const here = `Mode ${MODE_LABEL[mode]}`;
+  if (mode === 'alarm') {
+    if (name === 'ResendQueueSize' || name === 'ACKWindowSize')
+      return `'${name}' is not valid in Mode ALARM: it is a Mode FTFW option (ALARM resends nothing); remove it or write 'Mode FTFW'`;
+    if (name === 'DisableExternalCache' || name === 'DisableInternalCache' || name === 'StartupResync')
+      return `'${name}' is not valid in Mode ALARM (conntrackd refuses it there too): remove it, or write 'Mode FTFW' or 'Mode NOTRACK'`;
+    return undefined;
+  }
   if (name === 'RefreshTime' || name === 'CacheTimeout')
-    return `'${name}' is not valid in ${here}: it is a Mode ALARM option; remove it`;
+    return `'${name}' is not valid in ${here}: it is a Mode ALARM option; remove it or write 'Mode ALARM'`;
   if (mode === 'ftfw' && name === 'DisableInternalCache')
     return `'DisableInternalCache' is not valid in Mode FTFW: it is a Mode NOTRACK option; remove it or write 'Mode NOTRACK'`;
   if (mode === 'notrack' && (name === 'ResendQueueSize' || name === 'ACKWindowSize'))
@@ -376,6 +393,8 @@ class Reader {
   private syncSections: Token[] = [];
   private generalSection?: Token;
   private sawMode = false;
+  /** RefreshTime and CacheTimeout given in Sync itself: valid only if the mode turns out ALARM. */
+  private syncLevelAlarmOptions: Token[] = [];
   private sawTcp = false;
   private refusedTop = false;
   private firstChannel?: { kind: string; tok: Token };
@@ -755,6 +774,15 @@ class Reader {
       }
       if (this.sync.channels.length === 0) this.reported.add('sync.channels');
       if (!this.sawMode) this.warn(first, "no 'Mode' block in 'Sync': Mode FTFW is assumed, as conntrackd does");
+      const mode = (this.sync.mode as SyncMode | undefined) ?? 'ftfw';
+      if (mode !== 'alarm')
+        for (const t of this.syncLevelAlarmOptions) {
+          this.err(
+            t,
+            `'${t.text}' only applies to Mode ALARM (this Sync is Mode ${MODE_LABEL[mode]}); remove it or write 'Mode ALARM'`,
+          );
+          this.reported.add(t.text === 'RefreshTime' ? 'sync.refreshTime' : 'sync.cacheTimeout');
+        }
     }
     const g = this.general;
     if (this.bufferSizeTok && typeof g.netlinkBufferSize === 'number') {
@@ -822,8 +850,8 @@ class Reader {
           break;
         case 'RefreshTime':
         case 'CacheTimeout':
-          if (this.num(t) !== undefined)
-            this.err(t, `'${t.text}' only applies to Mode ALARM, which ctsync does not support; remove it`);
+          // conntrackd takes them here as in Mode ALARM: checked against the mode at the end
+          if (this.alarmTimeOption(t)) this.syncLevelAlarmOptions.push(t);
           break;
         default:
           this.unknownOption(t, ctx, valid);
@@ -849,6 +877,16 @@ class Reader {
     };
   }
 
+  /** RefreshTime or CacheTimeout (seconds; 0 is conntrackd's default); true if it was read. */
+  private alarmTimeOption(t: Token): boolean {
+    const key = t.text === 'RefreshTime' ? 'refreshTime' : 'cacheTimeout';
+    const v = this.num(t, `sync.${key}`);
+    if (v === undefined) return false;
+    if (v === 0) this.zero(t, `the default (${DEFAULTS.sync[key]} s)`);
+    else this.set(this.sync, key, v, `sync.${key}`, t);
+    return true;
+  }
+
   private timeoutOption(t: Token): void {
     const key = t.text === 'CommitTimeout' ? 'commitTimeout' : 'purgeTimeout';
     const v = this.num(t, `sync.${key}`);
@@ -869,9 +907,10 @@ class Reader {
   private modeBlock(head: Token): void {
     const m = this.peek();
     if (m.kind !== 'word' || m.cls !== 'mode') {
+      const persistent = m.kind === 'word' && /^persistent$/i.test(m.text);
       this.err(
         m,
-        `'Mode' expects FTFW or NOTRACK, got ${Reader.got(m)}${m.kind === 'word' && /^persistent$/i.test(m.text) ? ' (PERSISTENT, the old name of ALARM, is not supported by ctsync)' : ''}`,
+        `'Mode' expects FTFW, NOTRACK or ALARM, got ${Reader.got(m)}${persistent ? " (conntrackd's scanner takes the old name PERSISTENT only with a capital final T; write 'Mode ALARM')" : ''}`,
       );
       if (m.kind === 'word' && m.line === head.line) this.next();
       if (this.peek().kind === '{') {
@@ -882,27 +921,15 @@ class Reader {
     }
     this.next();
     const name = m.text.toUpperCase();
-    if (name === 'ALARM' || name === 'PERSISTENT') {
-      this.err(
-        head,
-        `'Mode ${name}' is not supported by ctsync (only Mode FTFW and Mode NOTRACK)${name === 'PERSISTENT' ? '; PERSISTENT is the old name of ALARM' : ''}`,
-      );
-      this.reported.add('sync.mode');
-      if (this.peek().kind === '{') {
-        this.next();
-        this.skipBalanced();
-      }
-      return;
-    }
-    const mode = name === 'NOTRACK' ? 'notrack' : 'ftfw';
-    const label = mode === 'notrack' ? 'NOTRACK' : 'FTFW';
+    const mode: SyncMode =
+      name === 'NOTRACK' ? 'notrack' : name === 'ALARM' || name === 'PERSISTENT' ? 'alarm' : 'ftfw';
+    const label = MODE_LABEL[mode];
     if (name === 'NACK') this.warn(m, "'Mode NACK' is the old name of Mode FTFW; please write 'Mode FTFW'");
-    const prev = this.sync.mode;
-    if (this.sawMode && prev !== mode)
-      this.err(
-        head,
-        `'Mode ${label}' conflicts with the earlier 'Mode ${prev === 'notrack' ? 'NOTRACK' : 'FTFW'}': keep one`,
-      );
+    if (name === 'PERSISTENT')
+      this.warn(m, "'Mode PERSISTENT' is the old name of Mode ALARM; please write 'Mode ALARM'");
+    const prev = this.sync.mode as SyncMode | undefined;
+    if (this.sawMode && prev !== undefined && prev !== mode)
+      this.err(head, `'Mode ${label}' conflicts with the earlier 'Mode ${MODE_LABEL[prev]}': keep one`);
     else if (this.sawMode) this.warn(head, `'Mode ${label}' given again; its options are merged, as in conntrackd`);
     this.sawMode = true;
     this.locs.set('sync.mode', { line: head.line, col: head.col, label: 'Mode' });
@@ -930,6 +957,10 @@ class Reader {
         case 'CommitTimeout':
         case 'PurgeTimeout':
           this.timeoutOption(t);
+          break;
+        case 'RefreshTime':
+        case 'CacheTimeout':
+          this.alarmTimeOption(t);
           break;
         case 'DisableExternalCache':
         case 'StartupResync': {

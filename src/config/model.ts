@@ -118,11 +118,18 @@ export interface SyncOptions {
 }
 
 /** conntrackd's sync modes that ctsync implements. */
-export type SyncMode = 'ftfw' | 'notrack';
+export type SyncMode = 'ftfw' | 'notrack' | 'alarm';
 
 export interface SyncConfig {
-  /** `Mode FTFW` (reliable, the default) or `Mode NOTRACK` (best effort, no sequence tracking). */
+  /**
+   * `Mode FTFW` (reliable, the default), `Mode NOTRACK` (best effort, no sequence tracking) or
+   * `Mode ALARM` (best effort, every entry sent again each RefreshTime, the peer's entries expire).
+   */
   mode: SyncMode;
+  /** `RefreshTime` (s), Mode ALARM only: every internal entry is sent again at least this often. */
+  refreshTime?: number;
+  /** `CacheTimeout` (s), Mode ALARM only: an external entry not refreshed for this long is dropped. */
+  cacheTimeout?: number;
   /** `ResendQueueSize`: objects kept until acknowledged. */
   resendQueueSize: number;
   /** `ACKWindowSize`: messages between window ACKs. */
@@ -225,6 +232,8 @@ export interface CtsyncConfigInput {
   $schema?: string;
   sync: {
     mode?: SyncMode;
+    refreshTime?: number;
+    cacheTimeout?: number;
     resendQueueSize?: number;
     ackWindowSize?: number;
     commitTimeout?: number;
@@ -272,6 +281,9 @@ export const DEFAULT_OVERRUN_RESYNC_SECS = 30;
 export const DEFAULTS = {
   sync: {
     mode: 'ftfw' as SyncMode,
+    // conntrackd's defaults for Mode ALARM
+    refreshTime: 60,
+    cacheTimeout: 180,
     resendQueueSize: 131072,
     ackWindowSize: 300,
     purgeTimeout: 60,
@@ -350,6 +362,10 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
     },
   };
   if (s.commitTimeout !== undefined) sync.commitTimeout = s.commitTimeout;
+  if (sync.mode === 'alarm') {
+    sync.refreshTime = s.refreshTime ?? D.sync.refreshTime;
+    sync.cacheTimeout = s.cacheTimeout ?? D.sync.cacheTimeout;
+  }
   if (s.authentication !== undefined) sync.authentication = resolveAuth(s.authentication);
 
   const logFile = g.logFile === true ? DEFAULT_LOG_FILE : (g.logFile ?? D.general.logFile);

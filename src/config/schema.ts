@@ -11,7 +11,7 @@ import { metricsSchema } from '../metrics/config.js';
 import net from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigError, closest, type ConfigProblem } from './errors.js';
-import type { CtsyncConfig, CtsyncConfigInput } from './model.js';
+import type { CtsyncConfig, CtsyncConfigInput, SyncMode } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
 import { authProblems, authenticationSchema } from './auth-section.js';
@@ -137,7 +137,9 @@ export const configSchema = {
       expected: 'the sync section (an object with at least "channels")',
       additionalProperties: false,
       properties: {
-        mode: { enum: ['ftfw', 'notrack'], expected: '"ftfw" or "notrack"' },
+        mode: { enum: ['ftfw', 'notrack', 'alarm'], expected: '"ftfw", "notrack" or "alarm"' },
+        refreshTime: { ...posInt, expected: 'seconds (1 to 2147483647)' },
+        cacheTimeout: { ...posInt, expected: 'seconds (1 to 2147483647)' },
         resendQueueSize: posInt,
         ackWindowSize: posInt,
         commitTimeout: { ...posInt, expected: 'seconds (1 to 2147483647)' },
@@ -384,9 +386,34 @@ interface SchemaNode {
 }
 
 const UNSUPPORTED_MODE: Record<string, string> = {
-  alarm: 'Mode ALARM is not supported by ctsync (only "ftfw" and "notrack")',
-  persistent: 'Mode PERSISTENT (ALARM) is not supported by ctsync (only "ftfw" and "notrack")',
+  persistent: 'PERSISTENT is the old name of Mode ALARM: write "alarm"',
 };
+
+/**
+ * The sync settings that only some modes take (as conntrackd's `Mode` blocks), and which. A
+ * resolved configuration carries every mode's defaults, so a switch that is off is no problem.
+ */
+const MODE_ONLY: Record<string, readonly SyncMode[]> = {
+  disableExternalCache: ['ftfw', 'notrack'],
+  startupResync: ['ftfw', 'notrack'],
+  refreshTime: ['alarm'],
+  cacheTimeout: ['alarm'],
+};
+
+/** A sync setting the configured mode does not take: an error naming the modes that do. */
+function modeOptionProblems(root: unknown): KeyedProblem[] {
+  if (!isObj(root) || !isObj(root.sync)) return [];
+  const sync = root.sync;
+  const mode = sync.mode ?? 'ftfw';
+  if (mode !== 'ftfw' && mode !== 'notrack' && mode !== 'alarm') return [];
+  const out: KeyedProblem[] = [];
+  for (const [key, modes] of Object.entries(MODE_ONLY)) {
+    if (sync[key] === undefined || sync[key] === false || modes.includes(mode)) continue;
+    const names = modes.map((m) => `"${m}"`).join(' or ');
+    out.push({ path: `sync.${key}`, message: `only applies to mode ${names}, not "${mode}"; remove it` });
+  }
+  return out;
+}
 
 // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
 function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined {
@@ -608,6 +635,7 @@ export function checkConfig(value: unknown): KeyedProblem[] {
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
   for (const p of [
     ...semanticProblems(value),
+    ...modeOptionProblems(value),
     ...checkHaConfig(value),
     ...authProblems(value),
     ...checkHelpers(value),

@@ -267,12 +267,22 @@ export function formatExpectEvent(type: EventType, x: Expect): string {
   return eventTag(type) + expectBody(x);
 }
 
+/** conntrackd's cache timer column (Mode ALARM's external caches), before `[active since]`. */
+function expiresText(expiresInSeconds: number | undefined): string {
+  return expiresInSeconds === undefined ? '' : ' [expires in ' + expiresInSeconds + 's]';
+}
+
 /**
  * One line of `conntrackd -i` / `-e`: the library layout without the timeout and use columns
  * (conntrackd hides the cached timeout), the reply tuple only for the internal cache, then
- * `[active since Ns]`.
+ * `[expires in Ns]` where entries expire (Mode ALARM's external cache) and `[active since Ns]`.
  */
-export function formatCacheEntry(e: Entry, activeSeconds: number, external: boolean): string {
+export function formatCacheEntry(
+  e: Entry,
+  activeSeconds: number,
+  external: boolean,
+  expiresInSeconds?: number,
+): string {
   const shown: Entry = {
     ...e,
     timeout: undefined,
@@ -284,13 +294,15 @@ export function formatCacheEntry(e: Entry, activeSeconds: number, external: bool
     timestampStop: undefined,
   };
   if (external) shown.reply = undefined;
-  return formatEntry(shown) + ' [active since ' + activeSeconds + 's]';
+  return formatEntry(shown) + expiresText(expiresInSeconds) + ' [active since ' + activeSeconds + 's]';
 }
 
 /**
  * One line of `conntrackd -i expect` / `-e expect`: the `conntrack -L expect` layout without the
- * timeout, then `[active since Ns]`.
+ * timeout, then `[expires in Ns]` where entries expire and `[active since Ns]`.
  */
-export function formatCacheExpect(x: Expect, activeSeconds: number): string {
-  return expectBody({ ...x, timeout: undefined }) + ' [active since ' + activeSeconds + 's]';
+export function formatCacheExpect(x: Expect, activeSeconds: number, expiresInSeconds?: number): string {
+  return (
+    expectBody({ ...x, timeout: undefined }) + expiresText(expiresInSeconds) + ' [active since ' + activeSeconds + 's]'
+  );
 }

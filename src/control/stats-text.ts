@@ -164,13 +164,16 @@ export function rsqueueStats(e: SyncEngine): string {
   return e.ftfw.rsQueueDump();
 }
 
+/** `-s queue`: conntrackd's queues; the resend queue exists in Mode FTFW only (NOTRACK and ALARM have none). */
 export function queueStats(e: SyncEngine): string {
   const f = e.ftfw.stats();
   return (
     `allocated queue nodes:\t\t${n12(f.rsQueueLen + f.txQueueLen)}\n\n` +
     `queue txqueue:\ncurrent elements:\t\t${n12(f.txQueueLen)}\nmaximum elements:\t\t${n12(2147483647)}\nnot enough space errors:\t${n12(0)}\n\n` +
     `queue errorq:\ncurrent elements:\t\t${n12(0)}\nmaximum elements:\t\t${n12(128)}\nnot enough space errors:\t${n12(0)}\n\n` +
-    `queue rsqueue:\ncurrent elements:\t\t${n12(f.rsQueueLen)}\nmaximum elements:\t\t${n12(e.config.sync.resendQueueSize)}\nnot enough space errors:\t${n12(f.rsEvicted)}\n\n`
+    (e.config.sync.mode === 'ftfw'
+      ? `queue rsqueue:\ncurrent elements:\t\t${n12(f.rsQueueLen)}\nmaximum elements:\t\t${n12(e.config.sync.resendQueueSize)}\nnot enough space errors:\t${n12(f.rsEvicted)}\n\n`
+      : '')
   );
 }
 
@@ -190,6 +193,7 @@ export function ctsyncStats(e: SyncEngine): string {
     ['peer bulks complete', f.peerBulksComplete],
     ['peer bulks with gaps', f.peerBulksUnclean],
     ['stale entries removed', e.staleRemoved],
+    ...(e.expiry ? [['external entries expired', e.expiry.expired] as [string, number]] : []),
     ['own events not echoed', e.ownEvents],
     ['datagrams from strangers', e.channel.stats.foreign],
     ['unusable peer entries', e.unusable],

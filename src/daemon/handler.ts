@@ -45,10 +45,21 @@ const STATS_BY_ACTION: Record<number, StatsSection> = {
   [ACTION.EXP_STATS]: 'expect',
 };
 
-/** The live (not DEAD) objects of a cache, decoded, with their age in seconds ("active since"). */
-function* liveRecords<O extends CacheObject, T>(objects: Iterable<O>, decode: (obj: O) => T): Generator<[T, number]> {
-  const now = Math.floor(Date.now() / 1000);
-  for (const obj of objects) if (obj.state !== ObjectState.DEAD) yield [decode(obj), now - obj.added];
+/**
+ * The live (not DEAD) objects of a cache, decoded, with their age in seconds ("active since") and,
+ * given `expiresIn` (Mode ALARM's external caches), the seconds left before they expire.
+ */
+function* liveRecords<O extends CacheObject, T>(
+  objects: Iterable<O>,
+  decode: (obj: O) => T,
+  expiresIn?: (updatedSec: number, nowSec: number) => number,
+): Generator<[T, number, number | undefined]> {
+  for (const obj of objects) {
+    if (obj.state === ObjectState.DEAD) continue;
+    // read per record: a dump goes out in chunks, and entries the peer sends meanwhile are visited too
+    const now = Math.floor(Date.now() / 1000);
+    yield [decode(obj), now - obj.added, expiresIn?.(obj.updated, now)];
+  }
 }
 
 function* mapped<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
@@ -82,14 +93,22 @@ export class DaemonHandler implements ControlHandler {
 
   // ------------------------------------------------------------------------- operations
 
-  /** Live (not DEAD) entries of a cache with their age, oldest first as the map holds them. */
-  private cacheEntries(cache: CacheView): Generator<[Entry, number]> {
-    return liveRecords(cache.values(), (obj) => cache.entry(obj));
+  /** Live (not DEAD) entries of a cache with their age (and expiry), oldest first as the map holds them. */
+  private cacheEntries(external: boolean): Generator<[Entry, number, number | undefined]> {
+    const cache: CacheView = external ? this.engine.external : this.engine.internal;
+    return liveRecords(cache.values(), (obj) => cache.entry(obj), this.expiresIn(external));
   }
 
-  /** Live expectations of an expectation cache with their age. */
-  private expectEntries(cache: ExpectCache): Generator<[Expect, number]> {
-    return liveRecords(cache.values(), (obj) => cache.expect(obj));
+  /** Live expectations of an expectation cache with their age (and expiry). */
+  private expectEntries(external: boolean): Generator<[Expect, number, number | undefined]> {
+    const cache = this.expectCache(external);
+    return liveRecords(cache.values(), (obj) => cache.expect(obj), this.expiresIn(external));
+  }
+
+  /** Mode ALARM's external entries expire (engine/external-expiry.ts); the others do not. */
+  private expiresIn(external: boolean): ((updatedSec: number, nowSec: number) => number) | undefined {
+    const expiry = this.engine.expiry;
+    return external && expiry ? (u, n) => expiry.expiresIn(u, n) : undefined;
   }
 
   /** The expectation cache a request names; a clear error when ExpectationSync is off. */
@@ -249,8 +268,9 @@ export class DaemonHandler implements ControlHandler {
       case ACTION.DUMP_INTERNAL:
       case ACTION.DUMP_EXTERNAL: {
         const external = action === ACTION.DUMP_EXTERNAL;
-        const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
-        return textChunks(entries, ([entry, age]) => formatCacheEntry(entry, age, external));
+        return textChunks(this.cacheEntries(external), ([entry, age, expires]) =>
+          formatCacheEntry(entry, age, external, expires),
+        );
       }
       // conntrackd answers these with nothing, whatever they did (its log tells)
       case ACTION.COMMIT:
@@ -304,8 +324,8 @@ export class DaemonHandler implements ControlHandler {
       case ACTION.EXP_DUMP_INTERNAL:
       case ACTION.EXP_DUMP_EXTERNAL: {
         if (!this.engine.expectations) return '';
-        return textChunks(this.expectEntries(this.expectCache(action === ACTION.EXP_DUMP_EXTERNAL)), ([x, age]) =>
-          formatCacheExpect(x, age),
+        return textChunks(this.expectEntries(action === ACTION.EXP_DUMP_EXTERNAL), ([x, age, expires]) =>
+          formatCacheExpect(x, age, expires),
         );
       }
       case ACTION.DUMP_INT_XML:
@@ -403,14 +423,18 @@ export class DaemonHandler implements ControlHandler {
     const external = args.cache === 'external';
     if (asText && args.format === 'xml') return this.xmlLines(external, args.kind === 'expect' ? 'expect' : 'ct');
     if (args.kind === 'expect') {
-      const expects = this.expectEntries(this.expectCache(external));
-      return mapped(expects, ([x, activeSeconds]) =>
-        asText ? formatCacheExpect(x, activeSeconds) : { ...x, activeSeconds },
+      const expects = this.expectEntries(external);
+      return mapped(expects, ([x, activeSeconds, expiresInSeconds]) =>
+        asText
+          ? formatCacheExpect(x, activeSeconds, expiresInSeconds)
+          : { ...x, activeSeconds, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) },
       );
     }
-    const entries = this.cacheEntries(external ? this.engine.external : this.engine.internal);
-    return mapped(entries, ([e, activeSeconds]) =>
-      asText ? formatCacheEntry(e, activeSeconds, external) : { ...e, activeSeconds },
+    const entries = this.cacheEntries(external);
+    return mapped(entries, ([e, activeSeconds, expiresInSeconds]) =>
+      asText
+        ? formatCacheEntry(e, activeSeconds, external, expiresInSeconds)
+        : { ...e, activeSeconds, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) },
     );
   }
 

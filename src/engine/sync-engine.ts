@@ -15,6 +15,7 @@ import type { BulkReason } from '../sync/ftfw.js';
 import type { SyncProtocol } from '../sync/sync-protocol.js';
 import { Committer, type CommitMode, type EngineCommitResult } from './committer.js';
 import { EngineCaches } from './engine-caches.js';
+import { ExternalExpiry } from './external-expiry.js';
 import type { EngineContext } from './engine-flow.js';
 import { KernelInjector } from './kernel-inject.js';
 import { KernelIntake } from './kernel-intake.js';
@@ -45,6 +46,7 @@ const BULK_REASON_TEXT: Record<BulkReason, string> = {
   'nack-evicted': 'the peer asked for messages no longer held',
   startup: 'start-up',
   local: 'requested here',
+  refresh: 'periodic refresh, Mode ALARM',
 };
 
 /** The kernel event buffer ctsync starts with, at least (see start()). */
@@ -71,6 +73,8 @@ export class SyncEngine {
   private readonly clock: EngineClock;
   /** DisableExternalCache on: the peer's messages go into the kernel as they arrive. */
   readonly injector: KernelInjector | undefined;
+  /** Mode ALARM: external entries the peer stops refreshing go after CacheTimeout. */
+  readonly expiry: ExternalExpiry | undefined;
   private events?: KernelEventSource;
   /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
@@ -102,7 +106,10 @@ export class SyncEngine {
       {
         released: (obj) => this.tx.released(obj),
         bulk: (reason) => {
-          this.log.info(`sending the internal cache to the peer (${BULK_REASON_TEXT[reason]})`);
+          // a refresh comes every RefreshTime: not worth a line each at the default level
+          const line = `sending the internal cache to the peer (${BULK_REASON_TEXT[reason]})`;
+          if (reason === 'refresh') this.log.verbose(line);
+          else this.log.info(line);
           this.tx.startBulkPass();
         },
         txPending: () => this.tx.schedule(),
@@ -125,8 +132,11 @@ export class SyncEngine {
         resendQueueSize: config.sync.resendQueueSize,
         startupResync: config.sync.startupResync,
       },
+      config.sync.refreshTime,
     );
     this.tx = new Transmitter(this.caches, this.ftfw, channel, clock);
+    const cacheTimeout = config.sync.cacheTimeout;
+    if (cacheTimeout !== undefined) this.expiry = new ExternalExpiry(this.caches, cacheTimeout, clock);
     if (config.sync.disableExternalCache)
       this.injector = new KernelInjector(kernel, !config.sync.options.tcpWindowTracking, log);
     const ctx: EngineContext = {
@@ -279,6 +289,7 @@ export class SyncEngine {
     const n = await this.reloadInternal(false);
     this.log.info(`internal cache loaded from the kernel: ${n} entries; syncing over ${this.channel.description}`);
     this.ftfw.start();
+    this.expiry?.start();
     this.tx.schedule();
   }
 
@@ -299,6 +310,7 @@ export class SyncEngine {
     this.tx.stop();
     this.resync.stop();
     this.ftfw.stop();
+    this.expiry?.stop();
     this.unfollowPool?.();
     this.commitPool.stop();
     this.events?.stop();

@@ -91,7 +91,8 @@ export type BulkReason =
   | 'peer-restart' // bulkOnPeerRestart: the peer (re)started and has an empty external cache
   | 'nack-evicted' // S4: a NACK asked for entries that were evicted from the resend queue
   | 'startup' // S6 bulkOnStartup: our handshake completed (a restart may have lost in-flight data)
-  | 'local'; // the owner asked (`conntrackd -B`)
+  | 'local' // the owner asked (`conntrackd -B`)
+  | 'refresh'; // Mode ALARM (alarm.ts): every entry is sent again each RefreshTime
 
 export interface FtFwHooks<O> {
   /**

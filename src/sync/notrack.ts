@@ -25,7 +25,7 @@ import type { SyncProtocol } from './sync-protocol.js';
 export interface NoTrackOptions {
   /** `StartupResync on`: a RESYNC goes out with the first transmit pass. */
   startupResync?: boolean;
-  /** Silence after which an ALIVE is sent (conntrackd: 1 s). */
+  /** Silence after which an ALIVE is sent (conntrackd: 1 s); 0: never (Mode ALARM sends none). */
   alivePeriodMs?: number;
   /** Objects per transmit pass (default 128). */
   maxPerPass?: number;
@@ -36,7 +36,7 @@ export interface NoTrackOptions {
 const HELLO_BITS = FLAG.HELLO | FLAG.HELLO_BACK;
 
 export class NoTrack<O> implements SyncProtocol<O> {
-  private readonly st: FtFwCounters = newCounters();
+  protected readonly st: FtFwCounters = newCounters();
   /** Objects for the next pass, in queueing order (a Set: queueing is idempotent). */
   private readonly txObjects = new Set<O>();
   /** Control messages for the next pass: their flags (RESYNC or ALIVE). */
@@ -60,8 +60,8 @@ export class NoTrack<O> implements SyncProtocol<O> {
   };
 
   constructor(
-    private readonly env: FtFwEnv,
-    private readonly hooks: FtFwHooks<O> = {},
+    protected readonly env: FtFwEnv,
+    protected readonly hooks: FtFwHooks<O> = {},
     private readonly options: NoTrackOptions = {},
   ) {
     this.alivePeriodMs = options.alivePeriodMs ?? 1000;
@@ -177,7 +177,7 @@ export class NoTrack<O> implements SyncProtocol<O> {
   }
 
   /** Sequence tracking for the counters only (conntrackd's "Packets lost" and "Packets before"). */
-  private track(seq: number): void {
+  protected track(seq: number): void {
     this.st.msgsReceived++;
     this.lastRxAt = this.env.now();
     if (this.lastRxSet) {
@@ -203,7 +203,7 @@ export class NoTrack<O> implements SyncProtocol<O> {
   }
 
   private arm(): void {
-    if (!this.started) return;
+    if (!this.started || this.alivePeriodMs === 0) return;
     this.disarm();
     this.timer = this.env.setTimer(this.alivePeriodMs, this.onTimerCb);
   }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Netns, ctsyncBin, vethPair, type ExecResult } from './netns.js';
-import { pairNodeConf } from '../../tools/lib/pair-config.js';
+import { PAIR_PORT, pairNodeConf, type PairMode } from '../../tools/lib/pair-config.js';
 import { formatCacheEntry } from '../../src/conntrack/format.js';
 import { controlRequest } from '../../src/control/client.js';
 import { repoRoot, sleep } from './fakes.js';
@@ -16,7 +16,7 @@ export type Impl = 'ctsync' | 'conntrackd';
 export interface NodeOptions {
   impl: Impl;
   /** Sync > Mode (default FTFW). */
-  mode?: 'FTFW' | 'NOTRACK';
+  mode?: PairMode;
   /** Extra lines for the Sync { Mode … { … } } block. */
   ftfw?: string[];
   /** Extra lines for the General block. */
@@ -35,6 +35,7 @@ export class SyncNode {
   readonly conf: string;
   readonly sock: string;
   readonly log: string;
+  readonly mode: PairMode;
 
   constructor(
     readonly ns: Netns,
@@ -51,6 +52,7 @@ export class SyncNode {
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
     const { mode, ftfw, options, general, hashSize, hashLimit, sync } = opts;
+    this.mode = mode ?? 'FTFW';
     fs.writeFileSync(
       this.conf,
       pairNodeConf({
@@ -127,7 +129,7 @@ export class SyncNode {
 
   /**
    * For a ctsync node: waits until its start-up exchange is over (handshake done, its startup
-   * RESYNC requested) and nothing has arrived for 300 ms. The peer's answer to that RESYNC is a
+   * RESYNC requested, except in Mode ALARM, which has none) and nothing has arrived for 300 ms. The peer's answer to that RESYNC is a
    * bulk of its whole cache, which would otherwise land in the middle of a test that has just
    * flushed the external cache. A conntrackd node returns at once.
    */
@@ -141,7 +143,8 @@ export class SyncNode {
     while (Date.now() < end) {
       await sleep(300);
       const now = await ftfw();
-      if (now.hello === 'done' && now.resyncSent >= 1 && now.msgsReceived === last.msgsReceived) return;
+      const asked = now.resyncSent >= 1 || this.mode === 'ALARM';
+      if (now.hello === 'done' && asked && now.msgsReceived === last.msgsReceived) return;
       last = now;
     }
   }
@@ -168,12 +171,47 @@ export class SyncNode {
   }
 }
 
+/** Cache dump lines without the "[active since]" suffix, nor Mode ALARM's "[expires in]", sorted. */
 export function stripActive(text: string): string[] {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => l.replace(/ \[active since \d+s\]$/, ''))
+    .map((l) => l.replace(/(?: \[expires in -?\d+s\])? \[active since \d+s\]$/, ''))
     .sort();
+}
+
+/** Drops `probability` of the sync datagrams arriving at `node` (iptables statistic match). */
+export async function dropOnReceiver(node: SyncNode, probability: number): Promise<void> {
+  const r = await node.ns.exec('iptables', [
+    '-I',
+    'INPUT',
+    '-p',
+    'udp',
+    '--dport',
+    String(PAIR_PORT),
+    '-m',
+    'statistic',
+    '--mode',
+    'random',
+    '--probability',
+    String(probability),
+    '-j',
+    'DROP',
+  ]);
+  if (r.exitCode !== 0) throw new Error(`iptables on ${node.name}: ${r.stderr}`);
+}
+
+/** Sync datagrams dropped so far by dropOnReceiver's rule. */
+export async function droppedAtReceiver(node: SyncNode): Promise<number> {
+  const r = await node.ns.exec('iptables', ['-L', 'INPUT', '-v', '-n', '-x']);
+  const line = r.stdout.split('\n').find((l) => l.includes('statistic'));
+  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+}
+
+/** Removes dropOnReceiver's rule. */
+export async function stopDropping(node: SyncNode): Promise<void> {
+  const r = await node.ns.exec('iptables', ['-F', 'INPUT']);
+  if (r.exitCode !== 0) throw new Error(`iptables -F on ${node.name}: ${r.stderr}`);
 }
 
 /** What a peer's `-e` must show for the given kernel entries (conntrackd's external layout). */

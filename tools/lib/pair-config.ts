@@ -16,7 +16,7 @@ export interface PairNodeConf {
   /** Sync > UDP > Port (default 3780). */
   port?: number;
   /** Sync > Mode (default FTFW). */
-  mode?: 'FTFW' | 'NOTRACK';
+  mode?: PairMode;
   /** Extra lines for the Sync > Mode block. */
   ftfw?: string[];
   /** Extra lines for Sync > UDP (after the address, port, interface and checksum). */
@@ -39,6 +39,9 @@ export interface PairNodeConf {
   comment?: string;
 }
 
+/** The sync modes of conntrackd 1.4.7 (the `Mode` block's name). */
+export type PairMode = 'FTFW' | 'NOTRACK' | 'ALARM';
+
 /** The default sync port of the pair. */
 export const PAIR_PORT = 3780;
 
@@ -51,8 +54,9 @@ export function pairNodeConf(o: PairNodeConf): string {
     ...(o.comment === undefined ? [] : [`# ${o.comment}`]),
     'Sync {',
     `  Mode ${o.mode ?? 'FTFW'} {`,
-    // the pair's nodes ask each other for their caches at start (SyncNode.settled waits for it)
-    '    StartupResync on',
+    // the pair's nodes ask each other for their caches at start (SyncNode.settled waits for it);
+    // Mode ALARM has no such request (conntrackd refuses the option there): refreshes catch up
+    ...(o.mode === 'ALARM' ? [] : ['    StartupResync on']),
     ...indent(2, o.ftfw ?? []),
     '  }',
     '  UDP Default {',

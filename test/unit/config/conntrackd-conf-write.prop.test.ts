@@ -14,7 +14,13 @@ import fc from 'fast-check';
 import { classifyWord, KEYWORDS, parseConntrackdConf } from '../../../src/config/conntrackd-conf.js';
 import { toConntrackdConf } from '../../../src/config/conntrackd-conf-write.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { SYSLOG_FACILITIES, TCP_FILTER_STATES, withDefaults, type CtsyncConfig } from '../../../src/config/model.js';
+import {
+  DEFAULTS,
+  SYSLOG_FACILITIES,
+  TCP_FILTER_STATES,
+  withDefaults,
+  type CtsyncConfig,
+} from '../../../src/config/model.js';
 import { protocolNames } from '../../../src/config/protocols.js';
 import { checkConfig, isIPv6, validateConfig } from '../../../src/config/schema.js';
 
@@ -157,7 +163,7 @@ const channels = fc
   )
   .map(([list, d]) => list.map((c, i) => ({ ...c, default: d !== undefined && d % list.length === i })));
 
-const sync = fc.record(
+const ftfwSync = fc.record(
   {
     mode: fc.constant('ftfw' as const),
     resendQueueSize: posInt,
@@ -189,6 +195,20 @@ const sync = fc.record(
     ...opts,
   },
 );
+
+/** Mode ALARM: its two settings; FT-FW's at their defaults, the switches it refuses off. */
+const alarmSync = fc.tuple(ftfwSync, posInt, posInt).map(([s, refreshTime, cacheTimeout]) => ({
+  ...s,
+  mode: 'alarm' as const,
+  refreshTime,
+  cacheTimeout,
+  resendQueueSize: DEFAULTS.sync.resendQueueSize,
+  ackWindowSize: DEFAULTS.sync.ackWindowSize,
+  disableExternalCache: false,
+  startupResync: false,
+}));
+
+const sync = fc.oneof(ftfwSync, alarmSync);
 
 const filter = fc.record(
   {

@@ -390,6 +390,48 @@ describe('config: conntrackd.conf reader', () => {
     });
   });
 
+  describe('Mode ALARM', () => {
+    it('takes RefreshTime and CacheTimeout in its block or in Sync, as conntrackd does', () => {
+      const inBlock = parse(`Sync { Mode ALARM { RefreshTime 15 CacheTimeout 90 PurgeTimeout 5 } ${UDP_BLOCK} }`);
+      assert.deepStrictEqual(inBlock.warnings, []);
+      assert.deepStrictEqual(inBlock.config.sync, {
+        mode: 'alarm',
+        refreshTime: 15,
+        cacheTimeout: 90,
+        purgeTimeout: 5,
+        channels: [UDP_CHANNEL],
+      });
+      const inSync = parse(`Sync { RefreshTime 15 CacheTimeout 90 Mode ALARM { } ${UDP_BLOCK} }`);
+      assert.deepStrictEqual(inSync.warnings, []);
+      assert.deepStrictEqual(inSync.config.sync, {
+        mode: 'alarm',
+        refreshTime: 15,
+        cacheTimeout: 90,
+        channels: [UDP_CHANNEL],
+      });
+    });
+
+    it("resolves to conntrackd's defaults (RefreshTime 60, CacheTimeout 180); 0 means the default", () => {
+      const r = parse(`Sync { Mode ALARM { RefreshTime 0 } ${UDP_BLOCK} }`);
+      assert.deepStrictEqual(r.warnings, [
+        "conntrackd.conf:1:21: 'RefreshTime 0' means the default (60 s) to conntrackd; ctsync reads it the same way",
+      ]);
+      const c = withDefaults(r.config);
+      assert.equal(c.sync.mode, 'alarm');
+      assert.equal(c.sync.refreshTime, 60);
+      assert.equal(c.sync.cacheTimeout, 180);
+      assert.equal(withDefaults(parse(SYNC).config).sync.refreshTime, undefined, 'no ALARM settings in FTFW');
+    });
+
+    it('Mode PERSISTENT is the old name of ALARM: read as ALARM, with a warning', () => {
+      const r = parse(`Sync { Mode PERSISTENT { RefreshTime 5 } ${UDP_BLOCK} }`);
+      assert.deepStrictEqual(r.warnings, [
+        "conntrackd.conf:1:13: 'Mode PERSISTENT' is the old name of Mode ALARM; please write 'Mode ALARM'",
+      ]);
+      assert.equal(r.config.sync.mode, 'alarm');
+    });
+  });
+
   describe('warnings', () => {
     it('deprecated aliases and options conntrackd ignores (deprecated.conf)', () => {
       const text = read('conntrackd/deprecated.conf');
@@ -559,10 +601,21 @@ describe('config: conntrackd.conf reader', () => {
       );
     });
 
-    it('Mode PERSISTENT (old name of ALARM) is refused like ALARM', () => {
+    it('options of Mode FTFW or NOTRACK in Mode ALARM name the fix (conntrackd refuses them there too)', () => {
       assert.equal(
-        errorOf(`Sync { Mode PERSISTENT { } }\n${SYNC}`),
-        "conntrackd.conf:1:8: 'Mode PERSISTENT' is not supported by ctsync (only Mode FTFW and Mode NOTRACK); PERSISTENT is the old name of ALARM",
+        errorOf(`Sync { Mode ALARM {\n ACKWindowSize 5\n DisableExternalCache on\n StartupResync on\n} ${UDP_BLOCK} }`),
+        [
+          "conntrackd.conf:2:2: 'ACKWindowSize' is not valid in Mode ALARM: it is a Mode FTFW option (ALARM resends nothing); remove it or write 'Mode FTFW'",
+          "conntrackd.conf:3:2: 'DisableExternalCache' is not valid in Mode ALARM (conntrackd refuses it there too): remove it, or write 'Mode FTFW' or 'Mode NOTRACK'",
+          "conntrackd.conf:4:2: 'StartupResync' is not valid in Mode ALARM (conntrackd refuses it there too): remove it, or write 'Mode FTFW' or 'Mode NOTRACK'",
+        ].join('\n'),
+      );
+    });
+
+    it('RefreshTime in Sync before a Mode FTFW block is an error once the mode is known', () => {
+      assert.equal(
+        errorOf(`Sync {\n RefreshTime 5\n Mode FTFW { } ${UDP_BLOCK} }`),
+        "conntrackd.conf:2:2: 'RefreshTime' only applies to Mode ALARM (this Sync is Mode FTFW); remove it or write 'Mode ALARM'",
       );
     });
 

@@ -16,6 +16,8 @@ type Fate = 'applied' | 'refused' | 'part' | 'deprecated' | 'gap';
 const UDP = 'UDP { IPv4_address 192.0.2.1 IPv4_Destination_Address 192.0.2.2 Port 3780 Interface eth1 }';
 const file = (mode: string, sync: string, general: string, top = ''): string =>
   `Sync { Mode FTFW { ${mode} } ${sync || UDP} }\nGeneral { ${general} }\n${top}`;
+/** A file in Mode ALARM (RefreshTime and CacheTimeout belong there). */
+const alarmFile = (mode: string): string => `Sync { Mode ALARM { ${mode} } ${UDP} }\nGeneral { }\n`;
 
 /** keyword → [fate, file that uses it] (a 'part' keyword names the clause it belongs to). */
 const FATES: Record<string, [Fate, string]> = {
@@ -58,8 +60,8 @@ const FATES: Record<string, [Fate, string]> = {
   ],
   HashSize: ['applied', file('', '', 'HashSize 1024')],
   HashLimit: ['applied', file('', '', 'HashLimit 1024')],
-  RefreshTime: ['refused', file('RefreshTime 5', '', '')],
-  CacheTimeout: ['refused', file('CacheTimeout 5', '', '')],
+  RefreshTime: ['applied', alarmFile('RefreshTime 5')],
+  CacheTimeout: ['applied', alarmFile('CacheTimeout 5')],
   CommitTimeout: ['applied', file('CommitTimeout 5', '', '')],
   PurgeTimeout: ['applied', file('PurgeTimeout 5', '', '')],
   Group: ['applied', file('', 'Multicast { IPv4_address 225.0.0.50 Group 3781 Interface eth1 }', '')],
@@ -167,6 +169,8 @@ const FATES: Record<string, [Fate, string]> = {
 
 describe("config: every keyword of conntrackd's scanner has a fate", () => {
   const base = JSON.stringify(withDefaults(parseConntrackdConf(file('', '', '')).config));
+  // an ALARM keyword must change an ALARM configuration (not merely the mode)
+  const alarmBase = JSON.stringify(withDefaults(parseConntrackdConf(alarmFile('')).config));
 
   it('the table lists exactly the scanner keywords', () => {
     assert.deepEqual(Object.keys(FATES).sort(), [...KEYWORDS].sort());
@@ -196,7 +200,11 @@ describe("config: every keyword of conntrackd's scanner has a fate", () => {
       if (fate === 'gap') return;
       const resolved = JSON.stringify(withDefaults(parsed.config));
       if (keyword !== 'UDP' && keyword !== 'Sync')
-        assert.notEqual(resolved, base, 'the setting changes the configuration');
+        assert.notEqual(
+          resolved,
+          text.includes('Mode ALARM') ? alarmBase : base,
+          'the setting changes the configuration',
+        );
     });
   }
 });

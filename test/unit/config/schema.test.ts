@@ -185,14 +185,31 @@ describe('config: JSON schema', () => {
     ]);
   });
 
-  it('refuses ALARM and TCP with a specific message', () => {
+  it('takes mode "alarm" with refreshTime and cacheTimeout, and refuses settings of another mode', () => {
+    const c = withDefaults(validateConfig(withSync({ mode: 'alarm', refreshTime: 5 }), 'ctsync.json'));
+    assert.equal(c.sync.refreshTime, 5);
+    assert.equal(c.sync.cacheTimeout, 180);
     assert.equal(
-      errorOf(withSync({ mode: 'alarm' })),
-      'ctsync.json: sync.mode: Mode ALARM is not supported by ctsync (only "ftfw" and "notrack")',
+      errorOf(withSync({ mode: 'alarm', disableExternalCache: true, startupResync: true })),
+      [
+        'ctsync.json: sync.disableExternalCache: only applies to mode "ftfw" or "notrack", not "alarm"; remove it',
+        'ctsync.json: sync.startupResync: only applies to mode "ftfw" or "notrack", not "alarm"; remove it',
+      ].join('\n'),
+    );
+    assert.equal(
+      errorOf(withSync({ cacheTimeout: 30 })),
+      'ctsync.json: sync.cacheTimeout: only applies to mode "alarm", not "ftfw"; remove it',
+    );
+  });
+
+  it('refuses PERSISTENT and TCP with a specific message', () => {
+    assert.equal(
+      errorOf(withSync({ mode: 'persistent' })),
+      'ctsync.json: sync.mode: PERSISTENT is the old name of Mode ALARM: write "alarm"',
     );
     assert.equal(
       errorOf(withSync({ mode: 'fast' })),
-      'ctsync.json: sync.mode: must be "ftfw" or "notrack", got "fast"',
+      'ctsync.json: sync.mode: must be "ftfw", "notrack" or "alarm", got "fast"',
     );
     assert.equal(
       errorOf(withSync({ channels: [udp({ kind: 'tcp' })] })),

@@ -4,6 +4,8 @@ import {
   ctime,
   dccpStateName,
   eventTag,
+  formatCacheEntry,
+  formatCacheExpect,
   formatEntry,
   formatEvent,
   formatExpect,
@@ -900,6 +902,32 @@ describe('conntrack text format', () => {
       assert.equal(m[6], undefined);
       assert.equal(m[7], 'ok-7');
       assert.equal(m.length, 9);
+    });
+  });
+
+  describe("conntrackd's cache dumps (-i, -e)", () => {
+    const e: Entry = {
+      family: 2,
+      orig: { src: '192.0.2.1', dst: '198.51.100.2', proto: 17, sport: 1000, dport: 53 },
+      reply: { src: '198.51.100.2', dst: '192.0.2.1', proto: 17, sport: 53, dport: 1000 },
+      status: 8,
+      timeout: 30,
+      mark: 0,
+    };
+    const x: Expect = {
+      family: 2,
+      master: { src: '192.0.2.1', dst: '198.51.100.2', proto: 6, sport: 40000, dport: 21 },
+      tuple: { src: '192.0.2.1', dst: '198.51.100.2', proto: 6, sport: 0, dport: 50000 },
+      mask: { src: '255.255.255.255', dst: '255.255.255.255', proto: 6, sport: 0, dport: 65535 },
+    };
+
+    it("Mode ALARM's external entries carry [expires in Ns] before [active since Ns]", () => {
+      const line = formatCacheEntry(e, 3, true, 42);
+      assert.match(line, / \[expires in 42s\] \[active since 3s\]$/);
+      assert.equal(line.replace(' [expires in 42s]', ''), formatCacheEntry(e, 3, true));
+      assert.doesNotMatch(formatCacheEntry(e, 3, true), /expires/);
+      assert.match(formatCacheExpect(x, 3, 7), / \[expires in 7s\] \[active since 3s\]$/);
+      assert.doesNotMatch(formatCacheExpect(x, 3), /expires/);
     });
   });
 });

@@ -1,8 +1,9 @@
-// The daemon's answers that need no engine of their own: `-s process` lists the operations that
-// conntrackd would run in a child process while they run here (fake engine and kernel).
+// The daemon's answers on fake engines: `-s process` lists the operations that conntrackd would
+// run in a child process while they run here; `-e` in Mode ALARM says when entries expire.
 import { strict as assert } from 'node:assert';
 import { DaemonHandler, type DaemonControl } from '../../../src/daemon/handler.js';
 import type { EngineCommitResult } from '../../../src/engine/sync-engine.js';
+import { ACTION } from '../../../src/control/actions.js';
 
 /** A promise and its resolve, for an operation the test finishes when it wants. */
 function pending<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -55,5 +56,45 @@ describe('daemon/handler: -s process', function () {
     dump.resolve(0);
     await flush;
     assert.equal(h.stats('process'), '');
+  });
+});
+
+describe('daemon/handler: -e in Mode ALARM', function () {
+  const entry = {
+    family: 2,
+    orig: { src: '192.0.2.1', dst: '198.51.100.2', proto: 17, sport: 1000, dport: 53 },
+    status: 8,
+    timeout: 30,
+  };
+
+  it('says when each entry expires, and reads the time per entry: a chunked dump sees later arrivals', async function () {
+    const realNow = Date.now;
+    let now = 1_750_000_000_000;
+    Date.now = () => now;
+    try {
+      const t = Math.floor(now / 1000);
+      const external = {
+        // the second entry arrives while the dump is under way (its clock has moved on)
+        *values() {
+          yield { state: 1, added: t - 3, updated: t - 1 };
+          now += 5_000;
+          yield { state: 1, added: t + 5, updated: t + 5 };
+        },
+        entry: () => entry,
+      };
+      const expiry = { expiresIn: (updated: number, nowSec: number) => updated + 180 - nowSec };
+      const h = handlerWith({ external, expiry, expectations: false });
+      const out = await h.conntrackd(ACTION.DUMP_EXTERNAL);
+      let text = '';
+      if (typeof out === 'string') text = out;
+      else for await (const chunk of out) text += chunk;
+      const suffixes = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => / (\[expires in -?\d+s\] \[active since -?\d+s\])$/.exec(l)?.[1]);
+      assert.deepEqual(suffixes, ['[expires in 179s] [active since 3s]', '[expires in 180s] [active since 0s]']);
+    } finally {
+      Date.now = realNow;
+    }
   });
 });
