@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { useNetns, vethPair, type Netns } from '../../helpers/netns.js';
+import { keepalivedArgs } from '../../../tools/lib/keepalived.js';
 import { sleep } from '../../helpers/fakes.js';
 
 const VIP = '192.0.2.100';
@@ -76,21 +77,7 @@ describe('ha sync gate (integration): keepalived weights a track file as ctsync 
       ].join('\n'),
     );
     const f = (n: string): string => path.join(dir, `${name}-${n}.pid`);
-    return ns.spawn('keepalived', [
-      '-n',
-      '-l',
-      '-D',
-      '-G',
-      '-P',
-      '-f',
-      conf,
-      '-p',
-      f('main'),
-      '-r',
-      f('vrrp'),
-      '-c',
-      f('checkers'),
-    ]);
+    return ns.spawn('keepalived', keepalivedArgs(conf, { main: f('main'), vrrp: f('vrrp'), checkers: f('checkers') }));
   }
 
   const holdsVip = async (ns: Netns): Promise<boolean> =>
