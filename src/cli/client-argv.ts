@@ -1,5 +1,5 @@
 // The fast path of the command line: recognizes the plain forms of the client commands (one
-// conntrackd-style request flag, notify, promote, demote, status, --version) without commander,
+// conntrackd-style request flag, notify, promote, demote, status, health, --version) without commander,
 // so a keepalived script's call starts in little more than node's own start-up. Whatever it does
 // not recognize exactly (errors, help, the daemon, `ct`, `config`, unusual spellings) is left to
 // the full command line (program.ts), which then behaves as it always did: this parser only
@@ -13,6 +13,7 @@ import {
   type ClientFlagKey,
   type DaemonCliOptions,
 } from './client-flags.js';
+import type { HealthOptions } from './client-requests.js';
 
 export type ClientCall =
   | { kind: 'version' }
@@ -24,7 +25,8 @@ export type ClientCall =
       name: 'promote' | 'demote';
       opts: { force?: boolean; json?: boolean };
     }
-  | { kind: 'status'; program: DaemonCliOptions; opts: { json?: boolean } };
+  | { kind: 'status'; program: DaemonCliOptions; opts: { json?: boolean } }
+  | { kind: 'health'; program: DaemonCliOptions; opts: HealthOptions };
 
 const FLAG_BY_NAME = new Map<string, ClientFlag>();
 for (const f of CLIENT_FLAGS) {
@@ -90,7 +92,7 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
       continue;
     }
     // a subcommand: only -C may come before it
-    if (arg === 'notify' || arg === 'promote' || arg === 'demote' || arg === 'status') {
+    if (arg === 'notify' || arg === 'promote' || arg === 'demote' || arg === 'status' || arg === 'health') {
       if (Object.keys(opts).some((k) => k !== 'config')) return undefined;
       return subcommand(arg, opts, args.slice(i + 1));
     }
@@ -102,22 +104,31 @@ export function parseClientArgv(args: readonly string[]): ClientCall | undefined
   return { kind: 'request', action: given[0].key, opts };
 }
 
+const SUBCOMMAND_FLAGS: Record<string, string[]> = {
+  notify: ['--json'],
+  status: ['--json'],
+  promote: ['--json', '--force'],
+  demote: ['--json', '--force'],
+  health: ['--json', '--sync'],
+};
+
 function subcommand(
-  name: 'notify' | 'promote' | 'demote' | 'status',
+  name: 'notify' | 'promote' | 'demote' | 'status' | 'health',
   program: DaemonCliOptions,
   rest: string[],
 ): ClientCall | undefined {
-  const allowed = name === 'promote' || name === 'demote' ? ['--json', '--force'] : ['--json'];
-  const opts: { json?: boolean; force?: boolean } = {};
+  const allowed = SUBCOMMAND_FLAGS[name]!;
+  const opts: { json?: boolean; force?: boolean; sync?: boolean } = {};
   const operands: string[] = [];
   for (const arg of rest) {
+    const flag = arg.slice(2) as 'json' | 'force' | 'sync';
     if (!looksLikeOption(arg)) operands.push(arg);
-    else if (allowed.includes(arg) && !opts[arg.slice(2) as 'json' | 'force'])
-      opts[arg.slice(2) as 'json' | 'force'] = true;
+    else if (allowed.includes(arg) && !opts[flag]) opts[flag] = true;
     else return undefined;
   }
   if (name === 'notify') return operands.length > 0 ? { kind: 'notify', program, args: operands, opts } : undefined;
   if (operands.length > 0) return undefined;
   if (name === 'status') return { kind: 'status', program, opts };
+  if (name === 'health') return { kind: 'health', program, opts };
   return { kind: 'transition', program, name, opts };
 }

@@ -1,12 +1,12 @@
 // The requests a client command sends to a running daemon (conntrackd's -c -f -F -R -B -n -t -k
-// -s -i -e, and notify, promote, demote, status), and what it prints of the answers. Shared by
+// -s -i -e, and notify, promote, demote, status, health), and what it prints of the answers. Shared by
 // the fast path (client-argv.ts) and the full command line (daemon-cli.ts, ha-cli.ts).
 //
 // Start-up: keepalived scripts call these several times per failover, so this module and what
 // it imports at top level stay small (no commander, no config schema, no logger, no netlink):
 // the config schema is loaded only for a config file the quick look below cannot read.
 import fs from 'node:fs';
-import { controlRequest } from '../control/client.js';
+import { ControlClientError, controlRequest } from '../control/client.js';
 import { KeepalivedInputError, parseNotifyArgs } from '../ha/keepalived.js';
 import { LineWriter, writeOut } from './output.js';
 import { CLIENT_FLAGS, DEFAULT_CONFIGS, type ClientFlagKey, type DaemonCliOptions } from './client-flags.js';
@@ -218,4 +218,49 @@ export async function statusRequest(program: DaemonCliOptions, opts: { json?: bo
   const s = await controlRequest(await daemonSocket(program), { cmd: 'status' });
   if (opts.json) writeOut(JSON.stringify(s) + '\n');
   else printStatus(s as Parameters<typeof printStatus>[0]);
+}
+
+// ------------------------------------------------------------------------- health
+
+export interface HealthOptions {
+  json?: boolean;
+  /** Only the sync gate (keepalived's track_script): 0 may be master, 1 not yet. */
+  sync?: boolean;
+}
+
+interface HealthAnswer {
+  status: 'ok' | 'degraded' | 'failed';
+  findings: Array<{ name: string; severity: string; message: string; since: number }>;
+  sync: { tracked: boolean; synced: boolean; reason?: string; since: number; gate: { pass: boolean; why: string } };
+}
+
+const HEALTH_EXIT = { ok: 0, degraded: 1, failed: 2 } as const;
+
+/**
+ * `health [--json] [--sync]`: one line per finding (or `ok`), exit 0/1/2. A daemon that does not
+ * answer is `failed` (2), and not synced (1) for --sync: keepalived must not elect a node whose
+ * daemon is down on the strength of an old answer.
+ */
+export async function healthRequest(program: DaemonCliOptions, opts: HealthOptions): Promise<void> {
+  let r: HealthAnswer;
+  try {
+    r = (await controlRequest(await daemonSocket(program), { cmd: 'health' })) as HealthAnswer;
+  } catch (err) {
+    if (!(err instanceof ControlClientError)) throw err;
+    const why = `the daemon does not answer: ${err.message}`;
+    if (opts.json) writeOut(JSON.stringify({ status: 'failed', error: why }) + '\n');
+    else writeOut(`failed daemon: ${why}\n`);
+    process.exitCode = opts.sync ? 1 : 2;
+    return;
+  }
+  if (opts.sync) {
+    if (opts.json) writeOut(JSON.stringify(r.sync) + '\n');
+    else writeOut(`${r.sync.gate.pass ? 'ok' : 'unsynced'}: ${r.sync.gate.why}\n`);
+    process.exitCode = r.sync.gate.pass ? 0 : 1;
+    return;
+  }
+  if (opts.json) writeOut(JSON.stringify(r) + '\n');
+  else if (r.findings.length === 0) writeOut('ok\n');
+  else writeOut(r.findings.map((f) => `${f.severity} ${f.name}: ${f.message}`).join('\n') + '\n');
+  process.exitCode = HEALTH_EXIT[r.status];
 }

@@ -1,7 +1,7 @@
-// `ctsync notify|promote|demote|status`: the failover layer of a running daemon. The requests
+// `ctsync notify|promote|demote|status|health`: the failover layer and health of a running daemon. The requests
 // are in client-requests.ts (the fast path of main.ts sends them too).
 import { Command } from 'commander';
-import { notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
+import { healthRequest, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
 
 export function haCommands(program: Command): Command[] {
   const notify = new Command('notify')
@@ -28,5 +28,13 @@ export function haCommands(program: Command): Command[] {
     .option('--json', 'everything, as JSON')
     .action((opts: { json?: boolean }) => statusRequest(program.opts(), opts));
 
-  return [notify, transition('promote'), transition('demote'), status];
+  const health = new Command('health')
+    .description(
+      "the running daemon's findings, one a line; exits 0 ok, 1 degraded, 2 failed (or no answer). --sync: exits 1 while the external cache is incomplete (keepalived track_script)",
+    )
+    .option('--json', 'the findings and the sync state, as JSON')
+    .option('--sync', 'only whether this node may become the master: 0 yes, 1 not yet (unsynced)')
+    .action((opts: { json?: boolean; sync?: boolean }) => healthRequest(program.opts(), opts));
+
+  return [notify, transition('promote'), transition('demote'), status, health];
 }

@@ -16,7 +16,14 @@
 // paths (program.ts, the config loader) stay ES modules beside it, imported only when needed.
 import { parseClientArgv, type ClientCall } from './client-argv.js';
 import { VERSION_LINE } from './client-flags.js';
-import { clientRequest, daemonSocket, notifyRequest, statusRequest, transitionRequest } from './client-requests.js';
+import {
+  clientRequest,
+  daemonSocket,
+  healthRequest,
+  notifyRequest,
+  statusRequest,
+  transitionRequest,
+} from './client-requests.js';
 import { printError, writeOut } from './output.js';
 
 async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<void> {
@@ -30,6 +37,8 @@ async function request(call: Exclude<ClientCall, { kind: 'version' }>): Promise<
         return await transitionRequest(call.program, call.name, call.opts);
       case 'status':
         return await statusRequest(call.program, call.opts);
+      case 'health':
+        return await healthRequest(call.program, call.opts);
     }
   } catch (err) {
     printError(err instanceof Error ? err.message : String(err));

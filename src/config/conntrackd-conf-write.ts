@@ -173,10 +173,11 @@ export function toConntrackdConf(config: CtsyncConfig): string {
     config.ha !== undefined ||
     config.hooks !== undefined ||
     config.log !== undefined ||
-    config.metrics !== undefined
+    config.metrics !== undefined ||
+    config.health !== undefined
   ) {
     out.push(
-      '# ctsync-only sections (ha, hooks, log, metrics) have no conntrackd.conf equivalent and are not written.',
+      '# ctsync-only sections (ha, hooks, log, metrics, health) have no conntrackd.conf equivalent and are not written.',
     );
   }
   return `${out.join('\n')}\n`;

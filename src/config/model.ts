@@ -24,6 +24,7 @@ import type { HaConfigInput, HooksConfigInput } from '../ha/config.js';
 import { resolveAuth, type AuthConfig, type AuthConfigInput } from './auth-section.js';
 import type { HelperConfig } from './helpers.js';
 import type { MetricsConfig } from '../metrics/config.js';
+import type { HealthConfigInput } from '../health/config.js';
 
 export type SyslogFacility =
   'daemon' | 'local0' | 'local1' | 'local2' | 'local3' | 'local4' | 'local5' | 'local6' | 'local7';
@@ -208,6 +209,8 @@ export interface CtsyncConfig {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: MetricsConfig;
+  /** `ctsync health` thresholds, the cache audit, the track file (health/config.ts); defaults when absent. */
+  health?: HealthConfigInput;
   /** conntrackd's `Helper` section: user-space helpers (see helpers.ts); absent when none. */
   helpers?: HelperConfig[];
 }
@@ -269,6 +272,7 @@ export interface CtsyncConfigInput {
   log?: LogConfig;
   schedules?: SchedulesConfig;
   metrics?: MetricsConfig;
+  health?: HealthConfigInput;
   helpers?: HelperConfig[];
 }
 
@@ -425,6 +429,7 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
   if (input.log !== undefined) out.log = input.log;
   if (input.schedules !== undefined) out.schedules = input.schedules;
   if (input.metrics !== undefined) out.metrics = input.metrics;
+  if (input.health !== undefined) out.health = input.health;
   return out;
 }
 

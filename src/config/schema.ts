@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { checkHaConfig, haSchema, hooksSchema } from '../ha/config.js';
 import { metricsSchema } from '../metrics/config.js';
+import { healthSchema } from '../health/config.js';
 import net from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigError, closest, type ConfigProblem } from './errors.js';
@@ -314,6 +315,7 @@ export const configSchema = {
       },
     },
     metrics: metricsSchema,
+    health: healthSchema,
     helpers: helpersSchema,
   },
 } as const;

@@ -21,6 +21,9 @@ import { serviceNotifier } from './service-notify.js';
 import { rereadConfig } from './config-reload.js';
 import { probeCthelperSupport } from '../netlink/cthelper-probe.js';
 import { helperWarnings } from './helper-notice.js';
+import { HealthMonitor } from './health-monitor.js';
+import { resolveHealthConfig } from '../health/config.js';
+import { UNSYNCED_TEXT } from '../health/sync-state.js';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -162,6 +165,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
   let metrics: MetricsEndpoint | undefined;
+  let health: HealthMonitor | undefined;
   const commits = newCommitTally();
   let stopping = false;
   // sd_notify (conntrackd's Systemd): READY once started, STATUS, WATCHDOG, STOPPING
@@ -181,6 +185,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     // let a running failover step finish (bounded), then stop the engine
     const haDone = ha ? Promise.race([ha.stop(), new Promise((r) => setTimeout(r, 5000))]) : Promise.resolve();
     void haDone.finally(() => {
+      health?.stop();
       engine?.stop();
       release?.();
       log.on('finish', () => process.exit(0));
@@ -210,6 +215,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
       eventsReceived: () => eng.eventsReceived,
       eventBufferSize: () => eng.eventBufferSize,
       figures: () => daemonFigures(eng, ha, commits),
+      health: () => health,
       onCommit: (r) => {
         tallyCommit(commits, r);
         metrics?.observeCommit(r.seconds + (r.expect?.seconds ?? 0));
@@ -225,7 +231,11 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     // before the engine starts: a bad address fails the start before anything is logged as running
     if (config.metrics)
       metrics = await startMetricsEndpoint(config.metrics, () => daemonFigures(eng, ha, commits), log);
+    // before the engine starts: it hears the peer from then on
+    health = new HealthMonitor(resolveHealthConfig(config.health), eng, () => ha, log);
+    const monitor = health;
     await engine.start();
+    monitor.start();
     await applyScheduler(config, log);
     // the failover layer: keepalived (notify / FIFO) and manual promote/demote drive it
     const haConfig = resolveHaConfig(config.ha ?? { track: {} }, config.hooks);
@@ -233,7 +243,16 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     ha = new HaRuntime(
       haConfig,
       {
-        commit: () => handler.commitForPromotion(),
+        commit: () => {
+          // keepalived chose this node although its external cache is incomplete (the other
+          // node is gone, or the gate is not in keepalived's configuration): say so, commit anyway
+          const sync = monitor.syncStatus();
+          if (sync.tracked && !sync.synced)
+            log.warn(
+              `promoted while unsynced: ${UNSYNCED_TEXT[sync.reason ?? 'start-up']}; committing the ${eng.external.size} entries the external cache holds`,
+            );
+          return handler.commitForPromotion();
+        },
         // After a commit the internal cache already holds the committed flows, and the reload
         // that follows replaces it from the kernel (and purges what is gone): flushing it first
         // would leave nothing to bulk-send if that reload failed. Only the external cache goes.
@@ -255,6 +274,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await scheduleJobs(config, eng, handler, log);
   } catch (err) {
     process.off('uncaughtException', fatal);
+    health?.stop();
     server?.close();
     metrics?.close();
     engine?.stop();

@@ -15,6 +15,7 @@ import { KeepalivedInputError } from '../ha/keepalived.js';
 import { chunked, conntrackXmlLines, expectXmlLines } from './xml-dump.js';
 import { processStats } from '../control/process-text.js';
 import type { MetricsFigures } from '../metrics/figures.js';
+import type { HealthMonitor } from './health-monitor.js';
 
 export interface DaemonControl {
   engine: SyncEngine;
@@ -27,6 +28,8 @@ export interface DaemonControl {
   eventBufferSize(): number;
   /** The health figures (metrics) behind `-s --json` and `status --json`. */
   figures(): MetricsFigures;
+  /** The health monitor (`ctsync health`), once the daemon has started it. */
+  health?(): HealthMonitor | undefined;
   /** Told of every commit as it ends (the metrics' tally and histogram). */
   onCommit(r: EngineCommitResult): void;
 }
@@ -386,6 +389,11 @@ export class DaemonHandler implements ControlHandler {
         return { result: {} };
       case 'status':
         return { result: this.status() };
+      case 'health': {
+        const monitor = this.d.health?.();
+        if (!monitor) throw new ControlError('the health monitor is not running yet');
+        return { result: monitor.report() };
+      }
       case 'notify': {
         const ha = this.requireHa();
         const argv = Array.isArray(args.argv) ? args.argv.map(String) : [];

@@ -40,6 +40,16 @@ export type { MalformedCounters } from './reception.js';
 export type { SyncItem } from './transmitter.js';
 export type { EnginePorts } from './ports/index.js';
 
+/** What the engine tells about the external cache's completeness (health/sync-state.ts listens). */
+export interface SyncObserver {
+  /** The peer (re)started, or contacted us for the first time. */
+  peerStarted(firstContact: boolean): void;
+  /** The peer's answer to our RESYNC number `epoch` has arrived (clean: whole). */
+  peerAnswered(epoch: number, clean: boolean): void;
+  /** The external cache was emptied (`-f`, a promotion). */
+  externalFlushed(): void;
+}
+
 const BULK_REASON_TEXT: Record<BulkReason, string> = {
   'resync-requested': 'resync requested by other node',
   'peer-restart': 'the peer restarted',
@@ -78,6 +88,8 @@ export class SyncEngine {
   private events?: KernelEventSource;
   /** Unties the commit pool from the external cache (commit-pool-demand.ts). */
   private unfollowPool?: () => void;
+  /** Told when the external cache gains or loses completeness (set by the daemon). */
+  syncObserver?: SyncObserver;
 
   // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   constructor(
@@ -113,8 +125,14 @@ export class SyncEngine {
           this.tx.startBulkPass();
         },
         txPending: () => this.tx.schedule(),
-        peerStart: ({ firstContact }) => this.log.info(firstContact ? 'peer contacted us' : 'peer restarted'),
-        peerBulkComplete: (answer) => this.reception.reconcile(answer),
+        peerStart: ({ firstContact }) => {
+          this.log.info(firstContact ? 'peer contacted us' : 'peer restarted');
+          this.syncObserver?.peerStarted(firstContact);
+        },
+        peerBulkComplete: (answer) => {
+          this.reception.reconcile(answer);
+          this.syncObserver?.peerAnswered(answer.epoch, answer.clean);
+        },
         peerSequenceReset: ({ lastSeq, seq }) =>
           this.log.warn(
             `the peer's messages all looked late (ours: after ${lastSeq}, its: ${seq}): its sequence is taken as new, and a resync is asked for what was dropped`,
@@ -410,6 +428,7 @@ export class SyncEngine {
     if (which !== 'internal') {
       out.external = this.external.flush();
       if (this.expectations) out.externalExpect = this.externalExpect.flush();
+      this.syncObserver?.externalFlushed();
     }
     return out;
   }

@@ -34,6 +34,8 @@ export interface GatewayFiles {
   notifyLock: string;
   /** keepalived's notify FIFO (native mode). */
   fifo: string;
+  /** The file ctsync writes and keepalived's track_file reads: 0, or -60 while unsynced (native mode). */
+  trackFile: string;
 }
 
 export interface ConfigOptions {
@@ -69,6 +71,7 @@ export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles
     notifyLog: f(`notify-${gw.name}.log`),
     notifyLock: f(`notify-${gw.name}.serial`),
     fifo: f(`keepalived-${gw.name}.fifo`),
+    trackFile: f(`ctsync-${gw.name}.synced`),
   };
 }
 
@@ -161,11 +164,33 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
       },
     },
     ha: nativeHaSection(files, o.onDemand),
+    // no master before synced: see SYNC_GATE_WEIGHT
+    health: { trackFile: { path: files.trackFile, weight: SYNC_GATE_WEIGHT } },
   };
   return JSON.stringify(conf, null, 2) + '\n';
 }
 
+/**
+ * No master before synced (README, Health), in native mode: ctsync writes 0 to its track file, or
+ * minus this while its external cache is incomplete, and keepalived adds it to the priority. It
+ * exceeds the gap between the two priorities (150 and 100), so an unsynced gwA coming back does
+ * not preempt a synced gwB; a weight, not a fault, so an unsynced gateway alone still takes over.
+ * A file rather than `ctsync health --sync` as a vrrp_script: nothing is started every second.
+ * Not in script mode: there the notify script drives ctsync with conntrackd's flags, so ctsync
+ * does not know it is the master, and the flush (-f) after a commit would count against it.
+ */
+const SYNC_GATE_WEIGHT = 60;
+
 export function keepalivedConf(gw: Gateway, files: GatewayFiles, o: ConfigOptions): string {
+  const gate = o.ha === 'native' && o.sync;
+  const trackFile = gate
+    ? `vrrp_track_file ctsync_synced {
+\tfile ${files.trackFile}
+\tweight 1
+}
+
+`
+    : '';
   const notify =
     o.ha === 'script'
       ? `\tnotify_master "${files.notifyScript} primary"
@@ -183,7 +208,7 @@ export function keepalivedConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
 \tpriority ${gw.priority}
 \tadvert_int ${o.advertInt}
 \tpreempt_delay ${o.preemptDelay}
-\tvirtual_ipaddress {
+${gate ? '\ttrack_file {\n\t\tctsync_synced\n\t}\n' : ''}\tvirtual_ipaddress {
 \t\t${vip}/24 dev ${ifName}
 \t}
 }
@@ -201,14 +226,14 @@ global_defs {
 \tvrrp_rt_priority 50
 ${o.ha === 'native' ? `\t# ctsync reads its roles from here (--ha native)\n\tvrrp_notify_fifo ${files.fifo}\n` : ''}}
 
-# the two VIPs move together; the conntrack hooks hang on the group only (as in
+${trackFile}# the two VIPs move together; the conntrack hooks hang on the group only (as in
 # /usr/share/doc/conntrackd/examples/sync/keepalived.conf)
 vrrp_sync_group G_LAB {
 \tgroup {
 \t\tVI_CLIENT
 \t\tVI_SERVER
 \t}
-${notify}}
+${gate ? '\t# both members track ctsync_synced with one weight: keepalived accepts it with this\n\tsync_group_tracking_weight\n' : ''}${notify}}
 
 ${instance('VI_CLIENT', gw.lanIf, 51, ADDR.vipClient)}
 ${instance('VI_SERVER', gw.wanIf, 52, ADDR.vipServer)}`;

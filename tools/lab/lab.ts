@@ -13,6 +13,7 @@ import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ctsyncBin, type Netns } from '../lib/netns.js';
+import { keepalivedArgs } from '../lib/keepalived.js';
 import { controlRequest } from '../../src/control/client.js';
 import {
   ADDR,
@@ -336,22 +337,7 @@ export class Lab {
     const g = this.gws[name];
     g.roles = {};
     g.roleChanges.push({ t: Date.now(), role: 'starting' });
-    const p = g.files.pidFiles;
-    const sub = g.gw.ns.spawn('keepalived', [
-      '-n',
-      '-l',
-      '-D',
-      '-G',
-      '-P',
-      '-f',
-      g.files.keepalivedConf,
-      '-p',
-      p.main,
-      '-r',
-      p.vrrp,
-      '-c',
-      p.checkers,
-    ]);
+    const sub = g.gw.ns.spawn('keepalived', keepalivedArgs(g.files.keepalivedConf, g.files.pidFiles));
     g.keepalived = sub;
     this.say(name, `keepalived started (priority ${g.gw.priority}, advert_int ${this.o.advertInt} s)`);
     const interesting =

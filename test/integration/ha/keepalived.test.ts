@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useNetns, vethPair } from '../../helpers/netns.js';
+import { keepalivedArgs } from '../../../tools/lib/keepalived.js';
 import { NotifyFifoReader } from '../../../src/ha/fifo.js';
 import { KeepalivedTracker, fifoLineHandler, parseFifoLine } from '../../../src/ha/keepalived.js';
 import { FailoverMachine, type Role } from '../../../src/ha/machine.js';
@@ -68,21 +69,10 @@ describe('ha keepalived (integration): the real keepalived drives the machine th
       ].join('\n'),
     );
     const f = (n: string) => join(dir, `${n}-${run}.pid`);
-    return gw().spawn('keepalived', [
-      '-n',
-      '-l',
-      '-D',
-      '-G',
-      '-P',
-      '-f',
-      conf,
-      '-p',
-      f('main'),
-      '-r',
-      f('vrrp'),
-      '-c',
-      f('checkers'),
-    ]);
+    return gw().spawn(
+      'keepalived',
+      keepalivedArgs(conf, { main: f('main'), vrrp: f('vrrp'), checkers: f('checkers') }),
+    );
   }
 
   it('follows keepalived through MASTER, FAULT, BACKUP, MASTER and STOP, and across a keepalived restart', async () => {

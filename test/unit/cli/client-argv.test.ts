@@ -85,6 +85,20 @@ class FakeDaemon {
         return [ok({ outcome: { outcome: 'noop' }, status: { ...status, role: 'backup' } })];
       case 'status':
         return [ok({ pid: 1, uptimeSeconds: 5, ha: status, internal: 1, external: 2, channel: 'udp' })];
+      case 'health':
+        return [
+          ok({
+            status: 'degraded',
+            findings: [{ name: 'unsynced', severity: 'degraded', message: 'external cache incomplete', since: 0 }],
+            sync: {
+              tracked: true,
+              synced: false,
+              reason: 'start-up',
+              since: 0,
+              gate: { pass: false, why: 'unsynced' },
+            },
+          }),
+        ];
       case 'kill':
         return [{ ok: false, error: 'refused for the test' }];
       default:
@@ -173,6 +187,7 @@ describe('CLI fast path', function () {
         name: 'promote',
         opts: { force: true, json: true },
       });
+      assert.deepEqual(parseClientArgv(['health', '--sync']), { kind: 'health', program: {}, opts: { sync: true } });
       assert.deepEqual(parseClientArgv(['--version']), { kind: 'version' });
     });
 
@@ -203,6 +218,8 @@ describe('CLI fast path', function () {
         ['notify', 'A', '--bogus'],
         ['promote', 'now'],
         ['status', '--force'],
+        ['health', '--force'],
+        ['health', 'now'],
         ['--version', '-c'],
         ['--', '-c'],
       ])
@@ -243,6 +260,10 @@ describe('CLI fast path', function () {
     ['demote'],
     ['status'],
     ['status', '--json'],
+    ['health'],
+    ['health', '--json'],
+    ['health', '--sync'],
+    ['health', '--sync', '--json'],
     // not taken by the fast path: the same behaviour, trivially, but the cases keep it honest
     ['-c', 'bogus'],
     ['-c', '-f'],
