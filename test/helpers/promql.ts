@@ -12,17 +12,22 @@ const SCRAPE_SERIES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'
  * own per-target series.
  */
 export function exportedMetricNames(): Set<string> {
+  const names = new Set<string>(SCRAPE_SERIES);
+  for (const m of declaredMetrics()) for (const s of m.series) names.add(s);
+  return names;
+}
+
+/** The metrics the daemon's registry declares: name, and the series names each one has. */
+export function declaredMetrics(): Array<{ name: string; series: string[] }> {
   const { registry } = ctsyncRegistry(() => {
     throw new Error('the names are read without a scrape');
   });
-  const names = new Set<string>(SCRAPE_SERIES);
-  for (const m of registry.getMetricsAsArray()) {
-    names.add(m.name);
+  return registry.getMetricsAsArray().map((m) => {
     const type = String(m.type);
-    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
-    if (type === 'summary') for (const s of ['_sum', '_count']) names.add(m.name + s);
-  }
-  return names;
+    const suffixes =
+      type === 'histogram' ? ['_bucket', '_sum', '_count'] : type === 'summary' ? ['', '_sum', '_count'] : [''];
+    return { name: m.name, series: suffixes.map((s) => m.name + s) };
+  });
 }
 
 const KEYWORDS = new Set([
