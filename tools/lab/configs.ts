@@ -49,6 +49,14 @@ export interface ConfigOptions {
   /** Absolute paths of node and of ctsync's CLI (dist/src/cli/ctsync.cjs). */
   node: string;
   ctsyncMain: string;
+  /**
+   * --ha native only: ctsync serves Prometheus metrics on its sync address (ADDR.metricsPort),
+   * holds traffic with the guard during a promotion, and signs its sync datagrams with this key
+   * file (`authKeyFile`), so that every figure of the metrics exists.
+   */
+  metrics?: boolean;
+  guard?: boolean;
+  authKeyFile?: string;
 }
 
 export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles {
@@ -126,6 +134,7 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
     sync: {
       mode: 'ftfw',
       startupResync: true,
+      ...(o.authKeyFile ? { authentication: { mode: 'enforce', keys: [{ id: 1, file: o.authKeyFile }] } } : {}),
       channels: [
         {
           kind: 'udp',
@@ -154,7 +163,11 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
         address: { mode: 'ignore', ipv4: ownAddresses(gw) },
       },
     },
-    ha: nativeHaSection(files),
+    ha: {
+      ...nativeHaSection(files),
+      ...(o.guard ? { guard: { enabled: true, interfaces: [gw.lanIf, gw.wanIf], maxHoldMs: 2000 } } : {}),
+    },
+    ...(o.metrics ? { metrics: { address: gw.syncAddr, port: ADDR.metricsPort } } : {}),
   };
   return JSON.stringify(conf, null, 2) + '\n';
 }
