@@ -26,8 +26,9 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 section "system packages $(elapsed)"
-# python3-xmltodict: the -x test reads the XML as VyOS's op-mode does, with the same library
-PACKAGES=(conntrack conntrackd keepalived iptables iproute2 tcpdump nftables python3-xmltodict)
+# python3-xmltodict: the -x test reads the XML as VyOS's op-mode does, with the same library;
+# prometheus: promtool checks the example alert rules, and the lab test scrapes with a real server
+PACKAGES=(conntrack conntrackd keepalived iptables iproute2 tcpdump nftables python3-xmltodict prometheus)
 # Installing conntrackd/keepalived must not start them on the host: block service starts while
 # installing (as Debian's container images do), unless a policy is already in place.
 POLICY=/usr/sbin/policy-rc.d
@@ -58,8 +59,13 @@ for try in 1 2 3; do
   sleep 10
 done
 remove_policy
+# The tests run their own prometheus; the package's service must not scrape or listen on the host
+# (the policy kept it from starting; this keeps it from starting at boot where systemd runs).
+systemctl disable prometheus.service >/dev/null 2>&1 || true
+if [[ -d /run/systemd/system ]]; then systemctl stop prometheus.service 2>/dev/null || true; fi
 dpkg-query -W -f '  ${Package} ${Version}\n' "${PACKAGES[@]}"
 echo "  $(conntrack --version 2>&1 | head -1)"
+echo "  $(promtool --version 2>&1 | head -1)"
 
 section "kernel conntrack $(elapsed)"
 # nf_conntrack may be a module or built in (then there is no modprobe, nor a need for it).

@@ -13,6 +13,9 @@ export function daemonFigures(engine: SyncEngine, ha: HaRuntime | undefined, com
   return metricsFigures({
     ftfw: engine.ftfw.stats(),
     peerLastRxAt: engine.ftfw.peerLastRxAt,
+    ackless: engine.ftfw.ackless,
+    unackedSince: engine.ftfw.unackedSince(),
+    ...(engine.channel.authCounters ? { auth: engine.channel.authCounters } : {}),
     resendQueueSize: engine.config.sync.resendQueueSize,
     channel: engine.channel.stats,
     malformed: engine.malformed,

@@ -5,6 +5,7 @@ import type { FtFwStats } from '../sync/ftfw-types.js';
 import type { ChannelStats } from '../sync/channel.js';
 import type { MalformedCounters } from '../engine/reception.js';
 import type { HaCounters, Role } from '../ha/machine.js';
+import type { AuthCounters } from '../sync/auth-verifier.js';
 import type { CommitTally } from './commit-tally.js';
 
 export const ROLES: readonly Role[] = ['starting', 'backup', 'promoting', 'active', 'demoting', 'fault', 'stopped'];
@@ -39,6 +40,12 @@ export interface MetricsFigures {
   };
   /** Seconds since the last message from the peer; undefined before the first. */
   peerLastSeenSeconds: number | undefined;
+  /**
+   * The replication lag probe, seconds: how long the oldest update the peer has not acknowledged
+   * has waited since it was first sent (the peer's acknowledged copy is complete up to then); 0
+   * when the peer has acknowledged everything sent. Undefined in NOTRACK (no acknowledgements).
+   */
+  replicationLagSeconds: number | undefined;
   overruns: number;
   resyncs: number;
   commits: CommitTally;
@@ -49,6 +56,8 @@ export interface MetricsFigures {
     'truncated' | 'badSize' | 'badVersion' | 'badHeader' | 'badType' | 'badPayload' | 'foreign',
     number
   >;
+  /** Sync authentication's verdicts (forged, stale or replayed datagrams); absent without authentication. */
+  auth?: AuthCounters;
 }
 
 /** What the figures are read from: the engine's counters and the failover layer's status. */
@@ -56,6 +65,12 @@ export interface FigureSources {
   ftfw: FtFwStats;
   /** FT-FW's time of the last message from the peer (ms since the epoch; -Infinity before one). */
   peerLastRxAt: number;
+  /** The sync mode has no acknowledgements (NOTRACK): no replication lag. */
+  ackless: boolean;
+  /** FT-FW's time of the first transmission of the oldest object the peer has not acknowledged. */
+  unackedSince: number | undefined;
+  /** The channel's authentication counters, with authentication configured. */
+  auth?: AuthCounters;
   resendQueueSize: number;
   channel: ChannelStats;
   malformed: MalformedCounters;
@@ -81,6 +96,11 @@ function roleFigures(ha: NonNullable<FigureSources['ha']>, now: number): RoleFig
     transitionsNotOk: { aborted: c.aborted, degraded: c.degraded, preempted: c.preempted },
     transitionRunningSeconds: ha.current ? Math.max(0, now - ha.current.startedAt) / 1000 : 0,
   };
+}
+
+function replicationLag(s: FigureSources): number | undefined {
+  if (s.ackless) return undefined;
+  return s.unackedSince === undefined ? 0 : Math.max(0, s.now - s.unackedSince) / 1000;
 }
 
 export function metricsFigures(s: FigureSources): MetricsFigures {
@@ -111,6 +131,7 @@ export function metricsFigures(s: FigureSources): MetricsFigures {
       txQueue: f.txQueueLen,
     },
     peerLastSeenSeconds: Number.isFinite(s.peerLastRxAt) ? Math.max(0, s.now - s.peerLastRxAt) / 1000 : undefined,
+    replicationLagSeconds: replicationLag(s),
     overruns: s.overruns,
     resyncs: s.resyncs,
     commits: { ...s.commits },
@@ -124,6 +145,7 @@ export function metricsFigures(s: FigureSources): MetricsFigures {
       foreign: s.channel.foreign,
     },
   };
+  if (s.auth) out.auth = { accepted: s.auth.accepted, failed: { ...s.auth.failed }, dropped: s.auth.dropped };
   if (s.ha) {
     out.ha = roleFigures(s.ha, s.now);
     const g = s.ha.guard;

@@ -217,12 +217,47 @@ function queueMetrics(reg: Registry, read: Read): void {
     (f) => one(f.peerLastSeenSeconds),
     read,
   );
+  gauge(
+    reg,
+    'ctsync_replication_lag_seconds',
+    'How long the oldest update the peer has not acknowledged has waited since first sent (0: all acknowledged).',
+    [],
+    (f) => one(f.replicationLagSeconds),
+    read,
+  );
   counter(
     reg,
     'ctsync_datagrams_dropped_total',
     'Datagrams dropped as malformed or from a stranger, by reason.',
     ['reason'],
     (f) => byLabel('reason', f.malformed),
+    read,
+  );
+}
+
+function authMetrics(reg: Registry, read: Read): void {
+  counter(
+    reg,
+    'ctsync_auth_accepted_total',
+    'Sync datagrams with a valid, fresh authentication trailer.',
+    [],
+    (f) => one(f.auth?.accepted),
+    read,
+  );
+  counter(
+    reg,
+    'ctsync_auth_failures_total',
+    'Sync datagrams that failed authentication (forged, unsigned, stale, replayed), by reason.',
+    ['reason'],
+    (f) => (f.auth ? byLabel('reason', f.auth.failed) : []),
+    read,
+  );
+  counter(
+    reg,
+    'ctsync_auth_dropped_total',
+    'Sync datagrams dropped for failing authentication (the mode decides which failures pass).',
+    [],
+    (f) => one(f.auth?.dropped),
     read,
   );
 }
@@ -280,6 +315,7 @@ export function ctsyncRegistry(figures: () => MetricsFigures, defaultMetrics = t
   cacheMetrics(registry, read);
   ftfwMetrics(registry, read);
   queueMetrics(registry, read);
+  authMetrics(registry, read);
   const commitDuration = commitMetrics(registry, read);
   if (defaultMetrics) collectDefaultMetrics({ register: registry });
   return { registry, observeCommit: (s) => commitDuration.observe(s) };

@@ -36,6 +36,12 @@ export class QNode<O> {
   acked = false;
   /** env.now() of the last transmission (S3). */
   sentAt = 0;
+  /**
+   * env.now() of the first transmission since the record was made (-1: not sent yet); kept
+   * through resends and updates, so the replication lag probe sees how long the peer has left
+   * this object unacknowledged.
+   */
+  firstSentAt = -1;
   /** S3 back-off exponent. */
   retries = 0;
   constructor(
@@ -221,8 +227,26 @@ export class FtFwQueues<O> {
     n.helloSent = false;
     n.acked = false;
     n.sentAt = 0;
+    n.firstSentAt = -1;
     n.retries = 0;
     return n;
+  }
+
+  /**
+   * The earliest first transmission (env.now()) among the objects sent and not yet acknowledged
+   * by the peer (in the resend queue, or back in tx for a resend or an update); undefined when
+   * there is none. Walks the queues: for the metrics, once per scrape.
+   */
+  oldestUnackedSentAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const list of [this.rs, this.txObj]) {
+      for (let n = list.head; n !== null; n = n.next) {
+        // an object acknowledged while held (S1) has arrived; it only waits for the linger to end
+        if (n.kind !== K_OBJ || n.firstSentAt < 0 || (n.held && n.acked)) continue;
+        if (oldest === undefined || n.firstSentAt < oldest) oldest = n.firstSentAt;
+      }
+    }
+    return oldest;
   }
 
   private txList(n: QNode<O>): QList<O> {

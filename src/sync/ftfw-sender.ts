@@ -112,6 +112,7 @@ export class FtFwSender<O> extends FtFwPart<O> {
       n.acked = false;
       if (flags & F_HELLO) n.helloSent = true;
       n.sentAt = now;
+      if (n.firstSentAt < 0) n.firstSentAt = now;
       this.rsAdd(n);
       if (kind === K_OBJ) sink.object(obj, seq, flags);
       else sink.control(KIND_NAME[kind], seq, flags, from, to);

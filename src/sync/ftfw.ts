@@ -467,6 +467,17 @@ export class FtFw<O> implements SyncProtocol<O> {
     return this.rx.lastRxAt;
   }
 
+  /**
+   * The replication lag probe: env.now() of the first transmission of the oldest object the peer
+   * has not acknowledged yet (undefined: the peer has acknowledged everything sent). The peer's
+   * acknowledged copy is complete up to that moment. Walks the queues: call it per scrape.
+   */
+  readonly ackless = false;
+
+  unackedSince(): number | undefined {
+    return this.q.oldestUnackedSentAt();
+  }
+
   stats(): FtFwStats {
     return {
       ...this.st,

@@ -230,6 +230,13 @@ export class NoTrack<O> implements SyncProtocol<O> {
     return this.lastRxAt;
   }
 
+  /** NOTRACK has no acknowledgements: the replication lag cannot be measured. */
+  readonly ackless = true;
+
+  unackedSince(): undefined {
+    return undefined;
+  }
+
   stats(): FtFwStats {
     return {
       ...this.st,

@@ -30,6 +30,14 @@ export interface SyncProtocol<O> {
   readonly hello: HelloState;
   /** env.now() of the last message from the peer (-Infinity before the first): its silence. */
   readonly peerLastRxAt: number;
+  /**
+   * env.now() of the first transmission of the oldest object the peer has not acknowledged:
+   * undefined when everything sent is acknowledged, or when the mode has no acknowledgements
+   * (`ackless`). Walks the queues: for the metrics, once per scrape.
+   */
+  unackedSince(): number | undefined;
+  /** True in a mode without acknowledgements (NOTRACK): there is no replication lag to measure. */
+  readonly ackless: boolean;
   stats(): FtFwStats;
   /** `-s rsqueue` text. */
   rsQueueDump(): string;

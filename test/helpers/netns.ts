@@ -41,15 +41,27 @@ export function useNetns(prefix: string, ...commands: string[]): () => Netns {
  * a broken machine cannot pass by skipping.
  */
 export function requireRoot(this: Mocha.Context, ...commands: string[]): void {
-  let why = netnsUnavailable();
-  if (!why) {
-    const missing = commands.filter(commandMissing);
-    if (missing.length > 0) why = `missing command${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`;
-  }
+  skipUnless(this, netnsUnavailable() ?? missingCommands(commands), 'network-namespace tests');
+}
+
+/**
+ * Skips the current suite or test when one of `commands` is not installed (no root needed), with
+ * a message naming them; with CTSYNC_REQUIRE_NETNS=1 (CI, where setup.sh installs them) it fails.
+ */
+export function requireCommands(this: Mocha.Context, ...commands: string[]): void {
+  skipUnless(this, missingCommands(commands), 'these tests');
+}
+
+function missingCommands(commands: string[]): string | undefined {
+  const missing = commands.filter(commandMissing);
+  return missing.length > 0 ? `missing command${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}` : undefined;
+}
+
+function skipUnless(ctx: Mocha.Context, why: string | null | undefined, what: string): void {
   if (!why) return;
   if (process.env.CTSYNC_REQUIRE_NETNS === '1') {
-    throw new Error(`network-namespace tests cannot run (${why}) and CTSYNC_REQUIRE_NETNS=1`);
+    throw new Error(`${what} cannot run (${why}) and CTSYNC_REQUIRE_NETNS=1`);
   }
   console.log(`      (skipped: ${why})`);
-  this.skip();
+  ctx.skip();
 }

@@ -52,6 +52,14 @@ export interface ConfigOptions {
   ctsyncMain: string;
   /** --ha native: commit on demand during the promotion's commit (ha.onDemand.enabled). */
   onDemand: boolean;
+  /**
+   * --ha native only: ctsync serves Prometheus metrics on its sync address (ADDR.metricsPort),
+   * holds traffic with the guard during a promotion, and signs its sync datagrams with this key
+   * file (`authKeyFile`), so that every figure of the metrics exists.
+   */
+  metrics?: boolean;
+  guard?: boolean;
+  authKeyFile?: string;
 }
 
 export function gatewayFiles(dir: string, gw: Gateway, ha: HaMode): GatewayFiles {
@@ -135,6 +143,7 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
     sync: {
       mode: 'ftfw',
       startupResync: true,
+      ...(o.authKeyFile ? { authentication: { mode: 'enforce', keys: [{ id: 1, file: o.authKeyFile }] } } : {}),
       channels: [
         {
           kind: 'udp',
@@ -163,9 +172,13 @@ export function ctsyncJsonConf(gw: Gateway, files: GatewayFiles, o: ConfigOption
         address: { mode: 'ignore', ipv4: ownAddresses(gw) },
       },
     },
-    ha: nativeHaSection(files, o.onDemand),
+    ha: {
+      ...nativeHaSection(files, o.onDemand),
+      ...(o.guard ? { guard: { enabled: true, interfaces: [gw.lanIf, gw.wanIf], maxHoldMs: 2000 } } : {}),
+    },
     // no master before synced: see SYNC_GATE_WEIGHT
     health: { trackFile: { path: files.trackFile, weight: SYNC_GATE_WEIGHT } },
+    ...(o.metrics ? { metrics: { address: gw.syncAddr, port: ADDR.metricsPort } } : {}),
   };
   return JSON.stringify(conf, null, 2) + '\n';
 }

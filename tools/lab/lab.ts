@@ -6,6 +6,7 @@
 // With sync, the gateways run ctsync (conntrackd.conf syntax, UDP on the sync link) and keepalived
 // drives it; without (the control experiment) keepalived still moves the VIPs but nothing carries the
 // conntrack entries over, so the new gateway drops the established connections' packets.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,8 +41,8 @@ export interface LabOptions {
   /** Bring the original gateway back afterwards (and watch the connections move back). */
   failback: boolean;
   ha: HaMode;
-  /** --ha native: commit on demand during a promotion's commit instead of the drop guard alone. */
-  onDemand: boolean;
+  /** --ha native: commit on demand during a promotion's commit instead of the drop guard alone (default off). */
+  onDemand?: boolean;
   /** VRRP advertisement interval, seconds (VRRPv3: hundredths allowed). */
   advertInt: number;
   /** keepalived preempt_delay, seconds. */
@@ -60,6 +61,12 @@ export interface LabOptions {
   statusEvery?: number;
   /** Stop before tearing down: keep the lab running (see Lab.describe()). */
   keep?: boolean;
+  /**
+   * --ha native only: ctsync serves Prometheus metrics on each gateway's sync address
+   * (ADDR.metricsPort, open to the peer), with the traffic guard and signed sync datagrams on, so
+   * that every figure exists.
+   */
+  metrics?: boolean;
 }
 
 export interface Commit {
@@ -206,7 +213,11 @@ export class Lab {
       'lab',
       `building the topology (${o.sync ? 'with ctsync' : 'CONTROL: no conntrack sync'}); files and logs in ${this.dir}`,
     );
+    if (o.metrics && (o.ha !== 'native' || !o.sync))
+      throw new Error('metrics: the Prometheus endpoint needs ctsync with --ha native (a JSON configuration)');
     this.topo = await buildTopology(o.prefix);
+    const authKeyFile = o.metrics ? path.join(this.dir, 'sync.key') : undefined;
+    if (authKeyFile) execFileSync(process.execPath, [ctsyncBin(), 'key', 'generate', authKeyFile]);
     const hashLimit = Math.max(262144, 2 ** Math.ceil(Math.log2(o.flows * 2 + 1024)));
     for (const gw of [this.topo.gwA, this.topo.gwB]) {
       const files = writeGatewayFiles(gw, {
@@ -218,7 +229,8 @@ export class Lab {
         hashLimit,
         node: process.execPath,
         ctsyncMain: ctsyncBin(),
-        onDemand: o.onDemand,
+        onDemand: o.onDemand ?? false,
+        ...(o.metrics ? { metrics: true, guard: true, authKeyFile } : {}),
       });
       this.gws[gw.name] = {
         gw,
@@ -231,6 +243,11 @@ export class Lab {
         haLines: [],
       };
     }
+  }
+
+  /** A gateway of the running lab (its namespace and addresses). */
+  gateway(name: GwName): Gateway {
+    return this.gws[name].gw;
   }
 
   private role(name: GwName): string {
@@ -471,14 +488,22 @@ export class Lab {
     }
   }
 
+  /** ctsync's live cache entries on a gateway (as `ctsync -s --json` counts them), asked now. */
+  async cacheCounts(name: GwName): Promise<{ internal: number; external: number }> {
+    const r = (await controlRequest(this.gws[name].files.ctsyncSock, {
+      cmd: 'stats',
+      args: { section: 'general' },
+    })) as {
+      counters: { internal: { active: number }; external: { active: number } };
+    };
+    return { internal: r.counters.internal.active, external: r.counters.external.active };
+  }
+
   private async pollCounters(): Promise<void> {
     for (const g of Object.values(this.gws)) {
       if (this.o.sync && g.ctsync && g.ctsync.exitCode === null) {
         try {
-          const r = (await controlRequest(g.files.ctsyncSock, { cmd: 'stats', args: { section: 'general' } })) as {
-            counters: { internal: { active: number }; external: { active: number } };
-          };
-          g.counters = { internal: r.counters.internal.active, external: r.counters.external.active };
+          g.counters = await this.cacheCounts(g.gw.name);
         } catch {
           g.counters = undefined;
         }
@@ -832,7 +857,7 @@ export class Lab {
     const result: ExperimentResult = {
       sync: this.o.sync,
       ha: this.o.ha,
-      onDemand: this.o.onDemand,
+      onDemand: this.o.onDemand ?? false,
       failure: this.o.failure,
       withFailback: this.o.failback,
       connections,
@@ -898,6 +923,11 @@ export class Lab {
         ? [
             `  ${node} ${main} -C ${B.files.ctsyncConf} -e        # gwB's external cache`,
             `  ${node} ${main} -C ${A.files.ctsyncConf} -s        # gwA's ctsync statistics`,
+          ]
+        : []),
+      ...(this.o.metrics
+        ? [
+            `  ip netns exec ${t.gwB.ns.name} curl -s http://${B.gw.syncAddr}:${ADDR.metricsPort}/metrics   # gwB's metrics (gwA's: ${A.gw.syncAddr}, from gwB)`,
           ]
         : []),
       `  ip netns exec ${t.client.name} ${node} ${TRAFFIC} client --server ${ADDR.server} --bind ${ADDR.client} --connections 2   # more traffic`,

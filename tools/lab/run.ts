@@ -43,6 +43,8 @@ Then the control experiment: the same failover without conntrack sync.
   --json FILE          write the results as JSON to FILE
   --keep               leave the lab (with ctsync) running afterwards for exploration; Ctrl-C
                        tears it down
+  --metrics            ctsync serves Prometheus metrics on each gateway's sync address, port
+                       9469, with the traffic guard and signed sync datagrams on (--ha native)
   -h, --help
 `;
 
@@ -72,6 +74,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
         logs: { type: 'string' },
         json: { type: 'string' },
         keep: { type: 'boolean', default: false },
+        metrics: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -105,6 +108,8 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
   if (Math.round(advertInt * 100) !== advertInt * 100) fail('--advert-int: VRRPv3 counts in hundredths of a second');
   if (v['on-demand'] && v.ha !== 'native') fail('--on-demand needs --ha native (ctsync drives the promotion)');
   if (v['no-control'] && v['control-only']) fail('--no-control and --control-only exclude each other');
+  if (v.metrics && v.ha !== 'native')
+    fail('--metrics needs --ha native (the endpoint is set in the JSON configuration)');
   return {
     base: {
       connections: num('connections', 1, 1000, true),
@@ -120,6 +125,7 @@ function parse(): { base: Omit<LabOptions, 'sync' | 'prefix'>; control: boolean;
       statusEvery: 1000,
       dir: v.logs,
       keep: v.keep,
+      metrics: v.metrics,
     },
     control: !v['no-control'],
     main: !v['control-only'],
@@ -155,7 +161,15 @@ async function main(): Promise<void> {
       `\n##### ${sync ? 'Failover WITH ctsync' : 'CONTROL: the same failover WITHOUT conntrack sync'} #####\n`,
     );
     const { result, lab } = await runExperiment(
-      { ...base, failback: sync ? base.failback : false, sync, keep, prefix: sync ? 'lab' : 'labctl', dir },
+      {
+        ...base,
+        failback: sync ? base.failback : false,
+        sync,
+        keep,
+        prefix: sync ? 'lab' : 'labctl',
+        dir,
+        metrics: sync && base.metrics,
+      },
       (l) => labs.push(l),
     );
     if (keep) kept = lab;

@@ -28,6 +28,8 @@ export const ADDR = {
   tcpPort: 7000,
   udpPort: 7001,
   syncPort: 3780,
+  /** ctsync's Prometheus endpoint on the sync address (LabOptions.metrics). */
+  metricsPort: 9469,
 } as const;
 
 export type GwName = 'gwA' | 'gwB';
@@ -76,7 +78,7 @@ async function plug(sw: Netns, bridge: string, port: string, ns: Netns, ifName: 
 
 /** The gateways' nftables ruleset. Named counters show what the firewall dropped and why. */
 export function firewall(gw: Gateway): string {
-  const { clientNet, serverNet, udpPort, syncPort } = ADDR;
+  const { clientNet, serverNet, udpPort, syncPort, metricsPort } = ADDR;
   return `# ctsync failover lab: strict stateful firewall of ${gw.name}
 table inet ctsync_lab {
   counter fwd_invalid { comment "forwarded packets of connections this gateway does not know" }
@@ -90,6 +92,7 @@ table inet ctsync_lab {
     ct state established,related accept
     iifname { "${gw.lanIf}", "${gw.wanIf}" } ip protocol 112 accept comment "VRRP (keepalived)"
     iifname "${gw.syncIf}" ip saddr ${gw.peerSyncAddr} udp dport ${syncPort} accept comment "conntrack sync"
+    iifname "${gw.syncIf}" ip saddr ${gw.peerSyncAddr} tcp dport ${metricsPort} accept comment "ctsync metrics (a Prometheus on the peer)"
     icmp type echo-request accept
   }
 

@@ -41,6 +41,9 @@ describe('metrics: Prometheus endpoint of a running daemon', function () {
     assert.equal(b.get('ctsync_ftfw_messages_lost_total'), 0);
     assert.equal(b.get('ctsync_ftfw_nacks_unrecovered_total'), 0);
     assert.ok(b.get('ctsync_peer_last_seen_seconds')! < 10);
+    // the ACK timer releases what was sent within about a second (docs/ftfw-protocol.md §9.6)
+    assert.ok(a.get('ctsync_replication_lag_seconds')! < 10, `lag ${a.get('ctsync_replication_lag_seconds')}`);
+    assert.ok(!a.has('ctsync_auth_accepted_total'), 'no authentication configured');
     assert.equal([...a.keys()].filter((k) => k.startsWith('ctsync_ha_role{') && a.get(k) === 1).length, 1, 'one role');
     assert.ok(a.has('process_cpu_seconds_total') && a.has('nodejs_heap_size_used_bytes'), 'default metrics');
   });

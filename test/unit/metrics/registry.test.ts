@@ -22,6 +22,13 @@ function sources(): FigureSources {
   return {
     ftfw,
     peerLastRxAt: 1_000_000,
+    ackless: false,
+    unackedSince: 1_001_500,
+    auth: {
+      accepted: 40,
+      failed: { 'no-trailer': 0, malformed: 1, 'unknown-key': 0, 'bad-mac': 5, stale: 0, replay: 2 },
+      dropped: 8,
+    },
     resendQueueSize: 131072,
     channel: {
       bytesSent: 0,
@@ -94,6 +101,11 @@ describe('metrics: registry', () => {
       ['ctsync_ftfw_resend_queue_messages', 7],
       ['ctsync_ftfw_resend_queue_capacity_messages', 131072],
       ['ctsync_peer_last_seen_seconds', 4.5],
+      ['ctsync_replication_lag_seconds', 3],
+      ['ctsync_auth_accepted_total', 40],
+      ['ctsync_auth_failures_total{reason="bad-mac"}', 5],
+      ['ctsync_auth_failures_total{reason="replay"}', 2],
+      ['ctsync_auth_dropped_total', 8],
       ['ctsync_datagrams_dropped_total{reason="truncated"}', 1],
       ['ctsync_datagrams_dropped_total{reason="foreign"}', 6],
       ['ctsync_commits_total', 1],
@@ -106,15 +118,24 @@ describe('metrics: registry', () => {
     for (const [name, value] of want) assert.equal(s.get(name), value, name);
   });
 
-  it('leaves out what does not exist yet: no failover layer, no guard, no peer heard', async () => {
+  it('leaves out what does not exist yet: no failover layer, no guard, no peer heard, no authentication', async () => {
     const src = sources();
     delete src.ha;
+    delete src.auth;
     src.peerLastRxAt = -Infinity;
     const s = await samples(() => metricsFigures(src));
     const names = [...s.keys()];
-    for (const absent of ['ctsync_ha_role', 'ctsync_guard_', 'ctsync_peer_last_seen_seconds'])
+    for (const absent of ['ctsync_ha_role', 'ctsync_guard_', 'ctsync_peer_last_seen_seconds', 'ctsync_auth_'])
       assert.ok(!names.some((n) => n.startsWith(absent)), absent);
     assert.equal(s.get('ctsync_ftfw_messages_lost_total'), 2);
+  });
+
+  it('replication lag: 0 when all is acknowledged, absent in NOTRACK (no acknowledgements)', async () => {
+    const src = sources();
+    src.unackedSince = undefined;
+    assert.equal((await samples(() => metricsFigures(src))).get('ctsync_replication_lag_seconds'), 0);
+    src.ackless = true;
+    assert.ok(!(await samples(() => metricsFigures(src))).has('ctsync_replication_lag_seconds'));
   });
 
   it('reads the figures once per scrape and again at the next', async () => {

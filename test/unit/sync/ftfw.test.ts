@@ -399,6 +399,32 @@ describe('ftfw: sender (docs/ftfw-protocol.md §7.2, §7.3)', () => {
   });
 });
 
+describe('ftfw: the replication lag probe (unackedSince, for the metrics)', () => {
+  it('is the first transmission of the oldest unacknowledged object, through resends, until the ACK', () => {
+    const p = probe(compat());
+    assert.equal(p.fw.unackedSince(), undefined, 'nothing sent');
+    p.fw.queueObject(obj('a'));
+    const t0 = p.sim.now;
+    const [m] = p.fw.transmitPass();
+    p.sim.now += 2000;
+    p.fw.queueObject(obj('b'));
+    p.fw.transmitPass();
+    assert.equal(p.fw.unackedSince(), t0);
+    p.sim.now += 2000;
+    p.fw.receive(data(500));
+    p.fw.receive(nack(501, m.seq, m.seq)); // a is sent again: it still dates from t0
+    p.fw.transmitPass();
+    assert.equal(p.fw.unackedSince(), t0);
+    const a = obj('a', 'DEAD');
+    p.fw.queueObject(a); // an update waiting in tx: the peer still lacks a since t0
+    assert.equal(p.fw.unackedSince(), t0);
+    const resent = p.fw.transmitPass();
+    p.fw.receive(ack(502, m.seq, resent.at(-1)!.seq));
+    assert.equal(p.fw.unackedSince(), undefined, 'all acknowledged');
+    assert.equal(p.fw.ackless, false);
+  });
+});
+
 describe('ftfw: ALIVE / ACK timer (docs/ftfw-protocol.md §7.4)', () => {
   it('first message after start is ALIVE|HELLO after 1 s; the owner is told to transmit', () => {
     const p = probe(compat());
