@@ -20,8 +20,11 @@ export interface AuthConfig {
   keys: AuthKeyRef[];
   /** The key this node signs with. */
   activeKey: number;
-  /** AEAD encryption (not implemented: refused when on). */
-  encrypt: false;
+  /**
+   * Seal every datagram sent with AES-256-GCM (src/sync/auth-cipher.ts) instead of signing it, and
+   * accept plain datagrams only in receive-only and permissive mode. The peer must be ctsync.
+   */
+  encrypt: boolean;
 }
 
 export interface AuthConfigInput {
@@ -29,7 +32,7 @@ export interface AuthConfigInput {
   keys: AuthKeyRef[];
   /** Required when there are several keys; the only key's id otherwise. */
   activeKey?: number;
-  encrypt?: false;
+  encrypt?: boolean;
 }
 
 const PATH = 'sync.authentication';
@@ -60,7 +63,7 @@ export const authenticationSchema = {
       },
     },
     activeKey: keyId,
-    encrypt: { const: false, expected: 'false (encryption is not implemented yet)' },
+    encrypt: { type: 'boolean', expected: 'true or false' },
   },
 };
 
@@ -104,13 +107,29 @@ export function authProblems(root: unknown): AuthProblem[] {
   return out;
 }
 
+/**
+ * Warnings about settings that are valid but may not do what is meant. `Encrypt on`: the config
+ * cannot tell what the peer runs, and a stock conntrackd peer skips every sealed datagram whole
+ * (one message of an unknown version), so it would receive nothing; say so every time.
+ */
+export function authWarnings(auth: AuthConfig | undefined): AuthProblem[] {
+  if (!auth?.encrypt) return [];
+  return [
+    {
+      path: `${PATH}.encrypt`,
+      message:
+        'is on: the peer must be ctsync with Authentication and the same keys; a stock conntrackd peer cannot read encrypted datagrams and receives nothing',
+    },
+  ];
+}
+
 /** The settings with their defaults: enforce; the only key active. */
 export function resolveAuth(a: AuthConfigInput): AuthConfig {
   return {
     mode: a.mode ?? 'enforce',
     keys: a.keys.map((k) => ({ id: k.id, file: k.file })),
     activeKey: a.activeKey ?? a.keys[0]!.id,
-    encrypt: false,
+    encrypt: a.encrypt ?? false,
   };
 }
 
@@ -145,7 +164,7 @@ export function authenticationConfLines(auth: AuthConfig): string[] {
     `\t\tMode ${auth.mode}`,
     ...auth.keys.map((k) => `\t\tKey ${k.id} ${k.file}`),
     `\t\tActiveKey ${auth.activeKey}`,
-    '\t\tEncrypt off',
+    `\t\tEncrypt ${auth.encrypt ? 'on' : 'off'}`,
     '\t}',
   ];
 }
@@ -198,10 +217,7 @@ export function readAuthenticationBlock(r: AuthBlockReader, head: Token, sync: R
       }
       case 'Encrypt': {
         const on = r.bool(t, `${PATH}.encrypt`);
-        if (on) {
-          r.err(t, "'Encrypt on' is not implemented yet (only authentication is); write 'Encrypt off'");
-          r.reported.add(`${PATH}.encrypt`);
-        } else if (on === false) r.set(auth, 'encrypt', false, `${PATH}.encrypt`, t);
+        if (on !== undefined) r.set(auth, 'encrypt', on, `${PATH}.encrypt`, t);
         break;
       }
       default:

@@ -15,7 +15,7 @@ import { ConfigError, closest, type ConfigProblem } from './errors.js';
 import type { CtsyncConfig, CtsyncConfigInput, SyncMode } from './model.js';
 import { SYSLOG_FACILITIES, TCP_FILTER_STATES } from './model.js';
 import { PROTOCOL_NAMES, protocolByNameLoose } from './protocols.js';
-import { authProblems, authenticationSchema } from './auth-section.js';
+import { authProblems, authWarnings, authenticationSchema } from './auth-section.js';
 import { checkHelpers, helpersSchema } from './helpers.js';
 import { unsupportedSettings } from './unsupported.js';
 
@@ -670,6 +670,7 @@ export function lintConfig(config: CtsyncConfig): KeyedProblem[] {
       message: 'is ignored when disableExternalCache is on (received entries go straight into the kernel)',
     });
   }
+  out.push(...authWarnings(s.authentication));
   const seenLinks = new Map<string, number>();
   s.channels.forEach((c, i) => {
     const key = c.kind === 'udp' ? `${c.ipv4Address ?? c.ipv6Address}|${c.port}` : `${c.group}|${c.port}`;

@@ -219,6 +219,7 @@ function authRows(a: AuthCounters): Array<[string, number]> {
     ['auth bad MAC', f['bad-mac']],
     ['auth stale', f.stale],
     ['auth replay', f.replay],
+    ['auth not encrypted', f['not-encrypted']],
     ['auth dropped', a.dropped],
   ];
 }

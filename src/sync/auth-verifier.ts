@@ -12,8 +12,20 @@ export const AUTH_MODES = ['receive-only', 'permissive', 'enforce'] as const;
  */
 export type AuthMode = (typeof AUTH_MODES)[number];
 
-export const REJECT_REASONS = ['no-trailer', 'malformed', 'unknown-key', 'bad-mac', 'stale', 'replay'] as const;
-/** Why a datagram fails authentication. */
+export const REJECT_REASONS = [
+  'no-trailer',
+  'malformed',
+  'unknown-key',
+  'bad-mac',
+  'stale',
+  'replay',
+  'not-encrypted',
+] as const;
+/**
+ * Why a datagram fails authentication. A sealed datagram (auth-sealer.ts) fails for the same
+ * reasons; a tag that does not match is 'bad-mac'; 'not-encrypted' is a plain datagram while
+ * `Encrypt on` is configured.
+ */
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface AuthCounters {
@@ -33,7 +45,7 @@ export type Verdict =
 export class DatagramVerifier {
   readonly counters: AuthCounters = {
     accepted: 0,
-    failed: { 'no-trailer': 0, malformed: 0, 'unknown-key': 0, 'bad-mac': 0, stale: 0, replay: 0 },
+    failed: { 'no-trailer': 0, malformed: 0, 'unknown-key': 0, 'bad-mac': 0, stale: 0, replay: 0, 'not-encrypted': 0 },
     dropped: 0,
   };
   private readonly windows = new Map<string, ReplayWindow>();
@@ -61,6 +73,14 @@ export class DatagramVerifier {
     if (!key) return this.fail('unknown-key', `key id ${keyId} is not configured`, t.at);
     if (!macMatches(datagram, t.at, key, this.pseudoHeader(address, port)))
       return this.fail('bad-mac', `the MAC does not match (key ${keyId})`, t.at);
+    return this.admit(address, epoch, counter, t.at);
+  }
+
+  /**
+   * The freshness check of an authenticated datagram (its MAC or tag matched): accepted and
+   * recorded if fresh, else failed as stale or replay; `length` is what passes on.
+   */
+  admit(address: string, epoch: bigint, counter: number, length: number): Verdict {
     let window = this.windows.get(address);
     if (!window) this.windows.set(address, (window = new ReplayWindow()));
     const freshness = window.check(epoch, counter);
@@ -68,17 +88,18 @@ export class DatagramVerifier {
       return this.fail(
         freshness,
         `epoch ${epoch.toString(16)} counter ${counter} was ${freshness === 'stale' ? 'left behind' : 'accepted before'}`,
-        t.at,
+        length,
       );
     window.accept(epoch, counter);
     this.counters.accepted++;
-    return { pass: true, length: t.at };
+    return { pass: true, length };
   }
 
   /** Counts a failure and applies the mode: `length` is what passes on if it does. */
-  private fail(reason: RejectReason, why: string, length: number): Verdict {
+  fail(reason: RejectReason, why: string, length: number): Verdict {
     this.counters.failed[reason]++;
-    const passes = this.mode === 'receive-only' || (this.mode === 'permissive' && reason === 'no-trailer');
+    const plain = reason === 'no-trailer' || reason === 'not-encrypted';
+    const passes = this.mode === 'receive-only' || (this.mode === 'permissive' && plain);
     if (passes) return { pass: true, length, reason, why };
     this.counters.dropped++;
     return { pass: false, reason, why };

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# A pair of sync daemons for the benchmarks, sourced by tools/bench/bench-sync.sh and
-# tools/bench/bench-churn.sh (not run on its own).
+# A pair of sync daemons for the benchmarks, sourced by tools/bench/bench-sync.sh,
+# tools/bench/bench-churn.sh and tools/bench/bench-auth.sh (not run on its own).
 #
 # Topology: two fresh, uniquely named network namespaces ($NSA primary, $NSB backup) joined by a
 # veth pair, 192.0.2.1 (primary, a) <-> 192.0.2.2 (backup, b), UDP port 3780, FT-FW. Each daemon
@@ -24,6 +24,7 @@ NSB=""
 ORIG_MAX=""
 CHILD=""          # the helper while it runs (run_helper)
 declare -A DPID   # node letter -> daemon pid
+CONF_EXTRA=()     # extra write-pair-conf.ts arguments for both nodes (e.g. --sync LINE)
 DIR=""
 CLEAN_DIR=1
 
@@ -155,7 +156,7 @@ pair_namespaces() {
 
 # conf FILE ADDR PEER IFNAME STEM: the pair's conntrackd.conf both daemons read (tools/lib/pair-config.ts).
 conf() {
-  node "$ROOT/dist/tools/bench/write-pair-conf.js" --addr "$2" --peer "$3" --if "$4" --stem "$5" >"$1"
+  node "$ROOT/dist/tools/bench/write-pair-conf.js" --addr "$2" --peer "$3" --if "$4" --stem "$5" "${CONF_EXTRA[@]}" >"$1"
 }
 
 # start_pair PRIMARY BACKUP STEM_A STEM_B: writes both nodes' configurations, empties both

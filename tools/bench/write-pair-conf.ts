@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The pair's conntrackd.conf (tools/lib/pair-config.ts) for the shell benchmarks, on stdout:
 //   node dist/tools/bench/write-pair-conf.js --addr A --peer P --if IFNAME --stem STEM
-//     [--hash-size N] [--hash-limit N] [--netlink-buffer SIZE:MAXGROWTH] [--udp LINE ...]
+//     [--hash-size N] [--hash-limit N] [--netlink-buffer SIZE:MAXGROWTH] [--udp LINE ...] [--sync LINE ...]
 // STEM names the node's files: STEM.log, STEM.lock, STEM.sock.
 import { parseArgs } from 'node:util';
 import { pairNodeConf, stemFiles } from '../lib/pair-config.js';
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     'hash-limit': { type: 'string' },
     'netlink-buffer': { type: 'string' },
     udp: { type: 'string', multiple: true },
+    /** Extra lines for Sync (e.g. an Authentication block, nested lines indented by the caller). */
+    sync: { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -51,5 +53,6 @@ process.stdout.write(
     hashLimit: count('hash-limit'),
     netlinkBuffer,
     udp: values.udp,
+    sync: values.sync,
   }),
 );

@@ -7,13 +7,18 @@ import type { AuthConfig } from '../../config/auth-section.js';
 import { senderPseudoHeader } from '../../sync/auth-trailer.js';
 import { DatagramSigner, startEpoch } from '../../sync/auth-signer.js';
 import { DatagramVerifier, type AuthCounters } from '../../sync/auth-verifier.js';
+import { DatagramGate, DatagramSealer } from '../../sync/auth-sealer.js';
 import type { ChannelStats } from '../../sync/channel.js';
 import type { PeerChannel, PeerChannelHandlers } from '../ports/peer-channel.js';
 import type { UdpPeerChannel } from './udp-peer-channel.js';
 
 export class AuthenticatedPeerChannel implements PeerChannel {
   private readonly verifier: DatagramVerifier;
+  /** Opens sealed datagrams (in every mode) and applies `Encrypt` to plain ones. */
+  private readonly gate: DatagramGate;
   private signer?: DatagramSigner;
+  /** With `Encrypt on`: seals instead of signing. */
+  private sealer?: DatagramSealer;
 
   constructor(
     private readonly inner: UdpPeerChannel,
@@ -24,15 +29,17 @@ export class AuthenticatedPeerChannel implements PeerChannel {
     private readonly now: () => number = Date.now,
   ) {
     this.verifier = new DatagramVerifier(auth.mode, keys);
+    this.gate = new DatagramGate(this.verifier, keys, auth.encrypt);
   }
 
   get description(): string {
-    return `${this.inner.description}, authenticated (${this.auth.mode}, key ${this.auth.activeKey})`;
+    const how = this.auth.encrypt ? 'encrypted' : 'authenticated';
+    return `${this.inner.description}, ${how} (${this.auth.mode}, key ${this.auth.activeKey})`;
   }
 
-  /** Room for the trailer is kept in every datagram. */
+  /** Room for the trailer (or the sealed header and tag, as many bytes) is kept in every datagram. */
   get maxDatagram(): number {
-    return this.inner.maxDatagram - DatagramSigner.overhead;
+    return this.inner.maxDatagram - Math.max(DatagramSigner.overhead, DatagramSealer.overhead);
   }
 
   get opts(): PeerChannel['opts'] {
@@ -54,11 +61,13 @@ export class AuthenticatedPeerChannel implements PeerChannel {
     });
     const sender = senderPseudoHeader(this.inner.opts.localAddress, this.inner.localPort);
     const epoch = startEpoch(this.now(), randomInt(0x10000));
-    this.signer = new DatagramSigner(this.auth.activeKey, this.keys.get(this.auth.activeKey)!, epoch, sender);
+    const key = this.keys.get(this.auth.activeKey)!;
+    if (this.auth.encrypt) this.sealer = new DatagramSealer(this.auth.activeKey, key, epoch, sender);
+    else this.signer = new DatagramSigner(this.auth.activeKey, key, epoch, sender);
   }
 
   private receive(data: Buffer, from: string, port: number, h: PeerChannelHandlers): void {
-    const v = this.verifier.verify(data, from, port);
+    const v = this.gate.receive(data, from, port);
     if (!v.pass) {
       this.log.warn(`sync authentication: dropped a datagram from ${from}:${port}: ${v.reason} (${v.why})`);
       return;
@@ -67,12 +76,13 @@ export class AuthenticatedPeerChannel implements PeerChannel {
       this.log.warn(
         `sync authentication (${this.auth.mode}): accepted a datagram from ${from}:${port} that fails: ${v.reason} (${v.why})`,
       );
-    h.datagram(v.length === data.length ? data : data.subarray(0, v.length), from, port);
+    h.datagram(v.data, from, port);
   }
 
   send(data: Uint8Array): void {
-    if (!this.signer) throw new Error('sync channel is not open');
-    this.inner.send(this.signer.sign(data));
+    if (this.sealer) this.inner.send(this.sealer.seal(data));
+    else if (this.signer) this.inner.send(this.signer.sign(data));
+    else throw new Error('sync channel is not open');
   }
 
   flush(): void {

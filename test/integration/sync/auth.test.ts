@@ -5,78 +5,24 @@
 // reason; fresh datagrams delivered out of order pass; a restarted peer is accepted at once.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { SyncPair, sleep, type SyncNode } from '../../helpers/syncpair.js';
+import { SyncPair, sleep } from '../../helpers/syncpair.js';
 import { requireRoot } from '../../helpers/netns.js';
-import { repoRoot } from '../../helpers/fakes.js';
-import { generateKeyFile } from '../../../src/config/auth-keys.js';
+import {
+  addAuthentication,
+  authStats,
+  commitAndCheck,
+  ctNew,
+  deleteFlow,
+  flow,
+  forge,
+  has,
+  nextSeqOf,
+  pcapPayloads,
+} from '../../helpers/auth-link.js';
 import { senderPseudoHeader, sign } from '../../../src/sync/auth-trailer.js';
-import { readKeyFile } from '../../../src/config/auth-keys.js';
 import { startEpoch } from '../../../src/sync/auth-signer.js';
-import { FLAG, MSG, encodeControl, encodeCt } from '../../../src/sync/wire.js';
-import type { Entry } from '../../../src/conntrack/entry.js';
-import { controlRequest } from '../../../src/control/client.js';
-import type { FtFwStats } from '../../../src/sync/ftfw.js';
-
-const FORGE = path.join(repoRoot(), 'dist/test/helpers/forge-child.js');
-
-/** Sends datagrams to `to` from `from`'s address (and port, if given), in `from`'s namespace. */
-async function forge(from: SyncNode, to: SyncNode, datagrams: Buffer[], fromPort?: number): Promise<void> {
-  const spec = {
-    from: from.addr,
-    fromPort,
-    to: to.addr,
-    port: 3780,
-    datagrams: datagrams.map((d) => d.toString('hex')),
-  };
-  const r = await from.ns.exec(process.execPath, [FORGE, JSON.stringify(spec)]);
-  assert.equal(r.exitCode, 0, r.stderr);
-}
-
-/** The `auth …` rows of a node's `-s`. */
-async function authStats(node: SyncNode): Promise<Record<string, number>> {
-  const r = await node.client(['-s']);
-  assert.equal(r.exitCode, 0, r.stderr);
-  const out: Record<string, number> = {};
-  for (const m of r.stdout.matchAll(/^\tauth ([^:]+):\s+(\d+)$/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
-
-/** UDP payloads (and source ports) of an Ethernet pcap file. */
-function pcapPayloads(file: string): Array<{ sport: number; payload: Buffer }> {
-  const b = fs.readFileSync(file);
-  const le = b.readUInt32LE(0) === 0xa1b2c3d4;
-  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const out: Array<{ sport: number; payload: Buffer }> = [];
-  for (let o = 24; o + 16 <= b.length;) {
-    const len = u32(o + 8);
-    const frame = b.subarray(o + 16, o + 16 + len);
-    o += 16 + len;
-    if (frame.readUInt16BE(12) !== 0x0800) continue;
-    const ip = frame.subarray(14);
-    const udp = ip.subarray((ip[0]! & 0xf) * 4);
-    out.push({ sport: udp.readUInt16BE(0), payload: Buffer.from(udp.subarray(8, udp.readUInt16BE(4))) });
-  }
-  return out;
-}
-
-const flow = (octet: number, sport: number): Entry => ({
-  family: 2,
-  orig: { src: `198.51.100.${octet}`, dst: '203.0.113.80', proto: 6, sport, dport: 443 },
-  status: 14,
-  timeout: 3600,
-  mark: 0,
-  tcp: { state: 3 },
-});
-
-const ctNew = (e: Entry, seq: number): Buffer => {
-  const d = Buffer.alloc(512);
-  return Buffer.from(d.subarray(0, encodeCt(d, 0, MSG.CT_NEW, 0, seq, e)));
-};
-
-const has = (lines: string[], e: Entry) =>
-  lines.some((l) => l.includes(`src=${e.orig.src} `) && l.includes(`sport=${e.orig.sport} `));
+import { FLAG, encodeControl } from '../../../src/sync/wire.js';
 
 describe('authenticated sync, enforce, on the real link', function () {
   this.timeout(300_000);
@@ -86,16 +32,7 @@ describe('authenticated sync, enforce, on the real link', function () {
   before(async function () {
     requireRoot.call(this, 'conntrack');
     pair = await SyncPair.create('aut', { impl: 'ctsync' }, { impl: 'ctsync' });
-    const keyFile = path.join(pair.dir, 'sync-1.key');
-    generateKeyFile(keyFile);
-    const r = readKeyFile(keyFile);
-    assert.ok(r.ok);
-    key = r.key;
-    const auth = ['Authentication {', '  Mode enforce', `  Key 1 ${keyFile}`, '  ActiveKey 1', '}'];
-    for (const node of [pair.a, pair.b]) {
-      const conf = fs.readFileSync(node.conf, 'utf8').replace(/^\}$/m, `${auth.map((l) => `  ${l}`).join('\n')}\n}`);
-      fs.writeFileSync(node.conf, conf);
-    }
+    key = addAuthentication(pair, ['Mode enforce', 'ActiveKey 1']);
   });
 
   after(async function () {
@@ -122,16 +59,11 @@ describe('authenticated sync, enforce, on the real link', function () {
     const captured = pcapPayloads(pcap);
     assert.ok(captured.length > 0, 'a datagram of a was captured');
     const aPort = captured[0]!.sport;
-    const del = await pair.a.ns.exec('conntrack', ['-D', '-p', 'tcp', '--orig-src', x.orig.src, '--sport', '1003']);
-    assert.equal(del.exitCode, 0, del.stderr);
-    await pair.converge(pair.a, pair.b);
-    assert.ok(!has(await pair.b.external(), x));
+    await deleteFlow(pair, x);
 
     const before = await authStats(pair.b);
-    type Stats = { counters: { ftfw: FtFwStats } };
-    const last = ((await controlRequest(pair.b.sock, { cmd: 'stats' })) as Stats).counters.ftfw.lastSeqReceived!;
     // each with the next sequence number a would send, which FT-FW alone would take
-    const next = (last + 1) >>> 0;
+    const next = await nextSeqOf(pair.b);
     const forgedFlows = [flow(10, 2010), flow(11, 2011), flow(12, 2012), flow(13, 2013)];
     const sender = senderPseudoHeader(pair.a.addr, 40000);
     const fields = { keyId: 1, epoch: startEpoch(Date.now(), 1), counter: 0 };
@@ -188,10 +120,6 @@ describe('authenticated sync, enforce, on the real link', function () {
     assert.equal(end.dropped, afterFresh.dropped);
 
     // and the kernel: a commit writes the real flows, none of the forged or replayed ones
-    const c = await pair.b.client(['-c']);
-    assert.equal(c.exitCode, 0, c.stderr);
-    const kernel = (await pair.kernel(pair.b)).map((e) => `src=${e.orig.src} sport=${e.orig.sport} `);
-    for (const f of [...forgedFlows, x]) assert.ok(!has(kernel, f), `${f.orig.src} not in b's kernel`);
-    for (const f of [...real, y]) assert.ok(has(kernel, f), `${f.orig.src} in b's kernel`);
+    await commitAndCheck(pair, [...real, y], [...forgedFlows, x]);
   });
 });

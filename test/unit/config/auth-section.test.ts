@@ -62,10 +62,7 @@ describe('config/auth-section', () => {
       errorOf(conf('Mode strict\nKey 1 /k')),
       "c.conf:4:6: 'Mode' in Sync > Authentication expects receive-only, permissive or enforce, got 'strict'",
     );
-    assert.equal(
-      errorOf(conf('Key 1 /k\nEncrypt on')),
-      "c.conf:5:1: 'Encrypt on' is not implemented yet (only authentication is); write 'Encrypt off'",
-    );
+    assert.match(errorOf(conf('Key 1 /k\nEncrypt maybe')), /^c\.conf:5:9: 'Encrypt' expects/);
     assert.equal(
       errorOf(conf('Mode enforce')),
       "c.conf:3:2: 'Authentication' has no 'Key' (e.g. 'Key 1 /etc/ctsync/sync-1.key')",
@@ -94,8 +91,9 @@ describe('config/auth-section', () => {
     const problems = (authentication: unknown) =>
       checkConfig({ sync: { ...base, authentication } }).map((p) => `${p.path}: ${p.message}`);
     assert.deepEqual(problems({ keys: [{ id: 1, file: '/k' }] }), []);
-    assert.deepEqual(problems({ keys: [{ id: 1, file: '/k' }], encrypt: true }), [
-      'sync.authentication.encrypt: must be false (encryption is not implemented yet), got true',
+    assert.deepEqual(problems({ keys: [{ id: 1, file: '/k' }], encrypt: true }), []);
+    assert.deepEqual(problems({ keys: [{ id: 1, file: '/k' }], encrypt: 'yes' }), [
+      'sync.authentication.encrypt: must be true or false, got "yes"',
     ]);
     assert.deepEqual(problems({ keys: [{ id: 1, file: '/k' }], activeKey: 2 }), [
       'sync.authentication.activeKey: names key 2, which is not among the keys (1)',
@@ -106,11 +104,24 @@ describe('config/auth-section', () => {
   });
 
   it('is written back as the same block (writer → reader round trip)', () => {
-    const cfg = withDefaults(
-      parseConntrackdConf(conf('Mode receive-only\nKey 3 /a\nKey 9 /b\nActiveKey 9'), 'c.conf').config,
-    );
-    const again = withDefaults(parseConntrackdConf(toConntrackdConf(cfg), 'w.conf').config);
-    assert.deepEqual(again.sync.authentication, cfg.sync.authentication);
+    for (const encrypt of ['off', 'on']) {
+      const body = `Mode receive-only\nKey 3 /a\nKey 9 /b\nActiveKey 9\nEncrypt ${encrypt}`;
+      const cfg = withDefaults(parseConntrackdConf(conf(body), 'c.conf').config);
+      assert.equal(cfg.sync.authentication?.encrypt, encrypt === 'on');
+      const again = withDefaults(parseConntrackdConf(toConntrackdConf(cfg), 'w.conf').config);
+      assert.deepEqual(again.sync.authentication, cfg.sync.authentication);
+    }
+  });
+
+  it('takes Encrypt on, and warns that the peer must be ctsync (both formats)', () => {
+    const r = parseConntrackdConf(conf('Key 1 /k\nEncrypt on'), 'c.conf');
+    assert.equal(r.config.sync.authentication?.encrypt, true);
+    const warning = r.warnings.map((w) => w.message).find((m) => m.includes('stock conntrackd'));
+    assert.ok(warning, JSON.stringify(r.warnings));
+    assert.match(warning, /cannot read encrypted datagrams/);
+    assert.equal(r.warnings.find((w) => w.message === warning)?.line, 5, 'at the Encrypt line');
+    const off = parseConntrackdConf(conf('Key 1 /k\nEncrypt off'), 'c.conf');
+    assert.ok(!off.warnings.some((w) => w.message.includes('stock conntrackd')));
   });
 
   it('refuses unusable key files at the Key line when asked to read them', async () => {

@@ -64,6 +64,7 @@ describe('sync/auth-verifier and auth-signer', () => {
       'bad-mac': 3,
       stale: 0,
       replay: 0,
+      'not-encrypted': 0,
     });
     assert.equal(v.counters.dropped, 6);
     assert.equal(v.counters.accepted, 0, 'a forged datagram never moves the replay state');
