@@ -26,7 +26,15 @@ function sources(): FigureSources {
     unackedSince: 1_001_500,
     auth: {
       accepted: 40,
-      failed: { 'no-trailer': 0, malformed: 1, 'unknown-key': 0, 'bad-mac': 5, stale: 0, replay: 2 },
+      failed: {
+        'no-trailer': 0,
+        malformed: 1,
+        'unknown-key': 0,
+        'bad-mac': 5,
+        stale: 0,
+        replay: 2,
+        'not-encrypted': 0,
+      },
       dropped: 8,
     },
     resendQueueSize: 131072,
