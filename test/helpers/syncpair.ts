@@ -17,6 +17,10 @@ export interface NodeOptions {
   impl: Impl;
   /** Sync > Mode (default FTFW). */
   mode?: 'FTFW' | 'NOTRACK';
+  /** The channel (default UDP). */
+  transport?: 'UDP' | 'TCP';
+  /** Extra lines for the channel block (e.g. 'SndSocketBuffer 16777216'). */
+  channel?: string[];
   /** Extra lines for the Sync { Mode … { … } } block. */
   ftfw?: string[];
   /** Extra lines for the General block. */
@@ -50,7 +54,7 @@ export class SyncNode {
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
-    const { mode, ftfw, options, general, hashSize, hashLimit, sync } = opts;
+    const { mode, transport, channel, ftfw, options, general, hashSize, hashLimit, sync } = opts;
     fs.writeFileSync(
       this.conf,
       pairNodeConf({
@@ -61,6 +65,8 @@ export class SyncNode {
         lock,
         sock: this.sock,
         mode,
+        transport,
+        udp: channel,
         ftfw,
         options,
         sync,

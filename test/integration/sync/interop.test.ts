@@ -1,22 +1,29 @@
 // Wire compatibility is the definition of "works": a ctsync node and a stock Debian conntrackd
-// 1.4.7 sync with each other, in both directions, over a veth pair between two namespaces.
+// 1.4.7 sync with each other, in both directions, over a veth pair between two namespaces, on a
+// UDP channel and on a TCP channel.
 import { strict as assert } from 'node:assert';
 import { SyncPair, mixedFlows, sleep, type Impl } from '../../helpers/syncpair.js';
 import { requireRoot } from '../../helpers/netns.js';
 
 const N = 10_000;
 
-for (const [primary, backup] of [
-  ['ctsync', 'conntrackd'],
-  ['conntrackd', 'ctsync'],
-] as Array<[Impl, Impl]>) {
-  describe(`sync interop: ${primary} primary -> ${backup} backup`, function () {
+for (const [primary, backup, transport] of [
+  ['ctsync', 'conntrackd', 'UDP'],
+  ['conntrackd', 'ctsync', 'UDP'],
+  ['ctsync', 'conntrackd', 'TCP'],
+  ['conntrackd', 'ctsync', 'TCP'],
+] as Array<[Impl, Impl, 'UDP' | 'TCP']>) {
+  describe(`sync interop: ${primary} primary -> ${backup} backup over ${transport}`, function () {
     this.timeout(300_000);
     let pair: SyncPair;
 
     before(async function () {
       requireRoot.call(this, 'conntrack', 'conntrackd');
-      pair = await SyncPair.create(`io${primary[1]}`, { impl: primary }, { impl: backup });
+      pair = await SyncPair.create(
+        `io${transport[0]}${primary[1]}`,
+        { impl: primary, transport },
+        { impl: backup, transport },
+      );
       await pair.a.start();
       await pair.b.start();
     });
