@@ -51,9 +51,9 @@ function ip(what: string, v: string): string {
 const onOff = (b: boolean) => (b ? 'on' : 'off');
 
 function channel(c: Channel, out: string[]): void {
-  const head = c.kind === 'udp' ? 'UDP' : 'Multicast';
+  const head = c.kind === 'udp' ? 'UDP' : c.kind === 'tcp' ? 'TCP' : 'Multicast';
   out.push(`\t${head}${c.default ? ' Default' : ''} {`);
-  if (c.kind === 'udp') {
+  if (c.kind === 'udp' || c.kind === 'tcp') {
     if (c.ipv4Address !== undefined) out.push(`\t\tIPv4_address ${ip('ipv4Address', c.ipv4Address)}`);
     if (c.ipv6Address !== undefined) out.push(`\t\tIPv6_address ${ip('ipv6Address', c.ipv6Address)}`);
     const v6 = c.destination.includes(':');
@@ -69,6 +69,7 @@ function channel(c: Channel, out: string[]): void {
   if (c.sndSocketBuffer !== undefined) out.push(`\t\tSndSocketBuffer ${c.sndSocketBuffer}`);
   if (c.rcvSocketBuffer !== undefined) out.push(`\t\tRcvSocketBuffer ${c.rcvSocketBuffer}`);
   out.push(`\t\tChecksum ${onOff(c.checksum)}`);
+  if (c.kind === 'tcp' && c.errorQueueLength !== undefined) out.push(`\t\tErrorQueueLength ${c.errorQueueLength}`);
   out.push('\t}');
 }
 

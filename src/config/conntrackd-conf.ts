@@ -318,18 +318,19 @@ const HOME: Record<string, string> = {
   StartupResync: 'Sync > Mode FTFW',
   CommitTimeout: 'Sync > Mode FTFW',
   PurgeTimeout: 'Sync > Mode FTFW',
-  Interface: 'Sync > UDP or Multicast',
-  Checksum: 'Sync > UDP or Multicast',
-  SndSocketBuffer: 'Sync > UDP or Multicast',
-  RcvSocketBuffer: 'Sync > UDP or Multicast',
-  Port: 'Sync > UDP',
-  IPv4_Destination_Address: 'Sync > UDP',
-  IPv6_Destination_Address: 'Sync > UDP',
+  Interface: 'Sync > UDP, TCP or Multicast',
+  Checksum: 'Sync > UDP, TCP or Multicast',
+  SndSocketBuffer: 'Sync > UDP, TCP or Multicast',
+  RcvSocketBuffer: 'Sync > UDP, TCP or Multicast',
+  Port: 'Sync > UDP or TCP',
+  IPv4_Destination_Address: 'Sync > UDP or TCP',
+  IPv6_Destination_Address: 'Sync > UDP or TCP',
+  ErrorQueueLength: 'Sync > TCP',
   Group: 'Sync > Multicast',
   IPv4_interface: 'Sync > Multicast',
   IPv6_interface: 'Sync > Multicast',
-  IPv4_address: 'Sync > UDP or Multicast, or General > Filter > Address',
-  IPv6_address: 'Sync > UDP or Multicast, or General > Filter > Address',
+  IPv4_address: 'Sync > UDP, TCP or Multicast, or General > Filter > Address',
+  IPv6_address: 'Sync > UDP, TCP or Multicast, or General > Filter > Address',
   TCPWindowTracking: 'Sync > Options',
   ExpectationSync: 'Sync > Options',
 };
@@ -395,7 +396,6 @@ class Reader {
   private sawMode = false;
   /** RefreshTime and CacheTimeout given in Sync itself: valid only if the mode turns out ALARM. */
   private syncLevelAlarmOptions: Token[] = [];
-  private sawTcp = false;
   private refusedTop = false;
   private firstChannel?: { kind: string; tok: Token };
   private defaultChannel?: { index: number; tok: Token };
@@ -768,8 +768,8 @@ class Reader {
       this.reported.add('sync.channels');
     } else {
       const first = this.syncSections[0]!;
-      if (this.sync.channels.length === 0 && !this.sawTcp) {
-        this.err(first, "'Sync' section has no 'UDP' or 'Multicast' block (ctsync needs one to reach its peer)");
+      if (this.sync.channels.length === 0) {
+        this.err(first, "'Sync' section has no 'UDP', 'Multicast' or 'TCP' block (ctsync needs one to reach its peer)");
         this.reported.add('sync.channels');
       }
       if (this.sync.channels.length === 0) this.reported.add('sync.channels');
@@ -833,13 +833,8 @@ class Reader {
           break;
         case 'UDP':
         case 'Multicast':
-          this.channelBlock(t);
-          break;
         case 'TCP':
-          this.err(t, "'TCP' channels are not supported by ctsync (use UDP or Multicast)");
-          this.sawTcp = true;
-          this.reported.add('sync.channels');
-          this.skipBlock(t);
+          this.channelBlock(t);
           break;
         case 'Options':
           this.optionsBlock(t);
@@ -986,7 +981,7 @@ class Reader {
 
   // eslint-disable-next-line max-lines-per-function -- listed exception, to be split
   private channelBlock(head: Token): void {
-    const kind = head.text === 'UDP' ? 'udp' : 'multicast';
+    const kind = head.text === 'UDP' ? 'udp' : head.text === 'TCP' ? 'tcp' : 'multicast';
     let isDefault = false;
     if (this.peek().kind === 'word' && this.peek().text === 'Default') {
       this.next();
@@ -1030,7 +1025,8 @@ class Reader {
 
     const ctx = `Sync > ${head.text}`;
     const seen = new Map<string, Token>();
-    const udp = kind === 'udp';
+    // UDP and TCP blocks take the same addresses and port; TCP adds ErrorQueueLength
+    const udp = kind !== 'multicast';
     const valid = udp
       ? [
           'IPv4_address',
@@ -1042,6 +1038,7 @@ class Reader {
           'SndSocketBuffer',
           'RcvSocketBuffer',
           'Checksum',
+          ...(kind === 'tcp' ? ['ErrorQueueLength'] : []),
         ]
       : [
           'IPv4_address',
@@ -1153,13 +1150,23 @@ class Reader {
         }
         case 'Checksum': {
           const v = this.bool(t, `${at}.checksum`);
-          if (v !== undefined) this.set(ch, 'checksum', v, `${at}.checksum`, t);
+          if (v === false && kind === 'tcp')
+            this.err(t, "'Checksum off' does not apply to TCP, which always carries its checksum; remove it");
+          else if (v !== undefined) this.set(ch, 'checksum', v, `${at}.checksum`, t);
           break;
         }
-        case 'ErrorQueueLength':
-          this.err(t, "'ErrorQueueLength' only applies to TCP channels, which ctsync does not support");
-          this.skipBadValue(t);
+        case 'ErrorQueueLength': {
+          if (kind !== 'tcp') {
+            this.err(t, `'ErrorQueueLength' only applies to TCP channels; remove it from the ${head.text} block`);
+            this.skipBadValue(t);
+            break;
+          }
+          const v = this.num(t, `${at}.errorQueueLength`);
+          if (v === 0)
+            this.err(t, "'ErrorQueueLength 0' would keep nothing while the peer is unreachable; give 1 or more");
+          else if (v !== undefined) this.set(ch, 'errorQueueLength', v, `${at}.errorQueueLength`, t);
           break;
+        }
         default:
           this.unknownOption(t, ctx, valid);
       }
@@ -1179,7 +1186,7 @@ class Reader {
         'destination',
         "'IPv4_Destination_Address' or 'IPv6_Destination_Address' (the peer's address)",
       );
-      need(!any('Port'), 'port', "'Port' (the UDP port, e.g. 3780)");
+      need(!any('Port'), 'port', `'Port' (the ${head.text} port, e.g. 3780)`);
       const local = seen.get('IPv4_address') ?? seen.get('IPv6_address');
       const dest = seen.get('IPv4_Destination_Address') ?? seen.get('IPv6_Destination_Address');
       if (

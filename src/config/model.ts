@@ -7,8 +7,8 @@
 //    defaulted field is present; fields whose absence means something ("not set") stay optional and
 //    are then absent, never `undefined`-valued.
 //
-// It covers what conntrackd.conf can express for `Mode FTFW` and `Mode NOTRACK` with UDP or
-// Multicast channels. Refused (a ConfigError, never silently ignored): Mode ALARM, TCP channels,
+// It covers what conntrackd.conf can express for `Mode FTFW` and `Mode NOTRACK` with UDP,
+// Multicast or TCP channels. Refused (a ConfigError, never silently ignored): Mode ALARM,
 // the Stats section, PollSecs (unsupported.ts). The Helper section is read (`helpers`); the daemon
 // says at start that it does not run those helpers. Keys are camelCase; conntrackd.conf option
 // names are given in the comments.
@@ -109,7 +109,19 @@ export interface MulticastChannel {
   checksum: boolean;
 }
 
-export type Channel = UdpChannel | MulticastChannel;
+/**
+ * `TCP [Default] { … }`: a UDP block's keys, with conntrackd's roles: each node listens on its own
+ * address (the wildcard one when none is given) and connects to the destination (two connections,
+ * one per direction), on `Port`. SndSocketBuffer applies to the connection to the peer,
+ * RcvSocketBuffer to the listening socket; `checksum` is always true (TCP carries its own).
+ */
+export interface TcpChannel extends Omit<UdpChannel, 'kind'> {
+  kind: 'tcp';
+  /** `ErrorQueueLength`: buffers kept while the connection to the peer is down (default 128). */
+  errorQueueLength?: number;
+}
+
+export type Channel = UdpChannel | MulticastChannel | TcpChannel;
 
 export interface SyncOptions {
   /** `TCPWindowTracking`: keep window tracking on committed entries (else BE_LIBERAL is forced). */
@@ -221,7 +233,8 @@ type Opt<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
 export type UdpChannelInput = Opt<UdpChannel, 'default' | 'checksum'>;
 export type MulticastChannelInput = Opt<MulticastChannel, 'default' | 'checksum'>;
-export type ChannelInput = UdpChannelInput | MulticastChannelInput;
+export type TcpChannelInput = Opt<TcpChannel, 'default' | 'checksum'>;
+export type ChannelInput = UdpChannelInput | MulticastChannelInput | TcpChannelInput;
 
 export interface FilterConfigInput {
   from?: 'userspace' | 'kernelspace';
@@ -334,11 +347,12 @@ export function withDefaults(input: CtsyncConfigInput): CtsyncConfig {
 
   const channels: Channel[] = s.channels.map((c) => {
     const out: Record<string, unknown> = { kind: c.kind, default: c.default ?? D.sync.channel.default };
-    if (c.kind === 'udp') {
+    if (c.kind === 'udp' || c.kind === 'tcp') {
       if (c.ipv4Address !== undefined) out.ipv4Address = c.ipv4Address;
       if (c.ipv6Address !== undefined) out.ipv6Address = c.ipv6Address;
       out.destination = c.destination;
       out.port = c.port;
+      if (c.kind === 'tcp' && c.errorQueueLength !== undefined) out.errorQueueLength = c.errorQueueLength;
     } else {
       out.group = c.group;
       out.port = c.port;

@@ -110,6 +110,14 @@ const udpChannel = channelSchema('udp', 'destination', {
   port,
 });
 
+const tcpChannel = channelSchema('tcp', 'destination', {
+  ipv4Address: { ...ipv4, expected: 'the local IPv4 address to listen on' },
+  ipv6Address: { ...ipv6, expected: 'the local IPv6 address to listen on' },
+  destination: { ...ip, expected: "the peer's IPv4 or IPv6 address (connected to; the only one accepted)" },
+  port: { ...port, expected: 'a TCP port number (1-65535)' },
+  errorQueueLength: { ...posInt, expected: 'how many buffers wait while the peer is unreachable (1 to 2147483647)' },
+});
+
 const multicastChannel = channelSchema('multicast', 'group', {
   group: { ...ip, expected: 'a multicast group address such as "225.0.0.50"' },
   port: { ...port, expected: 'a UDP port number (1-65535; conntrackd calls it "Group")' },
@@ -155,10 +163,10 @@ export const configSchema = {
           items: {
             type: 'object',
             required: ['kind'],
-            properties: { kind: { enum: ['udp', 'multicast'], expected: '"udp" or "multicast"' } },
+            properties: { kind: { enum: ['udp', 'multicast', 'tcp'], expected: '"udp", "multicast" or "tcp"' } },
             discriminator: { propertyName: 'kind' },
-            oneOf: [udpChannel, multicastChannel],
-            expected: 'a channel object with "kind": "udp" or "multicast"',
+            oneOf: [udpChannel, multicastChannel, tcpChannel],
+            expected: 'a channel object with "kind": "udp", "multicast" or "tcp"',
           },
         },
         options: {
@@ -458,13 +466,6 @@ function describe(e: ErrorObject, all: ErrorObject[]): KeyedProblem | undefined 
       if (path === 'sync.mode' && typeof e.data === 'string' && UNSUPPORTED_MODE[e.data.toLowerCase()]) {
         return { path, message: UNSUPPORTED_MODE[e.data.toLowerCase()]! };
       }
-      if (
-        /^sync\.channels\[[0-9]+\]\.kind$/.test(path) &&
-        typeof e.data === 'string' &&
-        e.data.toLowerCase() === 'tcp'
-      ) {
-        return { path, message: 'TCP channels are not supported by ctsync (use "udp" or "multicast")' };
-      }
       const values =
         e.keyword === 'const'
           ? [(e.params as { allowedValue: unknown }).allowedValue]
@@ -566,13 +567,20 @@ function semanticProblems(root: unknown): KeyedProblem[] {
       if (!isObj(c)) return;
       const at = `sync.channels[${i}]`;
       if (c.default === true) defaults.push(i);
-      if (kind0 && typeof c.kind === 'string' && (c.kind === 'udp' || c.kind === 'multicast') && c.kind !== kind0) {
+      if (
+        kind0 &&
+        typeof c.kind === 'string' &&
+        (c.kind === 'udp' || c.kind === 'multicast' || c.kind === 'tcp') &&
+        c.kind !== kind0
+      ) {
         out.push({
           path: `${at}.kind`,
           message: `must be "${kind0}" like sync.channels[${i0}] (all links of a config use one transport), got "${c.kind}"`,
         });
       }
-      if (c.kind === 'udp') {
+      if (c.kind === 'tcp' && c.checksum === false)
+        out.push({ path: `${at}.checksum`, message: 'must be true: TCP always carries its checksum (remove it)' });
+      if (c.kind === 'udp' || c.kind === 'tcp') {
         const has4 = c.ipv4Address !== undefined;
         const has6 = c.ipv6Address !== undefined;
         if (has4 && has6) out.push({ path: at, message: 'must have ipv4Address or ipv6Address, not both' });
@@ -605,6 +613,14 @@ function semanticProblems(root: unknown): KeyedProblem[] {
         }
       }
     });
+    const tcpAt = chans.findIndex((c) => isObj(c) && c.kind === 'tcp');
+    if (tcpAt >= 0 && sync.authentication !== undefined)
+      out.push({
+        path: 'sync.authentication',
+        message:
+          'applies to UDP and Multicast channels only (its trailer ends a datagram; a TCP stream has none): remove it or use a UDP channel',
+        related: `sync.channels[${tcpAt}]`,
+      });
     if (defaults.length > 1) {
       out.push({
         path: 'sync.channels',
@@ -673,12 +689,12 @@ export function lintConfig(config: CtsyncConfig): KeyedProblem[] {
   out.push(...authWarnings(s.authentication));
   const seenLinks = new Map<string, number>();
   s.channels.forEach((c, i) => {
-    const key = c.kind === 'udp' ? `${c.ipv4Address ?? c.ipv6Address}|${c.port}` : `${c.group}|${c.port}`;
+    const key = c.kind === 'multicast' ? `${c.group}|${c.port}` : `${c.ipv4Address ?? c.ipv6Address}|${c.port}`;
     const prev = seenLinks.get(key);
     if (prev !== undefined)
       out.push({
         path: `sync.channels[${i}]`,
-        message: `uses the same ${c.kind === 'udp' ? 'local address and port' : 'group and port'} as an earlier link; use distinct ones per link`,
+        message: `uses the same ${c.kind === 'multicast' ? 'group and port' : 'local address and port'} as an earlier link; use distinct ones per link`,
         related: `sync.channels[${prev}]`,
       });
     else seenLinks.set(key, i);

@@ -42,8 +42,16 @@ function traffic(e: SyncEngine, header: string): string {
   );
 }
 
+const KIND_NAMES = { udp: 'UDP', multicast: 'Multicast', tcp: 'TCP' } as const;
+const connected = (up: boolean | undefined): string => (up ? 'connected' : 'disconnected');
+
+/** conntrackd's traffic header; a TCP channel's adds the state of its two connections. */
 function udpHeader(e: SyncEngine): string {
-  return `${e.channel.opts.kind === 'udp' ? 'UDP' : 'Multicast'} traffic (active device=${e.channel.opts.interface}):`;
+  const { kind, interface: dev } = e.channel.opts;
+  const s = e.channel.stats;
+  if (kind === 'tcp')
+    return `TCP traffic (active device=${dev}) server=${connected(s.serverConnected)} client=${connected(s.clientConnected)}:`;
+  return `${KIND_NAMES[kind]} traffic (active device=${dev}):`;
 }
 
 /** `-s` (and `-s ct`): caches, traffic, message tracking; what full caches refused. */
@@ -156,8 +164,10 @@ export function runtimeStats(e: SyncEngine, eventsReceived: number, bufferSize: 
 }
 
 export function linkStats(e: SyncEngine): string {
-  const kind = e.channel.opts.kind === 'udp' ? 'UDP' : 'Multicast';
-  return traffic(e, `${kind} traffic device=${e.channel.opts.interface} status=RUNNING role=ACTIVE:`);
+  return traffic(
+    e,
+    `${KIND_NAMES[e.channel.opts.kind]} traffic device=${e.channel.opts.interface} status=RUNNING role=ACTIVE:`,
+  );
 }
 
 export function rsqueueStats(e: SyncEngine): string {

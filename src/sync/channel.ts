@@ -52,8 +52,12 @@ export interface ChannelStats {
   packetsReceived: number;
   sendErrors: number;
   receiveErrors: number;
-  /** Datagrams from an address that is not our peer: dropped unread. */
+  /** Datagrams (TCP: connections) from an address that is not our peer: dropped unread. */
   foreign: number;
+  /** TCP only: the connection the peer opened to us is up (conntrackd's `server=connected`). */
+  serverConnected?: boolean;
+  /** TCP only: our connection to the peer is up (`client=connected`). */
+  clientConnected?: boolean;
 }
 
 export interface ChannelEvents {

@@ -17,6 +17,10 @@ export interface NodeOptions {
   impl: Impl;
   /** Sync > Mode (default FTFW). */
   mode?: PairMode;
+  /** The channel (default UDP). */
+  transport?: 'UDP' | 'TCP';
+  /** Extra lines for the channel block (e.g. 'SndSocketBuffer 16777216'). */
+  channel?: string[];
   /** Extra lines for the Sync { Mode … { … } } block. */
   ftfw?: string[];
   /** Extra lines for the General block. */
@@ -51,7 +55,7 @@ export class SyncNode {
     this.sock = path.join(dir, `${name}.sock`);
     this.log = path.join(dir, `${name}.log`);
     const lock = path.join(dir, `${name}.lock`);
-    const { mode, ftfw, options, general, hashSize, hashLimit, sync } = opts;
+    const { mode, transport, channel, ftfw, options, general, hashSize, hashLimit, sync } = opts;
     this.mode = mode ?? 'FTFW';
     fs.writeFileSync(
       this.conf,
@@ -63,6 +67,8 @@ export class SyncNode {
         lock,
         sock: this.sock,
         mode,
+        transport,
+        udp: channel,
         ftfw,
         options,
         sync,

@@ -1,5 +1,5 @@
 // The conntrackd.conf of one node of a sync pair: two nodes joined by a veth pair, FT-FW over UDP
-// unicast (or another Mode), read alike by conntrackd 1.4.7 and ctsync. Written here once for the integration tests
+// unicast (or another Mode, or a TCP channel), read alike by conntrackd 1.4.7 and ctsync. Written here once for the integration tests
 // (test/helpers/syncpair.ts), the benchmarks (tools/bench/, the shell ones through
 // write-pair-conf.ts), the golden capture of sync messages and the lab, so that a change of
 // format or of a default reaches all of them. Each caller adds only what it differs in.
@@ -19,7 +19,9 @@ export interface PairNodeConf {
   mode?: PairMode;
   /** Extra lines for the Sync > Mode block. */
   ftfw?: string[];
-  /** Extra lines for Sync > UDP (after the address, port, interface and checksum). */
+  /** The channel block (default UDP): TCP takes the same addresses, port and interface. */
+  transport?: 'UDP' | 'TCP';
+  /** Extra lines for the channel block (after the address, port, interface and checksum). */
   udp?: string[];
   /** Lines for a Sync > Options block (no block without them). */
   options?: string[];
@@ -59,7 +61,7 @@ export function pairNodeConf(o: PairNodeConf): string {
     ...(o.mode === 'ALARM' ? [] : ['    StartupResync on']),
     ...indent(2, o.ftfw ?? []),
     '  }',
-    '  UDP Default {',
+    `  ${o.transport ?? 'UDP'} Default {`,
     `    IPv4_address ${o.addr}`,
     `    IPv4_Destination_Address ${o.peer}`,
     `    Port ${o.port ?? PAIR_PORT}`,

@@ -1,12 +1,13 @@
 // The link to the peer as the engine sees it: datagrams out and in. Production:
-// production/udp-peer-channel.ts (sync/channel.ts: UDP unicast or multicast); tests: a fake that
+// production/udp-peer-channel.ts (sync/channel.ts: UDP unicast or multicast) or
+// production/tcp-peer-channel.ts (sync/tcp-channel.ts: a TCP stream); tests: a fake that
 // captures what is sent and delivers what the test injects.
-import type { ChannelOptions, ChannelStats } from '../../sync/channel.js';
+import type { ChannelStats } from '../../sync/channel.js';
 import type { AuthCounters } from '../../sync/auth-verifier.js';
 
 /** What the channel calls, as plain functions (no `this`). */
 export interface PeerChannelHandlers {
-  /** A datagram from the peer (`from`:`port`): `data` is valid during the call only. */
+  /** A datagram from the peer (`from`:`port`), on TCP a run of whole messages: `data` is valid during the call only. */
   datagram(data: Buffer, from?: string, port?: number): void;
   error(err: Error): void;
 }
@@ -17,7 +18,7 @@ export interface PeerChannel {
   /** The largest datagram payload the link carries. */
   readonly maxDatagram: number;
   /** Kind and interface, for the stats text. */
-  readonly opts: Pick<ChannelOptions, 'kind' | 'interface'>;
+  readonly opts: { readonly kind: 'udp' | 'multicast' | 'tcp'; readonly interface: string };
   readonly stats: ChannelStats;
   /** Authentication's counters, when the link is authenticated (production/authenticated-peer-channel.ts). */
   readonly authCounters?: AuthCounters;

@@ -1,6 +1,6 @@
 // The real ports of the sync engine, for the daemon: ctnetlink, the configured sync link, the
 // commit worker pool and the system clock.
-import type { CtsyncConfig } from '../../config/model.js';
+import type { CtsyncConfig, TcpChannel, UdpChannel } from '../../config/model.js';
 import type { ChannelOptions } from '../../sync/channel.js';
 import { CommitPool, type CommitPoolOptions } from '../commit-pool.js';
 import { SchedPolicy } from '../../native.js';
@@ -11,23 +11,27 @@ import { AuthenticatedPeerChannel } from './authenticated-peer-channel.js';
 import { NetlinkKernel } from './netlink-kernel.js';
 import { systemClock } from './system-clock.js';
 import { UdpPeerChannel } from './udp-peer-channel.js';
+import { TcpPeerChannel } from './tcp-peer-channel.js';
+import type { TcpChannelOptions } from '../../sync/tcp-channel.js';
+
+/** What a UDP and a TCP channel take alike from their block. */
+function unicastOptions(ch: UdpChannel | TcpChannel) {
+  return {
+    // none given: the wildcard address of the destination's family, as conntrackd binds
+    localAddress: ch.ipv4Address ?? ch.ipv6Address ?? (ch.destination.includes(':') ? '::' : '0.0.0.0'),
+    destination: ch.destination,
+    port: ch.port,
+    interface: ch.interface,
+    sndSocketBuffer: ch.sndSocketBuffer,
+    rcvSocketBuffer: ch.rcvSocketBuffer,
+  };
+}
 
 /** Channel options from the configured (first / default) link. */
-export function channelOptions(cfg: CtsyncConfig): ChannelOptions {
+export function channelOptions(cfg: CtsyncConfig): ChannelOptions | TcpChannelOptions {
   const ch = cfg.sync.channels.find((c) => c.default) ?? cfg.sync.channels[0];
-  if (ch.kind === 'udp') {
-    return {
-      kind: 'udp',
-      // none given: the wildcard address of the destination's family, as conntrackd binds
-      localAddress: ch.ipv4Address ?? ch.ipv6Address ?? (ch.destination.includes(':') ? '::' : '0.0.0.0'),
-      destination: ch.destination,
-      port: ch.port,
-      interface: ch.interface,
-      sndSocketBuffer: ch.sndSocketBuffer,
-      rcvSocketBuffer: ch.rcvSocketBuffer,
-      checksum: ch.checksum,
-    };
-  }
+  if (ch.kind === 'tcp') return { kind: 'tcp', ...unicastOptions(ch), errorQueueLength: ch.errorQueueLength };
+  if (ch.kind === 'udp') return { kind: 'udp', ...unicastOptions(ch), checksum: ch.checksum };
   return {
     kind: 'multicast',
     localAddress: ch.ipv4Interface ?? '0.0.0.0',
@@ -52,7 +56,9 @@ function realTimeOf(config: CtsyncConfig): CommitPoolOptions['mainThreadRealTime
 
 /** The configured link, authenticated when `Authentication` is configured (keys read here). */
 function peerChannel(config: CtsyncConfig, log: Pick<Logger, 'warn'>): PeerChannel {
-  const udp = new UdpPeerChannel(channelOptions(config));
+  const opts = channelOptions(config);
+  if (opts.kind === 'tcp') return new TcpPeerChannel(opts);
+  const udp = new UdpPeerChannel(opts);
   const auth = config.sync.authentication;
   return auth ? new AuthenticatedPeerChannel(udp, auth, loadAuthKeys(auth), log) : udp;
 }

@@ -545,12 +545,51 @@ describe('config: conntrackd.conf reader', () => {
       );
     });
 
+    it('a TCP block: read with its queue length, refused without the peer address or with Checksum off', () => {
+      const tcp = (body: string) => `Sync {\nTCP {\n${body}\n}\n}`;
+      const ok = withDefaults(
+        parseConntrackdConf(
+          tcp('IPv6_address fe80::1\nIPv6_Destination_Address fe80::2\nPort 3780\nInterface eth2\nErrorQueueLength 16'),
+        ).config,
+      );
+      assert.deepEqual(ok.sync.channels, [
+        {
+          kind: 'tcp',
+          default: false,
+          ipv6Address: 'fe80::1',
+          destination: 'fe80::2',
+          port: 3780,
+          interface: 'eth2',
+          checksum: true,
+          errorQueueLength: 16,
+        },
+      ]);
+      assert.equal(
+        errorOf(tcp('IPv4_address 192.0.2.1\nPort 3780\nInterface eth2')),
+        "conntrackd.conf:2:1: 'TCP' block needs 'IPv4_Destination_Address' or 'IPv6_Destination_Address' (the peer's address)",
+      );
+      assert.equal(
+        errorOf(tcp('IPv4_Destination_Address 192.0.2.2\nPort 3780\nInterface eth2\nChecksum off')),
+        "conntrackd.conf:6:1: 'Checksum off' does not apply to TCP, which always carries its checksum; remove it",
+      );
+      assert.equal(
+        errorOf(tcp('IPv4_Destination_Address 192.0.2.2\nPort 3780\nInterface eth2\nErrorQueueLength 0')),
+        "conntrackd.conf:6:1: 'ErrorQueueLength 0' would keep nothing while the peer is unreachable; give 1 or more",
+      );
+      assert.match(
+        errorOf(
+          `${tcp('IPv4_Destination_Address 192.0.2.2\nPort 3780\nInterface eth2').slice(0, -2)}Authentication {\nKey 1 /etc/k\n}\n}`,
+        ),
+        /^conntrackd\.conf:6:2: 'Authentication' applies to UDP and Multicast channels only \(its trailer ends a datagram; a TCP stream has none\): remove it/,
+      );
+    });
+
     it('a TCP-only option in a UDP block, and the UDP port keyword in a Multicast block', () => {
       assert.equal(
         errorOf(
           'Sync {\nUDP { IPv4_address 10.0.0.1 IPv4_Destination_Address 10.0.0.2 Port 3780 Interface eth2 ErrorQueueLength 10 }\n}',
         ),
-        "conntrackd.conf:2:88: 'ErrorQueueLength' only applies to TCP channels, which ctsync does not support",
+        "conntrackd.conf:2:88: 'ErrorQueueLength' only applies to TCP channels; remove it from the UDP block",
       );
       assert.equal(
         errorOf('Sync {\nMulticast { IPv4_address 225.0.0.50 Port 3780 Interface eth2 }\n}'),

@@ -55,7 +55,7 @@ const FATES: Record<string, [Fate, string]> = {
   Multicast: ['applied', file('', 'Multicast { IPv4_address 225.0.0.50 Group 3780 Interface eth1 }', '')],
   UDP: ['applied', file('', '', '')],
   TCP: [
-    'refused',
+    'applied',
     file('', 'TCP { IPv4_address 192.0.2.1 IPv4_Destination_Address 192.0.2.2 Port 3780 Interface eth1 }', ''),
   ],
   HashSize: ['applied', file('', '', 'HashSize 1024')],
@@ -149,10 +149,10 @@ const FATES: Record<string, [Fate, string]> = {
   TCPWindowTracking: ['applied', file('', `${UDP} Options { TCPWindowTracking on }`, '')],
   ExpectationSync: ['applied', file('', `${UDP} Options { ExpectationSync on }`, '')],
   ErrorQueueLength: [
-    'refused',
+    'applied',
     file(
       '',
-      'UDP { IPv4_address 192.0.2.1 IPv4_Destination_Address 192.0.2.2 Port 3780 Interface eth1 ErrorQueueLength 5 }',
+      'TCP { IPv4_address 192.0.2.1 IPv4_Destination_Address 192.0.2.2 Port 3780 Interface eth1 ErrorQueueLength 5 }',
       '',
     ),
   ],

@@ -109,7 +109,7 @@ describe('config: loading', () => {
     assert.equal(
       await loadError(file),
       [
-        `${file}:1:1: 'Sync' section has no 'UDP' or 'Multicast' block (ctsync needs one to reach its peer)`,
+        `${file}:1:1: 'Sync' section has no 'UDP', 'Multicast' or 'TCP' block (ctsync needs one to reach its peer)`,
         `${file}:3:5: unknown option 'Foo' in Sync > Mode FTFW`,
       ].join('\n'),
     );

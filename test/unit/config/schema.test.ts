@@ -158,7 +158,7 @@ describe('config: JSON schema', () => {
     );
     assert.equal(
       errorOf({ sync: { channels: [{ port: 1 }] } }),
-      'ctsync.json: sync.channels[0].kind: is missing; expected "udp" or "multicast"',
+      'ctsync.json: sync.channels[0].kind: is missing; expected "udp", "multicast" or "tcp"',
     );
   });
 
@@ -202,7 +202,7 @@ describe('config: JSON schema', () => {
     );
   });
 
-  it('refuses PERSISTENT and TCP with a specific message', () => {
+  it('refuses PERSISTENT, an unknown mode or channel kind with a specific message', () => {
     assert.equal(
       errorOf(withSync({ mode: 'persistent' })),
       'ctsync.json: sync.mode: PERSISTENT is the old name of Mode ALARM: write "alarm"',
@@ -212,12 +212,21 @@ describe('config: JSON schema', () => {
       'ctsync.json: sync.mode: must be "ftfw", "notrack" or "alarm", got "fast"',
     );
     assert.equal(
-      errorOf(withSync({ channels: [udp({ kind: 'tcp' })] })),
-      'ctsync.json: sync.channels[0].kind: TCP channels are not supported by ctsync (use "udp" or "multicast")',
+      errorOf(withSync({ channels: [udp({ kind: 'sctp' })] })),
+      'ctsync.json: sync.channels[0].kind: must be "udp", "multicast" or "tcp", got "sctp"',
+    );
+  });
+
+  it('takes a TCP channel, without checksum off or authentication', () => {
+    const tcp = withSync({ channels: [udp({ kind: 'tcp', errorQueueLength: 64 })] });
+    assert.equal(validateConfig(tcp, 'x'), tcp);
+    assert.equal(
+      errorOf(withSync({ channels: [udp({ kind: 'tcp', checksum: false })] })),
+      'ctsync.json: sync.channels[0].checksum: must be true: TCP always carries its checksum (remove it)',
     );
     assert.equal(
-      errorOf(withSync({ channels: [udp({ kind: 'sctp' })] })),
-      'ctsync.json: sync.channels[0].kind: must be "udp" or "multicast", got "sctp"',
+      errorOf(withSync({ channels: [udp({ errorQueueLength: 64 })] })),
+      'ctsync.json: sync.channels[0].errorQueueLength: unknown key (expected one of: kind, ipv4Address, ipv6Address, destination, port, default, interface, sndSocketBuffer, rcvSocketBuffer, checksum)',
     );
   });
 
