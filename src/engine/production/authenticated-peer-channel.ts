@@ -52,7 +52,7 @@ export class AuthenticatedPeerChannel implements PeerChannel {
       datagram: (data, from, port) => this.receive(data, from ?? '', port ?? 0, h),
       error: h.error,
     });
-    const sender = senderPseudoHeader(this.inner.opts.localAddress, this.inner.localPort);
+    const sender = senderPseudoHeader(sourceAddressOf(this.inner), this.inner.localPort);
     const epoch = startEpoch(this.now(), randomInt(0x10000));
     this.signer = new DatagramSigner(this.auth.activeKey, this.keys.get(this.auth.activeKey)!, epoch, sender);
   }
@@ -82,4 +82,21 @@ export class AuthenticatedPeerChannel implements PeerChannel {
   close(): void {
     this.inner.close();
   }
+}
+
+/**
+ * The address the MAC's sender pseudo-header names (docs/ftfw-protocol.md §13.1): the source
+ * address the peer's receive socket reports, which is the send socket's address after connect(),
+ * not the configured local address (the wildcard 0.0.0.0 when IPv4_interface or IPv4_address is
+ * not given). A send socket still on the wildcard (Interface had no address) cannot be signed
+ * for: the start fails, naming the setting that fixes it.
+ */
+export function sourceAddressOf(channel: Pick<UdpPeerChannel, 'sourceAddress' | 'opts'>): string {
+  const address = channel.sourceAddress;
+  if (address !== '0.0.0.0' && address !== '::') return address;
+  const setting =
+    channel.opts.kind === 'multicast' ? 'IPv4_interface in Sync > Multicast' : 'IPv4_address in Sync > UDP';
+  throw new Error(
+    `sync authentication: the address our datagrams leave from on ${channel.opts.interface} is not known (the interface had no address when the channel opened); give ${setting}`,
+  );
 }

@@ -34,15 +34,6 @@ async function forge(from: SyncNode, to: SyncNode, datagrams: Buffer[], fromPort
   assert.equal(r.exitCode, 0, r.stderr);
 }
 
-/** The `auth …` rows of a node's `-s`. */
-async function authStats(node: SyncNode): Promise<Record<string, number>> {
-  const r = await node.client(['-s']);
-  assert.equal(r.exitCode, 0, r.stderr);
-  const out: Record<string, number> = {};
-  for (const m of r.stdout.matchAll(/^\tauth ([^:]+):\s+(\d+)$/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
-
 /** UDP payloads (and source ports) of an Ethernet pcap file. */
 function pcapPayloads(file: string): Array<{ sport: number; payload: Buffer }> {
   const b = fs.readFileSync(file);
@@ -91,11 +82,8 @@ describe('authenticated sync, enforce, on the real link', function () {
     const r = readKeyFile(keyFile);
     assert.ok(r.ok);
     key = r.key;
-    const auth = ['Authentication {', '  Mode enforce', `  Key 1 ${keyFile}`, '  ActiveKey 1', '}'];
-    for (const node of [pair.a, pair.b]) {
-      const conf = fs.readFileSync(node.conf, 'utf8').replace(/^\}$/m, `${auth.map((l) => `  ${l}`).join('\n')}\n}`);
-      fs.writeFileSync(node.conf, conf);
-    }
+    for (const node of [pair.a, pair.b])
+      node.setAuthentication({ mode: 'enforce', keys: [[1, keyFile]], activeKey: 1 });
   });
 
   after(async function () {
@@ -127,7 +115,7 @@ describe('authenticated sync, enforce, on the real link', function () {
     await pair.converge(pair.a, pair.b);
     assert.ok(!has(await pair.b.external(), x));
 
-    const before = await authStats(pair.b);
+    const before = await pair.b.authStats();
     type Stats = { counters: { ftfw: FtFwStats } };
     const last = ((await controlRequest(pair.b.sock, { cmd: 'stats' })) as Stats).counters.ftfw.lastSeqReceived!;
     // each with the next sequence number a would send, which FT-FW alone would take
@@ -142,7 +130,7 @@ describe('authenticated sync, enforce, on the real link', function () {
     tampered[6] ^= 0x01; // the first message's seq (sent from another port: a holds its own)
     await forge(pair.a, pair.b, [tampered]);
     await sleep(1000);
-    const mid = await authStats(pair.b);
+    const mid = await pair.b.authStats();
     assert.equal(mid['no trailer']! - before['no trailer']!, 1);
     assert.equal(mid['bad MAC']! - before['bad MAC']!, 2, 'wrong key, tampered');
     assert.equal(mid['unknown key']! - before['unknown key']!, 1);
@@ -157,7 +145,7 @@ describe('authenticated sync, enforce, on the real link', function () {
       aPort,
     );
     await sleep(1000);
-    const replayed = await authStats(pair.b);
+    const replayed = await pair.b.authStats();
     assert.equal(replayed.replay! - mid.replay!, captured.length, 'each captured datagram counted as a replay');
     const ext = await pair.b.external();
     assert.ok(!has(ext, x), 'the replayed CT_NEW of X did not bring X back');
@@ -174,7 +162,7 @@ describe('authenticated sync, enforce, on the real link', function () {
     const fresh = [0, 1, 2].map((c) => sign(alive(c), { keyId: 1, epoch, counter: c }, key, freshSender));
     await forge(pair.a, pair.b, [fresh[2]!, fresh[0]!, fresh[1]!], aPort);
     await sleep(1000);
-    const afterFresh = await authStats(pair.b);
+    const afterFresh = await pair.b.authStats();
     assert.equal(afterFresh.accepted! - replayed.accepted!, 3);
     assert.equal(afterFresh.dropped, replayed.dropped, 'none dropped');
 
@@ -183,7 +171,7 @@ describe('authenticated sync, enforce, on the real link', function () {
     const y = flow(4, 1004);
     await pair.load(pair.a, [y]);
     await pair.converge(pair.a, pair.b);
-    const end = await authStats(pair.b);
+    const end = await pair.b.authStats();
     assert.equal(end.stale, afterFresh.stale, 'nothing of the restarted peer was stale');
     assert.equal(end.dropped, afterFresh.dropped);
 
