@@ -207,7 +207,7 @@ export class SyncNode {
   }
 
   private logLines(): string[] {
-    return fs.existsSync(this.log) ? fs.readFileSync(this.log, 'utf8').split('\n') : [];
+    return fs.existsSync(this.log) ? fs.readFileSync(this.log, 'utf8').split('\n').filter(Boolean) : [];
   }
 
   logTail(): string {

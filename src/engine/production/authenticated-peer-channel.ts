@@ -1,6 +1,8 @@
 // The peer channel with authentication (docs/ftfw-protocol.md §13): signs what it sends and checks
 // what it receives, around the UDP channel. What passes reaches the engine without its trailer;
 // what fails is counted by reason (the stats' "auth" rows) and logged, rate-limited by the logger.
+// The daemon always builds it, so that a reload can turn authentication on, change it or turn it
+// off (docs/ftfw-protocol.md §13.8); while it is off, datagrams pass through both ways untouched.
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { AuthConfig } from '../../config/auth-section.js';
@@ -10,29 +12,33 @@ import { DatagramVerifier, type AuthCounters } from '../../sync/auth-verifier.js
 import type { ChannelStats } from '../../sync/channel.js';
 import type { PeerChannel, PeerChannelHandlers } from '../ports/peer-channel.js';
 import type { UdpPeerChannel } from './udp-peer-channel.js';
+import type { AuthState } from '../../config/auth-reload-plan.js';
 
 export class AuthenticatedPeerChannel implements PeerChannel {
-  private readonly verifier: DatagramVerifier;
+  private verifier?: DatagramVerifier;
   private signer?: DatagramSigner;
+  private isOpen = false;
 
+  /** `auth` undefined: authentication off (the channel passes everything through, signs nothing). */
   constructor(
     private readonly inner: UdpPeerChannel,
-    private readonly auth: AuthConfig,
-    private readonly keys: ReadonlyMap<number, Buffer>,
+    private auth: AuthConfig | undefined,
+    private keys: ReadonlyMap<number, Buffer>,
     private readonly log: Pick<Logger, 'warn'>,
     /** Wall-clock ms, for this start's epoch. */
     private readonly now: () => number = Date.now,
   ) {
-    this.verifier = new DatagramVerifier(auth.mode, keys);
+    if (auth) this.verifier = new DatagramVerifier(auth.mode, keys);
   }
 
   get description(): string {
-    return `${this.inner.description}, authenticated (${this.auth.mode}, key ${this.auth.activeKey})`;
+    const a = this.auth;
+    return a ? `${this.inner.description}, authenticated (${a.mode}, key ${a.activeKey})` : this.inner.description;
   }
 
-  /** Room for the trailer is kept in every datagram. */
+  /** Room for the trailer is kept in every datagram while authentication is on. */
   get maxDatagram(): number {
-    return this.inner.maxDatagram - DatagramSigner.overhead;
+    return this.auth ? this.inner.maxDatagram - DatagramSigner.overhead : this.inner.maxDatagram;
   }
 
   get opts(): PeerChannel['opts'] {
@@ -43,8 +49,30 @@ export class AuthenticatedPeerChannel implements PeerChannel {
     return this.inner.stats;
   }
 
-  get authCounters(): AuthCounters {
-    return this.verifier.counters;
+  get authCounters(): AuthCounters | undefined {
+    return this.auth ? this.verifier?.counters : undefined;
+  }
+
+  /** The settings and keys in force (a reload compares the re-read ones with them). */
+  get authentication(): AuthState {
+    return { auth: this.auth, keys: this.keys };
+  }
+
+  /**
+   * New settings and keys at once (a reload: config/auth-reload-plan.ts has checked them). The
+   * signer keeps its epoch and counter, the verifier its replay state and counters; the first
+   * time authentication is on, a signer starts with a new epoch.
+   */
+  reconfigure(auth: AuthConfig | undefined, keys: ReadonlyMap<number, Buffer>): void {
+    if (auth) {
+      // first: newSigner throws when the source address is not known, and nothing has changed
+      if (!this.signer && this.isOpen) this.signer = this.newSigner(auth, keys);
+      else this.signer?.setActiveKey(auth.activeKey, keys.get(auth.activeKey)!);
+      if (this.verifier) this.verifier.reconfigure(auth.mode, keys);
+      else this.verifier = new DatagramVerifier(auth.mode, keys);
+    }
+    this.auth = auth;
+    this.keys = keys;
   }
 
   async open(h: PeerChannelHandlers): Promise<void> {
@@ -52,27 +80,35 @@ export class AuthenticatedPeerChannel implements PeerChannel {
       datagram: (data, from, port) => this.receive(data, from ?? '', port ?? 0, h),
       error: h.error,
     });
+    this.isOpen = true;
+    if (this.auth) this.signer = this.newSigner(this.auth, this.keys);
+  }
+
+  /** A signer with this start's epoch, from the address and port the peer sees. */
+  private newSigner(auth: AuthConfig, keys: ReadonlyMap<number, Buffer>): DatagramSigner {
     const sender = senderPseudoHeader(sourceAddressOf(this.inner), this.inner.localPort);
     const epoch = startEpoch(this.now(), randomInt(0x10000));
-    this.signer = new DatagramSigner(this.auth.activeKey, this.keys.get(this.auth.activeKey)!, epoch, sender);
+    return new DatagramSigner(auth.activeKey, keys.get(auth.activeKey)!, epoch, sender);
   }
 
   private receive(data: Buffer, from: string, port: number, h: PeerChannelHandlers): void {
-    const v = this.verifier.verify(data, from, port);
+    const auth = this.auth;
+    if (!auth) return h.datagram(data, from, port);
+    const v = this.verifier!.verify(data, from, port);
     if (!v.pass) {
       this.log.warn(`sync authentication: dropped a datagram from ${from}:${port}: ${v.reason} (${v.why})`);
       return;
     }
     if (v.reason !== undefined)
       this.log.warn(
-        `sync authentication (${this.auth.mode}): accepted a datagram from ${from}:${port} that fails: ${v.reason} (${v.why})`,
+        `sync authentication (${auth.mode}): accepted a datagram from ${from}:${port} that fails: ${v.reason} (${v.why})`,
       );
     h.datagram(v.length === data.length ? data : data.subarray(0, v.length), from, port);
   }
 
   send(data: Uint8Array): void {
-    if (!this.signer) throw new Error('sync channel is not open');
-    this.inner.send(this.signer.sign(data));
+    if (!this.isOpen) throw new Error('sync channel is not open');
+    this.inner.send(this.auth ? this.signer!.sign(data) : data);
   }
 
   flush(): void {

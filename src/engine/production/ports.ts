@@ -4,7 +4,7 @@ import type { CtsyncConfig } from '../../config/model.js';
 import type { ChannelOptions } from '../../sync/channel.js';
 import { CommitPool, type CommitPoolOptions } from '../commit-pool.js';
 import { SchedPolicy } from '../../native.js';
-import type { EnginePorts, PeerChannel } from '../ports/index.js';
+import type { EnginePorts } from '../ports/index.js';
 import type { Logger } from '../../log.js';
 import { loadAuthKeys } from '../../config/auth-section.js';
 import { AuthenticatedPeerChannel } from './authenticated-peer-channel.js';
@@ -50,14 +50,22 @@ function realTimeOf(config: CtsyncConfig): CommitPoolOptions['mainThreadRealTime
   return s ? { policy: s.type === 'fifo' ? SchedPolicy.FIFO : SchedPolicy.RR, priority: s.priority } : undefined;
 }
 
-/** The configured link, authenticated when `Authentication` is configured (keys read here). */
-function peerChannel(config: CtsyncConfig, log: Pick<Logger, 'warn'>): PeerChannel {
+/**
+ * The configured link, authenticated when `Authentication` is configured (keys read here). Built
+ * with authentication off too, so that a reload can turn it on (docs/ftfw-protocol.md §13.8).
+ */
+function peerChannel(config: CtsyncConfig, log: Pick<Logger, 'warn'>): AuthenticatedPeerChannel {
   const udp = new UdpPeerChannel(channelOptions(config));
   const auth = config.sync.authentication;
-  return auth ? new AuthenticatedPeerChannel(udp, auth, loadAuthKeys(auth), log) : udp;
+  return new AuthenticatedPeerChannel(udp, auth, auth ? loadAuthKeys(auth) : new Map(), log);
 }
 
-export function productionPorts(config: CtsyncConfig, log: Pick<Logger, 'warn'>): EnginePorts {
+/** The production ports; the channel's authentication can be changed by a reload. */
+export interface ProductionPorts extends EnginePorts {
+  channel: AuthenticatedPeerChannel;
+}
+
+export function productionPorts(config: CtsyncConfig, log: Pick<Logger, 'warn'>): ProductionPorts {
   // the kernel port first, as before the ports: its socket exists before the channel is checked
   const kernel = new NetlinkKernel();
   try {
