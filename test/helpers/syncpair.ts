@@ -326,6 +326,23 @@ export class SyncPair {
   }
 }
 
+/**
+ * Drops a share of the sync datagrams arriving at `node` (iptables statistic match on its INPUT,
+ * UDP to the sync port), as a lossy sync link would.
+ */
+export async function dropOnReceiver(node: SyncNode, probability: number): Promise<void> {
+  const rule = ['INPUT', '-p', 'udp', '--dport', '3780', '-m', 'statistic', '--mode', 'random'];
+  const r = await node.ns.exec('iptables', ['-I', ...rule, '--probability', String(probability), '-j', 'DROP']);
+  if (r.exitCode !== 0) throw new Error(`iptables on ${node.name}: ${r.stderr}`);
+}
+
+/** How many datagrams dropOnReceiver's rule has dropped at `node`. */
+export async function dropped(node: SyncNode): Promise<number> {
+  const r = await node.ns.exec('iptables', ['-L', 'INPUT', '-v', '-n', '-x']);
+  const line = r.stdout.split('\n').find((l) => l.includes('statistic'));
+  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
+}
+
 /** n flows of mixed protocols (tcp in several states, udp, icmp, IPv6, sctp; marks and zones). */
 export function mixedFlows(n: number, base = 0): Entry[] {
   const out: Entry[] = [];

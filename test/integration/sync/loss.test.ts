@@ -2,36 +2,10 @@
 // (iptables statistic match in the backup's namespace), warm and from a cold start; and a backup
 // daemon that restarts in the middle of the stream.
 import { strict as assert } from 'node:assert';
-import { SyncPair, mixedFlows, sleep, type Impl, type SyncNode } from '../../helpers/syncpair.js';
+import { SyncPair, mixedFlows, sleep, dropOnReceiver, dropped, type Impl } from '../../helpers/syncpair.js';
 import { requireRoot } from '../../helpers/netns.js';
 
 const N = 10_000;
-
-async function dropOnReceiver(node: SyncNode, probability: number): Promise<void> {
-  const r = await node.ns.exec('iptables', [
-    '-I',
-    'INPUT',
-    '-p',
-    'udp',
-    '--dport',
-    '3780',
-    '-m',
-    'statistic',
-    '--mode',
-    'random',
-    '--probability',
-    String(probability),
-    '-j',
-    'DROP',
-  ]);
-  assert.equal(r.exitCode, 0, `iptables: ${r.stderr}`);
-}
-
-async function dropped(node: SyncNode): Promise<number> {
-  const r = await node.ns.exec('iptables', ['-L', 'INPUT', '-v', '-n', '-x']);
-  const line = r.stdout.split('\n').find((l) => l.includes('statistic'));
-  return line ? Number(line.trim().split(/\s+/)[0]) : 0;
-}
 
 const CASES: Array<{ primary: Impl; backup: Impl; cold: boolean }> = [
   { primary: 'ctsync', backup: 'ctsync', cold: false },
