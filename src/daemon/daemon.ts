@@ -18,7 +18,7 @@ import { startMetricsEndpoint, type MetricsEndpoint } from '../metrics/endpoint.
 import { SchedPolicy, nativeAddon } from '../native.js';
 import { errnoName } from '../netlink/socket.js';
 import { serviceNotifier } from './service-notify.js';
-import { rereadConfig } from './config-reload.js';
+import { rereadConfig, type ReloadTargets } from './config-reload.js';
 import { probeCthelperSupport } from '../netlink/cthelper-probe.js';
 import { helperWarnings } from './helper-notice.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -162,6 +162,7 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     );
   let release: (() => void) | undefined;
   let engine: SyncEngine | undefined;
+  let channel: ReloadTargets | undefined;
   let server: ControlServer | undefined;
   let ha: HaRuntime | undefined;
   let metrics: MetricsEndpoint | undefined;
@@ -205,7 +206,9 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
   try {
     release = takeLock(config.general.lockFile, log);
     process.on('uncaughtException', fatal);
-    engine = new SyncEngine(config, log, productionPorts(config, log));
+    const ports = productionPorts(config, log);
+    channel = ports.authentication;
+    engine = new SyncEngine(config, log, ports);
     const eng = engine;
     const handler = new DaemonHandler({
       engine: eng,
@@ -282,10 +285,11 @@ async function startDaemon(opts: DaemonOptions): Promise<void> {
     await logStartFailure(log, err as Error);
     throw err;
   }
-  // systemd's ExecReload: re-read and check the file; the log names what a restart would change
+  // systemd's ExecReload: re-read and check the file, apply the authentication settings; the log
+  // names what a restart would change
   process.on('SIGHUP', () => {
     notifier?.reloading();
-    void rereadConfig(opts.configPath, config, log).finally(() => notifier?.reloaded());
+    void rereadConfig(opts.configPath, config, log, channel).finally(() => notifier?.reloaded());
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,7 +28,9 @@ export const BULK_PER_TURN = 4096;
 const UDP_IP_HEADERS = 28;
 
 export class Transmitter {
-  private readonly builder: DatagramBuilder;
+  private builder: DatagramBuilder;
+  /** The maxDatagram the builder packs into. */
+  private packedFor = 0;
   /** A control message, as bytes. */
   private readonly scratch = Buffer.allocUnsafe(4096);
   private scheduled = false;
@@ -55,10 +57,16 @@ export class Transmitter {
     private readonly channel: PeerChannel,
     private readonly clock: EngineClock,
   ) {
-    this.builder = new DatagramBuilder({
-      mtu: channel.maxDatagram + UDP_IP_HEADERS,
+    this.builder = this.newBuilder();
+  }
+
+  /** A builder packing into the channel's maxDatagram as it is now. */
+  private newBuilder(): DatagramBuilder {
+    this.packedFor = this.channel.maxDatagram;
+    return new DatagramBuilder({
+      mtu: this.packedFor + UDP_IP_HEADERS,
       reserve: UDP_IP_HEADERS,
-      onDatagram: (d) => channel.send(d),
+      onDatagram: (d) => this.channel.send(d),
       lend: true,
     });
   }
@@ -96,6 +104,9 @@ export class Transmitter {
   }
 
   private transmit(): void {
+    // a reload that turns authentication on or off changes the room for a trailer; the builder
+    // is empty between passes
+    if (this.channel.maxDatagram !== this.packedFor) this.builder = this.newBuilder();
     if (this.bulkNextHandle > 0 || this.bulkExpects) {
       if (this.feedBulk()) this.schedule();
       else this.ftfw.bulkQueued();

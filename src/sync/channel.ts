@@ -177,6 +177,18 @@ export class SyncChannel extends EventEmitter<ChannelEvents> {
     return this.tx.address().port;
   }
 
+  /**
+   * The address our datagrams leave from, as the peer sees it: the send socket's own address
+   * once open() has connected it. With a wildcard local address (Multicast without
+   * IPv4_interface, UDP without IPv4_address) the kernel picks it at connect() by the route to
+   * the peer or group through Interface (bound before), and keeps it for every later send.
+   * Without a zone (the peer's view of an IPv6 link-local source has none).
+   */
+  get sourceAddress(): string {
+    if (!this.tx) throw new Error('sync channel is not open');
+    return this.tx.address().address.replace(/%.*$/, '');
+  }
+
   get description(): string {
     return `${this.opts.kind} ${this.opts.localAddress} -> ${this.target}:${this.opts.port} on ${this.opts.interface}`;
   }

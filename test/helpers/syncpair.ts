@@ -35,6 +35,13 @@ export interface NodeOptions {
   hashSize?: number;
 }
 
+/** A `Sync > Authentication` block: mode, keys as [id, file], the active key. */
+export interface AuthBlock {
+  mode?: 'receive-only' | 'permissive' | 'enforce';
+  keys: Array<[number, string]>;
+  activeKey?: number;
+}
+
 export class SyncNode {
   readonly conf: string;
   readonly sock: string;
@@ -100,30 +107,14 @@ export class SyncNode {
     await this.client(['-k']);
     for (let i = 0; i < 100 && fs.existsSync(this.sock); i++) await sleep(50);
     // the socket goes first; the shutdown (e.g. removing rules) finishes before the process exits
-    for (let i = 0; i < 100 && (await this.pids()).length > 0; i++) await sleep(50);
+    for (let i = 0; i < 100 && (await this.daemonPids()).length > 0; i++) await sleep(50);
     // a daemon that did not go away is killed with the namespace's other processes
     await this.kill();
   }
 
-  /** The node's daemon processes (those whose command line names its config). */
-  private async pids(): Promise<number[]> {
-    const r = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
-    return r.stdout
-      .split(/\s+/)
-      .filter(Boolean)
-      .filter((pid) => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.conf);
-        } catch {
-          return false; // gone
-        }
-      })
-      .map(Number);
-  }
-
   /** A crash: SIGKILL to the daemon (no goodbye, nothing flushed); its socket and lock removed. */
   async kill(): Promise<void> {
-    for (const pid of await this.pids()) {
+    for (const pid of await this.daemonPids()) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -153,6 +144,81 @@ export class SyncNode {
       if (now.hello === 'done' && asked && now.msgsReceived === last.msgsReceived) return;
       last = now;
     }
+  }
+
+  /** Replaces the node's `UDP Default { … }` block with `block` (lines inside Sync, indented). */
+  replaceChannel(block: string): void {
+    const text = fs.readFileSync(this.conf, 'utf8');
+    const next = text.replace(/ {2}UDP Default \{\n[\s\S]*?\n {2}\}\n/, `${block}\n`);
+    if (next === text) throw new Error(`${this.conf} has no UDP Default block to replace`);
+    fs.writeFileSync(this.conf, next);
+  }
+
+  /**
+   * Writes the node's `Sync > Authentication` block (replacing the one there), or removes it
+   * (`undefined`: authentication off).
+   */
+  setAuthentication(auth: AuthBlock | undefined): void {
+    const text = fs.readFileSync(this.conf, 'utf8').replace(/ {2}Authentication \{\n[\s\S]*?\n {2}\}\n/, '');
+    if (!auth) return fs.writeFileSync(this.conf, text);
+    const block = [
+      '  Authentication {',
+      ...(auth.mode ? [`    Mode ${auth.mode}`] : []),
+      ...auth.keys.map(([id, file]) => `    Key ${id} ${file}`),
+      ...(auth.activeKey === undefined ? [] : [`    ActiveKey ${auth.activeKey}`]),
+      '  }',
+    ];
+    // the first closing brace at the start of a line ends Sync (pairNodeConf writes Sync first)
+    fs.writeFileSync(this.conf, text.replace(/^\}$/m, `${block.join('\n')}\n}`));
+  }
+
+  /** The pid of this node's daemon (found by its configuration file in the namespace). */
+  async pid(): Promise<number> {
+    const [pid] = await this.daemonPids();
+    if (pid === undefined) throw new Error(`no daemon of ${this.name} runs${this.logTail()}`);
+    return pid;
+  }
+
+  /** The processes in the namespace whose command line names this node's configuration file. */
+  private async daemonPids(): Promise<number[]> {
+    const pids = await this.ns.exec('ip', ['netns', 'pids', this.ns.name]);
+    return pids.stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .filter((pid) => {
+        const cmd = fs.existsSync(`/proc/${pid}/cmdline`) ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+        return cmd.includes(this.conf);
+      })
+      .map(Number);
+  }
+
+  /**
+   * A reload (SIGHUP, what systemd's ExecReload sends): resolves with the log lines the daemon
+   * wrote about it once it has finished (a line starting "configuration re-read").
+   */
+  async reload(timeoutMs = 10_000): Promise<string[]> {
+    const before = this.logLines().length;
+    process.kill(await this.pid(), 'SIGHUP');
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const added = this.logLines().slice(before);
+      if (added.some((l) => l.includes('configuration re-read'))) return added;
+      await sleep(50);
+    }
+    throw new Error(`${this.name} did not finish a reload in ${timeoutMs} ms${this.logTail()}`);
+  }
+
+  /** The `auth …` rows of the node's `-s`, by name (`accepted`, `bad MAC`, …). */
+  async authStats(): Promise<Record<string, number>> {
+    const r = await this.client(['-s']);
+    if (r.exitCode !== 0) throw new Error(`-s on ${this.name}: ${r.stderr}`);
+    const out: Record<string, number> = {};
+    for (const m of r.stdout.matchAll(/^\tauth ([^:]+):\s+(\d+)$/gm)) out[m[1]!] = Number(m[2]);
+    return out;
+  }
+
+  private logLines(): string[] {
+    return fs.existsSync(this.log) ? fs.readFileSync(this.log, 'utf8').split('\n').filter(Boolean) : [];
   }
 
   logTail(): string {

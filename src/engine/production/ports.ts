@@ -4,7 +4,8 @@ import type { CtsyncConfig, TcpChannel, UdpChannel } from '../../config/model.js
 import type { ChannelOptions } from '../../sync/channel.js';
 import { CommitPool, type CommitPoolOptions } from '../commit-pool.js';
 import { SchedPolicy } from '../../native.js';
-import type { EnginePorts, PeerChannel } from '../ports/index.js';
+import type { EnginePorts } from '../ports/index.js';
+import type { PeerChannel } from '../ports/peer-channel.js';
 import type { Logger } from '../../log.js';
 import { loadAuthKeys } from '../../config/auth-section.js';
 import { AuthenticatedPeerChannel } from './authenticated-peer-channel.js';
@@ -54,22 +55,32 @@ function realTimeOf(config: CtsyncConfig): CommitPoolOptions['mainThreadRealTime
   return s ? { policy: s.type === 'fifo' ? SchedPolicy.FIFO : SchedPolicy.RR, priority: s.priority } : undefined;
 }
 
-/** The configured link, authenticated when `Authentication` is configured (keys read here). */
+/**
+ * The configured link: TCP as it is (config refuses Authentication with it); UDP and Multicast
+ * inside the authenticated channel, built with authentication off too, so that a reload can turn
+ * it on (docs/ftfw-protocol.md §13.9). Keys are read here.
+ */
 function peerChannel(config: CtsyncConfig, log: Pick<Logger, 'warn'>): PeerChannel {
   const opts = channelOptions(config);
   if (opts.kind === 'tcp') return new TcpPeerChannel(opts);
-  const udp = new UdpPeerChannel(opts);
   const auth = config.sync.authentication;
-  return auth ? new AuthenticatedPeerChannel(udp, auth, loadAuthKeys(auth), log) : udp;
+  return new AuthenticatedPeerChannel(new UdpPeerChannel(opts), auth, auth ? loadAuthKeys(auth) : new Map(), log);
 }
 
-export function productionPorts(config: CtsyncConfig, log: Pick<Logger, 'warn'>): EnginePorts {
+/** The production ports, and the channel's authentication, which a reload can change (none on TCP). */
+export interface ProductionPorts extends EnginePorts {
+  authentication?: AuthenticatedPeerChannel;
+}
+
+export function productionPorts(config: CtsyncConfig, log: Pick<Logger, 'warn'>): ProductionPorts {
   // the kernel port first, as before the ports: its socket exists before the channel is checked
   const kernel = new NetlinkKernel();
   try {
+    const channel = peerChannel(config, log);
     return {
       kernel,
-      channel: peerChannel(config, log),
+      channel,
+      ...(channel instanceof AuthenticatedPeerChannel ? { authentication: channel } : {}),
       commitPool: new CommitPool({ mainThreadRealTime: realTimeOf(config) }),
       clock: systemClock,
     };

@@ -31,6 +31,11 @@ export class UdpPeerChannel implements PeerChannel {
     return this.channel.localPort;
   }
 
+  /** The address our datagrams leave from, as the peer sees it (after open()). */
+  get sourceAddress(): string {
+    return this.channel.sourceAddress;
+  }
+
   async open(h: PeerChannelHandlers): Promise<void> {
     await this.channel.open();
     this.channel.on('datagram', h.datagram);

@@ -9,14 +9,6 @@ import fs from 'node:fs';
 import { SyncPair, mixedFlows, type SyncNode } from '../../helpers/syncpair.js';
 import { ctsyncBin, requireRoot } from '../../helpers/netns.js';
 
-/** Replaces the node's `UDP Default { … }` block with `block` (lines inside Sync). */
-function setChannel(node: SyncNode, block: string): void {
-  const text = fs.readFileSync(node.conf, 'utf8');
-  const next = text.replace(/ {2}UDP Default \{\n[\s\S]*?\n {2}\}\n/, `${block}\n`);
-  assert.notEqual(next, text);
-  fs.writeFileSync(node.conf, next);
-}
-
 /** Adds a link-local IPv6 address (usable at once) to the node's sync interface. */
 async function addLinkLocal(node: SyncNode, address: string): Promise<void> {
   const r = await node.ns.exec('ip', ['addr', 'add', `${address}/64`, 'dev', node.ifname, 'nodad']);
@@ -46,8 +38,7 @@ describe('sync channel addresses as conntrackd has them', function () {
   it('UDP without IPv4_address: the wildcard address is bound, and the flows replicate', async () => {
     pair = await SyncPair.create('nolocal', { impl: 'ctsync' }, { impl: 'ctsync' });
     for (const node of [pair.a, pair.b])
-      setChannel(
-        node,
+      node.replaceChannel(
         `  UDP Default {\n    IPv4_Destination_Address ${node.peer}\n    Port 3780\n    Interface ${node.ifname}\n    Checksum on\n  }`,
       );
     await replicate(pair);
@@ -64,8 +55,7 @@ describe('sync channel addresses as conntrackd has them', function () {
       [pair.a, ll.a, ll.b],
       [pair.b, ll.b, ll.a],
     ] as const)
-      setChannel(
-        node,
+      node.replaceChannel(
         `  UDP Default {\n    IPv6_address ${local}\n    IPv6_Destination_Address ${peer}\n    Port 3780\n    Interface ${node.ifname}\n    Checksum on\n  }`,
       );
     await replicate(pair);
@@ -74,8 +64,7 @@ describe('sync channel addresses as conntrackd has them', function () {
   it('Multicast to an ff02:: group (joined on Interface)', async () => {
     pair = await SyncPair.create('mc6', { impl: 'ctsync' }, { impl: 'ctsync' });
     for (const node of [pair.a, pair.b])
-      setChannel(
-        node,
+      node.replaceChannel(
         `  Multicast Default {\n    IPv6_address ff02::c75:3780\n    Group 3780\n    Interface ${node.ifname}\n    Checksum on\n  }`,
       );
     await replicate(pair);
@@ -84,8 +73,7 @@ describe('sync channel addresses as conntrackd has them', function () {
   it('a link-local address that is not on the interface: one line naming the setting, exit non-zero, no lock file', async () => {
     pair = await SyncPair.create('llbad', { impl: 'ctsync' }, { impl: 'ctsync' });
     const node = pair.b;
-    setChannel(
-      node,
+    node.replaceChannel(
       `  UDP Default {\n    IPv6_address fe80::c75:99\n    IPv6_Destination_Address fe80::c75:1\n    Port 3780\n    Interface ${node.ifname}\n    Checksum on\n  }`,
     );
     const r = await node.ns.exec(process.execPath, [ctsyncBin(), '-C', node.conf], { timeout: 60_000 });

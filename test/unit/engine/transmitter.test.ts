@@ -107,6 +107,21 @@ describe('engine: replication out (kernel events -> peer)', () => {
     assert.equal(dataOf(rig).length, 40);
   });
 
+  it("packs to the channel's maxDatagram as it is at each pass (a reload turning authentication on or off)", async () => {
+    const rig = await startedEngine();
+    rig.channel.messages();
+    const burst = (base: number) =>
+      rig.events.conntrack(Array.from({ length: 40 }, (_, i): [EventType, Entry] => ['NEW', udpFlow(base + i)]));
+    const largest = () => Math.max(...rig.channel.sent.splice(0).map((d) => d.length));
+    burst(100);
+    rig.clock.turn();
+    assert.ok(largest() > 1472 - 36, 'full size before');
+    Object.defineProperty(rig.channel, 'maxDatagram', { value: 1472 - 36 });
+    burst(200);
+    rig.clock.turn();
+    assert.ok(largest() < 1472 - 36, 'room for a trailer after');
+  });
+
   it('-B sends every internal entry, BULK_PER_TURN per loop turn', async () => {
     const n = BULK_PER_TURN + 100;
     const rig = await startedEngine(undefined, (p) => {
