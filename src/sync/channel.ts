@@ -60,6 +60,19 @@ export interface ChannelStats {
   clientConnected?: boolean;
 }
 
+/** Every counter at zero (the TCP connection flags are the TCP channel's to add). */
+export function newChannelStats(): ChannelStats {
+  return {
+    bytesSent: 0,
+    packetsSent: 0,
+    bytesReceived: 0,
+    packetsReceived: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+    foreign: 0,
+  };
+}
+
 export interface ChannelEvents {
   /** `data` is valid only during the event (a view of the receive buffer): copy what you keep. */
   datagram: [data: Buffer, from: string, port: number];
@@ -107,15 +120,7 @@ function setUp(sock: dgram.Socket, start: (done: () => void) => void, explain: (
 }
 
 export class SyncChannel extends EventEmitter<ChannelEvents> {
-  readonly stats: ChannelStats = {
-    bytesSent: 0,
-    packetsSent: 0,
-    bytesReceived: 0,
-    packetsReceived: 0,
-    sendErrors: 0,
-    receiveErrors: 0,
-    foreign: 0,
-  };
+  readonly stats: ChannelStats = newChannelStats();
   /** Largest datagram payload: MTU minus IP and UDP headers, as conntrackd reserves. */
   readonly maxDatagram: number;
   private readonly v6: boolean;

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { nativeAddon } from '../native.js';
-import { interfaceMtu, needsScope, type ChannelStats } from './channel.js';
+import { interfaceMtu, needsScope, newChannelStats, type ChannelStats } from './channel.js';
 import { StreamFramer, StreamFramingError } from './stream-framer.js';
 import { TCP_RESERVE } from './wire.js';
 
@@ -73,13 +73,7 @@ const unmapped = (a: string | undefined): string =>
 
 export class TcpSyncChannel extends EventEmitter<TcpChannelEvents> {
   readonly stats: TcpChannelStats = {
-    bytesSent: 0,
-    packetsSent: 0,
-    bytesReceived: 0,
-    packetsReceived: 0,
-    sendErrors: 0,
-    receiveErrors: 0,
-    foreign: 0,
+    ...newChannelStats(),
     serverConnected: false,
     clientConnected: false,
     errorQueueDropped: 0,
