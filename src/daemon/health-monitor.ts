@@ -69,7 +69,10 @@ export class HealthMonitor {
           this.log.warn(`unsynced: ${UNSYNCED_TEXT['answer-unclean']}`);
         this.tick();
       },
-      externalFlushed: () => this.invalidate('external-flushed', false),
+      // a flush is the owner's act (`-f`, or a promotion's): asking the peer at once would refill
+      // the cache behind the `-n` that conntrackd's scripts send when they want it; ask only
+      // after resyncRetrySeconds if nobody has
+      externalFlushed: () => this.invalidate('external-flushed', true),
     };
   }
 
