@@ -20,7 +20,7 @@ import type {
   PeerChannel,
   PeerChannelHandlers,
 } from '../../src/engine/ports/index.js';
-import type { ChannelStats } from '../../src/sync/channel.js';
+import { newChannelStats, type ChannelStats } from '../../src/sync/channel.js';
 import { DatagramBuilder, FLAG, decodeDatagram } from '../../src/sync/wire.js';
 import { withDefaults, type CtsyncConfig, type CtsyncConfigInput } from '../../src/config/model.js';
 import { ManualClock, RecLog } from './fakes.js';
@@ -263,15 +263,7 @@ export class FakeChannel implements PeerChannel {
   readonly description = 'fake link';
   readonly maxDatagram = 1472;
   readonly opts = { kind: 'udp' as const, interface: 'fake0' };
-  readonly stats: ChannelStats = {
-    bytesSent: 0,
-    packetsSent: 0,
-    bytesReceived: 0,
-    packetsReceived: 0,
-    sendErrors: 0,
-    receiveErrors: 0,
-    foreign: 0,
-  };
+  readonly stats: ChannelStats = newChannelStats();
   /** Datagrams sent (copies), in order. */
   readonly sent: Buffer[] = [];
   handlers?: PeerChannelHandlers;
